@@ -1,0 +1,17 @@
+//! Ingest: protocol decoders into [`obscura_model::RawHit`], and the pipeline that enriches,
+//! desensitizes and stores them.
+//!
+//! ```text
+//! decode (protocol) → enrich (geo, network, device) → desensitize (the privacy boundary)
+//!                   → visits (30-minute visits, flow) → store (durable before the answer)
+//! ```
+
+pub mod decode;
+pub mod desensitize;
+pub mod enricher;
+pub mod error;
+pub mod pipeline;
+pub mod visits;
+
+pub use error::IngestError;
+pub use pipeline::{Outcome, Pipeline};

@@ -1,0 +1,160 @@
+//! The ingest pipeline: decode → enrich → desensitize → visits → durable store.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use obscura_model::{Clock, Event, RawHit};
+use obscura_privacy::SaltRing;
+use obscura_privacy::page_url::normalize_page;
+use obscura_store::EventStore;
+use obscura_store::crypto::Key;
+use obscura_store::meta::{MetaStore, Site};
+use obscura_store::sealed_json::SealedJson;
+use time::Date;
+
+use crate::decode::{RequestContext, native};
+use crate::desensitize::desensitize;
+use crate::enricher::Enricher;
+use crate::error::IngestError;
+use crate::visits::VisitTracker;
+
+/// What happened to an accepted request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Durable in the store.
+    Stored,
+    /// Dropped by policy (Global Privacy Control / Do-Not-Track); answered 202 and counted.
+    DroppedByPolicy,
+}
+
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub stored: AtomicU64,
+    pub dropped_by_policy: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+pub struct Pipeline {
+    enricher: Arc<Enricher>,
+    salts: Mutex<SaltRing>,
+    salt_file: SealedJson,
+    visits: Mutex<VisitTracker>,
+    store: Arc<dyn EventStore>,
+    meta: Arc<MetaStore>,
+    clock: Arc<dyn Clock>,
+    pub counters: Counters,
+}
+
+type StoredSalts = Vec<(String, String)>;
+
+impl Pipeline {
+    pub fn new(
+        enricher: Arc<Enricher>,
+        store: Arc<dyn EventStore>,
+        meta: Arc<MetaStore>,
+        clock: Arc<dyn Clock>,
+        data_dir: &std::path::Path,
+        master: Key,
+    ) -> anyhow::Result<Self> {
+        let salt_file = SealedJson::new(data_dir.join("salts"), b"obscura salts v1", master);
+        let stored: StoredSalts = salt_file.load()?;
+        let entries = stored.into_iter().filter_map(|(day, salt)| {
+            let day = obscura_store::keyring::parse_day(&day).ok()?;
+            let salt: [u8; 32] = hex::decode(salt).ok()?.try_into().ok()?;
+            Some((day, salt))
+        });
+        let ring = SaltRing::restore(entries, clock.now());
+        let pipeline = Pipeline {
+            enricher,
+            salts: Mutex::new(ring),
+            salt_file,
+            visits: Mutex::new(VisitTracker::default()),
+            store,
+            meta,
+            clock,
+            counters: Counters::default(),
+        };
+        pipeline.rotate_salts()?;
+        Ok(pipeline)
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// Destroys expired salts and makes today's; persists the ring when it changed (P2).
+    pub fn rotate_salts(&self) -> anyhow::Result<Vec<Date>> {
+        let now = self.clock.now();
+        let mut ring = self.salts.lock().unwrap_or_else(|e| e.into_inner());
+        let destroyed = ring.rotate(now);
+        let created = ring.ensure_today(now);
+        if created || !destroyed.is_empty() {
+            self.persist_salts(&ring)?;
+        }
+        Ok(destroyed)
+    }
+
+    /// Days whose salts are alive (for tests and status).
+    pub fn salt_days(&self) -> Vec<Date> {
+        self.salts.lock().unwrap_or_else(|e| e.into_inner()).days()
+    }
+
+    fn persist_salts(&self, ring: &SaltRing) -> anyhow::Result<()> {
+        let stored: StoredSalts = ring
+            .entries()
+            .map(|(d, s)| (obscura_store::keyring::day_string(d), hex::encode(s)))
+            .collect();
+        self.salt_file.save(&stored)
+    }
+
+    /// Handles one body of Obscura's own format.
+    pub async fn ingest_native(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
+        let result = self.ingest_native_inner(body, ctx).await;
+        match &result {
+            Ok(Outcome::Stored) => self.counters.stored.fetch_add(1, Ordering::Relaxed),
+            Ok(Outcome::DroppedByPolicy) => self.counters.dropped_by_policy.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.counters.rejected.fetch_add(1, Ordering::Relaxed),
+        };
+        result
+    }
+
+    async fn ingest_native_inner(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
+        let opted_out = ctx.opted_out;
+        let decoded = native::decode(body, &ctx)?;
+        let site = self.resolve_site(&decoded.site_domain)?;
+        if opted_out && site.respect_dnt {
+            return Ok(Outcome::DroppedByPolicy);
+        }
+        let event = self.prepare(decoded.hit, &site)?;
+        self.store.append(vec![event]).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        Ok(Outcome::Stored)
+    }
+
+    pub fn resolve_site(&self, domain: &str) -> Result<Site, IngestError> {
+        self.meta.get().site_by_domain(domain).cloned().ok_or_else(|| IngestError::UnknownSite(domain.to_owned()))
+    }
+
+    /// Enrich, desensitize and assign the visit: the hit's IP and raw text end here.
+    pub fn prepare(&self, mut hit: RawHit, site: &Site) -> Result<Event, IngestError> {
+        hit.site = site.id;
+        let page = normalize_page(&hit.url).map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
+        let found = self.enricher.enrich(hit.ip, &hit.headers);
+        let visitor = {
+            let mut ring = self.salts.lock().unwrap_or_else(|e| e.into_inner());
+            if ring.ensure_today(hit.received_at) {
+                ring.rotate(hit.received_at);
+                if let Err(e) = self.persist_salts(&ring) {
+                    tracing::error!("cannot persist the visitor salts: {e:#}");
+                }
+            }
+            ring.visitor_hash(hit.received_at, site.id, hit.ip, &hit.headers.user_agent)
+        };
+        let mut event = desensitize(hit, page, found, visitor);
+        self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
+        Ok(event)
+    }
+}

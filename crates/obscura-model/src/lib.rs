@@ -1,0 +1,15 @@
+//! Obscura's event model: what arrives ([`raw`]) and what may be stored ([`event`]).
+//!
+//! Every protocol decodes into [`RawHit`], which holds the client's IP and unscrubbed text and
+//! must never be stored. Only desensitizing turns it into an [`Event`], whose text fields are
+//! [`obscura_privacy::Clean`] and which has no field that can hold an IP (P2, P11).
+
+pub mod clock;
+pub mod event;
+pub mod frequency;
+pub mod raw;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::{Event, EventKind, ScreenClass};
+pub use frequency::{DaysSinceLast, VisitCount};
+pub use raw::{PropValue, RawHit};

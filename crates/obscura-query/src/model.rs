@@ -1,0 +1,286 @@
+//! What can be asked: dimensions, filters, ranges and granularity.
+
+use time::{Date, Duration, OffsetDateTime};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum QueryError {
+    #[error("unknown dimension {0:?}; known: {known}", known = Dimension::NAMES.join(", "))]
+    UnknownDimension(String),
+    #[error("bad filter {0:?}: expected dimension==value, dimension!=value or dimension~=text (several values separated by |)")]
+    BadFilter(String),
+    #[error("bad date range: {0}")]
+    BadRange(String),
+    #[error("unknown interval {0:?}; use hour or day")]
+    BadInterval(String),
+}
+
+/// A breakdown or filter dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dimension {
+    Source,
+    Referrer,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    Page,
+    EntryPage,
+    ExitPage,
+    PreviousPage,
+    Continent,
+    Country,
+    Province,
+    Network,
+    Browser,
+    BrowserVersion,
+    Os,
+    OsVersion,
+    DeviceType,
+    DeviceBrand,
+    DeviceModel,
+    Screen,
+    VisitorType,
+    DaysSinceLast,
+    VisitCount,
+    Event,
+    /// A custom-event property, by key.
+    Prop(String),
+}
+
+impl Dimension {
+    pub const NAMES: [&'static str; 26] = [
+        "source",
+        "referrer",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "page",
+        "entry_page",
+        "exit_page",
+        "previous_page",
+        "continent",
+        "country",
+        "province",
+        "network",
+        "browser",
+        "browser_version",
+        "os",
+        "os_version",
+        "device_type",
+        "device_brand",
+        "device_model",
+        "screen",
+        "visitor_type",
+        "days_since_last",
+        "visit_count",
+        "event",
+        "prop:<key>",
+    ];
+
+    pub fn parse(name: &str) -> Result<Self, QueryError> {
+        use Dimension::*;
+        Ok(match name {
+            "source" => Source,
+            "referrer" => Referrer,
+            "utm_source" => UtmSource,
+            "utm_medium" => UtmMedium,
+            "utm_campaign" => UtmCampaign,
+            "page" => Page,
+            "entry_page" => EntryPage,
+            "exit_page" => ExitPage,
+            "previous_page" => PreviousPage,
+            "continent" => Continent,
+            "country" => Country,
+            "province" => Province,
+            "network" => Network,
+            "browser" => Browser,
+            "browser_version" => BrowserVersion,
+            "os" => Os,
+            "os_version" => OsVersion,
+            "device_type" => DeviceType,
+            "device_brand" => DeviceBrand,
+            "device_model" => DeviceModel,
+            "screen" => Screen,
+            "visitor_type" => VisitorType,
+            "days_since_last" => DaysSinceLast,
+            "visit_count" => VisitCount,
+            "event" => Event,
+            other => match other.strip_prefix("prop:") {
+                Some(key) if !key.is_empty() && key.len() <= 100 => Prop(key.to_owned()),
+                _ => return Err(QueryError::UnknownDimension(other.to_owned())),
+            },
+        })
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Dimension::Prop(key) => format!("prop:{key}"),
+            other => {
+                let idx = Self::ALL_FIXED.iter().position(|d| d == other).expect("every fixed dimension is listed");
+                Self::NAMES[idx].to_owned()
+            }
+        }
+    }
+
+    const ALL_FIXED: [Dimension; 25] = {
+        use Dimension::*;
+        [
+            Source, Referrer, UtmSource, UtmMedium, UtmCampaign, Page, EntryPage, ExitPage, PreviousPage, Continent,
+            Country, Province, Network, Browser, BrowserVersion, Os, OsVersion, DeviceType, DeviceBrand, DeviceModel,
+            Screen, VisitorType, DaysSinceLast, VisitCount, Event,
+        ]
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterOp {
+    Is,
+    IsNot,
+    Contains,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filter {
+    pub dimension: Dimension,
+    pub op: FilterOp,
+    /// Any of these values (OR).
+    pub values: Vec<String>,
+}
+
+impl Filter {
+    /// Parses `country==DE|FR`, `page!=/login`, `page~=blog`.
+    pub fn parse(text: &str) -> Result<Self, QueryError> {
+        let bad = || QueryError::BadFilter(text.to_owned());
+        let (dim, op, rest) = if let Some((d, v)) = text.split_once("!=") {
+            (d, FilterOp::IsNot, v)
+        } else if let Some((d, v)) = text.split_once("~=") {
+            (d, FilterOp::Contains, v)
+        } else if let Some((d, v)) = text.split_once("==") {
+            (d, FilterOp::Is, v)
+        } else {
+            return Err(bad());
+        };
+        let dimension = Dimension::parse(dim.trim())?;
+        let values: Vec<String> = rest.split('|').map(str::to_owned).collect();
+        if values.iter().any(|v| v.is_empty() || v.len() > 500) || values.len() > 50 {
+            return Err(bad());
+        }
+        Ok(Filter { dimension, op, values })
+    }
+}
+
+/// A half-open time range [from, to).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeRange {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+}
+
+impl TimeRange {
+    /// Whole UTC days from `first` to `last` inclusive.
+    pub fn days(first: Date, last: Date) -> Result<Self, QueryError> {
+        if last < first {
+            return Err(QueryError::BadRange(format!("{last} is before {first}")));
+        }
+        if last - first > Duration::days(3660) {
+            return Err(QueryError::BadRange("ranges are limited to ten years".into()));
+        }
+        Ok(TimeRange { from: first.midnight().assume_utc(), to: (last + Duration::days(1)).midnight().assume_utc() })
+    }
+
+    /// Named ranges relative to `now`: `today`, `24h`, `7d`, `30d`, `month`, `last_month`, `12mo`,
+    /// or `custom` with `from`/`to` dates.
+    pub fn named(name: &str, now: OffsetDateTime, from: Option<&str>, to: Option<&str>) -> Result<Self, QueryError> {
+        let today = now.date();
+        match name {
+            "today" => Self::days(today, today),
+            "24h" => Ok(TimeRange { from: now - Duration::hours(24), to: now }),
+            "7d" => Self::days(today - Duration::days(6), today),
+            "30d" => Self::days(today - Duration::days(29), today),
+            "month" => Self::days(today.replace_day(1).expect("day 1 exists"), today),
+            "last_month" => {
+                let first_this = today.replace_day(1).expect("day 1 exists");
+                let last_prev = first_this - Duration::days(1);
+                Self::days(last_prev.replace_day(1).expect("day 1 exists"), last_prev)
+            }
+            "12mo" => Self::days(today - Duration::days(364), today),
+            "custom" => {
+                let parse = |s: Option<&str>, what: &str| -> Result<Date, QueryError> {
+                    let s = s.ok_or_else(|| QueryError::BadRange(format!("custom range needs {what}=YYYY-MM-DD")))?;
+                    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+                        .map_err(|_| QueryError::BadRange(format!("{what}={s:?} is not a date (YYYY-MM-DD)")))
+                };
+                Self::days(parse(from, "from")?, parse(to, "to")?)
+            }
+            other => Err(QueryError::BadRange(format!(
+                "unknown range {other:?}; use today, 24h, 7d, 30d, month, last_month, 12mo or custom"
+            ))),
+        }
+    }
+
+    /// The range of equal length just before this one (for "change against the previous period").
+    pub fn previous(&self) -> Self {
+        let len = self.to - self.from;
+        TimeRange { from: self.from - len, to: self.from }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interval {
+    Hour,
+    Day,
+}
+
+impl Interval {
+    pub fn parse(s: &str) -> Result<Self, QueryError> {
+        match s {
+            "hour" => Ok(Interval::Hour),
+            "day" => Ok(Interval::Day),
+            other => Err(QueryError::BadInterval(other.to_owned())),
+        }
+    }
+}
+
+/// One question about one site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub site: u32,
+    pub range: TimeRange,
+    pub filters: Vec<Filter>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_filters_parse() {
+        let f = Filter::parse("country==DE|FR").unwrap();
+        assert_eq!(f.dimension, Dimension::Country);
+        assert_eq!(f.op, FilterOp::Is);
+        assert_eq!(f.values, vec!["DE", "FR"]);
+        assert_eq!(Filter::parse("page!=/login").unwrap().op, FilterOp::IsNot);
+        assert_eq!(Filter::parse("prop:plan==pro").unwrap().dimension, Dimension::Prop("plan".into()));
+        assert!(matches!(Filter::parse("nonsense"), Err(QueryError::BadFilter(_))));
+        assert!(matches!(Filter::parse("colour==red"), Err(QueryError::UnknownDimension(_))));
+    }
+
+    #[test]
+    fn query_dimension_names_round_trip() {
+        for name in Dimension::NAMES.iter().filter(|n| !n.starts_with("prop:")) {
+            assert_eq!(Dimension::parse(name).unwrap().name(), *name);
+        }
+    }
+
+    #[test]
+    fn query_named_ranges() {
+        let now = time::macros::datetime!(2026-03-15 10:00 UTC);
+        let r = TimeRange::named("7d", now, None, None).unwrap();
+        assert_eq!(r.from, time::macros::datetime!(2026-03-09 00:00 UTC));
+        assert_eq!(r.to, time::macros::datetime!(2026-03-16 00:00 UTC));
+        let lm = TimeRange::named("last_month", now, None, None).unwrap();
+        assert_eq!(lm.from, time::macros::datetime!(2026-02-01 00:00 UTC));
+        assert_eq!(lm.to, time::macros::datetime!(2026-03-01 00:00 UTC));
+        assert!(TimeRange::named("custom", now, Some("2026-03-02"), Some("2026-03-01")).is_err());
+        assert!(TimeRange::named("forever", now, None, None).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! Running rendered queries and turning Arrow results into plain values.
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use obscura_store::{EventStore, StoreError};
+use serde::Serialize;
+
+use crate::model::{Dimension, Interval, Query};
+use crate::sql::Dialect;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Aggregate {
+    pub visitors: u64,
+    pub visits: u64,
+    pub pageviews: u64,
+    pub views_per_visit: f64,
+    /// Percent of visits with at most one pageview.
+    pub bounce_rate: f64,
+    /// Mean visit duration in seconds.
+    pub visit_duration: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    /// Start of the bucket, milliseconds since the epoch (UTC).
+    pub bucket_ms: i64,
+    pub visitors: u64,
+    pub visits: u64,
+    pub pageviews: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BreakdownRow {
+    pub value: String,
+    pub visitors: u64,
+    pub visits: u64,
+    pub pageviews: u64,
+    pub events: u64,
+}
+
+fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Int64).expect("numeric column casts to Int64");
+    let arr = col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+    (0..arr.len()).map(|i| if arr.is_null(i) { 0 } else { arr.value(i) }).collect()
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Vec<f64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Float64).expect("numeric column casts to Float64");
+    let arr = col.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+    (0..arr.len()).map(|i| if arr.is_null(i) { 0.0 } else { arr.value(i) }).collect()
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Utf8).expect("value casts to Utf8");
+    let arr = col.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    (0..arr.len()).map(|i| arr.value(i).to_owned()).collect()
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+pub async fn aggregate(store: &dyn EventStore, dialect: Dialect, q: &Query) -> Result<Aggregate, StoreError> {
+    let batches = store.query(&dialect.aggregate(q)).await?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(Aggregate::default()) };
+    let visits = ints(b, "visits")[0].max(0) as u64;
+    let pageviews = ints(b, "pageviews")[0].max(0) as u64;
+    let bounces = ints(b, "bounces")[0].max(0) as u64;
+    let duration_ms = floats(b, "duration_ms")[0];
+    let per_visit = |x: f64| if visits == 0 { 0.0 } else { x / visits as f64 };
+    Ok(Aggregate {
+        visitors: ints(b, "visitors")[0].max(0) as u64,
+        visits,
+        pageviews,
+        views_per_visit: round2(per_visit(pageviews as f64)),
+        bounce_rate: round1(per_visit(bounces as f64) * 100.0),
+        visit_duration: round1(per_visit(duration_ms) / 1000.0),
+    })
+}
+
+pub async fn timeseries(
+    store: &dyn EventStore,
+    dialect: Dialect,
+    q: &Query,
+    interval: Interval,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    let batches = store.query(&dialect.timeseries(q, interval)).await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let (bucket, visitors, visits, pageviews) =
+            (ints(b, "bucket"), ints(b, "visitors"), ints(b, "visits"), ints(b, "pageviews"));
+        for i in 0..b.num_rows() {
+            out.push(SeriesPoint {
+                bucket_ms: bucket[i],
+                visitors: visitors[i] as u64,
+                visits: visits[i] as u64,
+                pageviews: pageviews[i] as u64,
+            });
+        }
+    }
+    out.sort_by_key(|p| p.bucket_ms);
+    Ok(fill_gaps(out, q, interval))
+}
+
+/// Adds zero points for empty buckets so charts show gaps as zero, not as a line across them.
+fn fill_gaps(points: Vec<SeriesPoint>, q: &Query, interval: Interval) -> Vec<SeriesPoint> {
+    let step: i64 = match interval {
+        Interval::Hour => 3_600_000,
+        Interval::Day => 86_400_000,
+    };
+    let from = (q.range.from.unix_timestamp_nanos() / 1_000_000) as i64;
+    let to = (q.range.to.unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut out = Vec::new();
+    let mut it = points.into_iter().peekable();
+    let mut t = from - from.rem_euclid(step);
+    while t < to {
+        match it.peek() {
+            Some(p) if p.bucket_ms == t => out.push(it.next().expect("peeked")),
+            _ => out.push(SeriesPoint { bucket_ms: t, visitors: 0, visits: 0, pageviews: 0 }),
+        }
+        t += step;
+    }
+    out
+}
+
+pub async fn breakdown(
+    store: &dyn EventStore,
+    dialect: Dialect,
+    q: &Query,
+    dim: &Dimension,
+    limit: u32,
+) -> Result<Vec<BreakdownRow>, StoreError> {
+    let batches = store.query(&dialect.breakdown(q, dim, limit)).await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let (value, visitors, visits, pageviews, events) =
+            (strings(b, "value"), ints(b, "visitors"), ints(b, "visits"), ints(b, "pageviews"), ints(b, "events"));
+        for i in 0..b.num_rows() {
+            out.push(BreakdownRow {
+                value: value[i].clone(),
+                visitors: visitors[i] as u64,
+                visits: visits[i] as u64,
+                pageviews: pageviews[i] as u64,
+                events: events[i] as u64,
+            });
+        }
+    }
+    Ok(out)
+}

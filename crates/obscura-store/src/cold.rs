@@ -1,0 +1,152 @@
+//! The cold tier: one folder per day of Parquet files with Parquet Modular Encryption.
+//!
+//! Files live at `events/day=YYYY-MM-DD/part-….parquet` (Hive-style, so a query's date range
+//! prunes whole days before any footer is decrypted). Each file is encrypted under its day's key
+//! and sorted by site and time so row-group statistics prune further.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow::array::RecordBatch;
+use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::{DataType, SchemaRef};
+use async_trait::async_trait;
+use datafusion::config::{EncryptionFactoryOptions, TableParquetOptions};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::parquet_encryption::EncryptionFactory;
+use datafusion::object_store::path::Path as ObjectPath;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::encryption::decrypt::FileDecryptionProperties;
+use parquet::encryption::encrypt::FileEncryptionProperties;
+use parquet::file::properties::WriterProperties;
+use time::Date;
+
+use crate::crypto::sync_dir;
+use crate::keyring::{Keyring, day_string, parse_day};
+use crate::row::{FILE_SCHEMA, SCHEMA, without_day};
+
+pub const FACTORY_ID: &str = "obscura-keyring";
+
+pub fn day_dir(events_dir: &Path, day: Date) -> PathBuf {
+    events_dir.join(format!("day={}", day_string(day)))
+}
+
+/// Writes `batches` (all of `day`) as one encrypted, sorted Parquet file named `name`.
+/// The file appears atomically (temporary name, fsync, rename).
+pub fn write_day_file(
+    events_dir: &Path,
+    keyring: &Keyring,
+    day: Date,
+    name: &str,
+    batches: &[RecordBatch],
+) -> anyhow::Result<PathBuf> {
+    let key = keyring.get_or_create(day)?;
+    let merged = concat_batches(&SCHEMA, batches)?;
+    let sorted = sort_by_site_and_time(&without_day(&merged))?;
+    let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
+        .with_footer_key_metadata(day_string(day).into_bytes())
+        .build()?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .with_file_encryption_properties(encryption)
+        .build();
+    let dir = day_dir(events_dir, day);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut writer = ArrowWriter::try_new(file, FILE_SCHEMA.clone(), Some(props))?;
+    writer.write(&sorted)?;
+    let file = writer.into_inner()?;
+    file.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    sync_dir(&dir)?;
+    Ok(path)
+}
+
+fn sort_by_site_and_time(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    let columns = ["site", "ts"].map(|c| SortColumn { values: batch.column_by_name(c).expect("column").clone(), options: None });
+    let indices = lexsort_to_indices(&columns, None)?;
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+/// Lists the Parquet files of every day.
+pub fn list_days(events_dir: &Path) -> Vec<(Date, Vec<PathBuf>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(events_dir) else { return out };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(day) = name.strip_prefix("day=").and_then(|d| parse_day(d).ok()) else { continue };
+        let files = fs::read_dir(entry.path())
+            .map(|it| {
+                it.flatten()
+                    .map(|f| f.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((day, files));
+    }
+    out.sort_by_key(|(d, _)| *d);
+    out
+}
+
+/// Hands DataFusion each file's day key, found from the file's `day=` folder.
+#[derive(Debug)]
+pub struct KeyringFactory(pub Arc<Keyring>);
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyring")
+    }
+}
+
+#[async_trait]
+impl EncryptionFactory for KeyringFactory {
+    async fn get_file_encryption_properties(
+        &self,
+        _config: &EncryptionFactoryOptions,
+        _schema: &SchemaRef,
+        _file_path: &ObjectPath,
+    ) -> DfResult<Option<Arc<FileEncryptionProperties>>> {
+        Err(DataFusionError::Plan("the events table is written by the store, not through SQL".into()))
+    }
+
+    async fn get_file_decryption_properties(
+        &self,
+        _config: &EncryptionFactoryOptions,
+        file_path: &ObjectPath,
+    ) -> DfResult<Option<Arc<FileDecryptionProperties>>> {
+        let day = file_path
+            .as_ref()
+            .split('/')
+            .find_map(|part| part.strip_prefix("day="))
+            .and_then(|d| parse_day(d).ok())
+            .ok_or_else(|| DataFusionError::Execution(format!("{file_path} is not inside a day= folder")))?;
+        let key = self
+            .0
+            .get(day)
+            .ok_or_else(|| DataFusionError::Execution(format!("the key of {day} has been destroyed")))?;
+        Ok(Some(FileDecryptionProperties::builder(key.bytes().to_vec()).build()?))
+    }
+}
+
+/// The listing table over `events_dir`, decrypting through [`KeyringFactory`].
+pub fn listing_table(events_dir: &Path) -> anyhow::Result<ListingTable> {
+    let mut options = TableParquetOptions::default();
+    options.crypto.factory_id = Some(FACTORY_ID.to_owned());
+    let format = ParquetFormat::default().with_options(options);
+    let listing = ListingOptions::new(Arc::new(format))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("day".to_owned(), DataType::Utf8)]);
+    let abs = fs::canonicalize(events_dir)?;
+    let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
+    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(FILE_SCHEMA.clone());
+    Ok(ListingTable::try_new(config)?)
+}

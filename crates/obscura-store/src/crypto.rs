@@ -1,0 +1,212 @@
+//! Encryption at rest (P12): the master key, AES-256-GCM sealing, and sealed files.
+//!
+//! The master key comes from the environment (`OBSCURA_MASTER_KEY`, 64 hex digits) or from a key
+//! file created with mode 0600 on first run. It never lives inside the data folder, so a copy of
+//! the data folder alone reveals nothing.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::{Context, bail};
+
+/// A 256-bit AES key. Zeroed on drop.
+#[derive(Clone)]
+pub struct Key(pub(crate) [u8; 32]);
+
+impl Key {
+    pub fn random() -> Self {
+        Key(rand::random())
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Key(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Encrypts `plain`, binding it to `context` (authenticated, not stored): nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new((&self.0).into());
+        let nonce: [u8; 12] = rand::random();
+        let mut out = nonce.to_vec();
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: context })
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Decrypts what [`Key::seal`] produced with the same context.
+    pub fn open(&self, context: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+        if sealed.len() < 12 + 16 {
+            bail!("sealed data is too short ({} bytes)", sealed.len());
+        }
+        let cipher = Aes256Gcm::new((&self.0).into());
+        cipher
+            .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: context })
+            .map_err(|_| anyhow::anyhow!("decryption failed: wrong key or corrupted data"))
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // SAFETY: valid exclusive reference; volatile so the wipe is not optimised away.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Clone, Debug)]
+pub enum MasterKeySource {
+    /// 64 hex digits, e.g. from `OBSCURA_MASTER_KEY`.
+    Hex(String),
+    /// A file holding 64 hex digits; created with mode 0600 if missing.
+    File(PathBuf),
+}
+
+/// Loads (or, for a missing key file, creates) the master key. Refuses a key file inside `data_dir`.
+pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Result<Key> {
+    match source {
+        MasterKeySource::Hex(hex) => parse_hex_key(hex).context("OBSCURA_MASTER_KEY must be 64 hex digits"),
+        MasterKeySource::File(path) => {
+            if let (Ok(key_dir), Ok(data)) = (absolute_parent(path), fs::canonicalize(data_dir)) {
+                if key_dir.starts_with(&data) {
+                    bail!(
+                        "the master key file {} is inside the data folder {}; keep it elsewhere so a copy of the data alone stays unreadable",
+                        path.display(),
+                        data_dir.display()
+                    );
+                }
+            }
+            if path.exists() {
+                let text = fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+                parse_hex_key(text.trim())
+                    .with_context(|| format!("the master key file {} must hold 64 hex digits", path.display()))
+            } else {
+                let key = Key::random();
+                write_private_file(path, hex::encode(key.bytes()).as_bytes())
+                    .with_context(|| format!("cannot create the master key file {}", path.display()))?;
+                tracing::info!(path = %path.display(), "created a new master key file (mode 0600); back it up separately from the data");
+                Ok(key)
+            }
+        }
+    }
+}
+
+fn absolute_parent(path: &Path) -> std::io::Result<PathBuf> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::canonicalize(parent)
+}
+
+fn parse_hex_key(text: &str) -> anyhow::Result<Key> {
+    let bytes = hex::decode(text.trim()).context("not hexadecimal")?;
+    let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes instead of 32", b.len()))?;
+    Ok(Key(arr))
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
+/// Makes a rename or unlink in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// A small file whose whole content is one value sealed under the master key.
+pub struct SealedFile {
+    path: PathBuf,
+    context: &'static [u8],
+}
+
+impl SealedFile {
+    pub fn new(path: PathBuf, context: &'static [u8]) -> Self {
+        SealedFile { path, context }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads and decrypts; `None` if the file does not exist yet.
+    pub fn read(&self, key: &Key) -> anyhow::Result<Option<Vec<u8>>> {
+        match fs::read(&self.path) {
+            Ok(sealed) => key
+                .open(self.context, &sealed)
+                .map(Some)
+                .with_context(|| format!("{} cannot be decrypted with this master key", self.path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+        }
+    }
+
+    pub fn write(&self, key: &Key, plain: &[u8]) -> anyhow::Result<()> {
+        write_atomic(&self.path, &key.seal(self.context, plain))
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p12_seal_round_trips_and_rejects_wrong_key_or_context() {
+        let key = Key::random();
+        let sealed = key.seal(b"ctx", b"hello marker");
+        assert!(!sealed.windows(6).any(|w| w == b"marker"));
+        assert_eq!(key.open(b"ctx", &sealed).unwrap(), b"hello marker");
+        assert!(key.open(b"other", &sealed).is_err());
+        assert!(Key::random().open(b"ctx", &sealed).is_err());
+    }
+
+    #[test]
+    fn p12_master_key_file_is_created_0600_and_refused_inside_data() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data).unwrap();
+        let key_path = dir.path().join("keys/master.key");
+        let k1 = load_master_key(&MasterKeySource::File(key_path.clone()), &data).unwrap();
+        let mode = fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let k2 = load_master_key(&MasterKeySource::File(key_path), &data).unwrap();
+        assert_eq!(k1.bytes(), k2.bytes());
+        let inside = load_master_key(&MasterKeySource::File(data.join("master.key")), &data);
+        assert!(inside.unwrap_err().to_string().contains("inside the data folder"));
+    }
+}

@@ -1,0 +1,377 @@
+//! The embedded backend: write-ahead log with group commit → hot tier → encrypted day files,
+//! queried with DataFusion.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use arrow::array::RecordBatch;
+use async_trait::async_trait;
+use datafusion::common::ScalarValue;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+use obscura_model::{Clock, Event};
+use time::{Date, OffsetDateTime};
+use tokio::sync::oneshot;
+
+use crate::cold::{self, FACTORY_ID, KeyringFactory};
+use crate::crypto::{Key, sync_dir};
+use crate::hot::{HotTable, HotTier};
+use crate::keyring::Keyring;
+use crate::row::StoredRow;
+use crate::wal::{self, Segment};
+use crate::{EventStore, Param, SqlQuery, StoreError};
+
+/// A day's hot rows are written to a Parquet file once they reach this many, and always once the
+/// day is over.
+pub const FLUSH_ROWS: usize = 500_000;
+/// At most this many rows go into one group commit.
+const MAX_GROUP_ROWS: usize = 20_000;
+
+pub struct StoreOptions {
+    pub data_dir: PathBuf,
+    pub master_key: Key,
+    pub clock: Arc<dyn Clock>,
+}
+
+struct Commit {
+    rows: Vec<StoredRow>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+pub struct EmbeddedStore {
+    events_dir: PathBuf,
+    wal_dir: PathBuf,
+    keyring: Arc<Keyring>,
+    hot: Arc<HotTier>,
+    ctx: SessionContext,
+    commits: Mutex<Option<Sender<Commit>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Held while a day is destroyed, so the writer does not flush it at the same time.
+    maintenance: Arc<Mutex<()>>,
+}
+
+fn day_of(ts_ms: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp_nanos(ts_ms as i128 * 1_000_000)
+        .map(|t| t.date())
+        .unwrap_or(Date::MIN)
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `data_dir`, replaying the write-ahead log.
+    pub fn open(options: StoreOptions) -> anyhow::Result<Self> {
+        let StoreOptions { data_dir, master_key, clock } = options;
+        let events_dir = data_dir.join("events");
+        let wal_dir = data_dir.join("wal");
+        fs::create_dir_all(&events_dir).with_context(|| format!("cannot create {}", events_dir.display()))?;
+        fs::create_dir_all(&wal_dir)?;
+        let keyring = Arc::new(Keyring::open(master_key, data_dir.join("keyring"))?);
+        let hot = Arc::new(HotTier::default());
+        let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot)?;
+
+        let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.runtime_env().register_parquet_encryption_factory(FACTORY_ID, Arc::new(KeyringFactory(keyring.clone())));
+        ctx.register_table("cold", Arc::new(cold::listing_table(&events_dir)?))?;
+        ctx.register_table("hot", Arc::new(HotTable(hot.clone())))?;
+        futures::executor::block_on(ctx.sql("CREATE VIEW events AS SELECT * FROM cold UNION ALL SELECT * FROM hot"))?;
+
+        let (tx, rx) = channel();
+        let maintenance = Arc::new(Mutex::new(()));
+        let writer = Writer {
+            events_dir: events_dir.clone(),
+            wal_dir: wal_dir.clone(),
+            keyring: keyring.clone(),
+            hot: hot.clone(),
+            clock,
+            active: HashMap::new(),
+            next_segment,
+            maintenance: maintenance.clone(),
+        };
+        let handle = std::thread::Builder::new().name("obscura-wal".into()).spawn(move || writer.run(rx))?;
+        Ok(EmbeddedStore {
+            events_dir,
+            wal_dir,
+            keyring,
+            hot,
+            ctx,
+            commits: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            maintenance,
+        })
+    }
+
+    /// Stops the writer after it has committed everything already submitted.
+    pub fn close(&self) {
+        self.commits.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    /// Rows in the hot tier per day (for status and tests).
+    pub fn hot_days(&self) -> Vec<(Date, usize)> {
+        self.hot.days()
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Replays the write-ahead log into the hot tier; returns the next free segment id.
+fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -> anyhow::Result<u64> {
+    // Segments already written to a Parquet file (`part-<first>-<last>.parquet`) are skipped.
+    let mut covered: Vec<(Date, u64, u64)> = Vec::new();
+    let mut max_id = 0;
+    for (day, files) in cold::list_days(events_dir) {
+        for f in files {
+            let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some((a, b)) = name.strip_prefix("part-").and_then(|r| r.split_once('-')) {
+                if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
+                    covered.push((day, a, b));
+                    max_id = max_id.max(b);
+                }
+            }
+        }
+    }
+    for segment in wal::list_segments(wal_dir)? {
+        max_id = max_id.max(segment.id);
+        let flushed = covered.iter().any(|(d, a, b)| *d == segment.day && (*a..=*b).contains(&segment.id));
+        match keyring.get(segment.day) {
+            Some(key) if !flushed => {
+                let rows = wal::replay(&segment, &key)
+                    .with_context(|| format!("cannot replay {}", segment.path.display()))?;
+                tracing::info!(segment = %segment.path.display(), rows = rows.len(), "replayed write-ahead log");
+                hot.push(segment.day, segment.id, rows);
+            }
+            // Already in a day file, or its day was destroyed: the segment is no longer needed.
+            _ => fs::remove_file(&segment.path)?,
+        }
+    }
+    Ok(max_id + 1)
+}
+
+struct Writer {
+    events_dir: PathBuf,
+    wal_dir: PathBuf,
+    keyring: Arc<Keyring>,
+    hot: Arc<HotTier>,
+    clock: Arc<dyn Clock>,
+    active: HashMap<Date, Segment>,
+    next_segment: u64,
+    maintenance: Arc<Mutex<()>>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Commit>) {
+        loop {
+            match rx.recv_timeout(StdDuration::from_secs(1)) {
+                Ok(first) => {
+                    let mut group = vec![first];
+                    let mut rows = group[0].rows.len();
+                    while rows < MAX_GROUP_ROWS {
+                        match rx.try_recv() {
+                            Ok(c) => {
+                                rows += c.rows.len();
+                                group.push(c);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit(group);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Err(e) = self.flush_due() {
+                tracing::error!("writing day files failed (the write-ahead log still holds the events): {e:#}");
+            }
+        }
+    }
+
+    /// One group commit: append every row to its day's segment, fsync each once, then acknowledge.
+    fn commit(&mut self, group: Vec<Commit>) {
+        let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
+        let mut acks = Vec::with_capacity(group.len());
+        for commit in group {
+            for row in commit.rows {
+                by_day.entry(day_of(row.ts_ms)).or_default().push(row);
+            }
+            acks.push(commit.done);
+        }
+        let result = self.write(&by_day);
+        let outcome = match result {
+            Ok(segments) => {
+                for ((day, rows), id) in by_day.into_iter().zip(segments) {
+                    self.hot.push(day, id, rows);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!("write-ahead log commit failed: {e:#}");
+                Err(format!("{e:#}"))
+            }
+        };
+        for ack in acks {
+            let _ = ack.send(outcome.clone());
+        }
+    }
+
+    fn write(&mut self, by_day: &BTreeMap<Date, Vec<StoredRow>>) -> anyhow::Result<Vec<u64>> {
+        let mut ids = Vec::with_capacity(by_day.len());
+        for (day, rows) in by_day {
+            let key = self.keyring.get_or_create(*day)?;
+            let segment = self.segment(*day)?;
+            segment.append(&key, rows)?;
+            ids.push(segment.id);
+        }
+        for day in by_day.keys() {
+            self.active.get_mut(day).expect("opened above").sync()?;
+        }
+        Ok(ids)
+    }
+
+    fn segment(&mut self, day: Date) -> anyhow::Result<&mut Segment> {
+        if !self.active.contains_key(&day) {
+            let segment = Segment::create(&self.wal_dir, day, self.next_segment)?;
+            self.next_segment += 1;
+            self.active.insert(day, segment);
+        }
+        Ok(self.active.get_mut(&day).expect("inserted above"))
+    }
+
+    /// Writes day files for past days and for days whose hot rows grew large.
+    fn flush_due(&mut self) -> anyhow::Result<()> {
+        let today = self.clock.now().date();
+        for (day, rows) in self.hot.days() {
+            if day < today || rows >= FLUSH_ROWS {
+                self.flush_day(day)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_day(&mut self, day: Date) -> anyhow::Result<()> {
+        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        if self.keyring.get(day).is_none() {
+            // Destroyed meanwhile.
+            self.active.remove(&day);
+            self.hot.remove(day);
+            return Ok(());
+        }
+        // New rows of this day go to a new segment from now on.
+        self.active.remove(&day);
+        let (batches, segments) = self.hot.batches_of(day);
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let first = segments.first().copied().unwrap_or(0);
+        let last = segments.last().copied().unwrap_or(0);
+        let name = format!("part-{first:010}-{last:010}.parquet");
+        cold::write_day_file(&self.events_dir, &self.keyring, day, &name, &batches)?;
+        self.hot.remove(day);
+        for id in segments {
+            let path = wal::segment_path(&self.wal_dir, day, id);
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), "cannot remove a flushed segment: {e}");
+            }
+        }
+        let dir = self.wal_dir.join(crate::keyring::day_string(day));
+        if fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
+            let _ = fs::remove_dir(&dir);
+        }
+        sync_dir(&self.wal_dir)?;
+        tracing::info!(%day, file = name, "wrote day file");
+        Ok(())
+    }
+}
+
+fn scalar(p: &Param) -> ScalarValue {
+    match p {
+        Param::Int(v) => ScalarValue::Int64(Some(*v)),
+        Param::UInt(v) => ScalarValue::UInt32(Some(*v)),
+        Param::Text(v) => ScalarValue::Utf8(Some(v.clone())),
+        Param::Timestamp(v) => ScalarValue::TimestampMillisecond(Some(*v), Some("UTC".into())),
+    }
+}
+
+#[async_trait]
+impl EventStore for EmbeddedStore {
+    async fn append(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = events.iter().map(StoredRow::from).collect();
+        let (done, wait) = oneshot::channel();
+        {
+            let commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = commits.as_ref().ok_or(StoreError::Closed)?;
+            tx.send(Commit { rows, done }).map_err(|_| StoreError::Closed)?;
+        }
+        wait.await.map_err(|_| StoreError::Closed)?.map_err(StoreError::Io)
+    }
+
+    async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
+        for e in &events {
+            by_day.entry(day_of(e.ts_ms)).or_default().push(StoredRow::from(e));
+        }
+        let events_dir = self.events_dir.clone();
+        let keyring = self.keyring.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            for (day, rows) in by_day {
+                let batch = crate::row::rows_to_batch(&rows, &crate::keyring::day_string(day));
+                let name = format!("import-{}.parquet", hex::encode(rand::random::<[u8; 8]>()));
+                cold::write_day_file(&events_dir, &keyring, day, &name, &[batch])?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))?
+        .map_err(|e| StoreError::Io(format!("{e:#}")))
+    }
+
+    async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
+        let df = self.ctx.sql(&query.sql).await.map_err(|e| StoreError::Query(e.to_string()))?;
+        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
+        let df = df.with_param_values(params).map_err(|e| StoreError::Query(e.to_string()))?;
+        df.collect().await.map_err(|e| StoreError::Query(e.to_string()))
+    }
+
+    async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
+        let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
+        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        self.hot.remove(day);
+        // Files first leave the table (a file without its key would fail every query), then the
+        // key is destroyed, then the bytes.
+        let dir = cold::day_dir(&self.events_dir, day);
+        let trash = self.events_dir.join(format!(".destroy-{}", crate::keyring::day_string(day)));
+        if dir.exists() {
+            fs::rename(&dir, &trash).map_err(|e| io(e.into()))?;
+        }
+        self.keyring.destroy(day).map_err(io)?;
+        let _ = fs::remove_dir_all(&trash);
+        let _ = fs::remove_dir_all(self.wal_dir.join(crate::keyring::day_string(day)));
+        Ok(())
+    }
+
+    fn days(&self) -> Vec<Date> {
+        let mut days: Vec<Date> = cold::list_days(&self.events_dir).into_iter().map(|(d, _)| d).collect();
+        days.extend(self.hot.days().into_iter().map(|(d, _)| d));
+        days.sort();
+        days.dedup();
+        days
+    }
+}

@@ -1,0 +1,75 @@
+//! Storage: the [`EventStore`] trait and its embedded backend.
+//!
+//! The embedded store keeps every byte encrypted at rest (P12): a write-ahead log sealed per
+//! day ([`wal`]), an in-memory Arrow hot tier ([`hot`]), and per-day Parquet files with Parquet
+//! Modular Encryption ([`cold`]), all queried together with DataFusion. Each day has its own key
+//! ([`keyring`]); destroying the key destroys the day (P13).
+
+pub mod cold;
+pub mod crypto;
+pub mod embedded;
+pub mod hot;
+pub mod keyring;
+pub mod meta;
+pub mod row;
+pub mod sealed_json;
+pub mod wal;
+
+use arrow::array::RecordBatch;
+use async_trait::async_trait;
+use obscura_model::Event;
+use time::Date;
+
+pub use embedded::{EmbeddedStore, StoreOptions};
+pub use row::SCHEMA;
+
+/// Arrow types that callers of [`EventStore::query`] need.
+pub mod arrow_reexport {
+    pub use arrow::array::{Array, Int64Array, RecordBatch};
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("storage failure: {0}")]
+    Io(String),
+    #[error("query failed: {0}")]
+    Query(String),
+}
+
+/// A value bound to a query placeholder (`$1`, `$2`, …). Values are never spliced into SQL.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    Int(i64),
+    UInt(u32),
+    Text(String),
+    /// Milliseconds since the epoch, UTC.
+    Timestamp(i64),
+}
+
+/// A rendered query: SQL text with placeholders, and the values bound to them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SqlQuery {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+/// Where events are kept. Implemented by the embedded store (and by ClickHouse later).
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Stores desensitized events. Returns only when they are durable (survive `kill -9`).
+    async fn append(&self, events: Vec<Event>) -> Result<(), StoreError>;
+
+    /// Bulk-loads historical events (imports, demo data) straight into day files.
+    async fn import(&self, events: Vec<Event>) -> Result<(), StoreError>;
+
+    /// Runs a rendered query over all events (table `events`).
+    async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError>;
+
+    /// Destroys a day: its key and its files (crypto-shredding).
+    async fn destroy_day(&self, day: Date) -> Result<(), StoreError>;
+
+    /// Days that hold data, oldest first.
+    fn days(&self) -> Vec<Date>;
+}

@@ -1,0 +1,150 @@
+//! Metadata: sites, users and API tokens, in one document sealed under the master key.
+//!
+//! The server notices changes made by the CLI (e.g. `obscura site add`) through the file's
+//! modification time, so no restart is needed.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::Key;
+use crate::sealed_json::SealedJson;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Site {
+    pub id: u32,
+    /// The site's domain as the tracker reports it (`data-site`), lowercase, no `www.`.
+    pub domain: String,
+    /// Honour Global Privacy Control and Do-Not-Track (default on).
+    #[serde(default = "yes")]
+    pub respect_dnt: bool,
+    pub created_ms: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Analyst,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub role: Role,
+    pub created_ms: i64,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    Read,
+    Ingest,
+    Admin,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ApiToken {
+    /// Public prefix shown in lists (`obs_abcd1234`), not secret.
+    pub id: String,
+    /// SHA-256 of the whole token, hex. The token itself is shown once and never stored.
+    pub sha256: String,
+    pub name: String,
+    pub scope: TokenScope,
+    /// Sites the token may read; empty = all.
+    #[serde(default)]
+    pub sites: Vec<u32>,
+    pub created_ms: i64,
+    pub expires_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Metadata {
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+impl Metadata {
+    pub fn site_by_domain(&self, domain: &str) -> Option<&Site> {
+        let d = normalize_domain(domain);
+        self.sites.iter().find(|s| s.domain == d)
+    }
+
+    pub fn site(&self, id: u32) -> Option<&Site> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+}
+
+/// Lowercase, without a leading `www.` and without a trailing dot.
+pub fn normalize_domain(domain: &str) -> String {
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    d.strip_prefix("www.").map(str::to_owned).unwrap_or(d)
+}
+
+/// The metadata document with a cached, reloadable copy.
+pub struct MetaStore {
+    doc: SealedJson,
+    cache: RwLock<(Arc<Metadata>, Option<SystemTime>)>,
+}
+
+impl MetaStore {
+    pub fn open(data_dir: &Path, master: Key) -> anyhow::Result<Self> {
+        let doc = SealedJson::new(data_dir.join("metadata"), b"obscura metadata v1", master);
+        let meta: Metadata = doc.load()?;
+        let modified = doc.modified();
+        Ok(MetaStore { doc, cache: RwLock::new((Arc::new(meta), modified)) })
+    }
+
+    /// The current metadata, reloaded if another process changed the file.
+    pub fn get(&self) -> Arc<Metadata> {
+        let (cached, seen) = self.cache.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let now = self.doc.modified();
+        if now != seen {
+            match self.doc.load::<Metadata>() {
+                Ok(fresh) => {
+                    let fresh = Arc::new(fresh);
+                    *self.cache.write().unwrap_or_else(|e| e.into_inner()) = (fresh.clone(), now);
+                    return fresh;
+                }
+                Err(e) => tracing::error!("cannot reload metadata, keeping the last good copy: {e:#}"),
+            }
+        }
+        cached
+    }
+
+    /// Applies a change and saves it; returns what the closure returned.
+    pub fn update<R>(&self, change: impl FnOnce(&mut Metadata) -> anyhow::Result<R>) -> anyhow::Result<R> {
+        let mut guard = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let mut meta: Metadata = self.doc.load()?;
+        let result = change(&mut meta)?;
+        self.doc.save(&meta)?;
+        *guard = (Arc::new(meta), self.doc.modified());
+        Ok(result)
+    }
+}

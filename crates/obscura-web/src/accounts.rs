@@ -1,0 +1,135 @@
+//! Accounts: argon2id password hashes, login and logout.
+
+use std::net::SocketAddr;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use maud::html;
+use serde::Deserialize;
+
+use crate::overview::page;
+use crate::sessions::{COOKIE, cookie, random_token};
+use crate::state::AppState;
+
+const LOGIN_CSRF_COOKIE: &str = "obscura_login_csrf";
+
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
+        .to_string())
+}
+
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Verifying against this when the user does not exist keeps timing the same.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2ZHBr5hCdpGqnsA7hRQBx3Bd2d5G3jT7Lg5Kx4u2bHg";
+
+fn login_page(status: StatusCode, message: Option<&str>) -> Response {
+    let csrf = random_token();
+    let body = page(
+        "Log in",
+        html! {
+            main class="login" {
+                h1 { "Obscura" }
+                @if let Some(m) = message { p class="error" role="alert" { (m) } }
+                form method="post" action="/login" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "User name" input name="username" autocomplete="username" required autofocus; }
+                    label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                    button type="submit" { "Log in" }
+                }
+            }
+        },
+    );
+    (
+        status,
+        [(SET_COOKIE, format!("{LOGIN_CSRF_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/login"))],
+        Html(body.into_string()),
+    )
+        .into_response()
+}
+
+pub async fn get_login() -> Response {
+    login_page(StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+pub async fn post_login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let now = state.clock.now();
+    if cookie(&headers, LOGIN_CSRF_COOKIE).as_deref() != Some(form.csrf.as_str()) {
+        return login_page(StatusCode::FORBIDDEN, Some("The form expired. Please try again."));
+    }
+    if state.sessions.locked_out(peer.ip(), now) {
+        return login_page(StatusCode::TOO_MANY_REQUESTS, Some("Too many failed attempts. Try again in 15 minutes."));
+    }
+    let meta = state.meta.get();
+    let user = meta.users.iter().find(|u| u.username == form.username);
+    let ok = verify_password(user.map_or(DUMMY_HASH, |u| u.password_hash.as_str()), &form.password) && user.is_some();
+    let Some(user) = user.filter(|_| ok) else {
+        state.sessions.record_failure(peer.ip(), now);
+        return login_page(StatusCode::UNAUTHORIZED, Some("Wrong user name or password."));
+    };
+    state.sessions.clear_failures(peer.ip());
+    let token = state.sessions.create(&user.username, user.role, now);
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (LOCATION, "/".to_owned()),
+            (SET_COOKIE, format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800")),
+        ],
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+}
+
+pub async fn post_logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LogoutForm>) -> Response {
+    match state.sessions.get(&headers, state.clock.now()) {
+        Some(s) if s.csrf == form.csrf => {
+            state.sessions.end(&headers);
+            (
+                StatusCode::SEE_OTHER,
+                [(LOCATION, "/login".to_owned()), (SET_COOKIE, format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"))],
+            )
+                .into_response()
+        }
+        Some(_) => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+        None => (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "wrong"));
+        assert!(!verify_password("garbage", "x"));
+    }
+}

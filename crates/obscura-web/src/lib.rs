@@ -1,0 +1,17 @@
+//! The HTTP face of Obscura: ingest endpoints, the tracker script, the stats API, login and the
+//! overview page. Every route is declared once, with who may use it, in [`routes`].
+
+pub mod accounts;
+pub mod api_error;
+pub mod headers;
+pub mod ingest_http;
+pub mod overview;
+pub mod routes;
+pub mod sessions;
+pub mod state;
+pub mod stats_api;
+pub mod tokens;
+pub mod tracker;
+
+pub use routes::router;
+pub use state::AppState;

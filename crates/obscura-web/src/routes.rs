@@ -1,0 +1,71 @@
+//! Every route Obscura serves, declared in one place with who may use it (P15: no hidden routes).
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+use crate::{accounts, headers, ingest_http, overview, stats_api, tracker};
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: ingest, the tracker, login, health, static assets.
+    Public,
+    /// A logged-in dashboard user (otherwise a redirect to /login).
+    Session,
+    /// An API token with read scope, or a dashboard session (otherwise 401).
+    ReadToken,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub purpose: &'static str,
+}
+
+const fn spec(method: &'static str, path: &'static str, access: Access, purpose: &'static str) -> RouteSpec {
+    RouteSpec { method, path, access, purpose }
+}
+
+/// The route table: specification and handler side by side.
+pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    use Access::*;
+    vec![
+        (spec("POST", "/api/event", Public, "ingest: Obscura's own event format"), post(ingest_http::post_event).options(ingest_http::preflight)),
+        (spec("GET", "/js/obscura.js", Public, "the tracking script"), get(tracker::tracker_js)),
+        (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
+        (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(overview::app_css)),
+        (spec("GET", "/login", Public, "login form"), get(accounts::get_login).post(accounts::post_login)),
+        (spec("POST", "/logout", Session, "end the session"), post(accounts::post_logout)),
+        (spec("GET", "/", Session, "overview dashboard"), get(overview::overview)),
+        (spec("GET", "/api/v1/sites", ReadToken, "sites the caller may read"), get(stats_api::sites)),
+        (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),
+        (spec("GET", "/api/v1/stats/timeseries", ReadToken, "numbers per hour or day"), get(stats_api::timeseries)),
+        (spec("GET", "/api/v1/stats/breakdown", ReadToken, "top values of a dimension"), get(stats_api::breakdown)),
+    ]
+}
+
+async fn health() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::new(404, format!("no route for {}", uri.path()))
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for (spec, handler) in table() {
+        router = router.route(spec.path, handler);
+    }
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .with_state(state)
+}

@@ -1,0 +1,21 @@
+//! Shared state of the HTTP server.
+
+use std::sync::Arc;
+
+use obscura_ingest::Pipeline;
+use obscura_model::Clock;
+use obscura_query::Dialect;
+use obscura_store::EventStore;
+use obscura_store::meta::MetaStore;
+
+use crate::sessions::Sessions;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pipeline: Arc<Pipeline>,
+    pub store: Arc<dyn EventStore>,
+    pub dialect: Dialect,
+    pub meta: Arc<MetaStore>,
+    pub clock: Arc<dyn Clock>,
+    pub sessions: Arc<Sessions>,
+}

@@ -1,0 +1,158 @@
+//! The stats API: `GET /api/v1/stats/{aggregate,timeseries,breakdown}` and `GET /api/v1/sites`.
+//!
+//! Parameters: `site` (domain), `range` (today, 24h, 7d, 30d, month, last_month, 12mo, custom with
+//! `from`/`to`), `filters` (`dim==a|b;dim!=c;dim~=text`), `interval` (hour, day), `dimension`,
+//! `limit`. Authentication: an API token with read scope, or a dashboard session.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::HeaderMap;
+use obscura_query::results;
+use obscura_query::{Dimension, Filter, Interval, Query, TimeRange};
+use obscura_store::meta::{Site, TokenScope};
+use serde_json::{Value, json};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+use crate::tokens;
+
+pub type Params = HashMap<String, String>;
+
+/// Who is asking, and which sites they may read.
+pub struct Reader {
+    /// Empty = all sites.
+    pub sites: Vec<u32>,
+}
+
+pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
+    let now = state.clock.now();
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        let meta = state.meta.get();
+        let token = tokens::authenticate(headers, &meta, (now.unix_timestamp_nanos() / 1_000_000) as i64)?;
+        if token.scope == TokenScope::Ingest {
+            return Err(ApiError::forbidden("this token may only send events, not read statistics"));
+        }
+        return Ok(Reader { sites: token.sites });
+    }
+    match state.sessions.get(headers, now) {
+        Some(_) => Ok(Reader { sites: Vec::new() }),
+        None => Err(ApiError::unauthorized("missing `Authorization: Bearer <token>` header")),
+    }
+}
+
+/// Builds the typed query from URL parameters, checking the reader may see the site.
+pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result<(Query, Site), ApiError> {
+    let domain = params.get("site").ok_or_else(|| ApiError::bad_request("missing parameter `site` (the site's domain)"))?;
+    let meta = state.meta.get();
+    let site = meta
+        .site_by_domain(domain)
+        .cloned()
+        .ok_or_else(|| ApiError::new(404, format!("unknown site {domain:?}")))?;
+    if !reader.sites.is_empty() && !reader.sites.contains(&site.id) {
+        return Err(ApiError::forbidden(format!("this token may not read {domain:?}")));
+    }
+    let range = TimeRange::named(
+        params.get("range").map_or("30d", String::as_str),
+        state.clock.now(),
+        params.get("from").map(String::as_str),
+        params.get("to").map(String::as_str),
+    )?;
+    let filters = params
+        .get("filters")
+        .map(|f| f.split(';').filter(|s| !s.is_empty()).map(Filter::parse).collect::<Result<Vec<_>, _>>())
+        .transpose()?
+        .unwrap_or_default();
+    if filters.len() > 20 {
+        return Err(ApiError::bad_request("at most 20 filters"));
+    }
+    Ok((Query { site: site.id, range, filters }, site))
+}
+
+pub fn parse_limit(params: &Params) -> Result<u32, ApiError> {
+    match params.get("limit") {
+        None => Ok(10),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("`limit` must be a number from 1 to 1000, not {l:?}"))),
+    }
+}
+
+pub async fn aggregate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let reader = authorize(&state, &headers)?;
+    let (q, _) = parse_query(&state, &reader, &params)?;
+    let current = results::aggregate(state.store.as_ref(), state.dialect, &q).await.map_err(ApiError::unavailable)?;
+    let mut out = json!({ "results": current });
+    if params.get("compare").map(String::as_str) == Some("previous") {
+        let prev_q = Query { range: q.range.previous(), ..q };
+        let previous =
+            results::aggregate(state.store.as_ref(), state.dialect, &prev_q).await.map_err(ApiError::unavailable)?;
+        out["previous"] = json!(previous);
+    }
+    Ok(Json(out))
+}
+
+pub async fn timeseries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let reader = authorize(&state, &headers)?;
+    let (q, _) = parse_query(&state, &reader, &params)?;
+    let interval = Interval::parse(params.get("interval").map_or("day", String::as_str))?;
+    let points =
+        results::timeseries(state.store.as_ref(), state.dialect, &q, interval).await.map_err(ApiError::unavailable)?;
+    let rows: Vec<Value> = points
+        .iter()
+        .map(|p| {
+            json!({
+                "date": format_ms(p.bucket_ms),
+                "visitors": p.visitors, "visits": p.visits, "pageviews": p.pageviews,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "results": rows })))
+}
+
+pub async fn breakdown(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let reader = authorize(&state, &headers)?;
+    let (q, _) = parse_query(&state, &reader, &params)?;
+    let dim = Dimension::parse(
+        params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
+    )?;
+    let limit = parse_limit(&params)?;
+    let rows =
+        results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit).await.map_err(ApiError::unavailable)?;
+    Ok(Json(json!({ "dimension": dim.name(), "results": rows })))
+}
+
+pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let reader = authorize(&state, &headers)?;
+    let meta = state.meta.get();
+    let sites: Vec<Value> = meta
+        .sites
+        .iter()
+        .filter(|s| reader.sites.is_empty() || reader.sites.contains(&s.id))
+        .map(|s| json!({ "domain": s.domain, "respect_dnt": s.respect_dnt }))
+        .collect();
+    Ok(Json(json!({ "results": sites })))
+}
+
+/// RFC 3339 in UTC.
+pub fn format_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,82 @@
+//! Administration from the command line: sites, users, API tokens.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use obscura_store::meta::{MetaStore, Role, Site, TokenScope, User, normalize_domain};
+use obscura_web::accounts::hash_password;
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub fn add_site(meta: &MetaStore, domain: &str, respect_dnt: bool) -> anyhow::Result<Site> {
+    let domain = normalize_domain(domain);
+    if domain.is_empty() || domain.len() > 253 || domain.contains(['/', ' ', ':']) {
+        bail!("{domain:?} is not a domain name (e.g. example.com)");
+    }
+    meta.update(|m| {
+        if m.site_by_domain(&domain).is_some() {
+            bail!("site {domain} already exists");
+        }
+        let site = Site { id: m.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1, domain: domain.clone(), respect_dnt, created_ms: now_ms() };
+        m.sites.push(site.clone());
+        Ok(site)
+    })
+}
+
+pub fn random_password() -> String {
+    // 16 characters from an unambiguous alphabet: ~90 bits.
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Adds a user; returns the password (generated unless given).
+pub fn add_user(meta: &MetaStore, username: &str, role: Role, password: Option<String>) -> anyhow::Result<String> {
+    if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
+        bail!("user names have 1 to 64 characters and no spaces");
+    }
+    let password = password.unwrap_or_else(random_password);
+    if password.chars().count() < 10 {
+        bail!("passwords need at least 10 characters");
+    }
+    let hash = hash_password(&password)?;
+    meta.update(|m| {
+        if m.users.iter().any(|u| u.username == username) {
+            bail!("user {username} already exists");
+        }
+        if m.users.is_empty() && role != Role::Owner {
+            bail!("the first user must be an owner (--role owner)");
+        }
+        m.users.push(User { username: username.to_owned(), password_hash: hash, role, created_ms: now_ms() });
+        Ok(())
+    })?;
+    Ok(password)
+}
+
+pub fn read_password_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Adds an API token; returns the secret, shown once.
+pub fn add_token(
+    meta: &MetaStore,
+    name: &str,
+    scope: TokenScope,
+    site_domains: &[String],
+    expires_days: Option<u32>,
+) -> anyhow::Result<String> {
+    let now = now_ms();
+    meta.update(|m| {
+        let sites = site_domains
+            .iter()
+            .map(|d| m.site_by_domain(d).map(|s| s.id).with_context(|| format!("unknown site {d:?}")))
+            .collect::<anyhow::Result<Vec<u32>>>()?;
+        let expires = expires_days.map(|d| now + i64::from(d) * 86_400_000);
+        let (secret, record) = obscura_web::tokens::new_token(name, scope, sites, now, expires);
+        m.tokens.push(record);
+        Ok(secret)
+    })
+}

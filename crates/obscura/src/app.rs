@@ -1,0 +1,111 @@
+//! Wiring: from a configuration to a running server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use obscura_enrich::{AsnDb, GeoDb, UaParser};
+use obscura_ingest::Pipeline;
+use obscura_ingest::enricher::Enricher;
+use obscura_model::Clock;
+use obscura_query::Dialect;
+use obscura_store::crypto::load_master_key;
+use obscura_store::meta::MetaStore;
+use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
+use obscura_web::AppState;
+use obscura_web::sessions::Sessions;
+
+use crate::config::Config;
+
+pub struct App {
+    pub state: AppState,
+    pub store: Arc<EmbeddedStore>,
+    pub pipeline: Arc<Pipeline>,
+    pub meta: Arc<MetaStore>,
+}
+
+/// Opens metadata only (for CLI commands that manage sites, users and tokens).
+pub fn open_meta(config: &Config) -> anyhow::Result<MetaStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
+    MetaStore::open(&config.data_dir, key)
+}
+
+pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
+    let e = &config.enrich;
+    let user_agents = match &e.user_agent_regexes {
+        Some(path) => UaParser::from_yaml_file(path)?,
+        None => {
+            tracing::warn!("no uap-core regexes.yaml configured: using the small built-in User-Agent parser");
+            UaParser::builtin()
+        }
+    };
+    let geo = if e.geo_databases.is_empty() { GeoDb::empty() } else { GeoDb::open(&e.geo_databases)? };
+    let networks = if e.asn_databases.is_empty() { AsnDb::empty() } else { AsnDb::open(&e.asn_databases)? };
+    Ok(Enricher { user_agents, geo, networks })
+}
+
+pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
+    let meta = Arc::new(MetaStore::open(&config.data_dir, key.clone())?);
+    let store = Arc::new(EmbeddedStore::open(StoreOptions {
+        data_dir: config.data_dir.clone(),
+        master_key: key.clone(),
+        clock: clock.clone(),
+    })?);
+    let enricher = Arc::new(load_enricher(config)?);
+    let dyn_store: Arc<dyn EventStore> = store.clone();
+    let pipeline =
+        Arc::new(Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.data_dir, key)?);
+    let state = AppState {
+        pipeline: pipeline.clone(),
+        store: dyn_store,
+        dialect: Dialect::DataFusion,
+        meta: meta.clone(),
+        clock,
+        sessions: Arc::new(Sessions::default()),
+    };
+    Ok(App { state, store, pipeline, meta })
+}
+
+/// Serves until Ctrl-C / SIGTERM, running maintenance (salt rotation) in the background.
+pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let pipeline = app.pipeline.clone();
+    let maintenance = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match pipeline.rotate_salts() {
+                Ok(destroyed) if !destroyed.is_empty() => tracing::info!(?destroyed, "destroyed expired visitor salts"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("salt rotation failed: {e:#}"),
+            }
+        }
+    });
+    let router = obscura_web::router(app.state.clone());
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    maintenance.abort();
+    app.store.close();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,257 @@
+//! The benchmark harness: `obscura bench ingest` and `obscura bench query`.
+//!
+//! Figures are reported side by side from one run (the machine is shared and noisy): ingest is
+//! compared with a bare 204 route of the same server under the same load.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::Context;
+use obscura_model::SystemClock;
+use obscura_query::{Dialect, Dimension, Interval, Query, TimeRange, results};
+use obscura_store::meta::Role;
+use obscura_store::{EventStore, SqlQuery, StoreError};
+
+use crate::app::{self, App};
+use crate::config::Config;
+use crate::{admin, demo};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Durable ingest over HTTP (keep-alive), beside a bare 204 route of the same server.
+    Ingest {
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Every dashboard query over N generated events spread over 30 days.
+    Query {
+        /// Events to load (1M default; 10M for the large run).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Runs per query (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
+    match cmd {
+        BenchCmd::Ingest { connections, seconds } => ingest(connections, StdDuration::from_secs(seconds)).await,
+        BenchCmd::Query { events, runs } => query(events, runs).await,
+    }
+}
+
+const BENCH_SITE: &str = "bench.obscura.test";
+
+/// A fresh app in a temporary folder with the bench site and an owner.
+fn fresh_app(dir: &std::path::Path) -> anyhow::Result<App> {
+    let mut config = Config::load(None)?;
+    config.data_dir = dir.join("data");
+    config.master_key_file = dir.join("master.key");
+    config.master_key_hex = None;
+    let app = app::open(&config, Arc::new(SystemClock))?;
+    admin::add_site(&app.meta, BENCH_SITE, true)?;
+    admin::add_user(&app.meta, "bench", Role::Owner, None)?;
+    Ok(app)
+}
+
+struct Phase {
+    ok: u64,
+    failed: u64,
+    elapsed: StdDuration,
+    latencies_us: Vec<u32>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&mut self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        self.latencies_us.sort_unstable();
+        let idx = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        self.latencies_us[idx] as f64 / 1000.0
+    }
+}
+
+/// Runs `connections` workers, each sending requests back to back for `duration`.
+async fn load<F>(connections: usize, duration: StdDuration, make: F) -> Phase
+where
+    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
+    let make = Arc::new(make);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for worker in 0..connections {
+        let client = client.clone();
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::new());
+            let mut i = worker as u64 * 1_000_000_000;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match make(&client, i).send().await {
+                    Ok(r) if r.status().is_success() => ok += 1,
+                    _ => failed += 1,
+                }
+                lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                i += 1;
+            }
+            (ok, failed, lat)
+        }));
+    }
+    let mut phase = Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, latencies_us: Vec::new() };
+    for t in tasks {
+        let (ok, failed, mut lat) = t.await.expect("worker");
+        phase.ok += ok;
+        phase.failed += failed;
+        phase.latencies_us.append(&mut lat);
+    }
+    phase.elapsed = start.elapsed();
+    phase
+}
+
+async fn count_events(store: &dyn EventStore) -> anyhow::Result<u64> {
+    let batches = store.query(&SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: vec![] }).await?;
+    let col = arrow_int(&batches[0], "n");
+    Ok(col as u64)
+}
+
+fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> i64 {
+    use obscura_store::arrow_reexport::{Array, Int64Array};
+    let col = batch.column_by_name(name).expect("column");
+    col.as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)).unwrap_or(0)
+}
+
+async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()> {
+    let dir = tempfile_dir("obscura-bench-ingest")?;
+    let app = fresh_app(&dir)?;
+    let store = app.store.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(app::serve(app, listener));
+    println!("bench ingest: {connections} keep-alive connections, {}s per phase, server and load generator on this machine", duration.as_secs());
+
+    let health = format!("http://{addr}/health");
+    let mut bare = load(connections, duration, move |c, _| c.get(&health)).await;
+    let url = format!("http://{addr}/api/event");
+    let mut ingest = load(connections, duration, move |c, i| {
+        let body = format!(
+            r#"{{"site":"{BENCH_SITE}","kind":"pageview","url":"https://{BENCH_SITE}/page/{}?utm_source=bench","referrer":"https://www.google.com/","screen_width":1440,"returning":true,"days_since_last":"2-7","visit_count":"2-3"}}"#,
+            i % 500
+        );
+        c.post(&url)
+            .header("content-type", "text/plain")
+            .header("user-agent", format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{}", i % 97))
+            .body(body)
+    })
+    .await;
+    let stored = count_events(store.as_ref()).await?;
+    println!();
+    println!("| route | requests/s | p50 ms | p99 ms | failed |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| GET /health (bare 204) | {:.0} | {:.2} | {:.2} | {} |", bare.rate(), bare.percentile(0.5), bare.percentile(0.99), bare.failed);
+    println!("| POST /api/event (durable) | {:.0} | {:.2} | {:.2} | {} |", ingest.rate(), ingest.percentile(0.5), ingest.percentile(0.99), ingest.failed);
+    println!();
+    println!("acknowledged events: {}; stored events counted in the store: {stored}", ingest.ok);
+    println!("durable ingest / bare-route ceiling: {:.2}", ingest.rate() / bare.rate());
+    if stored != ingest.ok {
+        anyhow::bail!("stored {stored} events but acknowledged {}", ingest.ok);
+    }
+    server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
+    let dir = tempfile_dir("obscura-bench-query")?;
+    let app = fresh_app(&dir)?;
+    // Generated visits average about 4.3 events; size the days to reach `events`.
+    let per_day = (events as f64 / 30.0 / 4.3).ceil() as usize;
+    let t = Instant::now();
+    let loaded = demo::generate_history(&app, BENCH_SITE, 30, per_day, 7).await?;
+    let load_time = t.elapsed();
+    let stored = count_events(app.store.as_ref()).await?;
+    println!("bench query: loaded {loaded} events over 30 days in {:.1}s ({stored} in the store)", load_time.as_secs_f64());
+    let site = app.pipeline.resolve_site(BENCH_SITE)?;
+    let now = time::OffsetDateTime::now_utc();
+    let q = Query { site: site.id, range: TimeRange::named("30d", now, None, None)?, filters: vec![] };
+    let filtered = Query { filters: vec![obscura_query::Filter::parse("country==DE|FR|US")?], ..q.clone() };
+    let store = app.store.as_ref();
+    let d = Dialect::DataFusion;
+    let mut rows: Vec<(String, f64)> = Vec::new();
+    let prev = Query { range: q.range.previous(), ..q.clone() };
+    rows.push(("aggregate (30 d)".into(), median_ms(runs, || async { results::aggregate(store, d, &q).await.map(drop) }).await?));
+    rows.push(("aggregate, previous period".into(), median_ms(runs, || async { results::aggregate(store, d, &prev).await.map(drop) }).await?));
+    rows.push(("timeseries by day".into(), median_ms(runs, || async { results::timeseries(store, d, &q, Interval::Day).await.map(drop) }).await?));
+    rows.push((
+        "aggregate, filtered by country".into(),
+        median_ms(runs, || async { results::aggregate(store, d, &filtered).await.map(drop) }).await?,
+    ));
+    for dim in [
+        Dimension::Page,
+        Dimension::EntryPage,
+        Dimension::ExitPage,
+        Dimension::Source,
+        Dimension::Referrer,
+        Dimension::UtmCampaign,
+        Dimension::Country,
+        Dimension::Province,
+        Dimension::Network,
+        Dimension::Browser,
+        Dimension::Os,
+        Dimension::DeviceModel,
+        Dimension::Screen,
+        Dimension::VisitorType,
+        Dimension::Event,
+        Dimension::Prop("plan".into()),
+    ] {
+        let ms = median_ms(runs, || async { results::breakdown(store, d, &q, &dim, 10).await.map(drop) }).await?;
+        rows.push((format!("breakdown {}", dim.name()), ms));
+    }
+    let total: f64 = rows.iter().map(|(_, ms)| ms).sum();
+    println!();
+    println!("| query | median ms ({runs} runs) |");
+    println!("|---|---:|");
+    for (name, ms) in &rows {
+        println!("| {name} | {ms:.1} |");
+    }
+    println!("| **all {} queries** | **{total:.1}** |", rows.len());
+    let slowest = rows.iter().map(|(_, ms)| *ms).fold(0.0, f64::max);
+    println!();
+    println!("slowest single query: {slowest:.1} ms");
+    app.store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Median wall time of `runs` runs, in milliseconds.
+async fn median_ms<F, Fut>(runs: usize, mut f: F) -> anyhow::Result<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        f().await.context("benchmark query failed")?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

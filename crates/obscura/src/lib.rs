@@ -1,0 +1,9 @@
+//! The `obscura` binary's library half: configuration, wiring, administration, the demo and the
+//! benchmark harness. `main.rs` is only the command line.
+
+pub mod admin;
+pub mod app;
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod traffic;

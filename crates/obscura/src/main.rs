@@ -1,0 +1,184 @@
+//! `obscura`: privacy-first analytics in one binary.
+
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use obscura_model::SystemClock;
+use obscura_store::meta::{Role, TokenScope};
+
+use obscura::config::Config;
+use obscura::{admin, app, bench, demo};
+
+#[derive(Parser)]
+#[command(name = "obscura", version, about = "Privacy-first analytics, performance monitoring and error reporting")]
+struct Cli {
+    /// Configuration file (default: ./obscura.toml if present).
+    #[arg(long, global = true, env = "OBSCURA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Run a demo: a fresh store with a demo site and 30 days of generated traffic.
+    Demo(demo::DemoArgs),
+    /// Manage sites.
+    #[command(subcommand)]
+    Site(SiteCmd),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Check the configuration, the master key and the data files.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Benchmarks (figures go in BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum SiteCmd {
+    /// Add a site by its domain.
+    Add {
+        domain: String,
+        /// Count visitors who send Global Privacy Control or Do-Not-Track (not recommended).
+        #[arg(long)]
+        ignore_dnt: bool,
+    },
+    /// List sites.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user. The first user must be an owner. Prints a generated password unless
+    /// --password-stdin is given.
+    Add {
+        username: String,
+        #[arg(long, default_value = "owner", value_parser = ["owner", "admin", "analyst", "viewer"])]
+        role: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token; it is shown once.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "read", value_parser = ["read", "ingest", "admin"])]
+        scope: String,
+        /// Limit the token to these sites (repeatable); default all.
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        /// Expire after this many days.
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Load everything the server would load and report problems.
+    Check,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OBSCURA_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Demo(args) = cli.command {
+        return runtime()?.block_on(demo::run(args));
+    }
+    if let Command::Bench(cmd) = cli.command {
+        return runtime()?.block_on(bench::run(cmd));
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => runtime()?.block_on(async {
+            let app = app::open(&config, Arc::new(SystemClock))?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            tracing::info!("Obscura listening on http://{}", listener.local_addr()?);
+            app::serve(app, listener).await
+        }),
+        Command::Site(SiteCmd::Add { domain, ignore_dnt }) => {
+            let site = admin::add_site(&app::open_meta(&config)?, &domain, !ignore_dnt)?;
+            println!("added site {} (id {})", site.domain, site.id);
+            println!("tracker: <script defer data-site=\"{}\" src=\"http://{}/js/obscura.js\"></script>", site.domain, config.listen);
+            Ok(())
+        }
+        Command::Site(SiteCmd::List) => {
+            for s in &app::open_meta(&config)?.get().sites {
+                println!("{}\t{}\trespect_dnt={}", s.id, s.domain, s.respect_dnt);
+            }
+            Ok(())
+        }
+        Command::User(UserCmd::Add { username, role, password_stdin }) => {
+            let role = Role::parse(&role).expect("clap restricts the values");
+            let given = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
+            let password = admin::add_user(&app::open_meta(&config)?, &username, role, given.clone())?;
+            println!("added user {username}");
+            if given.is_none() {
+                println!("password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::Token(TokenCmd::Add { name, scope, sites, expires_days }) => {
+            let scope = match scope.as_str() {
+                "ingest" => TokenScope::Ingest,
+                "admin" => TokenScope::Admin,
+                _ => TokenScope::Read,
+            };
+            let secret = admin::add_token(&app::open_meta(&config)?, &name, scope, &sites, expires_days)?;
+            println!("token (shown once, stored only as a hash): {secret}");
+            Ok(())
+        }
+        Command::Config(ConfigCmd::Check) => {
+            println!("listen: {}", config.listen);
+            println!("data folder: {}", config.data_dir.display());
+            let meta = app::open_meta(&config)?;
+            println!("master key: ok ({})", if config.master_key_hex.is_some() { "OBSCURA_MASTER_KEY".to_owned() } else { config.master_key_file.display().to_string() });
+            let m = meta.get();
+            println!("metadata: ok ({} sites, {} users, {} tokens)", m.sites.len(), m.users.len(), m.tokens.len());
+            let enricher = app::load_enricher(&config)?;
+            println!("geo databases: {:?}", config.enrich.geo_databases);
+            println!("network operator databases: {:?}", config.enrich.asn_databases);
+            println!(
+                "user agents: {}",
+                if enricher.user_agents.is_builtin() { "built-in parser (no regexes.yaml)".to_owned() } else { format!("{:?}", config.enrich.user_agent_regexes) }
+            );
+            if m.users.is_empty() {
+                println!("warning: no users yet; create the first owner with `obscura user add NAME`");
+            }
+            println!("configuration ok");
+            Ok(())
+        }
+        Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,177 @@
+//! Realistic generated traffic, for the demo and the benchmarks.
+//!
+//! Visitors arrive through the day (more in the afternoon, fewer at weekends), come from search,
+//! social, other sites or directly, read one to several pages, spend time on them, sometimes sign
+//! up or follow an outbound link. The hits are decoded `RawHit`s, so they take the same
+//! enrich → desensitize path as real traffic.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use obscura_model::raw::RawHeaders;
+use obscura_model::{DaysSinceLast, EventKind, PropValue, RawHit, VisitCount};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use time::{Date, Duration, OffsetDateTime, Weekday};
+
+const PAGES: [(&str, u32); 12] = [
+    ("/", 30),
+    ("/pricing", 12),
+    ("/blog", 10),
+    ("/blog/privacy-first-analytics", 9),
+    ("/blog/web-vitals-explained", 7),
+    ("/docs", 8),
+    ("/docs/getting-started", 7),
+    ("/docs/api", 4),
+    ("/about", 4),
+    ("/signup", 5),
+    ("/changelog", 3),
+    ("/contact", 2),
+];
+
+const REFERRERS: [(Option<&str>, u32); 10] = [
+    (None, 35),
+    (Some("https://www.google.com/"), 28),
+    (Some("https://duckduckgo.com/"), 6),
+    (Some("https://www.bing.com/"), 4),
+    (Some("https://news.ycombinator.com/item?id=1"), 6),
+    (Some("https://t.co/abc"), 5),
+    (Some("https://www.reddit.com/r/selfhosted/"), 6),
+    (Some("https://github.com/"), 5),
+    (Some("https://lobste.rs/"), 3),
+    (Some("https://example-blog.net/post"), 2),
+];
+
+const USER_AGENTS: [(&str, u32); 8] = [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", 30),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", 14),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1", 16),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", 10),
+    ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", 8),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 8),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 7),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", 7),
+];
+
+/// First octets of widely used public IPv4 space, so geo lookups find real countries.
+const FIRST_OCTETS: [u8; 24] = [
+    1, 2, 5, 24, 31, 37, 41, 46, 62, 77, 78, 81, 82, 84, 88, 91, 101, 103, 112, 151, 176, 185, 195, 217,
+];
+
+fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
+    let total: u32 = items.iter().map(|(_, w)| w).sum();
+    let mut n = rng.random_range(0..total);
+    for (item, w) in items {
+        if n < *w {
+            return *item;
+        }
+        n -= w;
+    }
+    items[0].0
+}
+
+pub struct TrafficGenerator {
+    rng: StdRng,
+    pub site_domain: String,
+}
+
+impl TrafficGenerator {
+    pub fn new(site_domain: &str, seed: u64) -> Self {
+        TrafficGenerator { rng: StdRng::seed_from_u64(seed), site_domain: site_domain.to_owned() }
+    }
+
+    /// Typical visitors for `day`, around `base` on weekdays.
+    pub fn visitors_for(&mut self, day: Date, base: usize) -> usize {
+        let weekend = matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday);
+        let factor = if weekend { 0.65 } else { 1.0 } * self.rng.random_range(0.85..1.15);
+        (base as f64 * factor) as usize
+    }
+
+    /// The hits of `visitors` visitors on `day`, in time order, none after `until`.
+    pub fn day(&mut self, day: Date, visitors: usize, until: Option<OffsetDateTime>) -> Vec<RawHit> {
+        let mut hits = Vec::with_capacity(visitors * 5);
+        let start = day.midnight().assume_utc();
+        for _ in 0..visitors {
+            // Diurnal curve: two overlapping bumps, peak mid-afternoon UTC.
+            let hour = (self.rng.random_range(0.0..24.0_f64) + self.rng.random_range(0.0..24.0_f64)) / 2.0 + 2.5;
+            let at = start + Duration::seconds_f64((hour % 24.0) * 3600.0);
+            self.visit(at, &mut hits);
+        }
+        hits.retain(|h| h.received_at.date() == day && until.is_none_or(|u| h.received_at <= u));
+        hits.sort_by_key(|h| h.received_at);
+        hits
+    }
+
+    fn visit(&mut self, mut at: OffsetDateTime, hits: &mut Vec<RawHit>) {
+        let rng = &mut self.rng;
+        let ip = IpAddr::V4(Ipv4Addr::new(
+            FIRST_OCTETS[rng.random_range(0..FIRST_OCTETS.len())],
+            rng.random(),
+            rng.random(),
+            rng.random_range(1..255),
+        ));
+        let ua = pick(rng, &USER_AGENTS);
+        let mobile = ua.contains("Mobile");
+        let screen = if mobile { rng.random_range(360..430) } else { *[1280, 1366, 1440, 1536, 1920, 2560].get(rng.random_range(0..6)).unwrap_or(&1920) };
+        let referrer = pick(rng, &REFERRERS).map(str::to_owned);
+        let campaign = rng.random_bool(0.06);
+        let returning = rng.random_bool(0.35);
+        let (days_since_last, visit_count) = if returning {
+            (
+                Some(DaysSinceLast::ALL[rng.random_range(1..5)]),
+                Some(VisitCount::ALL[rng.random_range(1..4)]),
+            )
+        } else {
+            (None, Some(VisitCount::First))
+        };
+        let pages = 1 + (rng.random_range(0.0..1.0_f64).powi(2) * 6.0) as usize;
+        let headers = RawHeaders { user_agent: ua.to_owned(), ..Default::default() };
+        let base = |kind: EventKind, url: String, at: OffsetDateTime| RawHit {
+            received_at: at,
+            site: 0,
+            ip,
+            headers: headers.clone(),
+            kind,
+            name: None,
+            url,
+            referrer: None,
+            props: Vec::new(),
+            screen_width: Some(screen),
+            engaged_ms: None,
+            returning: Some(returning),
+            days_since_last,
+            visit_count,
+        };
+        for i in 0..pages {
+            let path = pick(rng, &PAGES);
+            let mut url = format!("https://{}{}", self.site_domain, path);
+            if i == 0 && campaign {
+                url.push_str("?utm_source=newsletter&utm_medium=email&utm_campaign=launch");
+            }
+            let mut hit = base(EventKind::Pageview, url.clone(), at);
+            if i == 0 {
+                hit.referrer = referrer.clone();
+            }
+            hits.push(hit);
+            let dwell = rng.random_range(5_000..150_000u32);
+            if rng.random_bool(0.7) {
+                let mut e = base(EventKind::Engagement, url.clone(), at + Duration::milliseconds(i64::from(dwell)));
+                e.engaged_ms = Some(dwell);
+                hits.push(e);
+            }
+            if path == "/signup" && rng.random_bool(0.4) {
+                let mut e = base(EventKind::Custom, url.clone(), at + Duration::milliseconds(i64::from(dwell / 2)));
+                e.name = Some("signup".into());
+                let plan = ["free", "pro", "team"][rng.random_range(0..3)];
+                e.props = vec![("plan".into(), PropValue::Text(plan.into()))];
+                hits.push(e);
+            }
+            if rng.random_bool(0.03) {
+                let mut e = base(EventKind::Custom, url, at + Duration::milliseconds(i64::from(dwell)));
+                e.name = Some("Outbound Link: Click".into());
+                e.props = vec![("url".into(), PropValue::Text("https://github.com/obscura".into()))];
+                hits.push(e);
+            }
+            at += Duration::milliseconds(i64::from(dwell) + 500);
+        }
+    }
+}
