@@ -2,7 +2,7 @@
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, TimeUnit};
 use obscura_store::{EventStore, StoreError};
 use serde::Serialize;
 
@@ -44,6 +44,15 @@ fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
     let col = cast(col, &DataType::Int64).expect("numeric column casts to Int64");
     let arr = col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
     (0..arr.len()).map(|i| if arr.is_null(i) { 0 } else { arr.value(i) }).collect()
+}
+
+/// A timestamp column (any unit) as milliseconds since the epoch.
+fn timestamps_ms(batch: &RecordBatch, name: &str) -> Vec<i64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let ms = cast(col, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp casts to milliseconds");
+    let col = cast(&ms, &DataType::Int64).expect("timestamp casts to Int64");
+    let arr = col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+    (0..arr.len()).map(|i| arr.value(i)).collect()
 }
 
 fn floats(batch: &RecordBatch, name: &str) -> Vec<f64> {
@@ -96,7 +105,7 @@ pub async fn timeseries(
     let mut out = Vec::new();
     for b in &batches {
         let (bucket, visitors, visits, pageviews) =
-            (ints(b, "bucket"), ints(b, "visitors"), ints(b, "visits"), ints(b, "pageviews"));
+            (timestamps_ms(b, "bucket"), ints(b, "visitors"), ints(b, "visits"), ints(b, "pageviews"));
         for i in 0..b.num_rows() {
             out.push(SeriesPoint {
                 bucket_ms: bucket[i],

@@ -26,14 +26,22 @@ impl Binder {
     }
 }
 
-/// Which rows a dimension's value comes from, beyond the query's own filters.
+/// Which rows a dimension's value comes from, beyond the query's own filters. Acquisition
+/// dimensions (source, referrer, UTM) belong to the visit: they are read from its entry pageview.
 fn row_condition(dim: &Dimension) -> Option<&'static str> {
     match dim {
         Dimension::Page | Dimension::PreviousPage => Some("kind = 0"),
-        Dimension::EntryPage => Some("kind = 0 AND visit_seq = 1"),
+        Dimension::EntryPage | Dimension::Source | Dimension::Referrer | Dimension::UtmSource | Dimension::UtmMedium | Dimension::UtmCampaign => {
+            Some("kind = 0 AND visit_seq = 1")
+        }
         Dimension::Event | Dimension::Prop(_) => Some("kind = 1"),
         _ => None,
     }
+}
+
+/// Dimensions that describe a whole visit: filtering on them keeps or drops whole visits.
+fn is_visit_level(dim: &Dimension) -> bool {
+    row_condition(dim) == Some("kind = 0 AND visit_seq = 1") || *dim == Dimension::ExitPage
 }
 
 /// The SQL expression of a dimension's value on an event row. Exit page is visit-level and
@@ -87,27 +95,26 @@ fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
     };
     match &f.dimension {
         // Visit-level dimensions select whole visits.
-        Dimension::EntryPage | Dimension::ExitPage => {
-            let cond = matches("p");
+        dim if is_visit_level(dim) => {
             let scope = scope(q, b);
-            let pick = if f.dimension == Dimension::EntryPage {
-                "first_value(path ORDER BY ts)"
+            let inner = if *dim == Dimension::ExitPage {
+                let cond = matches("p");
+                format!(
+                    "SELECT visit FROM (SELECT visit, last_value(path ORDER BY ts) AS p FROM events \
+                     WHERE {scope} AND kind = 0 GROUP BY visit) WHERE {cond}"
+                )
             } else {
-                "last_value(path ORDER BY ts)"
+                let cond = matches(&column(dim, b));
+                format!("SELECT visit FROM events WHERE {scope} AND kind = 0 AND visit_seq = 1 AND coalesce({cond}, false)")
             };
-            let inner = format!(
-                "SELECT visit FROM (SELECT visit, {pick} AS p FROM events WHERE {scope} AND kind = 0 GROUP BY visit) WHERE {cond}"
-            );
             if f.op == FilterOp::IsNot { format!("visit NOT IN ({inner})") } else { format!("visit IN ({inner})") }
         }
         dim => {
             let col = column(dim, b);
             let base = matches(&col);
             match row_condition(dim) {
-                // Page/event filters keep the visits that include such a row, so visit metrics stay whole.
-                Some(rows) if !matches!(dim, Dimension::Page | Dimension::Event | Dimension::Prop(_)) => {
-                    negate(format!("({rows} AND {base})"))
-                }
+                // A previous-page filter looks at pageviews only.
+                Some(rows) if *dim == Dimension::PreviousPage => negate(format!("({rows} AND {base})")),
                 _ => negate(base),
             }
         }
@@ -141,12 +148,12 @@ fn where_clause(q: &Query, b: &mut Binder) -> String {
     parts.join(" AND ")
 }
 
-/// Visits of the range: one row per visit with its visitor, pageviews, start and duration.
+/// Visits of the range: one row per visit with its visitor, pageviews, first and last event time.
 fn visits_subquery(q: &Query, b: &mut Binder) -> String {
     let cond = where_clause(q, b);
     format!(
         "SELECT visit, min(visitor) AS visitor, sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, \
-         min(ts) AS start, max(CAST(ts AS BIGINT)) - min(CAST(ts AS BIGINT)) AS duration_ms \
+         min(ts) AS start, max(ts) AS finish \
          FROM events WHERE {cond} GROUP BY visit"
     )
 }
@@ -160,7 +167,7 @@ impl Dialect {
             "SELECT approx_distinct(visitor) AS visitors, count(*) AS visits, \
              coalesce(sum(pageviews), 0) AS pageviews, \
              coalesce(sum(CASE WHEN pageviews <= 1 THEN 1 ELSE 0 END), 0) AS bounces, \
-             coalesce(sum(duration_ms), 0) AS duration_ms FROM ({visits})"
+             coalesce(sum(CAST(finish AS BIGINT) - CAST(start AS BIGINT)), 0) AS duration_ms FROM ({visits})"
         );
         SqlQuery { sql, params: b.params }
     }
@@ -174,7 +181,7 @@ impl Dialect {
             Interval::Day => "INTERVAL '1 day'",
         };
         let sql = format!(
-            "SELECT CAST(date_bin({width}, start, TIMESTAMP '1970-01-01T00:00:00Z') AS BIGINT) AS bucket, \
+            "SELECT date_bin({width}, start, TIMESTAMP '1970-01-01T00:00:00Z') AS bucket, \
              approx_distinct(visitor) AS visitors, count(*) AS visits, coalesce(sum(pageviews), 0) AS pageviews \
              FROM ({visits}) GROUP BY 1 ORDER BY 1"
         );

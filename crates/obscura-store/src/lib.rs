@@ -25,7 +25,14 @@ pub use row::SCHEMA;
 
 /// Arrow types that callers of [`EventStore::query`] need.
 pub mod arrow_reexport {
-    pub use arrow::array::{Array, Int64Array, RecordBatch};
+    pub use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
+
+    /// A column's values as text, one per line (for tests and diagnostics).
+    pub fn format_column(col: &ArrayRef) -> String {
+        let text = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8).expect("any column casts to text");
+        let text = text.as_any().downcast_ref::<arrow::array::StringArray>().expect("Utf8");
+        (0..text.len()).map(|i| if text.is_null(i) { "" } else { text.value(i) }).collect::<Vec<_>>().join("\n")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

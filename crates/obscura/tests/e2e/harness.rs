@@ -1,0 +1,143 @@
+//! A test server: an app in a temporary folder with an injected clock, a site, an owner and a
+//! read token, listening on a free loopback port.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mmdb_writer::ipnet::IpNet;
+use mmdb_writer::{IpVersion, Value, Writer};
+use obscura::app;
+use obscura::config::Config;
+use obscura::admin;
+use obscura_model::ManualClock;
+use obscura_store::meta::{Role, TokenScope};
+use time::OffsetDateTime;
+
+pub const SITE: &str = "shop.example";
+
+pub struct TestServer {
+    pub base: String,
+    pub token: String,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    pub app_store: Arc<obscura_store::EmbeddedStore>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A city database for the loopback addresses the tests send from: 127.0.0.0/30 is Berlin,
+/// 127.0.0.4/30 is Île-de-France (with city and coordinates that must never come out).
+pub fn geo_fixture(dir: &std::path::Path) -> PathBuf {
+    let mut writer = Writer::builder("Obscura-Test-City").ip_version(IpVersion::V6).build();
+    let record = |country: &str, state: &str, city: &str| {
+        Value::map([
+            ("country_code", Value::from(country)),
+            ("state1", Value::from(state)),
+            ("city", Value::from(city)),
+            ("latitude", Value::from(48.8566_f64)),
+            ("longitude", Value::from(2.3522_f64)),
+        ])
+    };
+    let nets: [(&str, Value); 2] = [
+        ("127.0.0.0/30", record("DE", "Berlin", "Berlin")),
+        ("127.0.0.4/30", record("FR", "Ile-de-France", "Paris")),
+    ];
+    for (net, value) in nets {
+        writer.insert_value(net.parse::<IpNet>().unwrap(), value).unwrap();
+    }
+    let path = dir.join("city.mmdb");
+    std::fs::write(&path, writer.to_bytes().unwrap()).unwrap();
+    path
+}
+
+impl TestServer {
+    pub async fn start(now: OffsetDateTime) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.data_dir = dir.path().join("data");
+        config.master_key_file = dir.path().join("keys/master.key");
+        config.enrich.geo_databases = vec![geo_fixture(dir.path())];
+        config.enrich.asn_databases = vec![];
+        let regexes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles/regexes.yaml");
+        config.enrich.user_agent_regexes = regexes.exists().then_some(regexes);
+        let clock = Arc::new(ManualClock::new(now));
+        let app = app::open(&config, clock.clone()).unwrap();
+        admin::add_site(&app.meta, SITE, true).unwrap();
+        admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
+        let token = admin::add_token(&app.meta, "tests", TokenScope::Read, &[], None).unwrap();
+        let app_store = app.store.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let server = tokio::spawn(app::serve(app, listener));
+        TestServer {
+            base: format!("http://{addr}"),
+            token,
+            clock,
+            data_dir: config.data_dir.clone(),
+            dir,
+            app_store,
+
+            server,
+        }
+    }
+
+    pub fn meta_app(&self) -> &Arc<obscura_store::EmbeddedStore> {
+        &self.app_store
+    }
+
+    /// A client whose connections come from `ip` (any 127.x.y.z address works on loopback).
+    pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+        reqwest::Client::builder().local_address(IpAddr::from(ip)).build().unwrap()
+    }
+
+    /// Posts one event as a browser at `ip` with `user_agent` would; returns the status.
+    pub async fn send(&self, ip: [u8; 4], user_agent: &str, body: serde_json::Value) -> reqwest::StatusCode {
+        Self::client_from(ip)
+            .post(format!("{}/api/event", self.base))
+            .header("user-agent", user_agent)
+            .header("content-type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// GET on the stats API with the read token.
+    pub async fn api(&self, path_and_query: &str) -> serde_json::Value {
+        let res = reqwest::Client::new()
+            .get(format!("{}{}", self.base, path_and_query))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(status.is_success(), "{path_and_query} answered {status}: {body}");
+        body
+    }
+
+    pub fn stop(self) -> tempfile::TempDir {
+        self.server.abort();
+        self.app_store.close();
+        self.dir
+    }
+}
+
+/// Every regular file under `dir`.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: a real server on loopback, real HTTP, the real encrypted store.
+
+mod bad_input;
+mod chromium;
+mod durability;
+mod harness;
+mod privacy;
+mod stats_api;
