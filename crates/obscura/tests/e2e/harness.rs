@@ -23,6 +23,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub data_dir: PathBuf,
     pub app_store: Arc<obscura_store::EmbeddedStore>,
+    /// The owner's password.
+    pub password: String,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -64,7 +66,7 @@ impl TestServer {
         let clock = Arc::new(ManualClock::new(now));
         let app = app::open(&config, clock.clone()).unwrap();
         admin::add_site(&app.meta, SITE, true).unwrap();
-        admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
+        let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
         let token = admin::add_token(&app.meta, "tests", TokenScope::Read, &[], None).unwrap();
         let app_store = app.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -77,7 +79,7 @@ impl TestServer {
             data_dir: config.data_dir.clone(),
             dir,
             app_store,
-
+            password,
             server,
         }
     }

@@ -4,5 +4,7 @@ mod bad_input;
 mod chromium;
 mod durability;
 mod harness;
+mod overview;
 mod privacy;
+mod real_data;
 mod stats_api;
