@@ -1,6 +1,8 @@
 //! The enrich step: coarse facts looked up from the IP and the request headers, in memory.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use obscura_enrich::{AsnDb, ClientHints, Device, Geo, GeoDb, UaParser};
 use obscura_model::raw::RawHeaders;
@@ -10,7 +12,13 @@ pub struct Enricher {
     pub user_agents: UaParser,
     pub geo: GeoDb,
     pub networks: AsnDb,
+    /// Parsed User-Agents: a few thousand distinct strings cover nearly all traffic, and the
+    /// uap-core regexes cost far more than a lookup.
+    device_cache: Mutex<HashMap<String, Device>>,
 }
+
+/// Distinct User-Agent/Client-Hint combinations kept before the cache starts over.
+const DEVICE_CACHE_ENTRIES: usize = 20_000;
 
 /// What enrichment found. Nothing finer than a province; no trace of the IP itself.
 #[derive(Clone, Debug, Default)]
@@ -22,10 +30,26 @@ pub struct Enrichment {
 
 impl Enricher {
     pub fn empty() -> Self {
-        Enricher { user_agents: UaParser::builtin(), geo: GeoDb::empty(), networks: AsnDb::empty() }
+        Self::new(UaParser::builtin(), GeoDb::empty(), AsnDb::empty())
     }
 
-    pub fn enrich(&self, ip: IpAddr, headers: &RawHeaders) -> Enrichment {
+    pub fn new(user_agents: UaParser, geo: GeoDb, networks: AsnDb) -> Self {
+        Enricher { user_agents, geo, networks, device_cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn device(&self, headers: &RawHeaders) -> Device {
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            headers.user_agent,
+            headers.ch_ua.as_deref().unwrap_or(""),
+            headers.ch_ua_mobile.as_deref().unwrap_or(""),
+            headers.ch_ua_platform.as_deref().unwrap_or(""),
+            headers.ch_ua_model.as_deref().unwrap_or(""),
+            headers.ch_ua_platform_version.as_deref().unwrap_or(""),
+        );
+        if let Some(found) = self.device_cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return found.clone();
+        }
         let hints = ClientHints {
             ua: headers.ch_ua.clone(),
             mobile: headers.ch_ua_mobile.clone(),
@@ -33,10 +57,16 @@ impl Enricher {
             model: headers.ch_ua_model.clone(),
             platform_version: headers.ch_ua_platform_version.clone(),
         };
-        Enrichment {
-            geo: self.geo.lookup(ip),
-            network: self.networks.lookup(ip),
-            device: self.user_agents.parse(&headers.user_agent, &hints),
+        let device = self.user_agents.parse(&headers.user_agent, &hints);
+        let mut cache = self.device_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= DEVICE_CACHE_ENTRIES {
+            cache.clear();
         }
+        cache.insert(key, device.clone());
+        device
+    }
+
+    pub fn enrich(&self, ip: IpAddr, headers: &RawHeaders) -> Enrichment {
+        Enrichment { geo: self.geo.lookup(ip), network: self.networks.lookup(ip), device: self.device(headers) }
     }
 }

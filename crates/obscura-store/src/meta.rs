@@ -4,8 +4,8 @@
 //! modification time, so no restart is needed.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -111,19 +111,32 @@ pub fn normalize_domain(domain: &str) -> String {
 pub struct MetaStore {
     doc: SealedJson,
     cache: RwLock<(Arc<Metadata>, Option<SystemTime>)>,
+    /// When the file's modification time was last looked at (not on every request: ingest reads
+    /// metadata for every event).
+    checked: Mutex<Instant>,
 }
+
+/// How often the file is checked for changes made by another process.
+const RECHECK: Duration = Duration::from_secs(1);
 
 impl MetaStore {
     pub fn open(data_dir: &Path, master: Key) -> anyhow::Result<Self> {
         let doc = SealedJson::new(data_dir.join("metadata"), b"obscura metadata v1", master);
         let meta: Metadata = doc.load()?;
         let modified = doc.modified();
-        Ok(MetaStore { doc, cache: RwLock::new((Arc::new(meta), modified)) })
+        Ok(MetaStore { doc, cache: RwLock::new((Arc::new(meta), modified)), checked: Mutex::new(Instant::now()) })
     }
 
     /// The current metadata, reloaded if another process changed the file.
     pub fn get(&self) -> Arc<Metadata> {
         let (cached, seen) = self.cache.read().unwrap_or_else(|e| e.into_inner()).clone();
+        {
+            let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+            if checked.elapsed() < RECHECK {
+                return cached;
+            }
+            *checked = Instant::now();
+        }
         let now = self.doc.modified();
         if now != seen {
             match self.doc.load::<Metadata>() {

@@ -43,7 +43,7 @@ pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
     };
     let geo = if e.geo_databases.is_empty() { GeoDb::empty() } else { GeoDb::open(&e.geo_databases)? };
     let networks = if e.asn_databases.is_empty() { AsnDb::empty() } else { AsnDb::open(&e.asn_databases)? };
-    Ok(Enricher { user_agents, geo, networks })
+    Ok(Enricher::new(user_agents, geo, networks))
 }
 
 pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {

@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 use obscura_model::SystemClock;
 use obscura_store::meta::{Role, TokenScope};
 
+/// mimalloc: glibc malloc contends between threads under ingest load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use obscura::config::Config;
 use obscura::{admin, app, bench, demo};
 
