@@ -28,6 +28,7 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
         visitor,
         visit: 0,
         visit_seq: 0,
+        visit_gap_ms: 0,
         path: page.path,
         prev_path: None,
         referrer_host: referral.host,

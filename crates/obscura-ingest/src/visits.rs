@@ -24,7 +24,7 @@ pub struct VisitTracker {
 }
 
 impl VisitTracker {
-    /// Fills in `visit`, `visit_seq` and `prev_path`.
+    /// Fills in `visit`, `visit_seq`, `visit_gap_ms` and `prev_path`.
     pub fn assign(&mut self, event: &mut Event) {
         let key = (event.site, event.visitor.get());
         let state = self.visits.entry(key).or_insert_with(|| VisitState {
@@ -36,6 +36,7 @@ impl VisitTracker {
         if event.ts_ms - state.last_ms > VISIT_TIMEOUT_MS {
             *state = VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None };
         }
+        event.visit_gap_ms = (event.ts_ms - state.last_ms).clamp(0, VISIT_TIMEOUT_MS) as u32;
         state.last_ms = state.last_ms.max(event.ts_ms);
         event.visit = state.id;
         if event.kind == EventKind::Pageview {

@@ -74,6 +74,9 @@ pub struct Event {
     pub visit: u64,
     /// Position of this pageview within its visit (1 = entry page); 0 for non-pageviews.
     pub visit_seq: u16,
+    /// Milliseconds since the previous event of the same visit (0 for its first event): summed
+    /// over a visit it is the visit's duration, so durations need no grouping by visit.
+    pub visit_gap_ms: u32,
     pub path: Clean,
     /// The previous page of the same visit (behaviour flow).
     pub prev_path: Option<Clean>,

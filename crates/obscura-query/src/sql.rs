@@ -148,64 +148,63 @@ fn where_clause(q: &Query, b: &mut Binder) -> String {
     parts.join(" AND ")
 }
 
-/// Visits of the range: one row per visit with its visitor, pageviews, first and last event time.
-fn visits_subquery(q: &Query, b: &mut Binder) -> String {
-    let cond = where_clause(q, b);
-    format!(
-        "SELECT visit, min(visitor) AS visitor, sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, \
-         min(ts) AS start, max(ts) AS finish \
-         FROM events WHERE {cond} GROUP BY visit"
-    )
-}
+/// Visit metrics without grouping by visit: a visit is counted by its entry pageview
+/// (`visit_seq = 1`), a visit with a second pageview is not a bounce (`visit_seq = 2`), and
+/// durations are sums of the gaps between a visit's events.
+const VISIT_METRICS: &str = "sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS visits, \
+     sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, \
+     sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) - sum(CASE WHEN kind = 0 AND visit_seq = 2 THEN 1 ELSE 0 END) AS bounces, \
+     sum(CAST(visit_gap_ms AS BIGINT)) AS duration_ms";
 
 impl Dialect {
-    /// Headline numbers: visitors, visits, pageviews, bounces, total duration, custom events.
+    /// Headline numbers: visitors, visits, pageviews, bounces, total visit duration.
     pub fn aggregate(self, q: &Query) -> SqlQuery {
         let mut b = Binder::default();
-        let visits = visits_subquery(q, &mut b);
-        let sql = format!(
-            "SELECT approx_distinct(visitor) AS visitors, count(*) AS visits, \
-             coalesce(sum(pageviews), 0) AS pageviews, \
-             coalesce(sum(CASE WHEN pageviews <= 1 THEN 1 ELSE 0 END), 0) AS bounces, \
-             coalesce(sum(CAST(finish AS BIGINT) - CAST(start AS BIGINT)), 0) AS duration_ms FROM ({visits})"
-        );
+        let cond = where_clause(q, &mut b);
+        let sql = format!("SELECT approx_distinct(visitor) AS visitors, {VISIT_METRICS} FROM events WHERE {cond}");
         SqlQuery { sql, params: b.params }
     }
 
-    /// Visitors, visits and pageviews per hour or day, by visit start.
+    /// Visitors, visits (by their start) and pageviews per hour or day.
     pub fn timeseries(self, q: &Query, interval: Interval) -> SqlQuery {
         let mut b = Binder::default();
-        let visits = visits_subquery(q, &mut b);
+        let cond = where_clause(q, &mut b);
         let width = match interval {
             Interval::Hour => "INTERVAL '1 hour'",
             Interval::Day => "INTERVAL '1 day'",
         };
         let sql = format!(
-            "SELECT date_bin({width}, start, TIMESTAMP '1970-01-01T00:00:00Z') AS bucket, \
-             approx_distinct(visitor) AS visitors, count(*) AS visits, coalesce(sum(pageviews), 0) AS pageviews \
-             FROM ({visits}) GROUP BY 1 ORDER BY 1"
+            "SELECT date_bin({width}, ts, TIMESTAMP '1970-01-01T00:00:00Z') AS bucket, \
+             approx_distinct(visitor) AS visitors, {VISIT_METRICS} FROM events WHERE {cond} GROUP BY 1 ORDER BY 1"
         );
         SqlQuery { sql, params: b.params }
     }
 
-    /// Top values of a dimension with visitors, visits, pageviews and events.
+    /// Top values of a dimension with visitors, visits, pageviews and custom events.
+    ///
+    /// `visits` counts the visits that began on rows with the value (for pages: entrances; for
+    /// exit pages: exits).
     pub fn breakdown(self, q: &Query, dim: &Dimension, limit: u32) -> SqlQuery {
         let mut b = Binder::default();
         let cond = where_clause(q, &mut b);
         let sql = if *dim == Dimension::ExitPage {
+            // A pageview that is not an exit is followed by exactly one pageview whose previous
+            // page it is, so exits(p) = views(p) − views with prev_path = p: no grouping by visit.
             format!(
-                "SELECT value, approx_distinct(visitor) AS visitors, count(*) AS visits, count(*) AS pageviews, \
-                 CAST(0 AS BIGINT) AS events FROM (SELECT visit, min(visitor) AS visitor, last_value(path ORDER BY ts) AS value \
-                 FROM events WHERE {cond} AND kind = 0 GROUP BY visit) \
-                 GROUP BY value ORDER BY visitors DESC, visits DESC, value LIMIT {limit}"
+                "SELECT value, approx_distinct(visitor) AS visitors, sum(n) AS visits, \
+                 sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS pageviews, CAST(0 AS BIGINT) AS events FROM ( \
+                 SELECT path AS value, visitor, 1 AS n FROM events WHERE {cond} AND kind = 0 \
+                 UNION ALL SELECT prev_path AS value, NULL AS visitor, -1 AS n FROM events WHERE {cond} AND kind = 0 AND prev_path IS NOT NULL) \
+                 GROUP BY value HAVING sum(n) > 0 ORDER BY visits DESC, value LIMIT {limit}"
             )
         } else {
             let col = column(dim, &mut b);
             let rows = row_condition(dim).map(|r| format!(" AND {r}")).unwrap_or_default();
             format!(
-                "SELECT value, approx_distinct(visitor) AS visitors, approx_distinct(visit) AS visits, \
+                "SELECT value, approx_distinct(visitor) AS visitors, \
+                 sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS visits, \
                  sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, sum(CASE WHEN kind = 1 THEN 1 ELSE 0 END) AS events \
-                 FROM (SELECT {col} AS value, visitor, visit, kind FROM events WHERE {cond}{rows}) \
+                 FROM (SELECT {col} AS value, visitor, visit_seq, kind FROM events WHERE {cond}{rows}) \
                  WHERE value IS NOT NULL GROUP BY value ORDER BY visitors DESC, pageviews DESC, value LIMIT {limit}"
             )
         };

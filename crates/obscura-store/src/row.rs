@@ -28,6 +28,8 @@ pub struct StoredRow {
     pub visitor: u64,
     pub visit: u64,
     pub visit_seq: u16,
+    #[serde(default)]
+    pub visit_gap_ms: u32,
     pub path: String,
     pub prev_path: Option<String>,
     pub referrer_host: Option<String>,
@@ -79,6 +81,7 @@ impl From<&Event> for StoredRow {
             visitor: e.visitor.get(),
             visit: e.visit,
             visit_seq: e.visit_seq,
+            visit_gap_ms: e.visit_gap_ms,
             path: e.path.as_str().to_owned(),
             prev_path: text(&e.prev_path),
             referrer_host: text(&e.referrer_host),
@@ -146,6 +149,7 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("visitor", DataType::UInt64, false),
         Field::new("visit", DataType::UInt64, false),
         Field::new("visit_seq", DataType::UInt16, false),
+        Field::new("visit_gap_ms", DataType::UInt32, false),
         Field::new("returning", DataType::Boolean, true),
         Field::new("engaged_ms", DataType::UInt32, true),
     ];
@@ -168,6 +172,7 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
     let mut visitor = UInt64Builder::with_capacity(n);
     let mut visit = UInt64Builder::with_capacity(n);
     let mut visit_seq = UInt16Builder::with_capacity(n);
+    let mut visit_gap = UInt32Builder::with_capacity(n);
     let mut returning = BooleanBuilder::with_capacity(n);
     let mut engaged = UInt32Builder::with_capacity(n);
     let mut texts: Vec<StringBuilder> = TEXT_COLUMNS.iter().map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
@@ -178,6 +183,7 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
         visitor.append_value(r.visitor);
         visit.append_value(r.visit);
         visit_seq.append_value(r.visit_seq);
+        visit_gap.append_value(r.visit_gap_ms);
         returning.append_option(r.returning);
         engaged.append_option(r.engaged_ms);
         let values: [Option<&str>; 24] = [
@@ -217,6 +223,7 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
         Arc::new(visitor.finish()),
         Arc::new(visit.finish()),
         Arc::new(visit_seq.finish()),
+        Arc::new(visit_gap.finish()),
         Arc::new(returning.finish()),
         Arc::new(engaged.finish()),
     ];

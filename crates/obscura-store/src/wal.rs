@@ -133,6 +133,7 @@ mod tests {
             visitor: 7,
             visit: 9,
             visit_seq: 1,
+            visit_gap_ms: 0,
             path: "/".into(),
             prev_path: None,
             referrer_host: None,

@@ -39,13 +39,22 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
-/// Generates `days` days of traffic up to now and imports it; returns the number of events.
-pub async fn generate_history(app: &App, domain: &str, days: u32, visitors_per_day: usize, seed: u64) -> anyhow::Result<usize> {
+/// Generates `days` days of traffic up to now (or, without `include_today`, the `days` whole
+/// days before today) and imports it; returns the number of events.
+pub async fn generate_history(
+    app: &App,
+    domain: &str,
+    days: u32,
+    visitors_per_day: usize,
+    seed: u64,
+    include_today: bool,
+) -> anyhow::Result<usize> {
     let site = app.pipeline.resolve_site(domain)?;
     let now = SystemClock.now();
     let mut traffic = TrafficGenerator::new(domain, seed);
     let mut total = 0;
-    for back in (0..days).rev() {
+    let skip = u32::from(!include_today);
+    for back in (skip..days + skip).rev() {
         let day = now.date() - Duration::days(i64::from(back));
         let visitors = traffic.visitors_for(day, visitors_per_day);
         let hits = traffic.day(day, visitors, Some(now));
@@ -56,7 +65,7 @@ pub async fn generate_history(app: &App, domain: &str, days: u32, visitors_per_d
             .context("generated traffic was rejected")?;
         total += events.len();
         app.store.import(events).await?;
-        eprint!("\rgenerating demo traffic: day {}/{days}, {total} events", days - back);
+        eprint!("\rgenerating traffic: day {}/{days}, {total} events", days + skip - back);
     }
     eprintln!();
     Ok(total)
@@ -81,7 +90,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let password = if fresh {
         admin::add_site(&app.meta, DEMO_SITE, true)?;
         let password = admin::add_user(&app.meta, "admin", Role::Owner, None)?;
-        let events = generate_history(&app, DEMO_SITE, args.days, args.visitors_per_day, 42).await?;
+        let events = generate_history(&app, DEMO_SITE, args.days, args.visitors_per_day, 42, true).await?;
         eprintln!("imported {events} events for {DEMO_SITE}");
         Some(password)
     } else {
