@@ -46,9 +46,20 @@ fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
     (0..arr.len()).map(|i| if arr.is_null(i) { 0 } else { arr.value(i) }).collect()
 }
 
-/// A timestamp column (any unit) as milliseconds since the epoch.
+/// A timestamp column (any unit) or a day column (`YYYY-MM-DD`) as milliseconds since the epoch.
 fn timestamps_ms(batch: &RecordBatch, name: &str) -> Vec<i64> {
     let col = batch.column_by_name(name).expect("query selects this column");
+    if matches!(col.data_type(), DataType::Utf8 | DataType::Dictionary(_, _)) {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        return strings(batch, name)
+            .iter()
+            .map(|d| {
+                time::Date::parse(d, format)
+                    .map(|d| (d.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
+                    .unwrap_or(0)
+            })
+            .collect();
+    }
     let ms = cast(col, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp casts to milliseconds");
     let col = cast(&ms, &DataType::Int64).expect("timestamp casts to Int64");
     let arr = col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
@@ -78,7 +89,7 @@ fn round2(x: f64) -> f64 {
 }
 
 pub async fn aggregate(store: &dyn EventStore, dialect: Dialect, q: &Query) -> Result<Aggregate, StoreError> {
-    let batches = store.query(&dialect.aggregate(q)).await?;
+    let batches = store.query(&dialect.aggregate(q, &store.rollup_days())).await?;
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(Aggregate::default()) };
     let visits = ints(b, "visits")[0].max(0) as u64;
     let pageviews = ints(b, "pageviews")[0].max(0) as u64;
@@ -101,7 +112,7 @@ pub async fn timeseries(
     q: &Query,
     interval: Interval,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let batches = store.query(&dialect.timeseries(q, interval)).await?;
+    let batches = store.query(&dialect.timeseries(q, interval, &store.rollup_days())).await?;
     let mut out = Vec::new();
     for b in &batches {
         let (bucket, visitors, visits, pageviews) =
@@ -147,7 +158,7 @@ pub async fn breakdown(
     dim: &Dimension,
     limit: u32,
 ) -> Result<Vec<BreakdownRow>, StoreError> {
-    let batches = store.query(&dialect.breakdown(q, dim, limit)).await?;
+    let batches = store.query(&dialect.breakdown(q, dim, limit, &store.rollup_days())).await?;
     let mut out = Vec::new();
     for b in &batches {
         let (value, visitors, visits, pageviews, events) =

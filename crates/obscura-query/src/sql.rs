@@ -4,6 +4,7 @@
 //! fragments chosen by the typed model, so no input can change a query's shape.
 
 use obscura_store::{Param, SqlQuery};
+use time::Date;
 
 use crate::model::{Dimension, Filter, FilterOp, Interval, Query};
 
@@ -154,29 +155,106 @@ fn where_clause(q: &Query, b: &mut Binder) -> String {
 const VISIT_METRICS: &str = "sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS visits, \
      sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, \
      sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) - sum(CASE WHEN kind = 0 AND visit_seq = 2 THEN 1 ELSE 0 END) AS bounces, \
-     sum(CAST(visit_gap_ms AS BIGINT)) AS duration_ms";
+     sum(CAST(visit_gap_ms AS BIGINT)) AS duration_ms, \
+     sum(CASE WHEN kind = 1 THEN 1 ELSE 0 END) AS events";
+
+/// The breakdown of one dimension over rows of `table` matching `cond`, grouped by value (and by
+/// site when `by_site`, for rollups); no order, no limit. Columns: [site,] value, visitors,
+/// visits, pageviews, events, bounces, duration_ms.
+fn breakdown_rows(dim: &Dimension, cond: &str, b: &mut Binder, table: &str, by_site: bool) -> String {
+    let site = if by_site { "site, " } else { "" };
+    if *dim == Dimension::ExitPage {
+        // A pageview that is not an exit is followed by exactly one pageview whose previous
+        // page it is, so exits(p) = views(p) − views with prev_path = p: no grouping by visit.
+        return format!(
+            "SELECT {site}value, approx_distinct(visitor) AS visitors, sum(n) AS visits, \
+             sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS pageviews, CAST(0 AS BIGINT) AS events, \
+             CAST(0 AS BIGINT) AS bounces, CAST(0 AS BIGINT) AS duration_ms FROM ( \
+             SELECT {site}path AS value, visitor, 1 AS n FROM {table} WHERE {cond} AND kind = 0 \
+             UNION ALL SELECT {site}prev_path AS value, NULL AS visitor, -1 AS n FROM {table} WHERE {cond} AND kind = 0 AND prev_path IS NOT NULL) \
+             GROUP BY {site}value"
+        );
+    }
+    let col = column(dim, b);
+    let rows = row_condition(dim).map(|r| format!(" AND {r}")).unwrap_or_default();
+    format!(
+        "SELECT {site}value, approx_distinct(visitor) AS visitors, {VISIT_METRICS} \
+         FROM (SELECT {site}{col} AS value, visitor, visit_seq, visit_gap_ms, kind FROM {table} WHERE {cond}{rows}) \
+         WHERE value IS NOT NULL GROUP BY {site}value"
+    )
+}
+
+/// Dimensions kept in the per-day rollups (all but property values and page pairs).
+pub fn rolled_up(dim: &Dimension) -> bool {
+    !matches!(dim, Dimension::Prop(_) | Dimension::PreviousPage)
+}
+
+/// The days of `q`'s range that can be read from rollups: whole days, no filters.
+fn rollup_days_in<'a>(q: &Query, rolled: &'a [Date]) -> Vec<&'a Date> {
+    let whole_days = q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT;
+    if !q.filters.is_empty() || !whole_days {
+        return Vec::new();
+    }
+    rolled.iter().filter(|d| d.midnight().assume_utc() >= q.range.from && d.midnight().assume_utc() < q.range.to).collect()
+}
+
+/// `day IN (…)` / `day NOT IN (…)` over the rolled-up days, bound.
+fn day_list(days: &[&Date], b: &mut Binder) -> String {
+    days.iter().map(|d| b.bind(Param::Text(date_string(**d)))).collect::<Vec<_>>().join(", ")
+}
+
+fn date_string(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+}
 
 impl Dialect {
     /// Headline numbers: visitors, visits, pageviews, bounces, total visit duration.
-    pub fn aggregate(self, q: &Query) -> SqlQuery {
+    /// `rolled` lists the days that have rollups.
+    pub fn aggregate(self, q: &Query, rolled: &[Date]) -> SqlQuery {
         let mut b = Binder::default();
         let cond = where_clause(q, &mut b);
-        let sql = format!("SELECT approx_distinct(visitor) AS visitors, {VISIT_METRICS} FROM events WHERE {cond}");
+        let raw = format!("SELECT approx_distinct(visitor) AS visitors, {VISIT_METRICS} FROM events WHERE {cond}");
+        let days = rollup_days_in(q, rolled);
+        if days.is_empty() {
+            return SqlQuery { sql: raw, params: b.params };
+        }
+        let list = day_list(&days, &mut b);
+        let site = b.bind(Param::UInt(q.site));
+        let sql = format!(
+            "SELECT sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(bounces) AS bounces, \
+             sum(duration_ms) AS duration_ms FROM ( \
+             SELECT CAST(visitors AS BIGINT) AS visitors, visits, pageviews, bounces, duration_ms, events FROM rollups \
+             WHERE site = {site} AND dim = '' AND day IN ({list}) \
+             UNION ALL SELECT CAST(approx_distinct(visitor) AS BIGINT) AS visitors, {VISIT_METRICS} FROM events WHERE {cond} AND day NOT IN ({list}))"
+        );
         SqlQuery { sql, params: b.params }
     }
 
     /// Visitors, visits (by their start) and pageviews per hour or day.
-    pub fn timeseries(self, q: &Query, interval: Interval) -> SqlQuery {
+    pub fn timeseries(self, q: &Query, interval: Interval, rolled: &[Date]) -> SqlQuery {
         let mut b = Binder::default();
         let cond = where_clause(q, &mut b);
-        let width = match interval {
-            Interval::Hour => "INTERVAL '1 hour'",
-            Interval::Day => "INTERVAL '1 day'",
+        let raw_bucket = match interval {
+            // Day buckets are the day partitions, so raw and rolled-up days line up.
+            Interval::Day => "day",
+            Interval::Hour => "date_bin(INTERVAL '1 hour', ts, TIMESTAMP '1970-01-01T00:00:00Z')",
         };
-        let sql = format!(
-            "SELECT date_bin({width}, ts, TIMESTAMP '1970-01-01T00:00:00Z') AS bucket, \
-             approx_distinct(visitor) AS visitors, {VISIT_METRICS} FROM events WHERE {cond} GROUP BY 1 ORDER BY 1"
+        let raw = format!(
+            "SELECT {raw_bucket} AS bucket, CAST(approx_distinct(visitor) AS BIGINT) AS visitors, {VISIT_METRICS} \
+             FROM events WHERE {cond}"
         );
+        let days = if interval == Interval::Day { rollup_days_in(q, rolled) } else { Vec::new() };
+        let sql = if days.is_empty() {
+            format!("{raw} GROUP BY 1 ORDER BY 1")
+        } else {
+            let list = day_list(&days, &mut b);
+            let site = b.bind(Param::UInt(q.site));
+            format!(
+                "SELECT day AS bucket, CAST(visitors AS BIGINT) AS visitors, visits, pageviews FROM rollups \
+                 WHERE site = {site} AND dim = '' AND day IN ({list}) \
+                 UNION ALL SELECT bucket, visitors, visits, pageviews FROM ({raw} AND day NOT IN ({list}) GROUP BY 1) ORDER BY 1"
+            )
+        };
         SqlQuery { sql, params: b.params }
     }
 
@@ -184,31 +262,64 @@ impl Dialect {
     ///
     /// `visits` counts the visits that began on rows with the value (for pages: entrances; for
     /// exit pages: exits).
-    pub fn breakdown(self, q: &Query, dim: &Dimension, limit: u32) -> SqlQuery {
+    pub fn breakdown(self, q: &Query, dim: &Dimension, limit: u32, rolled: &[Date]) -> SqlQuery {
         let mut b = Binder::default();
         let cond = where_clause(q, &mut b);
-        let sql = if *dim == Dimension::ExitPage {
-            // A pageview that is not an exit is followed by exactly one pageview whose previous
-            // page it is, so exits(p) = views(p) − views with prev_path = p: no grouping by visit.
-            format!(
-                "SELECT value, approx_distinct(visitor) AS visitors, sum(n) AS visits, \
-                 sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS pageviews, CAST(0 AS BIGINT) AS events FROM ( \
-                 SELECT path AS value, visitor, 1 AS n FROM events WHERE {cond} AND kind = 0 \
-                 UNION ALL SELECT prev_path AS value, NULL AS visitor, -1 AS n FROM events WHERE {cond} AND kind = 0 AND prev_path IS NOT NULL) \
-                 GROUP BY value HAVING sum(n) > 0 ORDER BY visits DESC, value LIMIT {limit}"
-            )
+        let days = if rolled_up(dim) { rollup_days_in(q, rolled) } else { Vec::new() };
+        let order = format!("ORDER BY visitors DESC, visits DESC, pageviews DESC, value LIMIT {limit}");
+        let sql = if days.is_empty() {
+            let rows = breakdown_rows(dim, &cond, &mut b, "events", false);
+            let exits_only = if *dim == Dimension::ExitPage { " WHERE visits > 0" } else { "" };
+            format!("SELECT value, visitors, visits, pageviews, events FROM ({rows}){exits_only} {order}")
         } else {
-            let col = column(dim, &mut b);
-            let rows = row_condition(dim).map(|r| format!(" AND {r}")).unwrap_or_default();
+            let list = day_list(&days, &mut b);
+            let rows = breakdown_rows(dim, &format!("{cond} AND day NOT IN ({list})"), &mut b, "events", false);
+            let site = b.bind(Param::UInt(q.site));
+            let dim_name = b.bind(Param::Text(dim.name()));
+            let exits_only = if *dim == Dimension::ExitPage { " WHERE visits > 0" } else { "" };
             format!(
-                "SELECT value, approx_distinct(visitor) AS visitors, \
-                 sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS visits, \
-                 sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, sum(CASE WHEN kind = 1 THEN 1 ELSE 0 END) AS events \
-                 FROM (SELECT {col} AS value, visitor, visit_seq, kind FROM events WHERE {cond}{rows}) \
-                 WHERE value IS NOT NULL GROUP BY value ORDER BY visitors DESC, pageviews DESC, value LIMIT {limit}"
+                "SELECT value, visitors, visits, pageviews, events FROM ( \
+                 SELECT value, sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events FROM ( \
+                 SELECT value, visitors, visits, pageviews, events FROM rollups WHERE site = {site} AND dim = {dim_name} AND day IN ({list}) \
+                 UNION ALL SELECT value, CAST(visitors AS BIGINT) AS visitors, visits, pageviews, events FROM ({rows})) \
+                 GROUP BY value){exits_only} {order}"
             )
         };
         SqlQuery { sql, params: b.params }
+    }
+
+    /// The SQL that rolls up one day (table `cold`, day bound to `$1`): totals under dimension
+    /// `''` and every rolled-up dimension's values.
+    pub fn rollup_day_sql(self) -> String {
+        // UNION ALL matches columns by position: every part lists them in this order.
+        const COLUMNS: &str = "visitors, visits, pageviews, events, bounces, duration_ms";
+        let mut parts = vec![format!(
+            "SELECT site, '' AS dim, '' AS value, {COLUMNS} FROM (SELECT site, approx_distinct(visitor) AS visitors, \
+             {VISIT_METRICS} FROM cold WHERE day = $1 GROUP BY site)"
+        )];
+        for name in Dimension::NAMES.iter().filter(|n| !n.starts_with("prop:")) {
+            let dim = Dimension::parse(name).expect("listed names parse");
+            if !rolled_up(&dim) {
+                continue;
+            }
+            // The day is `$1`; rolled-up dimensions bind no parameters of their own.
+            let mut b = Binder { params: vec![Param::Text(String::new())] };
+            let rows = breakdown_rows(&dim, "day = $1", &mut b, "cold", true);
+            debug_assert_eq!(b.params.len(), 1);
+            parts.push(format!(
+                "SELECT site, '{name}' AS dim, value, {COLUMNS} FROM ({rows})"
+            ));
+        }
+        parts.join(" UNION ALL ")
+    }
+}
+
+/// Rollups computed with this dialect's SQL.
+pub struct RollupSql(pub Dialect);
+
+impl obscura_store::rollup::RollupSpec for RollupSql {
+    fn day_sql(&self) -> String {
+        self.0.rollup_day_sql()
     }
 }
 
@@ -228,7 +339,7 @@ mod tests {
     #[test]
     fn query_values_are_bound_never_spliced() {
         let evil = "x' OR '1'='1";
-        let rendered = Dialect::DataFusion.breakdown(&q(&[&format!("country=={evil}")]), &Dimension::Page, 10);
+        let rendered = Dialect::DataFusion.breakdown(&q(&[&format!("country=={evil}")]), &Dimension::Page, 10, &[]);
         assert!(!rendered.sql.contains(evil));
         assert!(rendered.params.contains(&Param::Text(evil.into())));
         assert!(rendered.params.contains(&Param::UInt(3)));
@@ -237,7 +348,7 @@ mod tests {
 
     #[test]
     fn query_prop_key_is_bound() {
-        let rendered = Dialect::DataFusion.breakdown(&q(&[]), &Dimension::Prop("pl'an".into()), 10);
+        let rendered = Dialect::DataFusion.breakdown(&q(&[]), &Dimension::Prop("pl'an".into()), 10, &[]);
         assert!(!rendered.sql.contains("pl'an"));
         assert!(rendered.params.contains(&Param::Text("\u{1}pl'an\u{2}".into())));
     }

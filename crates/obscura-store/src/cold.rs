@@ -28,7 +28,7 @@ use time::Date;
 
 use crate::crypto::sync_dir;
 use crate::keyring::{Keyring, day_string, parse_day};
-use crate::row::{FILE_SCHEMA, SCHEMA, without_day};
+use crate::row::{SCHEMA, without_day};
 
 pub const FACTORY_ID: &str = "obscura-keyring";
 
@@ -45,9 +45,20 @@ pub fn write_day_file(
     name: &str,
     batches: &[RecordBatch],
 ) -> anyhow::Result<PathBuf> {
-    let key = keyring.get_or_create(day)?;
     let merged = concat_batches(&SCHEMA, batches)?;
     let sorted = sort_by_site_and_time(&without_day(&merged))?;
+    write_encrypted_file(events_dir, keyring, day, name, &sorted)
+}
+
+/// Writes one batch as an encrypted Parquet file `name` in `dir/day=…/`, under the day's key.
+pub fn write_encrypted_file(
+    dir: &Path,
+    keyring: &Keyring,
+    day: Date,
+    name: &str,
+    batch: &RecordBatch,
+) -> anyhow::Result<PathBuf> {
+    let key = keyring.get_or_create(day)?;
     let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
         .with_footer_key_metadata(day_string(day).into_bytes())
         .build()?;
@@ -56,13 +67,13 @@ pub fn write_day_file(
         .set_max_row_group_row_count(Some(256 * 1024))
         .with_file_encryption_properties(encryption)
         .build();
-    let dir = day_dir(events_dir, day);
+    let dir = day_dir(dir, day);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut writer = ArrowWriter::try_new(file, FILE_SCHEMA.clone(), Some(props))?;
-    writer.write(&sorted)?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
+    writer.write(batch)?;
     let file = writer.into_inner()?;
     file.sync_all()?;
     fs::rename(&tmp, &path)?;
@@ -137,16 +148,17 @@ impl EncryptionFactory for KeyringFactory {
     }
 }
 
-/// The listing table over `events_dir`, decrypting through [`KeyringFactory`].
-pub fn listing_table(events_dir: &Path) -> anyhow::Result<ListingTable> {
+/// The listing table over `dir` (files of `file_schema` in `day=` folders), decrypting through
+/// [`KeyringFactory`].
+pub fn listing_table(dir: &Path, file_schema: SchemaRef) -> anyhow::Result<ListingTable> {
     let mut options = TableParquetOptions::default();
     options.crypto.factory_id = Some(FACTORY_ID.to_owned());
     let format = ParquetFormat::default().with_options(options);
     let listing = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("day".to_owned(), DataType::Utf8)]);
-    let abs = fs::canonicalize(events_dir)?;
+    let abs = fs::canonicalize(dir)?;
     let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
-    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(FILE_SCHEMA.clone());
+    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(file_schema);
     Ok(ListingTable::try_new(config)?)
 }

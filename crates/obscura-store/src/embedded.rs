@@ -23,6 +23,7 @@ use crate::cold::{self, FACTORY_ID, KeyringFactory};
 use crate::crypto::{Key, sync_dir};
 use crate::hot::{HotTable, HotTier};
 use crate::keyring::Keyring;
+use crate::rollup::{self, ROLLUP_FILE_SCHEMA, RollupSpec};
 use crate::row::StoredRow;
 use crate::wal::{self, Segment};
 use crate::{EventStore, Param, SqlQuery, StoreError};
@@ -37,6 +38,8 @@ pub struct StoreOptions {
     pub data_dir: PathBuf,
     pub master_key: Key,
     pub clock: Arc<dyn Clock>,
+    /// How to roll up a finished day; without it there are no rollups.
+    pub rollup: Option<Arc<dyn RollupSpec>>,
 }
 
 struct Commit {
@@ -46,6 +49,8 @@ struct Commit {
 
 pub struct EmbeddedStore {
     events_dir: PathBuf,
+    rollups: Rollups,
+    clock: Arc<dyn Clock>,
     wal_dir: PathBuf,
     keyring: Arc<Keyring>,
     hot: Arc<HotTier>,
@@ -65,11 +70,13 @@ fn day_of(ts_ms: i64) -> Date {
 impl EmbeddedStore {
     /// Opens (or creates) the store in `data_dir`, replaying the write-ahead log.
     pub fn open(options: StoreOptions) -> anyhow::Result<Self> {
-        let StoreOptions { data_dir, master_key, clock } = options;
+        let StoreOptions { data_dir, master_key, clock, rollup } = options;
         let events_dir = data_dir.join("events");
         let wal_dir = data_dir.join("wal");
-        fs::create_dir_all(&events_dir).with_context(|| format!("cannot create {}", events_dir.display()))?;
-        fs::create_dir_all(&wal_dir)?;
+        let rollups_dir = data_dir.join("rollups");
+        for dir in [&events_dir, &wal_dir, &rollups_dir] {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         let keyring = Arc::new(Keyring::open(master_key, data_dir.join("keyring"))?);
         let hot = Arc::new(HotTier::default());
         let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot)?;
@@ -77,10 +84,18 @@ impl EmbeddedStore {
         let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
         let ctx = SessionContext::new_with_config(config);
         ctx.runtime_env().register_parquet_encryption_factory(FACTORY_ID, Arc::new(KeyringFactory(keyring.clone())));
-        ctx.register_table("cold", Arc::new(cold::listing_table(&events_dir)?))?;
+        ctx.register_table("cold", Arc::new(cold::listing_table(&events_dir, crate::row::FILE_SCHEMA.clone())?))?;
         ctx.register_table("hot", Arc::new(HotTable(hot.clone())))?;
+        ctx.register_table("rollups", Arc::new(cold::listing_table(&rollups_dir, ROLLUP_FILE_SCHEMA.clone())?))?;
         futures::executor::block_on(ctx.sql("CREATE VIEW events AS SELECT * FROM cold UNION ALL SELECT * FROM hot"))?;
 
+        let rollups = Rollups {
+            dir: rollups_dir,
+            spec: rollup,
+            ctx: ctx.clone(),
+            keyring: keyring.clone(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        };
         let (tx, rx) = channel();
         let maintenance = Arc::new(Mutex::new(()));
         let writer = Writer {
@@ -88,7 +103,8 @@ impl EmbeddedStore {
             wal_dir: wal_dir.clone(),
             keyring: keyring.clone(),
             hot: hot.clone(),
-            clock,
+            clock: clock.clone(),
+            rollups: rollups.clone(),
             active: HashMap::new(),
             next_segment,
             maintenance: maintenance.clone(),
@@ -96,6 +112,8 @@ impl EmbeddedStore {
         let handle = std::thread::Builder::new().name("obscura-wal".into()).spawn(move || writer.run(rx))?;
         Ok(EmbeddedStore {
             events_dir,
+            rollups,
+            clock,
             wal_dir,
             keyring,
             hot,
@@ -165,6 +183,7 @@ fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -
 
 struct Writer {
     events_dir: PathBuf,
+    rollups: Rollups,
     wal_dir: PathBuf,
     keyring: Arc<Keyring>,
     hot: Arc<HotTier>,
@@ -281,6 +300,9 @@ impl Writer {
         let last = segments.last().copied().unwrap_or(0);
         let name = format!("part-{first:010}-{last:010}.parquet");
         cold::write_day_file(&self.events_dir, &self.keyring, day, &name, &batches)?;
+        if day < self.clock.now().date() {
+            self.rollups.build_blocking(day)?;
+        }
         self.hot.remove(day);
         for id in segments {
             let path = wal::segment_path(&self.wal_dir, day, id);
@@ -295,6 +317,42 @@ impl Writer {
         sync_dir(&self.wal_dir)?;
         tracing::info!(%day, file = name, "wrote day file");
         Ok(())
+    }
+}
+
+/// Builds and writes per-day rollups.
+#[derive(Clone)]
+struct Rollups {
+    dir: PathBuf,
+    spec: Option<Arc<dyn RollupSpec>>,
+    ctx: SessionContext,
+    keyring: Arc<Keyring>,
+    /// For building from the writer thread, which has no runtime of its own.
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Rollups {
+    /// Computes `day`'s rollup from all of its day files and replaces its rollup file.
+    async fn build(&self, day: Date) -> anyhow::Result<()> {
+        let Some(spec) = &self.spec else { return Ok(()) };
+        let query = rollup::day_query(spec.as_ref(), &crate::keyring::day_string(day));
+        let df = self.ctx.sql(&query.sql).await?;
+        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
+        let batches = df.with_param_values(params)?.collect().await?;
+        let conformed = batches.iter().map(rollup::conform).collect::<anyhow::Result<Vec<_>>>()?;
+        let merged = arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?;
+        let keyring = self.keyring.clone();
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &merged))
+            .await??;
+        Ok(())
+    }
+
+    fn build_blocking(&self, day: Date) -> anyhow::Result<()> {
+        match &self.runtime {
+            Some(handle) => handle.block_on(self.build(day)),
+            None => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(self.build(day)),
+        }
     }
 }
 
@@ -330,6 +388,7 @@ impl EventStore for EmbeddedStore {
         }
         let events_dir = self.events_dir.clone();
         let keyring = self.keyring.clone();
+        let days: Vec<Date> = by_day.keys().copied().collect();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             for (day, rows) in by_day {
                 let batch = crate::row::rows_to_batch(&rows, &crate::keyring::day_string(day));
@@ -340,7 +399,12 @@ impl EventStore for EmbeddedStore {
         })
         .await
         .map_err(|e| StoreError::Io(e.to_string()))?
-        .map_err(|e| StoreError::Io(format!("{e:#}")))
+        .map_err(|e| StoreError::Io(format!("{e:#}")))?;
+        let today = self.clock.now().date();
+        for day in days.into_iter().filter(|d| *d < today) {
+            self.rollups.build(day).await.map_err(|e| StoreError::Io(format!("{e:#}")))?;
+        }
+        Ok(())
     }
 
     async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
@@ -363,8 +427,13 @@ impl EventStore for EmbeddedStore {
         }
         self.keyring.destroy(day).map_err(io)?;
         let _ = fs::remove_dir_all(&trash);
+        let _ = fs::remove_dir_all(cold::day_dir(&self.rollups.dir, day));
         let _ = fs::remove_dir_all(self.wal_dir.join(crate::keyring::day_string(day)));
         Ok(())
+    }
+
+    fn rollup_days(&self) -> Vec<Date> {
+        cold::list_days(&self.rollups.dir).into_iter().filter(|(_, files)| !files.is_empty()).map(|(d, _)| d).collect()
     }
 
     fn days(&self) -> Vec<Date> {

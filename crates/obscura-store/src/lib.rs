@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod hot;
 pub mod keyring;
 pub mod meta;
+pub mod rollup;
 pub mod row;
 pub mod sealed_json;
 pub mod wal;
@@ -79,4 +80,7 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Days that hold data, oldest first.
     fn days(&self) -> Vec<Date>;
+
+    /// Days whose per-day rollups are complete (table `rollups`), oldest first.
+    fn rollup_days(&self) -> Vec<Date>;
 }

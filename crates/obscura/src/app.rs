@@ -9,6 +9,7 @@ use obscura_ingest::Pipeline;
 use obscura_ingest::enricher::Enricher;
 use obscura_model::Clock;
 use obscura_query::Dialect;
+use obscura_query::sql::RollupSql;
 use obscura_store::crypto::load_master_key;
 use obscura_store::meta::MetaStore;
 use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
@@ -55,6 +56,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         data_dir: config.data_dir.clone(),
         master_key: key.clone(),
         clock: clock.clone(),
+        rollup: Some(Arc::new(RollupSql(Dialect::DataFusion))),
     })?);
     let enricher = Arc::new(load_enricher(config)?);
     let dyn_store: Arc<dyn EventStore> = store.clone();
