@@ -300,6 +300,7 @@ impl Writer {
         let last = segments.last().copied().unwrap_or(0);
         let name = format!("part-{first:010}-{last:010}.parquet");
         cold::write_day_file(&self.events_dir, &self.keyring, day, &name, &batches)?;
+        forget_listings(&self.rollups.ctx);
         if day < self.clock.now().date() {
             self.rollups.build_blocking(day)?;
         }
@@ -345,6 +346,7 @@ impl Rollups {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &merged))
             .await??;
+        forget_listings(&self.ctx);
         Ok(())
     }
 
@@ -353,6 +355,14 @@ impl Rollups {
             Some(handle) => handle.block_on(self.build(day)),
             None => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(self.build(day)),
         }
+    }
+}
+
+/// DataFusion caches directory listings without expiry: after files appear or disappear the
+/// cache must be emptied, or queries would not see them.
+fn forget_listings(ctx: &SessionContext) {
+    if let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() {
+        cache.clear();
     }
 }
 
@@ -400,6 +410,7 @@ impl EventStore for EmbeddedStore {
         .await
         .map_err(|e| StoreError::Io(e.to_string()))?
         .map_err(|e| StoreError::Io(format!("{e:#}")))?;
+        forget_listings(&self.ctx);
         let today = self.clock.now().date();
         for day in days.into_iter().filter(|d| *d < today) {
             self.rollups.build(day).await.map_err(|e| StoreError::Io(format!("{e:#}")))?;
@@ -418,17 +429,23 @@ impl EventStore for EmbeddedStore {
         let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
         let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
         self.hot.remove(day);
-        // Files first leave the table (a file without its key would fail every query), then the
+        // Files first leave the tables (a file without its key would fail every query), then the
         // key is destroyed, then the bytes.
-        let dir = cold::day_dir(&self.events_dir, day);
-        let trash = self.events_dir.join(format!(".destroy-{}", crate::keyring::day_string(day)));
-        if dir.exists() {
-            fs::rename(&dir, &trash).map_err(|e| io(e.into()))?;
+        let name = crate::keyring::day_string(day);
+        let mut trash = Vec::new();
+        for dir in [&self.events_dir, &self.rollups.dir] {
+            let (from, to) = (cold::day_dir(dir, day), dir.join(format!(".destroy-{name}")));
+            if from.exists() {
+                fs::rename(&from, &to).map_err(|e| io(e.into()))?;
+                trash.push(to);
+            }
         }
+        forget_listings(&self.ctx);
         self.keyring.destroy(day).map_err(io)?;
-        let _ = fs::remove_dir_all(&trash);
-        let _ = fs::remove_dir_all(cold::day_dir(&self.rollups.dir, day));
-        let _ = fs::remove_dir_all(self.wal_dir.join(crate::keyring::day_string(day)));
+        trash.push(self.wal_dir.join(&name));
+        for dir in trash {
+            let _ = fs::remove_dir_all(dir);
+        }
         Ok(())
     }
 

@@ -192,3 +192,31 @@ async fn stats_api_same_numbers_from_day_files_and_rollups() {
     }
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_destroying_a_day_removes_its_key_files_and_numbers() {
+    use obscura_store::EventStore;
+    let s = TestServer::start(datetime!(2026-03-10 11:00 UTC)).await;
+    load_fixture(&s).await;
+    s.clock.set(datetime!(2026-03-11 00:30 UTC));
+    let store = s.meta_app().clone();
+    for _ in 0..50 {
+        if !store.rollup_days().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let day = time::macros::date!(2026 - 03 - 10);
+    assert!(store.keyring().get(day).is_some());
+    store.destroy_day(day).await.unwrap();
+    assert!(store.keyring().get(day).is_none(), "the day's key is destroyed");
+    assert!(!store.days().contains(&day) && store.rollup_days().is_empty());
+    let leftovers: Vec<_> = crate::harness::files_under(&s.data_dir)
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("2026-03-10"))
+        .collect();
+    assert!(leftovers.is_empty(), "files of the destroyed day remain: {leftovers:?}");
+    let agg = s.api(&format!("/api/v1/stats/aggregate?{}", q(""))).await;
+    assert_eq!(agg["results"]["pageviews"], 0);
+    s.stop();
+}
