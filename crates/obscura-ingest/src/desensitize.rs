@@ -4,9 +4,9 @@
 //! text go no further; every text field passes the scrubber; the visitor is a salted hash.
 
 use obscura_model::{Event, EventKind, RawHit, ScreenClass};
-use obscura_privacy::page_url::PageUrl;
+use obscura_privacy::page_url::{PageUrl, scrub_property_value};
 use obscura_privacy::referrer::{self, Source};
-use obscura_privacy::scrub::{scrub_label, scrub_text};
+use obscura_privacy::scrub::scrub_label;
 use obscura_privacy::{Clean, VisitorHash};
 
 use crate::enricher::Enrichment;
@@ -37,7 +37,7 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
         utm_medium: page.utm_medium,
         utm_campaign: page.utm_campaign,
         name: raw.name.as_deref().map(scrub_label),
-        props: raw.props.iter().map(|(k, v)| (scrub_label(k), scrub_text(&v.to_text()))).collect::<Vec<(Clean, Clean)>>(),
+        props: raw.props.iter().map(|(k, v)| (scrub_label(k), scrub_property_value(&v.to_text()))).collect::<Vec<(Clean, Clean)>>(),
         continent: found.geo.continent,
         country: label(found.geo.country),
         province: label(found.geo.province),

@@ -147,9 +147,9 @@ impl Pipeline {
             let mut ring = self.salts.lock().unwrap_or_else(|e| e.into_inner());
             if ring.ensure_today(hit.received_at) {
                 ring.rotate(hit.received_at);
-                if let Err(e) = self.persist_salts(&ring) {
-                    tracing::error!("cannot persist the visitor salts: {e:#}");
-                }
+                // An unsaved salt would split every visitor in two after a restart.
+                self.persist_salts(&ring)
+                    .map_err(|e| IngestError::Unavailable(format!("cannot persist the visitor salts: {e:#}")))?;
             }
             ring.visitor_hash(hit.received_at, site.id, hit.ip, &hit.headers.user_agent)
         };

@@ -105,6 +105,16 @@ pub fn normalize_page(url: &str) -> Result<PageUrl, UrlError> {
     Ok(page)
 }
 
+/// A property value as stored: a URL (an outbound link, say) keeps only its host and scrubbed
+/// path — its query and fragment may hold tokens or search terms; anything else is scrubbed text.
+pub fn scrub_property_value(value: &str) -> Clean {
+    let looks_like_url = value.starts_with("http://") || value.starts_with("https://");
+    match normalize_page(value) {
+        Ok(page) if looks_like_url => Clean::wrap(format!("{}{}", page.host, page.path)),
+        _ => crate::scrub::scrub_text(value),
+    }
+}
+
 /// Lower-cases a host, drops a trailing dot and a leading `www.`. Shared with the referrer
 /// classifier so that page and referrer hosts compare equal.
 pub(crate) fn normalize_host(host: &str) -> String {
@@ -258,5 +268,15 @@ mod tests {
             normalize_page(&url),
             Err(UrlError::TooLong(MAX_URL_BYTES))
         ));
+    }
+
+    #[test]
+    fn property_urls_keep_host_and_path_only() {
+        assert_eq!(
+            super::scrub_property_value("https://example.org/reset?token=s3cr3t#x").as_str(),
+            "example.org/reset"
+        );
+        assert_eq!(super::scrub_property_value("pro").as_str(), "pro");
+        assert_eq!(super::scrub_property_value("mail jane@example.com").as_str(), "mail [email]");
     }
 }

@@ -108,9 +108,11 @@ pub fn scrub_url_part(input: &str) -> Clean {
 fn scrub(text: &str) -> String {
     // Fast path: every pattern needs an `@`, two colons (IPv6) or four digits (IPv4, numbers);
     // most labels and paths have none, and skipping the regexes keeps ingest fast.
+    // Non-ASCII text (full-width digits, other scripts' digits and at-signs) always takes the
+    // full path.
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     let colons = text.bytes().filter(|b| *b == b':').count();
-    if digits < 4 && colons < 2 && !text.contains('@') {
+    if text.is_ascii() && digits < 4 && colons < 2 && !text.contains('@') {
         return text.to_owned();
     }
     let text = replace_ranges(
@@ -476,6 +478,8 @@ mod tests {
         assert_eq!(text("tel (415) 555-0132"), "tel [number]");
         assert_eq!(text("+44 (0)20 7946 0958"), "[number]");
         assert_eq!(text("ref 123.456.789"), "ref [number]");
+        // Full-width digits (common in Chinese input) are digits too.
+        assert_eq!(text("tel １３８００１３８０００"), "tel [number]");
     }
 
     #[test]

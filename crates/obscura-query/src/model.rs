@@ -184,7 +184,12 @@ impl TimeRange {
         if last - first > Duration::days(3660) {
             return Err(QueryError::BadRange("ranges are limited to ten years".into()));
         }
-        Ok(TimeRange { from: first.midnight().assume_utc(), to: (last + Duration::days(1)).midnight().assume_utc() })
+        // Far enough from the calendar's ends that the range before it (for comparisons) exists.
+        if first.year() < 1980 || last.year() > 2200 {
+            return Err(QueryError::BadRange("dates must lie between 1980 and 2200".into()));
+        }
+        let end = last.next_day().ok_or_else(|| QueryError::BadRange(format!("{last} is too late")))?;
+        Ok(TimeRange { from: first.midnight().assume_utc(), to: end.midnight().assume_utc() })
     }
 
     /// Named ranges relative to `now`: `today`, `24h`, `7d`, `30d`, `month`, `last_month`, `12mo`,
@@ -282,5 +287,7 @@ mod tests {
         assert_eq!(lm.to, time::macros::datetime!(2026-03-01 00:00 UTC));
         assert!(TimeRange::named("custom", now, Some("2026-03-02"), Some("2026-03-01")).is_err());
         assert!(TimeRange::named("forever", now, None, None).is_err());
+        assert!(TimeRange::named("custom", now, Some("9999-12-31"), Some("9999-12-31")).is_err());
+        assert!(TimeRange::named("custom", now, Some("0001-01-01"), Some("0001-01-02")).is_err());
     }
 }

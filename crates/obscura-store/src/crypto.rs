@@ -82,14 +82,12 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
     match source {
         MasterKeySource::Hex(hex) => parse_hex_key(hex).context("OBSCURA_MASTER_KEY must be 64 hex digits"),
         MasterKeySource::File(path) => {
-            if let (Ok(key_dir), Ok(data)) = (absolute_parent(path), fs::canonicalize(data_dir)) {
-                if key_dir.starts_with(&data) {
+            if inside(path, data_dir)? {
                     bail!(
                         "the master key file {} is inside the data folder {}; keep it elsewhere so a copy of the data alone stays unreadable",
                         path.display(),
                         data_dir.display()
                     );
-                }
             }
             if path.exists() {
                 let text = fs::read_to_string(path)
@@ -107,9 +105,30 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
     }
 }
 
-fn absolute_parent(path: &Path) -> std::io::Result<PathBuf> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::canonicalize(parent)
+/// Whether `path` lies inside `dir`: both made absolute and normalised (`.`, `..`), then their
+/// longest existing ancestors resolved (symlinks), so folders that do not exist yet compare too.
+fn inside(path: &Path, dir: &Path) -> anyhow::Result<bool> {
+    use std::path::Component;
+    let resolve = |p: &Path| -> anyhow::Result<PathBuf> {
+        let abs = std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))?;
+        let mut lexical = PathBuf::new();
+        for part in abs.components() {
+            match part {
+                Component::ParentDir => {
+                    lexical.pop();
+                }
+                Component::CurDir => {}
+                other => lexical.push(other),
+            }
+        }
+        let mut existing = lexical.as_path();
+        while !existing.exists() {
+            existing = existing.parent().unwrap_or(Path::new("/"));
+        }
+        let rest = lexical.strip_prefix(existing).expect("an ancestor is a prefix").to_path_buf();
+        Ok(fs::canonicalize(existing)?.join(rest))
+    };
+    Ok(resolve(path)?.starts_with(resolve(dir)?))
 }
 
 fn parse_hex_key(text: &str) -> anyhow::Result<Key> {
@@ -208,5 +227,11 @@ mod tests {
         assert_eq!(k1.bytes(), k2.bytes());
         let inside = load_master_key(&MasterKeySource::File(data.join("master.key")), &data);
         assert!(inside.unwrap_err().to_string().contains("inside the data folder"));
+        // Also when the folders do not exist yet, and through `..`.
+        let nested = load_master_key(&MasterKeySource::File(data.join("keys/new/master.key")), &data);
+        assert!(nested.unwrap_err().to_string().contains("inside the data folder"));
+        assert!(!data.join("keys").exists(), "nothing may be created inside the data folder");
+        let dotted = dir.path().join("elsewhere/../data/master.key");
+        assert!(load_master_key(&MasterKeySource::File(dotted), &data).is_err());
     }
 }

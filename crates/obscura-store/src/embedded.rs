@@ -14,6 +14,7 @@ use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use datafusion::common::ScalarValue;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionConfig;
 use obscura_model::{Clock, Event};
 use time::{Date, OffsetDateTime};
@@ -79,6 +80,7 @@ impl EmbeddedStore {
         }
         let keyring = Arc::new(Keyring::open(master_key, data_dir.join("keyring"))?);
         let hot = Arc::new(HotTier::default());
+        finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
         let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot)?;
 
         let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
@@ -148,6 +150,25 @@ impl Drop for EmbeddedStore {
     }
 }
 
+const DESTROY_PREFIX: &str = ".destroy-";
+
+/// Completes destructions of days that a crash interrupted: their folders were set aside as
+/// `.destroy-<day>`; the key goes, then the folders.
+fn finish_destroys(dirs: &[&Path], keyring: &Keyring) -> anyhow::Result<()> {
+    for dir in dirs {
+        for entry in fs::read_dir(dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(day) = name.strip_prefix(DESTROY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
+                continue;
+            };
+            keyring.destroy(day)?;
+            fs::remove_dir_all(entry.path())?;
+            tracing::info!(%day, "finished destroying a day");
+        }
+    }
+    Ok(())
+}
+
 /// Replays the write-ahead log into the hot tier; returns the next free segment id.
 fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -> anyhow::Result<u64> {
     // Segments already written to a Parquet file (`part-<first>-<last>.parquet`) are skipped.
@@ -167,16 +188,21 @@ fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -
     for segment in wal::list_segments(wal_dir)? {
         max_id = max_id.max(segment.id);
         let flushed = covered.iter().any(|(d, a, b)| *d == segment.day && (*a..=*b).contains(&segment.id));
-        match keyring.get(segment.day) {
-            Some(key) if !flushed => {
-                let rows = wal::replay(&segment, &key)
-                    .with_context(|| format!("cannot replay {}", segment.path.display()))?;
-                tracing::info!(segment = %segment.path.display(), rows = rows.len(), "replayed write-ahead log");
-                hot.push(segment.day, segment.id, rows);
-            }
-            // Already in a day file, or its day was destroyed: the segment is no longer needed.
-            _ => fs::remove_file(&segment.path)?,
+        if flushed {
+            // Already in a day file: the segment is no longer needed.
+            fs::remove_file(&segment.path)?;
+            continue;
         }
+        let key = keyring.get(segment.day).with_context(|| {
+            format!(
+                "the write-ahead log holds events of {} but the keyring has no key for that day: \
+                 the keyring does not belong to this data folder (restored from another backup?)",
+                segment.day
+            )
+        })?;
+        let rows = wal::replay(&segment, &key).with_context(|| format!("cannot replay {}", segment.path.display()))?;
+        tracing::info!(segment = %segment.path.display(), rows = rows.len(), "replayed write-ahead log");
+        hot.push(segment.day, segment.id, rows);
     }
     Ok(max_id + 1)
 }
@@ -240,6 +266,12 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!("write-ahead log commit failed: {e:#}");
+                // None of this group is acknowledged: cut its records off and start new segments.
+                for day in by_day.keys() {
+                    if let Some(segment) = self.active.remove(day) {
+                        segment.abandon();
+                    }
+                }
                 Err(format!("{e:#}"))
             }
         };
@@ -300,11 +332,15 @@ impl Writer {
         let last = segments.last().copied().unwrap_or(0);
         let name = format!("part-{first:010}-{last:010}.parquet");
         cold::write_day_file(&self.events_dir, &self.keyring, day, &name, &batches)?;
+        // The file is durable: the rows leave the hot tier at once, so queries count them once.
         forget_listings(&self.rollups.ctx);
-        if day < self.clock.now().date() {
-            self.rollups.build_blocking(day)?;
-        }
         self.hot.remove(day);
+        if day < self.clock.now().date() {
+            // Without a rollup the day is read from its files: slower, same numbers.
+            if let Err(e) = self.rollups.build_blocking(day) {
+                tracing::error!(%day, "cannot roll up the day; it will be read from its day files: {e:#}");
+            }
+        }
         for id in segments {
             let path = wal::segment_path(&self.wal_dir, day, id);
             if let Err(e) = fs::remove_file(&path) {
@@ -356,6 +392,12 @@ impl Rollups {
             None => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(self.build(day)),
         }
     }
+}
+
+/// Queries may only read: no DDL, no DML (e.g. `COPY … TO`, which would write plaintext), no
+/// session statements.
+fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 /// DataFusion caches directory listings without expiry: after files appear or disappear the
@@ -419,7 +461,7 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
-        let df = self.ctx.sql(&query.sql).await.map_err(|e| StoreError::Query(e.to_string()))?;
+        let df = self.ctx.sql_with_options(&query.sql, read_only()).await.map_err(|e| StoreError::Query(e.to_string()))?;
         let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
         let df = df.with_param_values(params).map_err(|e| StoreError::Query(e.to_string()))?;
         df.collect().await.map_err(|e| StoreError::Query(e.to_string()))
@@ -431,10 +473,15 @@ impl EventStore for EmbeddedStore {
         self.hot.remove(day);
         // Files first leave the tables (a file without its key would fail every query), then the
         // key is destroyed, then the bytes.
+        // A crash part-way leaves `.destroy-<day>` folders that the next start finishes.
         let name = crate::keyring::day_string(day);
+        let folders = [
+            (cold::day_dir(&self.events_dir, day), self.events_dir.join(format!("{DESTROY_PREFIX}{name}"))),
+            (cold::day_dir(&self.rollups.dir, day), self.rollups.dir.join(format!("{DESTROY_PREFIX}{name}"))),
+            (self.wal_dir.join(&name), self.wal_dir.join(format!("{DESTROY_PREFIX}{name}"))),
+        ];
         let mut trash = Vec::new();
-        for dir in [&self.events_dir, &self.rollups.dir] {
-            let (from, to) = (cold::day_dir(dir, day), dir.join(format!(".destroy-{name}")));
+        for (from, to) in folders {
             if from.exists() {
                 fs::rename(&from, &to).map_err(|e| io(e.into()))?;
                 trash.push(to);
@@ -442,9 +489,8 @@ impl EventStore for EmbeddedStore {
         }
         forget_listings(&self.ctx);
         self.keyring.destroy(day).map_err(io)?;
-        trash.push(self.wal_dir.join(&name));
         for dir in trash {
-            let _ = fs::remove_dir_all(dir);
+            fs::remove_dir_all(&dir).map_err(|e| io(anyhow::anyhow!("cannot remove {}: {e}", dir.display())))?;
         }
         Ok(())
     }

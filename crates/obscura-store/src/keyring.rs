@@ -53,20 +53,26 @@ impl Keyring {
         if let Some(key) = keys.get(&day) {
             return Ok(key.clone());
         }
+        // Persist first: a key that was never saved must never seal anything.
         let key = Arc::new(Key::random());
-        keys.insert(day, key.clone());
-        self.persist(&keys)?;
+        let mut with_new = keys.clone();
+        with_new.insert(day, key.clone());
+        self.persist(&with_new)?;
+        *keys = with_new;
         Ok(key)
     }
 
     /// Destroys the key of `day`. Returns whether there was one.
     pub fn destroy(&self, day: Date) -> anyhow::Result<bool> {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let existed = keys.remove(&day).is_some();
-        if existed {
-            self.persist(&keys)?;
+        if !keys.contains_key(&day) {
+            return Ok(false);
         }
-        Ok(existed)
+        let mut without = keys.clone();
+        without.remove(&day);
+        self.persist(&without)?;
+        *keys = without;
+        Ok(true)
     }
 
     pub fn days(&self) -> Vec<Date> {

@@ -26,6 +26,8 @@ pub struct Segment {
     pub day: Date,
     pub id: u64,
     file: File,
+    /// Length up to the last record known to be complete.
+    good_len: u64,
 }
 
 impl Segment {
@@ -40,7 +42,8 @@ impl Segment {
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         sync_dir(&dir)?;
-        Ok(Segment { day, id, file })
+        let good_len = file.metadata()?.len();
+        Ok(Segment { day, id, file, good_len })
     }
 
     /// Appends one sealed record (not yet durable: call [`Segment::sync`]).
@@ -55,7 +58,17 @@ impl Segment {
     }
 
     pub fn sync(&mut self) -> anyhow::Result<()> {
-        self.file.sync_data().context("write-ahead log fsync failed")
+        self.file.sync_data().context("write-ahead log fsync failed")?;
+        self.good_len = self.file.metadata()?.len();
+        Ok(())
+    }
+
+    /// After a failed append or sync: cuts the file back to its last complete record, so no
+    /// later record sits behind a broken one (replay stops at the first broken record).
+    pub fn abandon(self) {
+        if let Err(e) = self.file.set_len(self.good_len).and_then(|_| self.file.sync_data()) {
+            tracing::error!(day = %self.day, segment = self.id, "cannot cut back a failed write-ahead log segment: {e}");
+        }
     }
 }
 

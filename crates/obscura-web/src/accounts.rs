@@ -78,17 +78,19 @@ pub async fn post_login(
     if cookie(&headers, LOGIN_CSRF_COOKIE).as_deref() != Some(form.csrf.as_str()) {
         return login_page(StatusCode::FORBIDDEN, Some("The form expired. Please try again."));
     }
-    if state.sessions.locked_out(peer.ip(), now) {
+    if !state.sessions.try_attempt(peer.ip(), &form.username, now) {
         return login_page(StatusCode::TOO_MANY_REQUESTS, Some("Too many failed attempts. Try again in 15 minutes."));
     }
     let meta = state.meta.get();
-    let user = meta.users.iter().find(|u| u.username == form.username);
-    let ok = verify_password(user.map_or(DUMMY_HASH, |u| u.password_hash.as_str()), &form.password) && user.is_some();
-    let Some(user) = user.filter(|_| ok) else {
-        state.sessions.record_failure(peer.ip(), now);
+    let user = meta.users.iter().find(|u| u.username == form.username).cloned();
+    let hash = user.as_ref().map_or(DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
+    // argon2 takes tens of milliseconds: keep it off the async workers.
+    let password = form.password.clone();
+    let verified = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.unwrap_or(false);
+    let Some(user) = user.filter(|_| verified) else {
         return login_page(StatusCode::UNAUTHORIZED, Some("Wrong user name or password."));
     };
-    state.sessions.clear_failures(peer.ip());
+    state.sessions.attempt_succeeded(peer.ip(), &user.username);
     let token = state.sessions.create(&user.username, user.role, now);
     (
         StatusCode::SEE_OTHER,

@@ -27,10 +27,11 @@ impl ApiError {
         Self::new(403, message)
     }
 
-    /// A store failure: logged in full, answered as 503 (the request may be retried).
+    /// A store failure: logged in full, answered as 503 without internals (paths, engine
+    /// messages); the request may be retried.
     pub fn unavailable(err: impl std::fmt::Display) -> Self {
         tracing::error!("store error: {err}");
-        Self::new(503, format!("the store could not answer: {err}"))
+        Self::new(503, "the store could not answer; the server log has the details")
     }
 }
 

@@ -78,7 +78,10 @@ pub async fn post_event(
             opted_out: opted_out(&headers),
         };
         state.pipeline.ingest_native(&bytes, ctx).await.map_err(|e| match e {
-            IngestError::Unavailable(msg) => ApiError::new(503, msg),
+            IngestError::Unavailable(msg) => {
+                tracing::error!("ingest could not store an event: {msg}");
+                ApiError::new(503, "the event could not be stored; retry later")
+            }
             other => ApiError::new(other.status(), other.to_string()),
         })
     }

@@ -86,7 +86,7 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         Ok(x) => x,
         Err(e) => {
             tracing::error!("overview query failed: {e}");
-            let body = page("Unavailable", html! { main { h1 { "The store could not answer" } p class="error" { (e.to_string()) } } });
+            let body = page("Unavailable", html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } });
             return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
         }
     };
