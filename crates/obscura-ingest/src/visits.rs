@@ -50,6 +50,17 @@ impl VisitTracker {
         }
     }
 
+    /// Resumes a visit that was open when the server stopped (from the stored events).
+    pub fn restore(&mut self, site: u32, visitor: u64, id: u64, last_ms: i64, pageviews: u16, last_path: Option<Clean>) {
+        let state = VisitState { id, last_ms, pageviews, last_path };
+        match self.visits.get(&(site, visitor)) {
+            Some(existing) if existing.last_ms >= last_ms => {}
+            _ => {
+                self.visits.insert((site, visitor), state);
+            }
+        }
+    }
+
     /// Forgets visits that have ended.
     pub fn prune(&mut self, now_ms: i64) {
         self.visits.retain(|_, s| now_ms - s.last_ms <= VISIT_TIMEOUT_MS);

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use obscura_query::results::{self, Aggregate, BreakdownRow, SeriesPoint};
 use obscura_query::{Dimension, Interval, Query};
 
@@ -106,11 +106,11 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
                 (metrics(&now, &before))
                 div.chart { (chart(&series, interval)) }
                 div.panels {
-                    (top_table("Top pages", "Page", &pages))
-                    (top_table("Sources", "Source", &sources))
-                    (top_table("Referrers", "Referrer", &referrers))
+                    (top_table("Top pages", "Page", &pages, Count::Pageviews))
+                    (top_table("Sources", "Source", &sources, Count::Visits))
+                    (top_table("Referrers", "Referrer", &referrers, Count::Visits))
                     div.panel {
-                        (top_rows("Countries", "Country", &countries))
+                        (top_rows("Countries", "Country", &countries, Count::Pageviews))
                         p.attribution { "IP geolocation by " a href="https://db-ip.com" { "DB-IP" } " (CC BY 4.0)" }
                     }
                 }
@@ -193,24 +193,31 @@ fn chart(series: &[SeriesPoint], interval: Interval) -> Markup {
     }
 }
 
-fn top_rows(title: &str, what: &str, rows: &[BreakdownRow]) -> Markup {
+/// The second number of a top list: acquisition lists count visits (they describe a visit's
+/// start), content and location lists count pageviews.
+#[derive(Clone, Copy)]
+enum Count {
+    Visits,
+    Pageviews,
+}
+
+fn top_rows(title: &str, what: &str, rows: &[BreakdownRow], count: Count) -> Markup {
+    let (label, value): (&str, fn(&BreakdownRow) -> u64) = match count {
+        Count::Visits => ("Visits", |r| r.visits),
+        Count::Pageviews => ("Pageviews", |r| r.pageviews),
+    };
     html! {
         h2 { (title) }
         @if rows.is_empty() { p.empty { "No data in this period." } } @else {
             table.top {
-                thead { tr { th { (what) } th.n { "Visitors" } th.n { "Pageviews" } } }
-                tbody { @for r in rows { tr { td { (r.value) } td.n { (r.visitors) } td.n { (r.pageviews) } } } }
+                thead { tr { th { (what) } th.n { "Visitors" } th.n { (label) } } }
+                tbody { @for r in rows { tr { td { (r.value) } td.n { (r.visitors) } td.n { (value(r)) } } } }
             }
         }
     }
 }
 
-fn top_table(title: &str, what: &str, rows: &[BreakdownRow]) -> Markup {
-    html! { div.panel { (top_rows(title, what, rows)) } }
+fn top_table(title: &str, what: &str, rows: &[BreakdownRow], count: Count) -> Markup {
+    html! { div.panel { (top_rows(title, what, rows, count)) } }
 }
 
-/// Keeps the `PreEscaped` import meaningful for inline SVG fragments built elsewhere.
-#[allow(dead_code)]
-fn raw(s: &str) -> Markup {
-    PreEscaped(s.to_owned())
-}

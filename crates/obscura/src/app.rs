@@ -75,6 +75,11 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
 
 /// Serves until Ctrl-C / SIGTERM, running maintenance (salt rotation) in the background.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    match app.pipeline.restore_visits().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("resumed {n} open visits"),
+        Err(e) => tracing::warn!("cannot resume open visits (they will start anew): {e:#}"),
+    }
     let pipeline = app.pipeline.clone();
     let maintenance = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -25,6 +25,7 @@ pub struct TestServer {
     pub app_store: Arc<obscura_store::EmbeddedStore>,
     /// The owner's password.
     pub password: String,
+    config: Config,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -68,20 +69,40 @@ impl TestServer {
         admin::add_site(&app.meta, SITE, true).unwrap();
         let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
         let token = admin::add_token(&app.meta, "tests", TokenScope::Read, &[], None).unwrap();
+        Self::serve(app, dir, config, clock, token, password).await
+    }
+
+    async fn serve(
+        app: obscura::app::App,
+        dir: tempfile::TempDir,
+        config: Config,
+        clock: Arc<ManualClock>,
+        token: String,
+        password: String,
+    ) -> TestServer {
         let app_store = app.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let server = tokio::spawn(app::serve(app, listener));
-        TestServer {
-            base: format!("http://{addr}"),
-            token,
-            clock,
-            data_dir: config.data_dir.clone(),
-            dir,
-            app_store,
-            password,
-            server,
+        // Serving starts with resuming open visits; wait until it answers.
+        for _ in 0..100 {
+            if reqwest::get(format!("http://{addr}/health")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        TestServer { base: format!("http://{addr}"), token, clock, data_dir: config.data_dir.clone(), dir, config, app_store, password, server }
+    }
+
+    /// Stops the server and starts a new one on the same data folder and clock.
+    pub async fn restart(self) -> TestServer {
+        let TestServer { token, clock, dir, config, app_store, password, server, .. } = self;
+        server.abort();
+        let _ = server.await;
+        app_store.close();
+        drop(app_store);
+        let app = app::open(&config, clock.clone()).unwrap();
+        Self::serve(app, dir, config, clock, token, password).await
     }
 
     pub fn meta_app(&self) -> &Arc<obscura_store::EmbeddedStore> {

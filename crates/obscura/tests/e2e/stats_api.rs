@@ -220,3 +220,19 @@ async fn retention_destroying_a_day_removes_its_key_files_and_numbers() {
     assert_eq!(agg["results"]["pageviews"], 0);
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_continue_across_a_server_restart() {
+    let s = TestServer::start(datetime!(2026-03-10 12:00 UTC)).await;
+    let pv = |path: &str| json!({"site": SITE, "url": format!("https://{SITE}{path}")});
+    assert_eq!(s.send([127, 0, 0, 2], FIREFOX, pv("/")).await, reqwest::StatusCode::NO_CONTENT);
+    let s = s.restart().await;
+    s.clock.set(datetime!(2026-03-10 12:10 UTC));
+    assert_eq!(s.send([127, 0, 0, 2], FIREFOX, pv("/pricing")).await, reqwest::StatusCode::NO_CONTENT);
+    let agg = s.api(&format!("/api/v1/stats/aggregate?{}", q(""))).await;
+    assert_eq!((agg["results"]["visits"].as_u64(), agg["results"]["pageviews"].as_u64()), (Some(1), Some(2)), "{agg}");
+    assert_eq!(agg["results"]["bounce_rate"], 0.0);
+    let flow = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=previous_page&filters=page==/pricing"))).await;
+    assert_eq!(flow["results"][0]["value"], "/", "{flow}");
+    s.stop();
+}
