@@ -111,7 +111,7 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
                     (top_table("Referrers", "Referrer", &referrers, Count::Visits))
                     div.panel {
                         (top_rows("Countries", "Country", &countries, Count::Pageviews))
-                        p.attribution { "IP geolocation by " a href="https://db-ip.com" { "DB-IP" } " (CC BY 4.0)" }
+                        p.attribution { (crate::stats_api::GEO_ATTRIBUTION) }
                     }
                 }
             }

@@ -44,6 +44,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("POST", "/logout", Session, "end the session"), post(accounts::post_logout)),
         (spec("GET", "/", Session, "overview dashboard"), get(overview::overview)),
         (spec("GET", "/api/v1/sites", ReadToken, "sites the caller may read"), get(stats_api::sites)),
+        (spec("GET", "/api/v1/ingest/status", ReadToken, "ingest counters since start"), get(stats_api::ingest_status)),
         (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),
         (spec("GET", "/api/v1/stats/timeseries", ReadToken, "numbers per hour or day"), get(stats_api::timeseries)),
         (spec("GET", "/api/v1/stats/breakdown", ReadToken, "top values of a dimension"), get(stats_api::breakdown)),

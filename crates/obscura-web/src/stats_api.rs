@@ -134,7 +134,26 @@ pub async fn breakdown(
     let limit = parse_limit(&params)?;
     let rows =
         results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit).await.map_err(ApiError::unavailable)?;
-    Ok(Json(json!({ "dimension": dim.name(), "results": rows })))
+    let mut out = json!({ "dimension": dim.name(), "results": rows });
+    if matches!(dim, Dimension::Continent | Dimension::Country | Dimension::Province | Dimension::Network) {
+        // DB-IP's licence (CC BY 4.0) asks for attribution wherever its data is shown.
+        out["attribution"] = json!(GEO_ATTRIBUTION);
+    }
+    Ok(Json(out))
+}
+
+pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
+
+/// Ingest counters since the server started: stored, dropped by privacy signals, rejected.
+pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let c = &state.pipeline.counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Json(json!({
+        "stored": load(&c.stored),
+        "dropped_by_policy": load(&c.dropped_by_policy),
+        "rejected": load(&c.rejected),
+    })))
 }
 
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

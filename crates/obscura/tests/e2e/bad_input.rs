@@ -52,6 +52,9 @@ async fn ingest_bad_input_answers_4xx_with_reasons() {
     assert_eq!(status, 204);
     let agg = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today")).await;
     assert_eq!(agg["results"]["pageviews"], 1, "GPC/DNT hits must not be stored: {agg}");
+    let status = s.api("/api/v1/ingest/status").await;
+    assert_eq!((status["stored"].as_u64(), status["dropped_by_policy"].as_u64()), (Some(1), Some(2)), "{status}");
+    assert!(status["rejected"].as_u64().unwrap() >= 4, "{status}");
     s.stop();
 }
 

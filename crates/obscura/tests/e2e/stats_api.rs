@@ -97,6 +97,7 @@ async fn stats_api_matches_hand_computed_numbers() {
     assert_eq!(rows(&campaigns), vec![("launch".into(), 1, 1)]);
 
     let countries = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=country"))).await;
+    assert!(countries["attribution"].as_str().unwrap().contains("DB-IP"));
     assert_eq!(rows(&countries).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("FR", 2), ("DE", 1)]);
     let provinces = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=province"))).await;
     assert_eq!(rows(&provinces).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("Ile-de-France", 2), ("Berlin", 1)]);
