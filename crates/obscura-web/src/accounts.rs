@@ -107,9 +107,17 @@ pub struct LogoutForm {
     csrf: String,
 }
 
-pub async fn post_logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LogoutForm>) -> Response {
-    match state.sessions.get(&headers, state.clock.now()) {
-        Some(s) if s.csrf == form.csrf => {
+pub async fn post_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    // Authentication first: without a session nothing about the request is looked at.
+    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
+        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
+    };
+    match form {
+        Ok(Form(form)) if form.csrf == session.csrf => {
             state.sessions.end(&headers);
             (
                 StatusCode::SEE_OTHER,
@@ -117,8 +125,7 @@ pub async fn post_logout(State(state): State<AppState>, headers: HeaderMap, Form
             )
                 .into_response()
         }
-        Some(_) => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
-        None => (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response(),
+        _ => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests: a real server on loopback, real HTTP, the real encrypted store.
 
+mod access;
 mod bad_input;
 mod chromium;
 mod durability;
