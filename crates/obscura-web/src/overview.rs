@@ -59,7 +59,12 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         params.insert("site".into(), meta.sites[0].domain.clone());
     }
     let range_name = params.get("range").cloned().unwrap_or_else(|| "30d".into());
-    let (q, site) = match parse_query(&state, &Reader { sites: Vec::new() }, &params) {
+    let reader = Reader { actor: format!("user:{}", session.username), sites: Vec::new() };
+    let parsed = parse_query(&state, &reader, &params).and_then(|(q, site)| {
+        crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), &format!("overview range={range_name}"))?;
+        Ok((q, site))
+    });
+    let (q, site) = match parsed {
         Ok(x) => x,
         Err(e) => {
             let body = page("Bad request", html! { main { h1 { "Cannot show this view" } p class="error" { (e.message) } p { a href="/" { "Back to the overview" } } } });

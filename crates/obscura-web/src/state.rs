@@ -6,6 +6,7 @@ use obscura_ingest::Pipeline;
 use obscura_model::Clock;
 use obscura_query::Dialect;
 use obscura_store::EventStore;
+use obscura_store::audit::AuditLog;
 use obscura_store::meta::MetaStore;
 
 use crate::sessions::Sessions;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub meta: Arc<MetaStore>,
     pub clock: Arc<dyn Clock>,
     pub sessions: Arc<Sessions>,
+    /// Every read of data and every admin action (P12).
+    pub audit: Arc<AuditLog>,
 }

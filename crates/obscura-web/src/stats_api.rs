@@ -22,8 +22,26 @@ pub type Params = HashMap<String, String>;
 
 /// Who is asking, and which sites they may read.
 pub struct Reader {
+    /// `token:<id>` or `user:<name>`, for the audit log.
+    pub actor: String,
     /// Empty = all sites.
     pub sites: Vec<u32>,
+}
+
+/// Records a read in the audit log; a read that cannot be recorded is not served.
+pub fn audit_read(state: &AppState, actor: &str, site: Option<&str>, detail: &str) -> Result<(), ApiError> {
+    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    state
+        .audit
+        .append(obscura_store::audit::AuditEntry { ts_ms, actor, action: "read", site, detail })
+        .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))
+}
+
+/// The request as the audit log records it: path and parameters.
+fn describe(path: &str, params: &Params) -> String {
+    let mut pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    format!("{path}?{}", pairs.join("&"))
 }
 
 pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
@@ -34,10 +52,10 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiErr
         if token.scope == TokenScope::Ingest {
             return Err(ApiError::forbidden("this token may only send events, not read statistics"));
         }
-        return Ok(Reader { sites: token.sites });
+        return Ok(Reader { actor: format!("token:{}", token.id), sites: token.sites });
     }
     match state.sessions.get(headers, now) {
-        Some(_) => Ok(Reader { sites: Vec::new() }),
+        Some(session) => Ok(Reader { actor: format!("user:{}", session.username), sites: Vec::new() }),
         None => Err(ApiError::unauthorized("missing `Authorization: Bearer <token>` header")),
     }
 }
@@ -87,7 +105,8 @@ pub async fn aggregate(
     UrlQuery(params): UrlQuery<Params>,
 ) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
-    let (q, _) = parse_query(&state, &reader, &params)?;
+    let (q, site) = parse_query(&state, &reader, &params)?;
+    audit_read(&state, &reader.actor, Some(&site.domain), &describe("/api/v1/stats/aggregate", &params))?;
     let current = results::aggregate(state.store.as_ref(), state.dialect, &q).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "results": current });
     if params.get("compare").map(String::as_str) == Some("previous") {
@@ -105,7 +124,8 @@ pub async fn timeseries(
     UrlQuery(params): UrlQuery<Params>,
 ) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
-    let (q, _) = parse_query(&state, &reader, &params)?;
+    let (q, site) = parse_query(&state, &reader, &params)?;
+    audit_read(&state, &reader.actor, Some(&site.domain), &describe("/api/v1/stats/timeseries", &params))?;
     let interval = Interval::parse(params.get("interval").map_or("day", String::as_str))?;
     let points =
         results::timeseries(state.store.as_ref(), state.dialect, &q, interval).await.map_err(ApiError::unavailable)?;
@@ -127,7 +147,8 @@ pub async fn breakdown(
     UrlQuery(params): UrlQuery<Params>,
 ) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
-    let (q, _) = parse_query(&state, &reader, &params)?;
+    let (q, site) = parse_query(&state, &reader, &params)?;
+    audit_read(&state, &reader.actor, Some(&site.domain), &describe("/api/v1/stats/breakdown", &params))?;
     let dim = Dimension::parse(
         params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
     )?;
@@ -146,7 +167,8 @@ pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), 
 
 /// Ingest counters since the server started: stored, dropped by privacy signals, rejected.
 pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
+    let reader = authorize(&state, &headers)?;
+    audit_read(&state, &reader.actor, None, "/api/v1/ingest/status")?;
     let c = &state.pipeline.counters;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Json(json!({
@@ -158,6 +180,7 @@ pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) ->
 
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
+    audit_read(&state, &reader.actor, None, "/api/v1/sites")?;
     let meta = state.meta.get();
     let sites: Vec<Value> = meta
         .sites

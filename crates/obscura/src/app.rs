@@ -11,6 +11,7 @@ use obscura_model::Clock;
 use obscura_query::Dialect;
 use obscura_query::sql::RollupSql;
 use obscura_store::crypto::load_master_key;
+use obscura_store::audit::AuditLog;
 use obscura_store::meta::MetaStore;
 use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
 use obscura_web::AppState;
@@ -25,12 +26,12 @@ pub struct App {
     pub meta: Arc<MetaStore>,
 }
 
-/// Opens metadata only (for CLI commands that manage sites, users and tokens).
-pub fn open_meta(config: &Config) -> anyhow::Result<MetaStore> {
+/// Opens metadata and the audit log only (for CLI commands that manage sites, users and tokens).
+pub fn open_meta(config: &Config) -> anyhow::Result<(MetaStore, AuditLog)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
     let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
-    MetaStore::open(&config.data_dir, key)
+    Ok((MetaStore::open(&config.data_dir, key.clone())?, AuditLog::open(&config.data_dir, key)?))
 }
 
 pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
@@ -61,7 +62,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let enricher = Arc::new(load_enricher(config)?);
     let dyn_store: Arc<dyn EventStore> = store.clone();
     let pipeline =
-        Arc::new(Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.data_dir, key)?);
+        Arc::new(Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.data_dir, key.clone())?);
+    let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
     let state = AppState {
         pipeline: pipeline.clone(),
         store: dyn_store,
@@ -69,6 +71,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         meta: meta.clone(),
         clock,
         sessions: Arc::new(Sessions::default()),
+        audit,
     };
     Ok(App { state, store, pipeline, meta })
 }

@@ -44,6 +44,9 @@ enum Command {
     /// Check the configuration, the master key and the data files.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// The audit log of data reads and admin actions.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Benchmarks (figures go in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -94,6 +97,17 @@ enum TokenCmd {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain of every record; exits non-zero if a record was altered or removed.
+    Verify,
+    /// Print the last records.
+    List {
+        #[arg(long, default_value_t = 50)]
+        last: usize,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCmd {
     /// Load everything the server would load and report problems.
     Check,
@@ -108,6 +122,12 @@ fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// Records an administrative action taken from the command line.
+fn record(audit: &obscura_store::audit::AuditLog, action: &str, site: Option<&str>, detail: &str) -> anyhow::Result<()> {
+    let ts_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    audit.append(obscura_store::audit::AuditEntry { ts_ms, actor: "cli", action, site, detail })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -132,13 +152,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             app::serve(app, listener).await
         }),
         Command::Site(SiteCmd::Add { domain, ignore_dnt }) => {
-            let site = admin::add_site(&app::open_meta(&config)?, &domain, !ignore_dnt)?;
+            let (meta, audit) = app::open_meta(&config)?;
+            let site = admin::add_site(&meta, &domain, !ignore_dnt)?;
+            record(&audit, "site.add", Some(&site.domain), &format!("respect_dnt={}", site.respect_dnt))?;
             println!("added site {} (id {})", site.domain, site.id);
             println!("tracker: <script defer data-site=\"{}\" src=\"http://{}/js/obscura.js\"></script>", site.domain, config.listen);
             Ok(())
         }
         Command::Site(SiteCmd::List) => {
-            for s in &app::open_meta(&config)?.get().sites {
+            for s in &app::open_meta(&config)?.0.get().sites {
                 println!("{}\t{}\trespect_dnt={}", s.id, s.domain, s.respect_dnt);
             }
             Ok(())
@@ -146,7 +168,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCmd::Add { username, role, password_stdin }) => {
             let role = Role::parse(&role).expect("clap restricts the values");
             let given = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
-            let password = admin::add_user(&app::open_meta(&config)?, &username, role, given.clone())?;
+            let (meta, audit) = app::open_meta(&config)?;
+            let password = admin::add_user(&meta, &username, role, given.clone())?;
+            record(&audit, "user.add", None, &format!("{username} ({role:?})"))?;
             println!("added user {username}");
             if given.is_none() {
                 println!("password (shown once): {password}");
@@ -159,14 +183,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "admin" => TokenScope::Admin,
                 _ => TokenScope::Read,
             };
-            let secret = admin::add_token(&app::open_meta(&config)?, &name, scope, &sites, expires_days)?;
+            let (meta, audit) = app::open_meta(&config)?;
+            let secret = admin::add_token(&meta, &name, scope, &sites, expires_days)?;
+            record(&audit, "token.add", None, &format!("{name} ({scope:?}, sites {sites:?}, {} {})", &secret[..12], expires_days.map_or("no expiry".to_owned(), |d| format!("expires in {d} days"))))?;
             println!("token (shown once, stored only as a hash): {secret}");
             Ok(())
         }
         Command::Config(ConfigCmd::Check) => {
             println!("listen: {}", config.listen);
             println!("data folder: {}", config.data_dir.display());
-            let meta = app::open_meta(&config)?;
+            let (meta, audit) = app::open_meta(&config)?;
+            println!("audit log: {} records, chain intact", audit.verify()?);
             println!("master key: ok ({})", if config.master_key_hex.is_some() { "OBSCURA_MASTER_KEY".to_owned() } else { config.master_key_file.display().to_string() });
             let m = meta.get();
             println!("metadata: ok ({} sites, {} users, {} tokens)", m.sites.len(), m.users.len(), m.tokens.len());
@@ -181,6 +208,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("warning: no users yet; create the first owner with `obscura user add NAME`");
             }
             println!("configuration ok");
+            Ok(())
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let (_, audit) = app::open_meta(&config)?;
+            let n = audit.verify()?;
+            println!("audit log intact: {n} records");
+            Ok(())
+        }
+        Command::Audit(AuditCmd::List { last }) => {
+            let (_, audit) = app::open_meta(&config)?;
+            let records = audit.read_all()?;
+            for r in records.iter().skip(records.len().saturating_sub(last)) {
+                let when = obscura_web::stats_api::format_ms(r.ts_ms);
+                println!("{}\t{when}\t{}\t{}\t{}\t{}", r.seq, r.actor, r.action, r.site.as_deref().unwrap_or("-"), r.detail);
+            }
             Ok(())
         }
         Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
