@@ -54,7 +54,17 @@ pub struct User {
     /// argon2id PHC string.
     pub password_hash: String,
     pub role: Role,
+    /// Sites a viewer may read (other roles read every site).
+    #[serde(default)]
+    pub sites: Vec<u32>,
     pub created_ms: i64,
+}
+
+impl User {
+    /// Whether this user may read `site`.
+    pub fn may_read(&self, site: u32) -> bool {
+        self.role >= Role::Analyst || self.sites.contains(&site)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]

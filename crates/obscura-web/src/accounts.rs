@@ -129,6 +129,115 @@ pub async fn post_logout(
     }
 }
 
+/// `GET /account`: change the password, log out everywhere.
+pub async fn get_account(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
+        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
+    };
+    account_page(StatusCode::OK, &session, None)
+}
+
+fn account_page(status: StatusCode, session: &crate::sessions::Session, message: Option<&str>) -> Response {
+    let body = page(
+        "Account",
+        html! {
+            main.login {
+                h1 { "Account: " (session.username) }
+                @if let Some(m) = message { p role="alert" { (m) } }
+                form method="post" action="/account/password" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label { "Current password" input name="current" type="password" autocomplete="current-password" required; }
+                    label { "New password (at least 10 characters)" input name="new" type="password" autocomplete="new-password" minlength="10" required; }
+                    button type="submit" { "Change password" }
+                }
+                form method="post" action="/account/logout-all" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" { "Log out everywhere" }
+                }
+                p { a href="/" { "Back to the dashboard" } }
+            }
+        },
+    );
+    (status, Html(body.into_string())).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+}
+
+/// `POST /account/password`: needs the current password; ends every session of the user.
+pub async fn post_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
+        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
+    };
+    let Ok(Form(form)) = form.map_err(drop).and_then(|f| if f.csrf == session.csrf { Ok(f) } else { Err(()) }) else {
+        return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response();
+    };
+    if form.new.chars().count() < 10 {
+        return account_page(StatusCode::BAD_REQUEST, &session, Some("The new password needs at least 10 characters."));
+    }
+    let meta = state.meta.get();
+    let Some(user) = meta.users.iter().find(|u| u.username == session.username).cloned() else {
+        return (StatusCode::FORBIDDEN, "this account no longer exists").into_response();
+    };
+    let (hash, current) = (user.password_hash.clone(), form.current.clone());
+    if !tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await.unwrap_or(false) {
+        return account_page(StatusCode::FORBIDDEN, &session, Some("The current password is wrong."));
+    }
+    let new = form.new.clone();
+    let Ok(Ok(new_hash)) = tokio::task::spawn_blocking(move || hash_password(&new)).await else {
+        return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be changed; try again."));
+    };
+    let username = session.username.clone();
+    let saved = state.meta.update(|m| {
+        if let Some(u) = m.users.iter_mut().find(|u| u.username == username) {
+            u.password_hash = new_hash;
+        }
+        Ok(())
+    });
+    if saved.is_err() {
+        return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be saved; try again."));
+    }
+    audit_admin(&state, &session.username, "user.password", "changed own password");
+    state.sessions.end_all(&session.username);
+    (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
+}
+
+/// `POST /account/logout-all`: ends every session of the user, on every device.
+pub async fn post_logout_all(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
+        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
+    };
+    match form {
+        Ok(Form(form)) if form.csrf == session.csrf => {
+            state.sessions.end_all(&session.username);
+            audit_admin(&state, &session.username, "user.logout_all", "ended every session");
+            (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
+        }
+        _ => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    }
+}
+
+fn audit_admin(state: &AppState, username: &str, action: &str, detail: &str) {
+    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let actor = format!("user:{username}");
+    let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
+    if let Err(e) = state.audit.append(entry) {
+        tracing::error!("cannot write the audit log: {e:#}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,15 +51,19 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
     };
     let meta = state.meta.get();
-    if meta.sites.is_empty() {
+    let visible: Vec<_> = {
+        let reader = Reader::for_session(&state, &session);
+        meta.sites.iter().filter(|s| reader.may_read(s.id)).cloned().collect()
+    };
+    if visible.is_empty() {
         let body = page("Overview", html! { main { h1 { "No sites yet" } p { "Add one with " code { "obscura site add example.com" } "." } } });
         return Html(body.into_string()).into_response();
     }
     if !params.contains_key("site") {
-        params.insert("site".into(), meta.sites[0].domain.clone());
+        params.insert("site".into(), visible[0].domain.clone());
     }
     let range_name = params.get("range").cloned().unwrap_or_else(|| "30d".into());
-    let reader = Reader { actor: format!("user:{}", session.username), sites: Vec::new() };
+    let reader = Reader::for_session(&state, &session);
     let parsed = parse_query(&state, &reader, &params).and_then(|(q, site)| {
         crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), &format!("overview range={range_name}"))?;
         Ok((q, site))
@@ -100,8 +104,9 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         html! {
             header.top {
                 h1 { "Obscura · " (site.domain) }
-                nav.sites { @for s in &meta.sites { a class=[(s.id == site.id).then_some("on")] href=(format!("/?site={}&range={}", s.domain, range_name)) { (s.domain) } } }
+                nav.sites { @for s in &visible { a class=[(s.id == site.id).then_some("on")] href=(format!("/?site={}&range={}", s.domain, range_name)) { (s.domain) } } }
                 nav.ranges { @for (key, label) in RANGES { a class=[(key == range_name).then_some("on")] href=(format!("/?site={}&range={}", site.domain, key)) { (label) } } }
+                a href="/account" { "Account" }
                 form.inline method="post" action="/logout" {
                     input type="hidden" name="csrf" value=(session.csrf);
                     button type="submit" { "Log out " (session.username) }

@@ -75,6 +75,11 @@ impl Sessions {
         }
     }
 
+    /// Ends every session of `username` (logout everywhere, password change).
+    pub fn end_all(&self, username: &str) {
+        self.by_hash.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.username != username);
+    }
+
     /// Counts a login attempt from `ip` for `username`, unless either is locked out (then
     /// returns false). Counting before the password is checked means parallel guesses cannot
     /// slip past the limit.

@@ -11,7 +11,7 @@ use axum::extract::{Query as UrlQuery, State};
 use axum::http::HeaderMap;
 use obscura_query::results;
 use obscura_query::{Dimension, Filter, Interval, Query, TimeRange};
-use obscura_store::meta::{Site, TokenScope};
+use obscura_store::meta::{Role, Site, TokenScope};
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
@@ -24,8 +24,27 @@ pub type Params = HashMap<String, String>;
 pub struct Reader {
     /// `token:<id>` or `user:<name>`, for the audit log.
     pub actor: String,
-    /// Empty = all sites.
-    pub sites: Vec<u32>,
+    /// `None` = every site.
+    pub sites: Option<Vec<u32>>,
+}
+
+impl Reader {
+    pub fn may_read(&self, site: u32) -> bool {
+        self.sites.as_ref().is_none_or(|s| s.contains(&site))
+    }
+
+    /// The reader behind a dashboard session: viewers see their assigned sites only.
+    pub fn for_session(state: &AppState, session: &crate::sessions::Session) -> Reader {
+        let meta = state.meta.get();
+        let user = meta.users.iter().find(|u| u.username == session.username);
+        let sites = match user {
+            Some(u) if u.role >= Role::Analyst => None,
+            Some(u) => Some(u.sites.clone()),
+            // A session whose user was removed reads nothing.
+            None => Some(Vec::new()),
+        };
+        Reader { actor: format!("user:{}", session.username), sites }
+    }
 }
 
 /// Records a read in the audit log; a read that cannot be recorded is not served.
@@ -52,10 +71,11 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiErr
         if token.scope == TokenScope::Ingest {
             return Err(ApiError::forbidden("this token may only send events, not read statistics"));
         }
-        return Ok(Reader { actor: format!("token:{}", token.id), sites: token.sites });
+        let sites = (!token.sites.is_empty()).then_some(token.sites);
+        return Ok(Reader { actor: format!("token:{}", token.id), sites });
     }
     match state.sessions.get(headers, now) {
-        Some(session) => Ok(Reader { actor: format!("user:{}", session.username), sites: Vec::new() }),
+        Some(session) => Ok(Reader::for_session(state, &session)),
         None => Err(ApiError::unauthorized("missing `Authorization: Bearer <token>` header")),
     }
 }
@@ -68,8 +88,8 @@ pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result
         .site_by_domain(domain)
         .cloned()
         .ok_or_else(|| ApiError::new(404, format!("unknown site {domain:?}")))?;
-    if !reader.sites.is_empty() && !reader.sites.contains(&site.id) {
-        return Err(ApiError::forbidden(format!("this token may not read {domain:?}")));
+    if !reader.may_read(site.id) {
+        return Err(ApiError::forbidden(format!("{} may not read {domain:?}", reader.actor)));
     }
     let range = TimeRange::named(
         params.get("range").map_or("30d", String::as_str),
@@ -185,7 +205,7 @@ pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let sites: Vec<Value> = meta
         .sites
         .iter()
-        .filter(|s| reader.sites.is_empty() || reader.sites.contains(&s.id))
+        .filter(|s| reader.may_read(s.id))
         .map(|s| json!({ "domain": s.domain, "respect_dnt": s.respect_dnt }))
         .collect();
     Ok(Json(json!({ "results": sites })))

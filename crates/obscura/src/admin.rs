@@ -31,8 +31,18 @@ pub fn random_password() -> String {
     (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }
 
-/// Adds a user; returns the password (generated unless given).
+/// Adds a user; returns the password (generated unless given). Viewers read only `sites`.
 pub fn add_user(meta: &MetaStore, username: &str, role: Role, password: Option<String>) -> anyhow::Result<String> {
+    add_user_with_sites(meta, username, role, password, &[])
+}
+
+pub fn add_user_with_sites(
+    meta: &MetaStore,
+    username: &str,
+    role: Role,
+    password: Option<String>,
+    site_domains: &[String],
+) -> anyhow::Result<String> {
     if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
         bail!("user names have 1 to 64 characters and no spaces");
     }
@@ -48,7 +58,14 @@ pub fn add_user(meta: &MetaStore, username: &str, role: Role, password: Option<S
         if m.users.is_empty() && role != Role::Owner {
             bail!("the first user must be an owner (--role owner)");
         }
-        m.users.push(User { username: username.to_owned(), password_hash: hash, role, created_ms: now_ms() });
+        let sites = site_domains
+            .iter()
+            .map(|d| m.site_by_domain(d).map(|s| s.id).with_context(|| format!("unknown site {d:?}")))
+            .collect::<anyhow::Result<Vec<u32>>>()?;
+        if role == Role::Viewer && sites.is_empty() {
+            bail!("a viewer needs at least one site (--site example.com)");
+        }
+        m.users.push(User { username: username.to_owned(), password_hash: hash, role, sites, created_ms: now_ms() });
         Ok(())
     })?;
     Ok(password)
@@ -58,6 +75,18 @@ pub fn read_password_stdin() -> anyhow::Result<String> {
     let mut s = String::new();
     std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
     Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Removes an API token by its id (the `obs_…` prefix shown by `token list`).
+pub fn revoke_token(meta: &MetaStore, id: &str) -> anyhow::Result<()> {
+    meta.update(|m| {
+        let before = m.tokens.len();
+        m.tokens.retain(|t| t.id != id);
+        if m.tokens.len() == before {
+            bail!("no token with id {id:?} (see `obscura token list`)");
+        }
+        Ok(())
+    })
 }
 
 /// Adds an API token; returns the secret, shown once.

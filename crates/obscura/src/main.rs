@@ -76,6 +76,9 @@ enum UserCmd {
         /// Read the password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Sites a viewer may read (repeatable).
+        #[arg(long = "site")]
+        sites: Vec<String>,
     },
 }
 
@@ -94,6 +97,10 @@ enum TokenCmd {
         #[arg(long)]
         expires_days: Option<u32>,
     },
+    /// List tokens (ids, names, scopes; never the secrets).
+    List,
+    /// Revoke a token by its id.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -165,11 +172,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::User(UserCmd::Add { username, role, password_stdin }) => {
+        Command::User(UserCmd::Add { username, role, password_stdin, sites }) => {
             let role = Role::parse(&role).expect("clap restricts the values");
             let given = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
             let (meta, audit) = app::open_meta(&config)?;
-            let password = admin::add_user(&meta, &username, role, given.clone())?;
+            let password = admin::add_user_with_sites(&meta, &username, role, given.clone(), &sites)?;
             record(&audit, "user.add", None, &format!("{username} ({role:?})"))?;
             println!("added user {username}");
             if given.is_none() {
@@ -187,6 +194,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let secret = admin::add_token(&meta, &name, scope, &sites, expires_days)?;
             record(&audit, "token.add", None, &format!("{name} ({scope:?}, sites {sites:?}, {} {})", &secret[..12], expires_days.map_or("no expiry".to_owned(), |d| format!("expires in {d} days"))))?;
             println!("token (shown once, stored only as a hash): {secret}");
+            Ok(())
+        }
+        Command::Token(TokenCmd::List) => {
+            let (meta, _) = app::open_meta(&config)?;
+            for t in &meta.get().tokens {
+                let expires = t.expires_ms.map_or("never".to_owned(), obscura_web::stats_api::format_ms);
+                println!("{}\t{}\t{:?}\tsites {:?}\texpires {expires}", t.id, t.name, t.scope, t.sites);
+            }
+            Ok(())
+        }
+        Command::Token(TokenCmd::Revoke { id }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::revoke_token(&meta, &id)?;
+            record(&audit, "token.revoke", None, &id)?;
+            println!("revoked {id}");
             Ok(())
         }
         Command::Config(ConfigCmd::Check) => {

@@ -89,3 +89,89 @@ async fn csrf_login_and_logout_refuse_missing_or_stale_tokens() {
     assert_eq!(after.status(), 303, "the session ended");
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_viewer_reads_only_assigned_sites_analyst_reads_all() {
+    use obscura_store::meta::Role;
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let meta = obscura_store::meta::MetaStore::open(
+        &s.data_dir,
+        obscura_store::crypto::load_master_key(
+            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
+            &s.data_dir,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    obscura::admin::add_site(&meta, "other.example", true).unwrap();
+    let pw = "viewer password 1".to_owned();
+    obscura::admin::add_user_with_sites(&meta, "vera", Role::Viewer, Some(pw.clone()), &["other.example".into()]).unwrap();
+    obscura::admin::add_user(&meta, "ana", Role::Analyst, Some("analyst password".into())).unwrap();
+    assert!(obscura::admin::add_user(&meta, "nobody", Role::Viewer, Some("viewer password 2".into())).is_err(), "a viewer needs a site");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let get = |cookie: String, site: &'static str| {
+        let (client, base) = (client.clone(), s.base.clone());
+        async move {
+            client.get(format!("{base}/api/v1/stats/aggregate?site={site}")).header("cookie", cookie).send().await.unwrap().status().as_u16()
+        }
+    };
+    let vera = crate::harness::login(&s.base, "vera", &pw).await.expect("viewer logs in");
+    assert_eq!(get(vera.clone(), "other.example").await, 200);
+    assert_eq!(get(vera.clone(), "shop.example").await, 403, "a viewer may not read an unassigned site");
+    let page = client.get(format!("{}/", s.base)).header("cookie", &vera).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("other.example") && !page.contains("shop.example"), "the viewer's site list holds only their site");
+    let forced = client.get(format!("{}/?site=shop.example", s.base)).header("cookie", &vera).send().await.unwrap();
+    assert_eq!(forced.status(), 403);
+
+    let ana = crate::harness::login(&s.base, "ana", "analyst password").await.expect("analyst logs in");
+    assert_eq!(get(ana.clone(), "shop.example").await, 200);
+    assert_eq!(get(ana, "other.example").await, 200);
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_password_change_and_logout_everywhere_end_sessions() {
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let laptop = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    let phone = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    let account = client.get(format!("{}/account", s.base)).header("cookie", &laptop).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::harness::csrf_in(&account);
+    let wrong = client
+        .post(format!("{}/account/password", s.base))
+        .header("cookie", &laptop)
+        .form(&[("csrf", csrf.as_str()), ("current", "not it"), ("new", "a brand new password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let changed = client
+        .post(format!("{}/account/password", s.base))
+        .header("cookie", &laptop)
+        .form(&[("csrf", csrf.as_str()), ("current", s.password.as_str()), ("new", "a brand new password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 303);
+    for cookie in [&laptop, &phone] {
+        let res = client.get(format!("{}/", s.base)).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(res.status(), 303, "every session ends when the password changes");
+    }
+    assert!(crate::harness::login(&s.base, "owner", &s.password).await.is_none(), "the old password no longer works");
+    let fresh = crate::harness::login(&s.base, "owner", "a brand new password").await.unwrap();
+    let other = crate::harness::login(&s.base, "owner", "a brand new password").await.unwrap();
+    let account = client.get(format!("{}/account", s.base)).header("cookie", &fresh).send().await.unwrap().text().await.unwrap();
+    let out = client
+        .post(format!("{}/account/logout-all", s.base))
+        .header("cookie", &fresh)
+        .form(&[("csrf", crate::harness::csrf_in(&account))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let res = client.get(format!("{}/", s.base)).header("cookie", &other).send().await.unwrap();
+    assert_eq!(res.status(), 303, "logout everywhere ends the other device's session too");
+    s.stop();
+}

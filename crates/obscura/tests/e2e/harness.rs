@@ -164,3 +164,25 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Logs in through the form (CSRF cookie and field included); returns the session cookie pair.
+pub async fn login(base: &str, username: &str, password: &str) -> Option<String> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = client.get(format!("{base}/login")).send().await.unwrap();
+    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let html = form.text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let res = client
+        .post(format!("{base}/login"))
+        .header("cookie", csrf_cookie)
+        .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    (res.status() == 303).then(|| res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned())
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
