@@ -10,7 +10,7 @@ pub enum QueryError {
     BadFilter(String),
     #[error("bad date range: {0}")]
     BadRange(String),
-    #[error("unknown interval {0:?}; use hour or day")]
+    #[error("unknown interval {0:?}; use hour, day or week")]
     BadInterval(String),
 }
 
@@ -26,6 +26,8 @@ pub enum Dimension {
     EntryPage,
     ExitPage,
     PreviousPage,
+    /// Behaviour flow: `previous page → page` pairs.
+    Flow,
     Continent,
     Country,
     Province,
@@ -47,7 +49,7 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const NAMES: [&'static str; 26] = [
+    pub const NAMES: [&'static str; 27] = [
         "source",
         "referrer",
         "utm_source",
@@ -57,6 +59,7 @@ impl Dimension {
         "entry_page",
         "exit_page",
         "previous_page",
+        "flow",
         "continent",
         "country",
         "province",
@@ -88,6 +91,7 @@ impl Dimension {
             "entry_page" => EntryPage,
             "exit_page" => ExitPage,
             "previous_page" => PreviousPage,
+            "flow" => Flow,
             "continent" => Continent,
             "country" => Country,
             "province" => Province,
@@ -121,10 +125,10 @@ impl Dimension {
         }
     }
 
-    const ALL_FIXED: [Dimension; 25] = {
+    const ALL_FIXED: [Dimension; 26] = {
         use Dimension::*;
         [
-            Source, Referrer, UtmSource, UtmMedium, UtmCampaign, Page, EntryPage, ExitPage, PreviousPage, Continent,
+            Source, Referrer, UtmSource, UtmMedium, UtmCampaign, Page, EntryPage, ExitPage, PreviousPage, Flow, Continent,
             Country, Province, Network, Browser, BrowserVersion, Os, OsVersion, DeviceType, DeviceBrand, DeviceModel,
             Screen, VisitorType, DaysSinceLast, VisitCount, Event,
         ]
@@ -233,6 +237,7 @@ impl TimeRange {
 pub enum Interval {
     Hour,
     Day,
+    Week,
 }
 
 impl Interval {
@@ -240,6 +245,7 @@ impl Interval {
         match s {
             "hour" => Ok(Interval::Hour),
             "day" => Ok(Interval::Day),
+            "week" => Ok(Interval::Week),
             other => Err(QueryError::BadInterval(other.to_owned())),
         }
     }

@@ -135,12 +135,15 @@ fn fill_gaps(points: Vec<SeriesPoint>, q: &Query, interval: Interval) -> Vec<Ser
     let step: i64 = match interval {
         Interval::Hour => 3_600_000,
         Interval::Day => 86_400_000,
+        Interval::Week => 7 * 86_400_000,
     };
     let from = (q.range.from.unix_timestamp_nanos() / 1_000_000) as i64;
     let to = (q.range.to.unix_timestamp_nanos() / 1_000_000) as i64;
     let mut out = Vec::new();
     let mut it = points.into_iter().peekable();
-    let mut t = from - from.rem_euclid(step);
+    // Buckets are aligned like the SQL's `date_bin`: weeks from Monday 1970-01-05.
+    let origin: i64 = if interval == Interval::Week { 4 * 86_400_000 } else { 0 };
+    let mut t = from - (from - origin).rem_euclid(step);
     while t < to {
         match it.peek() {
             Some(p) if p.bucket_ms == t => out.push(it.next().expect("peeked")),

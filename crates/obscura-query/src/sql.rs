@@ -32,6 +32,7 @@ impl Binder {
 fn row_condition(dim: &Dimension) -> Option<&'static str> {
     match dim {
         Dimension::Page | Dimension::PreviousPage => Some("kind = 0"),
+        Dimension::Flow => Some("kind = 0 AND prev_path IS NOT NULL"),
         Dimension::EntryPage | Dimension::Source | Dimension::Referrer | Dimension::UtmSource | Dimension::UtmMedium | Dimension::UtmCampaign => {
             Some("kind = 0 AND visit_seq = 1")
         }
@@ -57,6 +58,7 @@ fn column(dim: &Dimension, b: &mut Binder) -> String {
         UtmCampaign => "utm_campaign".into(),
         Page | EntryPage | ExitPage => "path".into(),
         PreviousPage => "prev_path".into(),
+        Flow => "concat(prev_path, ' → ', path)".into(),
         Continent => "continent".into(),
         Country => "country".into(),
         Province => "province".into(),
@@ -186,7 +188,7 @@ fn breakdown_rows(dim: &Dimension, cond: &str, b: &mut Binder, table: &str, by_s
 
 /// Dimensions kept in the per-day rollups (all but property values and page pairs).
 pub fn rolled_up(dim: &Dimension) -> bool {
-    !matches!(dim, Dimension::Prop(_) | Dimension::PreviousPage)
+    !matches!(dim, Dimension::Prop(_) | Dimension::PreviousPage | Dimension::Flow)
 }
 
 /// The days of `q`'s range that can be read from rollups: whole days, no filters.
@@ -238,6 +240,8 @@ impl Dialect {
             // Day buckets are the day partitions, so raw and rolled-up days line up.
             Interval::Day => "day",
             Interval::Hour => "date_bin(INTERVAL '1 hour', ts, TIMESTAMP '1970-01-01T00:00:00Z')",
+            // Weeks start on Monday (1970-01-05 was one).
+            Interval::Week => "date_bin(INTERVAL '7 days', ts, TIMESTAMP '1970-01-05T00:00:00Z')",
         };
         let raw = format!(
             "SELECT {raw_bucket} AS bucket, CAST(approx_distinct(visitor) AS BIGINT) AS visitors, {VISIT_METRICS} \

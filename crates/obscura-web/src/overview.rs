@@ -1,5 +1,8 @@
-//! The overview page at `/`: headline numbers with their change, a time-series chart, and the top
-//! pages, sources and countries. Server-rendered; works without JavaScript.
+//! The dashboard at `/`: headline numbers with their change, a time-series chart (hour, day or
+//! week), and panels of top lists (sources, pages and flow, locations, devices, visit frequency,
+//! custom events and their properties). Clicking a row filters the view; filters show as removable
+//! chips; every state is in the URL. Server-rendered: it works without JavaScript (the script only
+//! switches the theme).
 
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::HeaderMap;
@@ -14,9 +17,71 @@ use crate::state::AppState;
 use crate::stats_api::{Params, Reader, parse_query};
 
 pub const APP_CSS: &str = include_str!("../assets/app.css");
+pub const APP_JS: &str = include_str!("../assets/app.js");
 
 pub async fn app_css() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "public, max-age=3600")], APP_CSS)
+}
+
+pub async fn app_js() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/javascript; charset=utf-8"), (CACHE_CONTROL, "public, max-age=3600")], APP_JS)
+}
+
+/// `GET /realtime`: visitors and top pages of the last five minutes, refreshing itself.
+pub async fn realtime(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+    let now = state.clock.now();
+    let Some(session) = state.sessions.get(&headers, now) else {
+        return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
+    };
+    let reader = Reader::for_session(&state, &session);
+    let meta = state.meta.get();
+    let Some(site) = params
+        .get("site")
+        .and_then(|d| meta.site_by_domain(d))
+        .or_else(|| meta.sites.iter().find(|s| reader.may_read(s.id)))
+        .cloned()
+    else {
+        return (StatusCode::NOT_FOUND, Html(page("Realtime", html! { main { p { "No site to show." } } }).into_string())).into_response();
+    };
+    if !reader.may_read(site.id) {
+        return (StatusCode::FORBIDDEN, Html(page("Realtime", html! { main { p.error { "You may not read this site." } } }).into_string())).into_response();
+    }
+    if let Err(e) = crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), "realtime") {
+        return e.into_response();
+    }
+    let q = Query { site: site.id, range: obscura_query::TimeRange { from: now - time::Duration::minutes(5), to: now + time::Duration::seconds(1) }, filters: Vec::new() };
+    let store = state.store.as_ref();
+    let (agg, pages) = futures::join!(
+        results::aggregate(store, state.dialect, &q),
+        results::breakdown(store, state.dialect, &q, &Dimension::Page, 10)
+    );
+    let (Ok(agg), Ok(pages)) = (agg, pages) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Html(page("Realtime", html! { main { p.error { "The store could not answer; retrying." } } }).into_string())).into_response();
+    };
+    let body = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content="15";
+                title { "Realtime · " (site.domain) " · Obscura" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                header.top { h1 { "Realtime · " (site.domain) } a href=(format!("/?site={}", enc(&site.domain))) { "Dashboard" } }
+                main {
+                    section.metrics {
+                        div.metric data-metric="current_visitors" { div.label { "Visitors, last 5 minutes" } div.value { (agg.visitors) } }
+                        div.metric { div.label { "Pageviews, last 5 minutes" } div.value { (agg.pageviews) } }
+                    }
+                    div.panel { h2 { "Current top pages" } (top_rows("page", &pages, Count::Pageviews, &Params::new())) }
+                    p.attribution { "Refreshes every 15 seconds." }
+                }
+            }
+        }
+    };
+    Html(body.into_string()).into_response()
 }
 
 /// The page frame shared by every HTML page.
@@ -46,15 +111,84 @@ const RANGES: [(&str, &str); 7] = [
     ("12mo", "12 months"),
 ];
 
+/// A panel of top lists: its URL parameter (which tab is open), title, tabs and second column.
+struct Panel {
+    param: &'static str,
+    title: &'static str,
+    tabs: &'static [(&'static str, &'static str)],
+    count: Count,
+}
+
+const PANELS: [Panel; 6] = [
+    Panel {
+        param: "sources",
+        title: "Sources",
+        tabs: &[("source", "Channel"), ("referrer", "Referrer"), ("utm_source", "UTM source"), ("utm_medium", "UTM medium"), ("utm_campaign", "UTM campaign")],
+        count: Count::Visits,
+    },
+    Panel {
+        param: "pages",
+        title: "Pages",
+        tabs: &[("page", "Top pages"), ("entry_page", "Entry pages"), ("exit_page", "Exit pages"), ("flow", "Flow")],
+        count: Count::Pageviews,
+    },
+    Panel {
+        param: "locations",
+        title: "Locations",
+        tabs: &[("country", "Countries"), ("province", "Provinces"), ("continent", "Continents"), ("network", "Network operators")],
+        count: Count::Visits,
+    },
+    Panel {
+        param: "devices",
+        title: "Devices",
+        tabs: &[("browser", "Browsers"), ("os", "Operating systems"), ("device_type", "Device types"), ("device_brand", "Brands"), ("device_model", "Models"), ("screen", "Screens")],
+        count: Count::Visits,
+    },
+    Panel {
+        param: "frequency",
+        title: "Visitors",
+        tabs: &[("visitor_type", "New vs returning"), ("days_since_last", "Days since last visit"), ("visit_count", "Visits so far")],
+        count: Count::Visits,
+    },
+    Panel { param: "events", title: "Custom events", tabs: &[("event", "Events")], count: Count::Events },
+];
+
+/// Percent-encodes a URL query value.
+fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// This view's URL with some parameters changed (`None` removes one). Every state lives in the URL.
+fn url_with(params: &Params, changes: &[(&str, Option<&str>)]) -> String {
+    let mut merged: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    merged.extend(changes.iter().filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v.to_owned()))));
+    merged.sort();
+    let query: Vec<String> = merged.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect();
+    format!("/?{}", query.join("&"))
+}
+
+/// The filters of the URL, as written there (`dim==value` joined with `;`).
+fn filter_list(params: &Params) -> Vec<String> {
+    params.get("filters").map(|f| f.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+}
+
 pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuery(mut params): UrlQuery<Params>) -> Response {
     let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
         return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
     };
     let meta = state.meta.get();
-    let visible: Vec<_> = {
-        let reader = Reader::for_session(&state, &session);
-        meta.sites.iter().filter(|s| reader.may_read(s.id)).cloned().collect()
-    };
+    let reader = Reader::for_session(&state, &session);
+    let visible: Vec<_> = meta.sites.iter().filter(|s| reader.may_read(s.id)).cloned().collect();
     if visible.is_empty() {
         let body = page("Overview", html! { main { h1 { "No sites yet" } p { "Add one with " code { "obscura site add example.com" } "." } } });
         return Html(body.into_string()).into_response();
@@ -63,68 +197,122 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         params.insert("site".into(), visible[0].domain.clone());
     }
     let range_name = params.get("range").cloned().unwrap_or_else(|| "30d".into());
-    let reader = Reader::for_session(&state, &session);
     let parsed = parse_query(&state, &reader, &params).and_then(|(q, site)| {
-        crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), &format!("overview range={range_name}"))?;
-        Ok((q, site))
+        let interval = match params.get("interval") {
+            Some(i) => Interval::parse(i)?,
+            None if q.range.to - q.range.from <= time::Duration::days(2) => Interval::Hour,
+            None => Interval::Day,
+        };
+        let prop = params.get("prop").filter(|p| !p.is_empty() && p.len() <= 100).cloned();
+        crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), &format!("dashboard {}", url_with(&params, &[])))?;
+        Ok((q, site, interval, prop))
     });
-    let (q, site) = match parsed {
+    let (q, site, interval, prop) = match parsed {
         Ok(x) => x,
         Err(e) => {
             let body = page("Bad request", html! { main { h1 { "Cannot show this view" } p class="error" { (e.message) } p { a href="/" { "Back to the overview" } } } });
             return (e.status, Html(body.into_string())).into_response();
         }
     };
-    let interval = if q.range.to - q.range.from <= time::Duration::days(2) { Interval::Hour } else { Interval::Day };
     let store = state.store.as_ref();
     let d = state.dialect;
     let prev = Query { range: q.range.previous(), ..q.clone() };
-    let loaded = async {
-        Ok::<_, obscura_store::StoreError>((
-            results::aggregate(store, d, &q).await?,
-            results::aggregate(store, d, &prev).await?,
-            results::timeseries(store, d, &q, interval).await?,
-            results::breakdown(store, d, &q, &Dimension::Page, 10).await?,
-            results::breakdown(store, d, &q, &Dimension::Source, 10).await?,
-            results::breakdown(store, d, &q, &Dimension::Referrer, 10).await?,
-            results::breakdown(store, d, &q, &Dimension::Country, 10).await?,
-        ))
-    }
-    .await;
-    let (now, before, series, pages, sources, referrers, countries) = match loaded {
+    let tab_of = |panel: &Panel| -> String {
+        let chosen = params.get(panel.param).map(String::as_str);
+        let allowed = panel.tabs.iter().any(|(dim, _)| Some(*dim) == chosen)
+            || (panel.param == "events" && prop.as_deref().is_some_and(|p| chosen == Some(format!("prop:{p}").as_str())));
+        if allowed { chosen.unwrap_or(panel.tabs[0].0).to_owned() } else { panel.tabs[0].0.to_owned() }
+    };
+    let tabs: Vec<String> = PANELS.iter().map(tab_of).collect();
+    let dims: Vec<Dimension> = tabs.iter().map(|t| Dimension::parse(t).expect("tabs are known dimensions")).collect();
+    // The queries of one page run concurrently: two cores, a dozen small queries.
+    let breakdowns = futures::future::join_all(dims.iter().map(|dim| results::breakdown(store, d, &q, dim, 10)));
+    let (now, before, series, panels) = futures::join!(
+        results::aggregate(store, d, &q),
+        results::aggregate(store, d, &prev),
+        results::timeseries(store, d, &q, interval),
+        breakdowns,
+    );
+    let loaded = (|| Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels.into_iter().collect::<Result<Vec<_>, _>>()?)))();
+    let (now, before, series, panels) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            tracing::error!("overview query failed: {e}");
+            tracing::error!("dashboard query failed: {e}");
             let body = page("Unavailable", html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } });
             return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
         }
     };
+    let filters = filter_list(&params);
     let body = page(
-        "Overview",
+        "Dashboard",
         html! {
             header.top {
                 h1 { "Obscura · " (site.domain) }
-                nav.sites { @for s in &visible { a class=[(s.id == site.id).then_some("on")] href=(format!("/?site={}&range={}", s.domain, range_name)) { (s.domain) } } }
-                nav.ranges { @for (key, label) in RANGES { a class=[(key == range_name).then_some("on")] href=(format!("/?site={}&range={}", site.domain, key)) { (label) } } }
-                a href="/account" { "Account" }
-                form.inline method="post" action="/logout" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    button type="submit" { "Log out " (session.username) }
-                }
-            }
-            main {
-                (metrics(&now, &before))
-                div.chart { (chart(&series, interval)) }
-                div.panels {
-                    (top_table("Top pages", "Page", &pages, Count::Pageviews))
-                    (top_table("Sources", "Source", &sources, Count::Visits))
-                    (top_table("Referrers", "Referrer", &referrers, Count::Visits))
-                    div.panel {
-                        (top_rows("Countries", "Country", &countries, Count::Pageviews))
-                        p.attribution { (crate::stats_api::GEO_ATTRIBUTION) }
+                nav.sites { @for s in &visible { a class=[(s.id == site.id).then_some("on")] href=(url_with(&params, &[("site", Some(s.domain.as_str())), ("filters", None)])) { (s.domain) } } }
+                nav.actions {
+                    a href=(format!("/realtime?site={}", enc(&site.domain))) { "Realtime" }
+                    button type="button" id="theme" class="link" { "Theme" }
+                    a href="/account" { "Account" }
+                    form.inline method="post" action="/logout" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button type="submit" { "Log out " (session.username) }
                     }
                 }
             }
+            main {
+                nav.ranges {
+                    @for (key, label) in RANGES { a class=[(key == range_name).then_some("on")] href=(url_with(&params, &[("range", Some(key)), ("from", None), ("to", None), ("interval", None)])) { (label) } }
+                    form.inline.custom method="get" action="/" {
+                        @for (k, v) in params.iter().filter(|(k, _)| !matches!(k.as_str(), "range" | "from" | "to" | "interval")) { input type="hidden" name=(k) value=(v); }
+                        input type="hidden" name="range" value="custom";
+                        input type="date" name="from" aria-label="From" value=[params.get("from")] required;
+                        input type="date" name="to" aria-label="To" value=[params.get("to")] required;
+                        button type="submit" { "Custom range" }
+                    }
+                }
+                @if !filters.is_empty() {
+                    div.chips {
+                        @for (i, f) in filters.iter().enumerate() {
+                            @let rest: Vec<&str> = filters.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| f.as_str()).collect();
+                            a.chip href=(url_with(&params, &[("filters", Some(rest.join(";").as_str()))])) title="Remove this filter" { (f.replace("==", " is ").replace("!=", " is not ").replace("~=", " contains ")) " ×" }
+                        }
+                        a.chip.clear href=(url_with(&params, &[("filters", None)])) { "Clear all" }
+                    }
+                }
+                (metrics(&now, &before))
+                div.chart {
+                    nav.granularity {
+                        @for (key, label) in [("hour", "Hours"), ("day", "Days"), ("week", "Weeks")] {
+                            @let on = matches!((key, interval), ("hour", Interval::Hour) | ("day", Interval::Day) | ("week", Interval::Week));
+                            a class=[on.then_some("on")] href=(url_with(&params, &[("interval", Some(key))])) { (label) }
+                        }
+                    }
+                    (chart(&series, interval))
+                }
+                div.panels {
+                    @for ((panel, tab), rows) in PANELS.iter().zip(&tabs).zip(&panels) {
+                        div.panel {
+                            h2 { (panel.title) }
+                            nav.tabs {
+                                @for (dim, label) in panel.tabs { a class=[(dim == tab).then_some("on")] href=(url_with(&params, &[(panel.param, Some(dim))])) { (label) } }
+                                @if panel.param == "events" {
+                                    @if let Some(p) = &prop { @let key = format!("prop:{p}"); a class=[(&key == tab).then_some("on")] href=(url_with(&params, &[("events", Some(key.as_str()))])) { "Property " (p) } }
+                                }
+                            }
+                            (top_rows(tab, rows, panel.count, &params))
+                            @if panel.param == "locations" { p.attribution { (crate::stats_api::GEO_ATTRIBUTION) } }
+                            @if panel.param == "events" {
+                                form.inline.prop method="get" action="/" {
+                                    @for (k, v) in params.iter().filter(|(k, _)| !matches!(k.as_str(), "prop" | "events")) { input type="hidden" name=(k) value=(v); }
+                                    input name="prop" placeholder="property key, e.g. plan" aria-label="Property key" value=[prop.as_deref()];
+                                    button type="submit" { "Break down" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            script src="/static/app.js" defer {}
         },
     );
     Html(body.into_string()).into_response()
@@ -175,7 +363,7 @@ fn chart(series: &[SeriesPoint], interval: Interval) -> Markup {
     let slot = (w - pad) / n;
     let fmt = match interval {
         Interval::Hour => time::macros::format_description!("[month repr:short] [day] [hour]:00"),
-        Interval::Day => time::macros::format_description!("[month repr:short] [day]"),
+        Interval::Day | Interval::Week => time::macros::format_description!("[month repr:short] [day]"),
     };
     let label = |ms: i64| {
         time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
@@ -192,7 +380,7 @@ fn chart(series: &[SeriesPoint], interval: Interval) -> Markup {
                 @let x = pad + i as f64 * slot;
                 g {
                     title { (label(p.bucket_ms)) ": " (p.visitors) " visitors, " (p.visits) " visits, " (p.pageviews) " pageviews" }
-                    rect x=(format!("{:.1}", x + slot * 0.1)) y=(format!("{:.1}", h - bh)) width=(format!("{:.1}", slot * 0.8)) height=(format!("{:.1}", bh.max(0.5))) fill="#4b5fd6" {}
+                    rect x=(format!("{:.1}", x + slot * 0.1)) y=(format!("{:.1}", h - bh)) width=(format!("{:.1}", slot * 0.8)) height=(format!("{:.1}", bh.max(0.5))) {}
                 }
             }
             @if let (Some(first), Some(last)) = (series.first(), series.last()) {
@@ -203,31 +391,51 @@ fn chart(series: &[SeriesPoint], interval: Interval) -> Markup {
     }
 }
 
-/// The second number of a top list: acquisition lists count visits (they describe a visit's
-/// start), content and location lists count pageviews.
+/// The second number of a top list: acquisition, location, device and visitor lists count visits
+/// (they describe a visit's start); content lists count pageviews; events count events.
 #[derive(Clone, Copy)]
 enum Count {
     Visits,
     Pageviews,
+    Events,
 }
 
-fn top_rows(title: &str, what: &str, rows: &[BreakdownRow], count: Count) -> Markup {
+/// A top list whose rows filter the view when clicked.
+fn top_rows(dim: &str, rows: &[BreakdownRow], count: Count, params: &Params) -> Markup {
     let (label, value): (&str, fn(&BreakdownRow) -> u64) = match count {
         Count::Visits => ("Visits", |r| r.visits),
         Count::Pageviews => ("Pageviews", |r| r.pageviews),
+        Count::Events => ("Events", |r| r.events),
     };
+    let (label, value): (&str, fn(&BreakdownRow) -> u64) = match dim {
+        "exit_page" => ("Exits", |r| r.visits),
+        "entry_page" => ("Entrances", |r| r.visits),
+        "flow" => ("Pageviews", |r| r.pageviews),
+        _ if dim.starts_with("prop:") => ("Events", |r| r.events),
+        _ => (label, value),
+    };
+    // Flow pairs are not a filterable value.
+    let filterable = dim != "flow";
+    let mut filters = filter_list(params);
     html! {
-        h2 { (title) }
         @if rows.is_empty() { p.empty { "No data in this period." } } @else {
             table.top {
-                thead { tr { th { (what) } th.n { "Visitors" } th.n { (label) } } }
-                tbody { @for r in rows { tr { td { (r.value) } td.n { (r.visitors) } td.n { (value(r)) } } } }
+                thead { tr { th { "" } th.n { "Visitors" } th.n { (label) } } }
+                tbody {
+                    @for r in rows {
+                        tr {
+                            td {
+                                @if filterable {
+                                    @let with = { filters.push(format!("{dim}=={}", r.value)); let f = filters.join(";"); filters.pop(); f };
+                                    a href=(url_with(params, &[("filters", Some(with.as_str()))])) title="Filter by this" { (r.value) }
+                                } @else { (r.value) }
+                            }
+                            td.n { (r.visitors) }
+                            td.n { (value(r)) }
+                        }
+                    }
+                }
             }
         }
     }
 }
-
-fn top_table(title: &str, what: &str, rows: &[BreakdownRow], count: Count) -> Markup {
-    html! { div.panel { (top_rows(title, what, rows, count)) } }
-}
-

@@ -40,8 +40,8 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
     public.sort();
     assert_eq!(
         public,
-        vec!["GET /health", "GET /js/obscura.js", "GET /login", "GET /static/app.css", "POST /api/event"],
-        "the public routes are the ingest endpoint, the tracker, login, health and the stylesheet"
+        vec!["GET /health", "GET /js/obscura.js", "GET /login", "GET /static/app.css", "GET /static/app.js", "POST /api/event"],
+        "the public routes are the ingest endpoint, the tracker, login, health and the static assets"
     );
     // Routes not in the table do not exist.
     for path in ["/admin", "/debug", "/api/v1/users", "/.env"] {
