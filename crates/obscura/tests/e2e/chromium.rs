@@ -47,31 +47,14 @@ document.getElementById('spa').addEventListener('click', function (e) { e.preven
 document.getElementById('out').addEventListener('click', function (e) { e.preventDefault(); });
 "#;
 
-async fn count(store: &dyn EventStore, sql: &str) -> i64 {
-    let batches = store.query(&SqlQuery { sql: sql.into(), params: vec![] }).await.unwrap();
-    let col = batches[0].column(0);
-    obscura_store::arrow_reexport::format_column(col).parse().unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_tracker_sends_pageviews_events_and_engagement() {
+/// Starts ChromeDriver and a headless Chromium session with a fresh profile.
+async fn start_browser() -> (Driver, fantoccini::Client, tempfile::TempDir) {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "Chromium and ChromeDriver are needed: `apt-get install chromium chromium-driver` (scripts/test installs them)"
     );
-    let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
-
-    // The site under test, on its own origin.
-    let page = test_page(&s.base);
-    let site = axum::Router::new()
-        .route("/", axum::routing::get(move || async move { Html(page) }))
-        .route("/page.js", axum::routing::get(|| async { ([("content-type", "application/javascript")], PAGE_JS) }));
-    let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let site_url = format!("http://{}/", site_listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(site_listener, site).await });
-
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -91,18 +74,44 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
-    let mut browser = None;
     for _ in 0..50 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => {
-                browser = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        if let Ok(c) = ClientBuilder::new(connector).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            return (driver, c, profile);
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let browser = browser.expect("chromedriver did not accept a session");
+    panic!("chromedriver did not accept a session");
+}
+
+/// Saves a screenshot under target/test-artifacts.
+async fn screenshot(browser: &fantoccini::Client, name: &str) {
+    let shot = browser.screenshot().await.unwrap();
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join(name), shot).unwrap();
+}
+
+async fn count(store: &dyn EventStore, sql: &str) -> i64 {
+    let batches = store.query(&SqlQuery { sql: sql.into(), params: vec![] }).await.unwrap();
+    let col = batches[0].column(0);
+    obscura_store::arrow_reexport::format_column(col).parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_tracker_sends_pageviews_events_and_engagement() {
+    let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
+
+    // The site under test, on its own origin.
+    let page = test_page(&s.base);
+    let site = axum::Router::new()
+        .route("/", axum::routing::get(move || async move { Html(page) }))
+        .route("/page.js", axum::routing::get(|| async { ([("content-type", "application/javascript")], PAGE_JS) }));
+    let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_url = format!("http://{}/", site_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(site_listener, site).await });
+
+    let (_driver, browser, _profile) = start_browser().await;
 
     browser.goto(&site_url).await.unwrap();
     browser.wait().for_element(Locator::Id("signup")).await.unwrap();
@@ -111,10 +120,7 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     browser.find(Locator::Id("spa")).await.unwrap().click().await.unwrap();
     browser.find(Locator::Id("out")).await.unwrap().click().await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let shot = browser.screenshot().await.unwrap();
-    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    std::fs::write(artifacts.join("chromium_tracker_page.png"), shot).unwrap();
+    screenshot(&browser, "chromium_tracker_page.png").await;
     // Leaving the page sends the engagement beacon.
     browser.goto("about:blank").await.unwrap();
 
@@ -151,5 +157,74 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     assert!(!browsers["results"].as_array().unwrap().is_empty(), "browser missing: {browsers}");
     let visitor_type = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=visitor_type")).await;
     assert_eq!(visitor_type["results"][0]["value"], "new", "{visitor_type}");
+    s.stop();
+}
+
+fn number(text: &str) -> String {
+    text.trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_dashboard_login_numbers_filter_url_and_dark_mode() {
+    let s = TestServer::start(time::macros::datetime!(2026-10-01 12:00 UTC)).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    for (ip, ua, path) in [([127, 0, 0, 2], firefox, "/"), ([127, 0, 0, 2], firefox, "/pricing"), ([127, 0, 0, 6], chrome, "/"), ([127, 0, 0, 7], chrome, "/blog")] {
+        let body = json!({"site": SITE, "url": format!("https://{SITE}{path}"), "referrer": "https://www.google.com/"});
+        assert_eq!(s.send(ip, ua, body).await, reqwest::StatusCode::NO_CONTENT);
+    }
+    let (_driver, browser, _profile) = start_browser().await;
+
+    // Log in through the form.
+    browser.goto(&format!("{}/", s.base)).await.unwrap();
+    browser.wait().for_element(Locator::Css("input[name=username]")).await.unwrap();
+    browser.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("owner").await.unwrap();
+    browser.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(&s.password).await.unwrap();
+    browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("[data-metric=visitors] .value")).await.unwrap();
+
+    // The dashboard's numbers are the API's for the same range.
+    browser.goto(&format!("{}/?site={SITE}&range=today", s.base)).await.unwrap();
+    let api = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today")).await;
+    let shown = |m: &'static str| {
+        let b = browser.clone();
+        async move { number(&b.find(Locator::Css(&format!("[data-metric={m}] .value"))).await.unwrap().text().await.unwrap()) }
+    };
+    assert_eq!(shown("visitors").await, api["results"]["visitors"].to_string());
+    assert_eq!(shown("visits").await, api["results"]["visits"].to_string());
+    assert_eq!(shown("pageviews").await, api["results"]["pageviews"].to_string());
+    screenshot(&browser, "chromium_dashboard.png").await;
+
+    // Click a row to filter: the URL carries the filter and the numbers follow it.
+    browser.find(Locator::LinkText("Chrome")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("a.chip")).await.unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert!(url.query().unwrap_or_default().contains("filters=browser%3D%3DChrome"), "{url}");
+    let filtered = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today&filters=browser==Chrome")).await;
+    assert_eq!(shown("visitors").await, filtered["results"]["visitors"].to_string());
+    assert_eq!(shown("pageviews").await, "2");
+    screenshot(&browser, "chromium_dashboard_filtered.png").await;
+
+    // The URL alone reproduces the view.
+    browser.goto("about:blank").await.unwrap();
+    browser.goto(url.as_str()).await.unwrap();
+    browser.wait().for_element(Locator::Css("a.chip")).await.unwrap();
+    assert_eq!(shown("pageviews").await, "2");
+    assert!(browser.find(Locator::Css("a.chip")).await.unwrap().text().await.unwrap().contains("browser is Chrome"));
+
+    // Dark mode: the switch changes the page's colours and the choice survives a reload.
+    let background = || {
+        let b = browser.clone();
+        async move { b.execute("return getComputedStyle(document.body).backgroundColor", vec![]).await.unwrap().as_str().unwrap().to_owned() }
+    };
+    let light = background().await;
+    browser.find(Locator::Id("theme")).await.unwrap().click().await.unwrap();
+    let dark = background().await;
+    assert_ne!(light, dark, "the theme switch changes the colours");
+    browser.refresh().await.unwrap();
+    browser.wait().for_element(Locator::Id("theme")).await.unwrap();
+    assert_eq!(background().await, dark, "the chosen theme stays");
+    screenshot(&browser, "chromium_dashboard_dark.png").await;
+    browser.close().await.unwrap();
     s.stop();
 }
