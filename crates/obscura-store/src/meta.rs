@@ -90,6 +90,20 @@ pub struct ApiToken {
     pub expires_ms: Option<i64>,
 }
 
+/// A shared read-only link to one site's dashboard: `/share/<token>`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Share {
+    /// Public id (shown in lists, used to revoke), not the secret.
+    pub id: String,
+    /// SHA-256 of the link's token; the token is shown once.
+    pub sha256: String,
+    pub site: u32,
+    /// argon2id hash, when the link also needs a password.
+    pub password_hash: Option<String>,
+    pub expires_ms: Option<i64>,
+    pub created_ms: i64,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Metadata {
     #[serde(default)]
@@ -98,6 +112,8 @@ pub struct Metadata {
     pub users: Vec<User>,
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+    #[serde(default)]
+    pub shares: Vec<Share>,
 }
 
 impl Metadata {

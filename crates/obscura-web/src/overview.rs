@@ -75,7 +75,7 @@ pub async fn realtime(State(state): State<AppState>, headers: HeaderMap, UrlQuer
                         div.metric data-metric="current_visitors" { div.label { "Visitors, last 5 minutes" } div.value { (agg.visitors) } }
                         div.metric { div.label { "Pageviews, last 5 minutes" } div.value { (agg.pageviews) } }
                     }
-                    div.panel { h2 { "Current top pages" } (top_rows("page", &pages, Count::Pageviews, &Params::new())) }
+                    div.panel { h2 { "Current top pages" } (top_rows("/realtime", "page", &pages, Count::Pageviews, &Params::new())) }
                     p.attribution { "Refreshes every 15 seconds." }
                 }
             }
@@ -165,7 +165,7 @@ fn enc(value: &str) -> String {
 }
 
 /// This view's URL with some parameters changed (`None` removes one). Every state lives in the URL.
-fn url_with(params: &Params, changes: &[(&str, Option<&str>)]) -> String {
+fn url_with(base: &str, params: &Params, changes: &[(&str, Option<&str>)]) -> String {
     let mut merged: Vec<(String, String)> = params
         .iter()
         .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
@@ -174,7 +174,7 @@ fn url_with(params: &Params, changes: &[(&str, Option<&str>)]) -> String {
     merged.extend(changes.iter().filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v.to_owned()))));
     merged.sort();
     let query: Vec<String> = merged.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect();
-    format!("/?{}", query.join("&"))
+    format!("{base}?{}", query.join("&"))
 }
 
 /// The filters of the URL, as written there (`dim==value` joined with `;`).
@@ -182,35 +182,53 @@ fn filter_list(params: &Params) -> Vec<String> {
     params.get("filters").map(|f| f.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
 }
 
-pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuery(mut params): UrlQuery<Params>) -> Response {
+/// Who looks at a dashboard: a logged-in user, or a visitor of a shared link.
+pub struct Viewer {
+    pub reader: Reader,
+    /// The path the dashboard's links start with: `/` or `/share/<token>`.
+    pub base: String,
+    /// Sites the viewer may switch between.
+    pub sites: Vec<obscura_store::meta::Site>,
+    /// The login session (for log out and account links); none on a shared link.
+    pub session: Option<crate::sessions::Session>,
+}
+
+pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
     let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
         return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
     };
     let meta = state.meta.get();
     let reader = Reader::for_session(&state, &session);
-    let visible: Vec<_> = meta.sites.iter().filter(|s| reader.may_read(s.id)).cloned().collect();
-    if visible.is_empty() {
+    let sites: Vec<_> = meta.sites.iter().filter(|s| reader.may_read(s.id)).cloned().collect();
+    if sites.is_empty() {
         let body = page("Overview", html! { main { h1 { "No sites yet" } p { "Add one with " code { "obscura site add example.com" } "." } } });
         return Html(body.into_string()).into_response();
     }
+    render_dashboard(&state, Viewer { reader, base: "/".into(), sites, session: Some(session) }, params).await
+}
+
+/// Renders the dashboard for `viewer` from the URL's parameters.
+pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Params) -> Response {
+    let Viewer { reader, base, sites: visible, session } = viewer;
+    let base = base.as_str();
     if !params.contains_key("site") {
         params.insert("site".into(), visible[0].domain.clone());
     }
     let range_name = params.get("range").cloned().unwrap_or_else(|| "30d".into());
-    let parsed = parse_query(&state, &reader, &params).and_then(|(q, site)| {
+    let parsed = parse_query(state, &reader, &params).and_then(|(q, site)| {
         let interval = match params.get("interval") {
             Some(i) => Interval::parse(i)?,
             None if q.range.to - q.range.from <= time::Duration::days(2) => Interval::Hour,
             None => Interval::Day,
         };
         let prop = params.get("prop").filter(|p| !p.is_empty() && p.len() <= 100).cloned();
-        crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), &format!("dashboard {}", url_with(&params, &[])))?;
+        crate::stats_api::audit_read(state, &reader.actor, Some(&site.domain), &format!("dashboard {}", url_with(base, &params, &[])))?;
         Ok((q, site, interval, prop))
     });
     let (q, site, interval, prop) = match parsed {
         Ok(x) => x,
         Err(e) => {
-            let body = page("Bad request", html! { main { h1 { "Cannot show this view" } p class="error" { (e.message) } p { a href="/" { "Back to the overview" } } } });
+            let body = page("Bad request", html! { main { h1 { "Cannot show this view" } p class="error" { (e.message) } p { a href=(base) { "Back to the overview" } } } });
             return (e.status, Html(body.into_string())).into_response();
         }
     };
@@ -248,21 +266,25 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         html! {
             header.top {
                 h1 { "Obscura · " (site.domain) }
-                nav.sites { @for s in &visible { a class=[(s.id == site.id).then_some("on")] href=(url_with(&params, &[("site", Some(s.domain.as_str())), ("filters", None)])) { (s.domain) } } }
+                nav.sites { @for s in &visible { a class=[(s.id == site.id).then_some("on")] href=(url_with(base, &params, &[("site", Some(s.domain.as_str())), ("filters", None)])) { (s.domain) } } }
                 nav.actions {
-                    a href=(format!("/realtime?site={}", enc(&site.domain))) { "Realtime" }
                     button type="button" id="theme" class="link" { "Theme" }
-                    a href="/account" { "Account" }
-                    form.inline method="post" action="/logout" {
-                        input type="hidden" name="csrf" value=(session.csrf);
-                        button type="submit" { "Log out " (session.username) }
+                    @if let Some(session) = &session {
+                        a href=(format!("/realtime?site={}", enc(&site.domain))) { "Realtime" }
+                        a href="/account" { "Account" }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button type="submit" { "Log out " (session.username) }
+                        }
+                    } @else {
+                        span.muted { "Shared read-only view" }
                     }
                 }
             }
             main {
                 nav.ranges {
-                    @for (key, label) in RANGES { a class=[(key == range_name).then_some("on")] href=(url_with(&params, &[("range", Some(key)), ("from", None), ("to", None), ("interval", None)])) { (label) } }
-                    form.inline.custom method="get" action="/" {
+                    @for (key, label) in RANGES { a class=[(key == range_name).then_some("on")] href=(url_with(base, &params, &[("range", Some(key)), ("from", None), ("to", None), ("interval", None)])) { (label) } }
+                    form.inline.custom method="get" action=(base) {
                         @for (k, v) in params.iter().filter(|(k, _)| !matches!(k.as_str(), "range" | "from" | "to" | "interval")) { input type="hidden" name=(k) value=(v); }
                         input type="hidden" name="range" value="custom";
                         input type="date" name="from" aria-label="From" value=[params.get("from")] required;
@@ -274,9 +296,9 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
                     div.chips {
                         @for (i, f) in filters.iter().enumerate() {
                             @let rest: Vec<&str> = filters.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| f.as_str()).collect();
-                            a.chip href=(url_with(&params, &[("filters", Some(rest.join(";").as_str()))])) title="Remove this filter" { (f.replace("==", " is ").replace("!=", " is not ").replace("~=", " contains ")) " ×" }
+                            a.chip href=(url_with(base, &params, &[("filters", Some(rest.join(";").as_str()))])) title="Remove this filter" { (f.replace("==", " is ").replace("!=", " is not ").replace("~=", " contains ")) " ×" }
                         }
-                        a.chip.clear href=(url_with(&params, &[("filters", None)])) { "Clear all" }
+                        a.chip.clear href=(url_with(base, &params, &[("filters", None)])) { "Clear all" }
                     }
                 }
                 (metrics(&now, &before))
@@ -284,7 +306,7 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
                     nav.granularity {
                         @for (key, label) in [("hour", "Hours"), ("day", "Days"), ("week", "Weeks")] {
                             @let on = matches!((key, interval), ("hour", Interval::Hour) | ("day", Interval::Day) | ("week", Interval::Week));
-                            a class=[on.then_some("on")] href=(url_with(&params, &[("interval", Some(key))])) { (label) }
+                            a class=[on.then_some("on")] href=(url_with(base, &params, &[("interval", Some(key))])) { (label) }
                         }
                     }
                     (chart(&series, interval))
@@ -294,15 +316,15 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
                         div.panel {
                             h2 { (panel.title) }
                             nav.tabs {
-                                @for (dim, label) in panel.tabs { a class=[(dim == tab).then_some("on")] href=(url_with(&params, &[(panel.param, Some(dim))])) { (label) } }
+                                @for (dim, label) in panel.tabs { a class=[(dim == tab).then_some("on")] href=(url_with(base, &params, &[(panel.param, Some(dim))])) { (label) } }
                                 @if panel.param == "events" {
-                                    @if let Some(p) = &prop { @let key = format!("prop:{p}"); a class=[(&key == tab).then_some("on")] href=(url_with(&params, &[("events", Some(key.as_str()))])) { "Property " (p) } }
+                                    @if let Some(p) = &prop { @let key = format!("prop:{p}"); a class=[(&key == tab).then_some("on")] href=(url_with(base, &params, &[("events", Some(key.as_str()))])) { "Property " (p) } }
                                 }
                             }
-                            (top_rows(tab, rows, panel.count, &params))
+                            (top_rows(base, tab, rows, panel.count, &params))
                             @if panel.param == "locations" { p.attribution { (crate::stats_api::GEO_ATTRIBUTION) } }
                             @if panel.param == "events" {
-                                form.inline.prop method="get" action="/" {
+                                form.inline.prop method="get" action=(base) {
                                     @for (k, v) in params.iter().filter(|(k, _)| !matches!(k.as_str(), "prop" | "events")) { input type="hidden" name=(k) value=(v); }
                                     input name="prop" placeholder="property key, e.g. plan" aria-label="Property key" value=[prop.as_deref()];
                                     button type="submit" { "Break down" }
@@ -401,7 +423,7 @@ enum Count {
 }
 
 /// A top list whose rows filter the view when clicked.
-fn top_rows(dim: &str, rows: &[BreakdownRow], count: Count, params: &Params) -> Markup {
+fn top_rows(base: &str, dim: &str, rows: &[BreakdownRow], count: Count, params: &Params) -> Markup {
     let (label, value): (&str, fn(&BreakdownRow) -> u64) = match count {
         Count::Visits => ("Visits", |r| r.visits),
         Count::Pageviews => ("Pageviews", |r| r.pageviews),
@@ -427,7 +449,7 @@ fn top_rows(dim: &str, rows: &[BreakdownRow], count: Count, params: &Params) -> 
                             td {
                                 @if filterable {
                                     @let with = { filters.push(format!("{dim}=={}", r.value)); let f = filters.join(";"); filters.pop(); f };
-                                    a href=(url_with(params, &[("filters", Some(with.as_str()))])) title="Filter by this" { (r.value) }
+                                    a href=(url_with(base, params, &[("filters", Some(with.as_str()))])) title="Filter by this" { (r.value) }
                                 } @else { (r.value) }
                             }
                             td.n { (r.visitors) }

@@ -7,13 +7,15 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, headers, ingest_http, overview, stats_api, tracker};
+use crate::{accounts, headers, ingest_http, overview, shares, stats_api, tracker};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: ingest, the tracker, login, health, static assets.
     Public,
+    /// Anyone holding a shared link's token (and its password, if it has one).
+    ShareToken,
     /// A logged-in dashboard user (otherwise a redirect to /login).
     Session,
     /// An API token with read scope, or a dashboard session (otherwise 401).
@@ -22,6 +24,7 @@ pub enum Access {
 
 #[derive(Clone, Copy, Debug)]
 pub struct RouteSpec {
+    /// The methods served, separated by `|`.
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
@@ -36,14 +39,15 @@ const fn spec(method: &'static str, path: &'static str, access: Access, purpose:
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     use Access::*;
     vec![
-        (spec("POST", "/api/event", Public, "ingest: Obscura's own event format"), post(ingest_http::post_event).options(ingest_http::preflight)),
+        (spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format"), post(ingest_http::post_event).options(ingest_http::preflight)),
         (spec("GET", "/js/obscura.js", Public, "the tracking script"), get(tracker::tracker_js)),
         (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
         (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(overview::app_css)),
         (spec("GET", "/static/app.js", Public, "dashboard theme switch"), get(overview::app_js)),
-        (spec("GET", "/login", Public, "login form"), get(accounts::get_login).post(accounts::post_login)),
+        (spec("GET|POST", "/login", Public, "login form"), get(accounts::get_login).post(accounts::post_login)),
         (spec("POST", "/logout", Session, "end the session"), post(accounts::post_logout)),
         (spec("GET", "/", Session, "overview dashboard"), get(overview::overview)),
+        (spec("GET|POST", "/share/{token}", ShareToken, "a shared read-only dashboard"), get(shares::get_share).post(shares::post_share_password)),
         (spec("GET", "/realtime", Session, "visitors of the last five minutes"), get(overview::realtime)),
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
         (spec("POST", "/account/password", Session, "change one's password"), post(accounts::post_password)),

@@ -21,4 +21,6 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Every read of data and every admin action (P12).
     pub audit: Arc<AuditLog>,
+    /// Browsers that entered the password of a protected shared link.
+    pub share_grants: Arc<crate::shares::ShareGrants>,
 }

@@ -77,6 +77,34 @@ pub fn read_password_stdin() -> anyhow::Result<String> {
     Ok(s.trim_end_matches(['\n', '\r']).to_owned())
 }
 
+/// Creates a shared read-only link to `domain`'s dashboard; returns its id and token.
+pub fn add_share(meta: &MetaStore, domain: &str, password: Option<&str>, expires_days: Option<u32>) -> anyhow::Result<(String, String)> {
+    if password.is_some_and(|p| p.chars().count() < 10) {
+        bail!("link passwords need at least 10 characters");
+    }
+    let now = now_ms();
+    meta.update(|m| {
+        let site = m.site_by_domain(domain).map(|s| s.id).with_context(|| format!("unknown site {domain:?}"))?;
+        let expires = expires_days.map(|d| now + i64::from(d) * 86_400_000);
+        let (token, share) = obscura_web::shares::new_share(site, password, now, expires)?;
+        let id = share.id.clone();
+        m.shares.push(share);
+        Ok((id, token))
+    })
+}
+
+/// Revokes a shared link by its id.
+pub fn revoke_share(meta: &MetaStore, id: &str) -> anyhow::Result<()> {
+    meta.update(|m| {
+        let before = m.shares.len();
+        m.shares.retain(|s| s.id != id);
+        if m.shares.len() == before {
+            bail!("no shared link with id {id:?} (see `obscura share list`)");
+        }
+        Ok(())
+    })
+}
+
 /// Removes an API token by its id (the `obs_…` prefix shown by `token list`).
 pub fn revoke_token(meta: &MetaStore, id: &str) -> anyhow::Result<()> {
     meta.update(|m| {

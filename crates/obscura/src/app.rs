@@ -72,6 +72,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         clock,
         sessions: Arc::new(Sessions::default()),
         audit,
+        share_grants: Default::default(),
     };
     Ok(App { state, store, pipeline, meta })
 }

@@ -44,6 +44,9 @@ enum Command {
     /// Check the configuration, the master key and the data files.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Shared read-only links to a site's dashboard.
+    #[command(subcommand)]
+    Share(ShareCmd),
     /// The audit log of data reads and admin actions.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -100,6 +103,25 @@ enum TokenCmd {
     /// List tokens (ids, names, scopes; never the secrets).
     List,
     /// Revoke a token by its id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum ShareCmd {
+    /// Create a link; its URL is shown once.
+    Add {
+        #[arg(long)]
+        site: String,
+        /// Also require a password, read from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Expire after this many days.
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// List links (ids, sites, expiry; never the tokens).
+    List,
+    /// Revoke a link by its id.
     Revoke { id: String },
 }
 
@@ -230,6 +252,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("warning: no users yet; create the first owner with `obscura user add NAME`");
             }
             println!("configuration ok");
+            Ok(())
+        }
+        Command::Share(ShareCmd::Add { site, password_stdin, expires_days }) => {
+            let password = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
+            let (meta, audit) = app::open_meta(&config)?;
+            let (id, token) = admin::add_share(&meta, &site, password.as_deref(), expires_days)?;
+            record(&audit, "share.add", Some(&site), &format!("{id} password={} expires_days={expires_days:?}", password.is_some()))?;
+            println!("shared link {id} (shown once): http://{}/share/{token}", config.listen);
+            Ok(())
+        }
+        Command::Share(ShareCmd::List) => {
+            let (meta, _) = app::open_meta(&config)?;
+            let m = meta.get();
+            for s in &m.shares {
+                let site = m.site(s.site).map_or("?", |s| s.domain.as_str());
+                let expires = s.expires_ms.map_or("never".to_owned(), obscura_web::stats_api::format_ms);
+                println!("{}\t{site}\tpassword={}\texpires {expires}", s.id, s.password_hash.is_some());
+            }
+            Ok(())
+        }
+        Command::Share(ShareCmd::Revoke { id }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::revoke_share(&meta, &id)?;
+            record(&audit, "share.revoke", None, &id)?;
+            println!("revoked {id}");
             Ok(())
         }
         Command::Audit(AuditCmd::Verify) => {

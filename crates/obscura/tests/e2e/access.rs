@@ -12,35 +12,48 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut public = Vec::new();
     for (spec, _) in table() {
-        if spec.access == Access::Public {
-            public.push(format!("{} {}", spec.method, spec.path));
-            continue;
+        for method in spec.method.split('|') {
+            let path = spec.path.replace("{token}", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+            if spec.access == Access::Public {
+                public.push(format!("{method} {}", spec.path));
+                continue;
+            }
+            let request = |cookie: bool| {
+                let mut r = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", s.base));
+                if cookie {
+                    r = r
+                        .header("cookie", "obscura_session=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+                        .header("authorization", "Bearer obs_forged");
+                }
+                r.send()
+            };
+            for forged in [false, true] {
+                let res = request(forged).await.unwrap();
+                let status = res.status().as_u16();
+                let to_login = status == 303 && res.headers().get("location").is_some_and(|l| l == "/login");
+                // A shared link with an unknown token does not exist.
+                let unknown_share = spec.access == Access::ShareToken && status == 404;
+                assert!(
+                    status == 401 || status == 403 || to_login || unknown_share,
+                    "{method} {} answered {status} (forged credentials: {forged})",
+                    spec.path
+                );
+            }
         }
-        let method = reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap();
-        let res = client.request(method, format!("{}{}", s.base, spec.path)).send().await.unwrap();
-        let status = res.status().as_u16();
-        let to_login = status == 303 && res.headers().get("location").is_some_and(|l| l == "/login");
-        assert!(
-            status == 401 || status == 403 || to_login,
-            "{} {} answered {status} without credentials",
-            spec.method,
-            spec.path
-        );
-        // A forged session cookie is no better than none.
-        let method = reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap();
-        let res = client
-            .request(method, format!("{}{}", s.base, spec.path))
-            .header("cookie", "obscura_session=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
-            .header("authorization", "Bearer obs_forged")
-            .send()
-            .await
-            .unwrap();
-        assert!(matches!(res.status().as_u16(), 401 | 403 | 303), "{} {} accepted forged credentials", spec.method, spec.path);
     }
     public.sort();
     assert_eq!(
         public,
-        vec!["GET /health", "GET /js/obscura.js", "GET /login", "GET /static/app.css", "GET /static/app.js", "POST /api/event"],
+        vec![
+            "GET /health",
+            "GET /js/obscura.js",
+            "GET /login",
+            "GET /static/app.css",
+            "GET /static/app.js",
+            "OPTIONS /api/event",
+            "POST /api/event",
+            "POST /login"
+        ],
         "the public routes are the ingest endpoint, the tracker, login, health and the static assets"
     );
     // Routes not in the table do not exist.
@@ -173,5 +186,62 @@ async fn accounts_password_change_and_logout_everywhere_end_sessions() {
     assert_eq!(out.status(), 303);
     let res = client.get(format!("{}/", s.base)).header("cookie", &other).send().await.unwrap();
     assert_eq!(res.status(), 303, "logout everywhere ends the other device's session too");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let meta = obscura_store::meta::MetaStore::open(
+        &s.data_dir,
+        obscura_store::crypto::load_master_key(
+            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
+            &s.data_dir,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    obscura::admin::add_site(&meta, "other.example", true).unwrap();
+    let (open_id, open) = obscura::admin::add_share(&meta, crate::harness::SITE, None, None).unwrap();
+    let (_, locked) = obscura::admin::add_share(&meta, crate::harness::SITE, Some("share password"), None).unwrap();
+    let (_, expiring) = obscura::admin::add_share(&meta, crate::harness::SITE, None, Some(1)).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let get = |path: String, cookie: Option<String>| {
+        let (client, base) = (client.clone(), s.base.clone());
+        async move {
+            let mut r = client.get(format!("{base}{path}"));
+            if let Some(c) = cookie {
+                r = r.header("cookie", c);
+            }
+            let res = r.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+
+    let (status, html) = get(format!("/share/{open}"), None).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-metric=\"visitors\"") && html.contains("Shared read-only view") && !html.contains("/logout"));
+    assert!(html.contains(&format!("/share/{open}?")), "links stay inside the shared view");
+    // The link shows its own site only, whatever the URL asks for.
+    let (_, html) = get(format!("/share/{open}?site=other.example"), None).await;
+    assert!(html.contains("shop.example") && !html.contains("other.example"));
+
+    // A protected link asks for its password.
+    assert_eq!(get(format!("/share/{locked}"), None).await.0, 401);
+    let wrong = client.post(format!("{}/share/{locked}", s.base)).form(&[("password", "nope")]).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = client.post(format!("{}/share/{locked}", s.base)).form(&[("password", "share password")]).send().await.unwrap();
+    assert_eq!(right.status(), 303);
+    let grant = right.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(get(format!("/share/{locked}"), Some(grant)).await.0, 200);
+
+    // Expiry and revocation.
+    // Expiry counts from the wall clock at creation; move the server's clock past it.
+    s.clock.set(time::OffsetDateTime::now_utc() + time::Duration::days(2));
+    assert_eq!(get(format!("/share/{expiring}"), None).await.0, 410);
+    obscura::admin::revoke_share(&meta, &open_id).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(get(format!("/share/{open}"), None).await.0, 404);
     s.stop();
 }

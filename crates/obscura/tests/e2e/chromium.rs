@@ -165,7 +165,7 @@ fn number(text: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_dashboard_login_numbers_filter_url_and_dark_mode() {
+async fn chromium_dashboard_login_numbers_filter_url_dark_mode_and_shared_link() {
     let s = TestServer::start(time::macros::datetime!(2026-10-01 12:00 UTC)).await;
     let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
     let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -225,6 +225,23 @@ async fn chromium_dashboard_login_numbers_filter_url_and_dark_mode() {
     browser.wait().for_element(Locator::Id("theme")).await.unwrap();
     assert_eq!(background().await, dark, "the chosen theme stays");
     screenshot(&browser, "chromium_dashboard_dark.png").await;
+
+    // A shared link opens logged out.
+    let key = obscura_store::crypto::load_master_key(
+        &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
+        &s.data_dir,
+    )
+    .unwrap();
+    let meta = obscura_store::meta::MetaStore::open(&s.data_dir, key).unwrap();
+    let (_, token) = obscura::admin::add_share(&meta, SITE, None, None).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the server rereads metadata each second
+    browser.delete_all_cookies().await.unwrap();
+    browser.goto(&format!("{}/share/{token}?range=today", s.base)).await.unwrap();
+    browser.wait().for_element(Locator::Css("[data-metric=visitors] .value")).await.unwrap();
+    assert_eq!(shown("visitors").await, api["results"]["visitors"].to_string());
+    screenshot(&browser, "chromium_shared_link.png").await;
+    browser.goto(&format!("{}/", s.base)).await.unwrap();
+    assert!(browser.current_url().await.unwrap().path().ends_with("/login"), "the shared link grants nothing else");
     browser.close().await.unwrap();
     s.stop();
 }
