@@ -88,7 +88,8 @@ impl EmbeddedStore {
         ctx.runtime_env().register_parquet_encryption_factory(FACTORY_ID, Arc::new(KeyringFactory(keyring.clone())));
         ctx.register_table("cold", Arc::new(cold::listing_table(&events_dir, crate::row::FILE_SCHEMA.clone())?))?;
         ctx.register_table("hot", Arc::new(HotTable(hot.clone())))?;
-        ctx.register_table("rollups", Arc::new(cold::listing_table(&rollups_dir, ROLLUP_FILE_SCHEMA.clone())?))?;
+        let rollup_cache = Arc::new(rollup::RollupCache::new(rollups_dir.clone(), keyring.clone()));
+        ctx.register_table("rollups", Arc::new(rollup::RollupTable(rollup_cache.clone())))?;
         futures::executor::block_on(ctx.sql("CREATE VIEW events AS SELECT * FROM cold UNION ALL SELECT * FROM hot"))?;
 
         let rollups = Rollups {
@@ -97,6 +98,7 @@ impl EmbeddedStore {
             ctx: ctx.clone(),
             keyring: keyring.clone(),
             runtime: tokio::runtime::Handle::try_current().ok(),
+            cache: rollup_cache,
         };
         let (tx, rx) = channel();
         let maintenance = Arc::new(Mutex::new(()));
@@ -366,6 +368,7 @@ struct Rollups {
     keyring: Arc<Keyring>,
     /// For building from the writer thread, which has no runtime of its own.
     runtime: Option<tokio::runtime::Handle>,
+    cache: Arc<rollup::RollupCache>,
 }
 
 impl Rollups {
@@ -380,9 +383,10 @@ impl Rollups {
         let merged = arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?;
         let keyring = self.keyring.clone();
         let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &merged))
+        let file_copy = merged.clone();
+        tokio::task::spawn_blocking(move || cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &file_copy))
             .await??;
-        forget_listings(&self.ctx);
+        self.cache.put(day, rollup::with_day(&merged, &crate::keyring::day_string(day))?);
         Ok(())
     }
 
@@ -488,6 +492,7 @@ impl EventStore for EmbeddedStore {
             }
         }
         forget_listings(&self.ctx);
+        self.rollups.cache.remove(day);
         self.keyring.destroy(day).map_err(io)?;
         for dir in trash {
             fs::remove_dir_all(&dir).map_err(|e| io(anyhow::anyhow!("cannot remove {}: {e}", dir.display())))?;

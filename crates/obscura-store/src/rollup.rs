@@ -7,7 +7,9 @@
 //! reaches its Parquet files, from all of that day's files, and is encrypted under the day's key
 //! like the events it summarises (and destroyed with them).
 
-use std::sync::{Arc, LazyLock};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
@@ -72,4 +74,112 @@ fn fill_zero(col: &ArrayRef) -> ArrayRef {
 /// The SQL for one day, with its parameter.
 pub fn day_query(spec: &dyn RollupSpec, day: &str) -> SqlQuery {
     SqlQuery { sql: spec.day_sql(), params: vec![crate::Param::Text(day.to_owned())] }
+}
+
+/// [`ROLLUP_FILE_SCHEMA`] plus the `day` column, as queries see table `rollups`.
+pub static ROLLUP_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = ROLLUP_FILE_SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("day", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+});
+
+/// Adds the `day` column.
+pub fn with_day(batch: &RecordBatch, day: &str) -> anyhow::Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(arrow::array::StringArray::from(vec![day; batch.num_rows()])));
+    Ok(RecordBatch::try_new(ROLLUP_SCHEMA.clone(), columns)?)
+}
+
+/// The rollups, decrypted once and kept in memory: they are small (a few thousand rows a day per
+/// site) and every unfiltered dashboard view reads them, so no query pays for opening and
+/// decrypting a file per day. Files stay the durable copy; the cache is filled from them on first
+/// use and kept in step when a rollup is written or destroyed.
+pub struct RollupCache {
+    dir: PathBuf,
+    keyring: Arc<crate::keyring::Keyring>,
+    /// `None` until loaded from the files.
+    days: Mutex<Option<BTreeMap<time::Date, RecordBatch>>>,
+}
+
+impl RollupCache {
+    pub fn new(dir: PathBuf, keyring: Arc<crate::keyring::Keyring>) -> Self {
+        RollupCache { dir, keyring, days: Mutex::new(None) }
+    }
+
+    /// Every day's rollup rows (with `day`), loading the files on first use.
+    pub fn batches(&self) -> anyhow::Result<Vec<RecordBatch>> {
+        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+        if days.is_none() {
+            *days = Some(self.load()?);
+        }
+        Ok(days.as_ref().expect("loaded above").values().cloned().collect())
+    }
+
+    pub fn put(&self, day: time::Date, batch: RecordBatch) {
+        if let Some(days) = self.days.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            days.insert(day, batch);
+        }
+    }
+
+    pub fn remove(&self, day: time::Date) {
+        if let Some(days) = self.days.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            days.remove(&day);
+        }
+    }
+
+    fn load(&self) -> anyhow::Result<BTreeMap<time::Date, RecordBatch>> {
+        let mut out = BTreeMap::new();
+        for (day, files) in crate::cold::list_days(&self.dir) {
+            let Some(file) = files.first() else { continue };
+            let Some(key) = self.keyring.get(day) else { continue };
+            out.insert(day, with_day(&read_encrypted(file, key.bytes())?, &crate::keyring::day_string(day))?);
+        }
+        Ok(out)
+    }
+}
+
+fn read_encrypted(path: &Path, key: &[u8; 32]) -> anyhow::Result<RecordBatch> {
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    let props = parquet::encryption::decrypt::FileDecryptionProperties::builder(key.to_vec()).build()?;
+    let file = std::fs::File::open(path)?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, ArrowReaderOptions::new().with_file_decryption_properties(props))?
+        .build()?;
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    Ok(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &batches)?)
+}
+
+/// Table `rollups`, served from the [`RollupCache`].
+#[derive(Debug)]
+pub struct RollupTable(pub Arc<RollupCache>);
+
+impl std::fmt::Debug for RollupCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RollupCache")
+    }
+}
+
+#[async_trait::async_trait]
+impl datafusion::datasource::TableProvider for RollupTable {
+    fn schema(&self) -> SchemaRef {
+        ROLLUP_SCHEMA.clone()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let batches = self.0.batches().map_err(|e| datafusion::error::DataFusionError::External(e.into()))?;
+        let mut parts = vec![Vec::new(), Vec::new()];
+        for (i, b) in batches.into_iter().enumerate() {
+            parts[i % 2].push(b);
+        }
+        Ok(datafusion::datasource::memory::MemorySourceConfig::try_new_exec(&parts, ROLLUP_SCHEMA.clone(), projection.cloned())?)
+    }
 }

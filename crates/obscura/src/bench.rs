@@ -47,16 +47,16 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
 
 const BENCH_SITE: &str = "bench.obscura.test";
 
-/// A fresh app in a temporary folder with the bench site and an owner.
-fn fresh_app(dir: &std::path::Path) -> anyhow::Result<App> {
+/// A fresh app in a temporary folder with the bench site and an owner; returns the owner's password.
+fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
     let mut config = Config::load(None)?;
     config.data_dir = dir.join("data");
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
     let app = app::open(&config, Arc::new(SystemClock))?;
     admin::add_site(&app.meta, BENCH_SITE, true)?;
-    admin::add_user(&app.meta, "bench", Role::Owner, None)?;
-    Ok(app)
+    let password = admin::add_user(&app.meta, "bench", Role::Owner, None)?;
+    Ok((app, password))
 }
 
 struct Phase {
@@ -134,7 +134,7 @@ fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> 
 
 async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-ingest")?;
-    let app = fresh_app(&dir)?;
+    let (app, _) = fresh_app(&dir)?;
     let store = app.store.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -174,7 +174,7 @@ async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()>
 
 async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-query")?;
-    let app = fresh_app(&dir)?;
+    let (app, password) = fresh_app(&dir)?;
     // Generated visitors average about 3.9 events on a weekday-weighted day; size the days to
     // reach `events` (the figure loaded is reported).
     let per_day = (events as f64 / 30.0 / 3.9).ceil() as usize;
@@ -236,9 +236,62 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     let slowest = rows.iter().map(|(_, ms)| *ms).fold(0.0, f64::max);
     println!();
     println!("slowest single query: {slowest:.1} ms");
-    app.store.close();
+
+    // The dashboard page as a browser gets it: rendered server-side over HTTP, gzip.
+    let store = app.store.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(app::serve(app, listener));
+    let session = login(&base, "bench", &password).await?;
+    let client = reqwest::Client::new();
+    let (first, last) = (q.range.from.date(), (q.range.to - time::Duration::days(1)).date());
+    let page_url = format!("{base}/?site={BENCH_SITE}&range=custom&from={first}&to={last}");
+    let fetch = |url: String| {
+        let (client, session) = (client.clone(), session.clone());
+        async move {
+            let res = client.get(url).header("cookie", session).header("accept-encoding", "gzip").send().await?;
+            anyhow::ensure!(res.status().is_success(), "dashboard answered {}", res.status());
+            Ok::<usize, anyhow::Error>(res.bytes().await?.len())
+        }
+    };
+    let mut times = Vec::new();
+    let mut html_bytes = 0;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        html_bytes = fetch(page_url.clone()).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let css = fetch(format!("{base}/static/app.css")).await?;
+    let js = fetch(format!("{base}/static/app.js")).await?;
+    println!();
+    println!("dashboard page, 30 days, {} queries, rendered server-side: median {:.1} ms over {runs} runs", 3 + 6, times[times.len() / 2]);
+    println!(
+        "page weight transferred (gzip): HTML {html_bytes} B + CSS {css} B + JS {js} B = {:.1} KB",
+        (html_bytes + css + js) as f64 / 1024.0
+    );
+    server.abort();
+    store.close();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Logs in through the form; returns the session cookie.
+async fn login(base: &str, username: &str, password: &str) -> anyhow::Result<String> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let form = client.get(format!("{base}/login")).send().await?;
+    let csrf_cookie = form.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let csrf_cookie = csrf_cookie.split(';').next().unwrap_or_default().to_owned();
+    let html = form.text().await?;
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned();
+    let res = client
+        .post(format!("{base}/login"))
+        .header("cookie", csrf_cookie)
+        .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
+        .send()
+        .await?;
+    let cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).context("login failed")?;
+    Ok(cookie.split(';').next().unwrap_or_default().to_owned())
 }
 
 /// Median wall time of `runs` runs, in milliseconds.
