@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use obscura_enrich::{AsnDb, ClientHints, Device, Geo, GeoDb, UaParser};
 use obscura_model::raw::RawHeaders;
+use obscura_store::meta::{Collection, GeoLevel};
 
 /// The enrichment databases (each optional; missing ones yield "unknown").
 pub struct Enricher {
@@ -66,7 +67,19 @@ impl Enricher {
         device
     }
 
-    pub fn enrich(&self, ip: IpAddr, headers: &RawHeaders) -> Enrichment {
-        Enrichment { geo: self.geo.lookup(ip), network: self.networks.lookup(ip), device: self.device(headers) }
+    /// Looks up only what the site collects: a switched-off dimension is never looked up.
+    pub fn enrich(&self, ip: IpAddr, headers: &RawHeaders, collect: &Collection) -> Enrichment {
+        let mut geo = if collect.geo == GeoLevel::Off { Geo::default() } else { self.geo.lookup(ip) };
+        if collect.geo < GeoLevel::Province {
+            geo.province = None;
+        }
+        if collect.geo < GeoLevel::Country {
+            geo.country = None;
+        }
+        Enrichment {
+            geo,
+            network: if collect.network { self.networks.lookup(ip) } else { None },
+            device: if collect.device { self.device(headers) } else { Device::default() },
+        }
     }
 }

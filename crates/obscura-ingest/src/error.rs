@@ -8,6 +8,9 @@ pub enum IngestError {
     UnknownSite(String),
     #[error("the event store is unavailable: {0}")]
     Unavailable(String),
+    /// The site does not collect this kind of data (a collection switch is off).
+    #[error("this site does not collect {0}")]
+    NotCollected(&'static str),
 }
 
 impl IngestError {
@@ -16,6 +19,7 @@ impl IngestError {
             IngestError::BadRequest(_) => 400,
             IngestError::UnknownSite(_) => 404,
             IngestError::Unavailable(_) => 503,
+            IngestError::NotCollected(_) => 202,
         }
     }
 }

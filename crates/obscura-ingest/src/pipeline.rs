@@ -181,7 +181,10 @@ impl Pipeline {
         if opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
-        let event = self.prepare(decoded.hit, &site)?;
+        let event = match self.prepare(decoded.hit, &site) {
+            Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
+            other => other?,
+        };
         self.store.append(vec![event]).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
         Ok(Outcome::Stored)
     }
@@ -194,7 +197,20 @@ impl Pipeline {
     pub fn prepare(&self, mut hit: RawHit, site: &Site) -> Result<Event, IngestError> {
         hit.site = site.id;
         let page = normalize_page(&hit.url).map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
-        let found = self.enricher.enrich(hit.ip, &hit.headers);
+        let collect = &site.collect;
+        if hit.kind == obscura_model::EventKind::Engagement && !collect.engagement {
+            return Err(IngestError::NotCollected("engagement"));
+        }
+        let found = self.enricher.enrich(hit.ip, &hit.headers, collect);
+        if !collect.referrer {
+            hit.referrer = None;
+        }
+        if !collect.screen {
+            hit.screen_width = None;
+        }
+        if !collect.frequency {
+            (hit.returning, hit.days_since_last, hit.visit_count) = (None, None, None);
+        }
         let visitor = {
             let mut ring = self.salts.lock().unwrap_or_else(|e| e.into_inner());
             if ring.ensure_today(hit.received_at) {

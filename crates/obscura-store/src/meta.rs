@@ -20,7 +20,57 @@ pub struct Site {
     /// Honour Global Privacy Control and Do-Not-Track (default on).
     #[serde(default = "yes")]
     pub respect_dnt: bool,
+    /// Which dimensions are collected at all.
+    #[serde(default)]
+    pub collect: Collection,
     pub created_ms: i64,
+}
+
+/// How precisely locations are collected.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GeoLevel {
+    Off,
+    Continent,
+    Country,
+    #[default]
+    Province,
+}
+
+impl GeoLevel {
+    pub const ALL: [GeoLevel; 4] = [GeoLevel::Off, GeoLevel::Continent, GeoLevel::Country, GeoLevel::Province];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeoLevel::Off => "off",
+            GeoLevel::Continent => "continent",
+            GeoLevel::Country => "country",
+            GeoLevel::Province => "province",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GeoLevel> {
+        GeoLevel::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// The per-site collection switches: what is not switched on is never looked up nor stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Collection {
+    pub referrer: bool,
+    pub device: bool,
+    pub screen: bool,
+    pub geo: GeoLevel,
+    pub network: bool,
+    pub frequency: bool,
+    pub engagement: bool,
+}
+
+impl Default for Collection {
+    fn default() -> Self {
+        Collection { referrer: true, device: true, screen: true, geo: GeoLevel::Province, network: true, frequency: true, engagement: true }
+    }
 }
 
 fn yes() -> bool {

@@ -89,7 +89,7 @@ pub async fn post_event(
     cors(match result {
         Ok(Outcome::Stored) => StatusCode::NO_CONTENT.into_response(),
         Ok(Outcome::DroppedByPolicy) => {
-            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "privacy signal (GPC/DNT)"}))).into_response()
+            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "by privacy policy: Global Privacy Control / Do-Not-Track, or the site does not collect this"}))).into_response()
         }
         Err(e) => e.into_response(),
     })

@@ -8,6 +8,7 @@ pub mod ingest_http;
 pub mod overview;
 pub mod routes;
 pub mod sessions;
+pub mod settings;
 pub mod shares;
 pub mod state;
 pub mod stats_api;

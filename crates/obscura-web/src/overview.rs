@@ -271,6 +271,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                     button type="button" id="theme" class="link" { "Theme" }
                     @if let Some(session) = &session {
                         a href=(format!("/realtime?site={}", enc(&site.domain))) { "Realtime" }
+                        @if session.role >= obscura_store::meta::Role::Admin { a href="/sites" { "Sites" } }
                         a href="/account" { "Account" }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(session.csrf);

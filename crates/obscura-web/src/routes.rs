@@ -7,7 +7,7 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, headers, ingest_http, overview, shares, stats_api, tracker};
+use crate::{accounts, headers, ingest_http, overview, settings, shares, stats_api, tracker};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("GET|POST", "/share/{token}", ShareToken, "a shared read-only dashboard"), get(shares::get_share).post(shares::post_share_password)),
         (spec("GET", "/realtime", Session, "visitors of the last five minutes"), get(overview::realtime)),
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
+        (spec("GET", "/sites", Session, "sites (admins)"), get(settings::list_sites)),
+        (spec("GET|POST", "/sites/{domain}/settings", Session, "a site's privacy and collection settings (admins)"), get(settings::get_settings).post(settings::post_settings)),
         (spec("POST", "/account/password", Session, "change one's password"), post(accounts::post_password)),
         (spec("POST", "/account/logout-all", Session, "end every session of one's account"), post(accounts::post_logout_all)),
         (spec("GET", "/api/v1/sites", ReadToken, "sites the caller may read"), get(stats_api::sites)),

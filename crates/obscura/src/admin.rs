@@ -19,7 +19,13 @@ pub fn add_site(meta: &MetaStore, domain: &str, respect_dnt: bool) -> anyhow::Re
         if m.site_by_domain(&domain).is_some() {
             bail!("site {domain} already exists");
         }
-        let site = Site { id: m.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1, domain: domain.clone(), respect_dnt, created_ms: now_ms() };
+        let site = Site {
+            id: m.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1,
+            domain: domain.clone(),
+            respect_dnt,
+            collect: Default::default(),
+            created_ms: now_ms(),
+        };
         m.sites.push(site.clone());
         Ok(site)
     })

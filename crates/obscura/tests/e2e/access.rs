@@ -13,7 +13,7 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
     let mut public = Vec::new();
     for (spec, _) in table() {
         for method in spec.method.split('|') {
-            let path = spec.path.replace("{token}", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+            let path = spec.path.replace("{token}", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").replace("{domain}", "shop.example");
             if spec.access == Access::Public {
                 public.push(format!("{method} {}", spec.path));
                 continue;
@@ -243,5 +243,60 @@ async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
     obscura::admin::revoke_share(&meta, &open_id).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(get(format!("/share/{open}"), None).await.0, 404);
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
+    use serde_json::json;
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    let settings_url = format!("{}/sites/{}/settings", s.base, crate::harness::SITE);
+    let html = client.get(&settings_url).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::harness::csrf_in(&html);
+    // Locations only to the country, no referrer, no engaged time.
+    let saved = client
+        .post(&settings_url)
+        .header("cookie", &owner)
+        .form(&[("csrf", csrf.as_str()), ("respect_dnt", "on"), ("device", "on"), ("screen", "on"), ("network", "on"), ("frequency", "on"), ("geo", "country")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    let stale = client.post(&settings_url).header("cookie", &owner).form(&[("csrf", "stale"), ("geo", "off")]).send().await.unwrap();
+    assert_eq!(stale.status(), 403);
+
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let site = crate::harness::SITE;
+    let pv = json!({"site": site, "url": format!("https://{site}/"), "referrer": "https://www.google.com/"});
+    assert_eq!(s.send([127, 0, 0, 2], ua, pv).await, reqwest::StatusCode::NO_CONTENT);
+    let engagement = json!({"site": site, "kind": "engagement", "url": format!("https://{site}/"), "engaged_ms": 5000});
+    assert_eq!(s.send([127, 0, 0, 2], ua, engagement).await, reqwest::StatusCode::ACCEPTED, "engaged time is not collected");
+
+    let q = format!("site={site}&range=today");
+    let countries = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=country")).await;
+    assert_eq!(countries["results"][0]["value"], "DE");
+    for dim in ["province", "referrer"] {
+        let rows = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension={dim}")).await;
+        assert!(rows["results"].as_array().unwrap().is_empty(), "{dim} must not be stored: {rows}");
+    }
+    let agg = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    assert_eq!(agg["results"]["pageviews"], 1);
+
+    // Settings are for admins and owners.
+    let meta = obscura_store::meta::MetaStore::open(
+        &s.data_dir,
+        obscura_store::crypto::load_master_key(
+            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
+            &s.data_dir,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    obscura::admin::add_user(&meta, "ana", obscura_store::meta::Role::Analyst, Some("analyst password".into())).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let ana = crate::harness::login(&s.base, "ana", "analyst password").await.unwrap();
+    assert_eq!(client.get(&settings_url).header("cookie", &ana).send().await.unwrap().status(), 403);
     s.stop();
 }
