@@ -33,7 +33,15 @@ pub async fn list_sites(State(state): State<AppState>, headers: HeaderMap) -> Re
     let body = page(
         "Sites",
         html! {
-            header.top { h1 { "Sites" } nav.actions { a href="/" { "Dashboard" } a href="/account" { "Account (" (session.username) ")" } } }
+            header.top {
+                h1 { "Sites" }
+                nav.actions {
+                    a href="/" { "Dashboard" }
+                    a href="/tokens" { "API tokens" }
+                    @if session.role >= Role::Owner { a href="/audit" { "Audit log" } }
+                    a href="/account" { "Account (" (session.username) ")" }
+                }
+            }
             main {
                 table.top {
                     thead { tr { th { "Site" } th { "Privacy signals" } th { "Locations" } th { "" } } }
@@ -162,12 +170,195 @@ pub async fn post_settings(
     if let Err(e) = saved {
         return (StatusCode::NOT_FOUND, e.to_string()).into_response();
     }
+    audit(&state, &session, "site.settings", &format!("{domain}: respect_dnt={respect_dnt} {collect:?}"));
+    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
+}
+
+/// `GET /audit`: the latest audit records and whether the chain is intact (owners only).
+pub async fn audit_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if session.role < Role::Owner {
+        return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string())).into_response();
+    }
+    let verdict = match state.audit.verify() {
+        Ok(n) => format!("Chain intact: {n} records."),
+        Err(e) => format!("CHAIN BROKEN: {e:#}"),
+    };
+    let records = state.audit.read_all().unwrap_or_default();
+    let body = page(
+        "Audit log",
+        html! {
+            header.top { h1 { "Audit log" } nav.actions { a href="/" { "Dashboard" } a href="/sites" { "Sites" } a href="/tokens" { "API tokens" } } }
+            main {
+                p class=[verdict.starts_with("CHAIN").then_some("error")] { (verdict) }
+                table.top {
+                    thead { tr { th { "#" } th { "When (UTC)" } th { "Who" } th { "What" } th { "Site" } th { "Detail" } } }
+                    tbody {
+                        @for r in records.iter().rev().take(200) {
+                            tr { td { (r.seq) } td { (crate::stats_api::format_ms(r.ts_ms)) } td { (r.actor) } td { (r.action) } td { (r.site.as_deref().unwrap_or("")) } td { (r.detail) } }
+                        }
+                    }
+                }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+/// `GET /tokens`: API tokens (never their secrets), a form to create one, revoke buttons.
+pub async fn tokens_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    tokens_view(&state, &session, None)
+}
+
+fn tokens_view(state: &AppState, session: &Session, created: Option<&str>) -> Response {
+    let meta = state.meta.get();
+    let body = page(
+        "API tokens",
+        html! {
+            header.top { h1 { "API tokens" } nav.actions { a href="/" { "Dashboard" } a href="/sites" { "Sites" } } }
+            main {
+                @if let Some(secret) = created {
+                    p role="alert" { "New token (shown once, stored only as a hash): " code { (secret) } }
+                }
+                table.top {
+                    thead { tr { th { "Id" } th { "Name" } th { "Scope" } th { "Sites" } th { "Expires" } th { "" } } }
+                    tbody {
+                        @for t in &meta.tokens {
+                            tr {
+                                td { code { (t.id) } } td { (t.name) } td { (format!("{:?}", t.scope).to_lowercase()) }
+                                td { @if t.sites.is_empty() { "all" } @else { (t.sites.iter().filter_map(|id| meta.site(*id)).map(|s| s.domain.as_str()).collect::<Vec<_>>().join(", ")) } }
+                                td { (t.expires_ms.map_or("never".to_owned(), crate::stats_api::format_ms)) }
+                                td {
+                                    form.inline method="post" action="/tokens/revoke" {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="hidden" name="id" value=(t.id);
+                                        button type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Create a token" }
+                form.settings method="post" action="/tokens" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label { "Name " input name="name" required maxlength="100"; }
+                    label { "Scope "
+                        select name="scope" { option value="read" { "read" } option value="ingest" { "ingest" } option value="admin" { "admin" } }
+                    }
+                    label { "Site (empty: all) "
+                        select name="site" { option value="" { "all sites" } @for s in &meta.sites { option value=(s.domain) { (s.domain) } } }
+                    }
+                    label { "Expires after days (empty: never) " input name="expires_days" type="number" min="1" max="3650"; }
+                    button type="submit" { "Create" }
+                }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct TokenForm {
+    csrf: String,
+    name: String,
+    scope: String,
+    site: String,
+    expires_days: String,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    use obscura_store::meta::TokenScope;
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    let scope = match form.scope.as_str() {
+        "read" => TokenScope::Read,
+        "ingest" => TokenScope::Ingest,
+        "admin" => TokenScope::Admin,
+        _ => return (StatusCode::BAD_REQUEST, "scope must be read, ingest or admin").into_response(),
+    };
+    let expires_days = match form.expires_days.trim() {
+        "" => None,
+        d => match d.parse::<i64>() {
+            Ok(n) if (1..=3650).contains(&n) => Some(n),
+            _ => return (StatusCode::BAD_REQUEST, "expiry must be 1 to 3650 days").into_response(),
+        },
+    };
+    if form.name.trim().is_empty() || form.name.len() > 100 {
+        return (StatusCode::BAD_REQUEST, "a token needs a name of 1 to 100 characters").into_response();
+    }
+    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let created = state.meta.update(|m| {
+        let sites = match form.site.as_str() {
+            "" => Vec::new(),
+            d => vec![m.site_by_domain(d).map(|s| s.id).ok_or_else(|| anyhow::anyhow!("unknown site {d:?}"))?],
+        };
+        let (secret, record) = crate::tokens::new_token(form.name.trim(), scope, sites, now_ms, expires_days.map(|d| now_ms + d * 86_400_000));
+        let id = record.id.clone();
+        m.tokens.push(record);
+        Ok((secret, id))
+    });
+    let (secret, id) = match created {
+        Ok(x) => x,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    audit(&state, &session, "token.add", &format!("{id} {} ({scope:?})", form.name.trim()));
+    tokens_view(&state, &session, Some(&secret))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    id: String,
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<RevokeForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    let removed = state.meta.update(|m| {
+        let before = m.tokens.len();
+        m.tokens.retain(|t| t.id != form.id);
+        Ok(m.tokens.len() < before)
+    });
+    if !matches!(removed, Ok(true)) {
+        return (StatusCode::NOT_FOUND, "no such token").into_response();
+    }
+    audit(&state, &session, "token.revoke", &form.id);
+    (StatusCode::SEE_OTHER, [(LOCATION, "/tokens")]).into_response()
+}
+
+fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
     let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
     let actor = format!("user:{}", session.username);
-    let detail = format!("respect_dnt={respect_dnt} {collect:?}");
-    let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action: "site.settings", site: Some(&domain), detail: &detail };
+    let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
     if let Err(e) = state.audit.append(entry) {
         tracing::error!("cannot write the audit log: {e:#}");
     }
-    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }

@@ -300,3 +300,51 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     assert_eq!(client.get(&settings_url).header("cookie", &ana).send().await.unwrap().status(), 403);
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_page_for_owners_and_tokens_created_and_revoked_in_the_ui() {
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    let page = client.get(format!("{}/tokens", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::harness::csrf_in(&page);
+    let created = client
+        .post(format!("{}/tokens", s.base))
+        .header("cookie", &owner)
+        .form(&[("csrf", csrf.as_str()), ("name", "grafana"), ("scope", "read"), ("site", crate::harness::SITE), ("expires_days", "30")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = created.split("<code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("obs_"), "{created}");
+    let read = |token: String| {
+        let base = s.base.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{base}/api/v1/stats/aggregate?site={}", crate::harness::SITE))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(read(secret.clone()).await, 200, "the token made in the UI works");
+    let revoke = client
+        .post(format!("{}/tokens/revoke", s.base))
+        .header("cookie", &owner)
+        .form(&[("csrf", csrf.as_str()), ("id", &secret[..12])])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 303);
+    assert_eq!(read(secret).await, 401, "a revoked token is refused at once");
+
+    let audit = client.get(format!("{}/audit", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    assert!(audit.contains("Chain intact") && audit.contains("token.add") && audit.contains("token.revoke"), "{audit}");
+    s.stop();
+}
