@@ -122,8 +122,8 @@ impl AuditLog {
     /// Checks every record's hash and link. Returns the number of records, or says which record
     /// breaks the chain.
     pub fn verify(&self) -> anyhow::Result<u64> {
-        let mut prev = GENESIS.to_owned();
-        let mut seq = 0;
+        // After retention dropped old records, the chain starts at the anchor they left.
+        let (mut seq, mut prev) = self.anchor()?;
         for record in self.read_all()? {
             if record.seq != seq + 1 {
                 bail!("record {} follows record {seq}: records are missing or out of order", record.seq);
@@ -138,6 +138,37 @@ impl AuditLog {
             seq = record.seq;
         }
         Ok(seq)
+    }
+
+    /// Where the chain starts: the genesis, or the last record that retention removed.
+    fn anchor(&self) -> anyhow::Result<(u64, String)> {
+        let file = crate::sealed_json::SealedJson::new(self.anchor_path(), b"obscura audit anchor v1", self.key.clone());
+        let anchor: Option<(u64, String)> = file.load()?;
+        Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
+    }
+
+    fn anchor_path(&self) -> PathBuf {
+        self.path.with_file_name("anchor")
+    }
+
+    /// Removes the records older than `cutoff_ms` (the audit log's own retention). The chain stays
+    /// verifiable: the last removed record's sequence number and hash become its anchor.
+    /// Returns how many records were removed.
+    pub fn purge_older_than(&self, cutoff_ms: i64) -> anyhow::Result<usize> {
+        // Held so no record is appended while the file is rewritten.
+        let _head = self.head.lock().unwrap_or_else(|e| e.into_inner());
+        let records = self.read_all()?;
+        let removed = records.iter().take_while(|r| r.ts_ms < cutoff_ms).count();
+        if removed == 0 {
+            return Ok(0);
+        }
+        let last = &records[removed - 1];
+        let anchor = crate::sealed_json::SealedJson::new(self.anchor_path(), b"obscura audit anchor v1", self.key.clone());
+        anchor.save(&Some((last.seq, last.hash.clone())))?;
+        let text = std::fs::read_to_string(&self.path)?;
+        let kept: String = text.lines().skip(removed).map(|l| format!("{l}\n")).collect();
+        crate::crypto::write_atomic(&self.path, kept.as_bytes())?;
+        Ok(removed)
     }
 
     pub fn path(&self) -> &Path {
@@ -199,5 +230,25 @@ mod tests {
 
         fs::write(log.path(), lines.join("\n") + "\n").unwrap();
         assert_eq!(log.verify().unwrap(), 4);
+    }
+
+    #[test]
+    fn audit_retention_drops_old_records_and_keeps_the_chain_verifiable() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path(), Key::random()).unwrap();
+        for ts in [10, 20, 30, 40] {
+            log.append(AuditEntry { ts_ms: ts, actor: "cli", action: "site.add", site: None, detail: "x" }).unwrap();
+        }
+        assert_eq!(log.purge_older_than(25).unwrap(), 2);
+        let kept = log.read_all().unwrap();
+        assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(log.verify().unwrap(), 4);
+        log.append(AuditEntry { ts_ms: 50, actor: "cli", action: "site.add", site: None, detail: "y" }).unwrap();
+        assert_eq!(log.verify().unwrap(), 5);
+        // Removing a kept record is still caught.
+        let text = fs::read_to_string(log.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        fs::write(log.path(), format!("{}\n{}\n", lines[1], lines[2])).unwrap();
+        assert!(log.verify().is_err());
     }
 }

@@ -21,6 +21,7 @@ use crate::config::Config;
 
 pub struct App {
     pub state: AppState,
+    pub audit_retention_days: u32,
     pub store: Arc<EmbeddedStore>,
     pub pipeline: Arc<Pipeline>,
     pub meta: Arc<MetaStore>,
@@ -74,7 +75,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         audit,
         share_grants: Default::default(),
     };
-    Ok(App { state, store, pipeline, meta })
+    Ok(App { state, store, pipeline, meta, audit_retention_days: config.audit_retention_days })
 }
 
 /// Serves until Ctrl-C / SIGTERM, running maintenance (salt rotation) in the background.
@@ -85,6 +86,7 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         Err(e) => tracing::warn!("cannot resume open visits (they will start anew): {e:#}"),
     }
     let pipeline = app.pipeline.clone();
+    let (audit, audit_days, clock) = (app.state.audit.clone(), app.audit_retention_days, app.state.clock.clone());
     let maintenance = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -93,6 +95,12 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
                 Ok(destroyed) if !destroyed.is_empty() => tracing::info!(?destroyed, "destroyed expired visitor salts"),
                 Ok(_) => {}
                 Err(e) => tracing::error!("salt rotation failed: {e:#}"),
+            }
+            let cutoff = clock.now() - time::Duration::days(i64::from(audit_days));
+            match audit.purge_older_than((cutoff.unix_timestamp_nanos() / 1_000_000) as i64) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} audit records older than {audit_days} days"),
+                Err(e) => tracing::error!("audit log retention failed: {e:#}"),
             }
         }
     });

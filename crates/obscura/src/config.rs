@@ -22,6 +22,9 @@ pub struct Config {
     pub master_key_file: PathBuf,
     #[serde(default)]
     pub enrich: EnrichConfig,
+    /// Days the audit log keeps its records (1 to 3650).
+    #[serde(default = "default_audit_retention")]
+    pub audit_retention_days: u32,
     /// Set from `OBSCURA_MASTER_KEY` only, never from the file.
     #[serde(skip)]
     pub master_key_hex: Option<String>,
@@ -39,6 +42,10 @@ pub struct EnrichConfig {
     pub asn_databases: Vec<PathBuf>,
     /// uap-core `regexes.yaml`; without it a small built-in parser is used.
     pub user_agent_regexes: Option<PathBuf>,
+}
+
+fn default_audit_retention() -> u32 {
+    365
 }
 
 fn default_listen() -> SocketAddr {
@@ -64,6 +71,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             master_key_file: default_key_file(),
             enrich: EnrichConfig::default(),
+            audit_retention_days: default_audit_retention(),
             master_key_hex: None,
         }
     }
@@ -83,7 +91,16 @@ impl Config {
         };
         config.apply_env(|k| std::env::var(k).ok())?;
         config.find_default_datafiles();
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Refuses values that would leave the server half-configured.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=3650).contains(&self.audit_retention_days) {
+            bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);
+        }
+        Ok(())
     }
 
     fn from_file(path: &Path) -> anyhow::Result<Config> {
@@ -112,6 +129,10 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_ASN_DATABASES") {
             self.enrich.asn_databases = split_paths(&v);
+        }
+        if let Some(v) = var("OBSCURA_AUDIT_RETENTION_DAYS") {
+            self.audit_retention_days =
+                v.parse().with_context(|| format!("OBSCURA_AUDIT_RETENTION_DAYS={v:?} is not a number of days"))?;
         }
         if let Some(v) = var("OBSCURA_USER_AGENT_REGEXES") {
             self.enrich.user_agent_regexes = Some(PathBuf::from(v));
@@ -168,6 +189,8 @@ mod tests {
         let mut c = Config::default();
         let err = c.apply_env(|k| (k == "OBSCURA_MASTER_KEY").then(|| "abc".to_owned())).unwrap_err();
         assert!(err.to_string().contains("64 hex digits"));
+        let c: Config = toml::from_str("audit_retention_days = 0").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("audit_retention_days"));
     }
 
     #[test]
