@@ -314,7 +314,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                 }
                 div.panels {
                     @for ((panel, tab), rows) in PANELS.iter().zip(&tabs).zip(&panels) {
-                        div.panel {
+                        div class=(if tab == "flow" { "panel wide" } else { "panel" }) {
                             h2 { (panel.title) }
                             nav.tabs {
                                 @for (dim, label) in panel.tabs { a class=[(dim == tab).then_some("on")] href=(url_with(base, &params, &[(panel.param, Some(dim))])) { (label) } }
@@ -322,6 +322,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                                     @if let Some(p) = &prop { @let key = format!("prop:{p}"); a class=[(&key == tab).then_some("on")] href=(url_with(base, &params, &[("events", Some(key.as_str()))])) { "Property " (p) } }
                                 }
                             }
+                            @if tab == "flow" && !rows.is_empty() { (flow_picture(rows)) }
                             (top_rows(base, tab, rows, panel.count, &params))
                             @if panel.param == "locations" { p.attribution { (crate::stats_api::GEO_ATTRIBUTION) } }
                             @if panel.param == "events" {
@@ -409,6 +410,64 @@ fn chart(series: &[SeriesPoint], interval: Interval) -> Markup {
             @if let (Some(first), Some(last)) = (series.first(), series.last()) {
                 text x=(pad) y=(h + 18.0) font-size="11" fill="currentColor" { (label(first.bucket_ms)) }
                 text x=(w) y=(h + 18.0) font-size="11" fill="currentColor" text-anchor="end" { (label(last.bucket_ms)) }
+            }
+        }
+    }
+}
+
+/// The behaviour flow as a picture: previous pages on the left, pages on the right, each band as
+/// wide as the pageviews that followed that step (hover a band for its numbers).
+fn flow_picture(rows: &[BreakdownRow]) -> Markup {
+    let pairs: Vec<(&str, &str, u64)> = rows
+        .iter()
+        .filter_map(|r| r.value.split_once(" → ").map(|(a, b)| (a, b, r.pageviews)))
+        .collect();
+    let total: u64 = pairs.iter().map(|p| p.2).sum::<u64>().max(1);
+    // Nodes in order of their traffic, each as tall as its share.
+    let nodes = |left_side: bool| -> Vec<(String, u64)> {
+        let mut sums: Vec<(String, u64)> = Vec::new();
+        for (a, b, v) in &pairs {
+            let name = if left_side { *a } else { *b };
+            match sums.iter_mut().find(|(n, _)| n == name) {
+                Some(entry) => entry.1 += v,
+                None => sums.push((name.to_owned(), *v)),
+            }
+        }
+        sums.sort_by(|a, b| b.1.cmp(&a.1));
+        sums
+    };
+    let (left, right) = (nodes(true), nodes(false));
+    let (w, h, gap, node_w) = (380.0_f64, 240.0_f64, 6.0_f64, 10.0_f64);
+    let scale = |n: usize| (h - gap * (n.saturating_sub(1)) as f64) / total as f64;
+    let (ls, rs) = (scale(left.len()), scale(right.len()));
+    let tops = |list: &[(String, u64)], k: f64| -> Vec<f64> {
+        let mut y = 0.0;
+        list.iter().map(|(_, v)| { let top = y; y += *v as f64 * k + gap; top }).collect()
+    };
+    let (ltop, rtop) = (tops(&left, ls), tops(&right, rs));
+    let mut lused = vec![0.0; left.len()];
+    let mut rused = vec![0.0; right.len()];
+    let mut bands = Vec::new();
+    for (a, b, v) in &pairs {
+        let (li, ri) = (left.iter().position(|n| n.0 == *a).unwrap_or(0), right.iter().position(|n| n.0 == *b).unwrap_or(0));
+        let (lh, rh) = (*v as f64 * ls, *v as f64 * rs);
+        let (y1, y2) = (ltop[li] + lused[li] + lh / 2.0, rtop[ri] + rused[ri] + rh / 2.0);
+        lused[li] += lh;
+        rused[ri] += rh;
+        bands.push((format!("M{node_w} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {:.1} {y2:.1}", w / 2.0, w / 2.0, w - node_w), lh.max(rh).max(1.0), format!("{a} → {b}: {v} pageviews")));
+    }
+    html! {
+        svg.flow viewBox=(format!("-200 -4 {} {}", w + 400.0, h + 8.0)) role="img" aria-label="Behaviour flow" {
+            @for (d, width, label) in &bands {
+                path d=(d) stroke-width=(format!("{width:.1}")) fill="none" class="band" { title { (label) } }
+            }
+            @for ((name, v), top) in left.iter().zip(&ltop) {
+                rect x="0" y=(format!("{top:.1}")) width=(node_w) height=(format!("{:.1}", (*v as f64 * ls).max(1.0))) class="node" {}
+                text x="-4" y=(format!("{:.1}", top + (*v as f64 * ls) / 2.0 + 4.0)) text-anchor="end" font-size="13" fill="currentColor" { (name) }
+            }
+            @for ((name, v), top) in right.iter().zip(&rtop) {
+                rect x=(w - node_w) y=(format!("{top:.1}")) width=(node_w) height=(format!("{:.1}", (*v as f64 * rs).max(1.0))) class="node" {}
+                text x=(w + 4.0) y=(format!("{:.1}", top + (*v as f64 * rs) / 2.0 + 4.0)) font-size="13" fill="currentColor" { (name) }
             }
         }
     }
