@@ -37,6 +37,7 @@ pub async fn list_sites(State(state): State<AppState>, headers: HeaderMap) -> Re
                 h1 { "Sites" }
                 nav.actions {
                     a href="/" { "Dashboard" }
+                    a href="/users" { "Users" }
                     a href="/tokens" { "API tokens" }
                     @if session.role >= Role::Owner { a href="/audit" { "Audit log" } }
                     a href="/account" { "Account (" (session.username) ")" }
@@ -114,10 +115,133 @@ pub async fn get_settings(State(state): State<AppState>, headers: HeaderMap, Pat
                     }
                     button type="submit" { "Save" }
                 }
+                h2 { "Shared links" }
+                @let shares: Vec<_> = state.meta.get().shares.iter().filter(|s| s.site == site.id).cloned().collect();
+                @if shares.is_empty() { p.muted { "No shared links." } }
+                @for share in &shares {
+                    form.inline method="post" action=(format!("/sites/{}/shares/revoke", site.domain)) {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        input type="hidden" name="id" value=(share.id);
+                        code { (share.id) } " · " (if share.password_hash.is_some() { "password" } else { "no password" }) " · expires "
+                        (share.expires_ms.map_or("never".to_owned(), crate::stats_api::format_ms)) " "
+                        button type="submit" { "Revoke" }
+                    }
+                }
+                form method="post" action=(format!("/sites/{}/shares", site.domain)) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    fieldset {
+                        legend { "New shared link" }
+                        label { "Password (optional, at least 10 characters) " input name="password" type="password" minlength="10"; }
+                        label { "Expires after days (empty: never) " input name="expires_days" type="number" min="1" max="3650"; }
+                        button type="submit" { "Create link" }
+                    }
+                }
             }
         },
     );
     Html(body.into_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewShareForm {
+    csrf: String,
+    password: String,
+    expires_days: String,
+}
+
+/// `POST /sites/{domain}/shares`: makes a shared link and shows its URL once.
+pub async fn create_share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: Result<Form<NewShareForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    let password = Some(form.password.as_str()).filter(|p| !p.is_empty());
+    if password.is_some_and(|p| p.chars().count() < 10) {
+        return (StatusCode::BAD_REQUEST, "link passwords need at least 10 characters").into_response();
+    }
+    let expires_days = match form.expires_days.trim() {
+        "" => None,
+        d => match d.parse::<i64>() {
+            Ok(n) if (1..=3650).contains(&n) => Some(n),
+            _ => return (StatusCode::BAD_REQUEST, "expiry must be 1 to 3650 days").into_response(),
+        },
+    };
+    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let password = password.map(str::to_owned);
+    let made = tokio::task::spawn_blocking({
+        let state = state.clone();
+        let domain = domain.clone();
+        move || {
+            state.meta.update(|m| {
+                let site = m.site_by_domain(&domain).map(|s| s.id).ok_or_else(|| anyhow::anyhow!("no such site"))?;
+                let (token, share) =
+                    crate::shares::new_share(site, password.as_deref(), now_ms, expires_days.map(|d| now_ms + d * 86_400_000))?;
+                let id = share.id.clone();
+                m.shares.push(share);
+                Ok((id, token))
+            })
+        }
+    })
+    .await;
+    let (id, token) = match made {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
+    };
+    audit(&state, &session, "share.add", &format!("{domain}: {id}"));
+    let body = page(
+        "Shared link",
+        html! {
+            main.login {
+                h1 { "Shared link created" }
+                p { "Copy it now: it is shown once and stored only as a hash." }
+                p { code { (format!("/share/{token}")) } }
+                p { a href=(format!("/share/{token}")) { "Open it" } " · " a href=(format!("/sites/{domain}/settings")) { "Back to the settings" } }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct RevokeShareForm {
+    csrf: String,
+    id: String,
+}
+
+pub async fn revoke_share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: Result<Form<RevokeShareForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    let removed = state.meta.update(|m| {
+        let before = m.shares.len();
+        m.shares.retain(|s| s.id != form.id);
+        Ok(m.shares.len() < before)
+    });
+    if !matches!(removed, Ok(true)) {
+        return (StatusCode::NOT_FOUND, "no such link").into_response();
+    }
+    audit(&state, &session, "share.revoke", &format!("{domain}: {}", form.id));
+    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
 /// Checkboxes send `on` when ticked and nothing otherwise.
@@ -361,4 +485,167 @@ fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
     if let Err(e) = state.audit.append(entry) {
         tracing::error!("cannot write the audit log: {e:#}");
     }
+}
+
+/// `GET /users`: accounts and their roles; admins add and remove them (owners only by owners).
+pub async fn users_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    users_view(&state, &session, None)
+}
+
+fn users_view(state: &AppState, session: &Session, created: Option<(&str, &str)>) -> Response {
+    let meta = state.meta.get();
+    let body = page(
+        "Users",
+        html! {
+            header.top { h1 { "Users" } nav.actions { a href="/" { "Dashboard" } a href="/sites" { "Sites" } } }
+            main {
+                @if let Some((name, password)) = created {
+                    p role="alert" { "User " (name) " created. Password (shown once): " code { (password) } }
+                }
+                table.top {
+                    thead { tr { th { "User" } th { "Role" } th { "Sites" } th { "" } } }
+                    tbody {
+                        @for u in &meta.users {
+                            tr {
+                                td { (u.username) }
+                                td { (format!("{:?}", u.role).to_lowercase()) }
+                                td { @if u.role >= Role::Analyst { "all" } @else { (u.sites.iter().filter_map(|id| meta.site(*id)).map(|s| s.domain.as_str()).collect::<Vec<_>>().join(", ")) } }
+                                td {
+                                    @if u.username != session.username && (u.role < Role::Owner || session.role == Role::Owner) {
+                                        form.inline method="post" action="/users/remove" {
+                                            input type="hidden" name="csrf" value=(session.csrf);
+                                            input type="hidden" name="username" value=(u.username);
+                                            button type="submit" { "Remove" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Add a user" }
+                form.settings method="post" action="/users" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label { "User name " input name="username" required maxlength="64"; }
+                    label { "Role "
+                        select name="role" {
+                            option value="viewer" { "viewer (assigned sites)" }
+                            option value="analyst" { "analyst (all sites)" }
+                            option value="admin" { "admin (sites, users, settings)" }
+                            @if session.role == Role::Owner { option value="owner" { "owner" } }
+                        }
+                    }
+                    label { "Sites for a viewer (comma-separated domains) " input name="sites"; }
+                    button type="submit" { "Add user" }
+                }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewUserForm {
+    csrf: String,
+    username: String,
+    role: String,
+    sites: String,
+}
+
+pub async fn add_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<NewUserForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    let Some(role) = Role::parse(&form.role) else {
+        return (StatusCode::BAD_REQUEST, "role must be viewer, analyst, admin or owner").into_response();
+    };
+    if role == Role::Owner && session.role != Role::Owner {
+        return (StatusCode::FORBIDDEN, "only owners make owners").into_response();
+    }
+    let username = form.username.trim().to_owned();
+    if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
+        return (StatusCode::BAD_REQUEST, "user names have 1 to 64 characters and no spaces").into_response();
+    }
+    let domains: Vec<String> = form.sites.split(',').map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect();
+    // 16 characters from an unambiguous alphabet: about 90 bits.
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let password: String = (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
+    let hashed = {
+        let p = password.clone();
+        tokio::task::spawn_blocking(move || crate::accounts::hash_password(&p)).await
+    };
+    let Ok(Ok(hash)) = hashed else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+    };
+    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let added = state.meta.update(|m| {
+        if m.users.iter().any(|u| u.username == username) {
+            anyhow::bail!("user {username} already exists");
+        }
+        let sites = domains
+            .iter()
+            .map(|d| m.site_by_domain(d).map(|s| s.id).ok_or_else(|| anyhow::anyhow!("unknown site {d:?}")))
+            .collect::<anyhow::Result<Vec<u32>>>()?;
+        if role == Role::Viewer && sites.is_empty() {
+            anyhow::bail!("a viewer needs at least one site");
+        }
+        m.users.push(obscura_store::meta::User { username: username.clone(), password_hash: hash, role, sites, created_ms: now_ms });
+        Ok(())
+    });
+    if let Err(e) = added {
+        return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+    }
+    audit(&state, &session, "user.add", &format!("{username} ({role:?}) sites {domains:?}"));
+    users_view(&state, &session, Some((&username, &password)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RemoveUserForm {
+    csrf: String,
+    username: String,
+}
+
+pub async fn remove_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<RemoveUserForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    if form.username == session.username {
+        return (StatusCode::BAD_REQUEST, "you cannot remove yourself").into_response();
+    }
+    let removed = state.meta.update(|m| {
+        let Some(user) = m.users.iter().find(|u| u.username == form.username) else { anyhow::bail!("no such user") };
+        if user.role == Role::Owner && session.role != Role::Owner {
+            anyhow::bail!("only owners remove owners");
+        }
+        m.users.retain(|u| u.username != form.username);
+        Ok(())
+    });
+    if let Err(e) = removed {
+        return (StatusCode::FORBIDDEN, e.to_string()).into_response();
+    }
+    state.sessions.end_all(&form.username);
+    audit(&state, &session, "user.remove", &form.username);
+    (StatusCode::SEE_OTHER, [(LOCATION, "/users")]).into_response()
 }

@@ -54,7 +54,10 @@ fn find(state: &AppState, token: &str) -> Result<Share, Response> {
     Ok(share)
 }
 
-fn password_page(status: StatusCode, message: Option<&str>) -> Response {
+const SHARE_CSRF_COOKIE: &str = "obscura_share_csrf";
+
+fn password_page(token: &str, status: StatusCode, message: Option<&str>) -> Response {
+    let csrf = random_token();
     let body = page(
         "Shared dashboard",
         html! {
@@ -62,13 +65,15 @@ fn password_page(status: StatusCode, message: Option<&str>) -> Response {
                 h1 { "This dashboard is protected" }
                 @if let Some(m) = message { p.error role="alert" { (m) } }
                 form method="post" {
+                    input type="hidden" name="csrf" value=(csrf);
                     label { "Password" input name="password" type="password" required autofocus; }
                     button type="submit" { "Open" }
                 }
             }
         },
     );
-    (status, Html(body.into_string())).into_response()
+    let cookie = format!("{SHARE_CSRF_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/share/{token}");
+    (status, [(SET_COOKIE, cookie)], Html(body.into_string())).into_response()
 }
 
 pub async fn get_share(
@@ -85,7 +90,7 @@ pub async fn get_share(
         let granted = cookie(&headers, &grant_cookie(&share))
             .is_some_and(|c| state.share_grants.0.lock().unwrap_or_else(|e| e.into_inner()).get(&c) == Some(&share.id));
         if !granted {
-            return password_page(StatusCode::UNAUTHORIZED, None);
+            return password_page(&token, StatusCode::UNAUTHORIZED, None);
         }
     }
     let Some(site) = state.meta.get().site(share.site).cloned() else {
@@ -105,11 +110,13 @@ pub async fn get_share(
 #[derive(Deserialize)]
 pub struct SharePassword {
     password: String,
+    csrf: String,
 }
 
 pub async fn post_share_password(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     form: Result<Form<SharePassword>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let share = match find(&state, &token) {
@@ -119,8 +126,11 @@ pub async fn post_share_password(
     let (Some(hash), Ok(Form(form))) = (share.password_hash.clone(), form) else {
         return (StatusCode::SEE_OTHER, [(LOCATION, format!("/share/{token}"))]).into_response();
     };
+    if cookie(&headers, SHARE_CSRF_COOKIE).as_deref() != Some(form.csrf.as_str()) {
+        return password_page(&token, StatusCode::FORBIDDEN, Some("The form expired. Please try again."));
+    }
     if !tokio::task::spawn_blocking(move || verify_password(&hash, &form.password)).await.unwrap_or(false) {
-        return password_page(StatusCode::UNAUTHORIZED, Some("Wrong password."));
+        return password_page(&token, StatusCode::UNAUTHORIZED, Some("Wrong password."));
     }
     let grant = random_token();
     state.share_grants.0.lock().unwrap_or_else(|e| e.into_inner()).insert(grant.clone(), share.id.clone());

@@ -227,11 +227,21 @@ async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
     let (_, html) = get(format!("/share/{open}?site=other.example"), None).await;
     assert!(html.contains("shop.example") && !html.contains("other.example"));
 
-    // A protected link asks for its password.
-    assert_eq!(get(format!("/share/{locked}"), None).await.0, 401);
-    let wrong = client.post(format!("{}/share/{locked}", s.base)).form(&[("password", "nope")]).send().await.unwrap();
-    assert_eq!(wrong.status(), 401);
-    let right = client.post(format!("{}/share/{locked}", s.base)).form(&[("password", "share password")]).send().await.unwrap();
+    // A protected link asks for its password (a form with its own CSRF token).
+    let ask = client.get(format!("{}/share/{locked}", s.base)).send().await.unwrap();
+    assert_eq!(ask.status(), 401);
+    let csrf_cookie = ask.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let csrf = crate::harness::csrf_in(&ask.text().await.unwrap());
+    let post = |password: &'static str, with_csrf: bool| {
+        let mut r = client.post(format!("{}/share/{locked}", s.base));
+        if with_csrf {
+            r = r.header("cookie", &csrf_cookie);
+        }
+        r.form(&[("password", password), ("csrf", csrf.as_str())]).send()
+    };
+    assert_eq!(post("share password", false).await.unwrap().status(), 403, "no CSRF cookie, no grant");
+    assert_eq!(post("nope", true).await.unwrap().status(), 401);
+    let right = post("share password", true).await.unwrap();
     assert_eq!(right.status(), 303);
     let grant = right.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     assert_eq!(get(format!("/share/{locked}"), Some(grant)).await.0, 200);
@@ -346,5 +356,75 @@ async fn audit_page_for_owners_and_tokens_created_and_revoked_in_the_ui() {
 
     let audit = client.get(format!("{}/audit", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
     assert!(audit.contains("Chain intact") && audit.contains("token.add") && audit.contains("token.revoke"), "{audit}");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_admin_manages_users_and_shared_links_in_the_ui() {
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    let page = client.get(format!("{}/users", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::harness::csrf_in(&page);
+    let added = client
+        .post(format!("{}/users", s.base))
+        .header("cookie", &owner)
+        .form(&[("csrf", csrf.as_str()), ("username", "adam"), ("role", "admin"), ("sites", "")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let password = added.split("<code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let adam = crate::harness::login(&s.base, "adam", &password).await.expect("the new admin logs in");
+    // An admin may not make owners nor remove them.
+    let page = client.get(format!("{}/users", s.base)).header("cookie", &adam).send().await.unwrap().text().await.unwrap();
+    let adam_csrf = crate::harness::csrf_in(&page);
+    let owner_attempt = client
+        .post(format!("{}/users", s.base))
+        .header("cookie", &adam)
+        .form(&[("csrf", adam_csrf.as_str()), ("username", "eve"), ("role", "owner"), ("sites", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owner_attempt.status(), 403);
+    let remove_owner = client
+        .post(format!("{}/users/remove", s.base))
+        .header("cookie", &adam)
+        .form(&[("csrf", adam_csrf.as_str()), ("username", "owner")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(remove_owner.status(), 403);
+
+    // The admin makes a shared link from the site's settings.
+    let settings = format!("{}/sites/{}/settings", s.base, crate::harness::SITE);
+    let page = client.get(&settings).header("cookie", &adam).send().await.unwrap().text().await.unwrap();
+    let made = client
+        .post(format!("{}/sites/{}/shares", s.base, crate::harness::SITE))
+        .header("cookie", &adam)
+        .form(&[("csrf", crate::harness::csrf_in(&page).as_str()), ("password", ""), ("expires_days", "7")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let link = made.split("<code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(link.starts_with("/share/"));
+    assert_eq!(reqwest::get(format!("{}{link}", s.base)).await.unwrap().status(), 200, "the link opens logged out");
+
+    // The owner removes the admin: their session ends.
+    let page = client.get(format!("{}/users", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let removed = client
+        .post(format!("{}/users/remove", s.base))
+        .header("cookie", &owner)
+        .form(&[("csrf", crate::harness::csrf_in(&page).as_str()), ("username", "adam")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 303);
+    assert_eq!(client.get(format!("{}/users", s.base)).header("cookie", &adam).send().await.unwrap().status(), 303);
     s.stop();
 }
