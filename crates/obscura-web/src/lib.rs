@@ -6,6 +6,7 @@ pub mod api_error;
 pub mod headers;
 pub mod ingest_http;
 pub mod overview;
+pub mod policy;
 pub mod routes;
 pub mod sessions;
 pub mod settings;

@@ -7,7 +7,7 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, headers, ingest_http, overview, settings, shares, stats_api, tracker};
+use crate::{accounts, headers, ingest_http, overview, policy, settings, shares, stats_api, tracker};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         (spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format"), post(ingest_http::post_event).options(ingest_http::preflight)),
         (spec("GET", "/js/obscura.js", Public, "the tracking script"), get(tracker::tracker_js)),
+        (spec("GET", "/privacy", Public, "the privacy policy, generated from the configuration"), get(policy::privacy_html)),
+        (spec("GET", "/privacy.json", Public, "the data inventory, generated from the configuration"), get(policy::privacy_json)),
         (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
         (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(overview::app_css)),
         (spec("GET", "/static/app.js", Public, "dashboard theme switch"), get(overview::app_js)),

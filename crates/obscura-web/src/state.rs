@@ -23,4 +23,6 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Browsers that entered the password of a protected shared link.
     pub share_grants: Arc<crate::shares::ShareGrants>,
+    /// Each policy text's hash and the day it last changed (P16).
+    pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
 }

@@ -74,6 +74,11 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         sessions: Arc::new(Sessions::default()),
         audit,
         share_grants: Default::default(),
+        policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(
+            config.data_dir.join("policy-versions"),
+            b"obscura policy versions v1",
+            key.clone(),
+        )),
     };
     Ok(App { state, store, pipeline, meta, audit_retention_days: config.audit_retention_days })
 }

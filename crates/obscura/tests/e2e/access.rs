@@ -48,6 +48,8 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
             "GET /health",
             "GET /js/obscura.js",
             "GET /login",
+            "GET /privacy",
+            "GET /privacy.json",
             "GET /static/app.css",
             "GET /static/app.js",
             "OPTIONS /api/event",

@@ -7,6 +7,7 @@ mod chromium;
 mod durability;
 mod harness;
 mod overview;
+mod policy;
 mod privacy;
 mod real_data;
 mod stats_api;

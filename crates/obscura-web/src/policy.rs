@@ -1,0 +1,151 @@
+//! The policy tells the truth (P16): `/privacy` (HTML) and `/privacy.json` (data inventory),
+//! generated from the running configuration — per site with `?site=example.com` — so they can
+//! only say what the code does.
+//!
+//! "Last updated" is the day the text last changed: the text's hash and that day are kept
+//! (sealed) beside the metadata, and the day moves only when a configuration change changes the
+//! text. Responses carry an ETag (the hash) and Last-Modified, with `Cache-Control: no-cache`, and
+//! answer 304 to a matching If-None-Match.
+
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use maud::html;
+use obscura_store::meta::{GeoLevel, Site};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::overview::page;
+use crate::state::AppState;
+use crate::stats_api::Params;
+
+/// The data inventory of a site (or, without one, of the defaults every new site starts with).
+pub fn inventory(site: Option<&Site>) -> Value {
+    let c = site.map(|s| s.collect.clone()).unwrap_or_default();
+    let respect_dnt = site.is_none_or(|s| s.respect_dnt);
+    let location = match c.geo {
+        GeoLevel::Off => "not collected",
+        GeoLevel::Continent => "continent",
+        GeoLevel::Country => "continent and country",
+        GeoLevel::Province => "continent, country and province/state",
+    };
+    let yes_no = |on: bool, what: &str| if on { what.to_owned() } else { "not collected".to_owned() };
+    json!({
+        "site": site.map(|s| s.domain.clone()),
+        "controller_tool": "Obscura (self-hosted; no data goes to third parties)",
+        "collected": {
+            "pages": "page path (query strings removed except campaign tags utm_*, ref, source; identifiers scrubbed)",
+            "referrer": yes_no(c.referrer, "referring site's host and a category (search, social, campaign, direct, other)"),
+            "device": yes_no(c.device, "browser, operating system, device type, brand and model"),
+            "screen": yes_no(c.screen, "screen size class (mobile, tablet, laptop, desktop)"),
+            "location": location,
+            "network_operator": yes_no(c.network, "network operator (ASN organisation)"),
+            "visit_frequency": yes_no(c.frequency, "new or returning, days since last visit and visits so far, in buckets, computed in the browser"),
+            "engaged_time": yes_no(c.engagement, "time the page was visible"),
+            "custom_events": "event names and a few properties the site defines, scrubbed of personal data",
+        },
+        "never_collected": [
+            "IP addresses (used in memory only for location, network operator and the daily visitor hash)",
+            "cookies or any identifier stored in the browser",
+            "names, e-mail addresses, phone numbers, ID numbers, payment cards, precise location",
+        ],
+        "visitor_counting": "a keyed hash of site, IP address and browser with a random salt that changes every day and is destroyed after 48 hours; visitors cannot be recognised across days",
+        "privacy_signals": if respect_dnt { "Global Privacy Control and Do-Not-Track are honoured: nothing is collected" } else { "Global Privacy Control and Do-Not-Track are not honoured for this site" },
+        "storage": "encrypted at rest (AES-256), each day under its own key; readable only by authorised users, and every read is audited",
+        "retention": "per-event data is kept until the operator deletes it; deleting a day destroys its key",
+        "server_logs": "Obscura keeps no access log of visitors",
+    })
+}
+
+fn render_html(inv: &Value, updated: &str) -> String {
+    let items = |v: &Value| -> Vec<(String, String)> {
+        v.as_object().map(|o| o.iter().map(|(k, v)| (k.replace('_', " "), v.as_str().unwrap_or_default().to_owned())).collect()).unwrap_or_default()
+    };
+    page(
+        "Privacy",
+        html! {
+            main.policy {
+                h1 { "Privacy policy" @if let Some(site) = inv["site"].as_str() { " · " (site) } }
+                p.muted { "Last updated " (updated) ". Generated from the running configuration." }
+                h2 { "What is collected" }
+                ul { @for (k, v) in items(&inv["collected"]) { li { strong { (k) } ": " (v) } } }
+                h2 { "What is never collected" }
+                ul { @for v in inv["never_collected"].as_array().into_iter().flatten() { li { (v.as_str().unwrap_or_default()) } } }
+                h2 { "How visitors are counted" } p { (inv["visitor_counting"].as_str().unwrap_or_default()) }
+                h2 { "Privacy signals" } p { (inv["privacy_signals"].as_str().unwrap_or_default()) }
+                h2 { "Storage and access" } p { (inv["storage"].as_str().unwrap_or_default()) }
+                h2 { "Retention" } p { (inv["retention"].as_str().unwrap_or_default()) }
+                h2 { "Server logs" } p { (inv["server_logs"].as_str().unwrap_or_default()) }
+                p.muted { "Machine-readable: " a href="privacy.json" { "privacy.json" } }
+            }
+        },
+    )
+    .into_string()
+}
+
+/// The text's hash and the day it was last updated, moving the day only when the text changed.
+fn last_updated(state: &AppState, key: &str, text_hash: &str) -> anyhow::Result<time::Date> {
+    let today = state.clock.now().date();
+    let doc = &state.policy_versions;
+    let mut versions: std::collections::BTreeMap<String, (String, String)> = doc.load()?;
+    let day_string = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day());
+    match versions.get(key) {
+        Some((hash, day)) if hash == text_hash => {
+            Ok(time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]")).unwrap_or(today))
+        }
+        _ => {
+            versions.insert(key.to_owned(), (text_hash.to_owned(), day_string(today)));
+            doc.save(&versions)?;
+            Ok(today)
+        }
+    }
+}
+
+fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -> Response {
+    let meta = state.meta.get();
+    let site = match params.get("site") {
+        Some(domain) => match meta.site_by_domain(domain) {
+            Some(s) => Some(s.clone()),
+            None => return (StatusCode::NOT_FOUND, format!("no policy for {domain:?}: not a site of this server")).into_response(),
+        },
+        None => None,
+    };
+    let inv = inventory(site.as_ref());
+    let hash = hex::encode(Sha256::digest(inv.to_string().as_bytes()));
+    let key = site.as_ref().map_or("*".to_owned(), |s| s.domain.clone());
+    let updated = match last_updated(state, &key, &hash) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("cannot record the policy version: {e:#}");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the policy could not be generated; try again").into_response();
+        }
+    };
+    let updated_text = format!("{:04}-{:02}-{:02}", updated.year(), updated.month() as u8, updated.day());
+    let etag = format!("\"{}\"", &hash[..32]);
+    let last_modified = updated
+        .midnight()
+        .assume_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default()
+        .replace("+0000", "GMT");
+    let cache = [(ETAG, etag.clone()), (LAST_MODIFIED, last_modified), (CACHE_CONTROL, "no-cache".to_owned())];
+    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    if json {
+        let mut body = inv;
+        body["last_updated"] = json!(updated_text);
+        (cache, [(CONTENT_TYPE, "application/json".to_owned())], body.to_string()).into_response()
+    } else {
+        (cache, Html(render_html(&inv, &updated_text))).into_response()
+    }
+}
+
+pub async fn privacy_html(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+    respond(&state, &headers, &params, false)
+}
+
+pub async fn privacy_json(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+    respond(&state, &headers, &params, true)
+}
