@@ -6,6 +6,7 @@ mod bad_input;
 mod chromium;
 mod durability;
 mod harness;
+mod outbound;
 mod overview;
 mod policy;
 mod privacy;
