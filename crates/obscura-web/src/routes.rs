@@ -52,7 +52,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("GET|POST", "/share/{token}", ShareToken, "a shared read-only dashboard"), get(shares::get_share).post(shares::post_share_password)),
         (spec("GET", "/realtime", Session, "visitors of the last five minutes"), get(overview::realtime)),
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
-        (spec("GET", "/sites", Session, "sites (admins)"), get(settings::list_sites)),
+        (spec("GET|POST", "/sites", Session, "sites: list and add (admins)"), get(settings::list_sites).post(settings::add_site)),
         (spec("POST", "/sites/{domain}/shares", Session, "create a shared link (admins)"), post(settings::create_share)),
         (spec("POST", "/sites/{domain}/shares/revoke", Session, "revoke a shared link (admins)"), post(settings::revoke_share)),
         (spec("GET|POST", "/users", Session, "users: list and add (admins)"), get(settings::users_page).post(settings::add_user)),
@@ -68,6 +68,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),
         (spec("GET", "/api/v1/stats/timeseries", ReadToken, "numbers per hour or day"), get(stats_api::timeseries)),
         (spec("GET", "/api/v1/stats/breakdown", ReadToken, "top values of a dimension"), get(stats_api::breakdown)),
+        (spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown as CSV (tokens, analysts and up)"), get(stats_api::export_csv)),
     ]
 }
 

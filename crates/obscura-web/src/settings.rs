@@ -57,11 +57,55 @@ pub async fn list_sites(State(state): State<AppState>, headers: HeaderMap) -> Re
                         }
                     }
                 }
-                p.attribution { "Add a site with " code { "obscura site add example.com" } "." }
+                form.settings method="post" action="/sites" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label { "Add a site (its domain) " input name="domain" required maxlength="253" placeholder="example.com"; }
+                    button type="submit" { "Add site" }
+                }
             }
         },
     );
     Html(body.into_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewSiteForm {
+    csrf: String,
+    domain: String,
+}
+
+/// `POST /sites`: adds a site (admins), with the default collection settings.
+pub async fn add_site(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<NewSiteForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let session = match admin(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match form {
+        Ok(Form(f)) if f.csrf == session.csrf => f,
+        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    };
+    let domain = obscura_store::meta::normalize_domain(&form.domain);
+    if domain.is_empty() || domain.len() > 253 || domain.contains(['/', ' ', ':']) {
+        return (StatusCode::BAD_REQUEST, format!("{domain:?} is not a domain name (e.g. example.com)")).into_response();
+    }
+    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let added = state.meta.update(|m| {
+        if m.site_by_domain(&domain).is_some() {
+            anyhow::bail!("site {domain} already exists");
+        }
+        let id = m.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1;
+        m.sites.push(obscura_store::meta::Site { id, domain: domain.clone(), respect_dnt: true, collect: Collection::default(), created_ms: now_ms });
+        Ok(())
+    });
+    if let Err(e) = added {
+        return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+    }
+    audit(&state, &session, "site.add", &domain);
+    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
 const SWITCHES: [(&str, &str); 6] = [

@@ -183,6 +183,52 @@ pub async fn breakdown(
     Ok(Json(out))
 }
 
+/// `GET /api/v1/export.csv`: a breakdown as CSV (aggregates only: per-event rows never leave).
+/// For API tokens with read scope and for analysts, admins and owners — not viewers.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let reader = authorize(&state, &headers)?;
+    if reader.actor.starts_with("user:") {
+        let session = state.sessions.get(&headers, state.clock.now());
+        if session.is_none_or(|s| s.role < Role::Analyst) {
+            return Err(ApiError::forbidden("exports need the analyst, admin or owner role"));
+        }
+    }
+    let (q, site) = parse_query(&state, &reader, &params)?;
+    let dim = Dimension::parse(params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?)?;
+    let limit = match params.get("limit") {
+        None => 1000,
+        Some(_) => parse_limit(&params)?,
+    };
+    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let detail = describe("/api/v1/export.csv", &params);
+    state
+        .audit
+        .append(obscura_store::audit::AuditEntry { ts_ms, actor: &reader.actor, action: "export", site: Some(&site.domain), detail: &detail })
+        .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))?;
+    let rows = results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit).await.map_err(ApiError::unavailable)?;
+    let mut csv = format!("{},visitors,visits,pageviews,events\n", dim.name());
+    for r in &rows {
+        csv.push_str(&format!("{},{},{},{},{}\n", csv_field(&r.value), r.visitors, r.visits, r.pageviews, r.events));
+    }
+    let name = format!("attachment; filename=\"{}-{}.csv\"", site.domain, dim.name().replace(':', "-"));
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, name)],
+        csv,
+    )
+        .into_response())
+}
+
+/// A CSV field: quoted when needed, and defused when a spreadsheet would take it for a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_owned() };
+    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
+}
+
 pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
 
 /// Ingest counters since the server started: stored, dropped by privacy signals, rejected.

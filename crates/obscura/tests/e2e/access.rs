@@ -430,3 +430,57 @@ async fn roles_admin_manages_users_and_shared_links_in_the_ui() {
     assert_eq!(client.get(format!("{}/users", s.base)).header("cookie", &adam).send().await.unwrap().status(), 303);
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_export_csv_for_tokens_and_analysts_not_viewers_and_sites_added_in_the_ui() {
+    use serde_json::json;
+    let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let site = crate::harness::SITE;
+    for path in ["/", "/=SUM(A1)", "/a,b"] {
+        let body = json!({"site": site, "url": format!("https://{site}{path}")});
+        assert_eq!(s.send([127, 0, 0, 2], "Mozilla/5.0 Firefox/133.0", body).await, reqwest::StatusCode::NO_CONTENT);
+    }
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let csv = client
+        .get(format!("{}/api/v1/export.csv?site={site}&range=today&dimension=page", s.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("page,visitors,visits,pageviews,events\n"), "{text}");
+    assert!(text.contains("\"/a,b\",1,"), "values with commas are quoted: {text}");
+    assert!(!text.contains("\n=") && !text.contains(",="), "formulas are defused: {text}");
+
+    // Owners add sites in the UI; viewers may not export.
+    let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    let page = client.get(format!("{}/sites", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let added = client
+        .post(format!("{}/sites", s.base))
+        .header("cookie", &owner)
+        .form(&[("csrf", crate::harness::csrf_in(&page).as_str()), ("domain", "www.New-Site.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 303);
+    assert_eq!(added.headers()["location"], "/sites/new-site.example/settings");
+    let meta = obscura_store::meta::MetaStore::open(
+        &s.data_dir,
+        obscura_store::crypto::load_master_key(
+            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
+            &s.data_dir,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    obscura::admin::add_user_with_sites(&meta, "vera", obscura_store::meta::Role::Viewer, Some("viewer password".into()), &[site.into()]).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let vera = crate::harness::login(&s.base, "vera", "viewer password").await.unwrap();
+    let refused = client.get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base)).header("cookie", &vera).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let allowed = client.get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base)).header("cookie", &owner).send().await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    s.stop();
+}
