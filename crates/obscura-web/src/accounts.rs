@@ -205,7 +205,7 @@ pub async fn post_password(
     if saved.is_err() {
         return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be saved; try again."));
     }
-    audit_admin(&state, &session.username, "user.password", "changed own password");
+    crate::settings::audit(&state, &session, "user.password", "changed own password");
     state.sessions.end_all(&session.username);
     (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
 }
@@ -222,21 +222,13 @@ pub async fn post_logout_all(
     match form {
         Ok(Form(form)) if form.csrf == session.csrf => {
             state.sessions.end_all(&session.username);
-            audit_admin(&state, &session.username, "user.logout_all", "ended every session");
+            crate::settings::audit(&state, &session, "user.logout_all", "ended every session");
             (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
         }
         _ => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     }
 }
 
-fn audit_admin(state: &AppState, username: &str, action: &str, detail: &str) {
-    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let actor = format!("user:{username}");
-    let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
-    if let Err(e) = state.audit.append(entry) {
-        tracing::error!("cannot write the audit log: {e:#}");
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,31 @@ use crate::overview::page;
 use crate::sessions::Session;
 use crate::state::AppState;
 
+/// The session of an admin or owner and their form, if it carries the session's CSRF token; or
+/// the response to send instead.
+fn admin_form<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
+    csrf: impl Fn(&T) -> &str,
+) -> Result<(Session, T), Response> {
+    let session = admin(state, headers)?;
+    match form {
+        Ok(Form(f)) if csrf(&f) == session.csrf => Ok((session, f)),
+        _ => Err((StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response()),
+    }
+}
+
+/// Records an administrative action taken in the UI.
+pub fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
+    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let actor = format!("user:{}", session.username);
+    let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
+    if let Err(e) = state.audit.append(entry) {
+        tracing::error!("cannot write the audit log: {e:#}");
+    }
+}
+
 /// The session of an admin or owner, or the response to send instead.
 fn admin(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
     let Some(session) = state.sessions.get(headers, state.clock.now()) else {
@@ -80,13 +105,9 @@ pub async fn add_site(
     headers: HeaderMap,
     form: Result<Form<NewSiteForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let domain = obscura_store::meta::normalize_domain(&form.domain);
     if domain.is_empty() || domain.len() > 253 || domain.contains(['/', ' ', ':']) {
@@ -200,13 +221,9 @@ pub async fn create_share(
     Path(domain): Path<String>,
     form: Result<Form<NewShareForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let password = Some(form.password.as_str()).filter(|p| !p.is_empty());
     if password.is_some_and(|p| p.chars().count() < 10) {
@@ -268,13 +285,9 @@ pub async fn revoke_share(
     Path(domain): Path<String>,
     form: Result<Form<RevokeShareForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let removed = state.meta.update(|m| {
         let before = m.shares.len();
@@ -308,13 +321,9 @@ pub async fn post_settings(
     Path(domain): Path<String>,
     form: Result<Form<SettingsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let Some(geo) = GeoLevel::parse(&form.geo) else {
         return (StatusCode::BAD_REQUEST, "geo must be off, continent, country or province").into_response();
@@ -448,13 +457,9 @@ pub async fn create_token(
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     use obscura_store::meta::TokenScope;
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let scope = match form.scope.as_str() {
         "read" => TokenScope::Read,
@@ -502,13 +507,9 @@ pub async fn revoke_token(
     headers: HeaderMap,
     form: Result<Form<RevokeForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let removed = state.meta.update(|m| {
         let before = m.tokens.len();
@@ -522,14 +523,6 @@ pub async fn revoke_token(
     (StatusCode::SEE_OTHER, [(LOCATION, "/tokens")]).into_response()
 }
 
-fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
-    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let actor = format!("user:{}", session.username);
-    let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
-    if let Err(e) = state.audit.append(entry) {
-        tracing::error!("cannot write the audit log: {e:#}");
-    }
-}
 
 /// `GET /users`: accounts and their roles; admins add and remove them (owners only by owners).
 pub async fn users_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -605,13 +598,9 @@ pub async fn add_user(
     headers: HeaderMap,
     form: Result<Form<NewUserForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     let Some(role) = Role::parse(&form.role) else {
         return (StatusCode::BAD_REQUEST, "role must be viewer, analyst, admin or owner").into_response();
@@ -667,13 +656,9 @@ pub async fn remove_user(
     headers: HeaderMap,
     form: Result<Form<RemoveUserForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let session = match admin(&state, &headers) {
-        Ok(s) => s,
+    let (session, form) = match admin_form(&state, &headers, form, |f| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let form = match form {
-        Ok(Form(f)) if f.csrf == session.csrf => f,
-        _ => return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
     };
     if form.username == session.username {
         return (StatusCode::BAD_REQUEST, "you cannot remove yourself").into_response();
