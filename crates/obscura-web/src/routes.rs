@@ -87,7 +87,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

@@ -25,4 +25,6 @@ pub struct AppState {
     pub share_grants: Arc<crate::shares::ShareGrants>,
     /// Each policy text's hash and the day it last changed (P16).
     pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
+    /// Served to browsers over HTTPS (the public URL says so): HSTS and `Secure` cookies.
+    pub https: bool,
 }

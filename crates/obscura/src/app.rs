@@ -74,6 +74,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         sessions: Arc::new(Sessions::default()),
         audit,
         share_grants: Default::default(),
+        https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(
             config.data_dir.join("policy-versions"),
             b"obscura policy versions v1",

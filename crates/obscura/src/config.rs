@@ -22,6 +22,10 @@ pub struct Config {
     pub master_key_file: PathBuf,
     #[serde(default)]
     pub enrich: EnrichConfig,
+    /// The address browsers use (e.g. `https://stats.example.com` behind a TLS proxy); when it is
+    /// HTTPS, Obscura sends HSTS and marks its cookies `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Days the audit log keeps its records (1 to 3650).
     #[serde(default = "default_audit_retention")]
     pub audit_retention_days: u32,
@@ -72,6 +76,7 @@ impl Default for Config {
             master_key_file: default_key_file(),
             enrich: EnrichConfig::default(),
             audit_retention_days: default_audit_retention(),
+            public_url: None,
             master_key_hex: None,
         }
     }
@@ -97,6 +102,11 @@ impl Config {
 
     /// Refuses values that would leave the server half-configured.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("public_url must start with https:// or http://, not {url:?}");
+            }
+        }
         if !(1..=3650).contains(&self.audit_retention_days) {
             bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);
         }
@@ -129,6 +139,9 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_ASN_DATABASES") {
             self.enrich.asn_databases = split_paths(&v);
+        }
+        if let Some(v) = var("OBSCURA_PUBLIC_URL") {
+            self.public_url = Some(v);
         }
         if let Some(v) = var("OBSCURA_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days =

@@ -484,3 +484,23 @@ async fn roles_export_csv_for_tokens_and_analysts_not_viewers_and_sites_added_in
     assert_eq!(allowed.status(), 200);
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_hsts_and_secure_cookies_when_served_over_https() {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let plain = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
+    let res = client.get(format!("{}/login", plain.base)).send().await.unwrap();
+    assert!(res.headers().get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+    assert!(!res.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers().get("referrer-policy").is_some());
+    plain.stop();
+
+    let https = TestServer::start_with(datetime!(2026-08-01 10:00 UTC), |c| c.public_url = Some("https://stats.example.com".into())).await;
+    let res = client.get(format!("{}/login", https.base)).send().await.unwrap();
+    assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    assert!(res.headers()["set-cookie"].to_str().unwrap().ends_with("; Secure"));
+    https.stop();
+}

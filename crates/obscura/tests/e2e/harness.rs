@@ -56,6 +56,11 @@ pub fn geo_fixture(dir: &std::path::Path) -> PathBuf {
 
 impl TestServer {
     pub async fn start(now: OffsetDateTime) -> TestServer {
+        Self::start_with(now, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with a change to the configuration.
+    pub async fn start_with(now: OffsetDateTime, configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.data_dir = dir.path().join("data");
@@ -64,6 +69,7 @@ impl TestServer {
         config.enrich.asn_databases = vec![];
         let regexes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles/regexes.yaml");
         config.enrich.user_agent_regexes = regexes.exists().then_some(regexes);
+        configure(&mut config);
         let clock = Arc::new(ManualClock::new(now));
         let app = app::open(&config, clock.clone()).unwrap();
         admin::add_site(&app.meta, SITE, true).unwrap();
