@@ -109,15 +109,7 @@ async fn csrf_login_and_logout_refuse_missing_or_stale_tokens() {
 async fn roles_viewer_reads_only_assigned_sites_analyst_reads_all() {
     use obscura_store::meta::Role;
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
-    let meta = obscura_store::meta::MetaStore::open(
-        &s.data_dir,
-        obscura_store::crypto::load_master_key(
-            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-            &s.data_dir,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let meta = s.meta();
     obscura::admin::add_site(&meta, "other.example", true).unwrap();
     let pw = "viewer password 1".to_owned();
     obscura::admin::add_user_with_sites(&meta, "vera", Role::Viewer, Some(pw.clone()), &["other.example".into()]).unwrap();
@@ -194,15 +186,7 @@ async fn accounts_password_change_and_logout_everywhere_end_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
-    let meta = obscura_store::meta::MetaStore::open(
-        &s.data_dir,
-        obscura_store::crypto::load_master_key(
-            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-            &s.data_dir,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let meta = s.meta();
     obscura::admin::add_site(&meta, "other.example", true).unwrap();
     let (open_id, open) = obscura::admin::add_share(&meta, crate::harness::SITE, None, None).unwrap();
     let (_, locked) = obscura::admin::add_share(&meta, crate::harness::SITE, Some("share password"), None).unwrap();
@@ -297,15 +281,7 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     assert_eq!(agg["results"]["pageviews"], 1);
 
     // Settings are for admins and owners.
-    let meta = obscura_store::meta::MetaStore::open(
-        &s.data_dir,
-        obscura_store::crypto::load_master_key(
-            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-            &s.data_dir,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let meta = s.meta();
     obscura::admin::add_user(&meta, "ana", obscura_store::meta::Role::Analyst, Some("analyst password".into())).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let ana = crate::harness::login(&s.base, "ana", "analyst password").await.unwrap();
@@ -466,15 +442,7 @@ async fn roles_export_csv_for_tokens_and_analysts_not_viewers_and_sites_added_in
         .unwrap();
     assert_eq!(added.status(), 303);
     assert_eq!(added.headers()["location"], "/sites/new-site.example/settings");
-    let meta = obscura_store::meta::MetaStore::open(
-        &s.data_dir,
-        obscura_store::crypto::load_master_key(
-            &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-            &s.data_dir,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let meta = s.meta();
     obscura::admin::add_user_with_sites(&meta, "vera", obscura_store::meta::Role::Viewer, Some("viewer password".into()), &[site.into()]).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let vera = crate::harness::login(&s.base, "vera", "viewer password").await.unwrap();

@@ -16,7 +16,7 @@ async fn audit_records_every_api_read_with_actor_site_and_query() {
     let s = TestServer::start(datetime!(2026-09-01 10:00 UTC)).await;
     s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=7d")).await;
     s.api(&format!("/api/v1/stats/breakdown?site={SITE}&dimension=country&filters=page==/x")).await;
-    let key = load_master_key(&MasterKeySource::File(s.dir.path().join("keys/master.key")), &s.data_dir).unwrap();
+    let key = s.master_key();
     let log = AuditLog::open(&s.data_dir, key).unwrap();
     let records = log.read_all().unwrap();
     let token_id = &s.token[..12];

@@ -227,12 +227,7 @@ async fn chromium_dashboard_login_numbers_filter_url_dark_mode_and_shared_link()
     screenshot(&browser, "chromium_dashboard_dark.png").await;
 
     // A shared link opens logged out.
-    let key = obscura_store::crypto::load_master_key(
-        &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-        &s.data_dir,
-    )
-    .unwrap();
-    let meta = obscura_store::meta::MetaStore::open(&s.data_dir, key).unwrap();
+    let meta = s.meta();
     let (_, token) = obscura::admin::add_share(&meta, SITE, None, None).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await; // the server rereads metadata each second
     browser.delete_all_cookies().await.unwrap();

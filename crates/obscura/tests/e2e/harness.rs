@@ -111,6 +111,20 @@ impl TestServer {
         Self::serve(app, dir, config, clock, token, password).await
     }
 
+    /// The metadata (sites, users, tokens, links) as the CLI would open it; the server rereads
+    /// changes within a second.
+    pub fn meta(&self) -> obscura_store::meta::MetaStore {
+        obscura_store::meta::MetaStore::open(&self.data_dir, self.master_key()).unwrap()
+    }
+
+    pub fn master_key(&self) -> obscura_store::crypto::Key {
+        obscura_store::crypto::load_master_key(
+            &obscura_store::crypto::MasterKeySource::File(self.dir.path().join("keys/master.key")),
+            &self.data_dir,
+        )
+        .unwrap()
+    }
+
     pub fn meta_app(&self) -> &Arc<obscura_store::EmbeddedStore> {
         &self.app_store
     }

@@ -41,12 +41,7 @@ async fn p16_policy_follows_configuration_with_last_updated_etag_and_304() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["last_updated"], "2026-08-01");
 
     // The operator collects less: the text, its ETag and its date change.
-    let key = obscura_store::crypto::load_master_key(
-        &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-        &s.data_dir,
-    )
-    .unwrap();
-    let meta = obscura_store::meta::MetaStore::open(&s.data_dir, key).unwrap();
+    let meta = s.meta();
     meta.update(|m| {
         let site = m.sites.iter_mut().find(|x| x.domain == SITE).unwrap();
         site.collect.geo = obscura_store::meta::GeoLevel::Country;

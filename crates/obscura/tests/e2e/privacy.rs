@@ -101,11 +101,7 @@ async fn p02_visitor_hash_changes_daily_and_old_salts_are_gone_from_disk() {
     assert_eq!(s.send([127, 0, 0, 2], UA, pv()).await, reqwest::StatusCode::NO_CONTENT);
     let after = std::fs::read(&salts).unwrap();
     assert_ne!(before, after, "the salts file must be rewritten when a salt expires");
-    let key = obscura_store::crypto::load_master_key(
-        &obscura_store::crypto::MasterKeySource::File(s.dir.path().join("keys/master.key")),
-        &s.data_dir,
-    )
-    .unwrap();
+    let key = s.master_key();
     let doc = obscura_store::sealed_json::SealedJson::new(salts, b"obscura salts v1", key);
     let stored: Vec<(String, String)> = doc.load().unwrap();
     let days: Vec<&str> = stored.iter().map(|(d, _)| d.as_str()).collect();
