@@ -12,7 +12,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::overview::page;
-use crate::sessions::{COOKIE, cookie, random_token};
+use crate::sessions::{COOKIE, Session, cookie, random_token};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "obscura_login_csrf";
@@ -102,6 +102,23 @@ pub async fn post_login(
         .into_response()
 }
 
+/// The request's login session, or a redirect to the login page.
+pub fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
+    state.sessions.get(headers, state.clock.now()).ok_or_else(|| (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response())
+}
+
+/// The form, if it carries the session's CSRF token; otherwise the 403 to send.
+pub fn with_csrf<T>(
+    session: &Session,
+    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
+    csrf: impl Fn(&T) -> &str,
+) -> Result<T, Response> {
+    match form {
+        Ok(Form(f)) if csrf(&f) == session.csrf => Ok(f),
+        _ => Err((StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response()),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct LogoutForm {
     csrf: String,
@@ -113,28 +130,24 @@ pub async fn post_logout(
     form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     // Authentication first: without a session nothing about the request is looked at.
-    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
-    };
-    match form {
-        Ok(Form(form)) if form.csrf == session.csrf => {
-            state.sessions.end(&headers);
-            (
-                StatusCode::SEE_OTHER,
-                [(LOCATION, "/login".to_owned()), (SET_COOKIE, format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"))],
-            )
-                .into_response()
-        }
-        _ => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    let checked = signed_in(&state, &headers).and_then(|session| with_csrf(&session, form, |f| &f.csrf));
+    if let Err(response) = checked {
+        return response;
     }
+    state.sessions.end(&headers);
+    (
+        StatusCode::SEE_OTHER,
+        [(LOCATION, "/login".to_owned()), (SET_COOKIE, format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"))],
+    )
+        .into_response()
 }
 
 /// `GET /account`: change the password, log out everywhere.
 pub async fn get_account(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
-    };
-    account_page(StatusCode::OK, &session, None)
+    match signed_in(&state, &headers) {
+        Ok(session) => account_page(StatusCode::OK, &session, None),
+        Err(response) => response,
+    }
 }
 
 fn account_page(status: StatusCode, session: &crate::sessions::Session, message: Option<&str>) -> Response {
@@ -174,11 +187,13 @@ pub async fn post_password(
     headers: HeaderMap,
     form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
+    let session = match signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(response) => return response,
     };
-    let Ok(Form(form)) = form.map_err(drop).and_then(|f| if f.csrf == session.csrf { Ok(f) } else { Err(()) }) else {
-        return (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response();
+    let form = match with_csrf(&session, form, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(response) => return response,
     };
     if form.new.chars().count() < 10 {
         return account_page(StatusCode::BAD_REQUEST, &session, Some("The new password needs at least 10 characters."));
@@ -216,17 +231,16 @@ pub async fn post_logout_all(
     headers: HeaderMap,
     form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response();
+    let session = match signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(response) => return response,
     };
-    match form {
-        Ok(Form(form)) if form.csrf == session.csrf => {
-            state.sessions.end_all(&session.username);
-            crate::settings::audit(&state, &session, "user.logout_all", "ended every session");
-            (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
-        }
-        _ => (StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response(),
+    if let Err(response) = with_csrf(&session, form, |f| &f.csrf) {
+        return response;
     }
+    state.sessions.end_all(&session.username);
+    crate::settings::audit(&state, &session, "user.logout_all", "ended every session");
+    (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
 }
 
 

@@ -6,7 +6,7 @@
 
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::HeaderMap;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
@@ -30,8 +30,9 @@ pub async fn app_js() -> impl IntoResponse {
 /// `GET /realtime`: visitors and top pages of the last five minutes, refreshing itself.
 pub async fn realtime(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
     let now = state.clock.now();
-    let Some(session) = state.sessions.get(&headers, now) else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
+    let session = match crate::accounts::signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let reader = Reader::for_session(&state, &session);
     let meta = state.meta.get();
@@ -194,8 +195,9 @@ pub struct Viewer {
 }
 
 pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
-    let Some(session) = state.sessions.get(&headers, state.clock.now()) else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
+    let session = match crate::accounts::signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(response) => return response,
     };
     let meta = state.meta.get();
     let reader = Reader::for_session(&state, &session);

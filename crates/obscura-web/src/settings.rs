@@ -21,10 +21,8 @@ fn admin_form<T>(
     csrf: impl Fn(&T) -> &str,
 ) -> Result<(Session, T), Response> {
     let session = admin(state, headers)?;
-    match form {
-        Ok(Form(f)) if csrf(&f) == session.csrf => Ok((session, f)),
-        _ => Err((StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response()),
-    }
+    let form = crate::accounts::with_csrf(&session, form, csrf)?;
+    Ok((session, form))
 }
 
 /// Records an administrative action taken in the UI.
@@ -39,9 +37,7 @@ pub fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
 
 /// The session of an admin or owner, or the response to send instead.
 fn admin(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
-    let Some(session) = state.sessions.get(headers, state.clock.now()) else {
-        return Err((StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response());
-    };
+    let session = crate::accounts::signed_in(state, headers)?;
     if session.role < Role::Admin {
         let body = page("Forbidden", html! { main { h1 { "Admins only" } p { "Site settings need the admin or owner role." } } });
         return Err((StatusCode::FORBIDDEN, Html(body.into_string())).into_response());
