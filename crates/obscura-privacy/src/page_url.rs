@@ -122,9 +122,17 @@ pub(crate) fn normalize_host(host: &str) -> String {
     host.strip_prefix("www.").unwrap_or(&host).to_owned()
 }
 
-/// Scrubs the path and drops trailing slashes, so `/blog/` and `/blog` are one page.
+/// Replaces identifier segments with placeholders, scrubs the path and drops trailing slashes,
+/// so `/blog/` and `/blog` are one page, and `/user/8812/orders` and `/user/9120/orders` too.
 fn normalize_path(raw: &str) -> Clean {
-    let scrubbed = scrub_url_part(raw).into_string();
+    let grouped: Vec<String> = raw
+        .split('/')
+        .map(|segment| {
+            let decoded = crate::scrub::normalize::percent_decode(segment);
+            identifier_placeholder(&decoded).map_or_else(|| segment.to_owned(), str::to_owned)
+        })
+        .collect();
+    let scrubbed = scrub_url_part(&grouped.join("/")).into_string();
     let trimmed = scrubbed.trim_end_matches('/');
     if trimmed.is_empty() {
         Clean::wrap("/".to_owned())
@@ -132,6 +140,38 @@ fn normalize_path(raw: &str) -> Clean {
         // A substring of scrubbed text is still scrubbed.
         Clean::wrap(trimmed.to_owned())
     }
+}
+
+/// The placeholder for a path segment that identifies one thing rather than naming a page:
+/// a long number (`:id`; four-digit years are names), a UUID (`:uuid`), a hex hash (`:hash`),
+/// an e-mail address (`:email`), or a random token of mixed case and digits (`:token`).
+fn identifier_placeholder(segment: &str) -> Option<&'static str> {
+    let len = segment.chars().count();
+    let all = |f: fn(&u8) -> bool| !segment.is_empty() && segment.as_bytes().iter().all(f);
+    let count = |f: fn(&u8) -> bool| segment.as_bytes().iter().filter(|b| f(b)).count();
+    let year = segment.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y)) && len == 4;
+    if all(u8::is_ascii_digit) && len >= 4 && !year {
+        return Some(":id");
+    }
+    let hex_groups: Vec<usize> = segment.split('-').map(str::len).collect();
+    let hexish = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if hexish && hex_groups == [8, 4, 4, 4, 12] {
+        return Some(":uuid");
+    }
+    if all(u8::is_ascii_hexdigit) && len >= 16 && count(u8::is_ascii_digit) > 0 {
+        return Some(":hash");
+    }
+    if segment.contains('@') && segment.contains('.') {
+        return Some(":email");
+    }
+    let token_chars = all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+    let mixed = count(u8::is_ascii_uppercase) > 0
+        && count(u8::is_ascii_lowercase) > 0
+        && count(u8::is_ascii_digit) > 0;
+    if token_chars && len >= 16 && mixed {
+        return Some(":token");
+    }
+    None
 }
 
 /// Scrubs a decoded query value; blank values count as absent.
@@ -225,10 +265,23 @@ mod tests {
     #[test]
     fn normalize_page_scrubs_path_and_values() {
         let p = page("https://example.com/user/jane%40example.com/?utm_term=%2B1+415+555+0132");
-        assert_eq!(p.path.as_str(), "/user/[email]");
-        assert_eq!(opt(&p.utm_term), Some("[number]"));
+        assert_eq!(p.path.as_str(), "/user/:email");
+        assert_eq!(opt(&p.utm_term), Some("[phone]"));
         let p = page("https://example.com/?utm_source=jane@example.com");
         assert_eq!(opt(&p.utm_source), Some("[email]"));
+    }
+
+    #[test]
+    fn normalize_page_groups_identifier_segments() {
+        let path = |url: &str| page(url).path.into_string();
+        assert_eq!(path("https://a.com/user/88123/orders"), "/user/:id/orders");
+        assert_eq!(path("https://a.com/blog/2026/11/post-1"), "/blog/2026/11/post-1");
+        assert_eq!(path("https://a.com/o/550e8400-e29b-41d4-a716-446655440000"), "/o/:uuid");
+        assert_eq!(path("https://a.com/c/3f9a1c27d4e5b6a7c8d9e0f1"), "/c/:hash");
+        assert_eq!(path("https://a.com/u/jane%40example.com/x"), "/u/:email/x");
+        assert_eq!(path("https://a.com/reset/aZ3kP9qLm2Xv8RtY7w"), "/reset/:token");
+        assert_eq!(path("https://a.com/docs/getting-started-v2"), "/docs/getting-started-v2");
+        assert_eq!(path("https://a.com/page/2"), "/page/2");
     }
 
     #[test]

@@ -1,0 +1,630 @@
+//! The built-in detectors: one per kind of personal data, each finding the byte ranges of
+//! that kind in normalised text.
+//!
+//! The `regex` crate has no look-around, so boundary rules and validation (is every octet at
+//! most 255? does the Luhn check pass?) live in check functions beside each pattern. Number
+//! shapes are searched only between "walls": spans such as dates, times, UUIDs, hashes and
+//! version numbers that look numeric but carry no personal data.
+
+use std::net::Ipv6Addr;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::checksum;
+
+/// A kind of personal data the scrubber knows by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    PrivateKey,
+    Credentials,
+    Jwt,
+    ApiKey,
+    Bearer,
+    Secret,
+    Email,
+    Mac,
+    Ip,
+    Location,
+    HomeDir,
+    CnResidentId,
+    Iban,
+    UsSsn,
+    Imei,
+    Card,
+    Phone,
+    Passport,
+    Plate,
+    Number,
+}
+
+impl Kind {
+    /// Every kind, in the order the built-in rules apply them: where two kinds claim the same
+    /// text, the earlier wins (a password inside a URL is credentials, not an e-mail address).
+    pub const ALL: [Kind; 20] = [
+        Kind::PrivateKey,
+        Kind::Credentials,
+        Kind::Jwt,
+        Kind::ApiKey,
+        Kind::Bearer,
+        Kind::Secret,
+        Kind::Email,
+        Kind::Mac,
+        Kind::Ip,
+        Kind::Location,
+        Kind::HomeDir,
+        Kind::Iban,
+        Kind::CnResidentId,
+        Kind::UsSsn,
+        Kind::Imei,
+        Kind::Card,
+        Kind::Passport,
+        Kind::Plate,
+        Kind::Phone,
+        Kind::Number,
+    ];
+
+    /// The name used in rules and reports (`builtin = "email"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::PrivateKey => "private_key",
+            Kind::Credentials => "credentials",
+            Kind::Jwt => "jwt",
+            Kind::ApiKey => "api_key",
+            Kind::Bearer => "bearer",
+            Kind::Secret => "secret",
+            Kind::Email => "email",
+            Kind::Mac => "mac",
+            Kind::Ip => "ip",
+            Kind::Location => "location",
+            Kind::HomeDir => "home_dir",
+            Kind::CnResidentId => "cn_resident_id",
+            Kind::Iban => "iban",
+            Kind::UsSsn => "us_ssn",
+            Kind::Imei => "imei",
+            Kind::Card => "card",
+            Kind::Phone => "phone",
+            Kind::Passport => "passport",
+            Kind::Plate => "plate",
+            Kind::Number => "number",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The typed placeholder that replaces a finding by default.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Kind::PrivateKey => "[private-key]",
+            Kind::Credentials => "[credentials]",
+            Kind::Jwt | Kind::Bearer => "[token]",
+            Kind::ApiKey | Kind::Secret => "[secret]",
+            Kind::Email => "[email]",
+            Kind::Mac => "[mac]",
+            Kind::Ip => "[ip]",
+            Kind::Location => "[location]",
+            Kind::HomeDir => "[user]",
+            Kind::CnResidentId | Kind::UsSsn | Kind::Passport => "[id]",
+            Kind::Iban => "[iban]",
+            Kind::Imei => "[imei]",
+            Kind::Card => "[card]",
+            Kind::Phone => "[phone]",
+            Kind::Plate => "[plate]",
+            Kind::Number => "[number]",
+        }
+    }
+
+    /// True for kinds made of digits, which are searched only between walls.
+    fn numeric(self) -> bool {
+        matches!(
+            self,
+            Kind::CnResidentId | Kind::UsSsn | Kind::Card | Kind::Phone | Kind::Number
+        )
+    }
+
+    /// Finds this kind in `text`; `walls` are the protected spans (see [`walls`]).
+    pub fn find(self, text: &str, walls: &[Range<usize>]) -> Vec<Range<usize>> {
+        if self.numeric() {
+            let mut found = Vec::new();
+            let mut last = 0;
+            for wall in walls.iter().chain(std::iter::once(&(text.len()..text.len()))) {
+                for r in self.find_in(&text[last..wall.start]) {
+                    found.push(r.start + last..r.end + last);
+                }
+                last = wall.end;
+            }
+            found
+        } else {
+            self.find_in(text)
+        }
+    }
+
+    fn find_in(self, text: &str) -> Vec<Range<usize>> {
+        match self {
+            Kind::PrivateKey => find_all(text, &PEM),
+            Kind::Credentials => find_groups(text, &USERINFO, |_, _| true),
+            Kind::Jwt => find_all(text, &JWT),
+            Kind::ApiKey => find_checked(text, &API_KEY, |t, r| isolated(t, &r, &[])),
+            Kind::Bearer => find_groups(text, &BEARER, |t, r| {
+                let token = &t[r];
+                token.len() >= 24 || token.bytes().any(|b| b.is_ascii_digit())
+            }),
+            Kind::Secret => find_groups(text, &SECRET_KV, |t, r| {
+                // `Authorization: Bearer …` names a scheme; the bearer rule takes the token.
+                let value = &t[r];
+                !value.starts_with('[')
+                    && !value.eq_ignore_ascii_case("bearer")
+                    && !value.eq_ignore_ascii_case("basic")
+            }),
+            Kind::Email => find_checked(text, &EMAIL, check_email),
+            Kind::Mac => find_checked(text, &MAC, |t, r| isolated(t, &r, &[':', '-', '.'])),
+            Kind::Ip => {
+                let mut found = find_verdicts(text, &IPV6, check_ipv6);
+                found.extend(find_checked(text, &IPV4, |t, r| {
+                    t[r.clone()].split('.').all(|o| o.parse::<u8>().is_ok())
+                        && isolated(t, &r, &['.'])
+                }));
+                found
+            }
+            Kind::Location => {
+                let mut found = find_checked(text, &GPS_PAIR, check_gps_pair);
+                found.extend(find_groups(text, &GPS_KEYED, |_, _| true));
+                found
+            }
+            Kind::HomeDir => find_any_group(text, &HOME_DIR, |t, r| {
+                !matches!(
+                    &t[r],
+                    "Shared" | "Public" | "Default" | "All Users" | "Default User" | "runner"
+                )
+            }),
+            Kind::CnResidentId => find_checked(text, &CN_ID, |t, r| {
+                checksum::cn_resident_id(&t[r.clone()]) && isolated(t, &r, &[])
+            }),
+            Kind::Iban => find_ibans(text),
+            Kind::UsSsn => find_checked(text, &SSN, check_ssn),
+            Kind::Imei => find_groups(text, &IMEI_KEYED, |_, _| true),
+            Kind::Card => find_checked(text, &CARD, |t, r| {
+                let digits: String = t[r.clone()].chars().filter(char::is_ascii_digit).collect();
+                checksum::luhn(&digits) && isolated(t, &r, &[' ', '-'])
+            }),
+            Kind::Phone => {
+                let mut found = find_checked(text, &CN_MOBILE, |t, r| isolated(t, &r, &[]));
+                found.extend(find_checked(text, &PHONE, check_phone));
+                found
+            }
+            Kind::Passport => find_groups(text, &PASSPORT, |t, r| {
+                t[r].bytes().any(|b| b.is_ascii_digit())
+            }),
+            Kind::Plate => {
+                let mut found = find_groups(text, &PLATE_KEYED, |t, r| {
+                    t[r].chars().any(|c| c.is_ascii_digit())
+                });
+                for re in PLATE_SHAPES.iter() {
+                    found.extend(find_checked(text, re, |t, r| isolated(t, &r, &['-'])));
+                }
+                found
+            }
+            Kind::Number => find_checked(text, &NUMBER, |_, _| true),
+        }
+    }
+}
+
+/// Spans that look like numbers but carry no personal data: UUIDs, dates, times, hex hashes
+/// and addresses, and version numbers after a product name. Sorted, non-overlapping.
+pub fn walls(text: &str) -> Vec<Range<usize>> {
+    let mut spans = find_checked(text, &UUID, |t, r| {
+        t[r.clone()].bytes().any(|b| b.is_ascii_alphabetic()) && isolated(t, &r, &['-'])
+    });
+    spans.extend(find_verdicts(text, &ISO_DATE, check_iso_date));
+    spans.extend(find_verdicts(text, &DOTTED_DATE, check_dotted_date));
+    spans.extend(find_verdicts(text, &TIME, check_time));
+    spans.extend(find_checked(text, &HEX_TOKEN, |t, r| {
+        let token = t[r.clone()].trim_start_matches("0x");
+        token.bytes().any(|b| b.is_ascii_alphabetic()) && isolated(t, &r, &[])
+    }));
+    spans.extend(find_groups(text, &VERSION, |_, _| true));
+    spans.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut kept: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+    for span in spans {
+        if kept.last().is_some_and(|last| span.start < last.end) {
+            continue;
+        }
+        kept.push(span);
+    }
+    kept
+}
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern}: {e}"))
+}
+
+static PEM: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"-----BEGIN [A-Z0-9 ]{1,40}-----.*?(?:-----END [A-Z0-9 ]{1,40}-----|$)")
+});
+static USERINFO: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://([^\s/?#@\[\]]+)@"));
+static JWT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"));
+static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?:[sprw]k_(?:live|test)_[0-9A-Za-z]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[0-9A-Za-z]{30,}",
+        r"|xox[abposr]-[0-9A-Za-z\-]{10,}|AIza[0-9A-Za-z_\-]{35}|glpat-[0-9A-Za-z_\-]{20,}",
+        r"|sk-[0-9A-Za-z_\-]{32,})"
+    ))
+});
+static BEARER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=\-]{8,})"));
+static SECRET_KV: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?i)(?:\b|_)(?:password|passwd|passwort|passcode|pwd|pass|secret|client[_\-]?secret|"#,
+        r#"api[_\-]?secret|token|access[_\-]?token|refresh[_\-]?token|id[_\-]?token|auth[_\-]?token|"#,
+        r#"csrf[_\-]?token|api[_\-]?key|apikey|x-api-key|private[_\-]?key|secret[_\-]?key|"#,
+        r#"session[_\-]?id|sessionid|session|sid|auth|authorization|credentials?|mot de passe|"#,
+        r#"contraseña|密码|口令)"#,
+        r#"["']?\s*[:=]\s*["']?([^\s"'&,;<>{}\]\[]+)"#
+    ))
+});
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[\w.+%\-]+@(?:[\w\-]+\.)+\p{L}[\w\-]*"));
+static MAC: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
+});
+static IPV6: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.[0-9]{1,3}){0,3}"));
+static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"));
+static GPS_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"([+\-]?[0-9]{1,3}\.[0-9]{3,})°?(?:\s?[NS]\b)?\s*[,;/ ]\s*([+\-]?[0-9]{1,3}\.[0-9]{3,})°?(?:\s?[EW]\b)?")
+});
+static GPS_KEYED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)\b(?:lat|latitude|lng|lon|long|longitude)["']?\s*[:=]\s*["']?([+\-]?[0-9]{1,3}\.[0-9]{3,})"#)
+});
+/// A user name after a home-directory prefix. Windows names may hold spaces, so there the name
+/// runs to the next backslash (or quote, comma or end of text).
+static HOME_DIR: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r#"(?:/home/|/Users/|/export/home/)([^/\\\s:*?"<>|]+)"#,
+        r#"|(?:[A-Za-z]:\\{1,2}(?:Users|Documents and Settings)\\{1,2}|\\{1,2}Users\\{1,2})"#,
+        r#"([^/\\:*?"<>|]+?)(?:\\|["',]|$)"#
+    ))
+});
+static CN_ID: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{17}[0-9Xx]"));
+static IBAN_CANDIDATE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b[A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,30}"));
+static SSN: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}"));
+static IMEI_KEYED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b(?:imei|meid)\s*(?:no\.?|nr\.?|number|#)?\s*[:=#]?\s*([0-9](?:[ \-/]?[0-9]){13,16})")
+});
+static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9](?:[ \-]?[0-9]){12,18}"));
+static CN_MOBILE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}"));
+/// A phone number: optional `+` or `00` country code, optional area code in parentheses,
+/// digit groups joined by single separators, optional extension.
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?:\+|\b00)?\(?[0-9]{1,5}\)?(?:(?:[ .\-/\x{A0}]|\)[ \-]?| ?\(0?\)? ?| ?\()?[0-9]{1,5}\)?){1,7}",
+        r"(?:\s?(?:x|ext\.?|extension|#)\s?[0-9]{1,6})?"
+    ))
+});
+static PASSPORT: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)(?:passport|passeport|reisepass|pasaporte|passaporto|护照)",
+        r"[^A-Za-z0-9]{0,4}(?:(?:no|nr|number|num|numéro|nummer|号码|号)\.?)?[^A-Za-z0-9]{0,4}",
+        r"(?:(?:is|ist|est)\s+)?([A-Z0-9]{6,12})\b"
+    ))
+});
+static PLATE_KEYED: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)(?:licen[cs]e[ \-]?plate|number[ \-]?plate|plate|registration|kennzeichen|",
+        r"nummernschild|immatriculation|plaque|车牌(?:号码|号)?)",
+        r"[^A-Za-z0-9\p{Han}]{0,4}(?:(?:no|nr|number|is|ist|est)\.?\s+)?",
+        r"(?-i:(\p{Han}?[A-Z0-9](?:[A-Z0-9·・ \-]{0,9}[A-Z0-9])?))"
+    ))
+});
+/// Plate formats that are recognisable without a keyword: China, the UK, France (SIV and the
+/// older format), Germany, and the common US patterns.
+static PLATE_SHAPES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·・ ]?[A-Z0-9]{5,6}",
+        r"\b[A-Z]{2}[0-9]{2} ?[A-Z]{3}\b",
+        r"\b[A-Z]{2}-[0-9]{3}-[A-Z]{2}\b",
+        r"\b[0-9]{1,4} ?[A-Z]{2,3} ?[0-9]{2}\b",
+        r"\b[A-ZÄÖÜ]{1,3}[ \-][A-Z]{1,2} ?[0-9]{1,4}[EH]?\b",
+        r"\b[A-Z]{3}[ \-][0-9]{3,4}\b",
+        r"\b[0-9]{3}[ \-][A-Z]{3}\b",
+        r"\b[0-9][A-Z]{3}[0-9]{3}\b",
+    ]
+    .into_iter()
+    .map(re)
+    .collect()
+});
+/// Nine or more digits with at most one separator between digits: a catch-all for account,
+/// order and customer numbers that have no format of their own.
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\+?\(?[0-9](?:(?:[ .+\-\x{A0}\x{2009}\x{202F}]|\)[ \-]?| ?\()?[0-9]){8,}")
+});
+
+static UUID: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+});
+static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"));
+static DOTTED_DATE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{4}"));
+static TIME: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?"));
+static HEX_TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:0x)?[0-9A-Fa-f]{7,}"));
+static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?:[A-Za-z][A-Za-z\-_]*/|\b[vV]|[@^~]|\bversion )([0-9]+(?:\.[0-9]+){1,4})")
+});
+
+fn find_all(text: &str, re: &Regex) -> Vec<Range<usize>> {
+    re.find_iter(text).map(|m| m.range()).collect()
+}
+
+/// The ranges of capture group 1 of each match that `keep` accepts.
+fn find_groups(
+    text: &str,
+    re: &Regex,
+    keep: impl Fn(&str, Range<usize>) -> bool,
+) -> Vec<Range<usize>> {
+    re.captures_iter(text)
+        .filter_map(|c| c.get(1))
+        .map(|g| g.range())
+        .filter(|r| !r.is_empty() && keep(text, r.clone()))
+        .collect()
+}
+
+/// Like [`find_groups`], for patterns whose alternatives capture in different groups.
+fn find_any_group(
+    text: &str,
+    re: &Regex,
+    keep: impl Fn(&str, Range<usize>) -> bool,
+) -> Vec<Range<usize>> {
+    re.captures_iter(text)
+        .filter_map(|c| c.iter().skip(1).flatten().next())
+        .map(|g| g.range())
+        .filter(|r| !r.is_empty() && keep(text, r.clone()))
+        .collect()
+}
+
+/// The matches of `re` that `check` accepts; a rejected candidate is retried from its next
+/// char, as a real match may start inside it.
+fn find_checked(
+    text: &str,
+    re: &Regex,
+    check: impl Fn(&str, Range<usize>) -> bool,
+) -> Vec<Range<usize>> {
+    find_verdicts(text, re, |t, r| {
+        if check(t, r.clone()) {
+            Verdict::Take(r)
+        } else {
+            Verdict::Retry
+        }
+    })
+}
+
+/// What to do with a regex candidate.
+enum Verdict {
+    /// Take this range (the candidate, possibly shortened).
+    Take(Range<usize>),
+    /// Not a match; look again from the next char.
+    Retry,
+}
+
+fn find_verdicts(
+    text: &str,
+    re: &Regex,
+    check: impl Fn(&str, Range<usize>) -> Verdict,
+) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
+    let mut pos = 0;
+    while pos <= text.len() {
+        let Some(m) = re.find_at(text, pos) else {
+            break;
+        };
+        pos = match check(text, m.range()) {
+            Verdict::Take(r) if !r.is_empty() && r.start >= m.start() && r.end <= m.end() => {
+                let end = r.end;
+                found.push(r);
+                end
+            }
+            _ => next_char(text, m.start()),
+        };
+    }
+    found
+}
+
+/// The byte index after the char at `i`, or past the end when there is none.
+fn next_char(text: &str, i: usize) -> usize {
+    text[i..]
+        .chars()
+        .next()
+        .map_or(text.len() + 1, |c| i + c.len_utf8())
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// True when `text[r]` is a token of its own: not glued to a letter or digit, and not
+/// continued through one of `seps` by another digit (`1.2.3.4.5` holds no IPv4 address).
+fn isolated(text: &str, r: &Range<usize>, seps: &[char]) -> bool {
+    clear_before(text, r.start, seps) && clear_after(text, r.end, seps)
+}
+
+fn clear_before(text: &str, start: usize, seps: &[char]) -> bool {
+    clear_side(text[..start].chars().rev(), seps)
+}
+
+fn clear_after(text: &str, end: usize, seps: &[char]) -> bool {
+    clear_side(text[end..].chars(), seps)
+}
+
+/// `chars` walks away from a token; checks that the token does not continue that way.
+fn clear_side(mut chars: impl Iterator<Item = char>, seps: &[char]) -> bool {
+    match chars.next() {
+        None => true,
+        Some(c) if is_word(c) => false,
+        Some(c) if seps.contains(&c) => !chars.next().is_some_and(|d| d.is_numeric()),
+        Some(_) => true,
+    }
+}
+
+fn check_email(text: &str, r: Range<usize>) -> bool {
+    let domain = text[r].rsplit('@').next().unwrap_or_default();
+    let first_label = domain.split('.').next().unwrap_or_default();
+    // Retina asset names such as `icon@2x.png` are file names, not addresses.
+    let is_scale = first_label.len() > 1
+        && first_label.ends_with('x')
+        && first_label[..first_label.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit());
+    !is_scale
+}
+
+fn check_ipv6(text: &str, mut r: Range<usize>) -> Verdict {
+    // `2001:db8::1: connection refused` - the colon after the address is punctuation.
+    let candidate = &text[r.clone()];
+    if candidate.ends_with(':') && !candidate.ends_with("::") {
+        r.end -= 1;
+    }
+    let candidate = &text[r.clone()];
+    let groups: usize = candidate
+        .split(':')
+        .filter(|g| !g.is_empty())
+        .map(|g| if g.contains('.') { 2 } else { 1 })
+        .sum();
+    // At least three groups: short forms like `fe80::1` or `::1` identify no one, and times
+    // such as `12:30:45` fail to parse as addresses.
+    if groups >= 3 && candidate.parse::<Ipv6Addr>().is_ok() && isolated(text, &r, &[]) {
+        Verdict::Take(r)
+    } else {
+        Verdict::Retry
+    }
+}
+
+fn check_gps_pair(text: &str, r: Range<usize>) -> bool {
+    let Some(c) = GPS_PAIR.captures(&text[r.clone()]) else {
+        return false;
+    };
+    let lat: f64 = c[1].parse().unwrap_or(f64::NAN);
+    let lon: f64 = c[2].parse().unwrap_or(f64::NAN);
+    lat.abs() <= 90.0 && lon.abs() <= 180.0 && isolated(text, &r, &['.'])
+}
+
+fn check_ssn(text: &str, r: Range<usize>) -> bool {
+    let s = &text[r.clone()];
+    let area = &s[..3];
+    area != "000" && area != "666" && !area.starts_with('9') && &s[4..6] != "00"
+        && &s[7..] != "0000"
+        && isolated(text, &r, &['-'])
+}
+
+/// IBANs are matched greedily and then shortened until the check digits fit, so that a word
+/// after the IBAN is not taken as part of it.
+fn find_ibans(text: &str) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
+    for m in IBAN_CANDIDATE.find_iter(text) {
+        let candidate = &text[m.range()];
+        let ends: Vec<usize> = candidate
+            .char_indices()
+            .filter(|(_, c)| c.is_ascii_alphanumeric())
+            .map(|(i, _)| i + 1)
+            .collect();
+        for end in ends.into_iter().rev() {
+            let compact: String = candidate[..end]
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            if compact.len() < 15 {
+                break;
+            }
+            let r = m.start()..m.start() + end;
+            if checksum::iban_mod97(&compact) && clear_after(text, r.end, &[]) {
+                found.push(r);
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// A phone candidate needs 8 to 15 digits, and either a country code, a leading 0 or an area
+/// code in parentheses (national formats), or at least 9 digits; lists of single digits
+/// (`1 2 3 4 5 6 7 8`) are not phone numbers.
+fn check_phone(text: &str, r: Range<usize>) -> bool {
+    let candidate = &text[r.clone()];
+    let main = candidate
+        .split(['x', '#', 'e'])
+        .next()
+        .unwrap_or(candidate)
+        .trim_end();
+    let digits = main.bytes().filter(u8::is_ascii_digit).count();
+    if !(8..=15).contains(&digits) {
+        return false;
+    }
+    let groups: Vec<&str> = main
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    if groups.iter().filter(|g| g.len() == 1).count() > 2 {
+        return false;
+    }
+    let marked = main.starts_with('+') || main.starts_with('0') || main.starts_with('(');
+    (marked || digits >= 9) && isolated(text, &r, &['.', '-'])
+}
+
+fn parts(text: &str, r: &Range<usize>, seps: &[char]) -> Option<Vec<u32>> {
+    text[r.clone()]
+        .split(seps)
+        .map(|p| p.parse().ok())
+        .collect()
+}
+
+fn check_iso_date(text: &str, r: Range<usize>) -> Verdict {
+    match parts(text, &r, &['-']).as_deref() {
+        Some([_, m, d]) if (1..=12).contains(m) && (1..=31).contains(d) => {}
+        _ => return Verdict::Retry,
+    }
+    if isolated(text, &r, &['-', '.']) {
+        Verdict::Take(r)
+    } else {
+        Verdict::Retry
+    }
+}
+
+fn check_dotted_date(text: &str, r: Range<usize>) -> Verdict {
+    match parts(text, &r, &['.', '/']).as_deref() {
+        Some([a, b, _]) if (1..=31).contains(a) && (1..=31).contains(b) => {}
+        _ => return Verdict::Retry,
+    }
+    if isolated(text, &r, &['-', '.']) {
+        Verdict::Take(r)
+    } else {
+        Verdict::Retry
+    }
+}
+
+fn check_time(text: &str, r: Range<usize>) -> Verdict {
+    // Only hours, minutes and seconds are range-checked; the fraction can be anything.
+    match parts(text, &r, &[':', '.', ',']).as_deref() {
+        Some([h, m, rest @ ..])
+            if *h <= 24 && *m <= 59 && rest.first().is_none_or(|s| *s <= 60) => {}
+        _ => return Verdict::Retry,
+    }
+    // ISO 8601 glues the time to its date with `T` and may close it with `Z`.
+    let seps = [':', '.'];
+    let after_iso_t = text[..r.start]
+        .strip_suffix('T')
+        .is_some_and(|rest| rest.ends_with(|c: char| c.is_ascii_digit()));
+    let before_ok = after_iso_t || clear_before(text, r.start, &seps);
+    let zulu = text[r.end..].starts_with('Z') && clear_after(text, r.end + 1, &[]);
+    let after_ok = zulu || clear_after(text, r.end, &seps);
+    if before_ok && after_ok {
+        Verdict::Take(r)
+    } else {
+        Verdict::Retry
+    }
+}

@@ -1,0 +1,235 @@
+//! The PII scrubber: every piece of free text passes through here before it may be stored (P1).
+//!
+//! Analytics payloads are written by site owners, and they leak personal data by accident:
+//! an e-mail address in a page path, a phone number in an event property, a token in an error
+//! message. The scrubber works in three steps, each in its own module:
+//! - [`normalize`]: percent-decoding, full-width forms, control characters, so that encodings
+//!   do not hide anything;
+//! - [`detect`]: built-in detectors, one per kind of personal data, with checksum validation
+//!   where the format has one (Luhn, IBAN mod-97, Chinese resident-ID check character);
+//! - [`rules`]: rules as data (what to find, what to do, where), built-in and configured.
+//!
+//! It is deliberately greedy: a false positive costs one mangled label, a false negative puts
+//! personal data on disk. Shapes that look numeric but carry no personal data (dates, times,
+//! UUIDs, hashes, version numbers) are recognised and left alone, because they are everywhere
+//! in error messages.
+
+pub mod checksum;
+pub mod detect;
+pub mod normalize;
+pub mod rules;
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use sha2::Sha256;
+
+use crate::clean::Clean;
+pub use detect::Kind;
+pub use rules::{ActionKind, Field, Rule, RuleError, RuleSpec};
+
+/// Longest free text (event property values, error messages) that is kept, in chars.
+pub const MAX_TEXT_CHARS: usize = 500;
+/// Longest label (event names, property keys, browser names, countries) that is kept, in chars.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// The built-in rules, one per kind.
+static BUILTIN: LazyLock<Scrubber> =
+    LazyLock::new(|| Scrubber::new(Kind::ALL.into_iter().map(Rule::builtin).collect()));
+
+/// Words after which the keyword-based detectors look for a value; text without any of them,
+/// without an `@`, without two colons and with fewer than two digits cannot hold a finding of
+/// the built-in rules, and skips them (most labels and paths), which keeps ingest fast.
+static KEYWORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)bearer|basic|pass|pwd|secret|token|key|auth|sess|sid|cred|home/|users|plate|",
+        r"kennzeichen|nummernschild|immatric|plaque|registration|imei|meid|lat|lng|lon|",
+        r"eyJ|[sprw]k_|AKIA|gh[pousr]_|xox|AIza|glpat|sk-|-----|contraseña|密码|口令|护照|车牌"
+    ))
+    .expect("valid keyword regex")
+});
+
+/// One finding: which rule matched where (in the normalised text), and what replaced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: String,
+    pub range: Range<usize>,
+    pub found: String,
+    pub replacement: String,
+}
+
+/// The result of scrubbing with findings, for `obscura scrub` and tests.
+#[derive(Debug, Clone)]
+pub struct Scrubbed {
+    /// The normalised input the findings' ranges refer to.
+    pub normalized: String,
+    pub text: String,
+    pub findings: Vec<Finding>,
+}
+
+/// An ordered list of rules. Where two rules claim overlapping text, the earlier rule wins.
+#[derive(Debug, Clone)]
+pub struct Scrubber {
+    rules: Vec<Rule>,
+    hash_key: [u8; 32],
+}
+
+impl Scrubber {
+    /// A scrubber with these rules and a random hash key that is never stored.
+    pub fn new(rules: Vec<Rule>) -> Scrubber {
+        Scrubber {
+            rules,
+            hash_key: rand::random(),
+        }
+    }
+
+    /// The built-in rules.
+    pub fn builtin() -> &'static Scrubber {
+        &BUILTIN
+    }
+
+    /// A scrubber of configured rules only (they run after the built-in ones).
+    pub fn from_specs(specs: &[RuleSpec]) -> Result<Scrubber, RuleError> {
+        let rules = specs.iter().map(Rule::compile).collect::<Result<_, _>>()?;
+        Ok(Scrubber::new(rules))
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Applies the rules to already normalised text. `field: None` applies only rules that
+    /// apply to every field.
+    pub fn scrub_normalized(&self, text: &str, field: Option<Field>) -> Scrubbed {
+        let mut claimed: Vec<(Range<usize>, usize)> = Vec::new();
+        let may_hold_builtin = may_hold_builtin(text);
+        let mut walls = None;
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !rule.applies_to(field) {
+                continue;
+            }
+            let found = match &rule.finder {
+                rules::Finder::Builtin(_) if !may_hold_builtin => continue,
+                rules::Finder::Builtin(kind) => {
+                    let walls = walls.get_or_insert_with(|| detect::walls(text));
+                    kind.find(text, walls)
+                }
+                rules::Finder::Pattern(re) => re
+                    .captures_iter(text)
+                    .filter_map(|c| c.get(1).or_else(|| c.get(0)))
+                    .map(|m| m.range())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+            };
+            for r in found {
+                if !claimed.iter().any(|(c, _)| c.start < r.end && r.start < c.end) {
+                    claimed.push((r, index));
+                }
+            }
+        }
+        claimed.sort_by_key(|(r, _)| r.start);
+        let mut out = String::with_capacity(text.len());
+        let mut findings = Vec::with_capacity(claimed.len());
+        let mut last = 0;
+        for (r, index) in claimed {
+            let rule = &self.rules[index];
+            let found = &text[r.clone()];
+            let replacement = self.redact(rule, found);
+            out.push_str(&text[last..r.start]);
+            out.push_str(&replacement);
+            last = r.end;
+            findings.push(Finding {
+                rule: rule.name.clone(),
+                range: r,
+                found: found.to_owned(),
+                replacement,
+            });
+        }
+        out.push_str(&text[last..]);
+        Scrubbed {
+            normalized: text.to_owned(),
+            text: out,
+            findings,
+        }
+    }
+
+    fn redact(&self, rule: &Rule, found: &str) -> String {
+        match rule.action {
+            ActionKind::Replace => rule.placeholder.clone(),
+            ActionKind::Remove => String::new(),
+            ActionKind::Mask => found
+                .chars()
+                .map(|c| if c.is_alphanumeric() { '*' } else { c })
+                .collect(),
+            ActionKind::Hash => {
+                let mut mac = Hmac::<Sha256>::new_from_slice(&self.hash_key)
+                    .expect("HMAC takes keys of any length");
+                mac.update(found.as_bytes());
+                let tag = mac.finalize().into_bytes();
+                format!("[hash:{}]", hex::encode(&tag[..4]))
+            }
+        }
+    }
+
+    /// Applies these (configured) rules to text the built-in rules already scrubbed.
+    pub fn apply(&self, text: &Clean, field: Field) -> Clean {
+        if self.rules.is_empty() {
+            return text.clone();
+        }
+        Clean::wrap(self.scrub_normalized(text.as_str(), Some(field)).text)
+    }
+}
+
+fn may_hold_builtin(text: &str) -> bool {
+    !text.is_ascii()
+        || text.contains('@')
+        || text.bytes().filter(u8::is_ascii_digit).nth(1).is_some()
+        || text.bytes().filter(|b| *b == b':').nth(1).is_some()
+        || KEYWORDS.is_match(text)
+}
+
+/// Normalises and scrubs with the built-in rules, reporting what was found. For free text;
+/// see [`scrub_text`].
+pub fn report(input: &str) -> Scrubbed {
+    BUILTIN.scrub_normalized(&normalize_text(input), None)
+}
+
+fn normalize_text(input: &str) -> String {
+    normalize::fold(&normalize::percent_decode(input))
+}
+
+/// Scrubs free text such as an event property value or an error message.
+///
+/// The text is normalised (percent-decoded, full-width forms folded, control characters
+/// dropped), personal data is replaced by typed placeholders, and the result is cut to
+/// [`MAX_TEXT_CHARS`] chars.
+pub fn scrub_text(input: &str) -> Clean {
+    let text = BUILTIN.scrub_normalized(&normalize_text(input), None).text;
+    Clean::wrap(normalize::truncate_chars(text, MAX_TEXT_CHARS))
+}
+
+/// Scrubs a short label such as an event name, a property key or a browser name.
+///
+/// Like [`scrub_text`], and also trims, collapses runs of whitespace to one space and cuts the
+/// result to [`MAX_LABEL_CHARS`] chars.
+pub fn scrub_label(input: &str) -> Clean {
+    // Collapse before scrubbing so that `4111  1111 ...` is seen as the single number it is.
+    let text = normalize::collapse_whitespace(&normalize_text(input));
+    let text = BUILTIN.scrub_normalized(&text, None).text;
+    Clean::wrap(normalize::truncate_chars(text, MAX_LABEL_CHARS).trim_end().to_owned())
+}
+
+/// Scrubs a URL path or a decoded query value. `+` is left alone because it is literal in
+/// paths; callers decode form-encoded query values themselves.
+pub fn scrub_url_part(input: &str) -> Clean {
+    scrub_text(input)
+}
+
+#[cfg(test)]
+mod tests;

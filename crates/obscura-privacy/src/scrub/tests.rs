@@ -1,0 +1,193 @@
+//! One small case per kind and per rule feature; the labelled corpus test in
+//! `tests/p01_scrubber_corpus.rs` measures recall and false redactions at scale.
+
+use super::*;
+
+fn text(input: &str) -> String {
+    scrub_text(input).into_string()
+}
+
+#[test]
+fn p01_scrub_emails() {
+    assert_eq!(text("mail jane.doe+news@example.co.uk now"), "mail [email] now");
+    assert_eq!(text("<JANE@Example.COM>"), "<[email]>");
+    assert_eq!(text("a@b.cc, c.d@e-f.org."), "[email], [email].");
+    assert_eq!(text("icon@2x.png"), "icon@2x.png");
+    assert_eq!(text("lodash@4.17.21"), "lodash@4.17.21");
+    assert_eq!(text("@jane said hi"), "@jane said hi");
+}
+
+#[test]
+fn p01_scrub_ip_addresses() {
+    assert_eq!(text("from 192.168.1.20 at noon"), "from [ip] at noon");
+    assert_eq!(text("http://10.0.0.1:8080/x"), "http://[ip]:8080/x");
+    assert_eq!(text("2001:0db8:85a3:0000:0000:8a2e:0370:7334"), "[ip]");
+    assert_eq!(text("ip:2001:db8::1: refused"), "ip:[ip]: refused");
+    assert_eq!(text("mapped ::ffff:192.168.1.1 ok"), "mapped [ip] ok");
+    for keep in ["v1.2.3.4", "oid 1.2.3.4.5", "999.1.1.1"] {
+        assert_eq!(text(keep), keep);
+    }
+    assert_eq!(text("at 12:30:45 fe80::1 std::vec::Vec"), "at 12:30:45 fe80::1 std::vec::Vec");
+}
+
+#[test]
+fn p01_scrub_phone_numbers() {
+    assert_eq!(text("call +1 415-555-0132 now"), "call [phone] now");
+    assert_eq!(text("tel (415) 555-0132"), "tel [phone]");
+    assert_eq!(text("+44 (0)20 7946 0958"), "[phone]");
+    assert_eq!(text("+49(0)30 1234567"), "[phone]");
+    assert_eq!(text("appelez 01 23 45 67 89"), "appelez [phone]");
+    assert_eq!(text("请联系我 13912345678"), "请联系我 [phone]");
+    assert_eq!(text("tel １３８００１３８０００"), "tel [phone]");
+    assert_eq!(text("001-415-555-0132x1234"), "[phone]");
+}
+
+#[test]
+fn p01_scrub_checksummed_identifiers() {
+    assert_eq!(text("card 4111 1111 1111 1111"), "card [card]");
+    assert_eq!(text("card 4111-1111-1111-1111."), "card [card].");
+    assert_eq!(text("IBAN DE89 3704 0044 0532 0130 00 please"), "IBAN [iban] please");
+    assert_eq!(text("GB82WEST12345698765432"), "[iban]");
+    assert_eq!(text("身份证 11010519491231002X"), "身份证 [id]");
+    // A wrong check digit is not a resident ID, but still a long number.
+    assert_eq!(text("id 110105194912310021"), "id [number]");
+    assert_eq!(text("ssn 123-45-6789"), "ssn [id]");
+    assert_eq!(text("IMEI: 49-015420-323751-8"), "IMEI: [imei]");
+}
+
+#[test]
+fn p01_scrub_secrets() {
+    assert_eq!(text("password=hunter2&x=1"), "password=[secret]&x=1");
+    assert_eq!(text(r#"{"api_key": "abc123def"}"#), r#"{"api_key": "[secret]"}"#);
+    assert_eq!(
+        text("Authorization: Bearer abcdef0123456789abcdef"),
+        "Authorization: Bearer [token]"
+    );
+    assert_eq!(text("key sk_live_4eC39HqLyjWDarjtT1zdp7dc"), "key [secret]");
+    assert_eq!(text("aws AKIAIOSFODNN7EXAMPLE"), "aws [secret]");
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_eq!(text(&format!("jwt {jwt} end")), "jwt [token] end");
+    assert_eq!(
+        text("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY----- ok"),
+        "[private-key] ok"
+    );
+    assert_eq!(
+        text("postgres://admin:s3cret@db.internal:5432/app"),
+        "postgres://[credentials]@db.internal:5432/app"
+    );
+    assert_eq!(text("Basic authentication failed"), "Basic authentication failed");
+}
+
+#[test]
+fn p01_scrub_locations_devices_and_home_directories() {
+    assert_eq!(text("at 52.520008, 13.404954 now"), "at [location] now");
+    assert_eq!(text("?lat=48.8566&lng=2.3522"), "?lat=[location]&lng=[location]");
+    assert_eq!(text("took 12.5 MB, 3.25 s"), "took 12.5 MB, 3.25 s");
+    assert_eq!(text("wifi 00:1A:2B:3C:4D:5E"), "wifi [mac]");
+    assert_eq!(
+        text(r#"File "/home/jdoe/app/main.py", line 3"#),
+        r#"File "/home/[user]/app/main.py", line 3"#
+    );
+    assert_eq!(text(r"C:\Users\Jane Doe\AppData"), r"C:\Users\[user]\AppData");
+    assert_eq!(text("/Users/Shared/x"), "/Users/Shared/x");
+}
+
+#[test]
+fn p01_scrub_passports_and_plates() {
+    assert_eq!(text("passport no. X1234567"), "passport no. [id]");
+    assert_eq!(text("护照号码 E12345678"), "护照号码 [id]");
+    assert_eq!(text("plate ABC-1234 seen"), "plate [plate] seen");
+    assert_eq!(text("车牌 京A·12345"), "车牌 [plate]");
+    assert_eq!(text("parked AB12 CDE"), "parked [plate]");
+    assert_eq!(text("Kennzeichen B-MW 1234"), "Kennzeichen [plate]");
+    assert_eq!(text("voiture AB-123-CD"), "voiture [plate]");
+}
+
+#[test]
+fn p01_scrub_keeps_technical_strings() {
+    for keep in [
+        "year 2026",
+        "screen 1920x1080",
+        "12345678",
+        "1 2 3 4 5 6 7 8",
+        "id 550e8400-e29b-41d4-a716-446655440000",
+        "2026-03-15 12:30:45",
+        "15.03.2026 12:30",
+        "2026-03-15T12:30:45.123456789Z",
+        "Chrome/131.0.6778.85",
+        "commit 3f9a1c27d4e5b6a7c8d9e0f1a2b3c4d5e6f70819",
+        "at 0x7ffd5e8c1a20",
+        "GET /api/v1/items?page=2 HTTP/1.1 200",
+        "rgba(0, 0, 0, 0.5)",
+        "Sign up",
+        "加入购物车",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+}
+
+#[test]
+fn p01_scrub_numbers_next_to_protected_spans() {
+    assert_eq!(text("2026-03-15 4155550132"), "2026-03-15 [phone]");
+    assert_eq!(text("00000000-0000-0000-0000-004155550132"), "[number]");
+}
+
+#[test]
+fn p01_scrub_normalises_encodings() {
+    assert_eq!(text("jane%40example.com"), "[email]");
+    assert_eq!(scrub_url_part("/u/jane%2540example.com").as_str(), "/u/[email]");
+    assert_eq!(scrub_url_part("%2B1%20415%20555%200132").as_str(), "[phone]");
+    assert_eq!(scrub_url_part("/tags/c++").as_str(), "/tags/c++");
+    assert_eq!(scrub_url_part("/a%0Ab%00c").as_str(), "/a bc");
+    assert_eq!(scrub_url_part("/bad%FFbyte").as_str(), "/bad\u{FFFD}byte");
+    assert_eq!(text("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ"), "[email]");
+}
+
+#[test]
+fn p01_scrub_truncates_without_half_placeholders() {
+    let long = "é".repeat(600);
+    assert_eq!(text(&long).chars().count(), MAX_TEXT_CHARS);
+    let out = text(&format!("{} 4111 1111 1111 1111", "x".repeat(497)));
+    assert_eq!(out, format!("{} ", "x".repeat(497)));
+}
+
+#[test]
+fn p01_scrub_label_trims_and_collapses() {
+    assert_eq!(scrub_label("  Sign\tUp \n Clicked  ").as_str(), "Sign Up Clicked");
+    assert_eq!(scrub_label("user jane@example.com").as_str(), "user [email]");
+    assert_eq!(scrub_label("4111  1111  1111  1111").as_str(), "[card]");
+    assert_eq!(scrub_label(&"a".repeat(150)).as_str().len(), MAX_LABEL_CHARS);
+}
+
+#[test]
+fn p01_scrub_report_lists_findings() {
+    let report = report("mail a@b.cc or call +1 415 555 0132");
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["email", "phone"]);
+    assert_eq!(report.findings[0].found, "a@b.cc");
+    assert_eq!(report.text, "mail [email] or call [phone]");
+}
+
+#[test]
+fn p01_scrub_configured_rules_and_actions() {
+    let rules: Vec<RuleSpec> = serde_json::from_str(
+        r#"[
+            {"name": "order", "pattern": "ORD-[0-9]{6}", "fields": ["url"]},
+            {"name": "customer", "keys": ["customer"], "action": "hash"},
+            {"name": "code", "pattern": "code ([A-Z]{4})", "action": "mask"},
+            {"name": "drop", "pattern": "INTERNAL", "action": "remove"}
+        ]"#,
+    )
+    .unwrap();
+    let extra = Scrubber::from_specs(&rules).unwrap();
+    let clean = scrub_text("/o/ORD-123456 customer=alice code ABCD INTERNAL");
+    let url = extra.apply(&clean, Field::Url).into_string();
+    assert!(url.starts_with("/o/[order] customer=[hash:"), "{url}");
+    assert!(url.ends_with(" code **** "), "{url}");
+    // The order rule is limited to URLs.
+    let prop = extra.apply(&clean, Field::Property).into_string();
+    assert!(prop.starts_with("/o/ORD-123456 customer=[hash:"), "{prop}");
+    // Equal values hash equally within one scrubber.
+    let again = extra.apply(&scrub_text("customer=alice"), Field::Property).into_string();
+    assert_eq!(again, prop[14..prop.find(" code").unwrap()]);
+}
