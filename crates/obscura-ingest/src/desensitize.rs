@@ -6,7 +6,7 @@
 use obscura_model::{Event, EventKind, RawHit, ScreenClass};
 use obscura_privacy::page_url::{PageUrl, scrub_property_value};
 use obscura_privacy::referrer::{self, Source};
-use obscura_privacy::scrub::scrub_label;
+use obscura_privacy::scrub::{Field, Scrubber, scrub_label};
 use obscura_privacy::{Clean, VisitorHash};
 
 use crate::enricher::Enrichment;
@@ -54,5 +54,29 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
         days_since_last: raw.days_since_last,
         visit_count: raw.visit_count,
         engaged_ms: raw.engaged_ms,
+    }
+}
+
+/// Applies a site's configured scrub rules (see `[[scrub.rules]]`) to every free-text field;
+/// the built-in rules have already run.
+pub fn apply_site_rules(event: &mut Event, rules: &Scrubber) {
+    let url = |v: &mut Option<Clean>| {
+        if let Some(text) = v {
+            *text = rules.apply(text, Field::Url);
+        }
+    };
+    event.path = rules.apply(&event.path, Field::Url);
+    url(&mut event.utm_source);
+    url(&mut event.utm_medium);
+    url(&mut event.utm_campaign);
+    if let Some(host) = &event.referrer_host {
+        event.referrer_host = Some(rules.apply(host, Field::Referrer));
+    }
+    if let Some(name) = &event.name {
+        event.name = Some(rules.apply(name, Field::EventName));
+    }
+    for (key, value) in &mut event.props {
+        *key = rules.apply(key, Field::Property);
+        *value = rules.apply(value, Field::Property);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use obscura_model::{Clock, Event, RawHit};
 use obscura_privacy::SaltRing;
 use obscura_privacy::page_url::normalize_page;
-use obscura_privacy::scrub::scrub_text;
+use obscura_privacy::scrub::{SiteRules, scrub_text};
 use obscura_store::EventStore;
 use obscura_store::crypto::Key;
 use obscura_store::meta::{MetaStore, Site};
@@ -14,7 +14,7 @@ use obscura_store::sealed_json::SealedJson;
 use time::Date;
 
 use crate::decode::{RequestContext, native};
-use crate::desensitize::desensitize;
+use crate::desensitize::{apply_site_rules, desensitize};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
 use crate::visits::VisitTracker;
@@ -43,12 +43,19 @@ pub struct Pipeline {
     store: Arc<dyn EventStore>,
     meta: Arc<MetaStore>,
     clock: Arc<dyn Clock>,
+    scrub_rules: SiteRules,
     pub counters: Counters,
 }
 
 type StoredSalts = Vec<(String, String)>;
 
 impl Pipeline {
+    /// Adds the operator's scrub rules (`[[scrub.rules]]`) to the built-in ones.
+    pub fn with_scrub_rules(mut self, rules: SiteRules) -> Self {
+        self.scrub_rules = rules;
+        self
+    }
+
     pub fn new(
         enricher: Arc<Enricher>,
         store: Arc<dyn EventStore>,
@@ -73,6 +80,7 @@ impl Pipeline {
             store,
             meta,
             clock,
+            scrub_rules: SiteRules::default(),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -222,6 +230,9 @@ impl Pipeline {
             ring.visitor_hash(hit.received_at, site.id, hit.ip, &hit.headers.user_agent)
         };
         let mut event = desensitize(hit, page, found, visitor);
+        if let Some(rules) = self.scrub_rules.for_site(&site.domain) {
+            apply_site_rules(&mut event, rules);
+        }
         self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
         Ok(event)
     }

@@ -62,8 +62,10 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     })?);
     let enricher = Arc::new(load_enricher(config)?);
     let dyn_store: Arc<dyn EventStore> = store.clone();
-    let pipeline =
-        Arc::new(Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.data_dir, key.clone())?);
+    let pipeline = Arc::new(
+        Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.data_dir, key.clone())?
+            .with_scrub_rules(config.scrub.site_rules()?),
+    );
     let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
     let state = AppState {
         pipeline: pipeline.clone(),

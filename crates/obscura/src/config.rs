@@ -29,6 +29,9 @@ pub struct Config {
     /// Days the audit log keeps its records (1 to 3650).
     #[serde(default = "default_audit_retention")]
     pub audit_retention_days: u32,
+    /// The operator's own scrub rules, added to the built-in ones.
+    #[serde(default)]
+    pub scrub: ScrubConfig,
     /// Set from `OBSCURA_MASTER_KEY` only, never from the file.
     #[serde(skip)]
     pub master_key_hex: Option<String>,
@@ -46,6 +49,20 @@ pub struct EnrichConfig {
     pub asn_databases: Vec<PathBuf>,
     /// uap-core `regexes.yaml`; without it a small built-in parser is used.
     pub user_agent_regexes: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrubConfig {
+    /// `[[scrub.rules]]`: see `obscura.example.toml`.
+    #[serde(default)]
+    pub rules: Vec<obscura_privacy::scrub::RuleSpec>,
+}
+
+impl ScrubConfig {
+    pub fn site_rules(&self) -> anyhow::Result<obscura_privacy::scrub::SiteRules> {
+        Ok(obscura_privacy::scrub::SiteRules::new(&self.rules)?)
+    }
 }
 
 fn default_audit_retention() -> u32 {
@@ -77,6 +94,7 @@ impl Default for Config {
             enrich: EnrichConfig::default(),
             audit_retention_days: default_audit_retention(),
             public_url: None,
+            scrub: ScrubConfig::default(),
             master_key_hex: None,
         }
     }
@@ -110,6 +128,7 @@ impl Config {
         if !(1..=3650).contains(&self.audit_retention_days) {
             bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);
         }
+        self.scrub.site_rules()?;
         Ok(())
     }
 

@@ -50,9 +50,42 @@ enum Command {
     /// The audit log of data reads and admin actions.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Scrub text from stdin, line by line, and show what was found: for testing scrub rules.
+    Scrub {
+        /// Also apply this site's configured rules (`[[scrub.rules]]`).
+        #[arg(long)]
+        site: Option<String>,
+        /// The field the text stands for, for rules limited to some fields.
+        #[arg(long, value_enum, default_value = "property")]
+        field: ScrubField,
+    },
     /// Benchmarks (figures go in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScrubField {
+    Url,
+    Referrer,
+    EventName,
+    Property,
+    Error,
+    Log,
+}
+
+impl From<ScrubField> for obscura_privacy::scrub::Field {
+    fn from(f: ScrubField) -> Self {
+        use obscura_privacy::scrub::Field;
+        match f {
+            ScrubField::Url => Field::Url,
+            ScrubField::Referrer => Field::Referrer,
+            ScrubField::EventName => Field::EventName,
+            ScrubField::Property => Field::Property,
+            ScrubField::Error => Field::Error,
+            ScrubField::Log => Field::Log,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -233,6 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("revoked {id}");
             Ok(())
         }
+        Command::Scrub { site, field } => scrub_stdin(&config, site.as_deref(), field.into()),
         Command::Config(ConfigCmd::Check) => {
             println!("listen: {}", config.listen);
             println!("data folder: {}", config.data_dir.display());
@@ -296,4 +330,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
     }
+}
+
+/// `obscura scrub`: each input line, scrubbed, followed by one indented line per finding.
+fn scrub_stdin(config: &Config, site: Option<&str>, field: obscura_privacy::scrub::Field) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let rules = config.scrub.site_rules()?;
+    let extra = site.and_then(|s| rules.for_site(&s.to_lowercase()));
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let report = obscura_privacy::scrub::report(&line?);
+        let mut findings = report.findings;
+        let mut text = report.text;
+        if let Some(extra) = extra {
+            let more = extra.scrub_normalized(&text, Some(field));
+            findings.extend(more.findings);
+            text = more.text;
+        }
+        writeln!(out, "{text}")?;
+        for f in findings {
+            writeln!(out, "  {:<14} {:?} -> {}", f.rule, f.found, f.replacement)?;
+        }
+    }
+    Ok(())
 }

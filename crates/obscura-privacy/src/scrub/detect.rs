@@ -152,7 +152,7 @@ impl Kind {
                 let token = &t[r];
                 token.len() >= 24 || token.bytes().any(|b| b.is_ascii_digit())
             }),
-            Kind::Secret => find_groups(text, &SECRET_KV, |t, r| {
+            Kind::Secret => find_any_group(text, &SECRET_KV, |t, r| {
                 // `Authorization: Bearer …` names a scheme; the bearer rule takes the token.
                 let value = &t[r];
                 !value.starts_with('[')
@@ -195,16 +195,20 @@ impl Kind {
                 found.extend(find_checked(text, &PHONE, check_phone));
                 found
             }
-            Kind::Passport => find_groups(text, &PASSPORT, |t, r| {
-                t[r].bytes().any(|b| b.is_ascii_digit())
-            }),
+            Kind::Passport => find_groups(text, &PASSPORT, |_, _| true),
             Kind::Plate => {
                 let mut found = find_groups(text, &PLATE_KEYED, |t, r| {
                     t[r].chars().any(|c| c.is_ascii_digit())
                 });
+                // Chinese plates sit between Han characters without spaces; only Latin letters
+                // and digits on either side mean the shape is part of something longer.
+                let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-');
                 for re in PLATE_SHAPES.iter() {
-                    found.extend(find_checked(text, re, |t, r| isolated(t, &r, &['-'])));
+                    found.extend(find_checked(text, re, |t, r| {
+                        !ascii_word(t[..r.start].chars().next_back()) && !ascii_word(t[r.end..].chars().next())
+                    }));
                 }
+                found.extend(find_checked(text, &PLATE_CODE, check_plate_code));
                 found
             }
             Kind::Number => find_checked(text, &NUMBER, |_, _| true),
@@ -245,7 +249,7 @@ static PEM: LazyLock<Regex> = LazyLock::new(|| {
     re(r"-----BEGIN [A-Z0-9 ]{1,40}-----.*?(?:-----END [A-Z0-9 ]{1,40}-----|$)")
 });
 static USERINFO: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://([^\s/?#@\[\]]+)@"));
+    LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://([^\s/@\[\]]+)@"));
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"));
 static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
@@ -264,7 +268,7 @@ static SECRET_KV: LazyLock<Regex> = LazyLock::new(|| {
         r#"csrf[_\-]?token|api[_\-]?key|apikey|x-api-key|private[_\-]?key|secret[_\-]?key|"#,
         r#"session[_\-]?id|sessionid|session|sid|auth|authorization|credentials?|mot de passe|"#,
         r#"contraseña|密码|口令)"#,
-        r#"["']?\s*[:=]\s*["']?([^\s"'&,;<>{}\]\[]+)"#
+        r#"["']?\s*[:=]\s*(?:"([^"]{1,200})"|'([^']{1,200})'|([^\s"'&,;<>{}\]\[]+))"#
     ))
 });
 static EMAIL: LazyLock<Regex> =
@@ -279,7 +283,7 @@ static GPS_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     re(r"([+\-]?[0-9]{1,3}\.[0-9]{3,})°?(?:\s?[NS]\b)?\s*[,;/ ]\s*([+\-]?[0-9]{1,3}\.[0-9]{3,})°?(?:\s?[EW]\b)?")
 });
 static GPS_KEYED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(?:lat|latitude|lng|lon|long|longitude)["']?\s*[:=]\s*["']?([+\-]?[0-9]{1,3}\.[0-9]{3,})"#)
+    re(r#"(?i)\b(?:lat|latitude|lng|lon|long|longitude)["']?\s*[:=]?\s*["']?([+\-]?[0-9]{1,3}\.[0-9]{3,})"#)
 });
 /// A user name after a home-directory prefix. Windows names may hold spaces, so there the name
 /// runs to the next backslash (or quote, comma or end of text).
@@ -311,35 +315,44 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
 static PASSPORT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)(?:passport|passeport|reisepass|pasaporte|passaporto|护照)",
-        r"[^A-Za-z0-9]{0,4}(?:(?:no|nr|number|num|numéro|nummer|号码|号)\.?)?[^A-Za-z0-9]{0,4}",
-        r"(?:(?:is|ist|est)\s+)?([A-Z0-9]{6,12})\b"
+        r"[^A-Za-z0-9]{0,4}(?:(?:no|nr|number|num|numéro|nummer|n°|n|号码|号)\.?)?[^A-Za-z0-9]{0,4}",
+        r"(?:(?:is|ist|est)\s+)?(?-i:([A-Z0-9]{6,12}))\b"
     ))
 });
 static PLATE_KEYED: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r"(?i)(?:licen[cs]e[ \-]?plate|number[ \-]?plate|plate|registration|kennzeichen|",
+        r"(?i)(?:licen[cs]e[ \-]?plate|number[ \-]?plate|plate|registration|\breg\b|anpr|kennzeichen|",
         r"nummernschild|immatriculation|plaque|车牌(?:号码|号)?)",
         r"[^A-Za-z0-9\p{Han}]{0,4}(?:(?:no|nr|number|is|ist|est)\.?\s+)?",
         r"(?-i:(\p{Han}?[A-Z0-9](?:[A-Z0-9·・ \-]{0,9}[A-Z0-9])?))"
     ))
 });
 /// Plate formats that are recognisable without a keyword: China, the UK, France (SIV and the
-/// older format), Germany, and the common US patterns.
+/// older format) and Germany.
 static PLATE_SHAPES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
-        r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·・ ]?[A-Z0-9]{5,6}",
+        r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][·・ \-]?[A-Z0-9]{5,6}",
         r"\b[A-Z]{2}[0-9]{2} ?[A-Z]{3}\b",
         r"\b[A-Z]{2}-[0-9]{3}-[A-Z]{2}\b",
-        r"\b[0-9]{1,4} ?[A-Z]{2,3} ?[0-9]{2}\b",
-        r"\b[A-ZÄÖÜ]{1,3}[ \-][A-Z]{1,2} ?[0-9]{1,4}[EH]?\b",
-        r"\b[A-Z]{3}[ \-][0-9]{3,4}\b",
-        r"\b[0-9]{3}[ \-][A-Z]{3}\b",
-        r"\b[0-9][A-Z]{3}[0-9]{3}\b",
+        r"\b[0-9]{1,4}[ \-][A-Z]{2,3}[ \-][0-9]{2}\b",
+        r"\b[A-ZÄÖÜ]{1,3}[ \-][A-ZÄÖÜ]{1,2}[ \-][0-9]{1,4}[EH]?\b",
     ]
     .into_iter()
     .map(re)
     .collect()
 });
+/// Short codes of capitals and digits, one or two parts (`7ABC123`, `5WV 859`, `ABC-1234`,
+/// `51A•884`): the many US and other plate formats. Checked by [`check_plate_code`].
+static PLATE_CODE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b[A-Z0-9]{1,8}(?:[ \-•·][A-Z0-9]{1,7})?\b"));
+/// Codes that have the shape of a plate but name technical things (`HTTP 503`, `ISO 8601`,
+/// `SHA256`, `CHF 2569`, `SKU4809`): a code starting with one of these is not a plate.
+const TECHNICAL_CODE_PREFIXES: &[&str] = &[
+    "HTTP", "ISO", "RFC", "UTF", "SHA", "MD5", "AES", "RSA", "CVE", "TLS", "SSL", "TCP", "UDP",
+    "API", "SKU", "ERR", "VAT", "PID", "GET", "PUT", "POST", "HEAD", "CHF", "EUR", "USD", "GBP",
+    "CNY", "RMB", "JPY", "AUD", "CAD", "COVID", "MP3", "MP4", "H26", "X86", "ARM", "IPV", "WIN",
+    "PS", "ES20", "ECMA", "IE1", "PR", "ID", "NO", "NR", "REF", "ORDER", "INV", "TICKET", "ISSUE",
+];
 /// Nine or more digits with at most one separator between digits: a catch-all for account,
 /// order and customer numbers that have no format of their own.
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
@@ -574,6 +587,55 @@ fn check_phone(text: &str, r: Range<usize>) -> bool {
     }
     let marked = main.starts_with('+') || main.starts_with('0') || main.starts_with('(');
     (marked || digits >= 9) && isolated(text, &r, &['.', '-'])
+}
+
+/// A plate-like code: 5 to 8 letters and digits in all, with both. Product and error codes
+/// are capitals followed by digits (`CS0246`, `MN056`, `TS-1083`), so a plate must mix them
+/// some other way: start with a digit or have a letter after a digit (`7ABC123`, `289HFQ`,
+/// `5WV 859`, `T86-LJO`), or be written with a dot separator (`51A•884`). Two-part codes of
+/// one word and one number (`TTFB 398`, `983 KB`) are not taken. Nor is anything glued to
+/// other text by `.`, `:`, `_`, `=`, `$` or `#` (file names, versions, identifiers), and
+/// after a `/` only as a whole path segment.
+fn check_plate_code(text: &str, r: Range<usize>) -> bool {
+    let code = &text[r.clone()];
+    let alnum: Vec<char> = code.chars().filter(char::is_ascii_alphanumeric).collect();
+    let letters = alnum.iter().filter(|c| c.is_ascii_uppercase()).count();
+    let digits = alnum.len() - letters;
+    let dotted = code.contains(['•', '·']);
+    let parts: Vec<&str> = code.split([' ', '-', '•', '·']).collect();
+    let interleaved = |part: &str| {
+        let mixed = part.bytes().any(|b| b.is_ascii_digit()) && part.bytes().any(|b| b.is_ascii_uppercase());
+        let letter_after_digit = part
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_digit() && w[1].is_ascii_uppercase());
+        mixed && (part.as_bytes()[0].is_ascii_digit() || letter_after_digit)
+    };
+    let digits_then_letters = code.len() == 7
+        && code[..3].bytes().all(|b| b.is_ascii_digit())
+        && code[4..].bytes().all(|b| b.is_ascii_uppercase());
+    let numbered_parts = parts.len() == 2 && parts.iter().all(|p| p.bytes().any(|b| b.is_ascii_digit()));
+    let plate_like = dotted
+        || digits_then_letters
+        || (numbered_parts && letters >= 1)
+        || parts.iter().any(|p| !p.is_empty() && interleaved(p));
+    let technical = TECHNICAL_CODE_PREFIXES.iter().any(|p| parts.iter().any(|part| part.starts_with(p)));
+    let glued = |c: Option<char>| {
+        c.is_some_and(|c| matches!(c, '.' | ':' | '_' | '=' | '#' | '$' | '+') || is_word(c))
+    };
+    (5..=8).contains(&alnum.len())
+        && letters >= 1
+        && digits >= 1
+        && plate_like
+        && !technical
+        && !glued(text[..r.start].chars().next_back())
+        && !glued(text[r.end..].chars().next())
+        && (!text[..r.start].ends_with('/') || whole_path_segment(text, &r))
+}
+
+/// `/permits/7KU9658` is a path segment; `Mobile/15E148 Safari` is a product token.
+fn whole_path_segment(text: &str, r: &Range<usize>) -> bool {
+    text[r.end..].chars().next().is_none_or(|c| matches!(c, '/' | '?' | '&' | '#'))
 }
 
 fn parts(text: &str, r: &Range<usize>, seps: &[char]) -> Option<Vec<u32>> {

@@ -19,6 +19,7 @@ pub mod detect;
 pub mod normalize;
 pub mod rules;
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -40,12 +41,12 @@ static BUILTIN: LazyLock<Scrubber> =
     LazyLock::new(|| Scrubber::new(Kind::ALL.into_iter().map(Rule::builtin).collect()));
 
 /// Words after which the keyword-based detectors look for a value; text without any of them,
-/// without an `@`, without two colons and with fewer than two digits cannot hold a finding of
+/// without an `@`, without two colons and without a digit cannot hold a finding of
 /// the built-in rules, and skips them (most labels and paths), which keeps ingest fast.
 static KEYWORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)bearer|basic|pass|pwd|secret|token|key|auth|sess|sid|cred|home/|users|plate|",
-        r"kennzeichen|nummernschild|immatric|plaque|registration|imei|meid|lat|lng|lon|",
+        r"kennzeichen|nummernschild|immatric|plaque|registration|reg|anpr|imei|meid|lat|lng|lon|",
         r"eyJ|[sprw]k_|AKIA|gh[pousr]_|xox|AIza|glpat|sk-|-----|contraseña|密码|口令|护照|车牌"
     ))
     .expect("valid keyword regex")
@@ -186,10 +187,44 @@ impl Scrubber {
     }
 }
 
+/// The configured rules of every site: those without a `sites` list apply everywhere; a site's
+/// own rules apply after those, in the order written.
+#[derive(Debug, Clone, Default)]
+pub struct SiteRules {
+    everywhere: Option<Scrubber>,
+    by_site: HashMap<String, Scrubber>,
+}
+
+impl SiteRules {
+    pub fn new(specs: &[RuleSpec]) -> Result<SiteRules, RuleError> {
+        let general: Vec<RuleSpec> = specs.iter().filter(|s| s.sites.is_empty()).cloned().collect();
+        let mut by_site = HashMap::new();
+        let sites: std::collections::BTreeSet<&String> = specs.iter().flat_map(|s| &s.sites).collect();
+        for site in sites {
+            let own: Vec<RuleSpec> = specs
+                .iter()
+                .filter(|s| s.sites.is_empty() || s.sites.contains(site))
+                .cloned()
+                .collect();
+            by_site.insert(site.to_lowercase(), Scrubber::from_specs(&own)?);
+        }
+        let everywhere = Scrubber::from_specs(&general)?;
+        Ok(SiteRules {
+            everywhere: (!everywhere.is_empty()).then_some(everywhere),
+            by_site,
+        })
+    }
+
+    /// The rules for `site` (its domain), if any.
+    pub fn for_site(&self, site: &str) -> Option<&Scrubber> {
+        self.by_site.get(site).or(self.everywhere.as_ref())
+    }
+}
+
 fn may_hold_builtin(text: &str) -> bool {
     !text.is_ascii()
         || text.contains('@')
-        || text.bytes().filter(u8::is_ascii_digit).nth(1).is_some()
+        || text.bytes().any(|b| b.is_ascii_digit())
         || text.bytes().filter(|b| *b == b':').nth(1).is_some()
         || KEYWORDS.is_match(text)
 }
