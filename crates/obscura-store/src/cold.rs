@@ -26,7 +26,7 @@ use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::WriterProperties;
 use time::Date;
 
-use crate::crypto::sync_dir;
+use crate::crypto::{Key, sync_dir};
 use crate::keyring::{Keyring, day_string, parse_day};
 use crate::row::{SCHEMA, without_day};
 
@@ -59,6 +59,11 @@ pub fn write_encrypted_file(
     batch: &RecordBatch,
 ) -> anyhow::Result<PathBuf> {
     let key = keyring.get_or_create(day)?;
+    write_sealed_file(&day_dir(dir, day), &key, day, name, batch)
+}
+
+/// Writes one batch as a Parquet file `dir/name` encrypted under `key` (the key of `day`).
+pub fn write_sealed_file(dir: &Path, key: &Key, day: Date, name: &str, batch: &RecordBatch) -> anyhow::Result<PathBuf> {
     let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
         .with_footer_key_metadata(day_string(day).into_bytes())
         .build()?;
@@ -67,8 +72,7 @@ pub fn write_encrypted_file(
         .set_max_row_group_row_count(Some(256 * 1024))
         .with_file_encryption_properties(encryption)
         .build();
-    let dir = day_dir(dir, day);
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -77,8 +81,40 @@ pub fn write_encrypted_file(
     let file = writer.into_inner()?;
     file.sync_all()?;
     fs::rename(&tmp, &path)?;
-    sync_dir(&dir)?;
+    sync_dir(dir)?;
     Ok(path)
+}
+
+/// Reads every row of a day's files (in the file schema, without `day`), decrypting with `key`.
+pub fn read_day(events_dir: &Path, day: Date, key: &Key) -> anyhow::Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    let Some((_, files)) = list_days(events_dir).into_iter().find(|(d, _)| *d == day) else {
+        return Ok(batches);
+    };
+    for path in files {
+        let file = fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let decryption = FileDecryptionProperties::builder(key.bytes().to_vec()).build()?;
+        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_file_decryption_properties(decryption);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+            .with_context(|| format!("cannot decrypt {}", path.display()))?
+            .build()?;
+        for batch in reader {
+            batches.push(batch?);
+        }
+    }
+    Ok(batches)
+}
+
+/// The rows of `batches` whose site is not in `sites`, sorted by site and time, as one batch.
+pub fn without_sites(batches: &[RecordBatch], sites: &[u32]) -> anyhow::Result<RecordBatch> {
+    let merged = concat_batches(&crate::row::FILE_SCHEMA, batches)?;
+    let site = merged
+        .column_by_name("site")
+        .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>())
+        .context("day file without a site column")?;
+    let keep: arrow::array::BooleanArray = site.iter().map(|s| Some(!s.is_some_and(|s| sites.contains(&s)))).collect();
+    let kept = arrow::compute::filter_record_batch(&merged, &keep)?;
+    sort_by_site_and_time(&kept)
 }
 
 fn sort_by_site_and_time(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {

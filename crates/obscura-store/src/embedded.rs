@@ -37,6 +37,8 @@ const MAX_GROUP_ROWS: usize = 20_000;
 
 pub struct StoreOptions {
     pub data_dir: PathBuf,
+    /// The keyring file, outside `data_dir`: a backup of the data folder must hold no key.
+    pub keyring_path: PathBuf,
     pub master_key: Key,
     pub clock: Arc<dyn Clock>,
     /// How to roll up a finished day; without it there are no rollups.
@@ -71,16 +73,17 @@ fn day_of(ts_ms: i64) -> Date {
 impl EmbeddedStore {
     /// Opens (or creates) the store in `data_dir`, replaying the write-ahead log.
     pub fn open(options: StoreOptions) -> anyhow::Result<Self> {
-        let StoreOptions { data_dir, master_key, clock, rollup } = options;
+        let StoreOptions { data_dir, keyring_path, master_key, clock, rollup } = options;
         let events_dir = data_dir.join("events");
         let wal_dir = data_dir.join("wal");
         let rollups_dir = data_dir.join("rollups");
         for dir in [&events_dir, &wal_dir, &rollups_dir] {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let keyring = Arc::new(Keyring::open(master_key, data_dir.join("keyring"))?);
+        let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
+        finish_rekeys(&events_dir, &rollups_dir, &keyring)?;
         let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot)?;
 
         let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
@@ -152,6 +155,43 @@ impl Drop for EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// Replaces a finished day's files with `kept` under a new key; the old key is destroyed,
+    /// so copies of the old files (backups) become unreadable. The caller holds the
+    /// maintenance lock. Crash-safe: see [`finish_rekeys`].
+    fn rekey(&self, day: Date, kept: &RecordBatch) -> anyhow::Result<()> {
+        let name = crate::keyring::day_string(day);
+        let staging = self.events_dir.join(format!("{REKEY_PREFIX}{name}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        let key = self.keyring.create_pending(day)?;
+        cold::write_sealed_file(&staging, &key, day, "part-rekeyed.parquet", kept)?;
+        // Set the old files aside (queries stop seeing them), switch keys, bring the new file in.
+        let shreds = [
+            (cold::day_dir(&self.events_dir, day), self.events_dir.join(format!("{SHRED_PREFIX}{name}"))),
+            (cold::day_dir(&self.rollups.dir, day), self.rollups.dir.join(format!("{SHRED_PREFIX}{name}"))),
+        ];
+        let mut trash = Vec::new();
+        for (from, to) in shreds {
+            if from.exists() {
+                fs::rename(&from, &to)?;
+                trash.push(to);
+            }
+        }
+        forget_listings(&self.ctx);
+        self.rollups.cache.remove(day);
+        self.keyring.commit_pending(day)?;
+        fs::rename(&staging, cold::day_dir(&self.events_dir, day))?;
+        sync_dir(&self.events_dir)?;
+        forget_listings(&self.ctx);
+        for dir in trash {
+            fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+        Ok(())
+    }
+}
+
 const DESTROY_PREFIX: &str = ".destroy-";
 
 /// Completes destructions of days that a crash interrupted: their folders were set aside as
@@ -166,6 +206,39 @@ fn finish_destroys(dirs: &[&Path], keyring: &Keyring) -> anyhow::Result<()> {
             keyring.destroy(day)?;
             fs::remove_dir_all(entry.path())?;
             tracing::info!(%day, "finished destroying a day");
+        }
+    }
+    Ok(())
+}
+
+const REKEY_PREFIX: &str = ".rekey-";
+const SHRED_PREFIX: &str = ".shred-";
+
+/// Completes or rolls back re-keys that a crash interrupted (see `purge_sites`): once the old
+/// folders were set aside as `.shred-<day>`, the re-key goes forward; before that, it is undone.
+fn finish_rekeys(events_dir: &Path, rollups_dir: &Path, keyring: &Keyring) -> anyhow::Result<()> {
+    for entry in fs::read_dir(events_dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(day) = name.strip_prefix(REKEY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
+            continue;
+        };
+        let shredding = events_dir.join(format!("{SHRED_PREFIX}{}", crate::keyring::day_string(day))).exists();
+        let day_dir = cold::day_dir(events_dir, day);
+        if shredding || !day_dir.exists() {
+            keyring.commit_pending(day)?;
+            fs::rename(entry.path(), &day_dir)?;
+            tracing::info!(%day, "finished re-keying a day");
+        } else {
+            fs::remove_dir_all(entry.path())?;
+            keyring.drop_pending(day)?;
+            tracing::info!(%day, "rolled back an unfinished re-key");
+        }
+    }
+    for dir in [events_dir, rollups_dir] {
+        for entry in fs::read_dir(dir)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(SHRED_PREFIX) {
+                fs::remove_dir_all(entry.path())?;
+            }
         }
     }
     Ok(())
@@ -498,6 +571,50 @@ impl EventStore for EmbeddedStore {
             fs::remove_dir_all(&dir).map_err(|e| io(anyhow::anyhow!("cannot remove {}: {e}", dir.display())))?;
         }
         Ok(())
+    }
+
+    async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
+        let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
+        let (removed, kept) = {
+            let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+            if self.hot.days().iter().any(|(d, _)| *d == day) {
+                return Err(StoreError::Io(format!("{day} is still being written; purge it once it is flushed")));
+            }
+            let Some(key) = self.keyring.get(day) else { return Ok(0) };
+            let batches = cold::read_day(&self.events_dir, day, &key).map_err(io)?;
+            let before: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            let kept = cold::without_sites(&batches, sites).map_err(io)?;
+            let removed = (before - kept.num_rows()) as u64;
+            if removed == 0 {
+                return Ok(0);
+            }
+            if kept.num_rows() > 0 {
+                self.rekey(day, &kept).map_err(io)?;
+            }
+            (removed, kept.num_rows())
+        };
+        if kept == 0 {
+            self.destroy_day(day).await?;
+            return Ok(removed);
+        }
+        // The old rollup was made with the old key and the removed rows; make it anew.
+        if let Err(e) = self.rollups.build(day).await {
+            tracing::error!(%day, "cannot roll up the re-keyed day; it will be read from its day files: {e:#}");
+        }
+        Ok(removed)
+    }
+
+    async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
+        let query = SqlQuery {
+            sql: "SELECT DISTINCT site FROM events WHERE day = $1 ORDER BY site".into(),
+            params: vec![Param::Text(crate::keyring::day_string(day))],
+        };
+        let mut sites = Vec::new();
+        for batch in self.query(&query).await? {
+            let column = batch.column(0).as_any().downcast_ref::<arrow::array::UInt32Array>();
+            sites.extend(column.into_iter().flat_map(|c| c.iter().flatten()));
+        }
+        Ok(sites)
     }
 
     fn rollup_days(&self) -> Vec<Date> {

@@ -1,8 +1,13 @@
 //! Per-day data keys (crypto-shredding, P13).
 //!
 //! Each UTC day of events is encrypted under its own random key — its write-ahead-log segments and
-//! its Parquet files alike. The keys live in one file sealed under the master key. Destroying a
-//! day means removing its key and its files: no scan, and copies of the files become unreadable.
+//! its Parquet files alike. The keys live in one file sealed under the master key, kept outside
+//! the data folder, so that a backup of the data folder holds no key. Destroying a day means
+//! removing its key and its files: no scan, and copies of the files become unreadable.
+//!
+//! Removing some sites' rows from a day re-keys it: the remaining rows are written under a
+//! *pending* key, which then replaces the day's key, so copies of the old files are unreadable
+//! too.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,32 +21,111 @@ use crate::crypto::{Key, SealedFile};
 pub struct Keyring {
     master: Key,
     file: SealedFile,
-    keys: RwLock<BTreeMap<Date, Arc<Key>>>,
+    keys: RwLock<Keys>,
+}
+
+#[derive(Clone, Default)]
+struct Keys {
+    current: BTreeMap<Date, Arc<Key>>,
+    /// Keys of days being re-keyed: saved before they seal anything, current once committed.
+    pending: BTreeMap<Date, Arc<Key>>,
+}
+
+/// The sealed file's contents. The first format was the bare map of current keys.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    V2 { current: BTreeMap<String, String>, pending: BTreeMap<String, String> },
+    V1(BTreeMap<String, String>),
+}
+
+fn decode_keys(stored: BTreeMap<String, String>) -> anyhow::Result<BTreeMap<Date, Arc<Key>>> {
+    let mut keys = BTreeMap::new();
+    for (day, hex_key) in stored {
+        let day = parse_day(&day).with_context(|| format!("the keyring is corrupt: it holds a bad day {day:?}"))?;
+        let bytes: [u8; 32] = hex::decode(&hex_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .with_context(|| format!("the keyring is corrupt: it holds a bad key for {day}"))?;
+        keys.insert(day, Arc::new(Key::from_bytes(bytes)));
+    }
+    Ok(keys)
+}
+
+fn encode_keys(keys: &BTreeMap<Date, Arc<Key>>) -> BTreeMap<String, String> {
+    keys.iter().map(|(d, k)| (day_string(*d), hex::encode(k.bytes()))).collect()
 }
 
 impl Keyring {
-    /// Opens the keyring file in `data_dir`, or starts an empty one.
+    /// Opens the keyring file at `path`, or starts an empty one if there is none. A file that
+    /// cannot be decrypted or parsed is an error: the store never starts without its keys.
     pub fn open(master: Key, path: PathBuf) -> anyhow::Result<Self> {
         let file = SealedFile::new(path, b"obscura keyring v1");
-        let mut keys = BTreeMap::new();
+        let mut keys = Keys::default();
         if let Some(plain) = file.read(&master)? {
-            let stored: BTreeMap<String, String> =
-                serde_json::from_slice(&plain).context("the keyring is corrupt (not valid JSON after decryption)")?;
-            for (day, hex_key) in stored {
-                let day = parse_day(&day).with_context(|| format!("the keyring holds a bad day {day:?}"))?;
-                let bytes: [u8; 32] = hex::decode(&hex_key)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .with_context(|| format!("the keyring holds a bad key for {day}"))?;
-                keys.insert(day, Arc::new(Key::from_bytes(bytes)));
-            }
+            let stored: Stored = serde_json::from_slice(&plain)
+                .context("the keyring is corrupt (not valid after decryption); restore it from your key backup")?;
+            keys = match stored {
+                Stored::V2 { current, pending } => Keys { current: decode_keys(current)?, pending: decode_keys(pending)? },
+                Stored::V1(current) => Keys { current: decode_keys(current)?, pending: BTreeMap::new() },
+            };
         }
         Ok(Keyring { master, file, keys: RwLock::new(keys) })
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Saves `next` and makes it the keyring's state.
+    fn replace(&self, keys: &mut Keys, next: Keys) -> anyhow::Result<()> {
+        self.persist(&next)?;
+        *keys = next;
+        Ok(())
+    }
+
+    /// A new pending key for re-keying `day`, saved before it is handed out.
+    pub fn create_pending(&self, day: Date) -> anyhow::Result<Arc<Key>> {
+        let mut keys = self.write();
+        let key = Arc::new(Key::random());
+        let mut next = keys.clone();
+        next.pending.insert(day, key.clone());
+        self.replace(&mut keys, next)?;
+        Ok(key)
+    }
+
+    pub fn pending(&self, day: Date) -> Option<Arc<Key>> {
+        self.read().pending.get(&day).cloned()
+    }
+
+    /// Makes `day`'s pending key its key; the old key is gone. Returns whether there was one.
+    pub fn commit_pending(&self, day: Date) -> anyhow::Result<bool> {
+        let mut keys = self.write();
+        let mut next = keys.clone();
+        let Some(key) = next.pending.remove(&day) else { return Ok(false) };
+        next.current.insert(day, key);
+        self.replace(&mut keys, next)?;
+        Ok(true)
+    }
+
+    /// Drops `day`'s pending key (a re-key that did not get to commit).
+    pub fn drop_pending(&self, day: Date) -> anyhow::Result<()> {
+        let mut keys = self.write();
+        if !keys.pending.contains_key(&day) {
+            return Ok(());
+        }
+        let mut next = keys.clone();
+        next.pending.remove(&day);
+        self.replace(&mut keys, next)
+    }
+
     /// The key of `day`, if it exists (a destroyed day has none).
     pub fn get(&self, day: Date) -> Option<Arc<Key>> {
-        self.keys.read().unwrap_or_else(|e| e.into_inner()).get(&day).cloned()
+        self.read().current.get(&day).cloned()
     }
 
     /// The key of `day`, created and persisted if new.
@@ -49,43 +133,41 @@ impl Keyring {
         if let Some(key) = self.get(day) {
             return Ok(key);
         }
-        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(key) = keys.get(&day) {
+        let mut keys = self.write();
+        if let Some(key) = keys.current.get(&day) {
             return Ok(key.clone());
         }
         // Persist first: a key that was never saved must never seal anything.
         let key = Arc::new(Key::random());
-        let mut with_new = keys.clone();
-        with_new.insert(day, key.clone());
-        self.persist(&with_new)?;
-        *keys = with_new;
+        let mut next = keys.clone();
+        next.current.insert(day, key.clone());
+        self.replace(&mut keys, next)?;
         Ok(key)
     }
 
-    /// Destroys the key of `day`. Returns whether there was one.
+    /// Destroys the keys of `day` (current and pending). Returns whether there was one.
     pub fn destroy(&self, day: Date) -> anyhow::Result<bool> {
-        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        if !keys.contains_key(&day) {
+        let mut keys = self.write();
+        if !keys.current.contains_key(&day) && !keys.pending.contains_key(&day) {
             return Ok(false);
         }
-        let mut without = keys.clone();
-        without.remove(&day);
-        self.persist(&without)?;
-        *keys = without;
+        let mut next = keys.clone();
+        next.current.remove(&day);
+        next.pending.remove(&day);
+        self.replace(&mut keys, next)?;
         Ok(true)
     }
 
     pub fn days(&self) -> Vec<Date> {
-        self.keys.read().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()
+        self.read().current.keys().copied().collect()
     }
 
     pub fn master(&self) -> &Key {
         &self.master
     }
 
-    fn persist(&self, keys: &BTreeMap<Date, Arc<Key>>) -> anyhow::Result<()> {
-        let stored: BTreeMap<String, String> =
-            keys.iter().map(|(d, k)| (day_string(*d), hex::encode(k.bytes()))).collect();
+    fn persist(&self, keys: &Keys) -> anyhow::Result<()> {
+        let stored = Stored::V2 { current: encode_keys(&keys.current), pending: encode_keys(&keys.pending) };
         self.file.write(&self.master, &serde_json::to_vec(&stored)?)
     }
 }
@@ -118,6 +200,48 @@ mod tests {
         assert!(reopened.get(date!(2026 - 01 - 01)).is_none());
         assert!(reopened.get(date!(2026 - 01 - 02)).is_some());
         assert_ne!(k1.bytes(), reopened.get(date!(2026 - 01 - 02)).unwrap().bytes());
+    }
+
+    #[test]
+    fn p13_rekey_replaces_the_day_key_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Key::random();
+        let path = dir.path().join("keyring");
+        let ring = Keyring::open(master.clone(), path.clone()).unwrap();
+        let day = date!(2026 - 01 - 01);
+        let old = ring.get_or_create(day).unwrap();
+        let new = ring.create_pending(day).unwrap();
+        let reopened = Keyring::open(master.clone(), path.clone()).unwrap();
+        assert_eq!(reopened.pending(day).unwrap().bytes(), new.bytes());
+        assert_eq!(reopened.get(day).unwrap().bytes(), old.bytes());
+        assert!(ring.commit_pending(day).unwrap());
+        let reopened = Keyring::open(master, path).unwrap();
+        assert_eq!(reopened.get(day).unwrap().bytes(), new.bytes());
+        assert!(reopened.pending(day).is_none());
+    }
+
+    #[test]
+    fn keyring_reads_the_first_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Key::random();
+        let file = SealedFile::new(dir.path().join("keyring"), b"obscura keyring v1");
+        let key = Key::random();
+        let v1 = serde_json::json!({"2026-01-01": hex::encode(key.bytes())});
+        file.write(&master, &serde_json::to_vec(&v1).unwrap()).unwrap();
+        let ring = Keyring::open(master, dir.path().join("keyring")).unwrap();
+        assert_eq!(ring.get(date!(2026 - 01 - 01)).unwrap().bytes(), key.bytes());
+    }
+
+    #[test]
+    fn keyring_that_is_corrupt_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Key::random();
+        let file = SealedFile::new(dir.path().join("keyring"), b"obscura keyring v1");
+        file.write(&master, b"{\"2026-01-01\": \"not hex\"}").unwrap();
+        let err = Keyring::open(master.clone(), dir.path().join("keyring")).err().unwrap();
+        assert!(format!("{err:#}").contains("the keyring is corrupt"), "{err:#}");
+        std::fs::write(dir.path().join("keyring"), b"garbage").unwrap();
+        assert!(Keyring::open(master, dir.path().join("keyring")).is_err());
     }
 
     #[test]

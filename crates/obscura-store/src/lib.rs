@@ -12,6 +12,7 @@ pub mod embedded;
 pub mod hot;
 pub mod keyring;
 pub mod meta;
+pub mod retention;
 pub mod rollup;
 pub mod row;
 pub mod sealed_json;
@@ -78,6 +79,13 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Destroys a day: its key and its files (crypto-shredding).
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError>;
+
+    /// Removes the rows of `sites` from a finished day so that no copy of them stays readable
+    /// (crypto-shredding: the embedded store re-keys the day). Returns how many rows went.
+    async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError>;
+
+    /// The sites with rows on `day`.
+    async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError>;
 
     /// Days that hold data, oldest first.
     fn days(&self) -> Vec<Date>;

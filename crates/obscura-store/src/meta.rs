@@ -24,6 +24,27 @@ pub struct Site {
     #[serde(default)]
     pub collect: Collection,
     pub created_ms: i64,
+    /// Days the site's per-event data is kept before it is destroyed (P13).
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+}
+
+/// Per-event data is kept 30 days unless a site says otherwise (P13).
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// Ten years: longer retention is a mistake, not a policy.
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
+fn default_retention() -> u32 {
+    DEFAULT_RETENTION_DAYS
+}
+
+/// Checks a retention setting, with a message that says what is allowed.
+pub fn check_retention(days: u32) -> anyhow::Result<u32> {
+    if (1..=MAX_RETENTION_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        anyhow::bail!("retention must be 1 to {MAX_RETENTION_DAYS} days, not {days}")
+    }
 }
 
 /// How precisely locations are collected.
@@ -167,6 +188,27 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// Adds a site with the default collection settings; the domain must be new and valid.
+    pub fn add_site(&mut self, domain: &str, created_ms: i64, retention_days: u32) -> anyhow::Result<Site> {
+        let domain = normalize_domain(domain);
+        if domain.is_empty() || domain.len() > 253 || domain.contains(['/', ' ', ':']) {
+            anyhow::bail!("{domain:?} is not a domain name (e.g. example.com)");
+        }
+        if self.site_by_domain(&domain).is_some() {
+            anyhow::bail!("site {domain} already exists");
+        }
+        let site = Site {
+            id: self.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1,
+            domain,
+            respect_dnt: true,
+            collect: Collection::default(),
+            created_ms,
+            retention_days: check_retention(retention_days)?,
+        };
+        self.sites.push(site.clone());
+        Ok(site)
+    }
+
     pub fn site_by_domain(&self, domain: &str) -> Option<&Site> {
         let d = normalize_domain(domain);
         self.sites.iter().find(|s| s.domain == d)

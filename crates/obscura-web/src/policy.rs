@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::stats_api::Params;
 
 /// The data inventory of a site (or, without one, of the defaults every new site starts with).
-pub fn inventory(site: Option<&Site>) -> Value {
+pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -> Value {
     let c = site.map(|s| s.collect.clone()).unwrap_or_default();
     let respect_dnt = site.is_none_or(|s| s.respect_dnt);
     let location = match c.geo {
@@ -53,7 +53,10 @@ pub fn inventory(site: Option<&Site>) -> Value {
         "visitor_counting": "a keyed hash of site, IP address and browser with a random salt that changes every day and is destroyed after 48 hours; visitors cannot be recognised across days",
         "privacy_signals": if respect_dnt { "Global Privacy Control and Do-Not-Track are honoured: nothing is collected" } else { "Global Privacy Control and Do-Not-Track are not honoured for this site" },
         "storage": "encrypted at rest (AES-256), each day under its own key; readable only by authorised users, and every read is audited",
-        "retention": "per-event data is kept until the operator deletes it; deleting a day destroys its key",
+        "retention": format!(
+            "per-event data is deleted {} days after it was received; deletion destroys the data's encryption key (crypto-shredding), so copies and backups become unreadable too",
+            site.map_or(privacy.default_retention_days, |s| s.retention_days)
+        ),
         "server_logs": "Obscura keeps no access log of visitors",
     })
 }
@@ -111,7 +114,7 @@ fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -
         },
         None => None,
     };
-    let inv = inventory(site.as_ref());
+    let inv = inventory(site.as_ref(), &state.privacy);
     let hash = hex::encode(Sha256::digest(inv.to_string().as_bytes()));
     let key = site.as_ref().map_or("*".to_owned(), |s| s.domain.clone());
     let updated = match last_updated(state, &key, &hash) {

@@ -105,22 +105,12 @@ pub async fn add_site(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let domain = obscura_store::meta::normalize_domain(&form.domain);
-    if domain.is_empty() || domain.len() > 253 || domain.contains(['/', ' ', ':']) {
-        return (StatusCode::BAD_REQUEST, format!("{domain:?} is not a domain name (e.g. example.com)")).into_response();
-    }
     let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let added = state.meta.update(|m| {
-        if m.site_by_domain(&domain).is_some() {
-            anyhow::bail!("site {domain} already exists");
-        }
-        let id = m.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1;
-        m.sites.push(obscura_store::meta::Site { id, domain: domain.clone(), respect_dnt: true, collect: Collection::default(), created_ms: now_ms });
-        Ok(())
-    });
-    if let Err(e) = added {
-        return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
-    }
+    let added = state.meta.update(|m| m.add_site(&form.domain, now_ms, state.privacy.default_retention_days));
+    let domain = match added {
+        Ok(site) => site.domain,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
     audit(&state, &session, "site.add", &domain);
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
@@ -173,6 +163,13 @@ pub async fn get_settings(State(state): State<AppState>, headers: HeaderMap, Pat
                                 @for g in GeoLevel::ALL { option value=(g.as_str()) selected[g == c.geo] { (g.as_str()) } }
                             }
                         }
+                    }
+                    fieldset {
+                        legend { "Retention" }
+                        label { "Delete per-event data after days "
+                            input type="number" name="retention_days" min="1" max=(obscura_store::meta::MAX_RETENTION_DAYS) value=(site.retention_days) required;
+                        }
+                        p.muted { "Deleting destroys the data's encryption key, so backups become unreadable too." }
                     }
                     button type="submit" { "Save" }
                 }
@@ -309,6 +306,7 @@ pub struct SettingsForm {
     frequency: Option<String>,
     engagement: Option<String>,
     geo: String,
+    retention_days: String,
 }
 
 pub async fn post_settings(
@@ -333,17 +331,26 @@ pub async fn post_settings(
         frequency: form.frequency.is_some(),
         engagement: form.engagement.is_some(),
     };
+    let retention = form.retention_days.trim().parse::<u32>().map_err(anyhow::Error::from).and_then(obscura_store::meta::check_retention);
+    let retention_days = match retention {
+        Ok(days) => days,
+        Err(_) => {
+            let max = obscura_store::meta::MAX_RETENTION_DAYS;
+            return (StatusCode::BAD_REQUEST, format!("retention must be a number of days from 1 to {max}, not {:?}", form.retention_days)).into_response();
+        }
+    };
     let respect_dnt = form.respect_dnt.is_some();
     let saved = state.meta.update(|m| {
         let site = m.sites.iter_mut().find(|s| s.domain == domain).ok_or_else(|| anyhow::anyhow!("no such site"))?;
         site.collect = collect.clone();
         site.respect_dnt = respect_dnt;
+        site.retention_days = retention_days;
         Ok(())
     });
     if let Err(e) = saved {
         return (StatusCode::NOT_FOUND, e.to_string()).into_response();
     }
-    audit(&state, &session, "site.settings", &format!("{domain}: respect_dnt={respect_dnt} {collect:?}"));
+    audit(&state, &session, "site.settings", &format!("{domain}: respect_dnt={respect_dnt} retention_days={retention_days} {collect:?}"));
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 

@@ -27,4 +27,19 @@ pub struct AppState {
     pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
     /// Served to browsers over HTTPS (the public URL says so): HSTS and `Secure` cookies.
     pub https: bool,
+    /// Settings the privacy policy reports and new sites start with.
+    pub privacy: PrivacySettings,
+}
+
+/// Privacy settings from the configuration, as the policy page states them (P16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrivacySettings {
+    /// Days new sites keep per-event data (P13).
+    pub default_retention_days: u32,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings { default_retention_days: obscura_store::meta::DEFAULT_RETENTION_DAYS }
+    }
 }

@@ -10,24 +10,23 @@ fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-pub fn add_site(meta: &MetaStore, domain: &str, respect_dnt: bool) -> anyhow::Result<Site> {
-    let domain = normalize_domain(domain);
-    if domain.is_empty() || domain.len() > 253 || domain.contains(['/', ' ', ':']) {
-        bail!("{domain:?} is not a domain name (e.g. example.com)");
-    }
+pub fn add_site(meta: &MetaStore, domain: &str, respect_dnt: bool, retention_days: u32) -> anyhow::Result<Site> {
     meta.update(|m| {
-        if m.site_by_domain(&domain).is_some() {
-            bail!("site {domain} already exists");
-        }
-        let site = Site {
-            id: m.sites.iter().map(|s| s.id).max().unwrap_or(0) + 1,
-            domain: domain.clone(),
-            respect_dnt,
-            collect: Default::default(),
-            created_ms: now_ms(),
-        };
-        m.sites.push(site.clone());
-        Ok(site)
+        let id = m.add_site(domain, now_ms(), retention_days)?.id;
+        let site = m.sites.iter_mut().find(|s| s.id == id).expect("just added");
+        site.respect_dnt = respect_dnt;
+        Ok(site.clone())
+    })
+}
+
+/// Sets how many days a site's per-event data is kept.
+pub fn set_retention(meta: &MetaStore, domain: &str, days: u32) -> anyhow::Result<()> {
+    let days = obscura_store::meta::check_retention(days)?;
+    let domain = normalize_domain(domain);
+    meta.update(|m| {
+        let site = m.sites.iter_mut().find(|s| s.domain == domain).with_context(|| format!("no site {domain}"))?;
+        site.retention_days = days;
+        Ok(())
     })
 }
 

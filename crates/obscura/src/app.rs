@@ -18,13 +18,14 @@ use obscura_web::AppState;
 use obscura_web::sessions::Sessions;
 
 use crate::config::Config;
+use crate::maintenance::Maintenance;
 
 pub struct App {
     pub state: AppState,
-    pub audit_retention_days: u32,
     pub store: Arc<EmbeddedStore>,
     pub pipeline: Arc<Pipeline>,
     pub meta: Arc<MetaStore>,
+    pub maintenance: Maintenance,
 }
 
 /// Opens metadata and the audit log only (for CLI commands that manage sites, users and tokens).
@@ -54,8 +55,11 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
     let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
     let meta = Arc::new(MetaStore::open(&config.data_dir, key.clone())?);
+    let keyring_path = config.keyring_path();
+    obscura_store::crypto::prepare_keyring_path(&keyring_path, &config.data_dir)?;
     let store = Arc::new(EmbeddedStore::open(StoreOptions {
         data_dir: config.data_dir.clone(),
+        keyring_path,
         master_key: key.clone(),
         clock: clock.clone(),
         rollup: Some(Arc::new(RollupSql(Dialect::DataFusion))),
@@ -77,39 +81,38 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         audit,
         share_grants: Default::default(),
         https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        privacy: obscura_web::state::PrivacySettings { default_retention_days: config.retention_days },
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(
             config.data_dir.join("policy-versions"),
             b"obscura policy versions v1",
             key.clone(),
         )),
     };
-    Ok(App { state, store, pipeline, meta, audit_retention_days: config.audit_retention_days })
+    let maintenance = Maintenance::new(
+        pipeline.clone(),
+        state.store.clone(),
+        meta.clone(),
+        state.audit.clone(),
+        state.clock.clone(),
+        config.audit_retention_days,
+        config.retention_days,
+    );
+    Ok(App { state, store, pipeline, meta, maintenance })
 }
 
-/// Serves until Ctrl-C / SIGTERM, running maintenance (salt rotation) in the background.
+/// Serves until Ctrl-C / SIGTERM, running maintenance (salts, retention) in the background.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     match app.pipeline.restore_visits().await {
         Ok(0) => {}
         Ok(n) => tracing::info!("resumed {n} open visits"),
         Err(e) => tracing::warn!("cannot resume open visits (they will start anew): {e:#}"),
     }
-    let pipeline = app.pipeline.clone();
-    let (audit, audit_days, clock) = (app.state.audit.clone(), app.audit_retention_days, app.state.clock.clone());
+    let maintenance = app.maintenance.clone();
     let maintenance = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match pipeline.rotate_salts() {
-                Ok(destroyed) if !destroyed.is_empty() => tracing::info!(?destroyed, "destroyed expired visitor salts"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("salt rotation failed: {e:#}"),
-            }
-            let cutoff = clock.now() - time::Duration::days(i64::from(audit_days));
-            match audit.purge_older_than((cutoff.unix_timestamp_nanos() / 1_000_000) as i64) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("removed {n} audit records older than {audit_days} days"),
-                Err(e) => tracing::error!("audit log retention failed: {e:#}"),
-            }
+            maintenance.run_once().await;
         }
     });
     let router = obscura_web::router(app.state.clone());

@@ -54,7 +54,7 @@ fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
     let app = app::open(&config, Arc::new(SystemClock))?;
-    admin::add_site(&app.meta, BENCH_SITE, true)?;
+    admin::add_site(&app.meta, BENCH_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
     let password = admin::add_user(&app.meta, "bench", Role::Owner, None)?;
     Ok((app, password))
 }

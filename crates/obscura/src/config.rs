@@ -20,12 +20,19 @@ pub struct Config {
     /// Ignored when `OBSCURA_MASTER_KEY` is set.
     #[serde(default = "default_key_file")]
     pub master_key_file: PathBuf,
+    /// The keyring of per-day data keys, sealed under the master key. Must be outside
+    /// `data_dir`. Default: `keyring` beside the master key file.
+    #[serde(default)]
+    pub keyring_file: Option<PathBuf>,
     #[serde(default)]
     pub enrich: EnrichConfig,
     /// The address browsers use (e.g. `https://stats.example.com` behind a TLS proxy); when it is
     /// HTTPS, Obscura sends HSTS and marks its cookies `Secure`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Days new sites keep per-event data (1 to 3650; each site can change its own).
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
     /// Days the audit log keeps its records (1 to 3650).
     #[serde(default = "default_audit_retention")]
     pub audit_retention_days: u32,
@@ -65,6 +72,10 @@ impl ScrubConfig {
     }
 }
 
+fn default_retention() -> u32 {
+    obscura_store::meta::DEFAULT_RETENTION_DAYS
+}
+
 fn default_audit_retention() -> u32 {
     365
 }
@@ -91,8 +102,10 @@ impl Default for Config {
             listen: default_listen(),
             data_dir: default_data_dir(),
             master_key_file: default_key_file(),
+            keyring_file: None,
             enrich: EnrichConfig::default(),
             audit_retention_days: default_audit_retention(),
+            retention_days: default_retention(),
             public_url: None,
             scrub: ScrubConfig::default(),
             master_key_hex: None,
@@ -128,6 +141,7 @@ impl Config {
         if !(1..=3650).contains(&self.audit_retention_days) {
             bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);
         }
+        obscura_store::meta::check_retention(self.retention_days).context("retention_days in the configuration")?;
         self.scrub.site_rules()?;
         Ok(())
     }
@@ -146,6 +160,12 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_MASTER_KEY_FILE") {
             self.master_key_file = PathBuf::from(v);
+        }
+        if let Some(v) = var("OBSCURA_RETENTION_DAYS") {
+            self.retention_days = v.parse().with_context(|| format!("OBSCURA_RETENTION_DAYS must be a number of days, not {v:?}"))?;
+        }
+        if let Some(v) = var("OBSCURA_KEYRING_FILE") {
+            self.keyring_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("OBSCURA_MASTER_KEY") {
             if v.trim().len() != 64 {
@@ -187,6 +207,10 @@ impl Config {
         if self.enrich.user_agent_regexes.is_none() {
             self.enrich.user_agent_regexes = existing(&["regexes.yaml"]).into_iter().next();
         }
+    }
+
+    pub fn keyring_path(&self) -> PathBuf {
+        self.keyring_file.clone().unwrap_or_else(|| self.master_key_file.with_file_name("keyring"))
     }
 
     pub fn master_key_source(&self) -> MasterKeySource {

@@ -6,4 +6,5 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod maintenance;
 pub mod traffic;

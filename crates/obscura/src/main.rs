@@ -96,7 +96,12 @@ enum SiteCmd {
         /// Count visitors who send Global Privacy Control or Do-Not-Track (not recommended).
         #[arg(long)]
         ignore_dnt: bool,
+        /// Days to keep per-event data (default: `retention_days` of the configuration, 30).
+        #[arg(long)]
+        retention_days: Option<u32>,
     },
+    /// Set how many days a site keeps per-event data; older days are destroyed within the hour.
+    Retention { domain: String, days: u32 },
     /// List sites.
     List,
 }
@@ -213,17 +218,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("Obscura listening on http://{}", listener.local_addr()?);
             app::serve(app, listener).await
         }),
-        Command::Site(SiteCmd::Add { domain, ignore_dnt }) => {
+        Command::Site(SiteCmd::Add { domain, ignore_dnt, retention_days }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            let site = admin::add_site(&meta, &domain, !ignore_dnt)?;
-            record(&audit, "site.add", Some(&site.domain), &format!("respect_dnt={}", site.respect_dnt))?;
+            let site = admin::add_site(&meta, &domain, !ignore_dnt, retention_days.unwrap_or(config.retention_days))?;
+            let detail = format!("respect_dnt={} retention_days={}", site.respect_dnt, site.retention_days);
+            record(&audit, "site.add", Some(&site.domain), &detail)?;
             println!("added site {} (id {})", site.domain, site.id);
             println!("tracker: <script defer data-site=\"{}\" src=\"http://{}/js/obscura.js\"></script>", site.domain, config.listen);
             Ok(())
         }
+        Command::Site(SiteCmd::Retention { domain, days }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::set_retention(&meta, &domain, days)?;
+            record(&audit, "site.retention", Some(&domain), &format!("retention_days={days}"))?;
+            println!("{domain} keeps per-event data {days} days");
+            Ok(())
+        }
         Command::Site(SiteCmd::List) => {
             for s in &app::open_meta(&config)?.0.get().sites {
-                println!("{}\t{}\trespect_dnt={}", s.id, s.domain, s.respect_dnt);
+                println!("{}\t{}\trespect_dnt={}\tretention_days={}", s.id, s.domain, s.respect_dnt, s.retention_days);
             }
             Ok(())
         }

@@ -110,7 +110,7 @@ async fn roles_viewer_reads_only_assigned_sites_analyst_reads_all() {
     use obscura_store::meta::Role;
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
     let meta = s.meta();
-    obscura::admin::add_site(&meta, "other.example", true).unwrap();
+    obscura::admin::add_site(&meta, "other.example", true, 30).unwrap();
     let pw = "viewer password 1".to_owned();
     obscura::admin::add_user_with_sites(&meta, "vera", Role::Viewer, Some(pw.clone()), &["other.example".into()]).unwrap();
     obscura::admin::add_user(&meta, "ana", Role::Analyst, Some("analyst password".into())).unwrap();
@@ -187,7 +187,7 @@ async fn accounts_password_change_and_logout_everywhere_end_sessions() {
 async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
     let meta = s.meta();
-    obscura::admin::add_site(&meta, "other.example", true).unwrap();
+    obscura::admin::add_site(&meta, "other.example", true, 30).unwrap();
     let (open_id, open) = obscura::admin::add_share(&meta, crate::harness::SITE, None, None).unwrap();
     let (_, locked) = obscura::admin::add_share(&meta, crate::harness::SITE, Some("share password"), None).unwrap();
     let (_, expiring) = obscura::admin::add_share(&meta, crate::harness::SITE, None, Some(1)).unwrap();

@@ -23,6 +23,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub data_dir: PathBuf,
     pub app_store: Arc<obscura_store::EmbeddedStore>,
+    /// The server's maintenance tasks, to run at once after moving the clock.
+    pub maintenance: obscura::maintenance::Maintenance,
     /// The owner's password.
     pub password: String,
     config: Config,
@@ -72,7 +74,7 @@ impl TestServer {
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(now));
         let app = app::open(&config, clock.clone()).unwrap();
-        admin::add_site(&app.meta, SITE, true).unwrap();
+        admin::add_site(&app.meta, SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS).unwrap();
         let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
         let token = admin::add_token(&app.meta, "tests", TokenScope::Read, &[], None).unwrap();
         Self::serve(app, dir, config, clock, token, password).await
@@ -87,6 +89,7 @@ impl TestServer {
         password: String,
     ) -> TestServer {
         let app_store = app.store.clone();
+        let maintenance = app.maintenance.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let server = tokio::spawn(app::serve(app, listener));
@@ -97,7 +100,18 @@ impl TestServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        TestServer { base: format!("http://{addr}"), token, clock, data_dir: config.data_dir.clone(), dir, config, app_store, password, server }
+        TestServer {
+            base: format!("http://{addr}"),
+            token,
+            clock,
+            data_dir: config.data_dir.clone(),
+            dir,
+            config,
+            app_store,
+            maintenance,
+            password,
+            server,
+        }
     }
 
     /// Stops the server and starts a new one on the same data folder and clock.
@@ -115,6 +129,22 @@ impl TestServer {
     /// changes within a second.
     pub fn meta(&self) -> obscura_store::meta::MetaStore {
         obscura_store::meta::MetaStore::open(&self.data_dir, self.master_key()).unwrap()
+    }
+
+    /// The keyring file (beside the master key, outside the data folder).
+    pub fn keyring_path(&self) -> PathBuf {
+        self.config.keyring_path()
+    }
+
+    /// Waits until the writer has flushed every finished day to its files.
+    pub async fn wait_flushed(&self) {
+        for _ in 0..100 {
+            if self.app_store.hot_days().is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("finished days were not flushed: {:?}", self.app_store.hot_days());
     }
 
     pub fn master_key(&self) -> obscura_store::crypto::Key {

@@ -11,4 +11,5 @@ mod overview;
 mod policy;
 mod privacy;
 mod real_data;
+mod retention;
 mod stats_api;

@@ -1,0 +1,95 @@
+//! Background maintenance, run once a minute by the server and directly by tests (with an
+//! injected clock): visitor salts (P2), data retention (P13), audit-log retention.
+
+use std::sync::Arc;
+
+use obscura_ingest::Pipeline;
+use obscura_model::Clock;
+use obscura_store::EventStore;
+use obscura_store::audit::AuditLog;
+use obscura_store::meta::MetaStore;
+use obscura_store::retention::{PurgeReport, purge_expired};
+use time::Date;
+
+#[derive(Clone)]
+pub struct Maintenance {
+    pub pipeline: Arc<Pipeline>,
+    pub store: Arc<dyn EventStore>,
+    pub meta: Arc<MetaStore>,
+    pub audit: Arc<AuditLog>,
+    pub clock: Arc<dyn Clock>,
+    pub audit_retention_days: u32,
+    pub default_retention_days: u32,
+    /// The day and the sites' retention settings of the last complete retention run: the
+    /// result changes only when either does.
+    last_retention: Arc<std::sync::Mutex<Option<(Date, Vec<(u32, u32)>)>>>,
+}
+
+impl Maintenance {
+    pub fn new(
+        pipeline: Arc<Pipeline>,
+        store: Arc<dyn EventStore>,
+        meta: Arc<MetaStore>,
+        audit: Arc<AuditLog>,
+        clock: Arc<dyn Clock>,
+        audit_retention_days: u32,
+        default_retention_days: u32,
+    ) -> Self {
+        Maintenance {
+            pipeline,
+            store,
+            meta,
+            audit,
+            clock,
+            audit_retention_days,
+            default_retention_days,
+            last_retention: Default::default(),
+        }
+    }
+
+    /// One round of every task; failures are logged and retried next round.
+    pub async fn run_once(&self) {
+        match self.pipeline.rotate_salts() {
+            Ok(destroyed) if !destroyed.is_empty() => tracing::info!(?destroyed, "destroyed expired visitor salts"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("salt rotation failed: {e:#}"),
+        }
+        match self.enforce_retention().await {
+            Ok(report) if !report.is_empty() => tracing::info!(?report, "destroyed data past retention"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("data retention failed (retried in a minute): {e:#}"),
+        }
+        let days = self.audit_retention_days;
+        let cutoff = self.clock.now() - time::Duration::days(i64::from(days));
+        match self.audit.purge_older_than((cutoff.unix_timestamp_nanos() / 1_000_000) as i64) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} audit records older than {days} days"),
+            Err(e) => tracing::error!("audit log retention failed: {e:#}"),
+        }
+    }
+
+    /// Destroys per-event data past each site's retention (P13), and records it in the audit log.
+    pub async fn enforce_retention(&self) -> anyhow::Result<PurgeReport> {
+        let today = self.clock.now().date();
+        let sites = self.meta.get().sites.clone();
+        let settings: Vec<(u32, u32)> = sites.iter().map(|s| (s.id, s.retention_days)).collect();
+        let state = Some((today, settings));
+        if *self.last_retention.lock().unwrap_or_else(|e| e.into_inner()) == state {
+            return Ok(PurgeReport::default());
+        }
+        let report = purge_expired(self.store.as_ref(), &sites, self.default_retention_days, today).await?;
+        for day in &report.destroyed_days {
+            self.record("retention.destroy_day", &format!("{day}"))?;
+        }
+        for (day, purged_sites, rows) in &report.purged {
+            self.record("retention.purge_sites", &format!("{day}: sites {purged_sites:?}, {rows} rows"))?;
+        }
+        *self.last_retention.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        Ok(report)
+    }
+
+    fn record(&self, action: &str, detail: &str) -> anyhow::Result<()> {
+        let ts_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        self.audit.append(obscura_store::audit::AuditEntry { ts_ms, actor: "retention", action, site: None, detail })
+    }
+}
