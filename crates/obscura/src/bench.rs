@@ -1,4 +1,4 @@
-//! The benchmark harness: `obscura bench ingest` and `obscura bench query`.
+//! The benchmark harness: `obscura bench ingest`, `obscura bench query`, `obscura bench purge`.
 //!
 //! Figures are reported side by side from one run (the machine is shared and noisy): ingest is
 //! compared with a bare 204 route of the same server under the same load.
@@ -36,10 +36,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
+    /// one site's rows.
+    Purge {
+        /// Events in the day (1M default).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
+        BenchCmd::Purge { events } => purge(events).await,
         BenchCmd::Ingest { connections, seconds } => ingest(connections, StdDuration::from_secs(seconds)).await,
         BenchCmd::Query { events, runs } => query(events, runs).await,
     }
@@ -167,7 +175,78 @@ async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()>
     if stored != ingest.ok {
         anyhow::bail!("stored {stored} events but acknowledged {}", ingest.ok);
     }
+    let scrub_us = scrub_micros_per_event(200_000);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let share = scrub_us * 1e-6 * ingest.rate() / cores;
+    println!(
+        "scrubbing (every text field of the event above): {scrub_us:.2} µs per event; at {:.0} events/s on {cores} cores, {:.1} % of the CPU time",
+        ingest.rate(),
+        share * 100.0
+    );
     server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The time the scrubber takes for the text fields of one benchmark event: page URL, referrer
+/// and the labels the enricher produces (browser, OS, location, network).
+fn scrub_micros_per_event(n: usize) -> f64 {
+    use obscura_privacy::{page_url, referrer, scrub};
+    let labels = ["Firefox", "133.0", "Linux", "x86_64", "Germany", "Berlin", "Deutsche Telekom AG"];
+    let t = Instant::now();
+    for i in 0..n {
+        let url = format!("https://{BENCH_SITE}/page/{}?utm_source=bench", i % 500);
+        let page = page_url::normalize_page(&url).expect("valid URL");
+        let referral = referrer::classify(Some("https://www.google.com/"), page.host.as_str(), true);
+        std::hint::black_box((&page, &referral));
+        for label in labels {
+            std::hint::black_box(scrub::scrub_label(label));
+        }
+    }
+    t.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+async fn purge(events: usize) -> anyhow::Result<()> {
+    const OTHER_SITE: &str = "other.obscura.test";
+    let dir = tempfile_dir("obscura-bench-purge")?;
+    let (app, _) = fresh_app(&dir)?;
+    admin::add_site(&app.meta, OTHER_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
+    let per_day = (events as f64 / 3.9).ceil() as usize;
+    // Two finished days of the bench site, one more small site on the second.
+    let loaded = demo::generate_history(&app, BENCH_SITE, 2, per_day, 7, false).await?;
+    let other = demo::generate_history(&app, OTHER_SITE, 1, per_day / 20, 8, false).await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let (older, newer) = (today - time::Duration::days(2), today - time::Duration::days(1));
+    let store = app.store.as_ref();
+    let count_day = |day: time::Date| async move {
+        let q = SqlQuery {
+            sql: "SELECT count(*) AS n FROM events WHERE day = $1".into(),
+            params: vec![obscura_store::Param::Text(obscura_store::keyring::day_string(day))],
+        };
+        let batches = store.query(&q).await?;
+        anyhow::Ok(batches.first().map_or(0, |b| arrow_int(b, "n")))
+    };
+    let older_rows = count_day(older).await?;
+    let newer_rows = count_day(newer).await?;
+    println!("bench purge: {loaded} + {other} events loaded; {older}: {older_rows} events, {newer}: {newer_rows} events");
+
+    let t = Instant::now();
+    store.destroy_day(older).await?;
+    let destroy_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let bench_site = app.pipeline.resolve_site(BENCH_SITE)?.id;
+    let t = Instant::now();
+    let removed = store.purge_sites(newer, &[bench_site]).await?;
+    let rekey_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let left = count_day(newer).await?;
+    println!();
+    println!("| operation | events | ms |");
+    println!("|---|---:|---:|");
+    println!("| destroy a whole day (key + files) | {older_rows} | {destroy_ms:.1} |");
+    println!("| re-key a day without one site | {removed} removed, {left} kept | {rekey_ms:.1} |");
+    if count_day(older).await? != 0 || left != newer_rows - removed as i64 {
+        anyhow::bail!("purge left rows behind");
+    }
+    app.store.close();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -216,6 +216,62 @@ impl Kind {
     }
 }
 
+/// Cheap facts about a text that rule detectors out before any regex runs.
+pub struct Profile {
+    digits: usize,
+    upper: usize,
+    at: bool,
+    colons: usize,
+    dots: usize,
+    dashes: usize,
+    ascii: bool,
+}
+
+impl Profile {
+    pub fn of(text: &str) -> Profile {
+        let mut p = Profile { digits: 0, upper: 0, at: false, colons: 0, dots: 0, dashes: 0, ascii: text.is_ascii() };
+        for b in text.bytes() {
+            match b {
+                b'0'..=b'9' => p.digits += 1,
+                b'A'..=b'Z' => p.upper += 1,
+                b'@' => p.at = true,
+                b':' => p.colons += 1,
+                b'.' => p.dots += 1,
+                b'-' => p.dashes += 1,
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+impl Kind {
+    /// False when this kind cannot occur in a text with `profile`; `keywords` says whether the
+    /// text holds one of the words keyword-based kinds look after (or is not ASCII).
+    pub fn may_occur(self, p: &Profile, keywords: bool) -> bool {
+        // Non-ASCII text may hold full-width or other-script forms; it always takes every path.
+        if !p.ascii {
+            return true;
+        }
+        match self {
+            Kind::PrivateKey => p.dashes >= 5,
+            Kind::Credentials => p.at && p.colons >= 1,
+            Kind::Jwt | Kind::ApiKey | Kind::Bearer | Kind::Secret | Kind::HomeDir | Kind::Passport | Kind::Imei => keywords,
+            Kind::Email => p.at,
+            Kind::Mac => p.colons >= 5 || p.dashes >= 5 || p.dots >= 2,
+            Kind::Ip => (p.dots >= 3 && p.digits >= 4) || p.colons >= 2,
+            Kind::Location => p.digits >= 6 || (keywords && p.digits >= 4),
+            Kind::CnResidentId => p.digits >= 17,
+            Kind::Iban => p.digits >= 13 && p.upper >= 2,
+            Kind::UsSsn => p.digits >= 9 && p.dashes >= 2,
+            Kind::Card => p.digits >= 13,
+            Kind::Phone => p.digits >= 8,
+            Kind::Plate => p.digits >= 1 && (p.upper >= 1 || keywords),
+            Kind::Number => p.digits >= 9,
+        }
+    }
+}
+
 /// Spans that look like numbers but carry no personal data: UUIDs, dates, times, hex hashes
 /// and addresses, and version numbers after a product name. Sorted, non-overlapping.
 pub fn walls(text: &str) -> Vec<Range<usize>> {

@@ -40,13 +40,12 @@ pub const MAX_LABEL_CHARS: usize = 100;
 static BUILTIN: LazyLock<Scrubber> =
     LazyLock::new(|| Scrubber::new(Kind::ALL.into_iter().map(Rule::builtin).collect()));
 
-/// Words after which the keyword-based detectors look for a value; text without any of them,
-/// without an `@`, without two colons and without a digit cannot hold a finding of
-/// the built-in rules, and skips them (most labels and paths), which keeps ingest fast.
+/// Words after which the keyword-based detectors look for a value, and the prefixes of the
+/// shapes they find; text without any of them skips those detectors, which keeps ingest fast.
 static KEYWORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)bearer|basic|pass|pwd|secret|token|key|auth|sess|sid|cred|home/|users|plate|",
-        r"kennzeichen|nummernschild|immatric|plaque|registration|reg|anpr|imei|meid|lat|lng|lon|",
+        r"kennzeichen|nummernschild|immatric|plaque|registration|reg|anpr|imei|meid|lat|lng|lon|pasap|",
         r"eyJ|[sprw]k_|AKIA|gh[pousr]_|xox|AIza|glpat|sk-|-----|contraseña|密码|口令|护照|车牌"
     ))
     .expect("valid keyword regex")
@@ -61,11 +60,9 @@ pub struct Finding {
     pub replacement: String,
 }
 
-/// The result of scrubbing with findings, for `obscura scrub` and tests.
+/// The result of scrubbing with findings (their ranges refer to the normalised input).
 #[derive(Debug, Clone)]
 pub struct Scrubbed {
-    /// The normalised input the findings' ranges refer to.
-    pub normalized: String,
     pub text: String,
     pub findings: Vec<Finding>,
 }
@@ -109,14 +106,15 @@ impl Scrubber {
     /// apply to every field.
     pub fn scrub_normalized(&self, text: &str, field: Option<Field>) -> Scrubbed {
         let mut claimed: Vec<(Range<usize>, usize)> = Vec::new();
-        let may_hold_builtin = may_hold_builtin(text);
+        let profile = detect::Profile::of(text);
+        let keywords = !text.is_ascii() || KEYWORDS.is_match(text);
         let mut walls = None;
         for (index, rule) in self.rules.iter().enumerate() {
             if !rule.applies_to(field) {
                 continue;
             }
             let found = match &rule.finder {
-                rules::Finder::Builtin(_) if !may_hold_builtin => continue,
+                rules::Finder::Builtin(kind) if !kind.may_occur(&profile, keywords) => continue,
                 rules::Finder::Builtin(kind) => {
                     let walls = walls.get_or_insert_with(|| detect::walls(text));
                     kind.find(text, walls)
@@ -154,7 +152,6 @@ impl Scrubber {
         }
         out.push_str(&text[last..]);
         Scrubbed {
-            normalized: text.to_owned(),
             text: out,
             findings,
         }
@@ -221,14 +218,6 @@ impl SiteRules {
     }
 }
 
-fn may_hold_builtin(text: &str) -> bool {
-    !text.is_ascii()
-        || text.contains('@')
-        || text.bytes().any(|b| b.is_ascii_digit())
-        || text.bytes().filter(|b| *b == b':').nth(1).is_some()
-        || KEYWORDS.is_match(text)
-}
-
 /// Normalises and scrubs with the built-in rules, reporting what was found. For free text;
 /// see [`scrub_text`].
 pub fn report(input: &str) -> Scrubbed {
@@ -236,7 +225,7 @@ pub fn report(input: &str) -> Scrubbed {
 }
 
 fn normalize_text(input: &str) -> String {
-    normalize::fold(&normalize::percent_decode(input))
+    normalize::fold(&normalize::percent_decode(input)).into_owned()
 }
 
 /// Scrubs free text such as an event property value or an error message.

@@ -2,6 +2,8 @@
 //! percent-encoding (also double-encoded), full-width forms (common in Chinese and Japanese
 //! input), control characters and runs of whitespace.
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode_str;
 
 /// How many rounds of percent-decoding text gets: double-encoded text (`%2540`) must not hide
@@ -10,7 +12,10 @@ const MAX_DECODE_ROUNDS: usize = 3;
 
 /// Decodes `%XX` escapes, repeatedly, until the text no longer changes. Invalid UTF-8 becomes
 /// U+FFFD. Text without a valid escape is returned as it is.
-pub fn percent_decode(input: &str) -> String {
+pub fn percent_decode(input: &str) -> Cow<'_, str> {
+    if !has_escape(input) {
+        return Cow::Borrowed(input);
+    }
     let mut text = input.to_owned();
     for _ in 0..MAX_DECODE_ROUNDS {
         if !has_escape(&text) {
@@ -22,7 +27,7 @@ pub fn percent_decode(input: &str) -> String {
         }
         text = decoded;
     }
-    text
+    Cow::Owned(text)
 }
 
 fn has_escape(text: &str) -> bool {
@@ -34,7 +39,10 @@ fn has_escape(text: &str) -> bool {
 /// Maps full-width ASCII forms (`１２３`, `＠`, `：`) to ASCII and the ideographic space to a
 /// space; drops ASCII control characters, turning tabs and line breaks into spaces so that the
 /// words on either side do not run together.
-pub fn fold(text: &str) -> String {
+pub fn fold(text: &str) -> Cow<'_, str> {
+    if text.bytes().all(|b| !b.is_ascii_control() && b.is_ascii()) {
+        return Cow::Borrowed(text);
+    }
     text.chars()
         .filter_map(|c| match c {
             '\t' | '\n' | '\r' => Some(' '),
@@ -43,7 +51,8 @@ pub fn fold(text: &str) -> String {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21),
             c => Some(c),
         })
-        .collect()
+        .collect::<String>()
+        .into()
 }
 
 pub fn collapse_whitespace(text: &str) -> String {
