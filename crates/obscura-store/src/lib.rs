@@ -5,6 +5,7 @@
 //! Modular Encryption ([`cold`]), all queried together with DataFusion. Each day has its own key
 //! ([`keyring`]); destroying the key destroys the day (P13).
 
+pub mod access_log;
 pub mod audit;
 pub mod cold;
 pub mod crypto;

@@ -78,7 +78,8 @@ pub async fn post_login(
     if cookie(&headers, LOGIN_CSRF_COOKIE).as_deref() != Some(form.csrf.as_str()) {
         return login_page(StatusCode::FORBIDDEN, Some("The form expired. Please try again."));
     }
-    if !state.sessions.try_attempt(peer.ip(), &form.username, now) {
+    let client = crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers);
+    if !state.sessions.try_attempt(client, &form.username, now) {
         return login_page(StatusCode::TOO_MANY_REQUESTS, Some("Too many failed attempts. Try again in 15 minutes."));
     }
     let meta = state.meta.get();
@@ -90,7 +91,7 @@ pub async fn post_login(
     let Some(user) = user.filter(|_| verified) else {
         return login_page(StatusCode::UNAUTHORIZED, Some("Wrong user name or password."));
     };
-    state.sessions.attempt_succeeded(peer.ip(), &user.username);
+    state.sessions.attempt_succeeded(client, &user.username);
     let token = state.sessions.create(&user.username, user.role, now);
     (
         StatusCode::SEE_OTHER,

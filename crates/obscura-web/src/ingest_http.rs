@@ -73,7 +73,7 @@ pub async fn post_event(
         let bytes = read_body(body).await?;
         let ctx = RequestContext {
             received_at: state.clock.now(),
-            ip: peer.ip(),
+            ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
             headers: raw_headers(&headers),
             opted_out: opted_out(&headers),
         };

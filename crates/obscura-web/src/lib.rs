@@ -3,10 +3,12 @@
 
 pub mod accounts;
 pub mod api_error;
+pub mod client_ip;
 pub mod headers;
 pub mod ingest_http;
 pub mod overview;
 pub mod policy;
+pub mod request_log;
 pub mod routes;
 pub mod sessions;
 pub mod settings;

@@ -7,7 +7,7 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, headers, ingest_http, overview, policy, settings, shares, stats_api, tracker};
+use crate::{accounts, headers, ingest_http, overview, policy, request_log, settings, shares, stats_api, tracker};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +58,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("GET|POST", "/users", Session, "users: list and add (admins)"), get(settings::users_page).post(settings::add_user)),
         (spec("POST", "/users/remove", Session, "remove a user (admins; owners only by owners)"), post(settings::remove_user)),
         (spec("GET", "/audit", Session, "the audit log (owners)"), get(settings::audit_page)),
+        (spec("GET", "/logs", Session, "the access log of the last 73 hours (owners; audited)"), get(request_log::logs_page)),
         (spec("GET|POST", "/tokens", Session, "API tokens: list and create (admins)"), get(settings::tokens_page).post(settings::create_token)),
         (spec("POST", "/tokens/revoke", Session, "revoke an API token (admins)"), post(settings::revoke_token)),
         (spec("GET|POST", "/sites/{domain}/settings", Session, "a site's privacy and collection settings (admins)"), get(settings::get_settings).post(settings::post_settings)),
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_log::log_request))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

@@ -306,7 +306,8 @@ pub struct SettingsForm {
     frequency: Option<String>,
     engagement: Option<String>,
     geo: String,
-    retention_days: String,
+    /// Absent: unchanged.
+    retention_days: Option<String>,
 }
 
 pub async fn post_settings(
@@ -331,12 +332,12 @@ pub async fn post_settings(
         frequency: form.frequency.is_some(),
         engagement: form.engagement.is_some(),
     };
-    let retention = form.retention_days.trim().parse::<u32>().map_err(anyhow::Error::from).and_then(obscura_store::meta::check_retention);
-    let retention_days = match retention {
-        Ok(days) => days,
-        Err(_) => {
+    let retention_days = match form.retention_days.as_deref().map(|d| d.trim().parse::<u32>().map_err(anyhow::Error::from).and_then(obscura_store::meta::check_retention)) {
+        None => None,
+        Some(Ok(days)) => Some(days),
+        Some(Err(_)) => {
             let max = obscura_store::meta::MAX_RETENTION_DAYS;
-            return (StatusCode::BAD_REQUEST, format!("retention must be a number of days from 1 to {max}, not {:?}", form.retention_days)).into_response();
+            return (StatusCode::BAD_REQUEST, format!("retention must be a number of days from 1 to {max}, not {:?}", form.retention_days.unwrap_or_default())).into_response();
         }
     };
     let respect_dnt = form.respect_dnt.is_some();
@@ -344,13 +345,15 @@ pub async fn post_settings(
         let site = m.sites.iter_mut().find(|s| s.domain == domain).ok_or_else(|| anyhow::anyhow!("no such site"))?;
         site.collect = collect.clone();
         site.respect_dnt = respect_dnt;
-        site.retention_days = retention_days;
+        if let Some(days) = retention_days {
+            site.retention_days = days;
+        }
         Ok(())
     });
     if let Err(e) = saved {
         return (StatusCode::NOT_FOUND, e.to_string()).into_response();
     }
-    audit(&state, &session, "site.settings", &format!("{domain}: respect_dnt={respect_dnt} retention_days={retention_days} {collect:?}"));
+    audit(&state, &session, "site.settings", &format!("{domain}: respect_dnt={respect_dnt} retention_days={retention_days:?} {collect:?}"));
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 

@@ -29,6 +29,10 @@ pub struct AppState {
     pub https: bool,
     /// Settings the privacy policy reports and new sites start with.
     pub privacy: PrivacySettings,
+    /// Obscura's own access log (P8).
+    pub access_log: Arc<obscura_store::access_log::AccessLog>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (P10); empty: none.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// Privacy settings from the configuration, as the policy page states them (P16).

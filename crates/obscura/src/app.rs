@@ -11,6 +11,7 @@ use obscura_model::Clock;
 use obscura_query::Dialect;
 use obscura_query::sql::RollupSql;
 use obscura_store::crypto::load_master_key;
+use obscura_store::access_log::AccessLog;
 use obscura_store::audit::AuditLog;
 use obscura_store::meta::MetaStore;
 use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
@@ -50,6 +51,11 @@ pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
     Ok(Enricher::new(user_agents, geo, networks))
 }
 
+/// The access log (P8) in the data folder, its hour keys beside the keyring.
+pub fn open_access_log(config: &Config, key: obscura_store::crypto::Key) -> anyhow::Result<AccessLog> {
+    AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)
+}
+
 pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
@@ -82,6 +88,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         share_grants: Default::default(),
         https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         privacy: obscura_web::state::PrivacySettings { default_retention_days: config.retention_days },
+        access_log: Arc::new(open_access_log(config, key.clone())?),
+        trusted_proxies: Arc::new(config.trusted_proxy_nets()?),
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(
             config.data_dir.join("policy-versions"),
             b"obscura policy versions v1",
@@ -93,6 +101,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         state.store.clone(),
         meta.clone(),
         state.audit.clone(),
+        state.access_log.clone(),
         state.clock.clone(),
         config.audit_retention_days,
         config.retention_days,

@@ -30,6 +30,10 @@ pub struct Config {
     /// HTTPS, Obscura sends HSTS and marks its cookies `Secure`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Proxies (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers are
+    /// believed; empty (the default) believes none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Days new sites keep per-event data (1 to 3650; each site can change its own).
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -106,6 +110,7 @@ impl Default for Config {
             enrich: EnrichConfig::default(),
             audit_retention_days: default_audit_retention(),
             retention_days: default_retention(),
+            trusted_proxies: Vec::new(),
             public_url: None,
             scrub: ScrubConfig::default(),
             master_key_hex: None,
@@ -142,6 +147,7 @@ impl Config {
             bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);
         }
         obscura_store::meta::check_retention(self.retention_days).context("retention_days in the configuration")?;
+        self.trusted_proxy_nets()?;
         self.scrub.site_rules()?;
         Ok(())
     }
@@ -163,6 +169,9 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_RETENTION_DAYS") {
             self.retention_days = v.parse().with_context(|| format!("OBSCURA_RETENTION_DAYS must be a number of days, not {v:?}"))?;
+        }
+        if let Some(v) = var("OBSCURA_TRUSTED_PROXIES") {
+            self.trusted_proxies = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         }
         if let Some(v) = var("OBSCURA_KEYRING_FILE") {
             self.keyring_file = Some(PathBuf::from(v));
@@ -207,6 +216,23 @@ impl Config {
         if self.enrich.user_agent_regexes.is_none() {
             self.enrich.user_agent_regexes = existing(&["regexes.yaml"]).into_iter().next();
         }
+    }
+
+    /// `trusted_proxies` parsed; a bare address is a one-address range.
+    pub fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("trusted_proxies: {p:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8)"))
+            })
+            .collect()
+    }
+
+    /// The sealed file of the access log's hour keys, beside the keyring.
+    pub fn access_log_keys_path(&self) -> PathBuf {
+        self.keyring_path().with_file_name("access-log-keys")
     }
 
     pub fn keyring_path(&self) -> PathBuf {

@@ -59,6 +59,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "property")]
         field: ScrubField,
     },
+    /// Show Obscura's own access log (kept 72 hours, encrypted); the reading is audited.
+    Logs {
+        /// How many hours back (at most 73: older lines no longer exist).
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        /// Only requests from this IP address.
+        #[arg(long)]
+        ip: Option<String>,
+    },
     /// Benchmarks (figures go in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -338,6 +347,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for r in records.iter().skip(records.len().saturating_sub(last)) {
                 let when = obscura_web::stats_api::format_ms(r.ts_ms);
                 println!("{}\t{when}\t{}\t{}\t{}\t{}", r.seq, r.actor, r.action, r.site.as_deref().unwrap_or("-"), r.detail);
+            }
+            Ok(())
+        }
+        Command::Logs { hours, ip } => {
+            let (_, audit) = app::open_meta(&config)?;
+            let key = obscura_store::crypto::load_master_key(&config.master_key_source(), &config.data_dir)?;
+            let log = app::open_access_log(&config, key)?;
+            let since = time::OffsetDateTime::now_utc() - time::Duration::hours(hours.clamp(0, 73));
+            let lines: Vec<_> = log.read(since)?.into_iter().filter(|l| ip.as_ref().is_none_or(|ip| &l.ip == ip)).collect();
+            record(&audit, "logs.read", None, &format!("{hours} hours, ip={}, {} lines", ip.as_deref().unwrap_or("any"), lines.len()))?;
+            for l in &lines {
+                let when = obscura_web::stats_api::format_ms(l.ts_ms);
+                println!("{when}\t{}\t{} {}\t{}\t{}\t{}\t{}", l.ip, l.method, l.path, l.status, l.user_agent, l.referer, l.forwarded);
             }
             Ok(())
         }

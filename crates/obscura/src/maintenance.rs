@@ -1,11 +1,13 @@
 //! Background maintenance, run once a minute by the server and directly by tests (with an
-//! injected clock): visitor salts (P2), data retention (P13), audit-log retention.
+//! injected clock): visitor salts (P2), data retention (P13), access-log purge (P8), audit-log
+//! retention.
 
 use std::sync::Arc;
 
 use obscura_ingest::Pipeline;
 use obscura_model::Clock;
 use obscura_store::EventStore;
+use obscura_store::access_log::AccessLog;
 use obscura_store::audit::AuditLog;
 use obscura_store::meta::MetaStore;
 use obscura_store::retention::{PurgeReport, purge_expired};
@@ -17,6 +19,7 @@ pub struct Maintenance {
     pub store: Arc<dyn EventStore>,
     pub meta: Arc<MetaStore>,
     pub audit: Arc<AuditLog>,
+    pub access_log: Arc<AccessLog>,
     pub clock: Arc<dyn Clock>,
     pub audit_retention_days: u32,
     pub default_retention_days: u32,
@@ -26,11 +29,13 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pipeline: Arc<Pipeline>,
         store: Arc<dyn EventStore>,
         meta: Arc<MetaStore>,
         audit: Arc<AuditLog>,
+        access_log: Arc<AccessLog>,
         clock: Arc<dyn Clock>,
         audit_retention_days: u32,
         default_retention_days: u32,
@@ -40,6 +45,7 @@ impl Maintenance {
             store,
             meta,
             audit,
+            access_log,
             clock,
             audit_retention_days,
             default_retention_days,
@@ -58,6 +64,11 @@ impl Maintenance {
             Ok(report) if !report.is_empty() => tracing::info!(?report, "destroyed data past retention"),
             Ok(_) => {}
             Err(e) => tracing::error!("data retention failed (retried in a minute): {e:#}"),
+        }
+        match self.access_log.purge(self.clock.now()) {
+            Ok(hours) if !hours.is_empty() => tracing::info!(?hours, "destroyed access-log hours"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("access-log purge failed (retried in a minute): {e:#}"),
         }
         let days = self.audit_retention_days;
         let cutoff = self.clock.now() - time::Duration::days(i64::from(days));

@@ -260,6 +260,15 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
         .await
         .unwrap();
     assert_eq!(saved.status(), 303);
+    // Retention (P13) is a per-site setting; bad values are refused with a reason.
+    let retention = |days: &'static str| {
+        client.post(&settings_url).header("cookie", &owner).form(&[("csrf", csrf.as_str()), ("geo", "country"), ("device", "on"), ("screen", "on"), ("network", "on"), ("frequency", "on"), ("respect_dnt", "on"), ("retention_days", days)]).send()
+    };
+    let refused = retention("0").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("retention must be a number of days from 1 to 3650"));
+    assert_eq!(retention("45").await.unwrap().status(), 303);
+    assert_eq!(s.meta().get().site_by_domain(crate::harness::SITE).unwrap().retention_days, 45);
     let stale = client.post(&settings_url).header("cookie", &owner).form(&[("csrf", "stale"), ("geo", "off")]).send().await.unwrap();
     assert_eq!(stale.status(), 403);
 

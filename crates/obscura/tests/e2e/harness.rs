@@ -131,6 +131,11 @@ impl TestServer {
         obscura_store::meta::MetaStore::open(&self.data_dir, self.master_key()).unwrap()
     }
 
+    /// The access log as the CLI opens it.
+    pub fn access_log(&self) -> obscura_store::access_log::AccessLog {
+        obscura::app::open_access_log(&self.config, self.master_key()).unwrap()
+    }
+
     /// The keyring file (beside the master key, outside the data folder).
     pub fn keyring_path(&self) -> PathBuf {
         self.config.keyring_path()

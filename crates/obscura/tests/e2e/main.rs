@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server on loopback, real HTTP, the real encrypted store.
 
 mod access;
+mod access_log;
 mod audit;
 mod bad_input;
 mod chromium;

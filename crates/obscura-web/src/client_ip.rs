@@ -1,0 +1,117 @@
+//! The client's address (P10): the connection's peer, unless the peer is a trusted proxy; only
+//! then are `Forwarded` and `X-Forwarded-For` believed. Walking their hops from the nearest
+//! (rightmost) back, trusted proxies are skipped and the first other address is the client's.
+//! With no trusted proxies configured (the default), headers can never spoof an address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+use crate::state::AppState;
+
+pub fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    Some(resolve(&state.trusted_proxies, peer?.ip(), headers))
+}
+
+/// The client address given the peer and the trusted proxies.
+pub fn resolve(trusted: &[IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&unmap(*ip)));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    // `Forwarded` (RFC 7239) wins over the older `X-Forwarded-For` when both are present.
+    let hops = forwarded_hops(headers).or_else(|| x_forwarded_for_hops(headers)).unwrap_or_default();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if is_trusted(ip) => client = *ip,
+            Some(ip) => return unmap(*ip),
+            // An unparseable hop (`unknown`, an obfuscated name): nothing before it can be trusted.
+            None => return client,
+        }
+    }
+    unmap(client)
+}
+
+fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> Option<Vec<&'a str>> {
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    (!values.is_empty()).then_some(values)
+}
+
+fn x_forwarded_for_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let values = header_values(headers, "x-forwarded-for")?;
+    Some(values.iter().flat_map(|v| v.split(',')).map(|hop| parse_node(hop.trim())).collect())
+}
+
+fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let values = header_values(headers, "forwarded")?;
+    let mut hops = Vec::new();
+    for element in values.iter().flat_map(|v| v.split(',')) {
+        let node = element.split(';').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
+        });
+        hops.push(node.and_then(parse_node));
+    }
+    Some(hops)
+}
+
+/// `1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]`, `[2001:db8::1]:5678` or `2001:db8::1`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    node.parse::<SocketAddr>().ok().map(|s| s.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn p10_forwarded_headers_are_ignored_without_trusted_proxies() {
+        let h = headers(&[("x-forwarded-for", "198.51.100.7"), ("forwarded", "for=198.51.100.8")]);
+        assert_eq!(resolve(&[], ip("203.0.113.1"), &h), ip("203.0.113.1"));
+    }
+
+    #[test]
+    fn p10_trusted_proxy_headers_give_the_client() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let xff = headers(&[("x-forwarded-for", "198.51.100.7, 10.0.0.5")]);
+        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &xff), ip("198.51.100.7"));
+        // A client cannot spoof by prepending: the first untrusted hop from the right wins.
+        let spoof = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.7")]);
+        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &spoof), ip("198.51.100.7"));
+        let fwd = headers(&[("forwarded", r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.9"#)]);
+        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &fwd), ip("2001:db8::7"));
+        // From an untrusted peer the headers mean nothing.
+        assert_eq!(resolve(&trusted, ip("203.0.113.1"), &xff), ip("203.0.113.1"));
+        // Nothing forwarded: the proxy itself.
+        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        let unknown = headers(&[("forwarded", "for=unknown, for=10.0.0.9")]);
+        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &unknown), ip("10.0.0.9"));
+    }
+}
