@@ -20,7 +20,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if state.https {
-        h.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        h.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
         let cookies: Vec<HeaderValue> = h.get_all(SET_COOKIE).iter().cloned().collect();
         h.remove(SET_COOKIE);
         for cookie in cookies {

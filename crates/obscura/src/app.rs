@@ -23,6 +23,10 @@ use crate::maintenance::Maintenance;
 
 pub struct App {
     pub state: AppState,
+    /// Built-in TLS, if configured (P10).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Where plain HTTP is redirected to HTTPS from, if anywhere.
+    pub redirect_http_from: Option<SocketAddr>,
     pub store: Arc<EmbeddedStore>,
     pub pipeline: Arc<Pipeline>,
     pub meta: Arc<MetaStore>,
@@ -57,6 +61,8 @@ pub fn open_access_log(config: &Config, key: obscura_store::crypto::Key) -> anyh
 }
 
 pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    // Certificates first: never start half-protected on a typo in a path.
+    let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
     let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
@@ -86,7 +92,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         sessions: Arc::new(Sessions::default()),
         audit,
         share_grants: Default::default(),
-        https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         privacy: obscura_web::state::PrivacySettings { default_retention_days: config.retention_days },
         access_log: Arc::new(open_access_log(config, key.clone())?),
         trusted_proxies: Arc::new(config.trusted_proxy_nets()?),
@@ -106,7 +112,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         config.audit_retention_days,
         config.retention_days,
     );
-    Ok(App { state, store, pipeline, meta, maintenance })
+    let redirect_http_from = config.tls.as_ref().and_then(|t| t.redirect_http_from);
+    Ok(App { state, tls, redirect_http_from, store, pipeline, meta, maintenance })
 }
 
 /// Serves until Ctrl-C / SIGTERM, running maintenance (salts, retention) in the background.
@@ -125,9 +132,27 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         }
     });
     let router = obscura_web::router(app.state.clone());
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match app.tls.clone() {
+        Some(tls) => {
+            let mut redirect = None;
+            if let Some(from) = app.redirect_http_from {
+                let plain = tokio::net::TcpListener::bind(from)
+                    .await
+                    .with_context(|| format!("cannot listen on {from} for the HTTP-to-HTTPS redirect"))?;
+                let port = listener.local_addr()?.port();
+                redirect = Some(tokio::spawn(async move { axum::serve(plain, crate::tls::redirect_router(port)).await }));
+            }
+            crate::tls::serve(listener, tls, router, shutdown_signal()).await?;
+            if let Some(r) = redirect {
+                r.abort();
+            }
+        }
+        None => {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
     maintenance.abort();
     app.store.close();
     Ok(())

@@ -40,6 +40,9 @@ pub struct Config {
     /// Days the audit log keeps its records (1 to 3650).
     #[serde(default = "default_audit_retention")]
     pub audit_retention_days: u32,
+    /// Built-in TLS; without it, serve plain HTTP behind a TLS-terminating proxy.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// The operator's own scrub rules, added to the built-in ones.
     #[serde(default)]
     pub scrub: ScrubConfig,
@@ -60,6 +63,20 @@ pub struct EnrichConfig {
     pub asn_databases: Vec<PathBuf>,
     /// uap-core `regexes.yaml`; without it a small built-in parser is used.
     pub user_agent_regexes: Option<PathBuf>,
+}
+
+/// `[tls]`: certificate and key in PEM files (e.g. from Let's Encrypt).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Also accept TLS 1.2 (for old clients); TLS 1.3 only by default.
+    #[serde(default)]
+    pub allow_tls12: bool,
+    /// A plain-HTTP address that redirects every request to HTTPS (e.g. `0.0.0.0:80`).
+    #[serde(default)]
+    pub redirect_http_from: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -113,6 +130,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             public_url: None,
             scrub: ScrubConfig::default(),
+            tls: None,
             master_key_hex: None,
         }
     }
@@ -166,6 +184,19 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_MASTER_KEY_FILE") {
             self.master_key_file = PathBuf::from(v);
+        }
+        match (var("OBSCURA_TLS_CERT_FILE"), var("OBSCURA_TLS_KEY_FILE")) {
+            (Some(cert), Some(key)) => {
+                let tls = self.tls.get_or_insert(TlsConfig {
+                    cert_file: PathBuf::new(),
+                    key_file: PathBuf::new(),
+                    allow_tls12: false,
+                    redirect_http_from: None,
+                });
+                (tls.cert_file, tls.key_file) = (PathBuf::from(cert), PathBuf::from(key));
+            }
+            (None, None) => {}
+            _ => bail!("set both OBSCURA_TLS_CERT_FILE and OBSCURA_TLS_KEY_FILE, or neither"),
         }
         if let Some(v) = var("OBSCURA_RETENTION_DAYS") {
             self.retention_days = v.parse().with_context(|| format!("OBSCURA_RETENTION_DAYS must be a number of days, not {v:?}"))?;

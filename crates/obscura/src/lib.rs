@@ -7,4 +7,5 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod maintenance;
+pub mod tls;
 pub mod traffic;

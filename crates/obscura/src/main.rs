@@ -224,7 +224,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
-            tracing::info!("Obscura listening on http://{}", listener.local_addr()?);
+            let scheme = if app.tls.is_some() { "https" } else { "http" };
+            tracing::info!("Obscura listening on {scheme}://{}", listener.local_addr()?);
             app::serve(app, listener).await
         }),
         Command::Site(SiteCmd::Add { domain, ignore_dnt, retention_days }) => {

@@ -14,3 +14,4 @@ mod privacy;
 mod real_data;
 mod retention;
 mod stats_api;
+mod tls;
