@@ -80,6 +80,7 @@ impl EmbeddedStore {
         for dir in [&events_dir, &wal_dir, &rollups_dir] {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        let aggregates = Arc::new(crate::aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
         let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
@@ -91,11 +92,12 @@ impl EmbeddedStore {
         ctx.runtime_env().register_parquet_encryption_factory(FACTORY_ID, Arc::new(KeyringFactory(keyring.clone())));
         ctx.register_table("cold", Arc::new(cold::listing_table(&events_dir, crate::row::FILE_SCHEMA.clone())?))?;
         ctx.register_table("hot", Arc::new(HotTable(hot.clone())))?;
-        let rollup_cache = Arc::new(rollup::RollupCache::new(rollups_dir.clone(), keyring.clone()));
+        let rollup_cache = Arc::new(rollup::RollupCache::new(rollups_dir.clone(), keyring.clone(), aggregates.clone()));
         ctx.register_table("rollups", Arc::new(rollup::RollupTable(rollup_cache.clone())))?;
         futures::executor::block_on(ctx.sql("CREATE VIEW events AS SELECT * FROM cold UNION ALL SELECT * FROM hot"))?;
 
         let rollups = Rollups {
+            aggregates,
             dir: rollups_dir,
             spec: rollup,
             ctx: ctx.clone(),
@@ -435,6 +437,7 @@ impl Writer {
 /// Builds and writes per-day rollups.
 #[derive(Clone)]
 struct Rollups {
+    aggregates: Arc<crate::aggregates::Aggregates>,
     dir: PathBuf,
     spec: Option<Arc<dyn RollupSpec>>,
     ctx: SessionContext,
@@ -447,13 +450,7 @@ struct Rollups {
 impl Rollups {
     /// Computes `day`'s rollup from all of its day files and replaces its rollup file.
     async fn build(&self, day: Date) -> anyhow::Result<()> {
-        let Some(spec) = &self.spec else { return Ok(()) };
-        let query = rollup::day_query(spec.as_ref(), &crate::keyring::day_string(day));
-        let df = self.ctx.sql(&query.sql).await?;
-        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
-        let batches = df.with_param_values(params)?.collect().await?;
-        let conformed = batches.iter().map(rollup::conform).collect::<anyhow::Result<Vec<_>>>()?;
-        let merged = arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?;
+        let Some(merged) = self.compute(day).await? else { return Ok(()) };
         let keyring = self.keyring.clone();
         let dir = self.dir.clone();
         let file_copy = merged.clone();
@@ -461,6 +458,17 @@ impl Rollups {
             .await??;
         self.cache.put(day, rollup::with_day(&merged, &crate::keyring::day_string(day))?);
         Ok(())
+    }
+
+    /// `day`'s rollup rows from its day files; `None` without a rollup spec.
+    async fn compute(&self, day: Date) -> anyhow::Result<Option<RecordBatch>> {
+        let Some(spec) = &self.spec else { return Ok(None) };
+        let query = rollup::day_query(spec.as_ref(), &crate::keyring::day_string(day));
+        let df = self.ctx.sql(&query.sql).await?;
+        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
+        let batches = df.with_param_values(params)?.collect().await?;
+        let conformed = batches.iter().map(rollup::conform).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Some(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?))
     }
 
     fn build_blocking(&self, day: Date) -> anyhow::Result<()> {
@@ -604,6 +612,18 @@ impl EventStore for EmbeddedStore {
         Ok(removed)
     }
 
+    async fn keep_aggregates(&self, day: Date, sites: &[u32], k: u32) -> Result<usize, StoreError> {
+        let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
+        let Some(rows) = self.rollups.compute(day).await.map_err(io)? else { return Ok(0) };
+        let site = rows.column_by_name("site").and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>());
+        let keep: arrow::array::BooleanArray =
+            site.into_iter().flat_map(|c| c.iter()).map(|s| Some(s.is_some_and(|s| sites.contains(&s)))).collect();
+        let expiring = arrow::compute::filter_record_batch(&rows, &keep).map_err(|e| io(e.into()))?;
+        let kept = crate::aggregates::k_anonymize(&expiring, k).map_err(io)?;
+        self.rollups.aggregates.add(day, &kept).map_err(io)?;
+        Ok(kept.num_rows())
+    }
+
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
         let query = SqlQuery {
             sql: "SELECT DISTINCT site FROM events WHERE day = $1 ORDER BY site".into(),
@@ -618,7 +638,12 @@ impl EventStore for EmbeddedStore {
     }
 
     fn rollup_days(&self) -> Vec<Date> {
-        cold::list_days(&self.rollups.dir).into_iter().filter(|(_, files)| !files.is_empty()).map(|(d, _)| d).collect()
+        let mut days: Vec<Date> =
+            cold::list_days(&self.rollups.dir).into_iter().filter(|(_, files)| !files.is_empty()).map(|(d, _)| d).collect();
+        days.extend(self.rollups.aggregates.days());
+        days.sort();
+        days.dedup();
+        days
     }
 
     fn days(&self) -> Vec<Date> {

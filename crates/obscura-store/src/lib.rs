@@ -6,6 +6,7 @@
 //! ([`keyring`]); destroying the key destroys the day (P13).
 
 pub mod access_log;
+pub mod aggregates;
 pub mod audit;
 pub mod cold;
 pub mod crypto;
@@ -84,6 +85,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// Removes the rows of `sites` from a finished day so that no copy of them stays readable
     /// (crypto-shredding: the embedded store re-keys the day). Returns how many rows went.
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError>;
+
+    /// Keeps the k-anonymous aggregates of `sites` on `day` (P3), before their rows are
+    /// destroyed. Returns how many cells were kept.
+    async fn keep_aggregates(&self, day: Date, sites: &[u32], k: u32) -> Result<usize, StoreError>;
 
     /// The sites with rows on `day`.
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError>;

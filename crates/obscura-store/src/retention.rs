@@ -25,12 +25,13 @@ impl PurgeReport {
     }
 }
 
-/// Destroys what is past retention on `today`. Sites no longer configured keep
-/// `default_days`.
+/// Destroys what is past retention on `today`, keeping the k-anonymous aggregates of what goes
+/// (P3). Sites no longer configured keep `default_days`.
 pub async fn purge_expired(
     store: &dyn EventStore,
     sites: &[Site],
     default_days: u32,
+    k: u32,
     today: Date,
 ) -> Result<PurgeReport, StoreError> {
     let retention = |id: u32| sites.iter().find(|s| s.id == id).map_or(default_days, |s| s.retention_days);
@@ -47,6 +48,7 @@ pub async fn purge_expired(
         if expired.is_empty() {
             continue;
         }
+        store.keep_aggregates(day, &expired, k).await?;
         if expired.len() == present.len() {
             store.destroy_day(day).await?;
             report.destroyed_days.push(day);

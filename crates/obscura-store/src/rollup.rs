@@ -97,22 +97,27 @@ pub fn with_day(batch: &RecordBatch, day: &str) -> anyhow::Result<RecordBatch> {
 pub struct RollupCache {
     dir: PathBuf,
     keyring: Arc<crate::keyring::Keyring>,
+    /// The k-anonymous aggregates of days whose per-event data is gone, served alongside.
+    aggregates: Arc<crate::aggregates::Aggregates>,
     /// `None` until loaded from the files.
     days: Mutex<Option<BTreeMap<time::Date, RecordBatch>>>,
 }
 
 impl RollupCache {
-    pub fn new(dir: PathBuf, keyring: Arc<crate::keyring::Keyring>) -> Self {
-        RollupCache { dir, keyring, days: Mutex::new(None) }
+    pub fn new(dir: PathBuf, keyring: Arc<crate::keyring::Keyring>, aggregates: Arc<crate::aggregates::Aggregates>) -> Self {
+        RollupCache { dir, keyring, aggregates, days: Mutex::new(None) }
     }
 
-    /// Every day's rollup rows (with `day`), loading the files on first use.
+    /// Every day's rollup rows (with `day`), loading the files on first use, and the kept
+    /// aggregates (a site's day is in one or the other, never both).
     pub fn batches(&self) -> anyhow::Result<Vec<RecordBatch>> {
         let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
         if days.is_none() {
             *days = Some(self.load()?);
         }
-        Ok(days.as_ref().expect("loaded above").values().cloned().collect())
+        let mut batches: Vec<RecordBatch> = days.as_ref().expect("loaded above").values().cloned().collect();
+        batches.extend(self.aggregates.batches()?);
+        Ok(batches)
     }
 
     pub fn put(&self, day: time::Date, batch: RecordBatch) {

@@ -57,7 +57,14 @@ pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -
             "per-event data is deleted {} days after it was received; deletion destroys the data's encryption key (crypto-shredding), so copies and backups become unreadable too",
             site.map_or(privacy.default_retention_days, |s| s.retention_days)
         ),
-        "server_logs": "Obscura keeps no access log of visitors",
+        "aggregates": format!(
+            "after that, only daily totals per page, source, location, device and the like are kept, and only where a figure counts at least {} different visitors; smaller figures are merged or dropped",
+            privacy.k_anonymity
+        ),
+        "server_logs": format!(
+            "Obscura's own access log (time, full IP address, request, status, browser) is encrypted, used only for security and auditing, and destroyed within {} hours",
+            obscura_store::access_log::PROMISED_HOURS
+        ),
     })
 }
 
@@ -78,7 +85,7 @@ fn render_html(inv: &Value, updated: &str) -> String {
                 h2 { "How visitors are counted" } p { (inv["visitor_counting"].as_str().unwrap_or_default()) }
                 h2 { "Privacy signals" } p { (inv["privacy_signals"].as_str().unwrap_or_default()) }
                 h2 { "Storage and access" } p { (inv["storage"].as_str().unwrap_or_default()) }
-                h2 { "Retention" } p { (inv["retention"].as_str().unwrap_or_default()) }
+                h2 { "Retention" } p { (inv["retention"].as_str().unwrap_or_default()) } p { (inv["aggregates"].as_str().unwrap_or_default()) }
                 h2 { "Server logs" } p { (inv["server_logs"].as_str().unwrap_or_default()) }
                 p.muted { "Machine-readable: " a href="privacy.json" { "privacy.json" } }
             }

@@ -40,10 +40,15 @@ pub struct AppState {
 pub struct PrivacySettings {
     /// Days new sites keep per-event data (P13).
     pub default_retention_days: u32,
+    /// Distinct visitors every aggregate kept past retention counts (P3).
+    pub k_anonymity: u32,
 }
 
 impl Default for PrivacySettings {
     fn default() -> Self {
-        PrivacySettings { default_retention_days: obscura_store::meta::DEFAULT_RETENTION_DAYS }
+        PrivacySettings {
+            default_retention_days: obscura_store::meta::DEFAULT_RETENTION_DAYS,
+            k_anonymity: obscura_store::aggregates::DEFAULT_K,
+        }
     }
 }

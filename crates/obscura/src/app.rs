@@ -93,7 +93,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         audit,
         share_grants: Default::default(),
         https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
-        privacy: obscura_web::state::PrivacySettings { default_retention_days: config.retention_days },
+        privacy: obscura_web::state::PrivacySettings { default_retention_days: config.retention_days, k_anonymity: config.k_anonymity },
         access_log: Arc::new(open_access_log(config, key.clone())?),
         trusted_proxies: Arc::new(config.trusted_proxy_nets()?),
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(
@@ -111,6 +111,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         state.clock.clone(),
         config.audit_retention_days,
         config.retention_days,
+        config.k_anonymity,
     );
     let redirect_http_from = config.tls.as_ref().and_then(|t| t.redirect_http_from);
     Ok(App { state, tls, redirect_http_from, store, pipeline, meta, maintenance })

@@ -37,6 +37,9 @@ pub struct Config {
     /// Days new sites keep per-event data (1 to 3650; each site can change its own).
     #[serde(default = "default_retention")]
     pub retention_days: u32,
+    /// Distinct visitors every kept aggregate cell must count (P3; 2 to 1000).
+    #[serde(default = "default_k")]
+    pub k_anonymity: u32,
     /// Days the audit log keeps its records (1 to 3650).
     #[serde(default = "default_audit_retention")]
     pub audit_retention_days: u32,
@@ -93,6 +96,10 @@ impl ScrubConfig {
     }
 }
 
+fn default_k() -> u32 {
+    obscura_store::aggregates::DEFAULT_K
+}
+
 fn default_retention() -> u32 {
     obscura_store::meta::DEFAULT_RETENTION_DAYS
 }
@@ -127,6 +134,7 @@ impl Default for Config {
             enrich: EnrichConfig::default(),
             audit_retention_days: default_audit_retention(),
             retention_days: default_retention(),
+            k_anonymity: default_k(),
             trusted_proxies: Vec::new(),
             public_url: None,
             scrub: ScrubConfig::default(),
@@ -165,6 +173,9 @@ impl Config {
             bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);
         }
         obscura_store::meta::check_retention(self.retention_days).context("retention_days in the configuration")?;
+        if !(2..=1000).contains(&self.k_anonymity) {
+            bail!("k_anonymity must be 2 to 1000 visitors, not {}", self.k_anonymity);
+        }
         self.trusted_proxy_nets()?;
         self.scrub.site_rules()?;
         Ok(())

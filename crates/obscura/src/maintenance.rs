@@ -23,6 +23,8 @@ pub struct Maintenance {
     pub clock: Arc<dyn Clock>,
     pub audit_retention_days: u32,
     pub default_retention_days: u32,
+    /// Distinct visitors every kept aggregate cell counts (P3).
+    pub k: u32,
     /// The day and the sites' retention settings of the last complete retention run: the
     /// result changes only when either does.
     last_retention: Arc<std::sync::Mutex<Option<(Date, Vec<(u32, u32)>)>>>,
@@ -39,6 +41,7 @@ impl Maintenance {
         clock: Arc<dyn Clock>,
         audit_retention_days: u32,
         default_retention_days: u32,
+        k: u32,
     ) -> Self {
         Maintenance {
             pipeline,
@@ -49,6 +52,7 @@ impl Maintenance {
             clock,
             audit_retention_days,
             default_retention_days,
+            k,
             last_retention: Default::default(),
         }
     }
@@ -88,7 +92,7 @@ impl Maintenance {
         if *self.last_retention.lock().unwrap_or_else(|e| e.into_inner()) == state {
             return Ok(PurgeReport::default());
         }
-        let report = purge_expired(self.store.as_ref(), &sites, self.default_retention_days, today).await?;
+        let report = purge_expired(self.store.as_ref(), &sites, self.default_retention_days, self.k, today).await?;
         for day in &report.destroyed_days {
             self.record("retention.destroy_day", &format!("{day}"))?;
         }

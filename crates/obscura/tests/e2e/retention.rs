@@ -82,3 +82,43 @@ async fn p13_retention_purges_each_site_in_time_and_backups_become_unreadable() 
     assert_eq!(pageviews(&s, SITE, "2026-03-10").await, 0);
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p03_only_k_anonymous_aggregates_outlive_retention() {
+    let s = TestServer::start(datetime!(2026-03-10 12:00 UTC)).await;
+    obscura::admin::set_retention(&s.meta(), SITE, 7).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let pv = |path: &str| json!({"site": SITE, "url": format!("https://{SITE}{path}")});
+    for i in 0..6 {
+        let ua = format!("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.{i}");
+        assert_eq!(s.send([127, 0, 0, 2], &ua, pv("/popular")).await, reqwest::StatusCode::NO_CONTENT);
+    }
+    // One visitor with a rare combination: their own page and browser.
+    let rare_ua = "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/49.0.2623.112 Safari/537.36";
+    assert_eq!(s.send([127, 0, 0, 5], rare_ua, pv("/rare-p03-page")).await, reqwest::StatusCode::NO_CONTENT);
+    s.clock.set(datetime!(2026-03-11 00:30 UTC));
+    s.wait_flushed().await;
+    let day = "site=shop.example&range=custom&from=2026-03-10&to=2026-03-10";
+    let pages = format!("/api/v1/stats/breakdown?dimension=page&{day}");
+    let browsers = format!("/api/v1/stats/breakdown?dimension=browser&{day}");
+    assert!(s.api(&pages).await.to_string().contains("/rare-p03-page"), "the raw data holds the rare page");
+
+    s.clock.set(datetime!(2026-03-17 00:00 UTC));
+    let report = s.maintenance.enforce_retention().await.unwrap();
+    assert_eq!(report.destroyed_days, vec![date!(2026 - 03 - 10)]);
+    // The totals (7 visitors) and the popular page (6) pass k = 5; the rare page and the rare
+    // browser (1 visitor each, and alone in their "(other)") do not.
+    let totals = s.api(&format!("/api/v1/stats/aggregate?{day}")).await;
+    assert_eq!(totals["results"]["pageviews"], 7, "{totals}");
+    let pages = s.api(&pages).await.to_string();
+    assert!(pages.contains("/popular"), "{pages}");
+    assert!(!pages.contains("/rare-p03-page") && !pages.contains("(other)"), "{pages}");
+    let browsers = s.api(&browsers).await.to_string();
+    assert!(browsers.contains("Firefox") && !browsers.contains("Chrome"), "{browsers}");
+    // Nothing of the day is left but the aggregates, and they are sealed.
+    for f in files_under(&s.data_dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(8).any(|w| w == b"/popular"), "plaintext in {}", f.display());
+    }
+    s.stop();
+}
