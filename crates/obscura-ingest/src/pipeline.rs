@@ -61,10 +61,10 @@ impl Pipeline {
         store: Arc<dyn EventStore>,
         meta: Arc<MetaStore>,
         clock: Arc<dyn Clock>,
-        data_dir: &std::path::Path,
+        salts_path: &std::path::Path,
         master: Key,
     ) -> anyhow::Result<Self> {
-        let salt_file = SealedJson::new(data_dir.join("salts"), b"obscura salts v1", master);
+        let salt_file = SealedJson::new(salts_path.to_path_buf(), b"obscura salts v1", master);
         let stored: StoredSalts = salt_file.load()?;
         let entries = stored.into_iter().filter_map(|(day, salt)| {
             let day = obscura_store::keyring::parse_day(&day).ok()?;

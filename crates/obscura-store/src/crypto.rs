@@ -105,38 +105,35 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
     }
 }
 
-/// Checks where the keyring lives: never inside `data_dir` (a backup of the data folder must
-/// hold no key, or purged days would stay readable in it, P13). A keyring that older versions
-/// kept at `data_dir/keyring` is moved to `path`.
-pub fn prepare_keyring_path(path: &Path, data_dir: &Path) -> anyhow::Result<()> {
+/// Checks where a file of keys (the keyring, the salts) lives: never inside `data_dir`, since a
+/// backup of the data folder must hold no key, or destroyed data and salts would stay readable
+/// in it (P2, P13). A file that older versions kept at `data_dir/<legacy_name>` is moved to `path`.
+pub fn prepare_key_file(path: &Path, data_dir: &Path, legacy_name: &str) -> anyhow::Result<()> {
     if inside(path, data_dir)? {
         anyhow::bail!(
-            "the keyring file {} is inside the data folder {}; set keyring_file to a path outside it \
-             (for example beside the master key) so that copies of the data folder hold no key",
+            "{} is inside the data folder {}; keep key files outside it (keyring_file, beside the \
+             master key by default) so that copies of the data folder hold no key",
             path.display(),
             data_dir.display()
         );
     }
-    let legacy = data_dir.join("keyring");
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let legacy = data_dir.join(legacy_name);
     if legacy.exists() {
         if path.exists() {
             anyhow::bail!(
-                "there are two keyrings, {} and {}; keep the one that belongs to this data folder \
+                "there are two copies, {} and {}; keep the one that belongs to this data folder \
                  (the newer) and remove the other",
                 legacy.display(),
                 path.display()
             );
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        }
         let bytes = std::fs::read(&legacy).with_context(|| format!("cannot read {}", legacy.display()))?;
         write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
         std::fs::remove_file(&legacy)?;
-        tracing::info!(from = %legacy.display(), to = %path.display(), "moved the keyring out of the data folder");
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        tracing::info!(from = %legacy.display(), to = %path.display(), "moved a key file out of the data folder");
     }
     Ok(())
 }

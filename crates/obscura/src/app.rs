@@ -68,7 +68,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
     let meta = Arc::new(MetaStore::open(&config.data_dir, key.clone())?);
     let keyring_path = config.keyring_path();
-    obscura_store::crypto::prepare_keyring_path(&keyring_path, &config.data_dir)?;
+    obscura_store::crypto::prepare_key_file(&keyring_path, &config.data_dir, "keyring")?;
+    obscura_store::crypto::prepare_key_file(&config.salts_path(), &config.data_dir, "salts")?;
     let store = Arc::new(EmbeddedStore::open(StoreOptions {
         data_dir: config.data_dir.clone(),
         keyring_path,
@@ -79,7 +80,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let enricher = Arc::new(load_enricher(config)?);
     let dyn_store: Arc<dyn EventStore> = store.clone();
     let pipeline = Arc::new(
-        Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.data_dir, key.clone())?
+        Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.salts_path(), key.clone())?
             .with_scrub_rules(config.scrub.site_rules()?),
     );
     let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);

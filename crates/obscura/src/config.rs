@@ -272,6 +272,11 @@ impl Config {
             .collect()
     }
 
+    /// The sealed file of the daily visitor-hash salts (P2), beside the keyring.
+    pub fn salts_path(&self) -> PathBuf {
+        self.keyring_path().with_file_name("salts")
+    }
+
     /// The sealed file of the access log's hour keys, beside the keyring.
     pub fn access_log_keys_path(&self) -> PathBuf {
         self.keyring_path().with_file_name("access-log-keys")

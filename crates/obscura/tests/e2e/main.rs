@@ -13,5 +13,6 @@ mod policy;
 mod privacy;
 mod real_data;
 mod retention;
+mod startup;
 mod stats_api;
 mod tls;

@@ -95,7 +95,9 @@ async fn p02_visitor_hash_changes_daily_and_old_salts_are_gone_from_disk() {
     assert_eq!(distinct, 2, "the same visitor on two days must hash differently");
 
     // The salts file holds a salt of 2026-05-01 until 48 h after that day began, then never again.
-    let salts = s.data_dir.join("salts");
+    // Salts live beside the keyring, outside the data folder: backups hold none.
+    assert!(!s.data_dir.join("salts").exists());
+    let salts = s.keyring_path().with_file_name("salts");
     let before = std::fs::read(&salts).unwrap();
     s.clock.set(datetime!(2026-05-03 00:00 UTC));
     assert_eq!(s.send([127, 0, 0, 2], UA, pv()).await, reqwest::StatusCode::NO_CONTENT);
@@ -106,6 +108,13 @@ async fn p02_visitor_hash_changes_daily_and_old_salts_are_gone_from_disk() {
     let stored: Vec<(String, String)> = doc.load().unwrap();
     let days: Vec<&str> = stored.iter().map(|(d, _)| d.as_str()).collect();
     assert_eq!(days, vec!["2026-05-02", "2026-05-03"], "no salt older than 48 h may exist");
+    // Nor in memory; and maintenance destroys it without any traffic arriving.
+    assert_eq!(s.maintenance.pipeline.salt_days(), [time::macros::date!(2026 - 05 - 02), time::macros::date!(2026 - 05 - 03)]);
+    s.clock.set(datetime!(2026-05-04 00:00 UTC));
+    s.maintenance.run_once().await;
+    assert_eq!(s.maintenance.pipeline.salt_days(), [time::macros::date!(2026 - 05 - 03), time::macros::date!(2026 - 05 - 04)]);
+    let stored: Vec<(String, String)> = doc.load().unwrap();
+    assert_eq!(stored.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(), ["2026-05-03", "2026-05-04"]);
     s.stop();
 }
 
