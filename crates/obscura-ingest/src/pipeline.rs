@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use obscura_model::{Clock, Event, RawHit};
 use obscura_privacy::SaltRing;
-use obscura_privacy::page_url::normalize_page;
+use obscura_privacy::page_url::normalize_page_keeping;
 use obscura_privacy::scrub::{SiteRules, scrub_text};
 use obscura_store::EventStore;
 use obscura_store::crypto::Key;
@@ -44,6 +44,8 @@ pub struct Pipeline {
     meta: Arc<MetaStore>,
     clock: Arc<dyn Clock>,
     scrub_rules: SiteRules,
+    /// Query parameters that name the visit's source (`ref`, `source` by default).
+    source_params: Vec<String>,
     pub counters: Counters,
 }
 
@@ -53,6 +55,12 @@ impl Pipeline {
     /// Adds the operator's scrub rules (`[[scrub.rules]]`) to the built-in ones.
     pub fn with_scrub_rules(mut self, rules: SiteRules) -> Self {
         self.scrub_rules = rules;
+        self
+    }
+
+    /// Sets the query parameters that name the visit's source (`[url] source_params`).
+    pub fn with_source_params(mut self, params: Vec<String>) -> Self {
+        self.source_params = params;
         self
     }
 
@@ -81,6 +89,7 @@ impl Pipeline {
             meta,
             clock,
             scrub_rules: SiteRules::default(),
+            source_params: obscura_privacy::page_url::DEFAULT_SOURCE_PARAMS.map(str::to_owned).to_vec(),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -204,7 +213,7 @@ impl Pipeline {
     /// Enrich, desensitize and assign the visit: the hit's IP and raw text end here.
     pub fn prepare(&self, mut hit: RawHit, site: &Site) -> Result<Event, IngestError> {
         hit.site = site.id;
-        let page = normalize_page(&hit.url).map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
+        let page = normalize_page_keeping(&hit.url, &self.source_params).map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
         let collect = &site.collect;
         if hit.kind == obscura_model::EventKind::Engagement && !collect.engagement {
             return Err(IngestError::NotCollected("engagement"));

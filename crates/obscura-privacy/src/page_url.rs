@@ -54,8 +54,19 @@ pub enum UrlError {
     TooLong(usize),
 }
 
+/// The query parameters that name where a visit came from, by default; the first one present
+/// wins. Operators can set their own list (`[url] source_params`).
+pub const DEFAULT_SOURCE_PARAMS: [&str; 2] = ["ref", "source"];
+
 /// Normalises a page URL; see the module documentation for what is kept.
 pub fn normalize_page(url: &str) -> Result<PageUrl, UrlError> {
+    normalize_page_keeping(url, &DEFAULT_SOURCE_PARAMS)
+}
+
+/// Like [`normalize_page`], with the operator's list of source parameters (`ref`, `source`,
+/// `via`, …): the first of them present in the query becomes the visit's source. Every other
+/// parameter except the `utm_*` ones is dropped.
+pub fn normalize_page_keeping<S: AsRef<str>>(url: &str, source_params: &[S]) -> Result<PageUrl, UrlError> {
     if url.len() > MAX_URL_BYTES {
         return Err(UrlError::TooLong(MAX_URL_BYTES));
     }
@@ -80,7 +91,8 @@ pub fn normalize_page(url: &str) -> Result<PageUrl, UrlError> {
         utm_content: None,
         ref_param: None,
     };
-    let mut source_param = None;
+    // The source value found so far and its rank in `source_params`.
+    let mut source: Option<(usize, Clean)> = None;
     // `query_pairs` decodes form encoding (`+` is a space); scrub_url_part then decodes any
     // further percent-encoding layer. The first occurrence of a parameter wins.
     for (key, value) in parsed.query_pairs() {
@@ -90,18 +102,21 @@ pub fn normalize_page(url: &str) -> Result<PageUrl, UrlError> {
             "utm_campaign" => &mut page.utm_campaign,
             "utm_term" => &mut page.utm_term,
             "utm_content" => &mut page.utm_content,
-            "ref" => &mut page.ref_param,
-            "source" => &mut source_param,
-            _ => continue,
+            other => {
+                let Some(rank) = source_params.iter().position(|p| p.as_ref() == other) else { continue };
+                if source.as_ref().is_none_or(|(r, _)| rank < *r) {
+                    if let Some(v) = query_value(&value) {
+                        source = Some((rank, v));
+                    }
+                }
+                continue;
+            }
         };
         if slot.is_none() {
             *slot = query_value(&value);
         }
     }
-    // `ref` is preferred; `source` is its common synonym.
-    if page.ref_param.is_none() {
-        page.ref_param = source_param;
-    }
+    page.ref_param = source.map(|(_, v)| v);
     Ok(page)
 }
 
@@ -269,6 +284,17 @@ mod tests {
         assert_eq!(opt(&p.utm_term), Some("[phone]"));
         let p = page("https://example.com/?utm_source=jane@example.com");
         assert_eq!(opt(&p.utm_source), Some("[email]"));
+    }
+
+    #[test]
+    fn normalize_page_keeps_the_configured_source_params_only() {
+        let url = "https://a.com/?via=newsletter&source=hn&q=secret&session=abc";
+        assert_eq!(opt(&page(url).ref_param), Some("hn"));
+        let p = normalize_page_keeping(url, &["via", "ref"]).unwrap();
+        assert_eq!(opt(&p.ref_param), Some("newsletter"));
+        let p = normalize_page_keeping(url, &["ref"]).unwrap();
+        assert_eq!(p.ref_param, None);
+        assert_eq!(p.path.as_str(), "/");
     }
 
     #[test]

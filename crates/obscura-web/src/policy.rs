@@ -35,7 +35,10 @@ pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -
         "site": site.map(|s| s.domain.clone()),
         "controller_tool": "Obscura (self-hosted; no data goes to third parties)",
         "collected": {
-            "pages": "page path (query strings removed except campaign tags utm_*, ref, source; identifiers scrubbed)",
+            "pages": format!(
+                "page path with identifiers replaced (such as /user/:id) and personal data scrubbed; of the query string only campaign tags utm_* and {} are kept",
+                if privacy.source_params.is_empty() { "nothing else".to_owned() } else { privacy.source_params.join(", ") }
+            ),
             "referrer": yes_no(c.referrer, "referring site's host and a category (search, social, campaign, direct, other)"),
             "device": yes_no(c.device, "browser, operating system, device type, brand and model"),
             "screen": yes_no(c.screen, "screen size class (mobile, tablet, laptop, desktop)"),

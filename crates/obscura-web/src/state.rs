@@ -36,12 +36,14 @@ pub struct AppState {
 }
 
 /// Privacy settings from the configuration, as the policy page states them (P16).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrivacySettings {
     /// Days new sites keep per-event data (P13).
     pub default_retention_days: u32,
     /// Distinct visitors every aggregate kept past retention counts (P3).
     pub k_anonymity: u32,
+    /// Query parameters kept as the visit's source, besides `utm_*`.
+    pub source_params: Vec<String>,
 }
 
 impl Default for PrivacySettings {
@@ -49,6 +51,7 @@ impl Default for PrivacySettings {
         PrivacySettings {
             default_retention_days: obscura_store::meta::DEFAULT_RETENTION_DAYS,
             k_anonymity: obscura_store::aggregates::DEFAULT_K,
+            source_params: obscura_privacy::page_url::DEFAULT_SOURCE_PARAMS.map(str::to_owned).to_vec(),
         }
     }
 }

@@ -81,7 +81,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let dyn_store: Arc<dyn EventStore> = store.clone();
     let pipeline = Arc::new(
         Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.salts_path(), key.clone())?
-            .with_scrub_rules(config.scrub.site_rules()?),
+            .with_scrub_rules(config.scrub.site_rules()?)
+            .with_source_params(config.url.source_params.clone()),
     );
     let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
     let state = AppState {
@@ -94,7 +95,11 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         audit,
         share_grants: Default::default(),
         https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
-        privacy: obscura_web::state::PrivacySettings { default_retention_days: config.retention_days, k_anonymity: config.k_anonymity },
+        privacy: obscura_web::state::PrivacySettings {
+            default_retention_days: config.retention_days,
+            k_anonymity: config.k_anonymity,
+            source_params: config.url.source_params.clone(),
+        },
         access_log: Arc::new(open_access_log(config, key.clone())?),
         trusted_proxies: Arc::new(config.trusted_proxy_nets()?),
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(

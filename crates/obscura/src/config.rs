@@ -46,6 +46,9 @@ pub struct Config {
     /// Built-in TLS; without it, serve plain HTTP behind a TLS-terminating proxy.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// What of a page URL's query is kept.
+    #[serde(default)]
+    pub url: UrlConfig,
     /// The operator's own scrub rules, added to the built-in ones.
     #[serde(default)]
     pub scrub: ScrubConfig,
@@ -66,6 +69,25 @@ pub struct EnrichConfig {
     pub asn_databases: Vec<PathBuf>,
     /// uap-core `regexes.yaml`; without it a small built-in parser is used.
     pub user_agent_regexes: Option<PathBuf>,
+}
+
+/// `[url]`: a page URL keeps its path and `utm_*` parameters; of the rest only the first of
+/// `source_params` present, as the visit's source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlConfig {
+    #[serde(default = "default_source_params")]
+    pub source_params: Vec<String>,
+}
+
+impl Default for UrlConfig {
+    fn default() -> Self {
+        UrlConfig { source_params: default_source_params() }
+    }
+}
+
+fn default_source_params() -> Vec<String> {
+    obscura_privacy::page_url::DEFAULT_SOURCE_PARAMS.map(str::to_owned).to_vec()
 }
 
 /// `[tls]`: certificate and key in PEM files (e.g. from Let's Encrypt).
@@ -139,6 +161,7 @@ impl Default for Config {
             public_url: None,
             scrub: ScrubConfig::default(),
             tls: None,
+            url: UrlConfig::default(),
             master_key_hex: None,
         }
     }
