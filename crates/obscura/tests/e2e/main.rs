@@ -13,6 +13,7 @@ mod policy;
 mod privacy;
 mod real_data;
 mod retention;
+mod scrubbing;
 mod startup;
 mod stats_api;
 mod tls;
