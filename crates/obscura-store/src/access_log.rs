@@ -156,8 +156,12 @@ impl AccessLog {
                 if rest.len() < 4 + len {
                     break;
                 }
-                let plain = key.open(CONTEXT, &rest[4..4 + len]).with_context(|| format!("{} is corrupt", path.display()))?;
-                let line: AccessLine = serde_json::from_slice(&plain)?;
+                // A frame torn by a failed write: the rest of the segment cannot be framed.
+                let Ok(plain) = key.open(CONTEXT, &rest[4..4 + len]) else {
+                    tracing::warn!("{} has a damaged record; the lines after it are skipped", path.display());
+                    break;
+                };
+                let Ok(line) = serde_json::from_slice::<AccessLine>(&plain) else { break };
                 if line.ts_ms >= since_ms {
                     lines.push(line);
                 }

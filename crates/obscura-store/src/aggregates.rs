@@ -3,9 +3,9 @@
 //!
 //! Per-event rows, and rollups that can single out a few visitors, are personal data and go
 //! with the day (P13). Before they go, the day's rollup cells of the expiring sites are made
-//! k-anonymous — every cell that counts fewer than `k` distinct visitors is merged into one
-//! `(other)` cell per dimension, and a cell (`(other)` or a site's totals) still under `k` is
-//! dropped — and kept, sealed under the master key (one `<day>.agg` file each: a Parquet file
+//! k-anonymous — every cell that counts fewer than `k` distinct visitors is dropped or, where
+//! that is sound, merged into one `(other)` cell per dimension, which is dropped in turn if it
+//! still counts fewer than `k` — and kept, sealed under the master key (one `<day>.agg` file each: a Parquet file
 //! sealed whole), so that long-range dashboards still work.
 
 use std::collections::BTreeMap;
@@ -27,6 +27,24 @@ pub const OTHER: &str = "(other)";
 
 const METRICS: [&str; 6] = ["visitors", "visits", "pageviews", "events", "bounces", "duration_ms"];
 
+/// Dimensions with one value per visitor and day: they come from the IP address and the
+/// User-Agent, which the visitor hash is made of, so different values never share a visitor and
+/// the visitors of merged cells add up. Small cells of other dimensions (pages, sources, events:
+/// one visitor may have several) cannot be summed into a trustworthy count and are dropped.
+const ONE_VALUE_PER_VISITOR: [&str; 11] = [
+    "continent",
+    "country",
+    "province",
+    "network",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device_type",
+    "device_brand",
+    "device_model",
+];
+
 /// Makes rollup rows ([`ROLLUP_FILE_SCHEMA`]) k-anonymous; see the module documentation.
 pub fn k_anonymize(batch: &RecordBatch, k: u32) -> anyhow::Result<RecordBatch> {
     let site = column::<UInt32Array>(batch, "site")?;
@@ -43,7 +61,7 @@ pub fn k_anonymize(batch: &RecordBatch, k: u32) -> anyhow::Result<RecordBatch> {
         // The site's totals (dimension '') are one cell: kept or dropped, never merged.
         if cell[0] >= k {
             kept.push((key.0, key.1, value, cell));
-        } else if !key.1.is_empty() {
+        } else if ONE_VALUE_PER_VISITOR.contains(&key.1.as_str()) {
             let sum = other.entry(key).or_insert([0; 6]);
             for m in 0..6 {
                 sum[m] += cell[m];
@@ -165,13 +183,17 @@ mod tests {
 
     #[test]
     fn p03_small_cells_merge_into_other_and_what_stays_small_is_dropped() {
+        // Rare pages are dropped even though their visitors add up to 5: one visitor may have
+        // seen both. Rare browsers (disjoint visitors) merge into "(other)"; a lone OS is dropped.
         let input = rows(&[
             (1, "", "", 40),
             (1, "page", "/", 30),
             (1, "page", "/rare-a", 3),
             (1, "page", "/rare-b", 2),
-            (1, "browser", "Firefox", 38),
+            (1, "browser", "Firefox", 33),
             (1, "browser", "Lynx", 2),
+            (1, "browser", "w3m", 3),
+            (1, "os", "Plan 9", 1),
             (2, "", "", 4),
             (2, "page", "/", 4),
         ]);
@@ -181,8 +203,8 @@ mod tests {
             [
                 ("".into(), "".into(), 40),
                 ("page".into(), "/".into(), 30),
-                ("browser".into(), "Firefox".into(), 38),
-                ("page".into(), OTHER.into(), 5),
+                ("browser".into(), "Firefox".into(), 33),
+                ("browser".into(), OTHER.into(), 5),
             ]
         );
     }

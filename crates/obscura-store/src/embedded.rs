@@ -160,35 +160,58 @@ impl Drop for EmbeddedStore {
 impl EmbeddedStore {
     /// Replaces a finished day's files with `kept` under a new key; the old key is destroyed,
     /// so copies of the old files (backups) become unreadable. The caller holds the
-    /// maintenance lock. Crash-safe: see [`finish_rekeys`].
+    /// maintenance lock.
+    ///
+    /// Crash-safe (see [`finish_rekeys`]): the new file is written under a *pending* key in
+    /// `.rekey-<day>`; the old folders are set aside as `.shred-<day>` (rollups first: a rollup
+    /// left under a destroyed key would break table `rollups`); every step is made durable
+    /// before the pending key becomes the day's key, which is the point of no return. A failure
+    /// before it puts everything back.
     fn rekey(&self, day: Date, kept: &RecordBatch) -> anyhow::Result<()> {
         let name = crate::keyring::day_string(day);
         let staging = self.events_dir.join(format!("{REKEY_PREFIX}{name}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
-        let key = self.keyring.create_pending(day)?;
-        cold::write_sealed_file(&staging, &key, day, "part-rekeyed.parquet", kept)?;
-        // Set the old files aside (queries stop seeing them), switch keys, bring the new file in.
-        let shreds = [
-            (cold::day_dir(&self.events_dir, day), self.events_dir.join(format!("{SHRED_PREFIX}{name}"))),
+        let set_aside = [
             (cold::day_dir(&self.rollups.dir, day), self.rollups.dir.join(format!("{SHRED_PREFIX}{name}"))),
+            (cold::day_dir(&self.events_dir, day), self.events_dir.join(format!("{SHRED_PREFIX}{name}"))),
         ];
-        let mut trash = Vec::new();
-        for (from, to) in shreds {
-            if from.exists() {
-                fs::rename(&from, &to)?;
-                trash.push(to);
+        let prepare = || -> anyhow::Result<()> {
+            if staging.exists() {
+                fs::remove_dir_all(&staging)?;
             }
-        }
+            let key = self.keyring.create_pending(day)?;
+            cold::write_sealed_file(&staging, &key, day, "part-rekeyed.parquet", kept)?;
+            sync_dir(&self.events_dir)?;
+            for (from, to) in &set_aside {
+                if from.exists() {
+                    fs::rename(from, to)?;
+                    sync_dir(to.parent().expect("inside a store folder"))?;
+                }
+            }
+            Ok(())
+        };
+        let prepared = prepare();
         forget_listings(&self.ctx);
         self.rollups.cache.remove(day);
+        if let Err(e) = prepared {
+            // Put the old folders back; the pending key and the staging folder go.
+            for (from, to) in set_aside.iter().rev() {
+                if to.exists() && !from.exists() {
+                    let _ = fs::rename(to, from);
+                }
+            }
+            let _ = fs::remove_dir_all(&staging);
+            let _ = self.keyring.drop_pending(day);
+            forget_listings(&self.ctx);
+            return Err(e.context(format!("re-keying {day} failed; the day is unchanged")));
+        }
         self.keyring.commit_pending(day)?;
         fs::rename(&staging, cold::day_dir(&self.events_dir, day))?;
         sync_dir(&self.events_dir)?;
         forget_listings(&self.ctx);
-        for dir in trash {
-            fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        for (_, trash) in set_aside {
+            if trash.exists() {
+                fs::remove_dir_all(&trash).with_context(|| format!("cannot remove {}", trash.display()))?;
+            }
         }
         Ok(())
     }
@@ -216,24 +239,37 @@ fn finish_destroys(dirs: &[&Path], keyring: &Keyring) -> anyhow::Result<()> {
 const REKEY_PREFIX: &str = ".rekey-";
 const SHRED_PREFIX: &str = ".shred-";
 
-/// Completes or rolls back re-keys that a crash interrupted (see `purge_sites`): once the old
-/// folders were set aside as `.shred-<day>`, the re-key goes forward; before that, it is undone.
+/// Completes or rolls back re-keys that a crash interrupted (see [`EmbeddedStore::rekey`]).
+/// The keyring decides: a pending key means the re-key was not committed — it goes forward only
+/// if the old folders were already set aside, else it is undone; no pending key means it was
+/// committed (or the day destroyed meanwhile).
 fn finish_rekeys(events_dir: &Path, rollups_dir: &Path, keyring: &Keyring) -> anyhow::Result<()> {
     for entry in fs::read_dir(events_dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(day) = name.strip_prefix(REKEY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
             continue;
         };
-        let shredding = events_dir.join(format!("{SHRED_PREFIX}{}", crate::keyring::day_string(day))).exists();
+        let day_name = crate::keyring::day_string(day);
+        let events_aside = events_dir.join(format!("{SHRED_PREFIX}{day_name}"));
+        let rollups_aside = rollups_dir.join(format!("{SHRED_PREFIX}{day_name}"));
         let day_dir = cold::day_dir(events_dir, day);
-        if shredding || !day_dir.exists() {
+        let pending = keyring.pending(day).is_some();
+        if pending && events_aside.exists() {
             keyring.commit_pending(day)?;
+            fs::rename(entry.path(), &day_dir)?;
+            tracing::info!(%day, "finished re-keying a day");
+        } else if pending {
+            if rollups_aside.exists() && !cold::day_dir(rollups_dir, day).exists() {
+                fs::rename(&rollups_aside, cold::day_dir(rollups_dir, day))?;
+            }
+            fs::remove_dir_all(entry.path())?;
+            keyring.drop_pending(day)?;
+            tracing::info!(%day, "rolled back an unfinished re-key");
+        } else if keyring.get(day).is_some() && !day_dir.exists() {
             fs::rename(entry.path(), &day_dir)?;
             tracing::info!(%day, "finished re-keying a day");
         } else {
             fs::remove_dir_all(entry.path())?;
-            keyring.drop_pending(day)?;
-            tracing::info!(%day, "rolled back an unfinished re-key");
         }
     }
     for dir in [events_dir, rollups_dir] {
@@ -242,6 +278,7 @@ fn finish_rekeys(events_dir: &Path, rollups_dir: &Path, keyring: &Keyring) -> an
                 fs::remove_dir_all(entry.path())?;
             }
         }
+        sync_dir(dir)?;
     }
     Ok(())
 }
@@ -565,7 +602,14 @@ impl EventStore for EmbeddedStore {
             (cold::day_dir(&self.rollups.dir, day), self.rollups.dir.join(format!("{DESTROY_PREFIX}{name}"))),
             (self.wal_dir.join(&name), self.wal_dir.join(format!("{DESTROY_PREFIX}{name}"))),
         ];
-        let mut trash = Vec::new();
+        let mut trash: Vec<PathBuf> = [
+            self.events_dir.join(format!("{REKEY_PREFIX}{name}")),
+            self.events_dir.join(format!("{SHRED_PREFIX}{name}")),
+            self.rollups.dir.join(format!("{SHRED_PREFIX}{name}")),
+        ]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
         for (from, to) in folders {
             if from.exists() {
                 fs::rename(&from, &to).map_err(|e| io(e.into()))?;
@@ -612,16 +656,20 @@ impl EventStore for EmbeddedStore {
         Ok(removed)
     }
 
-    async fn keep_aggregates(&self, day: Date, sites: &[u32], k: u32) -> Result<usize, StoreError> {
+    async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<RecordBatch, StoreError> {
         let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
-        let Some(rows) = self.rollups.compute(day).await.map_err(io)? else { return Ok(0) };
+        let Some(rows) = self.rollups.compute(day).await.map_err(io)? else {
+            return Ok(RecordBatch::new_empty(ROLLUP_FILE_SCHEMA.clone()));
+        };
         let site = rows.column_by_name("site").and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>());
         let keep: arrow::array::BooleanArray =
             site.into_iter().flat_map(|c| c.iter()).map(|s| Some(s.is_some_and(|s| sites.contains(&s)))).collect();
         let expiring = arrow::compute::filter_record_batch(&rows, &keep).map_err(|e| io(e.into()))?;
-        let kept = crate::aggregates::k_anonymize(&expiring, k).map_err(io)?;
-        self.rollups.aggregates.add(day, &kept).map_err(io)?;
-        Ok(kept.num_rows())
+        crate::aggregates::k_anonymize(&expiring, k).map_err(io)
+    }
+
+    fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError> {
+        self.rollups.aggregates.add(day, rows).map_err(|e| StoreError::Io(format!("{e:#}")))
     }
 
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
@@ -640,7 +688,10 @@ impl EventStore for EmbeddedStore {
     fn rollup_days(&self) -> Vec<Date> {
         let mut days: Vec<Date> =
             cold::list_days(&self.rollups.dir).into_iter().filter(|(_, files)| !files.is_empty()).map(|(d, _)| d).collect();
-        days.extend(self.rollups.aggregates.days());
+        // A day whose events are all gone is read from its aggregates alone; a day with event
+        // files but no rollup (not built yet, or a rebuild failed) is read from its files.
+        let with_events: Vec<Date> = self.days();
+        days.extend(self.rollups.aggregates.days().into_iter().filter(|d| !with_events.contains(d)));
         days.sort();
         days.dedup();
         days
@@ -652,5 +703,87 @@ impl EventStore for EmbeddedStore {
         days.sort();
         days.dedup();
         days
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const DAY: Date = date!(2026 - 01 - 10);
+
+    struct Folders {
+        _dir: tempfile::TempDir,
+        events: PathBuf,
+        rollups: PathBuf,
+        keyring: Keyring,
+    }
+
+    fn folders() -> Folders {
+        let dir = tempfile::tempdir().unwrap();
+        let (events, rollups) = (dir.path().join("events"), dir.path().join("rollups"));
+        fs::create_dir_all(&events).unwrap();
+        fs::create_dir_all(&rollups).unwrap();
+        let keyring = Keyring::open(Key::random(), dir.path().join("keyring")).unwrap();
+        Folders { _dir: dir, events, rollups, keyring }
+    }
+
+    fn touch(dir: &Path, file: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join(file), file).unwrap();
+    }
+
+    fn aside(root: &Path, prefix: &str) -> PathBuf {
+        root.join(format!("{prefix}{}", crate::keyring::day_string(DAY)))
+    }
+
+    #[test]
+    fn p13_rekey_interrupted_after_setting_aside_goes_forward() {
+        let f = folders();
+        f.keyring.get_or_create(DAY).unwrap();
+        let new_key = f.keyring.create_pending(DAY).unwrap();
+        touch(&aside(&f.events, REKEY_PREFIX), "part-rekeyed.parquet");
+        touch(&aside(&f.rollups, SHRED_PREFIX), "rollup.parquet");
+        touch(&aside(&f.events, SHRED_PREFIX), "part-old.parquet");
+        finish_rekeys(&f.events, &f.rollups, &f.keyring).unwrap();
+        assert_eq!(f.keyring.get(DAY).unwrap().bytes(), new_key.bytes(), "the new key is the day's key");
+        assert!(f.keyring.pending(DAY).is_none());
+        assert!(cold::day_dir(&f.events, DAY).join("part-rekeyed.parquet").exists());
+        assert!(!aside(&f.events, SHRED_PREFIX).exists() && !aside(&f.rollups, SHRED_PREFIX).exists());
+        assert!(!cold::day_dir(&f.rollups, DAY).exists(), "no rollup under the destroyed key");
+    }
+
+    #[test]
+    fn p13_rekey_interrupted_before_the_events_were_set_aside_is_undone() {
+        let f = folders();
+        let old_key = f.keyring.get_or_create(DAY).unwrap();
+        f.keyring.create_pending(DAY).unwrap();
+        touch(&cold::day_dir(&f.events, DAY), "part-old.parquet");
+        touch(&aside(&f.rollups, SHRED_PREFIX), "rollup.parquet");
+        touch(&aside(&f.events, REKEY_PREFIX), "part-rekeyed.parquet");
+        finish_rekeys(&f.events, &f.rollups, &f.keyring).unwrap();
+        assert_eq!(f.keyring.get(DAY).unwrap().bytes(), old_key.bytes(), "the old key stays");
+        assert!(f.keyring.pending(DAY).is_none());
+        assert!(cold::day_dir(&f.events, DAY).join("part-old.parquet").exists());
+        assert!(cold::day_dir(&f.rollups, DAY).join("rollup.parquet").exists(), "the rollup is put back");
+        assert!(!aside(&f.events, REKEY_PREFIX).exists());
+    }
+
+    #[test]
+    fn p13_rekey_committed_but_not_moved_in_is_finished_and_stale_staging_removed() {
+        let f = folders();
+        f.keyring.get_or_create(DAY).unwrap();
+        f.keyring.create_pending(DAY).unwrap();
+        f.keyring.commit_pending(DAY).unwrap();
+        touch(&aside(&f.events, REKEY_PREFIX), "part-rekeyed.parquet");
+        finish_rekeys(&f.events, &f.rollups, &f.keyring).unwrap();
+        assert!(cold::day_dir(&f.events, DAY).join("part-rekeyed.parquet").exists());
+
+        // A staging folder of a day destroyed meanwhile must not come back.
+        let g = folders();
+        touch(&aside(&g.events, REKEY_PREFIX), "part-rekeyed.parquet");
+        finish_rekeys(&g.events, &g.rollups, &g.keyring).unwrap();
+        assert!(!cold::day_dir(&g.events, DAY).exists() && !aside(&g.events, REKEY_PREFIX).exists());
     }
 }

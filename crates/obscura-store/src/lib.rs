@@ -86,9 +86,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// (crypto-shredding: the embedded store re-keys the day). Returns how many rows went.
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError>;
 
-    /// Keeps the k-anonymous aggregates of `sites` on `day` (P3), before their rows are
-    /// destroyed. Returns how many cells were kept.
-    async fn keep_aggregates(&self, day: Date, sites: &[u32], k: u32) -> Result<usize, StoreError>;
+    /// The k-anonymous rollup cells of `sites` on `day` (P3), computed from the day's rows
+    /// before they are destroyed.
+    async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<RecordBatch, StoreError>;
+
+    /// Keeps aggregates (from [`EventStore::k_anonymous_rollup`]) past retention, replacing
+    /// earlier ones of the same sites and day.
+    fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError>;
 
     /// The sites with rows on `day`.
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError>;

@@ -48,7 +48,9 @@ pub async fn purge_expired(
         if expired.is_empty() {
             continue;
         }
-        store.keep_aggregates(day, &expired, k).await?;
+        // Computed while the rows exist, kept once they are gone: a failed purge must not
+        // leave a day counted both in its rollup and in the aggregates.
+        let aggregates = store.k_anonymous_rollup(day, &expired, k).await?;
         if expired.len() == present.len() {
             store.destroy_day(day).await?;
             report.destroyed_days.push(day);
@@ -56,6 +58,7 @@ pub async fn purge_expired(
             let removed = store.purge_sites(day, &expired).await?;
             report.purged.push((day, expired, removed));
         }
+        store.keep_aggregates(day, &aggregates)?;
     }
     Ok(report)
 }

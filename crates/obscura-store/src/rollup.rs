@@ -137,7 +137,14 @@ impl RollupCache {
         for (day, files) in crate::cold::list_days(&self.dir) {
             let Some(file) = files.first() else { continue };
             let Some(key) = self.keyring.get(day) else { continue };
-            out.insert(day, with_day(&read_encrypted(file, key.bytes())?, &crate::keyring::day_string(day))?);
+            // A rollup that cannot be read is skipped (its day is then read from its files),
+            // so one bad file cannot break every dashboard.
+            match read_encrypted(file, key.bytes()) {
+                Ok(rows) => {
+                    out.insert(day, with_day(&rows, &crate::keyring::day_string(day))?);
+                }
+                Err(e) => tracing::warn!(%day, "cannot read the rollup {}: {e:#}", file.display()),
+            }
         }
         Ok(out)
     }

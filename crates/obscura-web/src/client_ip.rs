@@ -1,7 +1,8 @@
 //! The client's address (P10): the connection's peer, unless the peer is a trusted proxy; only
-//! then are `Forwarded` and `X-Forwarded-For` believed. Walking their hops from the nearest
-//! (rightmost) back, trusted proxies are skipped and the first other address is the client's.
-//! With no trusted proxies configured (the default), headers can never spoof an address.
+//! then is the one header that proxy writes believed (`X-Forwarded-For` by default, or
+//! `Forwarded`): the other may be the client's own and is never read. Walking the header's hops
+//! from the nearest (rightmost) back, trusted proxies are skipped and the first other address is
+//! the client's. With no trusted proxies configured (the default), no header is believed.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,18 +11,37 @@ use ipnet::IpNet;
 
 use crate::state::AppState;
 
+/// The proxies believed and the header they write.
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies {
+    pub nets: Vec<IpNet>,
+    pub header: ProxyHeader,
+}
+
+/// Which header the trusted proxies write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+}
+
 pub fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
     Some(resolve(&state.trusted_proxies, peer?.ip(), headers))
 }
 
 /// The client address given the peer and the trusted proxies.
-pub fn resolve(trusted: &[IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&unmap(*ip)));
+pub fn resolve(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.nets.iter().any(|net| net.contains(&unmap(*ip)));
     if !is_trusted(&peer) {
         return peer;
     }
-    // `Forwarded` (RFC 7239) wins over the older `X-Forwarded-For` when both are present.
-    let hops = forwarded_hops(headers).or_else(|| x_forwarded_for_hops(headers)).unwrap_or_default();
+    let hops = match trusted.header {
+        ProxyHeader::XForwardedFor => x_forwarded_for_hops(headers),
+        ProxyHeader::Forwarded => forwarded_hops(headers),
+    }
+    .unwrap_or_default();
     let mut client = peer;
     for hop in hops.iter().rev() {
         match hop {
@@ -91,27 +111,34 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn trusting(header: ProxyHeader) -> TrustedProxies {
+        TrustedProxies { nets: vec!["10.0.0.0/8".parse().unwrap()], header }
+    }
+
     #[test]
     fn p10_forwarded_headers_are_ignored_without_trusted_proxies() {
         let h = headers(&[("x-forwarded-for", "198.51.100.7"), ("forwarded", "for=198.51.100.8")]);
-        assert_eq!(resolve(&[], ip("203.0.113.1"), &h), ip("203.0.113.1"));
+        assert_eq!(resolve(&TrustedProxies::default(), ip("203.0.113.1"), &h), ip("203.0.113.1"));
     }
 
     #[test]
     fn p10_trusted_proxy_headers_give_the_client() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let trusted = trusting(ProxyHeader::XForwardedFor);
         let xff = headers(&[("x-forwarded-for", "198.51.100.7, 10.0.0.5")]);
         assert_eq!(resolve(&trusted, ip("10.0.0.1"), &xff), ip("198.51.100.7"));
         // A client cannot spoof by prepending: the first untrusted hop from the right wins.
         let spoof = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.7")]);
         assert_eq!(resolve(&trusted, ip("10.0.0.1"), &spoof), ip("198.51.100.7"));
+        // The header the proxy does not write is the client's own: never read.
         let fwd = headers(&[("forwarded", r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.9"#)]);
-        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &fwd), ip("2001:db8::7"));
+        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &fwd), ip("10.0.0.1"));
+        let trusted_fwd = trusting(ProxyHeader::Forwarded);
+        assert_eq!(resolve(&trusted_fwd, ip("10.0.0.1"), &fwd), ip("2001:db8::7"));
         // From an untrusted peer the headers mean nothing.
         assert_eq!(resolve(&trusted, ip("203.0.113.1"), &xff), ip("203.0.113.1"));
         // Nothing forwarded: the proxy itself.
         assert_eq!(resolve(&trusted, ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
         let unknown = headers(&[("forwarded", "for=unknown, for=10.0.0.9")]);
-        assert_eq!(resolve(&trusted, ip("10.0.0.1"), &unknown), ip("10.0.0.9"));
+        assert_eq!(resolve(&trusted_fwd, ip("10.0.0.1"), &unknown), ip("10.0.0.9"));
     }
 }

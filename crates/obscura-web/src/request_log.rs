@@ -40,11 +40,21 @@ fn describe(state: &AppState, request: &Request) -> AccessLine {
         ts_ms: 0,
         ip,
         method: request.method().to_string(),
-        path: request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().chars().take(2000).collect()),
+        // The path only: query strings and full referrers may carry what the rest of Obscura
+        // scrubs, and the log is for telling who asked for what, not for analytics.
+        path: request.uri().path().chars().take(2000).collect(),
         status: 0,
         user_agent: header("user-agent"),
-        referer: header("referer"),
+        referer: origin(&header("referer")),
         forwarded,
+    }
+}
+
+/// `https://example.com/a?b` → `https://example.com`.
+fn origin(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or_default()),
+        None => String::new(),
     }
 }
 

@@ -31,8 +31,8 @@ pub struct AppState {
     pub privacy: PrivacySettings,
     /// Obscura's own access log (P8).
     pub access_log: Arc<obscura_store::access_log::AccessLog>,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (P10); empty: none.
-    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Proxies whose forwarding header is believed (P10); none by default.
+    pub trusted_proxies: Arc<crate::client_ip::TrustedProxies>,
 }
 
 /// Privacy settings from the configuration, as the policy page states them (P16).

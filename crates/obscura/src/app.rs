@@ -55,9 +55,12 @@ pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
     Ok(Enricher::new(user_agents, geo, networks))
 }
 
-/// The access log (P8) in the data folder, its hour keys beside the keyring.
-pub fn open_access_log(config: &Config, key: obscura_store::crypto::Key) -> anyhow::Result<AccessLog> {
-    AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)
+/// The access log (P8) in the data folder, its hour keys beside the keyring; hours due for
+/// destruction (the server may have been stopped when they fell due) go at once.
+pub fn open_access_log(config: &Config, key: obscura_store::crypto::Key, now: time::OffsetDateTime) -> anyhow::Result<AccessLog> {
+    let log = AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)?;
+    log.purge(now)?;
+    Ok(log)
 }
 
 pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
@@ -90,7 +93,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         store: dyn_store,
         dialect: Dialect::DataFusion,
         meta: meta.clone(),
-        clock,
+        clock: clock.clone(),
         sessions: Arc::new(Sessions::default()),
         audit,
         share_grants: Default::default(),
@@ -100,8 +103,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
             k_anonymity: config.k_anonymity,
             source_params: config.url.source_params.clone(),
         },
-        access_log: Arc::new(open_access_log(config, key.clone())?),
-        trusted_proxies: Arc::new(config.trusted_proxy_nets()?),
+        access_log: Arc::new(open_access_log(config, key.clone(), clock.now())?),
+        trusted_proxies: Arc::new(config.trusted_proxies()?),
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(
             config.data_dir.join("policy-versions"),
             b"obscura policy versions v1",

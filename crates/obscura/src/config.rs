@@ -34,6 +34,10 @@ pub struct Config {
     /// believed; empty (the default) believes none.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded`. The
+    /// other is never read, since a client can send it itself.
+    #[serde(default = "default_proxy_header")]
+    pub trusted_proxy_header: String,
     /// Days new sites keep per-event data (1 to 3650; each site can change its own).
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -118,6 +122,10 @@ impl ScrubConfig {
     }
 }
 
+fn default_proxy_header() -> String {
+    "x-forwarded-for".to_owned()
+}
+
 fn default_k() -> u32 {
     obscura_store::aggregates::DEFAULT_K
 }
@@ -158,6 +166,7 @@ impl Default for Config {
             retention_days: default_retention(),
             k_anonymity: default_k(),
             trusted_proxies: Vec::new(),
+            trusted_proxy_header: default_proxy_header(),
             public_url: None,
             scrub: ScrubConfig::default(),
             tls: None,
@@ -199,7 +208,7 @@ impl Config {
         if !(2..=1000).contains(&self.k_anonymity) {
             bail!("k_anonymity must be 2 to 1000 visitors, not {}", self.k_anonymity);
         }
-        self.trusted_proxy_nets()?;
+        self.trusted_proxies()?;
         self.scrub.site_rules()?;
         Ok(())
     }
@@ -283,8 +292,18 @@ impl Config {
         }
     }
 
-    /// `trusted_proxies` parsed; a bare address is a one-address range.
-    pub fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    /// `trusted_proxies` and `trusted_proxy_header` parsed; a bare address is a one-address range.
+    pub fn trusted_proxies(&self) -> anyhow::Result<obscura_web::client_ip::TrustedProxies> {
+        use obscura_web::client_ip::{ProxyHeader, TrustedProxies};
+        let header = match self.trusted_proxy_header.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => ProxyHeader::XForwardedFor,
+            "forwarded" => ProxyHeader::Forwarded,
+            other => bail!("trusted_proxy_header must be x-forwarded-for or forwarded, not {other:?}"),
+        };
+        Ok(TrustedProxies { nets: self.trusted_proxy_nets()?, header })
+    }
+
+    fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
         self.trusted_proxies
             .iter()
             .map(|p| {

@@ -56,8 +56,8 @@ enum Command {
         #[arg(long)]
         site: Option<String>,
         /// The field the text stands for, for rules limited to some fields.
-        #[arg(long, value_enum, default_value = "property")]
-        field: ScrubField,
+        #[arg(long, default_value = "property", value_parser = parse_field)]
+        field: obscura_privacy::scrub::Field,
     },
     /// Show Obscura's own access log (kept 72 hours, encrypted); the reading is audited.
     Logs {
@@ -73,28 +73,13 @@ enum Command {
     Bench(bench::BenchCmd),
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ScrubField {
-    Url,
-    Referrer,
-    EventName,
-    Property,
-    Error,
-    Log,
-}
-
-impl From<ScrubField> for obscura_privacy::scrub::Field {
-    fn from(f: ScrubField) -> Self {
-        use obscura_privacy::scrub::Field;
-        match f {
-            ScrubField::Url => Field::Url,
-            ScrubField::Referrer => Field::Referrer,
-            ScrubField::EventName => Field::EventName,
-            ScrubField::Property => Field::Property,
-            ScrubField::Error => Field::Error,
-            ScrubField::Log => Field::Log,
-        }
-    }
+/// `--field url|referrer|event_name|property|error|log`.
+fn parse_field(name: &str) -> Result<obscura_privacy::scrub::Field, String> {
+    use obscura_privacy::scrub::Field;
+    Field::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
+        let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        format!("one of {}", names.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
@@ -289,7 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("revoked {id}");
             Ok(())
         }
-        Command::Scrub { site, field } => scrub_stdin(&config, site.as_deref(), field.into()),
+        Command::Scrub { site, field } => scrub_stdin(&config, site.as_deref(), field),
         Command::Config(ConfigCmd::Check) => {
             println!("listen: {}", config.listen);
             println!("data folder: {}", config.data_dir.display());
@@ -354,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs { hours, ip } => {
             let (_, audit) = app::open_meta(&config)?;
             let key = obscura_store::crypto::load_master_key(&config.master_key_source(), &config.data_dir)?;
-            let log = app::open_access_log(&config, key)?;
+            let log = app::open_access_log(&config, key, time::OffsetDateTime::now_utc())?;
             let since = time::OffsetDateTime::now_utc() - time::Duration::hours(hours.clamp(0, 73));
             let lines: Vec<_> = log.read(since)?.into_iter().filter(|l| ip.as_ref().is_none_or(|ip| &l.ip == ip)).collect();
             record(&audit, "logs.read", None, &format!("{hours} hours, ip={}, {} lines", ip.as_deref().unwrap_or("any"), lines.len()))?;

@@ -59,6 +59,12 @@ impl Maintenance {
 
     /// One round of every task; failures are logged and retried next round.
     pub async fn run_once(&self) {
+        // First the access log: its 73-hour promise must not wait for a long retention run.
+        match self.access_log.purge(self.clock.now()) {
+            Ok(hours) if !hours.is_empty() => tracing::info!(?hours, "destroyed access-log hours"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("access-log purge failed (retried in a minute): {e:#}"),
+        }
         match self.pipeline.rotate_salts() {
             Ok(destroyed) if !destroyed.is_empty() => tracing::info!(?destroyed, "destroyed expired visitor salts"),
             Ok(_) => {}
@@ -68,11 +74,6 @@ impl Maintenance {
             Ok(report) if !report.is_empty() => tracing::info!(?report, "destroyed data past retention"),
             Ok(_) => {}
             Err(e) => tracing::error!("data retention failed (retried in a minute): {e:#}"),
-        }
-        match self.access_log.purge(self.clock.now()) {
-            Ok(hours) if !hours.is_empty() => tracing::info!(?hours, "destroyed access-log hours"),
-            Ok(_) => {}
-            Err(e) => tracing::error!("access-log purge failed (retried in a minute): {e:#}"),
         }
         let days = self.audit_retention_days;
         let cutoff = self.clock.now() - time::Duration::days(i64::from(days));

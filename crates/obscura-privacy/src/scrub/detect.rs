@@ -667,9 +667,11 @@ fn check_plate_code(text: &str, r: Range<usize>) -> bool {
             .any(|w| w[0].is_ascii_digit() && w[1].is_ascii_uppercase());
         mixed && (part.as_bytes()[0].is_ascii_digit() || letter_after_digit)
     };
-    let digits_then_letters = code.len() == 7
-        && code[..3].bytes().all(|b| b.is_ascii_digit())
-        && code[4..].bytes().all(|b| b.is_ascii_uppercase());
+    let bytes = code.as_bytes();
+    let digits_then_letters = bytes.len() == 7
+        && bytes[..3].iter().all(u8::is_ascii_digit)
+        && matches!(bytes[3], b' ' | b'-')
+        && bytes[4..].iter().all(u8::is_ascii_uppercase);
     let numbered_parts = parts.len() == 2 && parts.iter().all(|p| p.bytes().any(|b| b.is_ascii_digit()));
     let plate_like = dotted
         || digits_then_letters

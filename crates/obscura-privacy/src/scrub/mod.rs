@@ -203,7 +203,7 @@ impl SiteRules {
                 .filter(|s| s.sites.is_empty() || s.sites.contains(site))
                 .cloned()
                 .collect();
-            by_site.insert(site.to_lowercase(), Scrubber::from_specs(&own)?);
+            by_site.insert(crate::page_url::normalize_host(site), Scrubber::from_specs(&own)?);
         }
         let everywhere = Scrubber::from_specs(&general)?;
         Ok(SiteRules {
@@ -212,9 +212,9 @@ impl SiteRules {
         })
     }
 
-    /// The rules for `site` (its domain), if any.
+    /// The rules for `site` (its domain, in any spelling: `WWW.Shop.example.` is `shop.example`).
     pub fn for_site(&self, site: &str) -> Option<&Scrubber> {
-        self.by_site.get(site).or(self.everywhere.as_ref())
+        self.by_site.get(&crate::page_url::normalize_host(site)).or(self.everywhere.as_ref())
     }
 }
 

@@ -104,6 +104,10 @@ fn p01_scrub_passports_and_plates() {
     assert_eq!(text("请粤E-29424车主挪车"), "请[plate]车主挪车");
     assert_eq!(text("Parked next to 7ABC123"), "Parked next to [plate]");
     assert_eq!(text("/permits/5WV 859"), "/permits/[plate]");
+    // Separators of several bytes never split a char: this once panicked.
+    for text_with_dots in ["12•AB", "123•A", "12·ABC", "123·AB", "１２•ＡＢ"] {
+        let _ = text(text_with_dots);
+    }
     // Product and error codes have capitals then digits; they are not plates.
     for keep in ["error CS0246", "variant HX-9141", "TTFB 398 ms", "uploaded 983 KB", "HTTP/1.1 301 PUT"] {
         assert_eq!(text(keep), keep);

@@ -23,6 +23,7 @@ async fn p08_access_log_is_encrypted_owner_only_audited_and_purged_within_73h() 
     // Without trusted proxies the forwarded header is recorded but not believed.
     assert_eq!((line.ip.as_str(), line.status, line.user_agent.as_str()), ("127.0.0.3", 404, "p08-agent"));
     assert_eq!(line.forwarded, "198.51.100.9");
+    assert_eq!(line.path, format!("/{marker}"), "query strings are not logged");
     for f in files_under(&s.data_dir) {
         let bytes = std::fs::read(&f).unwrap();
         assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "plaintext request in {}", f.display());

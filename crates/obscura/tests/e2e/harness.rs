@@ -133,7 +133,8 @@ impl TestServer {
 
     /// The access log as the CLI opens it.
     pub fn access_log(&self) -> obscura_store::access_log::AccessLog {
-        obscura::app::open_access_log(&self.config, self.master_key()).unwrap()
+        use obscura_model::Clock;
+        obscura::app::open_access_log(&self.config, self.master_key(), self.clock.now()).unwrap()
     }
 
     /// The keyring file (beside the master key, outside the data folder).
