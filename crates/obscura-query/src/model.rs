@@ -49,6 +49,26 @@ pub enum Dimension {
 }
 
 impl Dimension {
+    /// True when a visitor has one value a day: the dimension comes from the IP address or the
+    /// User-Agent, which the visitor hash is made of. The visitors of different values are then
+    /// different people and add up (k-anonymous "(other)" cells rely on it).
+    pub fn one_value_per_visitor(&self) -> bool {
+        matches!(
+            self,
+            Dimension::Continent
+                | Dimension::Country
+                | Dimension::Province
+                | Dimension::Network
+                | Dimension::Browser
+                | Dimension::BrowserVersion
+                | Dimension::Os
+                | Dimension::OsVersion
+                | Dimension::DeviceType
+                | Dimension::DeviceBrand
+                | Dimension::DeviceModel
+        )
+    }
+
     pub const NAMES: [&'static str; 27] = [
         "source",
         "referrer",

@@ -325,6 +325,10 @@ impl obscura_store::rollup::RollupSpec for RollupSql {
     fn day_sql(&self) -> String {
         self.0.rollup_day_sql()
     }
+
+    fn mergeable(&self, dim: &str) -> bool {
+        Dimension::parse(dim).is_ok_and(|d| d.one_value_per_visitor())
+    }
 }
 
 #[cfg(test)]

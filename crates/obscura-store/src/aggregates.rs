@@ -27,26 +27,10 @@ pub const OTHER: &str = "(other)";
 
 const METRICS: [&str; 6] = ["visitors", "visits", "pageviews", "events", "bounces", "duration_ms"];
 
-/// Dimensions with one value per visitor and day: they come from the IP address and the
-/// User-Agent, which the visitor hash is made of, so different values never share a visitor and
-/// the visitors of merged cells add up. Small cells of other dimensions (pages, sources, events:
-/// one visitor may have several) cannot be summed into a trustworthy count and are dropped.
-const ONE_VALUE_PER_VISITOR: [&str; 11] = [
-    "continent",
-    "country",
-    "province",
-    "network",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device_type",
-    "device_brand",
-    "device_model",
-];
-
 /// Makes rollup rows ([`ROLLUP_FILE_SCHEMA`]) k-anonymous; see the module documentation.
-pub fn k_anonymize(batch: &RecordBatch, k: u32) -> anyhow::Result<RecordBatch> {
+/// `mergeable` says which dimensions' small cells may be summed into "(other)" (those with one
+/// value per visitor and day); small cells of the others are dropped.
+pub fn k_anonymize(batch: &RecordBatch, k: u32, mergeable: impl Fn(&str) -> bool) -> anyhow::Result<RecordBatch> {
     let site = column::<UInt32Array>(batch, "site")?;
     let dim = column::<StringArray>(batch, "dim")?;
     let value = column::<StringArray>(batch, "value")?;
@@ -61,7 +45,7 @@ pub fn k_anonymize(batch: &RecordBatch, k: u32) -> anyhow::Result<RecordBatch> {
         // The site's totals (dimension '') are one cell: kept or dropped, never merged.
         if cell[0] >= k {
             kept.push((key.0, key.1, value, cell));
-        } else if ONE_VALUE_PER_VISITOR.contains(&key.1.as_str()) {
+        } else if mergeable(&key.1) {
             let sum = other.entry(key).or_insert([0; 6]);
             for m in 0..6 {
                 sum[m] += cell[m];
@@ -197,7 +181,7 @@ mod tests {
             (2, "", "", 4),
             (2, "page", "/", 4),
         ]);
-        let out = cells(&k_anonymize(&input, 5).unwrap());
+        let out = cells(&k_anonymize(&input, 5, |dim| matches!(dim, "browser" | "os")).unwrap());
         assert_eq!(
             out,
             [

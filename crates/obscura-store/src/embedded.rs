@@ -665,7 +665,8 @@ impl EventStore for EmbeddedStore {
         let keep: arrow::array::BooleanArray =
             site.into_iter().flat_map(|c| c.iter()).map(|s| Some(s.is_some_and(|s| sites.contains(&s)))).collect();
         let expiring = arrow::compute::filter_record_batch(&rows, &keep).map_err(|e| io(e.into()))?;
-        crate::aggregates::k_anonymize(&expiring, k).map_err(io)
+        let spec = self.rollups.spec.clone().expect("rows were computed, so there is a spec");
+        crate::aggregates::k_anonymize(&expiring, k, |dim| spec.mergeable(dim)).map_err(io)
     }
 
     fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError> {

@@ -22,6 +22,10 @@ pub trait RollupSpec: Send + Sync + 'static {
     /// SQL over table `cold` for the day bound to `$1` (`YYYY-MM-DD`), returning the columns of
     /// [`ROLLUP_FILE_SCHEMA`] (any integer types).
     fn day_sql(&self) -> String;
+
+    /// Whether small cells of dimension `dim` may be merged into one "(other)" cell whose
+    /// visitors are the sum of theirs: only when no visitor has two values of it a day.
+    fn mergeable(&self, dim: &str) -> bool;
 }
 
 pub static ROLLUP_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
