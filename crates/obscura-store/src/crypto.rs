@@ -94,6 +94,13 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
                     .with_context(|| format!("cannot read the master key file {}", path.display()))?;
                 parse_hex_key(text.trim())
                     .with_context(|| format!("the master key file {} must hold 64 hex digits", path.display()))
+            } else if holds_sealed_data(data_dir) {
+                bail!(
+                    "the master key file {} is missing, but the data folder {} already holds encrypted data; \
+                     restore the key file from your backup (or set OBSCURA_MASTER_KEY). A new key would not open it.",
+                    path.display(),
+                    data_dir.display()
+                );
             } else {
                 let key = Key::random();
                 write_private_file(path, hex::encode(key.bytes()).as_bytes())
@@ -103,6 +110,12 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
             }
         }
     }
+}
+
+/// Whether `data_dir` already holds data sealed under some master key (metadata or the audit
+/// log exist): then a missing key file is a lost key, not a first run.
+fn holds_sealed_data(data_dir: &Path) -> bool {
+    data_dir.join("metadata").exists() || data_dir.join("audit").exists()
 }
 
 /// Checks where a file of keys (the keyring, the salts) lives: never inside `data_dir`, since a

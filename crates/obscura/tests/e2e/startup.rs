@@ -1,6 +1,6 @@
 //! The server refuses to start half-protected: each misconfiguration stops it with a message
-//! that says what to fix (invalid retention or k, keys inside the data folder, a corrupt
-//! keyring; unreadable certificates are in `tls.rs`).
+//! that says what to fix (invalid retention or k, a missing or wrong master key, keys inside the
+//! data folder, a corrupt keyring; unreadable certificates are in `tls.rs`).
 
 use std::sync::Arc;
 
@@ -46,6 +46,30 @@ fn p13_corrupt_keyring_or_keyring_in_the_data_folder_refuses_to_start() {
     inside.keyring_file = Some(inside.data_dir.join("keyring"));
     let err = format!("{:#}", open(&inside).err().expect("a keyring in the data folder must stop the start"));
     assert!(err.contains("is inside the data folder"), "{err}");
+}
+
+#[test]
+fn startup_refuses_a_missing_or_wrong_master_key_for_existing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path());
+    let app = open(&c).unwrap();
+    obscura::admin::add_site(&app.meta, "example.com", true, 30).unwrap();
+    drop(app);
+    let key_file = c.master_key_file.clone();
+    let saved = std::fs::read(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    let err = format!("{:#}", open(&c).err().expect("a lost key must stop the start"));
+    assert!(err.contains("is missing, but the data folder") && err.contains("restore the key file"), "{err}");
+    assert!(!key_file.exists(), "no new key may be made for existing data");
+    std::fs::write(&key_file, hex_of_another_key()).unwrap();
+    let err = format!("{:#}", open(&c).err().expect("a wrong key must stop the start"));
+    assert!(err.contains("cannot be decrypted") || err.contains("wrong"), "{err}");
+    std::fs::write(&key_file, saved).unwrap();
+    assert!(open(&c).is_ok());
+}
+
+fn hex_of_another_key() -> String {
+    (0..64).map(|i| if i % 2 == 0 { 'a' } else { '1' }).collect()
 }
 
 #[test]
