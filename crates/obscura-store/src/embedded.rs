@@ -429,7 +429,13 @@ impl Writer {
     }
 
     fn flush_day(&mut self, day: Date) -> anyhow::Result<()> {
-        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        // This thread also commits every acknowledged event: it never waits for maintenance
+        // (a re-key of a large day takes a while). A busy lock means "try again next round".
+        let _guard = match self.maintenance.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+        };
         if self.keyring.get(day).is_none() {
             // Destroyed meanwhile.
             self.active.remove(&day);

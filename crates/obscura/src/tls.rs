@@ -45,7 +45,9 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 }
 
 /// Serves `router` over TLS on `listener` until `shutdown` completes. Each connection's
-/// handshake runs in its own task, so a slow client delays no one else.
+/// handshake runs in its own task, so a slow client delays no one else. On shutdown, open
+/// connections finish the request they are serving (up to 10 s) before this returns, so the
+/// store is not closed under an event being acknowledged.
 pub async fn serve(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
@@ -53,6 +55,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -65,11 +69,14 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
         let acceptor = acceptor.clone();
         let router = router.clone();
-        tokio::spawn(async move {
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
             let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
@@ -80,12 +87,32 @@ pub async fn serve(
                 request
             });
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
-            if let Err(e) = connection.await {
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended with an error: {e}");
             }
         });
     }
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("{} connections still open after 10 s; closing them", connections.len());
+        connections.abort_all();
+    }
+    Ok(())
 }
 
 /// A plain-HTTP router that sends every request to the same path over HTTPS (308, so methods
