@@ -78,11 +78,9 @@ impl AccessLog {
             let stored: BTreeMap<String, String> =
                 serde_json::from_slice(&plain).context("the access-log key file is corrupt")?;
             for (hour, hex_key) in stored {
-                let bytes: [u8; 32] = hex::decode(&hex_key)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
+                let key = Key::from_hex(&hex_key)
                     .with_context(|| format!("the access-log key file holds a bad key for {hour}"))?;
-                keys.insert(hour, Arc::new(Key::from_bytes(bytes)));
+                keys.insert(hour, Arc::new(key));
             }
         }
         Ok(AccessLog { dir, master, keys_file, state: Mutex::new(State { keys, open: None }) })

@@ -21,6 +21,13 @@ impl Key {
         Key(rand::random())
     }
 
+    /// A key written as 64 hex digits (surrounding whitespace ignored), as key files store it.
+    pub fn from_hex(text: &str) -> anyhow::Result<Self> {
+        let bytes = hex::decode(text.trim()).context("not hexadecimal")?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes instead of 32", b.len()))?;
+        Ok(Key(arr))
+    }
+
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Key(bytes)
     }
@@ -80,7 +87,7 @@ pub enum MasterKeySource {
 /// Loads (or, for a missing key file, creates) the master key. Refuses a key file inside `data_dir`.
 pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Result<Key> {
     match source {
-        MasterKeySource::Hex(hex) => parse_hex_key(hex).context("OBSCURA_MASTER_KEY must be 64 hex digits"),
+        MasterKeySource::Hex(hex) => Key::from_hex(hex).context("OBSCURA_MASTER_KEY must be 64 hex digits"),
         MasterKeySource::File(path) => {
             if inside(path, data_dir)? {
                     bail!(
@@ -92,7 +99,7 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
             if path.exists() {
                 let text = fs::read_to_string(path)
                     .with_context(|| format!("cannot read the master key file {}", path.display()))?;
-                parse_hex_key(text.trim())
+                Key::from_hex(&text)
                     .with_context(|| format!("the master key file {} must hold 64 hex digits", path.display()))
             } else if holds_sealed_data(data_dir) {
                 bail!(
@@ -177,11 +184,6 @@ fn inside(path: &Path, dir: &Path) -> anyhow::Result<bool> {
     Ok(resolve(path)?.starts_with(resolve(dir)?))
 }
 
-fn parse_hex_key(text: &str) -> anyhow::Result<Key> {
-    let bytes = hex::decode(text.trim()).context("not hexadecimal")?;
-    let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes instead of 32", b.len()))?;
-    Ok(Key(arr))
-}
 
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;

@@ -43,11 +43,8 @@ fn decode_keys(stored: BTreeMap<String, String>) -> anyhow::Result<BTreeMap<Date
     let mut keys = BTreeMap::new();
     for (day, hex_key) in stored {
         let day = parse_day(&day).with_context(|| format!("the keyring is corrupt: it holds a bad day {day:?}"))?;
-        let bytes: [u8; 32] = hex::decode(&hex_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .with_context(|| format!("the keyring is corrupt: it holds a bad key for {day}"))?;
-        keys.insert(day, Arc::new(Key::from_bytes(bytes)));
+        let key = Key::from_hex(&hex_key).with_context(|| format!("the keyring is corrupt: it holds a bad key for {day}"))?;
+        keys.insert(day, Arc::new(key));
     }
     Ok(keys)
 }
