@@ -153,6 +153,19 @@ impl TestServer {
         panic!("finished days were not flushed: {:?}", self.app_store.hot_days());
     }
 
+    /// Waits until `day` is flushed and rolled up (the rollup follows the day file).
+    pub async fn wait_rolled_up(&self, day: time::Date) {
+        use obscura_store::EventStore;
+        self.wait_flushed().await;
+        for _ in 0..100 {
+            if self.app_store.rollup_days().contains(&day) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{day} was not rolled up: {:?}", self.app_store.rollup_days());
+    }
+
     pub fn master_key(&self) -> obscura_store::crypto::Key {
         obscura_store::crypto::load_master_key(
             &obscura_store::crypto::MasterKeySource::File(self.dir.path().join("keys/master.key")),

@@ -65,12 +65,7 @@ async fn p02_ip_never_reaches_the_store_and_p12_no_plaintext_on_disk() {
 
     // After the day is flushed to its Parquet file: still nothing in plaintext.
     s.clock.set(datetime!(2026-04-02 00:10 UTC));
-    for _ in 0..50 {
-        if s.app_store.hot_days().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    s.wait_flushed().await;
     assert!(s.app_store.hot_days().is_empty());
     assert!(files_under(&s.data_dir).iter().any(|f| f.extension().is_some_and(|e| e == "parquet")));
     scan("day files");
@@ -159,14 +154,7 @@ async fn p12_every_kind_of_data_is_encrypted_at_rest() {
 
     // Day files and rollups.
     s.clock.set(datetime!(2026-04-02 00:30 UTC));
-    s.wait_flushed().await;
-    // The rollup follows the day file.
-    for _ in 0..50 {
-        if s.app_store.rollup_days().contains(&time::macros::date!(2026 - 04 - 01)) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    s.wait_rolled_up(time::macros::date!(2026 - 04 - 01)).await;
     assert!(s.app_store.rollup_days().contains(&time::macros::date!(2026 - 04 - 01)));
     let text = decrypted_text(s.app_store.as_ref()).await;
     assert!(text.contains(&format!("{marker}-prop")) && text.contains(&format!("{marker}-event")));

@@ -180,12 +180,7 @@ async fn stats_api_same_numbers_from_day_files_and_rollups() {
     s.clock.set(datetime!(2026-03-11 00:30 UTC));
     let store = s.meta_app().clone();
     use obscura_store::EventStore;
-    for _ in 0..50 {
-        if store.hot_days().is_empty() && !store.rollup_days().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    s.wait_rolled_up(time::macros::date!(2026 - 03 - 10)).await;
     assert!(store.hot_days().is_empty(), "the finished day should have been flushed");
     assert_eq!(store.rollup_days(), vec![time::macros::date!(2026 - 03 - 10)], "the finished day is rolled up");
     for (v, expected) in views.iter().zip(before) {
@@ -201,13 +196,8 @@ async fn retention_destroying_a_day_removes_its_key_files_and_numbers() {
     load_fixture(&s).await;
     s.clock.set(datetime!(2026-03-11 00:30 UTC));
     let store = s.meta_app().clone();
-    for _ in 0..50 {
-        if !store.rollup_days().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
     let day = time::macros::date!(2026 - 03 - 10);
+    s.wait_rolled_up(day).await;
     assert!(store.keyring().get(day).is_some());
     store.destroy_day(day).await.unwrap();
     assert!(store.keyring().get(day).is_none(), "the day's key is destroyed");
