@@ -1,8 +1,10 @@
 //! The enrich step: coarse facts looked up from the IP and the request headers, in memory.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
+
+use lru::LruCache;
 
 use obscura_enrich::{AsnDb, ClientHints, Device, Geo, GeoDb, UaParser};
 use obscura_model::raw::RawHeaders;
@@ -14,12 +16,13 @@ pub struct Enricher {
     pub geo: GeoDb,
     pub networks: AsnDb,
     /// Parsed User-Agents: a few thousand distinct strings cover nearly all traffic, and the
-    /// uap-core regexes cost far more than a lookup.
-    device_cache: Mutex<HashMap<String, Device>>,
+    /// uap-core regexes cost far more than a lookup. Least recently used first out, so a flood
+    /// of random User-Agents cannot push the common ones out all at once.
+    device_cache: Mutex<LruCache<String, Device>>,
 }
 
-/// Distinct User-Agent/Client-Hint combinations kept before the cache starts over.
-const DEVICE_CACHE_ENTRIES: usize = 20_000;
+/// Distinct User-Agent/Client-Hint combinations kept by default.
+pub const DEVICE_CACHE_ENTRIES: usize = 20_000;
 
 /// What enrichment found. Nothing finer than a province; no trace of the IP itself.
 #[derive(Clone, Debug, Default)]
@@ -35,7 +38,18 @@ impl Enricher {
     }
 
     pub fn new(user_agents: UaParser, geo: GeoDb, networks: AsnDb) -> Self {
-        Enricher { user_agents, geo, networks, device_cache: Mutex::new(HashMap::new()) }
+        Self::with_cache_entries(user_agents, geo, networks, DEVICE_CACHE_ENTRIES)
+    }
+
+    /// Like [`Enricher::new`], keeping at most `entries` parsed User-Agents.
+    pub fn with_cache_entries(user_agents: UaParser, geo: GeoDb, networks: AsnDb, entries: usize) -> Self {
+        let entries = NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN);
+        Enricher { user_agents, geo, networks, device_cache: Mutex::new(LruCache::new(entries)) }
+    }
+
+    /// Parsed User-Agents held now.
+    pub fn cached_devices(&self) -> usize {
+        self.device_cache.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     fn device(&self, headers: &RawHeaders) -> Device {
@@ -59,11 +73,7 @@ impl Enricher {
             platform_version: headers.ch_ua_platform_version.clone(),
         };
         let device = self.user_agents.parse(&headers.user_agent, &hints);
-        let mut cache = self.device_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= DEVICE_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, device.clone());
+        self.device_cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, device.clone());
         device
     }
 
@@ -81,5 +91,34 @@ impl Enricher {
             network: if collect.network { self.networks.lookup(ip) } else { None },
             device: if collect.device { self.device(headers) } else { Device::default() },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(user_agent: &str) -> RawHeaders {
+        RawHeaders { user_agent: user_agent.to_owned(), ..Default::default() }
+    }
+
+    #[test]
+    fn hardening_user_agent_cache_is_a_bounded_lru() {
+        let enricher = Enricher::with_cache_entries(UaParser::builtin(), GeoDb::empty(), AsnDb::empty(), 50);
+        let common = headers("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
+        let expected = enricher.device(&common);
+        for i in 0..10_000 {
+            enricher.device(&headers(&format!("random-agent/{i}")));
+            if i % 10 == 0 {
+                // Real traffic keeps coming back to the common User-Agents.
+                assert_eq!(enricher.device(&common).browser, expected.browser);
+            }
+            assert!(enricher.cached_devices() <= 50);
+        }
+        let cache = enricher.device_cache.lock().unwrap();
+        assert!(
+            cache.iter().any(|(k, _)| k.starts_with("Mozilla/5.0 (Windows")),
+            "a flood of one-off User-Agents does not push out one in use"
+        );
     }
 }

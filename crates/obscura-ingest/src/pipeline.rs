@@ -1,6 +1,6 @@
 //! The ingest pipeline: decode → enrich → desensitize → visits → durable store.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use obscura_model::{Clock, Event, RawHit};
@@ -17,7 +17,7 @@ use crate::decode::{RequestContext, native};
 use crate::desensitize::{apply_site_rules, desensitize};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
-use crate::visits::VisitTracker;
+use crate::visits::{VisitLimits, VisitTracker};
 
 /// What happened to an accepted request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct Pipeline {
     enricher: Arc<Enricher>,
     salts: Mutex<SaltRing>,
     salt_file: SealedJson,
+    /// The ring changed but could not be saved: every later rotation and hit retries, so a
+    /// destroyed salt does not outlive its 48 hours in the file (P2).
+    salts_unsaved: AtomicBool,
     visits: Mutex<VisitTracker>,
     store: Arc<dyn EventStore>,
     meta: Arc<MetaStore>,
@@ -56,6 +59,22 @@ impl Pipeline {
     pub fn with_scrub_rules(mut self, rules: SiteRules) -> Self {
         self.scrub_rules = rules;
         self
+    }
+
+    /// Sets the ceilings of the open-visit tracker (`[limits]`).
+    pub fn with_visit_limits(self, limits: VisitLimits) -> Self {
+        *self.visits.lock().unwrap_or_else(|e| e.into_inner()) = VisitTracker::new(limits);
+        self
+    }
+
+    /// Open visits held now, and live visits forgotten because a ceiling was reached.
+    pub fn visit_stats(&self) -> (usize, u64) {
+        let visits = self.visits.lock().unwrap_or_else(|e| e.into_inner());
+        (visits.open_visits(), visits.evicted())
+    }
+
+    pub fn enricher(&self) -> &Arc<Enricher> {
+        &self.enricher
     }
 
     /// Sets the query parameters that name the visit's source (`[url] source_params`).
@@ -84,6 +103,7 @@ impl Pipeline {
             enricher,
             salts: Mutex::new(ring),
             salt_file,
+            salts_unsaved: AtomicBool::new(false),
             visits: Mutex::new(VisitTracker::default()),
             store,
             meta,
@@ -104,16 +124,27 @@ impl Pipeline {
         &self.store
     }
 
-    /// Destroys expired salts and makes today's; persists the ring when it changed (P2).
+    /// Destroys expired salts and makes today's; persists the ring when it changed, or when an
+    /// earlier save failed (P2).
     pub fn rotate_salts(&self) -> anyhow::Result<Vec<Date>> {
         let now = self.clock.now();
         let mut ring = self.salts.lock().unwrap_or_else(|e| e.into_inner());
         let destroyed = ring.rotate(now);
         let created = ring.ensure_today(now);
         if created || !destroyed.is_empty() {
-            self.persist_salts(&ring)?;
+            self.salts_unsaved.store(true, Ordering::SeqCst);
         }
+        self.save_salts_if_changed(&ring)?;
         Ok(destroyed)
+    }
+
+    /// Saves the ring if it changed since the last successful save.
+    fn save_salts_if_changed(&self, ring: &SaltRing) -> anyhow::Result<()> {
+        if self.salts_unsaved.load(Ordering::SeqCst) {
+            self.persist_salts(ring)?;
+            self.salts_unsaved.store(false, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     /// Days whose salts are alive (for tests and status).
@@ -232,10 +263,11 @@ impl Pipeline {
             let mut ring = self.salts.lock().unwrap_or_else(|e| e.into_inner());
             if ring.ensure_today(hit.received_at) {
                 ring.rotate(hit.received_at);
-                // An unsaved salt would split every visitor in two after a restart.
-                self.persist_salts(&ring)
-                    .map_err(|e| IngestError::Unavailable(format!("cannot persist the visitor salts: {e:#}")))?;
+                self.salts_unsaved.store(true, Ordering::SeqCst);
             }
+            // An unsaved salt would split every visitor in two after a restart.
+            self.save_salts_if_changed(&ring)
+                .map_err(|e| IngestError::Unavailable(format!("cannot persist the visitor salts: {e:#}")))?;
             ring.visitor_hash(hit.received_at, site.id, hit.ip, &hit.headers.user_agent)
         };
         let mut event = desensitize(hit, page, found, visitor);

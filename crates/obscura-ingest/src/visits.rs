@@ -2,13 +2,34 @@
 //!
 //! Keyed by the day's visitor hash, so visits never link across days. Each pageview learns its
 //! position in the visit (1 = entry page) and the previous page (behaviour flow).
+//!
+//! Every request from a new address or User-Agent opens a visit, so the tracker is bounded: at
+//! most [`VisitLimits::max_open`] visits and [`VisitLimits::max_path_bytes`] bytes of remembered
+//! pages. Past either bound the least recently active visit is forgotten first; its visitor's
+//! next event then starts a new visit.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 
+use lru::LruCache;
 use obscura_model::{Event, EventKind};
 use obscura_privacy::Clean;
 
 pub const VISIT_TIMEOUT_MS: i64 = 30 * 60 * 1000;
+
+/// The tracker's ceilings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VisitLimits {
+    /// Open visits remembered at once.
+    pub max_open: usize,
+    /// Bytes of last-page text remembered at once (pages are what makes a visit large).
+    pub max_path_bytes: usize,
+}
+
+impl Default for VisitLimits {
+    fn default() -> Self {
+        VisitLimits { max_open: 500_000, max_path_bytes: 32 << 20 }
+    }
+}
 
 struct VisitState {
     id: u64,
@@ -17,24 +38,46 @@ struct VisitState {
     last_path: Option<Clean>,
 }
 
-#[derive(Default)]
+impl VisitState {
+    fn path_bytes(&self) -> usize {
+        self.last_path.as_ref().map_or(0, |p| p.as_str().len())
+    }
+}
+
 pub struct VisitTracker {
-    visits: HashMap<(u32, u64), VisitState>,
+    /// Most recently active first.
+    visits: LruCache<(u32, u64), VisitState>,
+    limits: VisitLimits,
+    path_bytes: usize,
     assigned_since_prune: usize,
+    /// Live visits forgotten because a ceiling was reached.
+    evicted: u64,
+}
+
+impl Default for VisitTracker {
+    fn default() -> Self {
+        Self::new(VisitLimits::default())
+    }
 }
 
 impl VisitTracker {
+    pub fn new(limits: VisitLimits) -> Self {
+        let max_open = limits.max_open.max(1);
+        VisitTracker {
+            visits: LruCache::new(NonZeroUsize::new(max_open).expect("at least 1")),
+            limits: VisitLimits { max_open, ..limits },
+            path_bytes: 0,
+            assigned_since_prune: 0,
+            evicted: 0,
+        }
+    }
+
     /// Fills in `visit`, `visit_seq`, `visit_gap_ms` and `prev_path`.
     pub fn assign(&mut self, event: &mut Event) {
         let key = (event.site, event.visitor.get());
-        let state = self.visits.entry(key).or_insert_with(|| VisitState {
-            id: rand::random(),
-            last_ms: event.ts_ms,
-            pageviews: 0,
-            last_path: None,
-        });
+        let mut state = self.take(&key).unwrap_or(VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None });
         if event.ts_ms - state.last_ms > VISIT_TIMEOUT_MS {
-            *state = VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None };
+            state = VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None };
         }
         event.visit_gap_ms = (event.ts_ms - state.last_ms).clamp(0, VISIT_TIMEOUT_MS) as u32;
         state.last_ms = state.last_ms.max(event.ts_ms);
@@ -44,6 +87,7 @@ impl VisitTracker {
             event.visit_seq = state.pageviews;
             event.prev_path = state.last_path.replace(event.path.clone());
         }
+        self.put(key, state);
         self.assigned_since_prune += 1;
         if self.assigned_since_prune >= 10_000 {
             self.prune(event.ts_ms);
@@ -52,22 +96,144 @@ impl VisitTracker {
 
     /// Resumes a visit that was open when the server stopped (from the stored events).
     pub fn restore(&mut self, site: u32, visitor: u64, id: u64, last_ms: i64, pageviews: u16, last_path: Option<Clean>) {
-        let state = VisitState { id, last_ms, pageviews, last_path };
-        match self.visits.get(&(site, visitor)) {
-            Some(existing) if existing.last_ms >= last_ms => {}
-            _ => {
-                self.visits.insert((site, visitor), state);
+        if self.visits.peek(&(site, visitor)).is_some_and(|existing| existing.last_ms >= last_ms) {
+            return;
+        }
+        self.take(&(site, visitor));
+        self.put((site, visitor), VisitState { id, last_ms, pageviews, last_path });
+    }
+
+    fn take(&mut self, key: &(u32, u64)) -> Option<VisitState> {
+        let state = self.visits.pop(key)?;
+        self.path_bytes -= state.path_bytes();
+        Some(state)
+    }
+
+    fn put(&mut self, key: (u32, u64), state: VisitState) {
+        self.path_bytes += state.path_bytes();
+        if let Some((_, gone)) = self.visits.push(key, state) {
+            self.forget(gone);
+        }
+        while self.path_bytes > self.limits.max_path_bytes {
+            match self.visits.pop_lru() {
+                Some((_, gone)) => self.forget(gone),
+                None => break,
             }
         }
     }
 
-    /// Forgets visits that have ended.
+    fn forget(&mut self, gone: VisitState) {
+        self.path_bytes -= gone.path_bytes();
+        self.evicted += 1;
+    }
+
+    /// Forgets visits that have ended. The least recently active come first, so the scan stops
+    /// at the first visit still open.
     pub fn prune(&mut self, now_ms: i64) {
-        self.visits.retain(|_, s| now_ms - s.last_ms <= VISIT_TIMEOUT_MS);
+        while self.visits.peek_lru().is_some_and(|(_, s)| now_ms - s.last_ms > VISIT_TIMEOUT_MS) {
+            let (_, gone) = self.visits.pop_lru().expect("peeked");
+            self.path_bytes -= gone.path_bytes();
+        }
         self.assigned_since_prune = 0;
     }
 
     pub fn open_visits(&self) -> usize {
         self.visits.len()
+    }
+
+    /// Live visits forgotten because a ceiling was reached, since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Bytes of remembered page text.
+    pub fn path_bytes(&self) -> usize {
+        self.path_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use obscura_model::RawHit;
+    use obscura_model::raw::RawHeaders;
+    use obscura_privacy::SaltRing;
+
+    /// A pageview of `path` by visitor number `visitor` (its User-Agent), `ts_ms` after a fixed noon.
+    fn pageview(visitor: u64, ts_ms: i64, path: &str) -> Event {
+        let noon = time::macros::datetime!(2026-03-01 12:00 UTC);
+        let at = noon + time::Duration::milliseconds(ts_ms);
+        let headers = RawHeaders { user_agent: format!("agent {visitor}"), ..Default::default() };
+        let hash = SaltRing::restore([(noon.date(), [7; 32])], noon).visitor_hash(at, 1, [127, 0, 0, 1].into(), &headers.user_agent);
+        let raw = RawHit {
+            received_at: at,
+            site: 1,
+            ip: [127, 0, 0, 1].into(),
+            headers,
+            kind: EventKind::Pageview,
+            name: None,
+            url: format!("https://a.example{path}"),
+            referrer: None,
+            props: vec![],
+            screen_width: None,
+            engaged_ms: None,
+            returning: None,
+            days_since_last: None,
+            visit_count: None,
+        };
+        let page = obscura_privacy::page_url::normalize_page_keeping::<&str>(&raw.url, &[]).unwrap();
+        crate::desensitize::desensitize(raw, page, Default::default(), hash)
+    }
+
+    #[test]
+    fn hardening_visit_tracker_is_bounded_by_count_and_bytes() {
+        let mut visits = VisitTracker::new(VisitLimits { max_open: 100, max_path_bytes: 10_000 });
+        // A flood of new visitors: the tracker never holds more than its ceiling.
+        for v in 0..1_000 {
+            visits.assign(&mut pageview(v, 1_000 + v as i64, "/p"));
+            assert!(visits.open_visits() <= 100);
+        }
+        assert_eq!(visits.evicted(), 900);
+        // Long pages: the byte ceiling holds too.
+        // Pages are kept up to about 500 characters.
+        let long = format!("/docs/{}", "chapter-".repeat(60));
+        for v in 2_000..2_100 {
+            let mut event = pageview(v, 5_000, &long);
+            assert!(event.path.as_str().len() > 400, "the page stays long: {:?}", event.path);
+            visits.assign(&mut event);
+            assert!(visits.path_bytes() <= 10_000, "{}", visits.path_bytes());
+        }
+        assert!(visits.path_bytes() > 5_000, "long pages are remembered up to the ceiling");
+        assert!(visits.open_visits() <= 100);
+    }
+
+    #[test]
+    fn hardening_visit_tracker_keeps_recently_active_visits_under_pressure() {
+        let mut visits = VisitTracker::new(VisitLimits { max_open: 10, max_path_bytes: 1 << 20 });
+        let mut first = pageview(1, 0, "/a");
+        visits.assign(&mut first);
+        for v in 100..200 {
+            // Visitor 1 stays active while strangers come and go.
+            let mut again = pageview(1, v, "/b");
+            visits.assign(&mut again);
+            assert_eq!(again.visit, first.visit, "an active visit is never the one forgotten");
+            visits.assign(&mut pageview(v as u64, v, "/x"));
+        }
+    }
+
+    #[test]
+    fn hardening_prune_forgets_ended_visits_and_their_bytes() {
+        let mut visits = VisitTracker::new(VisitLimits::default());
+        let mut old = pageview(1, 0, "/old");
+        visits.assign(&mut old);
+        visits.assign(&mut pageview(2, VISIT_TIMEOUT_MS, "/new"));
+        visits.prune(old.ts_ms + VISIT_TIMEOUT_MS + 1);
+        assert_eq!(visits.open_visits(), 1);
+        assert_eq!(visits.path_bytes(), "/new".len());
+        // The visit that ended starts anew.
+        let mut back = pageview(1, VISIT_TIMEOUT_MS + 2, "/again");
+        visits.assign(&mut back);
+        assert_eq!(back.visit_seq, 1);
+        assert_eq!(back.prev_path, None);
     }
 }

@@ -41,6 +41,20 @@ fn row_condition(dim: &Dimension) -> Option<&'static str> {
     }
 }
 
+/// How a breakdown shows rows without a value, so that a breakdown adds up to its total:
+/// `(none)` where nothing was sent (no referrer, no campaign tag), `(unknown)` where a lookup
+/// found nothing (no country, no network operator, an unrecognised browser). `None` for
+/// dimensions whose rows without a value are not part of the breakdown: a visit's first page has
+/// no previous page, and a property breakdown is about the events that carry the property.
+pub fn missing_label(dim: &Dimension) -> Option<&'static str> {
+    use Dimension::*;
+    match dim {
+        PreviousPage | Flow | Prop(_) => None,
+        Referrer | UtmSource | UtmMedium | UtmCampaign => Some("(none)"),
+        _ => Some("(unknown)"),
+    }
+}
+
 /// Dimensions that describe a whole visit: filtering on them keeps or drops whole visits.
 fn is_visit_level(dim: &Dimension) -> bool {
     row_condition(dim) == Some("kind = 0 AND visit_seq = 1") || *dim == Dimension::ExitPage
@@ -64,9 +78,9 @@ fn column(dim: &Dimension, b: &mut Binder) -> String {
         Province => "province".into(),
         Network => "network".into(),
         Browser => "browser".into(),
-        BrowserVersion => "concat(browser, ' ', browser_version)".into(),
+        BrowserVersion => "CASE WHEN browser IS NULL THEN NULL ELSE concat(browser, ' ', browser_version) END".into(),
         Os => "os".into(),
-        OsVersion => "concat(os, ' ', os_version)".into(),
+        OsVersion => "CASE WHEN os IS NULL THEN NULL ELSE concat(os, ' ', os_version) END".into(),
         DeviceType => "device_type".into(),
         DeviceBrand => "device_brand".into(),
         DeviceModel => "device_model".into(),
@@ -85,11 +99,23 @@ fn column(dim: &Dimension, b: &mut Binder) -> String {
 
 /// A filter as a boolean SQL condition.
 fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
-    let values: Vec<String> = f.values.iter().map(|v| b.bind(Param::Text(v.clone()))).collect();
+    let missing = missing_label(&f.dimension);
+    // `country==(unknown)` selects the rows the breakdown shows under that label.
+    let values: Vec<Option<String>> = f
+        .values
+        .iter()
+        .map(|v| (f.op == FilterOp::Contains || Some(v.as_str()) != missing).then(|| b.bind(Param::Text(v.clone()))))
+        .collect();
     let matches = |col: &str| -> String {
         let parts: Vec<String> = match f.op {
-            FilterOp::Is | FilterOp::IsNot => values.iter().map(|v| format!("{col} = {v}")).collect(),
-            FilterOp::Contains => values.iter().map(|v| format!("strpos(lower({col}), lower({v})) > 0")).collect(),
+            FilterOp::Is | FilterOp::IsNot => values
+                .iter()
+                .map(|v| match v {
+                    Some(v) => format!("{col} = {v}"),
+                    None => format!("{col} IS NULL"),
+                })
+                .collect(),
+            FilterOp::Contains => values.iter().flatten().map(|v| format!("strpos(lower({col}), lower({v})) > 0")).collect(),
         };
         format!("({})", parts.join(" OR "))
     };
@@ -179,10 +205,15 @@ fn breakdown_rows(dim: &Dimension, cond: &str, b: &mut Binder, table: &str, by_s
     }
     let col = column(dim, b);
     let rows = row_condition(dim).map(|r| format!(" AND {r}")).unwrap_or_default();
+    // Labels are fixed strings of the model, never input.
+    let (value, present) = match missing_label(dim) {
+        Some(label) => (format!("coalesce({col}, '{label}')"), ""),
+        None => (col, " WHERE value IS NOT NULL"),
+    };
     format!(
         "SELECT {site}value, approx_distinct(visitor) AS visitors, {VISIT_METRICS} \
-         FROM (SELECT {site}{col} AS value, visitor, visit_seq, visit_gap_ms, kind FROM {table} WHERE {cond}{rows}) \
-         WHERE value IS NOT NULL GROUP BY {site}value"
+         FROM (SELECT {site}{value} AS value, visitor, visit_seq, visit_gap_ms, kind FROM {table} WHERE {cond}{rows}){present} \
+         GROUP BY {site}value"
     )
 }
 

@@ -8,9 +8,11 @@
 //! line lives longer than 72 hours and a minute (the policy promises 73), and copies of old
 //! segments (backups) cannot be read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
+use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -39,12 +41,84 @@ pub struct AccessLine {
     pub referer: String,
     /// `X-Forwarded-For` / `Forwarded`, as sent.
     pub forwarded: String,
+    /// Requests of this hour not written since the line before, because the log was over its
+    /// budget (see [`Budget`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The longest each field may be, in characters: a line stays under about 1.5 KB whatever a
+/// client sends.
+const FIELD_CAPS: [usize; 6] = [64, 16, 512, 256, 256, 256];
+
+impl AccessLine {
+    /// Cuts every field to its cap (on a character boundary).
+    fn cap(&mut self) {
+        let [ip, method, path, ua, referer, forwarded] = FIELD_CAPS;
+        for (field, cap) in [
+            (&mut self.ip, ip),
+            (&mut self.method, method),
+            (&mut self.path, path),
+            (&mut self.user_agent, ua),
+            (&mut self.referer, referer),
+            (&mut self.forwarded, forwarded),
+        ] {
+            if let Some((at, _)) = field.char_indices().nth(cap) {
+                field.truncate(at);
+            }
+        }
+    }
+}
+
+/// How much the log may grow in an hour. Under the budget every request is written; past it
+/// (in total, or for the client's network: an IPv4 /24 or an IPv6 /48), one request in
+/// `sample_one_in` is, carrying the count of those dropped before it; past twice the total,
+/// none is, and the hour's segment ends with the count. The log never grows past
+/// `2 × hour_bytes` per hour, so [`KEEP_HOURS`] of it fit in a known space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub hour_bytes: u64,
+    pub network_hour_bytes: u64,
+    pub sample_one_in: u32,
+    /// Networks whose use is tracked in an hour; later ones share the total budget only.
+    pub networks_tracked: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { hour_bytes: 16 << 20, network_hour_bytes: 1 << 20, sample_one_in: 100, networks_tracked: 100_000 }
+    }
+}
+
+/// The network a client belongs to, for the budget: IPv4 /24, IPv6 /48.
+fn network_of(ip: &str) -> Option<u128> {
+    match ip.parse::<IpAddr>().ok()?.to_canonical() {
+        IpAddr::V4(v4) => Some(u128::from(u32::from(v4) >> 8)),
+        IpAddr::V6(v6) => Some((u128::from(v6) >> 80) | (1 << 127)),
+    }
+}
+
+/// What the current hour has used of the budget.
+#[derive(Default)]
+struct HourUse {
+    hour: String,
+    bytes: u64,
+    networks: HashMap<u128, u64>,
+    /// Requests seen over budget this hour (for sampling).
+    over: u64,
+    /// Dropped and not yet counted in a written line.
+    dropped_unwritten: u64,
 }
 
 pub struct AccessLog {
     dir: PathBuf,
     master: Key,
     keys_file: SealedFile,
+    budget: Budget,
     state: Mutex<State>,
 }
 
@@ -54,6 +128,36 @@ struct State {
     keys: BTreeMap<String, Arc<Key>>,
     /// The open segment: its hour and file.
     open: Option<(String, fs::File)>,
+    usage: HourUse,
+    /// Requests not written because of the budget, since the log was opened.
+    dropped_total: u64,
+}
+
+/// Where a page of the log ends: the hour and the position of the oldest line shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub hour: String,
+    pub index: u64,
+}
+
+impl Cursor {
+    /// `2026-03-01T10.42`, for a URL.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.hour, self.index)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (hour, index) = text.rsplit_once('.')?;
+        parse_hour(hour)?;
+        Some(Cursor { hour: hour.to_owned(), index: index.parse().ok()? })
+    }
+}
+
+/// One page of lines, newest first, and where the next (older) page starts.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub lines: Vec<AccessLine>,
+    pub older: Option<Cursor>,
 }
 
 /// The hour a timestamp falls in, as named in segment files and the key file.
@@ -67,6 +171,8 @@ fn parse_hour(name: &str) -> Option<OffsetDateTime> {
 }
 
 const CONTEXT: &[u8] = b"obscura access log v1";
+/// No sealed line comes near this; a larger length is damage, not a line.
+const MAX_FRAME: usize = 64 << 10;
 
 impl AccessLog {
     /// Opens the log in `dir` with its hour keys in `keys_path` (outside the data folder).
@@ -83,7 +189,19 @@ impl AccessLog {
                 keys.insert(hour, Arc::new(key));
             }
         }
-        Ok(AccessLog { dir, master, keys_file, state: Mutex::new(State { keys, open: None }) })
+        let state = State { keys, ..Default::default() };
+        Ok(AccessLog { dir, master, keys_file, budget: Budget::default(), state: Mutex::new(state) })
+    }
+
+    /// Sets how much the log may grow (`[access_log]`).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = Budget { sample_one_in: budget.sample_one_in.max(1), ..budget };
+        self
+    }
+
+    /// Requests not written because of the budget, since the log was opened.
+    pub fn dropped(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped_total
     }
 
     fn segment_path(&self, hour: &str) -> PathBuf {
@@ -95,32 +213,89 @@ impl AccessLog {
         self.keys_file.write(&self.master, &serde_json::to_vec(&stored)?)
     }
 
-    /// Appends a line to its hour's segment. Lines reach the operating system at once; a crash
-    /// of the machine may lose the last of them, which an access log can afford.
+    /// Appends a line to its hour's segment, within the [`Budget`]. Lines reach the operating
+    /// system at once; a crash of the machine may lose the last of them, which an access log can
+    /// afford.
     pub fn record(&self, line: &AccessLine) -> anyhow::Result<()> {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(line.ts_ms) * 1_000_000)?;
         let hour = hour_name(at);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let key = match state.keys.get(&hour) {
+        if state.usage.hour != hour {
+            self.close_hour(&mut state)?;
+            state.usage = HourUse { hour: hour.clone(), ..Default::default() };
+        }
+        let network = network_of(&line.ip);
+        let budget = self.budget;
+        let usage = &mut state.usage;
+        let network_used = network.and_then(|n| usage.networks.get(&n)).copied().unwrap_or(0);
+        if usage.bytes >= budget.hour_bytes || network_used >= budget.network_hour_bytes {
+            usage.over += 1;
+            let sampled = usage.over % u64::from(budget.sample_one_in) == 0;
+            if !sampled || usage.bytes >= budget.hour_bytes.saturating_mul(2) {
+                usage.dropped_unwritten += 1;
+                state.dropped_total += 1;
+                return Ok(());
+            }
+        }
+        let mut line = line.clone();
+        line.cap();
+        line.dropped = std::mem::take(&mut state.usage.dropped_unwritten);
+        let written = self.write_line(&mut state, &hour, &line)?;
+        let usage = &mut state.usage;
+        usage.bytes += written;
+        if let Some(n) = network {
+            if usage.networks.len() < budget.networks_tracked || usage.networks.contains_key(&n) {
+                *usage.networks.entry(n).or_default() += written;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the current hour: what was dropped and not yet counted is written as one line.
+    fn close_hour(&self, state: &mut State) -> anyhow::Result<()> {
+        let dropped = std::mem::take(&mut state.usage.dropped_unwritten);
+        if dropped == 0 {
+            return Ok(());
+        }
+        let hour = state.usage.hour.clone();
+        let Some(start) = parse_hour(&hour) else { return Ok(()) };
+        let last_ms = ((start + Duration::hours(1)).unix_timestamp_nanos() / 1_000_000) as i64 - 1;
+        let summary = AccessLine {
+            ts_ms: last_ms,
+            ip: String::new(),
+            method: "-".into(),
+            path: "(requests over the access-log budget, not written)".into(),
+            status: 0,
+            user_agent: String::new(),
+            referer: String::new(),
+            forwarded: String::new(),
+            dropped,
+        };
+        self.write_line(state, &hour, &summary).map(|_| ())
+    }
+
+    /// Seals `line` into `hour`'s segment; returns the bytes written.
+    fn write_line(&self, state: &mut State, hour: &str, line: &AccessLine) -> anyhow::Result<u64> {
+        let key = match state.keys.get(hour) {
             Some(key) => key.clone(),
             None => {
                 // The key is saved before it seals anything.
                 let key = Arc::new(Key::random());
                 let mut keys = state.keys.clone();
-                keys.insert(hour.clone(), key.clone());
+                keys.insert(hour.to_owned(), key.clone());
                 self.save_keys(&keys)?;
                 state.keys = keys;
                 key
             }
         };
-        if state.open.as_ref().is_none_or(|(h, _)| *h != hour) {
-            let path = self.segment_path(&hour);
+        if state.open.as_ref().is_none_or(|(h, _)| h != hour) {
+            let path = self.segment_path(hour);
             let file = fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            state.open = Some((hour.clone(), file));
+            state.open = Some((hour.to_owned(), file));
         }
         let sealed = key.seal(CONTEXT, &serde_json::to_vec(line)?);
         let mut frame = Vec::with_capacity(sealed.len() + 4);
@@ -128,45 +303,125 @@ impl AccessLog {
         frame.extend_from_slice(&sealed);
         let (_, file) = state.open.as_mut().expect("opened above");
         file.write_all(&frame)?;
+        Ok(frame.len() as u64)
+    }
+
+    /// Every readable line written at or after `since`, oldest first (for small logs and
+    /// tests; [`AccessLog::for_each`] and [`AccessLog::page`] do not hold the log in memory).
+    pub fn read(&self, since: OffsetDateTime) -> anyhow::Result<Vec<AccessLine>> {
+        let mut lines = Vec::new();
+        self.for_each(since, |line| {
+            lines.push(line);
+            ControlFlow::Continue(())
+        })?;
+        Ok(lines)
+    }
+
+    /// Streams every readable line written at or after `since`, oldest first, one at a time.
+    pub fn for_each(&self, since: OffsetDateTime, mut f: impl FnMut(AccessLine) -> ControlFlow<()>) -> anyhow::Result<()> {
+        let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+        for (hour, key) in self.hours_since(since) {
+            let flow = self.scan_segment(&hour, &key, |_, line| {
+                if line.ts_ms >= since_ms { f(line) } else { ControlFlow::Continue(()) }
+            })?;
+            if flow.is_break() {
+                break;
+            }
+        }
         Ok(())
     }
 
-    /// Every readable line written at or after `since`, oldest first.
-    pub fn read(&self, since: OffsetDateTime) -> anyhow::Result<Vec<AccessLine>> {
-        let keys = self.state.lock().unwrap_or_else(|e| e.into_inner()).keys.clone();
+    /// Up to `limit` lines written at or after `since` that `keep` accepts, newest first,
+    /// starting below `before` (a cursor from the previous page). Holds at most `limit` lines
+    /// in memory, however large the log.
+    pub fn page(
+        &self,
+        since: OffsetDateTime,
+        before: Option<&Cursor>,
+        limit: usize,
+        keep: impl Fn(&AccessLine) -> bool,
+    ) -> anyhow::Result<Page> {
         let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
-        let mut lines = Vec::new();
-        for (hour, key) in keys {
-            if parse_hour(&hour).is_some_and(|h| h + Duration::hours(1) <= since) {
+        let mut page = Page::default();
+        let mut hours = self.hours_since(since);
+        hours.reverse();
+        for (hour, key) in hours {
+            if before.is_some_and(|c| hour > c.hour) {
                 continue;
             }
-            let path = self.segment_path(&hour);
-            let mut bytes = Vec::new();
-            match fs::File::open(&path) {
-                Ok(mut f) => f.read_to_end(&mut bytes)?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-            };
-            let mut rest = bytes.as_slice();
-            // A torn last frame (a crash mid-write) ends the segment.
-            while rest.len() >= 4 {
-                let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-                if rest.len() < 4 + len {
-                    break;
+            let below = before.filter(|c| c.hour == hour).map_or(u64::MAX, |c| c.index);
+            let need = limit - page.lines.len();
+            // The newest `need` matching lines of this hour below the cursor.
+            let mut newest: VecDeque<(u64, AccessLine)> = VecDeque::with_capacity(need.min(1024));
+            let _ = self.scan_segment(&hour, &key, |index, line| {
+                if index >= below {
+                    return ControlFlow::Break(());
                 }
-                // A frame torn by a failed write: the rest of the segment cannot be framed.
-                let Ok(plain) = key.open(CONTEXT, &rest[4..4 + len]) else {
-                    tracing::warn!("{} has a damaged record; the lines after it are skipped", path.display());
-                    break;
-                };
-                let Ok(line) = serde_json::from_slice::<AccessLine>(&plain) else { break };
-                if line.ts_ms >= since_ms {
-                    lines.push(line);
+                if line.ts_ms >= since_ms && keep(&line) {
+                    if newest.len() == need {
+                        newest.pop_front();
+                    }
+                    newest.push_back((index, line));
                 }
-                rest = &rest[4 + len..];
+                ControlFlow::Continue(())
+            })?;
+            let oldest = newest.front().map(|(i, _)| *i);
+            page.lines.extend(newest.into_iter().rev().map(|(_, l)| l));
+            if page.lines.len() == limit {
+                page.older = oldest.map(|index| Cursor { hour, index });
+                break;
             }
         }
-        Ok(lines)
+        Ok(page)
+    }
+
+    /// The hours that may hold lines written at or after `since`, oldest first, with their keys.
+    fn hours_since(&self, since: OffsetDateTime) -> Vec<(String, Arc<Key>)> {
+        let keys = self.state.lock().unwrap_or_else(|e| e.into_inner()).keys.clone();
+        keys.into_iter().filter(|(hour, _)| !parse_hour(hour).is_some_and(|h| h + Duration::hours(1) <= since)).collect()
+    }
+
+    /// Calls `f` with each readable line of `hour`'s segment and its position, oldest first,
+    /// reading one frame at a time.
+    fn scan_segment(
+        &self,
+        hour: &str,
+        key: &Key,
+        mut f: impl FnMut(u64, AccessLine) -> ControlFlow<()>,
+    ) -> anyhow::Result<ControlFlow<()>> {
+        let path = self.segment_path(hour);
+        let mut reader = match fs::File::open(&path) {
+            Ok(file) => BufReader::new(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ControlFlow::Continue(())),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut frame = Vec::new();
+        for index in 0.. {
+            let mut len = [0u8; 4];
+            // A torn last frame (a crash mid-write) ends the segment.
+            if reader.read_exact(&mut len).is_err() {
+                break;
+            }
+            let len = u32::from_le_bytes(len) as usize;
+            if len > MAX_FRAME {
+                tracing::warn!("{} has a damaged record; the lines after it are skipped", path.display());
+                break;
+            }
+            frame.resize(len, 0);
+            if reader.read_exact(&mut frame).is_err() {
+                break;
+            }
+            // A frame torn by a failed write: the rest of the segment cannot be framed.
+            let Ok(plain) = key.open(CONTEXT, &frame) else {
+                tracing::warn!("{} has a damaged record; the lines after it are skipped", path.display());
+                break;
+            };
+            let Ok(line) = serde_json::from_slice::<AccessLine>(&plain) else { break };
+            if f(index, line).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     /// Destroys the segments and keys of hours that began [`KEEP_HOURS`] or more before `now`.
@@ -228,6 +483,7 @@ mod tests {
             user_agent: "curl/8".into(),
             referer: String::new(),
             forwarded: String::new(),
+            dropped: 0,
         }
     }
 
@@ -260,5 +516,73 @@ mod tests {
         // Every line's age at its purge is at most PROMISED_HOURS: the last line of an hour is
         // written just before the hour ends and purged KEEP_HOURS after the hour began.
         assert!(KEEP_HOURS < PROMISED_HOURS);
+    }
+
+    fn from(ip: &str, at: OffsetDateTime, path: &str) -> AccessLine {
+        AccessLine { ip: ip.into(), ..line(at, path) }
+    }
+
+    #[test]
+    fn hardening_access_log_caps_fields_and_stays_within_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget { hour_bytes: 400_000, network_hour_bytes: 8_000, sample_one_in: 10, networks_tracked: 1000 };
+        let log = AccessLog::open(dir.path().join("log"), dir.path().join("keys"), Key::random()).unwrap().with_budget(budget);
+        let t0 = datetime!(2026-03-01 10:00 UTC);
+        // One network floods with huge junk requests.
+        let junk = "x".repeat(5000);
+        for i in 0..2_000 {
+            let mut l = from(&format!("198.51.100.{}", i % 250), t0 + Duration::milliseconds(i), &format!("/{junk}"));
+            (l.user_agent, l.referer, l.forwarded) = (junk.clone(), junk.clone(), junk.clone());
+            log.record(&l).unwrap();
+        }
+        // A client of another network is still written in full.
+        log.record(&from("203.0.113.5", t0 + Duration::seconds(10), "/real")).unwrap();
+        let lines = log.read(t0).unwrap();
+        assert!(lines.iter().all(|l| l.path.chars().count() <= 512 && l.user_agent.chars().count() <= 256 && l.forwarded.chars().count() <= 256));
+        assert!(lines.iter().any(|l| l.path == "/real"));
+        let flood = lines.iter().filter(|l| l.ip.starts_with("198.51.100.")).count();
+        assert!(flood < 250, "past its network's budget a network is sampled: {flood} lines written");
+        // Nothing is lost from the count: written + dropped = sent.
+        assert_eq!(flood as u64 + log.dropped(), 2_000);
+
+        // A flood from everywhere: the hour never passes twice its total budget.
+        for i in 0..20_000u32 {
+            let ip = format!("10.{}.{}.1", (i >> 8) & 255, i & 255);
+            let mut l = from(&ip, t0 + Duration::seconds(20), "/");
+            l.user_agent = junk.clone();
+            log.record(&l).unwrap();
+        }
+        let size = fs::metadata(dir.path().join("log/2026-03-01T10.log")).unwrap().len();
+        assert!(size <= 2 * budget.hour_bytes + 2_000, "segment is {size} bytes");
+        // The next hour starts a fresh budget and the old one ends with the count of what it dropped.
+        log.record(&from("203.0.113.5", t0 + Duration::hours(1), "/next")).unwrap();
+        let lines = log.read(t0).unwrap();
+        let counted: u64 = lines.iter().map(|l| l.dropped).sum();
+        assert_eq!(counted, log.dropped(), "every dropped request is counted in the log itself");
+        assert!(lines.iter().any(|l| l.path == "/next"));
+    }
+
+    #[test]
+    fn hardening_access_log_pages_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AccessLog::open(dir.path().join("log"), dir.path().join("keys"), Key::random()).unwrap();
+        let t0 = datetime!(2026-03-01 10:00 UTC);
+        for i in 0..50 {
+            let ip = if i % 2 == 0 { "203.0.113.9" } else { "198.51.100.1" };
+            log.record(&from(ip, t0 + Duration::minutes(i * 5), &format!("/{i}"))).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = log.page(t0, cursor.as_ref(), 7, |l| l.ip == "203.0.113.9").unwrap();
+            assert!(page.lines.len() <= 7);
+            seen.extend(page.lines.iter().map(|l| l.path.clone()));
+            match page.older {
+                Some(c) => cursor = Some(Cursor::decode(&c.encode()).unwrap()),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (0..50).rev().filter(|i| i % 2 == 0).map(|i| format!("/{i}")).collect();
+        assert_eq!(seen, expected, "every matching line once, newest first, across hours");
     }
 }

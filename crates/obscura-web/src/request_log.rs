@@ -2,12 +2,12 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
-use obscura_store::access_log::AccessLine;
+use obscura_store::access_log::{AccessLine, Cursor};
 use obscura_store::meta::Role;
 
 use crate::overview::page;
@@ -42,11 +42,25 @@ fn describe(state: &AppState, request: &Request) -> AccessLine {
         method: request.method().to_string(),
         // The path only: query strings and full referrers may carry what the rest of Obscura
         // scrubs, and the log is for telling who asked for what, not for analytics.
-        path: request.uri().path().chars().take(2000).collect(),
+        path: without_secrets(request.uri().path()),
         status: 0,
         user_agent: header("user-agent"),
         referer: origin(&header("referer")),
         forwarded,
+        dropped: 0,
+    }
+}
+
+/// A path as the log keeps it: the token of a shared link is a secret (whoever holds it reads
+/// the dashboard) and is stored elsewhere only as a hash, so `/share/<token>/…` becomes
+/// `/share/…/…`.
+fn without_secrets(path: &str) -> String {
+    match path.strip_prefix("/share/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, after)) => format!("/share/…/{after}"),
+            None => "/share/…".to_owned(),
+        },
+        None => path.to_owned(),
     }
 }
 
@@ -58,8 +72,22 @@ fn origin(url: &str) -> String {
     }
 }
 
-/// `GET /logs`: the last hours of the access log (owners only; every view is audited).
-pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Lines shown per page of `/logs`.
+const PAGE_LINES: usize = 200;
+
+#[derive(serde::Deserialize)]
+pub struct LogsQuery {
+    /// Only requests from this address.
+    #[serde(default)]
+    ip: Option<String>,
+    /// Where the previous page ended (see [`Cursor::encode`]).
+    #[serde(default)]
+    before: Option<String>,
+}
+
+/// `GET /logs`: the access log, newest first, a page at a time (owners only; every view is
+/// audited — that an address filter was used, never the address).
+pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LogsQuery>) -> Response {
     let session = match crate::accounts::signed_in(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r,
@@ -67,28 +95,80 @@ pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap) -> Res
     if session.role < Role::Owner {
         return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string())).into_response();
     }
-    let since = state.clock.now() - time::Duration::hours(obscura_store::access_log::PROMISED_HOURS);
-    let lines = match state.access_log.read(since) {
-        Ok(lines) => lines,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e:#}")).into_response(),
+    let ip = match query.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => match text.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(ip.to_canonical().to_string()),
+            Err(_) => return (StatusCode::BAD_REQUEST, format!("ip: {text:?} is not an IP address")).into_response(),
+        },
     };
-    audit(&state, &session, "logs.read", &format!("{} lines", lines.len()));
+    let before = match query.before.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => match Cursor::decode(text) {
+            Some(c) => Some(c),
+            None => return (StatusCode::BAD_REQUEST, "before: not a position in the log (use the page's links)").into_response(),
+        },
+    };
+    let since = state.clock.now() - time::Duration::hours(obscura_store::access_log::PROMISED_HOURS);
+    let log = state.access_log.clone();
+    let filter = ip.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        log.page(since, before.as_ref(), PAGE_LINES, |l| filter.as_ref().is_none_or(|ip| &l.ip == ip))
+    })
+    .await;
+    let found = match read {
+        Ok(Ok(page)) => page,
+        Ok(Err(e)) => return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e:#}")).into_response(),
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e}")).into_response(),
+    };
+    let filtered = if ip.is_some() { "yes" } else { "no" };
+    audit(&state, &session, "logs.read", &format!("{} lines, address filter: {filtered}", found.lines.len()));
+    let older = found.older.map(|c| {
+        let mut link = format!("/logs?before={}", c.encode());
+        if let Some(ip) = &ip {
+            link.push_str(&format!("&ip={ip}"));
+        }
+        link
+    });
     let body = page(
         "Access log",
         html! {
             header.top { h1 { "Access log" } nav.actions { a href="/" { "Dashboard" } a href="/audit" { "Audit log" } } }
             main {
                 p.muted { "Requests of the last " (obscura_store::access_log::PROMISED_HOURS) " hours, newest first; older lines are destroyed. Viewing this page is recorded in the audit log." }
+                form method="get" action="/logs" {
+                    label { "Address " input type="text" name="ip" value=(ip.as_deref().unwrap_or("")) placeholder="203.0.113.7"; }
+                    button type="submit" { "Filter" }
+                }
                 table.top {
                     thead { tr { th { "When (UTC)" } th { "IP" } th { "Request" } th { "Status" } th { "User-Agent" } } }
                     tbody {
-                        @for l in lines.iter().rev().take(500) {
-                            tr { td { (crate::stats_api::format_ms(l.ts_ms)) } td { (l.ip) } td { (l.method) " " (l.path) } td { (l.status) } td { (l.user_agent) } }
+                        @for l in &found.lines {
+                            tr {
+                                td { (crate::stats_api::format_ms(l.ts_ms)) }
+                                td { (l.ip) }
+                                td { (l.method) " " (l.path) @if l.dropped > 0 { " (" (l.dropped) " requests over budget not written before this one)" } }
+                                td { (l.status) }
+                                td { (l.user_agent) }
+                            }
                         }
                     }
                 }
+                @if let Some(link) = older { p { a href=(link) { "Older requests" } } }
             }
         },
     );
     Html(body.into_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p08_shared_link_tokens_never_reach_the_access_log() {
+        assert_eq!(without_secrets("/share/obs_s_abc123"), "/share/…");
+        assert_eq!(without_secrets("/share/obs_s_abc123/api/x"), "/share/…/api/x");
+        assert_eq!(without_secrets("/sites"), "/sites");
+    }
 }

@@ -31,6 +31,8 @@ pub struct App {
     pub pipeline: Arc<Pipeline>,
     pub meta: Arc<MetaStore>,
     pub maintenance: Maintenance,
+    /// How long clients may take to send headers, and to stay silent.
+    pub timeouts: crate::http_server::Timeouts,
 }
 
 /// Opens metadata and the audit log only (for CLI commands that manage sites, users and tokens).
@@ -52,13 +54,13 @@ pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
     };
     let geo = if e.geo_databases.is_empty() { GeoDb::empty() } else { GeoDb::open(&e.geo_databases)? };
     let networks = if e.asn_databases.is_empty() { AsnDb::empty() } else { AsnDb::open(&e.asn_databases)? };
-    Ok(Enricher::new(user_agents, geo, networks))
+    Ok(Enricher::with_cache_entries(user_agents, geo, networks, config.limits.user_agent_cache))
 }
 
 /// The access log (P8) in the data folder, its hour keys beside the keyring; hours due for
 /// destruction (the server may have been stopped when they fell due) go at once.
 pub fn open_access_log(config: &Config, key: obscura_store::crypto::Key, now: time::OffsetDateTime) -> anyhow::Result<AccessLog> {
-    let log = AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)?;
+    let log = AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)?.with_budget(config.access_log.budget());
     log.purge(now)?;
     Ok(log)
 }
@@ -85,7 +87,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let pipeline = Arc::new(
         Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.salts_path(), key.clone())?
             .with_scrub_rules(config.scrub.site_rules()?)
-            .with_source_params(config.url.source_params.clone()),
+            .with_source_params(config.url.source_params.clone())
+            .with_visit_limits(config.limits.visits()),
     );
     let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
     let state = AppState {
@@ -123,7 +126,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         config.k_anonymity,
     );
     let redirect_http_from = config.tls.as_ref().and_then(|t| t.redirect_http_from);
-    Ok(App { state, tls, redirect_http_from, store, pipeline, meta, maintenance })
+    Ok(App { state, tls, redirect_http_from, store, pipeline, meta, maintenance, timeouts: config.limits.timeouts() })
 }
 
 /// Serves until Ctrl-C / SIGTERM, running maintenance (salts, retention) in the background.
@@ -142,26 +145,20 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         }
     });
     let router = obscura_web::router(app.state.clone());
-    match app.tls.clone() {
-        Some(tls) => {
-            let mut redirect = None;
-            if let Some(from) = app.redirect_http_from {
-                let plain = tokio::net::TcpListener::bind(from)
-                    .await
-                    .with_context(|| format!("cannot listen on {from} for the HTTP-to-HTTPS redirect"))?;
-                let port = listener.local_addr()?.port();
-                redirect = Some(tokio::spawn(async move { axum::serve(plain, crate::tls::redirect_router(port)).await }));
-            }
-            crate::tls::serve(listener, tls, router, shutdown_signal()).await?;
-            if let Some(r) = redirect {
-                r.abort();
-            }
-        }
-        None => {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
-        }
+    let mut redirect = None;
+    if let (Some(_), Some(from)) = (&app.tls, app.redirect_http_from) {
+        let plain = tokio::net::TcpListener::bind(from)
+            .await
+            .with_context(|| format!("cannot listen on {from} for the HTTP-to-HTTPS redirect"))?;
+        let port = listener.local_addr()?.port();
+        let timeouts = app.timeouts;
+        redirect = Some(tokio::spawn(async move {
+            crate::http_server::serve(plain, None, crate::tls::redirect_router(port), timeouts, std::future::pending()).await
+        }));
+    }
+    crate::http_server::serve(listener, app.tls.clone(), router, app.timeouts, shutdown_signal()).await?;
+    if let Some(r) = redirect {
+        r.abort();
     }
     maintenance.abort();
     app.store.close();

@@ -56,6 +56,12 @@ pub struct Config {
     /// The operator's own scrub rules, added to the built-in ones.
     #[serde(default)]
     pub scrub: ScrubConfig,
+    /// Ceilings on what clients can make the server hold.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// How much the access log may grow.
+    #[serde(default)]
+    pub access_log: AccessLogConfig,
     /// Set from `OBSCURA_MASTER_KEY` only, never from the file.
     #[serde(skip)]
     pub master_key_hex: Option<String>,
@@ -106,6 +112,106 @@ pub struct TlsConfig {
     /// A plain-HTTP address that redirects every request to HTTPS (e.g. `0.0.0.0:80`).
     #[serde(default)]
     pub redirect_http_from: Option<SocketAddr>,
+}
+
+/// `[limits]`: every structure a client can make the server hold has a ceiling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Open visits remembered at once (least recently active forgotten first).
+    pub open_visits: usize,
+    /// Megabytes of page text the open visits may remember.
+    pub visit_pages_mb: usize,
+    /// Parsed User-Agents kept (least recently used out first).
+    pub user_agent_cache: usize,
+    /// Seconds a client may take to send a request's headers (and a TLS handshake).
+    pub header_timeout_secs: u64,
+    /// Seconds a connection may stay silent before it is closed.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let visits = obscura_ingest::visits::VisitLimits::default();
+        let timeouts = crate::http_server::Timeouts::default();
+        LimitsConfig {
+            open_visits: visits.max_open,
+            visit_pages_mb: visits.max_path_bytes >> 20,
+            user_agent_cache: obscura_ingest::enricher::DEVICE_CACHE_ENTRIES,
+            header_timeout_secs: timeouts.headers.as_secs(),
+            idle_timeout_secs: timeouts.idle.as_secs(),
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn visits(&self) -> obscura_ingest::visits::VisitLimits {
+        obscura_ingest::visits::VisitLimits { max_open: self.open_visits, max_path_bytes: self.visit_pages_mb << 20 }
+    }
+
+    pub fn timeouts(&self) -> crate::http_server::Timeouts {
+        crate::http_server::Timeouts {
+            headers: std::time::Duration::from_secs(self.header_timeout_secs),
+            idle: std::time::Duration::from_secs(self.idle_timeout_secs),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1_000..=100_000_000).contains(&self.open_visits) {
+            bail!("limits.open_visits must be 1000 to 100000000, not {}", self.open_visits);
+        }
+        if !(1..=65_536).contains(&self.visit_pages_mb) {
+            bail!("limits.visit_pages_mb must be 1 to 65536, not {}", self.visit_pages_mb);
+        }
+        if !(100..=10_000_000).contains(&self.user_agent_cache) {
+            bail!("limits.user_agent_cache must be 100 to 10000000, not {}", self.user_agent_cache);
+        }
+        if !(1..=600).contains(&self.header_timeout_secs) || !(1..=3600).contains(&self.idle_timeout_secs) {
+            bail!("limits.header_timeout_secs must be 1 to 600 and limits.idle_timeout_secs 1 to 3600");
+        }
+        Ok(())
+    }
+}
+
+/// `[access_log]`: a budget per hour, in total and per client network; past it, one line in
+/// `sample_one_in` is kept and the others are counted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessLogConfig {
+    pub hour_budget_mb: u64,
+    pub network_hour_budget_kb: u64,
+    pub sample_one_in: u32,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        let b = obscura_store::access_log::Budget::default();
+        AccessLogConfig { hour_budget_mb: b.hour_bytes >> 20, network_hour_budget_kb: b.network_hour_bytes >> 10, sample_one_in: b.sample_one_in }
+    }
+}
+
+impl AccessLogConfig {
+    pub fn budget(&self) -> obscura_store::access_log::Budget {
+        obscura_store::access_log::Budget {
+            hour_bytes: self.hour_budget_mb << 20,
+            network_hour_bytes: self.network_hour_budget_kb << 10,
+            sample_one_in: self.sample_one_in,
+            ..Default::default()
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=100_000).contains(&self.hour_budget_mb) {
+            bail!("access_log.hour_budget_mb must be 1 to 100000, not {}", self.hour_budget_mb);
+        }
+        if !(1..=10_000_000).contains(&self.network_hour_budget_kb) {
+            bail!("access_log.network_hour_budget_kb must be 1 to 10000000, not {}", self.network_hour_budget_kb);
+        }
+        if !(1..=1_000_000).contains(&self.sample_one_in) {
+            bail!("access_log.sample_one_in must be 1 to 1000000, not {}", self.sample_one_in);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -171,6 +277,8 @@ impl Default for Config {
             scrub: ScrubConfig::default(),
             tls: None,
             url: UrlConfig::default(),
+            limits: LimitsConfig::default(),
+            access_log: AccessLogConfig::default(),
             master_key_hex: None,
         }
     }
@@ -210,6 +318,8 @@ impl Config {
         }
         self.trusted_proxies()?;
         self.scrub.site_rules()?;
+        self.limits.validate()?;
+        self.access_log.validate()?;
         Ok(())
     }
 

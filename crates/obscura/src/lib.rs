@@ -6,6 +6,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod http_server;
 pub mod maintenance;
 pub mod tls;
 pub mod traffic;

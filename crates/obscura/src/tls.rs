@@ -1,18 +1,16 @@
 //! Built-in TLS (P10): rustls with TLS 1.3, and TLS 1.2 only when the configuration asks for
-//! it (for old clients); modern AEAD cipher suites only; HTTP/1.1 over each connection; an
-//! optional plain-HTTP listener that redirects every request to HTTPS.
+//! it (for old clients); modern AEAD cipher suites only; HTTP/1.1 over each connection (served by
+//! [`crate::http_server`]); an optional plain-HTTP listener that redirects every request to HTTPS.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
 
 use crate::config::TlsConfig;
 
@@ -42,77 +40,6 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
         anyhow::bail!("the TLS certificate file {} holds no PEM certificate", path.display());
     }
     Ok(certs)
-}
-
-/// Serves `router` over TLS on `listener` until `shutdown` completes. Each connection's
-/// handshake runs in its own task, so a slow client delays no one else. On shutdown, open
-/// connections finish the request they are serving (up to 10 s) before this returns, so the
-/// store is not closed under an event being acknowledged.
-pub async fn serve(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Reap finished connections so the set does not grow.
-        while connections.try_join_next().is_some() {}
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let mut stop = stop_rx.clone();
-        connections.spawn(async move {
-            let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-            };
-            let service = tower::ServiceExt::map_request(router, move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(30))
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = stop.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, "connection ended with an error: {e}");
-            }
-        });
-    }
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("{} connections still open after 10 s; closing them", connections.len());
-        connections.abort_all();
-    }
-    Ok(())
 }
 
 /// A plain-HTTP router that sends every request to the same path over HTTPS (308, so methods

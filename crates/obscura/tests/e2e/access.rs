@@ -282,9 +282,11 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     let q = format!("site={site}&range=today");
     let countries = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=country")).await;
     assert_eq!(countries["results"][0]["value"], "DE");
-    for dim in ["province", "referrer"] {
+    // What is not collected shows only as the row without a value.
+    for (dim, missing) in [("province", "(unknown)"), ("referrer", "(none)")] {
         let rows = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension={dim}")).await;
-        assert!(rows["results"].as_array().unwrap().is_empty(), "{dim} must not be stored: {rows}");
+        let values: Vec<&str> = rows["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+        assert_eq!(values, [missing], "{dim} must not be stored: {rows}");
     }
     let agg = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
     assert_eq!(agg["results"]["pageviews"], 1);

@@ -7,6 +7,7 @@ mod bad_input;
 mod chromium;
 mod durability;
 mod harness;
+mod hardening;
 mod outbound;
 mod overview;
 mod policy;

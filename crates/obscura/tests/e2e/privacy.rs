@@ -176,3 +176,70 @@ async fn p12_every_kind_of_data_is_encrypted_at_rest() {
     assert!(m.users.iter().any(|u| u.username.contains(marker)) && m.tokens.iter().any(|t| t.name.contains(marker)));
     s.stop();
 }
+
+/// P2 and P8 after everything a person does: ingest, logging in, reading the access log filtered
+/// by address in the dashboard and on the command line, admin commands, a shared link. The
+/// client's address then exists only in the access log: not in the events, the metadata or the
+/// 365-day audit log, decrypted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p02_client_address_is_in_no_store_but_the_access_log_after_cli_and_ui_actions() {
+    // The command line reads the access log at the real time, so the server runs at it too.
+    let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
+    let (ip, forwarded) = ("127.0.0.3", "198.51.100.9");
+    let client = TestServer::client_from([127, 0, 0, 3]);
+    for body in [
+        json!({"site": SITE, "url": format!("https://{SITE}/p02")}),
+        json!({"site": SITE, "kind": "event", "name": "signup", "url": format!("https://{SITE}/p02")}),
+    ] {
+        let res = client.post(format!("{}/api/event", s.base)).header("user-agent", UA).header("x-forwarded-for", forwarded).body(body.to_string()).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    // The dashboard: a failed login, a login, the overview, the access log filtered by address.
+    assert!(crate::harness::login(&s.base, "owner", "wrong password").await.is_none());
+    let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
+    for path in ["/".to_owned(), format!("/logs?ip={ip}"), format!("/logs?ip=::ffff:{ip}")] {
+        let res = client.get(format!("{}{path}", s.base)).header("cookie", &owner).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        if path.starts_with("/logs") {
+            assert!(html.contains("/p02") || html.contains("/api/event"), "the filtered log shows the address's requests");
+        }
+    }
+    // The command line.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
+            .args(args)
+            .env("OBSCURA_DATA_DIR", &s.data_dir)
+            .env("OBSCURA_MASTER_KEY_FILE", s.dir.path().join("keys/master.key"))
+            .env("OBSCURA_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let logs = cli(&["logs", "--ip", ip]);
+    assert!(logs.contains("/api/event"), "the command line finds the address's requests: {logs}");
+    cli(&["site", "add", "other.example"]);
+    cli(&["token", "add", "--name", "p02"]);
+    let shared = cli(&["share", "add", "--site", SITE]);
+    let token = shared.split("/share/").nth(1).unwrap().trim();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let view = client.get(format!("{}/share/{token}", s.base)).send().await.unwrap();
+    assert_eq!(view.status(), 200);
+
+    let mut stores = vec![("events", decrypted_text(s.app_store.as_ref()).await)];
+    stores.push(("metadata", serde_json::to_string(&*s.meta().get()).unwrap()));
+    let audit = obscura_store::audit::AuditLog::open(&s.data_dir, s.master_key()).unwrap().read_all().unwrap();
+    assert!(audit.iter().any(|r| r.action == "logs.read" && r.actor == "cli") && audit.iter().any(|r| r.action == "logs.read" && r.actor == "user:owner"));
+    stores.push(("audit log", serde_json::to_string(&audit).unwrap()));
+    for (name, text) in &stores {
+        for secret in [ip, forwarded, token] {
+            assert!(!text.contains(secret), "{secret} is in the {name}: {text}");
+        }
+    }
+    // The access log is where addresses belong, and where it is kept 73 hours at most.
+    let lines = s.access_log().read(obscura_model::Clock::now(s.clock.as_ref()) - time::Duration::hours(1)).unwrap();
+    assert!(lines.iter().any(|l| l.ip == ip));
+    assert!(lines.iter().all(|l| !l.path.contains(token)), "the shared link's token is not logged");
+    s.stop();
+}

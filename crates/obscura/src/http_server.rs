@@ -1,0 +1,210 @@
+//! The connection loop shared by plain HTTP and built-in TLS: every connection in its own task,
+//! HTTP/1.1, with a deadline for a request's headers (slow-loris) and for a connection that
+//! sends and receives nothing (idle keep-alive), and a graceful drain on shutdown.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+
+/// How long a client may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the first byte of a request to the end of its headers; also the TLS handshake.
+    pub headers: Duration,
+    /// A connection with no bytes in either direction for this long is closed.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { headers: Duration::from_secs(15), idle: Duration::from_secs(60) }
+    }
+}
+
+/// How long open connections may finish their request once shutdown begins.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes. On
+/// shutdown, open connections finish the request they are serving (up to 10 s) before this
+/// returns, so the store is not closed under an event being acknowledged.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    timeouts: Timeouts,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        let router = router.clone();
+        let stop = stop_rx.clone();
+        let acceptor = acceptor.clone();
+        connections.spawn(async move {
+            let io = Activity::new(tcp);
+            match acceptor {
+                None => serve_connection(io, peer, router, timeouts, stop).await,
+                Some(acceptor) => match tokio::time::timeout(timeouts.headers, acceptor.accept(io)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, peer, router, timeouts, stop).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("{} connections still open after {} s; closing them", connections.len(), DRAIN.as_secs());
+        connections.abort_all();
+    }
+    Ok(())
+}
+
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    timeouts: Timeouts,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + HasActivity + 'static,
+{
+    let activity = stream.activity();
+    let service = tower::ServiceExt::map_request(router, move |mut request: axum::http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeouts.headers)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+    tokio::pin!(connection);
+    let mut closing = false;
+    let result = loop {
+        let idle_for = activity.idle_for();
+        let wake = timeouts.idle.saturating_sub(idle_for).max(Duration::from_millis(100));
+        tokio::select! {
+            result = connection.as_mut() => break result,
+            _ = stop.changed(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep(wake) => {
+                if activity.idle_for() >= timeouts.idle {
+                    if closing {
+                        // Asked to close politely and still silent: the client is gone.
+                        break Ok(());
+                    }
+                    tracing::debug!(%peer, "closing an idle connection");
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "connection ended with an error: {e}");
+    }
+}
+
+/// When bytes last moved, shared between a connection's stream and its watchdog.
+#[derive(Clone)]
+struct ActivityClock {
+    start: Instant,
+    /// Milliseconds after `start`.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl ActivityClock {
+    fn touch(&self) {
+        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.start.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// A stream that records when bytes last moved through it.
+struct Activity<S> {
+    inner: S,
+    clock: ActivityClock,
+}
+
+impl<S> Activity<S> {
+    fn new(inner: S) -> Self {
+        Activity { inner, clock: ActivityClock { start: Instant::now(), last_ms: Arc::new(AtomicU64::new(0)) } }
+    }
+}
+
+/// Gives the watchdog the activity clock of the TCP stream beneath, under TLS or not.
+trait HasActivity {
+    fn activity(&self) -> ActivityClock;
+}
+
+impl<S> HasActivity for Activity<S> {
+    fn activity(&self) -> ActivityClock {
+        self.clock.clone()
+    }
+}
+
+impl<S> HasActivity for tokio_rustls::server::TlsStream<Activity<S>> {
+    fn activity(&self) -> ActivityClock {
+        self.get_ref().0.clock.clone()
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.clock.touch();
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Activity<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.clock.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
