@@ -195,10 +195,12 @@ impl Kind {
             Kind::Imei => find_groups(text, &IMEI_KEYED, |_, _| true),
             Kind::Card => find_checked(text, &CARD, |t, r| {
                 let digits: String = t[r.clone()].chars().filter(char::is_ascii_digit).collect();
+                // A bare run after `count=` or before `bytes` is a quantity; a grouped one is not.
+                let bare = digits.len() == r.len();
                 cards::is_card_number(&digits)
                     && isolated(t, &r, &[' ', '-'])
                     && !in_identifier(t, &r)
-                    && !technical_quantity(t, &r)
+                    && !(bare && technical_quantity(t, &r))
             }),
             Kind::Phone => {
                 // Chinese text runs words together, so only Latin letters and digits glue.
@@ -658,7 +660,8 @@ fn find_ibans(text: &str) -> Vec<Range<usize>> {
 /// A phone candidate needs 8 to 15 digits and something that makes it a phone number rather
 /// than any long number (an epoch timestamp, an order number, a counter): an international
 /// prefix (`+`, or `00` in a grouped number), a trunk prefix (`0` and an area code), an area
-/// code in parentheses, phone-style grouping (`415-555-0132`, `06 12 34 56 78`) or a phone
+/// code in parentheses, phone-style grouping in three or more groups of two to four digits
+/// (`415-555-0132`, `06 12 34 56 78`) or a phone
 /// word just before it (`tel`, `mobile`, `电话`). Lists of single digits (`1 2 3 4 5 6 7 8`)
 /// and numbers grouped in thousands (`3 221 225 472`) are not phone numbers.
 fn check_phone(text: &str, r: Range<usize>) -> bool {
@@ -682,14 +685,19 @@ fn check_phone(text: &str, r: Range<usize>) -> bool {
     if !isolated(text, &r, &['.', '-']) || in_identifier(text, &r) {
         return false;
     }
-    if !main.starts_with('+') && technical_quantity(text, &r) {
+    // `31 764 537 924 octets` is a size; `count=4155550132` a counter; `Version 2024.10.3312`
+    // a version. A phone number written with `+`, brackets, spaces or hyphens keeps its shape
+    // whatever key it follows.
+    let bare = groups.len() == 1 && !main.starts_with(['+', '(']);
+    let dotted = main.contains('.') && !main.contains(['+', '(', ' ', '-']);
+    if unit_after(text, r.end) || ((bare || dotted) && technical_key_before(text, r.start)) {
         return false;
     }
     let separated = groups.len() > 1;
     let international = main.starts_with('+') || (separated && main.starts_with("00"));
     let trunk = main.len() > 1 && main.starts_with('0') && (b'1'..=b'9').contains(&main.as_bytes()[1]);
     let area_in_parens = main.starts_with('(');
-    let grouped = digits >= 9 && groups.len() >= 3 && groups.iter().skip(1).all(|g| g.len() >= 2);
+    let grouped = digits >= 9 && groups.len() >= 3 && groups.iter().skip(1).all(|g| (2..=4).contains(&g.len()));
     let keyword = phone_word_before(text, r.start) && !(groups.len() == 1 && looks_like_epoch(main));
     international || trunk || area_in_parens || grouped || keyword
 }
@@ -794,16 +802,17 @@ fn technical_quantity(text: &str, r: &Range<usize>) -> bool {
 
 /// Parts of key names that say a number counts or measures something, or names a technical
 /// object (`bytes_sent`, `Content-Length`, `x-request-id`, `trace_id`, `order_id`).
+/// Only specific words: a vague one (`sent`, `time`, `page`) would hide phone and account
+/// numbers written after it.
 const TECHNICAL_KEY_PARTS: &[&str] = &[
-    "size", "bytes", "byte", "len", "length", "count", "counter", "total", "sum", "offset", "seq",
+    "size", "bytes", "byte", "len", "length", "count", "counter", "total", "offset", "seq",
     "sequence", "build", "pid", "tid", "uptime", "elapsed", "duration", "epoch", "timestamp", "ts",
-    "time", "since", "until", "expires", "expiry", "exp", "iat", "nbf", "rows", "records",
-    "events", "requests", "request", "req", "ops", "hits", "inode", "lsn", "txid", "xid",
-    "generation", "nonce", "heap", "rss", "mem", "memory", "quota", "limit", "capacity", "free",
-    "used", "trace", "span", "order", "invoice", "job", "task", "revision", "rev", "commit",
-    "checksum", "crc", "block", "blocks", "frame", "ticks", "cycles", "ms", "ns", "us", "sec",
-    "seconds", "millis", "nanos", "micros", "sent", "received", "written", "read", "allocated",
-    "version", "ino", "pages", "items", "cursor", "page", "message", "msg", "snowflake",
+    "expires", "expiry", "exp", "iat", "nbf", "rows", "records", "events", "requests", "request",
+    "req", "ops", "hits", "inode", "lsn", "txid", "xid", "generation", "nonce", "heap", "rss",
+    "mem", "memory", "quota", "capacity", "trace", "span", "order", "invoice", "job", "task",
+    "revision", "rev", "commit", "checksum", "crc", "blocks", "ticks", "cycles", "ms", "ns", "us",
+    "seconds", "millis", "nanos", "micros", "allocated", "version", "ino", "cursor", "message",
+    "msg", "snowflake",
 ];
 
 /// True when the word before the number (across `:`, `=`, `#`, quotes, spaces and a metric's

@@ -261,6 +261,8 @@ fn hardening_scrubber_keeps_counters_sizes_and_ids() {
         "dd.trace_id=1234567890123456789 dd.span_id=987654321987654321",
         "Build #2024011503 passed",
         "x-request-id: 8842019311",
+        "CFBundleVersion 2024.10.33128608",
+        "CFBundleVersion 2024.10.3312",
     ] {
         assert_eq!(text(keep), keep);
     }
@@ -286,6 +288,9 @@ fn hardening_scrubber_phones_need_a_phone_shape_or_word() {
         assert_eq!(text(input), expected, "{input}");
         assert!(report(input).findings.iter().any(|f| f.rule == "phone"), "{input}");
     }
+    // A written phone number keeps its shape after any key; only bare digits can be counters.
+    assert_eq!(text("order 415-555-0132"), "order [phone]");
+    assert_eq!(text("sent 4155550132 a reminder"), "sent [number] a reminder");
     // Ten to thirteen digits alone are no phone number.
     for not_phone in ["1733011200", "1733011200123", "ORD-20240012345", "thread 139912345678901"] {
         assert!(!report(not_phone).findings.iter().any(|f| f.rule == "phone"), "{not_phone}");
@@ -336,4 +341,18 @@ fn hardening_scrubber_keeps_versions_and_ids_next_to_hashes() {
     assert_eq!(text("http://10.0.0.1/x"), "http://[ip]/x");
     // After a timestamp, a following long number is judged on its own.
     assert_eq!(text("1733011200 4155550132"), "1733011200 [number]");
+}
+
+#[test]
+fn hardening_scrubber_odd_text_around_numbers_does_not_panic() {
+    // The new context checks slice the text around candidates; multi-byte chars sit there.
+    for input in [
+        "é}1234567890", "{µ} 4155550132", "电话：４１５５５５０１３２", "—/1.2.3.4", "é/1.2.3.4",
+        "ü-4155550132-ü", "#", "0x", "1733011200\u{A0}4155550132", "SM-", "-A515F", "ä 5GNET ö",
+        "count=\u{2009}4155550132", "3\u{202F}221\u{202F}225\u{202F}472 B",
+    ] {
+        let out = text(input);
+        assert!(out.chars().count() <= MAX_TEXT_CHARS, "{input}");
+    }
+    assert_eq!(text("1733011200\u{A0}4155550132"), "1733011200\u{A0}[number]");
 }
