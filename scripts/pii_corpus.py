@@ -18,6 +18,10 @@ long and occurs nowhere in the text except inside the personal value itself.
 
 kind "technical": strings without personal data (stack traces, versions, hashes, timestamps,
 SQL, paths, prices, UI labels, ...) that must come out of the scrubber unchanged; secrets [].
+Among them are long numbers that are not personal: epoch timestamps, order and invoice numbers
+with a year, memory addresses, request, trace and build ids, counters and byte sizes, and names
+with digits from the network-operator and device databases ("5GNET INTERNET", "SM-A515F"). Field
+"user_agent_label" marks a device model as a User-Agent parser returns it, to be scrubbed as such.
 
 Every text is a single line of at most 450 characters without control characters. The output
 is deterministic: Faker and the local random generator are both seeded with 2026.
@@ -43,7 +47,7 @@ from faker import Faker
 SEED = 2026
 LOCALES = ["en_US", "zh_CN", "de_DE", "fr_FR", "en_GB"]
 PER_LOCALE = 80          # PII samples per type and locale ("-" counts as one locale)
-TECHNICAL_TOTAL = 2000   # technical samples, spread evenly over their shapes
+TECHNICAL_TOTAL = 2770   # technical samples, spread evenly over their shapes
 MAX_LEN = 450
 
 Faker.seed(SEED)
@@ -1087,6 +1091,174 @@ def iso_ts():
                  t.astimezone(timezone(timedelta(hours=1))).strftime("%Y-%m-%dT%H:%M:%S+01:00"), t.strftime("%Y-%m-%d")])
 
 
+# Technical numbers from logs and error messages that look like personal data to a careless
+# scrubber: long digit runs that are timestamps, identifiers, counters and sizes, and names with
+# digits from the network-operator and device databases.
+
+def epoch_value():
+    """Unix time in seconds, milliseconds, microseconds or with a fraction, 2024 to 2027."""
+    t = rdate().timestamp()
+    return pick([str(int(t)), str(int(t)), str(int(t * 1000)), str(int(t * 1000)), str(int(t * 1_000_000)),
+                 f"{t:.3f}", f"{t:.6f}", str(int(t * 1_000_000_000))])
+
+
+def tech_epoch():
+    e = epoch_value()
+    return pick([
+        "ts={e} level=info msg=\"request finished\"", "time={e} level=warn msg=\"slow upstream\"",
+        "{{\"timestamp\": {e}, \"level\": \"error\", \"msg\": \"db timeout\"}}", "[{e}] worker {w} exited with status 1",
+        "created_at: {e}", "{e} INFO cache warmed", "Expires: {e}", "\"iat\": {e}", "exp={e}",
+        "last_seen={e}", "since={e}&until={e2}", "X-Request-Start: t={e}", "cron fired at {e}",
+        "{{\"event\":\"click\",\"t\":{e}}}", "lastModified {e}", "session started {e}",
+        "job {w} scheduled for {e}", "heartbeat {e} ok", "E{e} retry budget exhausted",
+        "kafka offset commit at {e}", "lockfile written at {e}",
+    ]).format(e=e, e2=epoch_value(), w=R.randint(1, 64))
+
+
+ORDER_PREFIXES = ["ORD", "ORDER", "INV", "PO", "SO", "RE", "BN", "TKT", "CASE", "RMA", "SHP", "DO", "WO", "QT"]
+
+
+def order_number():
+    year = str(R.randint(2019, 2027))
+    prefix = pick(ORDER_PREFIXES)
+    seq = rand_str(string.digits, R.randint(5, 9))
+    month = f"{R.randint(1, 12):02d}"
+    return pick([f"{prefix}-{year}-{seq}", f"{prefix}-{year}{seq}", f"{prefix}{year}{seq}", f"{prefix}_{year}_{seq}",
+                 f"{prefix}-{year}{month}-{seq}", f"{prefix}/{year}/{seq}", f"{prefix}-{year}-{month}-{seq}",
+                 f"#{year}{seq}", f"{prefix}{year}{month}{seq}"])
+
+
+def tech_order_number():
+    o = order_number()
+    return pick(["order {o} shipped", "Invoice {o} paid", "Order {o} confirmed", "refund for {o} issued",
+                 "Bestellung {o} versendet", "Rechnung {o} bezahlt", "commande {o} expédiée", "订单 {o} 已发货",
+                 "{o}", "payment captured for {o}", "\"order_ref\": \"{o}\"", "ticket {o} closed",
+                 "webhook order.created {o}", "cannot cancel {o}: already fulfilled"]).replace("{o}", o)
+
+
+def decimal_hex(n):
+    """Hex digits that happen to be all decimal, as low addresses often are."""
+    return rand_str(string.digits, n)
+
+
+def tech_debugger_frame():
+    a = pick(["0x7ff" + rand_hex(9), "0x00007f" + rand_hex(10), "0x0000" + decimal_hex(12), "0x" + decimal_hex(R.randint(8, 12)),
+              "0x55" + rand_hex(10), "0x000000000040" + decimal_hex(4)])
+    return pick([
+        "#{n} {a} in main () at src/main.c:{l}", "#{n} {a} in __libc_start_main () from /lib64/libc.so.6",
+        "Segmentation fault at address {a}", "==1==ERROR: AddressSanitizer: heap-use-after-free on address {a}",
+        "frame #{n}: {a} app`main + {l}", "rip {a} rsp {b}", "<Order object at {a}>",
+        "fault addr {a} in tid {t} (RenderThread)", "ptr={a} len={l}", "mmap returned {a}",
+        "Exception code 0xc0000005 at {a}", "panic: runtime error at pc={a}",
+    ]).format(n=R.randint(0, 12), a=a, b="0x" + decimal_hex(R.randint(8, 12)), l=R.randint(1, 900),
+              t=R.randint(1000, 32000))
+
+
+def tech_request_id():
+    snow = str(R.randint(10**17, 9 * 10**18))
+    return pick([
+        f"request_id={rand_hex(32)}", f"X-Request-ID: {uuid.UUID(int=R.getrandbits(128), version=4)}",
+        f"req_{rand_str(string.digits, R.randint(10, 16))} failed", f"x-request-id: {rand_str(string.digits, R.randint(9, 12))}",
+        f"request {rand_str(string.digits, 8)}-{rand_str(string.digits, R.randint(9, 12))}-{rand_hex(4)} timed out",
+        f"correlation_id={rand_str(ALNUM, 22)}", f"\"requestId\": \"{snow}\"", f"message_id: {snow}",
+        f"job_id={R.randint(10**9, 10**12)} queued", f"task {rand_str(string.digits, 10)}-{rand_hex(6)} started",
+        f"X-Amzn-RequestId: {uuid.UUID(int=R.getrandbits(128), version=4)}", f"cf-ray: {rand_hex(16)}-FRA",
+    ])
+
+
+def tech_build_number():
+    return pick([
+        f"build {R.randint(2019, 2027)}{R.randint(1, 12):02d}{R.randint(1, 28):02d}{R.randint(1, 99):02d}",
+        f"Build #{R.randint(10**8, 10**10)} passed", f"app version {semver()} (build {R.randint(10**8, 10**10)})",
+        f"build_number={R.randint(10**8, 10**10)}", f"CFBundleVersion {R.randint(2019, 2027)}.{R.randint(1, 12)}.{R.randint(10**6, 10**8)}",
+        f"versionCode {R.randint(10**8, 2 * 10**9)}", f"pipeline {R.randint(10**8, 10**10)}-{rand_hex(8)} succeeded",
+        f"revision {R.randint(10**8, 10**10)}", f"ci build.{R.randint(10**8, 10**10)}.tar.gz uploaded",
+    ])
+
+
+METRICS = ["http_requests_total", "process_cpu_seconds_total", "node_network_receive_bytes_total", "kafka_consumer_offset",
+           "events_ingested_total", "db_rows_read_total", "cache_hits_total", "go_memstats_alloc_bytes"]
+
+
+def tech_counter():
+    n = str(R.randint(10**8, 10**13))
+    return pick([
+        f"{pick(METRICS)} {n}", f"{pick(METRICS)}{{job=\"api\",instance=\"web-{R.randint(1, 9)}\"}} {n}",
+        f"processed {n} events", f"scanned {n} rows in {R.randint(1, 90)} s", f"count={n}", f"total: {n} requests",
+        f"offset={n} partition={R.randint(0, 31)}", f"seq {n} acknowledged", f"{n} messages in queue",
+        f"served {n} pageviews", f"counter wrapped after {n} ticks", f"\"hits\": {n}", f"lsn={n}", f"txid {n} committed",
+    ])
+
+
+def tech_byte_size():
+    n = R.randint(10**8, 10**12)
+    grouped = f"{n:,}"
+    return pick([
+        f"Content-Length: {n}", f"{n} bytes", f"copied {n} bytes in {R.randint(1, 90)}s", f"size={n}", f"file_size: {n}",
+        f"{grouped} bytes", f"{grouped.replace(',', ' ')} octets", f"{grouped.replace(',', '.')} Bytes",
+        f"heap_size={n}", f"rss {n} B", f"max_memory {n}", f"disk free {n} bytes", f"bytes_sent={n}",
+        f"\"length\": {n}", f"upload of {n} B rejected: quota {R.randint(10**8, 10**12)} B",
+    ])
+
+
+def tech_trace_id():
+    return pick([
+        f"traceparent: 00-{rand_hex(32)}-{rand_hex(16)}-01", f"trace_id={rand_hex(32)} span_id={rand_hex(16)}",
+        f"dd.trace_id={R.randint(10**17, 9 * 10**18)} dd.span_id={R.randint(10**17, 9 * 10**18)}",
+        f"X-B3-TraceId: {rand_hex(16)}", f"X-Amzn-Trace-Id: Root=1-{rand_hex(8)}-{rand_hex(24)}",
+        f"uber-trace-id: {rand_hex(16)}:{rand_hex(16)}:0:1", f"sentry-trace: {rand_hex(32)}-{rand_hex(16)}-1",
+        f"\"traceId\": \"{R.randint(10**17, 9 * 10**18)}\"",
+    ])
+
+
+def operator_name():
+    d = lambda n: rand_str(string.digits, n)
+    word = pick(["NET", "TEL", "LINK", "WAVE", "FIBER", "COM", "WEB", "AIR", "HOST", "CLOUD", "DATA", "BAND"])
+    return pick([
+        f"{R.randint(2, 9)}G{word} INTERNET", f"{word}{R.randint(1, 99)} TELECOM", f"{R.randint(1, 99)}{word} S.A.",
+        f"{pick(['ST', 'M', 'G', 'H', 'A', 'K'])}{R.randint(1, 9)} INTERNET", f"AS{d(R.randint(4, 6))} - {word} {pick(['LTDA', 'SRL', 'LLC'])}",
+        f"{pick(['Comms', 'Net', 'Host', 'Data'])}{d(3)} Limited", f"{R.randint(2, 9)}{pick(['C', 'W', 'K'])}{R.randint(1, 9)}B Telekomunikasyon",
+        f"{R.randint(11, 99)}{pick(['VIANET', 'SYSTEMS', 'NETWORKS'])}", f"LINK{R.randint(1, 9)} COMMUNICATION",
+        f"G{R.randint(1, 9)}G NETWORKS", f"{word.title()} {R.randint(3, 5)}G", f"A{R.randint(1, 3)} Telekom Austria AG",
+        f"{d(1)}{pick(['CRSI', 'WACCES', 'GNET', 'IXNET'])} {pick(['Corporation', 'ME', 'SAS', 'INTERNET'])}",
+    ])
+
+
+def tech_operator():
+    o = operator_name()
+    return pick(["isp {o}", "network operator: {o}", "carrier={o}", "ASN {a} ({o})", "org: {o}", "{o}",
+                 "Anbieter {o}", "运营商 {o}", "top network {o}, {p}%"]).replace("{o}", o).replace(
+        "{a}", str(R.randint(1000, 399999))).replace("{p}", str(R.randint(1, 60)))
+
+
+def device_model():
+    return pick([
+        f"SM-{pick('AGSNMFT')}{R.randint(100, 999)}{pick(['F', 'B', 'U', 'N', 'FN', 'W', 'U1', 'B/DS'])}",
+        f"CPH{R.randint(1800, 2699)}", f"Redmi Note {R.randint(7, 13)}{pick(['', ' Pro', ' Pro+', 'S'])}",
+        f"Pixel {R.randint(3, 9)}{pick(['', 'a', ' Pro', ' XL'])}", f"{R.randint(2101, 2312)}{d3()}{pick(['G', 'TG', 'C', 'I', 'SG'])}",
+        f"M{R.randint(2001, 2012)}J{R.randint(1, 22)}{pick(['G', 'SG', 'C'])}", f"RMX{R.randint(1800, 3899)}",
+        f"V{R.randint(2000, 2399)}", f"moto g{R.randint(10, 84)}{pick(['', ' power', ' 5G'])}", f"XQ-{pick(['AT', 'BC', 'DQ'])}{R.randint(50, 72)}",
+        f"LM-{pick('GKQV')}{R.randint(100, 999)}", f"ELS-NX{R.randint(1, 9)}", f"iPhone{R.randint(10, 16)},{R.randint(1, 8)}",
+    ])
+
+
+def d3():
+    return rand_str(string.digits, 3)
+
+
+def tech_device_model():
+    m = device_model()
+    if R.random() < 0.3:
+        return "user_agent_label", m
+    return pick([
+        "Mozilla/5.0 (Linux; Android {a}; {m}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{c}.0.0.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android {a}; {m} Build/{b}) AppleWebKit/537.36", "Dalvik/2.1.0 (Linux; U; Android {a}; {m} Build/{b})",
+        "device: {m}", "model={m}", "crash on {m} (Android {a})", "Samsung {m}", "top device model {m}",
+        "\"device_model\": \"{m}\"",
+    ]).format(m=m, a=R.randint(9, 15), c=R.randint(110, 133),
+              b=pick(["TP1A", "UP1A", "RP1A", "SP1A", "QP1A"]) + f".{R.randint(200000, 240000)}.{R.randint(1, 30):03d}")
+
+
 # URL paths (field "url") for some technical shapes, used for about a quarter of their samples.
 TECHNICAL_URLS = {
     "uuid": lambda: pick(["/api/v1/orders/{u}", "/track/{u}?step=2", "/s/{u}", "/api/v1/carts/{u}/items"]).replace("{u}", rand_uuid()),
@@ -1107,6 +1279,10 @@ TECHNICAL_URLS = {
     "count": lambda: f"/search?q={pick(['shoes', 'jacket', 'lamp', 'mug'])}&page={R.randint(1, 40)}&per_page={pick([10, 20, 50])}",
     "sku": lambda: pick([f"/products/{sku()}", f"/cart/add?sku={sku()}&qty={R.randint(1, 5)}"]),
     "url": url_path_query,
+    "epoch": lambda: pick(["/api/poll?_={e}", "/api/v1/events?since={e}", "/static/app.js?v={e}"]).replace(
+        "{e}", str(int(rdate().timestamp() * pick([1, 1000])))),
+    "order_number": lambda: pick(["/account/orders/{o}", "/invoices/{o}.pdf", "/track?order={o}"]).replace(
+        "{o}", quote(order_number(), safe="")),
 }
 
 
@@ -1118,6 +1294,10 @@ TECHNICAL_TYPES = [
     ("css", tech_css), ("duration_size", tech_duration_size), ("localhost", tech_localhost),
     ("error_code", tech_error_code), ("sku", tech_sku), ("price", tech_price), ("percent", tech_percent),
     ("count", tech_count), ("screen_size", tech_screen_size), ("semver", tech_semver), ("ui_label", tech_ui_label),
+    ("epoch", tech_epoch), ("order_number", tech_order_number), ("debugger_frame", tech_debugger_frame),
+    ("request_id", tech_request_id), ("build_number", tech_build_number), ("counter", tech_counter),
+    ("byte_size", tech_byte_size), ("trace_id", tech_trace_id), ("operator", tech_operator),
+    ("device_model", tech_device_model),
 ]
 
 

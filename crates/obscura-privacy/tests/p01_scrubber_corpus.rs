@@ -2,17 +2,20 @@
 //! Faker (en_US, zh_CN, de_DE, fr_FR, en_GB) into `datafiles/pii-corpus.jsonl`.
 //!
 //! Each personal-data sample lists the values that must not survive; each technical sample
-//! (stack traces, URLs, UUIDs, versions, timestamps, hashes) must come out unchanged.
-//! Targets: recall ≥ 99 %, false redaction of technical strings ≤ 2 %.
+//! (stack traces, URLs, UUIDs, versions, timestamps, hashes, and long numbers that are not
+//! personal: epoch times, order numbers, addresses, ids, counters, sizes, operator names and
+//! device models) must come out unchanged. Device models marked `user_agent_label` go through
+//! the User-Agent label scrubber, as ingest does.
+//! Targets: recall ≥ 99 %, false redaction of technical strings ≤ 1 %.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use obscura_privacy::scrub::{normalize, scrub_text, scrub_url_part};
+use obscura_privacy::scrub::{normalize, scrub_text, scrub_url_part, scrub_user_agent_label};
 use serde::Deserialize;
 
 const MIN_RECALL: f64 = 0.99;
-const MAX_FALSE_REDACTION: f64 = 0.02;
+const MAX_FALSE_REDACTION: f64 = 0.01;
 
 #[derive(Deserialize)]
 struct Sample {
@@ -63,10 +66,10 @@ fn p01_scrubber_recall_and_false_redactions_on_labelled_corpus() {
     let mut technical: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut misses = Vec::new();
     for sample in &samples {
-        let out = if sample.field == "url" {
-            scrub(sample, |t| scrub_url_part(t).into_string())
-        } else {
-            scrub(sample, |t| scrub_text(t).into_string())
+        let out = match sample.field.as_str() {
+            "url" => scrub(sample, |t| scrub_url_part(t).into_string()),
+            "user_agent_label" => scrub_user_agent_label(&sample.text).into_string(),
+            _ => scrub(sample, |t| scrub_text(t).into_string()),
         };
         let (tally, failed) = if sample.kind == "pii" {
             assert!(!sample.secrets.is_empty(), "{} has no secrets", sample.id);

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::checksum;
+use super::{cards, checksum};
 
 /// A kind of personal data the scrubber knows by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +132,13 @@ impl Kind {
             let mut last = 0;
             for wall in walls.iter().chain(std::iter::once(&(text.len()..text.len()))) {
                 for r in self.find_in(&text[last..wall.start]) {
-                    found.push(r.start + last..r.end + last);
+                    let r = r.start + last..r.end + last;
+                    // `6925291543-2eeb7da5`: digits joined to a hash are part of its identifier.
+                    let joined_before = last > 0 && joined_to_wall(&text[last..r.start]);
+                    let joined_after = wall.start < text.len() && joined_to_wall(&text[r.end..wall.start]);
+                    if !(joined_before || joined_after) {
+                        found.push(r);
+                    }
                 }
                 last = wall.end;
             }
@@ -166,6 +172,7 @@ impl Kind {
                 found.extend(find_checked(text, &IPV4, |t, r| {
                     t[r.clone()].split('.').all(|o| o.parse::<u8>().is_ok())
                         && isolated(t, &r, &['.'])
+                        && !after_product_name(t, r.start)
                 }));
                 found
             }
@@ -188,10 +195,16 @@ impl Kind {
             Kind::Imei => find_groups(text, &IMEI_KEYED, |_, _| true),
             Kind::Card => find_checked(text, &CARD, |t, r| {
                 let digits: String = t[r.clone()].chars().filter(char::is_ascii_digit).collect();
-                checksum::luhn(&digits) && isolated(t, &r, &[' ', '-'])
+                // A bare run after `count=` or before `bytes` is a quantity; a grouped one is not.
+                let bare = digits.len() == r.len();
+                cards::is_card_number(&digits)
+                    && isolated(t, &r, &[' ', '-'])
+                    && !in_identifier(t, &r)
+                    && !(bare && technical_quantity(t, &r))
             }),
             Kind::Phone => {
-                let mut found = find_checked(text, &CN_MOBILE, |t, r| isolated(t, &r, &[]));
+                // Chinese text runs words together, so only Latin letters and digits glue.
+                let mut found = find_checked(text, &CN_MOBILE, |t, r| !in_identifier(t, &r));
                 found.extend(find_checked(text, &PHONE, check_phone));
                 found
             }
@@ -211,9 +224,14 @@ impl Kind {
                 found.extend(find_checked(text, &PLATE_CODE, check_plate_code));
                 found
             }
-            Kind::Number => find_checked(text, &NUMBER, |_, _| true),
+            Kind::Number => find_verdicts(text, &NUMBER, check_number),
         }
     }
+}
+
+/// True when `between` (the text between a finding and a wall) is nothing or one joiner.
+fn joined_to_wall(between: &str) -> bool {
+    matches!(between, "" | "-" | "_" | ".")
 }
 
 /// Cheap facts about a text that rule detectors out before any regex runs.
@@ -264,7 +282,7 @@ impl Kind {
             Kind::CnResidentId => p.digits >= 17,
             Kind::Iban => p.digits >= 13 && p.upper >= 2,
             Kind::UsSsn => p.digits >= 9 && p.dashes >= 2,
-            Kind::Card => p.digits >= 13,
+            Kind::Card => p.digits >= 12,
             Kind::Phone => p.digits >= 8,
             Kind::Plate => p.digits >= 1 && (p.upper >= 1 || keywords),
             Kind::Number => p.digits >= 9,
@@ -282,8 +300,10 @@ pub fn walls(text: &str) -> Vec<Range<usize>> {
     spans.extend(find_verdicts(text, &DOTTED_DATE, check_dotted_date));
     spans.extend(find_verdicts(text, &TIME, check_time));
     spans.extend(find_checked(text, &HEX_TOKEN, |t, r| {
-        let token = t[r.clone()].trim_start_matches("0x");
-        token.bytes().any(|b| b.is_ascii_alphabetic()) && isolated(t, &r, &[])
+        // `0x` marks hex even when every digit happens to be decimal (`0x0000000000401136`).
+        let token = &t[r.clone()];
+        let marked = token.starts_with("0x") && token.len() > 2;
+        (marked || token.bytes().any(|b| b.is_ascii_alphabetic())) && isolated(t, &r, &[])
     }));
     spans.extend(find_groups(text, &VERSION, |_, _| true));
     spans.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
@@ -357,7 +377,7 @@ static SSN: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 static IMEI_KEYED: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)\b(?:imei|meid)\s*(?:no\.?|nr\.?|number|#)?\s*[:=#]?\s*([0-9](?:[ \-/]?[0-9]){13,16})")
 });
-static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9](?:[ \-]?[0-9]){12,18}"));
+static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9](?:[ \-]?[0-9]){11,18}"));
 static CN_MOBILE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}"));
 /// A phone number: optional `+` or `00` country code, optional area code in parentheses,
@@ -423,7 +443,8 @@ static DOTTED_DATE: LazyLock<Regex> =
     LazyLock::new(|| re(r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{4}"));
 static TIME: LazyLock<Regex> =
     LazyLock::new(|| re(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?"));
-static HEX_TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:0x)?[0-9A-Fa-f]{7,}"));
+static HEX_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"0x[0-9A-Fa-f]{4,}|[0-9A-Fa-f]{7,}"));
 static VERSION: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?:[A-Za-z][A-Za-z\-_]*/|\b[vV]|[@^~]|\bversion )([0-9]+(?:\.[0-9]+){1,4})")
 });
@@ -541,6 +562,22 @@ fn clear_side(mut chars: impl Iterator<Item = char>, seps: &[char]) -> bool {
     }
 }
 
+/// `Chrome/132.0.0.0` is a version after a product name (reduced User-Agent strings end so),
+/// while `/admin/bans/132.0.0.1` and `http://10.0.0.1` are addresses in paths and URLs.
+fn after_product_name(text: &str, start: usize) -> bool {
+    let Some(before) = text[..start].strip_suffix('/') else {
+        return false;
+    };
+    let name_len = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .map(char::len_utf8)
+        .sum::<usize>();
+    let name = &before[before.len() - name_len..];
+    name.starts_with(|c: char| c.is_ascii_alphabetic()) && !before[..before.len() - name_len].ends_with('/')
+}
+
 fn check_email(text: &str, r: Range<usize>) -> bool {
     let domain = text[r].rsplit('@').next().unwrap_or_default();
     let first_label = domain.split('.').next().unwrap_or_default();
@@ -620,9 +657,13 @@ fn find_ibans(text: &str) -> Vec<Range<usize>> {
     found
 }
 
-/// A phone candidate needs 8 to 15 digits, and either a country code, a leading 0 or an area
-/// code in parentheses (national formats), or at least 9 digits; lists of single digits
-/// (`1 2 3 4 5 6 7 8`) are not phone numbers.
+/// A phone candidate needs 8 to 15 digits and something that makes it a phone number rather
+/// than any long number (an epoch timestamp, an order number, a counter): an international
+/// prefix (`+`, or `00` in a grouped number), a trunk prefix (`0` and an area code), an area
+/// code in parentheses, phone-style grouping in three or more groups of two to four digits
+/// (`415-555-0132`, `06 12 34 56 78`) or a phone
+/// word just before it (`tel`, `mobile`, `电话`). Lists of single digits (`1 2 3 4 5 6 7 8`)
+/// and numbers grouped in thousands (`3 221 225 472`) are not phone numbers.
 fn check_phone(text: &str, r: Range<usize>) -> bool {
     let candidate = &text[r.clone()];
     let main = candidate
@@ -638,20 +679,207 @@ fn check_phone(text: &str, r: Range<usize>) -> bool {
         .split(|c: char| !c.is_ascii_digit())
         .filter(|g| !g.is_empty())
         .collect();
-    if groups.iter().filter(|g| g.len() == 1).count() > 2 {
+    if groups.iter().filter(|g| g.len() == 1).count() > 2 || thousands_grouping(main, &groups) {
         return false;
     }
-    let marked = main.starts_with('+') || main.starts_with('0') || main.starts_with('(');
-    (marked || digits >= 9) && isolated(text, &r, &['.', '-'])
+    if !isolated(text, &r, &['.', '-']) || in_identifier(text, &r) {
+        return false;
+    }
+    // `31 764 537 924 octets` is a size; `count=4155550132` a counter; `Version 2024.10.3312`
+    // a version. A phone number written with `+`, brackets, spaces or hyphens keeps its shape
+    // whatever key it follows.
+    let bare = groups.len() == 1 && !main.starts_with(['+', '(']);
+    let dotted = main.contains('.') && !main.contains(['+', '(', ' ', '-']);
+    if unit_after(text, r.end) || ((bare || dotted) && technical_key_before(text, r.start)) {
+        return false;
+    }
+    let separated = groups.len() > 1;
+    let international = main.starts_with('+') || (separated && main.starts_with("00"));
+    let trunk = main.len() > 1 && main.starts_with('0') && (b'1'..=b'9').contains(&main.as_bytes()[1]);
+    let area_in_parens = main.starts_with('(');
+    let grouped = digits >= 9 && groups.len() >= 3 && groups.iter().skip(1).all(|g| (2..=4).contains(&g.len()));
+    let keyword = phone_word_before(text, r.start) && !(groups.len() == 1 && looks_like_epoch(main));
+    international || trunk || area_in_parens || grouped || keyword
 }
 
-/// A plate-like code: 5 to 8 letters and digits in all, with both. Product and error codes
+/// `1,234,567,890`, `1.234.567.890` or `3 221 225 472`: a quantity written with thousands
+/// separators, not a phone number.
+fn thousands_grouping(main: &str, groups: &[&str]) -> bool {
+    let separators: Vec<char> = main.chars().filter(|c| !c.is_ascii_digit()).collect();
+    let one_kind = separators.windows(2).all(|w| w[0] == w[1]);
+    let threes = groups.len() >= 3 && groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3);
+    let thousands_separator = match separators.first() {
+        Some(',' | '.' | '\'' | '\u{2009}' | '\u{202F}') => true,
+        // With spaces, `612 345 678` may be a phone number; `3 221 225 472` is not.
+        Some(' ' | '\u{A0}') => groups[0].len() == 1,
+        _ => false,
+    };
+    one_kind && threes && thousands_separator
+}
+
+/// Words that announce a phone number, within a short distance before it.
+static PHONE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)(?:\b(?:tel|tél|phone|mobile?|mob|cell|call|fax|sms|whatsapp|contact|telefon|handy|",
+        r"rufnummer|rückruf|erreichbar|appel\w*|portable|joignable)|电话|手机|联系|回电|致电)"
+    ))
+});
+
+fn phone_word_before(text: &str, start: usize) -> bool {
+    PHONE_WORDS.is_match(window_before(text, start, 32))
+}
+
+/// Up to `bytes` bytes of text before `start`, cut at a char boundary.
+fn window_before(text: &str, start: usize, bytes: usize) -> &str {
+    let mut from = start.saturating_sub(bytes);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..start]
+}
+
+/// True when a digit run is part of a larger identifier: glued to a Latin letter or digit,
+/// or joined to one by `-`, `_` or `.` (`ORD-2024-0012345`, `req_1234567890`,
+/// `20240115-123456789-abc`, `build.123456789.tar`), continuing a slash-separated code after
+/// digits (`ORD/2024/123456789`), or written after `#` (`#2024001234`).
+/// Only ASCII counts as glue: Chinese text puts values right after words (`手机号13912345678`).
+fn in_identifier(text: &str, r: &Range<usize>) -> bool {
+    let glue = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let joiner = |c: Option<char>| matches!(c, Some('-' | '_' | '.'));
+    let mut before = text[..r.start].chars().rev();
+    let b1 = before.next();
+    let b2 = before.next();
+    let mut after = text[r.end..].chars();
+    let a1 = after.next();
+    let a2 = after.next();
+    glue(b1)
+        || (joiner(b1) && b2.is_some_and(|c| c.is_ascii_alphanumeric()))
+        || b1 == Some('#')
+        || (b1 == Some('/') && b2.is_some_and(|c| c.is_ascii_digit()))
+        || glue(a1)
+        || (joiner(a1) && a2.is_some_and(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Unix time in seconds (2001 to 2033, optionally with a fraction), milliseconds,
+/// microseconds or nanoseconds: ten, thirteen, sixteen or nineteen digits starting with 1.
+/// No phone numbering plan writes a national number so (North American area codes do not
+/// start with 1; Chinese mobile numbers have eleven digits).
+fn looks_like_epoch(number: &str) -> bool {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    whole.starts_with('1')
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && (if fraction.is_empty() { matches!(whole.len(), 10 | 13 | 16 | 19) } else { whole.len() == 10 })
+}
+
+/// The catch-all for long numbers (account and customer numbers without a format of their
+/// own) leaves technical numbers alone: epoch timestamps, digits that are part of an
+/// identifier, and quantities named by their key or unit (`Content-Length: 1048576000`,
+/// `requests_total 4294967296`, `3221225472 bytes`).
+fn check_number(text: &str, r: Range<usize>) -> Verdict {
+    let number = &text[r.clone()];
+    // A timestamp and the next number run together as one candidate (`1733011200123 200`):
+    // the timestamp stays, what follows it is judged on its own.
+    if let Some(space) = number.find([' ', '\u{A0}']) {
+        if looks_like_epoch(&number[..space]) {
+            let gap = number[space..].chars().next().map_or(1, char::len_utf8);
+            let rest = r.start + space + gap..r.end;
+            let digits = text[rest.clone()].bytes().filter(u8::is_ascii_digit).count();
+            return if digits >= 9 && plain_long_number(text, &rest) { Verdict::Take(rest) } else { Verdict::Retry };
+        }
+    }
+    if plain_long_number(text, &r) { Verdict::Take(r) } else { Verdict::Retry }
+}
+
+fn plain_long_number(text: &str, r: &Range<usize>) -> bool {
+    !looks_like_epoch(&text[r.clone()]) && !in_identifier(text, r) && !technical_quantity(text, r)
+}
+
+/// A number named by a technical key before it or a unit after it.
+fn technical_quantity(text: &str, r: &Range<usize>) -> bool {
+    technical_key_before(text, r.start) || unit_after(text, r.end)
+}
+
+/// Parts of key names that say a number counts or measures something, or names a technical
+/// object (`bytes_sent`, `Content-Length`, `x-request-id`, `trace_id`, `order_id`).
+/// Only specific words: a vague one (`sent`, `time`, `page`) would hide phone and account
+/// numbers written after it.
+const TECHNICAL_KEY_PARTS: &[&str] = &[
+    "size", "bytes", "byte", "len", "length", "count", "counter", "total", "offset", "seq",
+    "sequence", "build", "pid", "tid", "uptime", "elapsed", "duration", "epoch", "timestamp", "ts",
+    "expires", "expiry", "exp", "iat", "nbf", "rows", "records", "events", "requests", "request",
+    "req", "ops", "hits", "inode", "lsn", "txid", "xid", "generation", "nonce", "heap", "rss",
+    "mem", "memory", "quota", "capacity", "trace", "span", "order", "invoice", "job", "task",
+    "revision", "rev", "commit", "checksum", "crc", "blocks", "ticks", "cycles", "ms", "ns", "us",
+    "seconds", "millis", "nanos", "micros", "allocated", "version", "ino", "cursor", "message",
+    "msg", "snowflake",
+];
+
+/// True when the word before the number (across `:`, `=`, `#`, quotes, spaces and a metric's
+/// `{label="…"}` set) is a key with a technical part. Key parts are split at `_`, `-`, `.` and
+/// lower-to-upper case steps.
+fn technical_key_before(text: &str, start: usize) -> bool {
+    let mut before = text[..start].trim_end_matches([' ', ':', '=', '"', '\'', '#']);
+    if before.ends_with('}') {
+        if let Some(open) = before.rfind('{') {
+            before = &before[..open];
+        }
+    } else if start - before.len() > 4 {
+        return false;
+    }
+    let key: String = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect::<Vec<char>>()
+        .into_iter()
+        .rev()
+        .collect();
+    key_parts(&key).any(|part| TECHNICAL_KEY_PARTS.contains(&part.to_ascii_lowercase().as_str()))
+}
+
+fn key_parts(key: &str) -> impl Iterator<Item = &str> {
+    let mut cuts = vec![0];
+    let bytes = key.as_bytes();
+    for i in 1..bytes.len() {
+        if bytes[i - 1].is_ascii_lowercase() && bytes[i].is_ascii_uppercase() {
+            cuts.push(i);
+        }
+    }
+    cuts.push(key.len());
+    let words: Vec<&str> = cuts.windows(2).map(|w| &key[w[0]..w[1]]).collect();
+    words
+        .into_iter()
+        .flat_map(|word| word.split(['_', '-', '.']))
+        .filter(|part| !part.is_empty())
+}
+
+/// Units after a number that make it a quantity (`3221225472 bytes`, `1234567890 rows`).
+const UNITS: &[&str] = &[
+    "b", "byte", "bytes", "kb", "kib", "mb", "mib", "gb", "gib", "tb", "tib", "octets", "ms",
+    "ns", "µs", "us", "s", "sec", "secs", "seconds", "rows", "records", "events", "requests",
+    "reqs", "items", "entries", "hits", "ops", "times", "messages", "msgs", "keys", "lines",
+    "blocks", "pages", "packets", "frames", "cycles", "ticks", "iterations", "instructions",
+    "samples", "points", "docs", "documents", "objects", "files", "tokens", "views", "clicks",
+    "impressions", "visits", "pageviews", "downloads",
+];
+
+fn unit_after(text: &str, end: usize) -> bool {
+    let rest = text[end..].strip_prefix([' ', '\u{A0}']).unwrap_or(&text[end..]);
+    let word: String = rest.chars().take_while(|c| c.is_alphabetic() || *c == 'µ').collect();
+    !word.is_empty() && UNITS.contains(&word.to_lowercase().as_str())
+}
+
+/// A plate-like code: 5 to 8 letters and digits in all, with at least two digits and no run
+/// of five letters (`5GNET`, `21VIANET` are names). Product and error codes
 /// are capitals followed by digits (`CS0246`, `MN056`, `TS-1083`), so a plate must mix them
 /// some other way: start with a digit or have a letter after a digit (`7ABC123`, `289HFQ`,
 /// `5WV 859`, `T86-LJO`), or be written with a dot separator (`51A•884`). Two-part codes of
 /// one word and one number (`TTFB 398`, `983 KB`) are not taken. Nor is anything glued to
 /// other text by `.`, `:`, `_`, `=`, `$` or `#` (file names, versions, identifiers), and
-/// after a `/` only as a whole path segment.
+/// after a `/` only as a whole path segment. Device model codes (`SM-A515F`, `CPH2211`) are
+/// not plates either: they follow a device word or brand, or sit in a User-Agent's
+/// `(Linux; Android 13; SM-A515F Build/…)`.
 fn check_plate_code(text: &str, r: Range<usize>) -> bool {
     let code = &text[r.clone()];
     let alnum: Vec<char> = code.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -681,14 +909,73 @@ fn check_plate_code(text: &str, r: Range<usize>) -> bool {
     let glued = |c: Option<char>| {
         c.is_some_and(|c| matches!(c, '.' | ':' | '_' | '=' | '#' | '$' | '+') || is_word(c))
     };
+    let longest_letter_run = code
+        .split(|c: char| !c.is_ascii_uppercase())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
     (5..=8).contains(&alnum.len())
         && letters >= 1
-        && digits >= 1
+        && digits >= 2
+        && longest_letter_run < 5
         && plate_like
+        && !device_model(text, &r)
+        && !organisation_name(text, &r)
         && !technical
         && !glued(text[..r.start].chars().next_back())
+        && !continues_code(text, r.start)
         && !glued(text[r.end..].chars().next())
         && (!text[..r.start].ends_with('/') || whole_path_segment(text, &r))
+}
+
+/// True when the text before `start` is a code and a hyphen (`SM-` before `A515F`): the part
+/// after the hyphen belongs to that code.
+fn continues_code(text: &str, start: usize) -> bool {
+    let mut before = text[..start].chars().rev();
+    before.next() == Some('-') && before.next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Words after which a code names a device model, not a vehicle.
+const DEVICE_WORDS: &[&str] = &[
+    "model", "device", "handset", "phone", "smartphone", "tablet", "samsung", "galaxy", "xiaomi",
+    "redmi", "poco", "oppo", "vivo", "realme", "oneplus", "huawei", "honor", "motorola", "moto",
+    "nokia", "sony", "xperia", "lg", "zte", "nubia", "tecno", "infinix", "itel", "lenovo", "asus",
+    "google", "pixel", "meizu", "sharp", "tcl", "alcatel",
+];
+
+fn device_model(text: &str, r: &Range<usize>) -> bool {
+    let before = text[..r.start].trim_end_matches([' ', ':', '=', '"', '\'']);
+    let word: String = before
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<Vec<char>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let after = &text[r.end..];
+    let in_user_agent =
+        text[..r.start].ends_with("; ") && (after.starts_with([')', '/']) || after.starts_with(" Build/"));
+    let before_android = after.starts_with(" (Android");
+    in_user_agent || before_android || DEVICE_WORDS.contains(&word.to_ascii_lowercase().as_str())
+}
+
+/// Words after a code that make it part of an organisation's name (`55NET S.A.`,
+/// `2CRSI Corporation`), as network operators are named.
+const ORGANISATION_WORDS: &[&str] = &[
+    "internet", "telecom", "telekom", "telecomunicacoes", "telekomunikasyon", "network", "networks",
+    "communication", "communications", "broadband", "fibra", "fiber", "fibre", "wireless", "mobile",
+    "hosting", "cloud", "isp", "s.a.", "sa", "sas", "srl", "s.r.l.", "ltda", "ltd", "ltd.",
+    "limited", "inc", "inc.", "llc", "gmbh", "ag", "bv", "b.v.", "corp", "corp.", "corporation",
+    "co.", "company", "plc", "pty",
+];
+
+fn organisation_name(text: &str, r: &Range<usize>) -> bool {
+    let next_word = text[r.end..]
+        .strip_prefix(' ')
+        .and_then(|rest| rest.split([' ', ',', ')']).next())
+        .unwrap_or("");
+    ORGANISATION_WORDS.contains(&next_word.to_lowercase().as_str())
 }
 
 /// `/permits/7KU9658` is a path segment; `Mobile/15E148 Safari` is a product token.

@@ -14,6 +14,7 @@
 //! UUIDs, hashes, version numbers) are recognised and left alone, because they are everywhere
 //! in error messages.
 
+pub mod cards;
 pub mod checksum;
 pub mod detect;
 pub mod normalize;
@@ -39,6 +40,18 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// The built-in rules, one per kind.
 static BUILTIN: LazyLock<Scrubber> =
     LazyLock::new(|| Scrubber::new(Kind::ALL.into_iter().map(Rule::builtin).collect()));
+
+/// The built-in rules for names taken from a User-Agent: everything but the shape-only kinds
+/// (plates, long numbers), which product names and model codes (`SM-G991B`, `5GNET`) resemble.
+static USER_AGENT_LABEL: LazyLock<Scrubber> = LazyLock::new(|| {
+    Scrubber::new(
+        Kind::ALL
+            .into_iter()
+            .filter(|k| !matches!(k, Kind::Plate | Kind::Number))
+            .map(Rule::builtin)
+            .collect(),
+    )
+});
 
 /// Words after which the keyword-based detectors look for a value, and the prefixes of the
 /// shapes they find; text without any of them skips those detectors, which keeps ingest fast.
@@ -246,6 +259,32 @@ pub fn scrub_label(input: &str) -> Clean {
     // Collapse before scrubbing so that `4111  1111 ...` is seen as the single number it is.
     let text = normalize::collapse_whitespace(&normalize_text(input));
     let text = BUILTIN.scrub_normalized(&text, None).text;
+    Clean::wrap(normalize::truncate_chars(text, MAX_LABEL_CHARS).trim_end().to_owned())
+}
+
+/// Scrubs a name that a User-Agent parser captured from the request (browser, operating
+/// system, device brand and model).
+///
+/// The parser's rules pick product names out of the header, but the captured text is still
+/// request input, so strong personal data (e-mail addresses, cards, phone numbers, tokens) is
+/// replaced as in [`scrub_label`]. Plates and long numbers are not looked for: model codes
+/// such as `SM-G991B`, `CPH2211` or `2201117TG` have their shape and are kept.
+pub fn scrub_user_agent_label(input: &str) -> Clean {
+    let text = normalize::collapse_whitespace(&normalize_text(input));
+    let text = USER_AGENT_LABEL.scrub_normalized(&text, None).text;
+    Clean::wrap(normalize::truncate_chars(text, MAX_LABEL_CHARS).trim_end().to_owned())
+}
+
+/// A value read from the bundled reference databases (country and province names from the
+/// geo database, network operator names from the ASN database).
+///
+/// These are data, not visitor input: no detector runs, so an operator such as
+/// `5GNET INTERNET` is kept as it is. Control characters are still dropped, whitespace is
+/// collapsed and the value is cut to [`MAX_LABEL_CHARS`] chars, as for any label. Never pass
+/// request input here.
+pub fn reference_label(value: &str) -> Clean {
+    let folded: String = normalize::fold(value).chars().filter(|c| !c.is_control()).collect();
+    let text = normalize::collapse_whitespace(&folded);
     Clean::wrap(normalize::truncate_chars(text, MAX_LABEL_CHARS).trim_end().to_owned())
 }
 

@@ -139,7 +139,9 @@ fn p01_scrub_keeps_technical_strings() {
 
 #[test]
 fn p01_scrub_numbers_next_to_protected_spans() {
-    assert_eq!(text("2026-03-15 4155550132"), "2026-03-15 [phone]");
+    // A bare run of ten digits has no phone shape, but is still a long number.
+    assert_eq!(text("2026-03-15 4155550132"), "2026-03-15 [number]");
+    assert_eq!(text("2026-03-15 tel 4155550132"), "2026-03-15 tel [phone]");
     assert_eq!(text("00000000-0000-0000-0000-004155550132"), "[number]");
 }
 
@@ -201,4 +203,156 @@ fn p01_scrub_configured_rules_and_actions() {
     // Equal values hash equally within one scrubber.
     let again = extra.apply(&scrub_text("customer=alice"), Field::Property).into_string();
     assert_eq!(again, prop[14..prop.find(" code").unwrap()]);
+}
+
+#[test]
+fn hardening_scrubber_keeps_epoch_timestamps() {
+    for keep in [
+        "1733011200",
+        "ts=1733011200 level=info msg=started",
+        "\"timestamp\": 1733011200123",
+        "[1733011200.123456] worker exited",
+        "created 1733011200123456 (µs)",
+        "GET /api/poll?_=1733011200123 200",
+        "Expires: 1733011200",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+    // 1733011200123 passes Luhn, but no card brand issues numbers starting with 17.
+    assert_eq!(text("event at 1733011200123 failed"), "event at 1733011200123 failed");
+}
+
+#[test]
+fn hardening_scrubber_keeps_order_numbers_with_a_year() {
+    for keep in [
+        "ORD-2024-0012345",
+        "ORD-20240012345",
+        "order ORD-2024-0012345 shipped",
+        "Invoice INV-2025-000123456 paid",
+        "Order #2024001234567 confirmed",
+        "PO_20240115123456 received",
+        "request 20240115-123456789-ab failed",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+}
+
+#[test]
+fn hardening_scrubber_keeps_memory_addresses_whole() {
+    for keep in [
+        "Segmentation fault at 0x7ffd5a3c1e20",
+        "#0 0x0000000000401136 in main () at app.c:12",
+        "pc=0x4011360000 sp=0xc000123456",
+        "<Order object at 0x0000012345678901>",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+}
+
+#[test]
+fn hardening_scrubber_keeps_counters_sizes_and_ids() {
+    for keep in [
+        "Content-Length: 1048576000",
+        "requests_total 4294967296",
+        "copied 3221225472 bytes in 12 s",
+        "processed 1234567890 events",
+        "size 3 221 225 472 octets",
+        "1,234,567,890 rows scanned",
+        "dd.trace_id=1234567890123456789 dd.span_id=987654321987654321",
+        "Build #2024011503 passed",
+        "x-request-id: 8842019311",
+        "CFBundleVersion 2024.10.33128608",
+        "CFBundleVersion 2024.10.3312",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+    // A long number without a technical key or unit is still taken.
+    assert_eq!(text("customer 4155550132 complained"), "customer [number] complained");
+    assert_eq!(text("/users/4155550132/profile"), "/users/[number]/profile");
+}
+
+#[test]
+fn hardening_scrubber_phones_need_a_phone_shape_or_word() {
+    for (input, expected) in [
+        ("call +1 415-555-0132 now", "call [phone] now"),
+        ("(555) 123-4567", "[phone]"),
+        ("415.555.0132", "[phone]"),
+        ("06 12 34 56 78", "[phone]"),
+        ("0240557604", "[phone]"),
+        ("Tel. 4155550132", "Tel. [phone]"),
+        ("mobile: 4155550132", "mobile: [phone]"),
+        ("电话 4155550132", "电话 [phone]"),
+        ("手机号13912345678", "手机号[phone]"),
+        ("13912345678", "[phone]"),
+    ] {
+        assert_eq!(text(input), expected, "{input}");
+        assert!(report(input).findings.iter().any(|f| f.rule == "phone"), "{input}");
+    }
+    // A written phone number keeps its shape after any key; only bare digits can be counters.
+    assert_eq!(text("order 415-555-0132"), "order [phone]");
+    assert_eq!(text("sent 4155550132 a reminder"), "sent [number] a reminder");
+    // Ten to thirteen digits alone are no phone number.
+    for not_phone in ["1733011200", "1733011200123", "ORD-20240012345", "thread 139912345678901"] {
+        assert!(!report(not_phone).findings.iter().any(|f| f.rule == "phone"), "{not_phone}");
+    }
+}
+
+#[test]
+fn hardening_scrubber_cards_need_brand_length_and_luhn() {
+    assert_eq!(text("card 5555 5555 5555 4444"), "card [card]");
+    assert_eq!(text("amex 3782 822463 10005"), "amex [card]");
+    assert_eq!(text("maestro 501800000009"), "maestro [card]");
+    // Luhn-valid, wrong issuer or length: not a card (and an epoch, so kept).
+    assert!(!report("id 1733011200123").findings.iter().any(|f| f.rule == "card"));
+    assert!(!report("n 9111111111111110").findings.iter().any(|f| f.rule == "card"));
+}
+
+#[test]
+fn hardening_scrubber_keeps_operator_names_and_device_models_in_text() {
+    for keep in [
+        "isp 5GNET INTERNET",
+        "carrier: 2CRSI Corporation",
+        "Mozilla/5.0 (Linux; Android 11; SM-A515F) AppleWebKit/537.36",
+        "Mozilla/5.0 (Linux; Android 13; CPH2211 Build/TP1A.220905.001)",
+        "device SM-G991B crashed",
+        "Samsung SM-A515F",
+        "Redmi Note 9 Pro",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+    assert_eq!(scrub_user_agent_label("SM-G991B").as_str(), "SM-G991B");
+    assert_eq!(scrub_user_agent_label("a@b.cc").as_str(), "[email]");
+    assert_eq!(reference_label("5GNET INTERNET").as_str(), "5GNET INTERNET");
+}
+
+
+#[test]
+fn hardening_scrubber_keeps_versions_and_ids_next_to_hashes() {
+    for keep in [
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/132.0.0.0 Mobile Safari/537.36",
+        "pipeline 6925291543-2eeb7da5 succeeded",
+        "go_memstats_alloc_bytes{job=\"api\",instance=\"web-6\"} 701525438810",
+        "process_cpu_seconds_total{job=\"api\"} 4388139257781",
+    ] {
+        assert_eq!(text(keep), keep);
+    }
+    // Addresses in paths and URLs are still addresses.
+    assert_eq!(text("/admin/bans/132.0.0.1"), "/admin/bans/[ip]");
+    assert_eq!(text("http://10.0.0.1/x"), "http://[ip]/x");
+    // After a timestamp, a following long number is judged on its own.
+    assert_eq!(text("1733011200 4155550132"), "1733011200 [number]");
+}
+
+#[test]
+fn hardening_scrubber_odd_text_around_numbers_does_not_panic() {
+    // The new context checks slice the text around candidates; multi-byte chars sit there.
+    for input in [
+        "é}1234567890", "{µ} 4155550132", "电话：４１５５５５０１３２", "—/1.2.3.4", "é/1.2.3.4",
+        "ü-4155550132-ü", "#", "0x", "1733011200\u{A0}4155550132", "SM-", "-A515F", "ä 5GNET ö",
+        "count=\u{2009}4155550132", "3\u{202F}221\u{202F}225\u{202F}472 B",
+    ] {
+        let out = text(input);
+        assert!(out.chars().count() <= MAX_TEXT_CHARS, "{input}");
+    }
+    assert_eq!(text("1733011200\u{A0}4155550132"), "1733011200\u{A0}[number]");
 }
