@@ -86,7 +86,7 @@ const CONTEXT: &[u8] = b"obscura aggregates v1";
 
 impl Aggregates {
     pub fn open(dir: PathBuf, master: Key) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::crypto::create_dir_durable(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut days = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -119,8 +119,26 @@ impl Aggregates {
 
     /// Every day's rows with the `day` column, for table `rollups`.
     pub fn batches(&self) -> anyhow::Result<Vec<RecordBatch>> {
+        self.batches_except(|_| Vec::new())
+    }
+
+    /// Like [`Aggregates::batches`], without the sites that `still_rolled_up(day)` lists: their
+    /// aggregates are kept before their rows go, and until then the day's rollup counts them.
+    pub fn batches_except(&self, still_rolled_up: impl Fn(Date) -> Vec<u32>) -> anyhow::Result<Vec<RecordBatch>> {
         let days = self.days.lock().unwrap_or_else(|e| e.into_inner());
-        days.iter().map(|(day, rows)| with_day(rows, &day_string(*day))).collect()
+        let mut out = Vec::with_capacity(days.len());
+        for (day, rows) in days.iter() {
+            let rolled_up = still_rolled_up(*day);
+            let rows = if rolled_up.is_empty() {
+                rows.clone()
+            } else {
+                let site = column::<UInt32Array>(rows, "site")?;
+                let keep: arrow::array::BooleanArray = site.iter().map(|s| Some(!s.is_some_and(|s| rolled_up.contains(&s)))).collect();
+                arrow::compute::filter_record_batch(rows, &keep)?
+            };
+            out.push(with_day(&rows, &day_string(*day))?);
+        }
+        Ok(out)
     }
 
     pub fn days(&self) -> Vec<Date> {
@@ -210,5 +228,17 @@ mod tests {
         let batch = &reopened.batches().unwrap()[0];
         let values: Vec<String> = cells(batch).into_iter().map(|c| c.1).collect();
         assert_eq!(values, ["/other-site", "/replaced"]);
+    }
+
+    #[test]
+    fn hardening_aggregates_of_sites_still_rolled_up_are_not_served_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = time::macros::date!(2026 - 01 - 05);
+        let agg = Aggregates::open(dir.path().to_path_buf(), Key::random()).unwrap();
+        agg.add(day, &rows(&[(1, "page", "/site-1", 9), (2, "page", "/site-2", 7)])).unwrap();
+        let still_rolled_up = |d: Date| if d == day { vec![1] } else { Vec::new() };
+        let values: Vec<String> = cells(&agg.batches_except(still_rolled_up).unwrap()[0]).into_iter().map(|c| c.1).collect();
+        assert_eq!(values, ["/site-2"]);
+        assert_eq!(agg.batches().unwrap()[0].num_rows(), 2);
     }
 }

@@ -7,9 +7,9 @@
 //! `obscura audit verify` checks.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::Key;
 
 const CONTEXT: &[u8] = b"obscura audit v1";
+const ANCHOR_CONTEXT: &[u8] = b"obscura audit anchor v1";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -53,41 +54,70 @@ pub struct AuditEntry<'a> {
     pub detail: &'a str,
 }
 
+/// The log of one data folder. The server and every CLI command open their own; they take
+/// turns through an exclusive lock on `audit.lock`, and each append reads the chain's head from
+/// the file under that lock, so no two records get the same number and a purge never drops a
+/// record appended meanwhile.
 pub struct AuditLog {
     path: PathBuf,
     key: Key,
-    /// Sequence number and hash of the last record.
-    head: Mutex<(u64, String)>,
+    lock_file: File,
+    /// The OS lock belongs to the open file, which this process's threads share, so they also
+    /// take turns here.
+    in_process: Mutex<()>,
+}
+
+/// One writer's turn: the in-process mutex and the OS lock, released together.
+struct WriterTurn<'a> {
+    lock_file: &'a File,
+    _in_process: MutexGuard<'a, ()>,
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        // Closing would release it too, but the file stays open for the next turn.
+        let _ = self.lock_file.unlock();
+    }
 }
 
 impl AuditLog {
     pub fn open(data_dir: &Path, key: Key) -> anyhow::Result<Self> {
         let dir = data_dir.join("audit");
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join("audit.log");
-        let log = AuditLog { path, key, head: Mutex::new((0, GENESIS.to_owned())) };
-        let records = log.read_all()?;
-        if let Some(last) = records.last() {
-            *log.head.lock().unwrap_or_else(|e| e.into_inner()) = (last.seq, last.hash.clone());
-        }
-        Ok(log)
+        crate::crypto::create_dir_durable(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let lock_path = dir.join("audit.lock");
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+        Ok(AuditLog { path: dir.join("audit.log"), key, lock_file, in_process: Mutex::new(()) })
+    }
+
+    /// Waits for this process's and every other process's writers to finish.
+    fn writer_turn(&self) -> anyhow::Result<WriterTurn<'_>> {
+        let in_process = self.in_process.lock().unwrap_or_else(|e| e.into_inner());
+        self.lock_file.lock().context("cannot lock the audit log")?;
+        Ok(WriterTurn { lock_file: &self.lock_file, _in_process: in_process })
     }
 
     /// Appends a record (durably: fsynced before returning).
     pub fn append(&self, entry: AuditEntry<'_>) -> anyhow::Result<()> {
-        let mut head = self.head.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = self.writer_turn()?;
+        let (seq, prev) = self.head()?;
         let mut record = AuditRecord {
-            seq: head.0 + 1,
+            seq: seq + 1,
             ts_ms: entry.ts_ms,
             actor: entry.actor.to_owned(),
             action: entry.action.to_owned(),
             site: entry.site.map(str::to_owned),
             detail: entry.detail.chars().take(2000).collect(),
-            prev: head.1.clone(),
+            prev,
             hash: String::new(),
         };
         record.hash = record.compute_hash();
-        let line = STANDARD.encode(self.key.seal(CONTEXT, &serde_json::to_vec(&record)?));
+        let line = self.seal_line(&record)?;
+        let first = !self.path.exists();
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -95,22 +125,57 @@ impl AuditLog {
             .with_context(|| format!("cannot open {}", self.path.display()))?;
         file.write_all(format!("{line}\n").as_bytes())?;
         file.sync_data()?;
-        *head = (record.seq, record.hash);
+        if first {
+            // The new file's entry in its folder.
+            crate::crypto::sync_dir(self.path.parent().expect("the log lies in the audit folder"))?;
+        }
         Ok(())
+    }
+
+    /// The sequence number and hash of the last record (only the file's last line is read), or
+    /// the anchor when the file holds none. Called during a writer's turn.
+    fn head(&self) -> anyhow::Result<(u64, String)> {
+        match last_line(&self.path).with_context(|| format!("cannot read {}", self.path.display()))? {
+            Some(line) => {
+                let last = self.decode(&line).context("the last audit record is unreadable")?;
+                Ok((last.seq, last.hash))
+            }
+            None => self.anchor(),
+        }
+    }
+
+    /// The last `n` records, oldest first (only their lines are read).
+    pub fn read_last(&self, n: usize) -> anyhow::Result<Vec<AuditRecord>> {
+        let lines = {
+            let _turn = self.writer_turn()?;
+            last_lines(&self.path, n).with_context(|| format!("cannot read {}", self.path.display()))?
+        };
+        lines.iter().map(|line| self.decode(line)).collect()
     }
 
     /// Every record, decrypted, without checking the chain.
     pub fn read_all(&self) -> anyhow::Result<Vec<AuditRecord>> {
-        let file = match File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        let (_, text) = self.snapshot()?;
+        self.decode_all(&text)
+    }
+
+    /// The anchor and the file's text as one writer left them (no half-written record).
+    fn snapshot(&self) -> anyhow::Result<((u64, String), String)> {
+        let _turn = self.writer_turn()?;
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.path.display())),
         };
-        let mut out = Vec::new();
-        for (i, line) in BufReader::new(file).lines().enumerate() {
-            out.push(self.decode(&line?).with_context(|| format!("audit record on line {} is unreadable", i + 1))?);
-        }
-        Ok(out)
+        Ok((self.anchor()?, text))
+    }
+
+    fn decode_all(&self, text: &str) -> anyhow::Result<Vec<AuditRecord>> {
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| self.decode(line).with_context(|| format!("audit record on line {} is unreadable", i + 1)))
+            .collect()
     }
 
     fn decode(&self, line: &str) -> anyhow::Result<AuditRecord> {
@@ -123,8 +188,17 @@ impl AuditLog {
     /// breaks the chain.
     pub fn verify(&self) -> anyhow::Result<u64> {
         // After retention dropped old records, the chain starts at the anchor they left.
-        let (mut seq, mut prev) = self.anchor()?;
-        for record in self.read_all()? {
+        let ((anchor_seq, anchor_hash), text) = self.snapshot()?;
+        let (mut seq, mut prev) = (anchor_seq, anchor_hash.clone());
+        for record in self.decode_all(&text)? {
+            if record.seq <= anchor_seq {
+                // Left by a purge interrupted between saving the anchor and rewriting the file;
+                // the next purge removes it.
+                if record.seq == anchor_seq && record.hash != anchor_hash {
+                    bail!("record {} does not match the anchor retention left: the chain was broken", record.seq);
+                }
+                continue;
+            }
             if record.seq != seq + 1 {
                 bail!("record {} follows record {seq}: records are missing or out of order", record.seq);
             }
@@ -142,31 +216,42 @@ impl AuditLog {
 
     /// Where the chain starts: the genesis, or the last record that retention removed.
     fn anchor(&self) -> anyhow::Result<(u64, String)> {
-        let file = crate::sealed_json::SealedJson::new(self.anchor_path(), b"obscura audit anchor v1", self.key.clone());
-        let anchor: Option<(u64, String)> = file.load()?;
+        let anchor: Option<(u64, String)> = self.anchor_file().load()?;
         Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
     }
 
-    fn anchor_path(&self) -> PathBuf {
-        self.path.with_file_name("anchor")
+    fn anchor_file(&self) -> crate::sealed_json::SealedJson {
+        crate::sealed_json::SealedJson::new(self.path.with_file_name("anchor"), ANCHOR_CONTEXT, self.key.clone())
     }
 
     /// Removes the records older than `cutoff_ms` (the audit log's own retention). The chain stays
     /// verifiable: the last removed record's sequence number and hash become its anchor.
-    /// Returns how many records were removed.
+    /// Returns how many records were removed. When nothing is due only the oldest record is
+    /// read, so running this every minute costs one line.
     pub fn purge_older_than(&self, cutoff_ms: i64) -> anyhow::Result<usize> {
-        // Held so no record is appended while the file is rewritten.
-        let _head = self.head.lock().unwrap_or_else(|e| e.into_inner());
-        let records = self.read_all()?;
-        let removed = records.iter().take_while(|r| r.ts_ms < cutoff_ms).count();
-        if removed == 0 {
-            return Ok(0);
+        let _turn = self.writer_turn()?;
+        match first_line(&self.path).with_context(|| format!("cannot read {}", self.path.display()))? {
+            None => return Ok(0),
+            Some(line) if self.decode(&line).context("the oldest audit record is unreadable")?.ts_ms >= cutoff_ms => {
+                return Ok(0);
+            }
+            Some(_) => {}
         }
-        let last = &records[removed - 1];
-        let anchor = crate::sealed_json::SealedJson::new(self.anchor_path(), b"obscura audit anchor v1", self.key.clone());
-        anchor.save(&Some((last.seq, last.hash.clone())))?;
-        let text = std::fs::read_to_string(&self.path)?;
-        let kept: String = text.lines().skip(removed).map(|l| format!("{l}\n")).collect();
+        let text = fs::read_to_string(&self.path)?;
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut removed = 0;
+        let mut last_removed = None;
+        for line in &lines {
+            let record = self.decode(line)?;
+            if record.ts_ms >= cutoff_ms {
+                break;
+            }
+            removed += 1;
+            last_removed = Some(record);
+        }
+        let Some(last) = last_removed else { return Ok(0) };
+        self.anchor_file().save(&Some((last.seq, last.hash.clone())))?;
+        let kept: String = lines[removed..].iter().map(|l| format!("{l}\n")).collect();
         crate::crypto::write_atomic(&self.path, kept.as_bytes())?;
         Ok(removed)
     }
@@ -178,6 +263,56 @@ impl AuditLog {
     /// Re-seals a record as it is (for tests that play an attacker holding the key).
     pub fn seal_line(&self, record: &AuditRecord) -> anyhow::Result<String> {
         Ok(STANDARD.encode(self.key.seal(CONTEXT, &serde_json::to_vec(record)?)))
+    }
+}
+
+/// The first non-empty line of `path`, or `None` if it is missing or empty.
+fn first_line(path: &Path) -> std::io::Result<Option<String>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    for line in BufReader::new(file).lines() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            return Ok(Some(line));
+        }
+    }
+    Ok(None)
+}
+
+/// The last non-empty line of `path`.
+fn last_line(path: &Path) -> std::io::Result<Option<String>> {
+    Ok(last_lines(path, 1)?.pop())
+}
+
+/// The last `n` non-empty lines of `path`, oldest first, read backwards from the end in blocks,
+/// so the cost does not grow with the file.
+fn last_lines(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
+    const BLOCK: u64 = 4096;
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut start = file.metadata()?.len();
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        // Only lines known to be whole: everything after the first newline, or all at the start.
+        let whole = if start == 0 { &tail[..] } else { tail.iter().position(|b| *b == b'\n').map_or(&[][..], |i| &tail[i + 1..]) };
+        let lines: Vec<&[u8]> = whole.split(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()).collect();
+        if lines.len() >= n || start == 0 {
+            let from = lines.len().saturating_sub(n);
+            return Ok(lines[from..].iter().map(|l| String::from_utf8_lossy(l.trim_ascii()).into_owned()).collect());
+        }
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0; (start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+        start = from;
     }
 }
 
@@ -249,6 +384,116 @@ mod tests {
         let text = fs::read_to_string(log.path()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         fs::write(log.path(), format!("{}\n{}\n", lines[1], lines[2])).unwrap();
+        assert!(log.verify().is_err());
+    }
+
+    fn at(ts_ms: i64) -> AuditEntry<'static> {
+        AuditEntry { ts_ms, actor: "cli", action: "site.add", site: None, detail: "x" }
+    }
+
+    #[test]
+    fn hardening_audit_chain_holds_with_several_writers_appending_and_purging_at_once() {
+        // The server and CLI commands each open their own log on the same folder.
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::random();
+        let clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let (writers, per_writer) = (4, 30);
+        let mut threads = Vec::new();
+        for _ in 0..writers {
+            let (path, key, clock) = (dir.path().to_path_buf(), key.clone(), clock.clone());
+            threads.push(std::thread::spawn(move || {
+                let log = AuditLog::open(&path, key).unwrap();
+                for _ in 0..per_writer {
+                    log.append(at(clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst))).unwrap();
+                }
+            }));
+        }
+        let purger = {
+            let (path, key, clock) = (dir.path().to_path_buf(), key.clone(), clock.clone());
+            std::thread::spawn(move || {
+                let log = AuditLog::open(&path, key).unwrap();
+                let mut purged = 0;
+                for _ in 0..40 {
+                    purged += log.purge_older_than(clock.load(std::sync::atomic::Ordering::SeqCst) - 10).unwrap();
+                    std::thread::yield_now();
+                }
+                purged
+            })
+        };
+        for t in threads {
+            t.join().unwrap();
+        }
+        let purged = purger.join().unwrap();
+        let log = AuditLog::open(dir.path(), key).unwrap();
+        let total = (writers * per_writer) as u64;
+        assert_eq!(log.verify().unwrap(), total, "one chain, no number given twice");
+        assert_eq!(log.read_all().unwrap().len() + purged, total as usize, "no record was lost by a purge");
+    }
+
+    #[test]
+    fn hardening_audit_purge_with_nothing_due_reads_only_the_oldest_record() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path(), Key::random()).unwrap();
+        for ts in [10, 20, 30] {
+            log.append(at(ts)).unwrap();
+        }
+        // A record that cannot be decrypted in the middle: a purge that decrypted the whole
+        // log would fail on it.
+        let text = fs::read_to_string(log.path()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[1] = "bm90IGEgcmVjb3Jk";
+        fs::write(log.path(), lines.join("\n") + "\n").unwrap();
+        let before = fs::metadata(log.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(log.purge_older_than(5).unwrap(), 0);
+        let after = fs::metadata(log.path()).unwrap();
+        assert_eq!((before.ino(), before.mtime_nsec(), before.len()), (after.ino(), after.mtime_nsec(), after.len()), "not rewritten");
+        // Appending reads only the last record too.
+        log.append(at(40)).unwrap();
+        let last = log.decode(&last_line(log.path()).unwrap().unwrap()).unwrap();
+        let third = log.decode(lines[2]).unwrap();
+        assert_eq!((last.seq, last.prev), (4, third.hash));
+    }
+
+    #[test]
+    fn hardening_audit_tail_is_read_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        assert_eq!(last_line(&path).unwrap(), None);
+        fs::write(&path, "").unwrap();
+        assert_eq!(last_line(&path).unwrap(), None);
+        let (long, longer) = ("a".repeat(5000), "b".repeat(9000));
+        fs::write(&path, format!("{long}\n")).unwrap();
+        assert_eq!(last_line(&path).unwrap(), Some(long.clone()));
+        fs::write(&path, format!("{long}\nc\n{longer}\n\n")).unwrap();
+        assert_eq!(last_line(&path).unwrap(), Some(longer.clone()));
+        fs::write(&path, format!("{longer}\n{long}")).unwrap();
+        assert_eq!(last_line(&path).unwrap(), Some(long.clone()));
+        fs::write(&path, format!("{long}\nc\n{longer}\n")).unwrap();
+        assert_eq!(last_lines(&path, 2).unwrap(), vec!["c".to_owned(), longer.clone()]);
+        assert_eq!(last_lines(&path, 5).unwrap(), vec![long, "c".to_owned(), longer]);
+        assert!(last_lines(&path, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn hardening_audit_purge_interrupted_after_saving_the_anchor_still_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path(), Key::random()).unwrap();
+        for ts in [10, 20, 30, 40] {
+            log.append(at(ts)).unwrap();
+        }
+        let records = log.read_all().unwrap();
+        // The anchor is saved, the file not yet rewritten.
+        log.anchor_file().save(&Some((2u64, records[1].hash.clone()))).unwrap();
+        assert_eq!(log.verify().unwrap(), 4);
+        assert_eq!(log.purge_older_than(25).unwrap(), 2);
+        assert_eq!(log.verify().unwrap(), 4);
+        // A leftover that does not match the anchor is still caught.
+        log.anchor_file().save(&Some((2u64, records[0].hash.clone()))).unwrap();
+        let mut text = records[..2].iter().map(|r| log.seal_line(r).unwrap() + "\n").collect::<String>();
+        text.push_str(&fs::read_to_string(log.path()).unwrap());
+        fs::write(log.path(), text).unwrap();
         assert!(log.verify().is_err());
     }
 }

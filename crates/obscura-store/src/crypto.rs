@@ -195,10 +195,11 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder (and
+/// of the folders holding any folder it had to create).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    create_dir_durable(dir)?;
     let tmp = path.with_extension("tmp");
     {
         let mut file = fs::File::create(&tmp)?;
@@ -209,8 +210,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     sync_dir(dir)
 }
 
+/// Creates `dir` and its missing parents; each new folder's entry is fsynced in the folder that
+/// holds it, or a crash could lose the folder with the files already made durable inside it.
+pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut folder = dir;
+    while !folder.exists() {
+        missing.push(folder);
+        match folder.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => folder = parent,
+            _ => break,
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        sync_dir(created.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
+}
+
 /// Makes a rename or unlink in `dir` durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    tests::SYNCED_DIRS.with(|synced| synced.borrow_mut().push(dir.to_path_buf()));
     fs::File::open(dir)?.sync_all()
 }
 
@@ -250,6 +275,26 @@ impl SealedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// The folders this thread fsynced, in order.
+        pub(super) static SYNCED_DIRS: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    #[test]
+    fn hardening_write_atomic_fsyncs_the_folders_holding_new_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        SYNCED_DIRS.with(|s| s.borrow_mut().clear());
+        write_atomic(&root.join("a/b/file"), b"x").unwrap();
+        let synced = SYNCED_DIRS.with(|s| s.borrow().clone());
+        assert_eq!(synced, vec![root.clone(), root.join("a"), root.join("a/b")], "new folders' entries, then the rename");
+        assert_eq!(fs::read(root.join("a/b/file")).unwrap(), b"x");
+        // An existing folder: only the rename.
+        SYNCED_DIRS.with(|s| s.borrow_mut().clear());
+        write_atomic(&root.join("a/b/file"), b"y").unwrap();
+        assert_eq!(SYNCED_DIRS.with(|s| s.borrow().clone()), vec![root.join("a/b")]);
+    }
 
     #[test]
     fn p12_seal_round_trips_and_rejects_wrong_key_or_context() {

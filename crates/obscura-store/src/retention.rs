@@ -10,6 +10,19 @@ use time::Date;
 use crate::meta::Site;
 use crate::{EventStore, StoreError};
 
+/// One destruction, reported (to the audit log) as soon as it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Destruction {
+    /// A day destroyed whole.
+    Day(Date),
+    /// Some sites' rows removed from a day: (day, sites, rows removed).
+    Sites(Date, Vec<u32>, u64),
+}
+
+/// Records a destruction; called right after each one, so a run that fails later leaves every
+/// earlier destruction recorded.
+pub type DestructionSink<'a> = dyn Fn(&Destruction) -> anyhow::Result<()> + Send + Sync + 'a;
+
 /// What one run destroyed.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct PurgeReport {
@@ -26,13 +39,20 @@ impl PurgeReport {
 }
 
 /// Destroys what is past retention on `today`, keeping the k-anonymous aggregates of what goes
-/// (P3). Sites no longer configured keep `default_days`.
+/// (P3). Sites no longer configured keep `default_days`. Each destruction is passed to `record`
+/// as it happens.
+///
+/// Per day: the aggregates are made durable first, then the rows are destroyed, then the
+/// destruction is recorded. A crash in between leaves aggregates beside rows that still exist
+/// (served from the rollup until the rows go, and replaced by the next run), never rows gone
+/// without their aggregates.
 pub async fn purge_expired(
     store: &dyn EventStore,
     sites: &[Site],
     default_days: u32,
     k: u32,
     today: Date,
+    record: &DestructionSink<'_>,
 ) -> Result<PurgeReport, StoreError> {
     let retention = |id: u32| sites.iter().find(|s| s.id == id).map_or(default_days, |s| s.retention_days);
     let shortest = sites.iter().map(|s| s.retention_days).chain([default_days]).min().unwrap_or(default_days);
@@ -48,17 +68,168 @@ pub async fn purge_expired(
         if expired.is_empty() {
             continue;
         }
-        // Computed while the rows exist, kept once they are gone: a failed purge must not
-        // leave a day counted both in its rollup and in the aggregates.
+        // Computed while the rows exist, and durable before they go.
         let aggregates = store.k_anonymous_rollup(day, &expired, k).await?;
-        if expired.len() == present.len() {
+        store.keep_aggregates(day, &aggregates)?;
+        let destruction = if expired.len() == present.len() {
             store.destroy_day(day).await?;
             report.destroyed_days.push(day);
+            Destruction::Day(day)
         } else {
             let removed = store.purge_sites(day, &expired).await?;
-            report.purged.push((day, expired, removed));
-        }
-        store.keep_aggregates(day, &aggregates)?;
+            report.purged.push((day, expired.clone(), removed));
+            Destruction::Sites(day, expired, removed)
+        };
+        record(&destruction)
+            .map_err(|e| StoreError::Io(format!("{destruction:?} happened but cannot be recorded: {e:#}")))?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use arrow::array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+    use async_trait::async_trait;
+    use obscura_model::Event;
+    use time::macros::date;
+
+    use super::*;
+    use crate::aggregates::Aggregates;
+    use crate::crypto::Key;
+    use crate::rollup::ROLLUP_FILE_SCHEMA;
+    use crate::SqlQuery;
+
+    const FIRST: Date = date!(2026 - 01 - 01);
+    const SECOND: Date = date!(2026 - 01 - 02);
+    const TODAY: Date = date!(2026 - 03 - 01);
+
+    /// Days of site 1 whose aggregates are kept in real sealed files, and whose destruction
+    /// fails as a test says.
+    struct Store {
+        days: Mutex<Vec<Date>>,
+        aggregates: Aggregates,
+        /// Fails before destroying this day.
+        fail_before: Option<Date>,
+        /// Destroys this day, then stops as a crash would (nothing after it runs).
+        crash_after: Option<Date>,
+    }
+
+    impl Store {
+        fn new(dir: &std::path::Path, key: &Key) -> Self {
+            Store {
+                days: Mutex::new(vec![FIRST, SECOND]),
+                aggregates: Aggregates::open(dir.join("aggregates"), key.clone()).unwrap(),
+                fail_before: None,
+                crash_after: None,
+            }
+        }
+    }
+
+    fn io(what: &str) -> StoreError {
+        StoreError::Io(what.to_owned())
+    }
+
+    #[async_trait]
+    impl EventStore for Store {
+        async fn append(&self, _: Vec<Event>) -> Result<(), StoreError> {
+            Err(io("unused"))
+        }
+        async fn import(&self, _: Vec<Event>) -> Result<(), StoreError> {
+            Err(io("unused"))
+        }
+        async fn query(&self, _: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
+            if self.fail_before == Some(day) {
+                return Err(io("disk failure"));
+            }
+            self.days.lock().unwrap().retain(|d| *d != day);
+            if self.crash_after == Some(day) {
+                return Err(io("crash"));
+            }
+            Ok(())
+        }
+        async fn purge_sites(&self, _: Date, _: &[u32]) -> Result<u64, StoreError> {
+            Err(io("unused"))
+        }
+        async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], _: u32) -> Result<RecordBatch, StoreError> {
+            // One totals cell per site whose visitors are the day's number, to tell days apart.
+            let n = sites.len();
+            let visitors = i64::from(day.day());
+            let mut columns: Vec<Arc<dyn Array>> = vec![
+                Arc::new(sites.iter().copied().collect::<UInt32Array>()),
+                Arc::new(vec![Some(""); n].into_iter().collect::<StringArray>()),
+                Arc::new(vec![Some(""); n].into_iter().collect::<StringArray>()),
+            ];
+            for _ in 0..6 {
+                columns.push(Arc::new(Int64Array::from(vec![visitors; n])));
+            }
+            Ok(RecordBatch::try_new(ROLLUP_FILE_SCHEMA.clone(), columns).unwrap())
+        }
+        fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError> {
+            self.aggregates.add(day, rows).map_err(|e| io(&e.to_string()))
+        }
+        async fn sites_of_day(&self, _: Date) -> Result<Vec<u32>, StoreError> {
+            Ok(vec![1])
+        }
+        fn days(&self) -> Vec<Date> {
+            self.days.lock().unwrap().clone()
+        }
+        fn rollup_days(&self) -> Vec<Date> {
+            Vec::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn hardening_retention_failing_part_way_has_recorded_what_it_destroyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::random();
+        let store = Store { fail_before: Some(SECOND), ..Store::new(dir.path(), &key) };
+        let recorded = Mutex::new(Vec::new());
+        let record = |d: &Destruction| -> anyhow::Result<()> {
+            recorded.lock().unwrap().push(d.clone());
+            Ok(())
+        };
+        let result = purge_expired(&store, &[], 30, 5, TODAY, &record).await;
+        assert!(result.is_err(), "the second day failed");
+        assert_eq!(*recorded.lock().unwrap(), vec![Destruction::Day(FIRST)]);
+        assert_eq!(store.days(), vec![SECOND]);
+    }
+
+    #[tokio::test]
+    async fn hardening_retention_aggregates_are_durable_before_the_day_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::random();
+        let store = Store { crash_after: Some(FIRST), ..Store::new(dir.path(), &key) };
+        let result = purge_expired(&store, &[], 30, 5, TODAY, &|_: &Destruction| -> anyhow::Result<()> { Ok(()) }).await;
+        assert!(result.is_err());
+        assert_eq!(store.days(), vec![SECOND], "the first day was destroyed");
+        // After the crash, what is on disk.
+        let reopened = Aggregates::open(dir.path().join("aggregates"), key).unwrap();
+        assert_eq!(reopened.days(), vec![FIRST], "the destroyed day's aggregates were kept before it went");
+        let batch = &reopened.batches().unwrap()[0];
+        let visitors = batch.column_by_name("visitors").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(visitors.values().to_vec(), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn hardening_retention_records_each_destruction_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), &Key::random());
+        let recorded = Mutex::new(Vec::new());
+        let record = |d: &Destruction| -> anyhow::Result<()> {
+            // Recorded after the day is gone.
+            assert!(!store.days().contains(&match d {
+                Destruction::Day(day) | Destruction::Sites(day, _, _) => *day,
+            }));
+            recorded.lock().unwrap().push(d.clone());
+            Ok(())
+        };
+        let report = purge_expired(&store, &[], 30, 5, TODAY, &record).await.unwrap();
+        assert_eq!(report.destroyed_days, vec![FIRST, SECOND]);
+        assert_eq!(*recorded.lock().unwrap(), vec![Destruction::Day(FIRST), Destruction::Day(SECOND)]);
+    }
 }

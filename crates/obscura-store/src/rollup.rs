@@ -113,14 +113,16 @@ impl RollupCache {
     }
 
     /// Every day's rollup rows (with `day`), loading the files on first use, and the kept
-    /// aggregates (a site's day is in one or the other, never both).
+    /// aggregates (a site's day is served from one or the other, never both).
     pub fn batches(&self) -> anyhow::Result<Vec<RecordBatch>> {
         let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
         if days.is_none() {
             *days = Some(self.load()?);
         }
-        let mut batches: Vec<RecordBatch> = days.as_ref().expect("loaded above").values().cloned().collect();
-        batches.extend(self.aggregates.batches()?);
+        let rolled = days.as_ref().expect("loaded above");
+        let mut batches: Vec<RecordBatch> = rolled.values().cloned().collect();
+        // Retention keeps a day's aggregates before its rows go: until then the rollup counts them.
+        batches.extend(self.aggregates.batches_except(|day| rolled.get(&day).map(sites_of).unwrap_or_default())?);
         Ok(batches)
     }
 
@@ -152,6 +154,16 @@ impl RollupCache {
         }
         Ok(out)
     }
+}
+
+/// The sites with rows in a rollup.
+fn sites_of(rollup: &RecordBatch) -> Vec<u32> {
+    use arrow::array::Array as _;
+    let site = rollup.column_by_name("site").and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>());
+    let mut sites: Vec<u32> = site.into_iter().flat_map(|c| c.iter().flatten()).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    sites
 }
 
 fn read_encrypted(path: &Path, key: &[u8; 32]) -> anyhow::Result<RecordBatch> {

@@ -329,8 +329,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(AuditCmd::List { last }) => {
             let (_, audit) = app::open_meta(&config)?;
-            let records = audit.read_all()?;
-            for r in records.iter().skip(records.len().saturating_sub(last)) {
+            for r in audit.read_last(last)? {
                 let when = obscura_web::stats_api::format_ms(r.ts_ms);
                 println!("{}\t{when}\t{}\t{}\t{}\t{}", r.seq, r.actor, r.action, r.site.as_deref().unwrap_or("-"), r.detail);
             }

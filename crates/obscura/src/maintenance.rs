@@ -10,7 +10,7 @@ use obscura_store::EventStore;
 use obscura_store::access_log::AccessLog;
 use obscura_store::audit::AuditLog;
 use obscura_store::meta::MetaStore;
-use obscura_store::retention::{PurgeReport, purge_expired};
+use obscura_store::retention::{Destruction, PurgeReport, purge_expired};
 use time::Date;
 
 #[derive(Clone)]
@@ -57,10 +57,12 @@ impl Maintenance {
         }
     }
 
-    /// One round of every task; failures are logged and retried next round.
+    /// One round of every task; failures are logged and retried next round. The file work runs
+    /// on blocking threads, so the async workers keep serving requests meanwhile.
     pub async fn run_once(&self) {
         // First the access log: its 73-hour promise must not wait for a long retention run.
-        match self.access_log.purge(self.clock.now()) {
+        let (access_log, now) = (self.access_log.clone(), self.clock.now());
+        match blocking(move || access_log.purge(now)).await {
             Ok(hours) if !hours.is_empty() => tracing::info!(?hours, "destroyed access-log hours"),
             Ok(_) => {}
             Err(e) => tracing::error!("access-log purge failed (retried in a minute): {e:#}"),
@@ -70,21 +72,26 @@ impl Maintenance {
             Ok(_) => {}
             Err(e) => tracing::error!("salt rotation failed: {e:#}"),
         }
-        match self.enforce_retention().await {
+        // Retention renames, deletes and fsyncs files, and records in the audit log.
+        let this = self.clone();
+        let runtime = tokio::runtime::Handle::current();
+        match blocking(move || runtime.block_on(this.enforce_retention())).await {
             Ok(report) if !report.is_empty() => tracing::info!(?report, "destroyed data past retention"),
             Ok(_) => {}
             Err(e) => tracing::error!("data retention failed (retried in a minute): {e:#}"),
         }
         let days = self.audit_retention_days;
         let cutoff = self.clock.now() - time::Duration::days(i64::from(days));
-        match self.audit.purge_older_than((cutoff.unix_timestamp_nanos() / 1_000_000) as i64) {
+        let audit = self.audit.clone();
+        match blocking(move || audit.purge_older_than((cutoff.unix_timestamp_nanos() / 1_000_000) as i64)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("removed {n} audit records older than {days} days"),
             Err(e) => tracing::error!("audit log retention failed: {e:#}"),
         }
     }
 
-    /// Destroys per-event data past each site's retention (P13), and records it in the audit log.
+    /// Destroys per-event data past each site's retention (P13), recording each destruction in
+    /// the audit log as it happens.
     pub async fn enforce_retention(&self) -> anyhow::Result<PurgeReport> {
         let today = self.clock.now().date();
         let sites = self.meta.get().sites.clone();
@@ -93,13 +100,13 @@ impl Maintenance {
         if *self.last_retention.lock().unwrap_or_else(|e| e.into_inner()) == state {
             return Ok(PurgeReport::default());
         }
-        let report = purge_expired(self.store.as_ref(), &sites, self.default_retention_days, self.k, today).await?;
-        for day in &report.destroyed_days {
-            self.record("retention.destroy_day", &format!("{day}"))?;
-        }
-        for (day, purged_sites, rows) in &report.purged {
-            self.record("retention.purge_sites", &format!("{day}: sites {purged_sites:?}, {rows} rows"))?;
-        }
+        let record = |destruction: &Destruction| match destruction {
+            Destruction::Day(day) => self.record("retention.destroy_day", &format!("{day}")),
+            Destruction::Sites(day, sites, rows) => {
+                self.record("retention.purge_sites", &format!("{day}: sites {sites:?}, {rows} rows"))
+            }
+        };
+        let report = purge_expired(self.store.as_ref(), &sites, self.default_retention_days, self.k, today, &record).await?;
         *self.last_retention.lock().unwrap_or_else(|e| e.into_inner()) = state;
         Ok(report)
     }
@@ -108,4 +115,9 @@ impl Maintenance {
         let ts_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
         self.audit.append(obscura_store::audit::AuditEntry { ts_ms, actor: "retention", action, site: None, detail })
     }
+}
+
+/// Runs file work on a blocking thread.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| anyhow::anyhow!("maintenance task failed: {e}"))?
 }
