@@ -27,6 +27,8 @@ pub struct App {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Where plain HTTP is redirected to HTTPS from, if anywhere.
     pub redirect_http_from: Option<SocketAddr>,
+    /// The address browsers use (`public_url`): where plain HTTP is redirected to.
+    pub public_url: Option<String>,
     pub store: Arc<EmbeddedStore>,
     pub pipeline: Arc<Pipeline>,
     pub meta: Arc<MetaStore>,
@@ -123,7 +125,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         config.k_anonymity,
     );
     let redirect_http_from = config.tls.as_ref().and_then(|t| t.redirect_http_from);
-    Ok(App { state, tls, redirect_http_from, store, pipeline, meta, maintenance })
+    Ok(App { state, tls, redirect_http_from, public_url: config.public_url.clone(), store, pipeline, meta, maintenance })
 }
 
 /// Serves until Ctrl-C / SIGTERM, running maintenance (salts, retention) in the background.
@@ -149,8 +151,8 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
                 let plain = tokio::net::TcpListener::bind(from)
                     .await
                     .with_context(|| format!("cannot listen on {from} for the HTTP-to-HTTPS redirect"))?;
-                let port = listener.local_addr()?.port();
-                redirect = Some(tokio::spawn(async move { axum::serve(plain, crate::tls::redirect_router(port)).await }));
+                let target = crate::tls::RedirectTarget::new(app.public_url.as_deref(), listener.local_addr()?);
+                redirect = Some(tokio::spawn(crate::tls::serve_redirect(plain, target)));
             }
             crate::tls::serve(listener, tls, router, shutdown_signal()).await?;
             if let Some(r) = redirect {
