@@ -99,6 +99,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         sessions: Arc::new(Sessions::default()),
         audit,
         share_grants: Default::default(),
+        login_attempts: Default::default(),
+        password_hashing: Default::default(),
         https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         privacy: obscura_web::state::PrivacySettings {
             default_retention_days: config.retention_days,
