@@ -6,6 +6,7 @@ mod audit;
 mod bad_input;
 mod chromium;
 mod durability;
+mod hardening_web;
 mod harness;
 mod outbound;
 mod overview;
