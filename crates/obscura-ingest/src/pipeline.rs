@@ -1,5 +1,6 @@
 //! The ingest pipeline: decode → enrich → desensitize → visits → durable store.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -28,11 +29,49 @@ pub enum Outcome {
     DroppedByPolicy,
 }
 
+/// Ingest outcomes since the server started, in total and per site.
 #[derive(Default, Debug)]
 pub struct Counters {
     pub stored: AtomicU64,
     pub dropped_by_policy: AtomicU64,
     pub rejected: AtomicU64,
+    /// Per site id, for requests that named a configured site (requests for unknown sites or
+    /// without a readable site count in the totals only), so there are never more entries than
+    /// sites configured while the server runs.
+    per_site: Mutex<HashMap<u32, SiteCounts>>,
+}
+
+/// One site's ingest outcomes since the server started.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteCounts {
+    pub stored: u64,
+    pub dropped_by_policy: u64,
+    pub rejected: u64,
+}
+
+impl Counters {
+    fn record(&self, site: Option<u32>, result: &Result<Outcome, IngestError>) {
+        let total = match result {
+            Ok(Outcome::Stored) => &self.stored,
+            Ok(Outcome::DroppedByPolicy) => &self.dropped_by_policy,
+            Err(_) => &self.rejected,
+        };
+        total.fetch_add(1, Ordering::Relaxed);
+        if let Some(site) = site {
+            let mut per_site = self.per_site.lock().unwrap_or_else(|e| e.into_inner());
+            let counts = per_site.entry(site).or_default();
+            match result {
+                Ok(Outcome::Stored) => counts.stored += 1,
+                Ok(Outcome::DroppedByPolicy) => counts.dropped_by_policy += 1,
+                Err(_) => counts.rejected += 1,
+            }
+        }
+    }
+
+    /// The counts of site `id` (zero when it has had no requests).
+    pub fn site(&self, id: u32) -> SiteCounts {
+        self.per_site.lock().unwrap_or_else(|e| e.into_inner()).get(&id).copied().unwrap_or_default()
+    }
 }
 
 pub struct Pipeline {
@@ -213,19 +252,18 @@ impl Pipeline {
 
     /// Handles one body of Obscura's own format.
     pub async fn ingest_native(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
-        let result = self.ingest_native_inner(body, ctx).await;
-        match &result {
-            Ok(Outcome::Stored) => self.counters.stored.fetch_add(1, Ordering::Relaxed),
-            Ok(Outcome::DroppedByPolicy) => self.counters.dropped_by_policy.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.counters.rejected.fetch_add(1, Ordering::Relaxed),
-        };
+        let mut site = None;
+        let result = self.ingest_native_inner(body, ctx, &mut site).await;
+        self.counters.record(site, &result);
         result
     }
 
-    async fn ingest_native_inner(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
+    /// Sets `site_id` as soon as the request's site is known, for the per-site counters.
+    async fn ingest_native_inner(&self, body: &[u8], ctx: RequestContext, site_id: &mut Option<u32>) -> Result<Outcome, IngestError> {
         let opted_out = ctx.opted_out;
         let decoded = native::decode(body, &ctx)?;
         let site = self.resolve_site(&decoded.site_domain)?;
+        *site_id = Some(site.id);
         if opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }

@@ -12,6 +12,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::overview::page;
+use crate::password_hashing::Busy;
 use crate::sessions::{COOKIE, Session, cookie, random_token};
 use crate::state::AppState;
 
@@ -79,19 +80,26 @@ pub async fn post_login(
         return login_page(StatusCode::FORBIDDEN, Some("The form expired. Please try again."));
     }
     let client = crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers);
-    if !state.sessions.try_attempt(client, &form.username, now) {
+    let account = format!("user:{}", form.username);
+    if state.login_attempts.try_attempt(client, &account, now).is_err() {
         return login_page(StatusCode::TOO_MANY_REQUESTS, Some("Too many failed attempts. Try again in 15 minutes."));
     }
     let meta = state.meta.get();
     let user = meta.users.iter().find(|u| u.username == form.username).cloned();
     let hash = user.as_ref().map_or(DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
-    // argon2 takes tens of milliseconds: keep it off the async workers.
     let password = form.password.clone();
-    let verified = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.unwrap_or(false);
+    let verified = match state.password_hashing.run(move || verify_password(&hash, &password)).await {
+        Ok(verified) => verified,
+        Err(Busy) => {
+            // Not the client's fault: the attempt is not held against them.
+            state.login_attempts.succeeded(client, &account);
+            return login_page(StatusCode::SERVICE_UNAVAILABLE, Some(Busy::MESSAGE));
+        }
+    };
     let Some(user) = user.filter(|_| verified) else {
         return login_page(StatusCode::UNAUTHORIZED, Some("Wrong user name or password."));
     };
-    state.sessions.attempt_succeeded(client, &user.username);
+    state.login_attempts.succeeded(client, &account);
     let token = state.sessions.create(&user.username, user.role, now);
     (
         StatusCode::SEE_OTHER,
@@ -204,12 +212,16 @@ pub async fn post_password(
         return (StatusCode::FORBIDDEN, "this account no longer exists").into_response();
     };
     let (hash, current) = (user.password_hash.clone(), form.current.clone());
-    if !tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await.unwrap_or(false) {
-        return account_page(StatusCode::FORBIDDEN, &session, Some("The current password is wrong."));
+    match state.password_hashing.run(move || verify_password(&hash, &current)).await {
+        Ok(true) => {}
+        Ok(false) => return account_page(StatusCode::FORBIDDEN, &session, Some("The current password is wrong.")),
+        Err(Busy) => return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some(Busy::MESSAGE)),
     }
     let new = form.new.clone();
-    let Ok(Ok(new_hash)) = tokio::task::spawn_blocking(move || hash_password(&new)).await else {
-        return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be changed; try again."));
+    let new_hash = match state.password_hashing.run(move || hash_password(&new)).await {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(_)) => return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be changed; try again.")),
+        Err(Busy) => return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some(Busy::MESSAGE)),
     };
     let username = session.username.clone();
     let saved = state.meta.update(|m| {

@@ -3,6 +3,10 @@
 //! `Forwarded`): the other may be the client's own and is never read. Walking the header's hops
 //! from the nearest (rightmost) back, trusted proxies are skipped and the first other address is
 //! the client's. With no trusted proxies configured (the default), no header is believed.
+//!
+//! Every address leaves here canonical: on a dual-stack listener an IPv4 client arrives as
+//! `::ffff:a.b.c.d`, and left so it would share one IPv6 /64 with every other IPv4 client in the
+//! login limit, the visitor hash, geo lookups and the access log.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -31,9 +35,13 @@ pub fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap
     Some(resolve(&state.trusted_proxies, peer?.ip(), headers))
 }
 
-/// The client address given the peer and the trusted proxies.
+/// The client address given the peer and the trusted proxies, IPv4-mapped addresses as IPv4.
 pub fn resolve(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.nets.iter().any(|net| net.contains(&unmap(*ip)));
+    forwarded_client(trusted, peer.to_canonical(), headers).to_canonical()
+}
+
+fn forwarded_client(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.nets.iter().any(|net| net.contains(&ip.to_canonical()));
     if !is_trusted(&peer) {
         return peer;
     }
@@ -46,19 +54,12 @@ pub fn resolve(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> I
     for hop in hops.iter().rev() {
         match hop {
             Some(ip) if is_trusted(ip) => client = *ip,
-            Some(ip) => return unmap(*ip),
+            Some(ip) => return *ip,
             // An unparseable hop (`unknown`, an obfuscated name): nothing before it can be trusted.
             None => return client,
         }
     }
-    unmap(client)
-}
-
-fn unmap(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
+    client
 }
 
 fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> Option<Vec<&'a str>> {
@@ -140,5 +141,22 @@ mod tests {
         assert_eq!(resolve(&trusted, ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
         let unknown = headers(&[("forwarded", "for=unknown, for=10.0.0.9")]);
         assert_eq!(resolve(&trusted_fwd, ip("10.0.0.1"), &unknown), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn hardening_ipv4_mapped_clients_are_normalised() {
+        // A dual-stack listener sees IPv4 peers as IPv4-mapped IPv6 addresses.
+        let mapped = ip("::ffff:198.51.100.7");
+        assert_eq!(resolve(&TrustedProxies::default(), mapped, &HeaderMap::new()), ip("198.51.100.7"));
+        // A trusted proxy reached over IPv4 on a dual-stack listener is still trusted, and the
+        // addresses its header names are normalised too.
+        let trusted = trusting(ProxyHeader::XForwardedFor);
+        let xff = headers(&[("x-forwarded-for", "::ffff:203.0.113.9")]);
+        assert_eq!(resolve(&trusted, ip("::ffff:10.0.0.1"), &xff), ip("203.0.113.9"));
+        let trusted_fwd = trusting(ProxyHeader::Forwarded);
+        let unknown = headers(&[("forwarded", r#"for=unknown, for="[::ffff:10.0.0.9]""#)]);
+        assert_eq!(resolve(&trusted_fwd, ip("10.0.0.1"), &unknown), ip("10.0.0.9"));
+        // Real IPv6 addresses are left alone.
+        assert_eq!(resolve(&TrustedProxies::default(), ip("2001:db8::1"), &HeaderMap::new()), ip("2001:db8::1"));
     }
 }

@@ -188,6 +188,9 @@ pub struct Viewer {
     pub reader: Reader,
     /// The path the dashboard's links start with: `/` or `/share/<token>`.
     pub base: String,
+    /// The path as the audit log records it: `/`, or `/share/…` — never a link's token, which
+    /// is kept only as a hash (the reader's actor names the link).
+    pub audited_base: String,
     /// Sites the viewer may switch between.
     pub sites: Vec<obscura_store::meta::Site>,
     /// The login session (for log out and account links); none on a shared link.
@@ -206,12 +209,12 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         let body = page("Overview", html! { main { h1 { "No sites yet" } p { "Add one with " code { "obscura site add example.com" } "." } } });
         return Html(body.into_string()).into_response();
     }
-    render_dashboard(&state, Viewer { reader, base: "/".into(), sites, session: Some(session) }, params).await
+    render_dashboard(&state, Viewer { reader, base: "/".into(), audited_base: "/".into(), sites, session: Some(session) }, params).await
 }
 
 /// Renders the dashboard for `viewer` from the URL's parameters.
 pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Params) -> Response {
-    let Viewer { reader, base, sites: visible, session } = viewer;
+    let Viewer { reader, base, audited_base, sites: visible, session } = viewer;
     let base = base.as_str();
     if !params.contains_key("site") {
         params.insert("site".into(), visible[0].domain.clone());
@@ -224,7 +227,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
             None => Interval::Day,
         };
         let prop = params.get("prop").filter(|p| !p.is_empty() && p.len() <= 100).cloned();
-        crate::stats_api::audit_read(state, &reader.actor, Some(&site.domain), &format!("dashboard {}", url_with(base, &params, &[])))?;
+        crate::stats_api::audit_read(state, &reader.actor, Some(&site.domain), &format!("dashboard {}", url_with(&audited_base, &params, &[])))?;
         Ok((q, site, interval, prop))
     });
     let (q, site, interval, prop) = match parsed {

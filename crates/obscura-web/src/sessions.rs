@@ -1,7 +1,6 @@
-//! Dashboard login sessions (the only cookies Obscura sets, P4) and the login rate limit.
+//! Dashboard login sessions (the only cookies Obscura sets, P4).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::http::HeaderMap;
@@ -11,10 +10,8 @@ use time::{Duration, OffsetDateTime};
 
 pub const COOKIE: &str = "obscura_session";
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
-/// Login attempts allowed per address (or user name) within [`LOCKOUT`] before further attempts are
-/// refused; successful ones are not counted.
-pub const MAX_FAILURES: u32 = 5;
-pub const LOCKOUT: Duration = Duration::minutes(15);
+/// Sessions one user may hold at once; logging in beyond it ends the one closest to expiry.
+pub const MAX_SESSIONS_PER_USER: usize = 50;
 
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -28,8 +25,6 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     by_hash: Mutex<HashMap<String, Session>>,
-    /// Login attempts per network and per user name: (count, since).
-    failures: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
 }
 
 fn hash(token: &str) -> String {
@@ -59,6 +54,13 @@ impl Sessions {
         let session = Session { username: username.to_owned(), role, csrf: random_token(), expires: now + SESSION_LIFETIME };
         let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.expires > now);
+        let theirs = map.values().filter(|s| s.username == username).count();
+        if theirs >= MAX_SESSIONS_PER_USER {
+            let oldest = map.iter().filter(|(_, s)| s.username == username).min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone());
+            if let Some(key) = oldest {
+                map.remove(&key);
+            }
+        }
         map.insert(hash(&token), session);
         token
     }
@@ -79,53 +81,6 @@ impl Sessions {
     pub fn end_all(&self, username: &str) {
         self.by_hash.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.username != username);
     }
-
-    /// Counts a login attempt from `ip` for `username`, unless either is locked out (then
-    /// returns false). Counting before the password is checked means parallel guesses cannot
-    /// slip past the limit.
-    pub fn try_attempt(&self, ip: IpAddr, username: &str, now: OffsetDateTime) -> bool {
-        let keys = [network_key(ip), format!("user:{username}")];
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, since)| now - *since < LOCKOUT);
-        }
-        for key in &keys {
-            if let Some((n, since)) = failures.get(key) {
-                if *n >= MAX_FAILURES && now - *since < LOCKOUT {
-                    return false;
-                }
-            }
-        }
-        for key in keys {
-            let entry = failures.entry(key).or_insert((0, now));
-            if now - entry.1 >= LOCKOUT {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-        }
-        true
-    }
-
-    /// A successful login: its own attempt is not held against the address, and the user's
-    /// count starts over. Earlier failures from the address still count.
-    pub fn attempt_succeeded(&self, ip: IpAddr, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = failures.get_mut(&network_key(ip)) {
-            entry.0 = entry.0.saturating_sub(1);
-        }
-        failures.remove(&format!("user:{username}"));
-    }
-}
-
-/// IPv6 clients often hold a whole /64: count attempts per /64, per address for IPv4.
-fn network_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("ip:{v4}"),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
 }
 
 #[cfg(test)]
@@ -133,25 +88,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn login_limit_counts_attempts_and_a_success_does_not_wipe_failures() {
-        let s = Sessions::default();
+    fn hardening_sessions_per_user_are_bounded() {
+        let sessions = Sessions::default();
         let now = time::macros::datetime!(2026-01-01 12:00 UTC);
-        let ip: IpAddr = "198.51.100.4".parse().unwrap();
-        for _ in 0..4 {
-            assert!(s.try_attempt(ip, "victim", now));
+        let first = sessions.create("alice", Role::Owner, now);
+        for i in 1..=MAX_SESSIONS_PER_USER as i64 {
+            sessions.create("alice", Role::Owner, now + Duration::seconds(i));
         }
-        // The attacker logs into an account of their own: only that attempt is forgiven.
-        assert!(s.try_attempt(ip, "attacker", now));
-        s.attempt_succeeded(ip, "attacker");
-        assert!(s.try_attempt(ip, "victim", now));
-        assert!(!s.try_attempt(ip, "victim", now), "locked after five failures");
-        assert!(!s.try_attempt("198.51.100.5".parse().unwrap(), "victim", now), "the user name is locked too");
-        assert!(s.try_attempt(ip, "victim", now + LOCKOUT), "the lock ends");
-        // IPv6 addresses of one /64 share a counter.
-        let v6 = |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, last));
-        for i in 0..5 {
-            assert!(s.try_attempt(v6(i), &format!("u{i}"), now));
-        }
-        assert!(!s.try_attempt(v6(99), "someone", now));
+        sessions.create("bob", Role::Viewer, now);
+        let map = sessions.by_hash.lock().unwrap();
+        assert_eq!(map.values().filter(|s| s.username == "alice").count(), MAX_SESSIONS_PER_USER);
+        assert!(!map.contains_key(&hash(&first)), "the session closest to expiry ended");
+        assert_eq!(map.values().filter(|s| s.username == "bob").count(), 1);
     }
 }

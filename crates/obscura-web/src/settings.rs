@@ -231,7 +231,7 @@ pub async fn create_share(
     };
     let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
     let password = password.map(str::to_owned);
-    let made = tokio::task::spawn_blocking({
+    let made = state.password_hashing.run({
         let state = state.clone();
         let domain = domain.clone();
         move || {
@@ -249,7 +249,9 @@ pub async fn create_share(
     let (id, token) = match made {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
-        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
+        Err(crate::password_hashing::Busy) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, crate::password_hashing::Busy::MESSAGE).into_response();
+        }
     };
     audit(&state, &session, "share.add", &format!("{domain}: {id}"));
     let body = page(
@@ -624,10 +626,14 @@ pub async fn add_user(
     let password: String = (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
     let hashed = {
         let p = password.clone();
-        tokio::task::spawn_blocking(move || crate::accounts::hash_password(&p)).await
+        state.password_hashing.run(move || crate::accounts::hash_password(&p)).await
     };
-    let Ok(Ok(hash)) = hashed else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+    let hash = match hashed {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(_)) => return (StatusCode::SERVICE_UNAVAILABLE, "the password could not be hashed; try again").into_response(),
+        Err(crate::password_hashing::Busy) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, crate::password_hashing::Busy::MESSAGE).into_response();
+        }
     };
     let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
     let added = state.meta.update(|m| {

@@ -1,12 +1,15 @@
 //! Shared read-only links: `/share/<token>` shows one site's dashboard without a login.
 //!
 //! The token is long and random and stored only as a hash; a link may also need a password and
-//! may expire; revoking it removes it. Every view through a link is audited as `share:<id>`.
+//! may expire; revoking it removes it. Every view through a link is audited as `share:<id>`, the
+//! id being random too and telling nothing of the token. Password guesses on a link are limited
+//! like logins; a right password grants the browser the link for [`GRANT_LIFETIME`].
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use axum::extract::{Form, Path, Query as UrlQuery, State};
+use axum::extract::{ConnectInfo, Form, Path, Query as UrlQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -14,18 +17,25 @@ use maud::html;
 use obscura_store::meta::Share;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
 
 use crate::accounts::{hash_password, verify_password};
 use crate::overview::{Viewer, page, render_dashboard};
+use crate::password_hashing::Busy;
 use crate::sessions::{cookie, random_token};
 use crate::state::AppState;
 use crate::stats_api::{Params, Reader};
+
+/// How long a browser that entered a link's password may view it without entering it again.
+pub const GRANT_LIFETIME: Duration = Duration::hours(12);
+/// Grants held at most; beyond it the one closest to expiry goes.
+pub const MAX_GRANTS: usize = 10_000;
 
 /// Creates a link for `site`; returns the token (shown once) and the record to store.
 pub fn new_share(site: u32, password: Option<&str>, now_ms: i64, expires_ms: Option<i64>) -> anyhow::Result<(String, Share)> {
     let token = random_token();
     let share = Share {
-        id: token[..10].to_owned(),
+        id: random_token()[..10].to_owned(),
         sha256: hex::encode(Sha256::digest(token.as_bytes())),
         site,
         password_hash: password.map(hash_password).transpose()?,
@@ -35,9 +45,62 @@ pub fn new_share(site: u32, password: Option<&str>, now_ms: i64, expires_ms: Opt
     Ok((token, share))
 }
 
-/// Passwords entered for protected links, per browser: cookie value → share id.
-#[derive(Default)]
-pub struct ShareGrants(Mutex<HashMap<String, String>>);
+/// Browsers that entered the password of a protected link: the hash of their grant cookie →
+/// the link and when the grant ends. Bounded and expiring.
+pub struct ShareGrants {
+    grants: Mutex<HashMap<String, Grant>>,
+    capacity: usize,
+}
+
+struct Grant {
+    share_id: String,
+    expires: OffsetDateTime,
+}
+
+impl Default for ShareGrants {
+    fn default() -> Self {
+        ShareGrants::with_capacity(MAX_GRANTS)
+    }
+}
+
+impl ShareGrants {
+    pub fn with_capacity(capacity: usize) -> Self {
+        ShareGrants { grants: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
+    }
+
+    /// Grants `share_id` to a browser; returns the cookie value (only its hash is kept).
+    pub fn grant(&self, share_id: &str, now: OffsetDateTime) -> String {
+        let value = random_token();
+        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        grants.retain(|_, g| g.expires > now);
+        if grants.len() >= self.capacity {
+            let soonest = grants.iter().min_by_key(|(_, g)| g.expires).map(|(k, _)| k.clone());
+            if let Some(key) = soonest {
+                grants.remove(&key);
+            }
+        }
+        grants.insert(digest(&value), Grant { share_id: share_id.to_owned(), expires: now + GRANT_LIFETIME });
+        value
+    }
+
+    /// Whether the cookie `value` grants `share_id` at `now`.
+    pub fn allows(&self, value: &str, share_id: &str, now: OffsetDateTime) -> bool {
+        let grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        grants.get(&digest(value)).is_some_and(|g| g.share_id == share_id && g.expires > now)
+    }
+
+    pub fn len(&self) -> usize {
+        self.grants.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn digest(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
 
 fn grant_cookie(share: &Share) -> String {
     format!("obscura_share_{}", share.id)
@@ -87,8 +150,8 @@ pub async fn get_share(
         Err(r) => return r,
     };
     if share.password_hash.is_some() {
-        let granted = cookie(&headers, &grant_cookie(&share))
-            .is_some_and(|c| state.share_grants.0.lock().unwrap_or_else(|e| e.into_inner()).get(&c) == Some(&share.id));
+        let now = state.clock.now();
+        let granted = cookie(&headers, &grant_cookie(&share)).is_some_and(|c| state.share_grants.allows(&c, &share.id, now));
         if !granted {
             return password_page(&token, StatusCode::UNAUTHORIZED, None);
         }
@@ -101,6 +164,7 @@ pub async fn get_share(
     let viewer = Viewer {
         reader: Reader { actor: format!("share:{}", share.id), sites: Some(vec![site.id]) },
         base: format!("/share/{token}"),
+        audited_base: "/share/…".into(),
         sites: vec![site],
         session: None,
     };
@@ -115,6 +179,7 @@ pub struct SharePassword {
 
 pub async fn post_share_password(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(token): Path<String>,
     headers: HeaderMap,
     form: Result<Form<SharePassword>, axum::extract::rejection::FormRejection>,
@@ -129,17 +194,63 @@ pub async fn post_share_password(
     if cookie(&headers, SHARE_CSRF_COOKIE).as_deref() != Some(form.csrf.as_str()) {
         return password_page(&token, StatusCode::FORBIDDEN, Some("The form expired. Please try again."));
     }
-    if !tokio::task::spawn_blocking(move || verify_password(&hash, &form.password)).await.unwrap_or(false) {
-        return password_page(&token, StatusCode::UNAUTHORIZED, Some("Wrong password."));
+    let now = state.clock.now();
+    let client = crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers);
+    let account = format!("share:{}", share.id);
+    if state.login_attempts.try_attempt(client, &account, now).is_err() {
+        return password_page(&token, StatusCode::TOO_MANY_REQUESTS, Some("Too many wrong passwords. Try again in 15 minutes."));
     }
-    let grant = random_token();
-    state.share_grants.0.lock().unwrap_or_else(|e| e.into_inner()).insert(grant.clone(), share.id.clone());
+    match state.password_hashing.run(move || verify_password(&hash, &form.password)).await {
+        Ok(true) => {}
+        Ok(false) => return password_page(&token, StatusCode::UNAUTHORIZED, Some("Wrong password.")),
+        Err(Busy) => {
+            // Not the client's fault: the attempt is not held against them.
+            state.login_attempts.succeeded(client, &account);
+            return password_page(&token, StatusCode::SERVICE_UNAVAILABLE, Some(Busy::MESSAGE));
+        }
+    }
+    state.login_attempts.succeeded(client, &account);
+    let grant = state.share_grants.grant(&share.id, now);
+    let max_age = GRANT_LIFETIME.whole_seconds();
     (
         StatusCode::SEE_OTHER,
         [
             (LOCATION, format!("/share/{token}")),
-            (SET_COOKIE, format!("{}={grant}; HttpOnly; SameSite=Strict; Path=/share/{token}", grant_cookie(&share))),
+            (
+                SET_COOKIE,
+                format!("{}={grant}; HttpOnly; SameSite=Strict; Path=/share/{token}; Max-Age={max_age}", grant_cookie(&share)),
+            ),
         ],
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardening_share_grants_expire_and_are_bounded() {
+        let grants = ShareGrants::with_capacity(3);
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let first = grants.grant("link-a", now);
+        assert!(grants.allows(&first, "link-a", now));
+        assert!(!grants.allows(&first, "link-b", now), "a grant opens its own link only");
+        assert!(!grants.allows(&first, "link-a", now + GRANT_LIFETIME), "grants expire");
+        // Full: the grant closest to expiry makes room.
+        let later: Vec<String> = (1..=3).map(|i| grants.grant("link-a", now + Duration::minutes(i))).collect();
+        assert_eq!(grants.len(), 3);
+        assert!(!grants.allows(&first, "link-a", now + Duration::minutes(5)));
+        assert!(later.iter().all(|g| grants.allows(g, "link-a", now + Duration::minutes(5))));
+        // Expired grants are dropped from memory when new ones come.
+        grants.grant("link-b", now + GRANT_LIFETIME + Duration::hours(1));
+        assert_eq!(grants.len(), 1);
+    }
+
+    #[test]
+    fn hardening_share_ids_tell_nothing_of_the_token() {
+        let (token, share) = new_share(1, None, 0, None).unwrap();
+        assert_eq!(share.id.len(), 10);
+        assert!(!token.contains(&share.id), "the id is not a piece of the token");
+    }
 }

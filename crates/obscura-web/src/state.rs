@@ -23,6 +23,10 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Browsers that entered the password of a protected shared link.
     pub share_grants: Arc<crate::shares::ShareGrants>,
+    /// Failed password attempts per network, user name and shared link.
+    pub login_attempts: Arc<crate::login_limit::AttemptLimiter>,
+    /// Bounds concurrent password hashing (argon2 is memory-hard).
+    pub password_hashing: Arc<crate::password_hashing::PasswordHashing>,
     /// Each policy text's hash and the day it last changed (P16).
     pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
     /// Served to browsers over HTTPS (the public URL says so): HSTS and `Secure` cookies.

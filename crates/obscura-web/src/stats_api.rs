@@ -231,17 +231,41 @@ fn csv_field(value: &str) -> String {
 
 pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
 
-/// Ingest counters since the server started: stored, dropped by privacy signals, rejected.
+/// Ingest counters since the server started: stored, dropped by privacy signals, rejected — in
+/// total and per site. A reader limited to some sites sees those sites' counters only, and its
+/// totals are their sums; requests naming no configured site count in the full totals only.
 pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
     audit_read(&state, &reader.actor, None, "/api/v1/ingest/status")?;
     let c = &state.pipeline.counters;
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    Ok(Json(json!({
-        "stored": load(&c.stored),
-        "dropped_by_policy": load(&c.dropped_by_policy),
-        "rejected": load(&c.rejected),
-    })))
+    let meta = state.meta.get();
+    let mut per_site = serde_json::Map::new();
+    let mut sum = obscura_ingest::pipeline::SiteCounts::default();
+    for site in meta.sites.iter().filter(|s| reader.may_read(s.id)) {
+        let counts = c.site(site.id);
+        sum.stored += counts.stored;
+        sum.dropped_by_policy += counts.dropped_by_policy;
+        sum.rejected += counts.rejected;
+        per_site.insert(site.domain.clone(), counts_json(counts));
+    }
+    let totals = match reader.sites {
+        Some(_) => sum,
+        None => {
+            let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            obscura_ingest::pipeline::SiteCounts {
+                stored: load(&c.stored),
+                dropped_by_policy: load(&c.dropped_by_policy),
+                rejected: load(&c.rejected),
+            }
+        }
+    };
+    let mut out = counts_json(totals);
+    out["sites"] = Value::Object(per_site);
+    Ok(Json(out))
+}
+
+fn counts_json(c: obscura_ingest::pipeline::SiteCounts) -> Value {
+    json!({ "stored": c.stored, "dropped_by_policy": c.dropped_by_policy, "rejected": c.rejected })
 }
 
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

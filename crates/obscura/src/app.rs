@@ -27,6 +27,8 @@ pub struct App {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Where plain HTTP is redirected to HTTPS from, if anywhere.
     pub redirect_http_from: Option<SocketAddr>,
+    /// The address browsers use (`public_url`): where plain HTTP is redirected to.
+    pub public_url: Option<String>,
     pub store: Arc<EmbeddedStore>,
     pub pipeline: Arc<Pipeline>,
     pub meta: Arc<MetaStore>,
@@ -100,6 +102,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         sessions: Arc::new(Sessions::default()),
         audit,
         share_grants: Default::default(),
+        login_attempts: Default::default(),
+        password_hashing: Default::default(),
         https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         privacy: obscura_web::state::PrivacySettings {
             default_retention_days: config.retention_days,
@@ -126,7 +130,17 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         config.k_anonymity,
     );
     let redirect_http_from = config.tls.as_ref().and_then(|t| t.redirect_http_from);
-    Ok(App { state, tls, redirect_http_from, store, pipeline, meta, maintenance, timeouts: config.limits.timeouts() })
+    Ok(App {
+        state,
+        tls,
+        redirect_http_from,
+        public_url: config.public_url.clone(),
+        store,
+        pipeline,
+        meta,
+        maintenance,
+        timeouts: config.limits.timeouts(),
+    })
 }
 
 /// Serves until Ctrl-C / SIGTERM, running maintenance (salts, retention) in the background.
@@ -150,11 +164,8 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         let plain = tokio::net::TcpListener::bind(from)
             .await
             .with_context(|| format!("cannot listen on {from} for the HTTP-to-HTTPS redirect"))?;
-        let port = listener.local_addr()?.port();
-        let timeouts = app.timeouts;
-        redirect = Some(tokio::spawn(async move {
-            crate::http_server::serve(plain, None, crate::tls::redirect_router(port), timeouts, std::future::pending()).await
-        }));
+        let target = crate::tls::RedirectTarget::new(app.public_url.as_deref(), listener.local_addr()?);
+        redirect = Some(tokio::spawn(crate::tls::serve_redirect(plain, target, app.timeouts)));
     }
     crate::http_server::serve(listener, app.tls.clone(), router, app.timeouts, shutdown_signal()).await?;
     if let Some(r) = redirect {

@@ -29,6 +29,11 @@ impl Default for Timeouts {
     }
 }
 
+/// The server's own address a connection reached (not the client's), in every request's
+/// extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ReachedAddress(pub SocketAddr);
+
 /// How long open connections may finish their request once shutdown begins.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -60,6 +65,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
+        let reached = ReachedAddress(tcp.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))));
         // Reap finished connections so the set does not grow.
         while connections.try_join_next().is_some() {}
         let router = router.clone();
@@ -68,9 +74,9 @@ pub async fn serve(
         connections.spawn(async move {
             let io = Activity::new(tcp);
             match acceptor {
-                None => serve_connection(io, peer, router, timeouts, stop).await,
+                None => serve_connection(io, peer, reached, router, timeouts, stop).await,
                 Some(acceptor) => match tokio::time::timeout(timeouts.headers, acceptor.accept(io)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, peer, router, timeouts, stop).await,
+                    Ok(Ok(stream)) => serve_connection(stream, peer, reached, router, timeouts, stop).await,
                     Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 },
@@ -89,6 +95,7 @@ pub async fn serve(
 async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
+    reached: ReachedAddress,
     router: Router,
     timeouts: Timeouts,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -98,6 +105,7 @@ async fn serve_connection<S>(
     let activity = stream.activity();
     let service = tower::ServiceExt::map_request(router, move |mut request: axum::http::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(reached);
         request
     });
     let connection = hyper::server::conn::http1::Builder::new()

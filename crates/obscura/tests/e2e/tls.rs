@@ -123,9 +123,10 @@ async fn p10_tls12_when_allowed_and_http_redirects_to_https() {
     assert!(name.starts_with("TLS_ECDHE_") && (name.contains("GCM") || name.contains("CHACHA20")), "{name}");
     let port = addr(&s).rsplit(':').next().unwrap().to_owned();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = client.get(format!("http://{redirect_from}/dashboard?x=1")).header("host", "localhost").send().await.unwrap();
+    // The target is the HTTPS listener's address, whatever Host the client names.
+    let res = client.get(format!("http://{redirect_from}/dashboard?x=1")).header("host", "attacker.example").send().await.unwrap();
     assert_eq!(res.status(), 308);
-    assert_eq!(res.headers()["location"], format!("https://localhost:{port}/dashboard?x=1").as_str());
+    assert_eq!(res.headers()["location"], format!("https://127.0.0.1:{port}/dashboard?x=1").as_str());
     s.stop();
 }
 
