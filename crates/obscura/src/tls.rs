@@ -48,8 +48,6 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-}
-
 /// Where the plain-HTTP listener sends browsers: the configured public URL, or else the HTTPS
 /// listener's own address. Never the `Host` header, which the client writes and which would turn
 /// the redirect into an open redirect to any site.
