@@ -7,6 +7,7 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod http_server;
+pub mod load_profile;
 pub mod maintenance;
 pub mod tls;
 pub mod traffic;
