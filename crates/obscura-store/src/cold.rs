@@ -26,7 +26,8 @@ use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::WriterProperties;
 use time::Date;
 
-use crate::crypto::{Key, sync_dir};
+use crate::crypto::Key;
+use crate::durable_fs::{create_dir_durably, rename_durably};
 use crate::keyring::{Keyring, day_string, parse_day};
 use crate::row::{SCHEMA, without_day};
 
@@ -45,9 +46,22 @@ pub fn write_day_file(
     name: &str,
     batches: &[RecordBatch],
 ) -> anyhow::Result<PathBuf> {
+    Ok(stage_day_file(events_dir, keyring, day, name, batches)?.publish()?)
+}
+
+/// Like [`write_day_file`], but the file stays hidden until [`StagedFile::publish`], so the
+/// caller can make it appear at the moment of its choosing.
+pub fn stage_day_file(
+    events_dir: &Path,
+    keyring: &Keyring,
+    day: Date,
+    name: &str,
+    batches: &[RecordBatch],
+) -> anyhow::Result<StagedFile> {
     let merged = concat_batches(&SCHEMA, batches)?;
     let sorted = sort_by_site_and_time(&without_day(&merged))?;
-    write_encrypted_file(events_dir, keyring, day, name, &sorted)
+    let key = keyring.get_or_create(day)?;
+    stage_sealed_file(&day_dir(events_dir, day), &key, day, name, &sorted)
 }
 
 /// Writes one batch as an encrypted Parquet file `name` in `dir/day=…/`, under the day's key.
@@ -64,6 +78,38 @@ pub fn write_encrypted_file(
 
 /// Writes one batch as a Parquet file `dir/name` encrypted under `key` (the key of `day`).
 pub fn write_sealed_file(dir: &Path, key: &Key, day: Date, name: &str, batch: &RecordBatch) -> anyhow::Result<PathBuf> {
+    Ok(stage_sealed_file(dir, key, day, name, batch)?.publish()?)
+}
+
+/// Suffix of a file written but not yet published; no table lists it (they list `.parquet`).
+const STAGED_SUFFIX: &str = ".tmp";
+
+/// A complete, fsynced file under a temporary name. Dropped unpublished, it is removed.
+#[must_use = "a staged file is invisible until published"]
+pub struct StagedFile {
+    staged: PathBuf,
+    path: PathBuf,
+    published: bool,
+}
+
+impl StagedFile {
+    /// Renames the file to its final name and makes the rename durable.
+    pub fn publish(mut self) -> std::io::Result<PathBuf> {
+        rename_durably(&self.staged, &self.path)?;
+        self.published = true;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_file(&self.staged);
+        }
+    }
+}
+
+fn stage_sealed_file(dir: &Path, key: &Key, day: Date, name: &str, batch: &RecordBatch) -> anyhow::Result<StagedFile> {
     let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
         .with_footer_key_metadata(day_string(day).into_bytes())
         .build()?;
@@ -72,17 +118,32 @@ pub fn write_sealed_file(dir: &Path, key: &Key, day: Date, name: &str, batch: &R
         .set_max_row_group_row_count(Some(256 * 1024))
         .with_file_encryption_properties(encryption)
         .build();
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let staged = StagedFile {
+        staged: dir.join(format!("{name}{STAGED_SUFFIX}")),
+        path: dir.join(name),
+        published: false,
+    };
+    let file = fs::File::create(&staged.staged).with_context(|| format!("cannot create {}", staged.staged.display()))?;
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
     writer.write(batch)?;
     let file = writer.into_inner()?;
     file.sync_all()?;
-    fs::rename(&tmp, &path)?;
-    sync_dir(dir)?;
-    Ok(path)
+    Ok(staged)
+}
+
+/// Removes files that a crash left staged in the day folders under `dir`; their rows are still
+/// in the write-ahead log (or the operation that wrote them never finished).
+pub fn remove_staged(dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for day in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("day=")) {
+        for file in fs::read_dir(day.path())?.flatten() {
+            if file.file_name().to_string_lossy().ends_with(STAGED_SUFFIX) {
+                fs::remove_file(file.path()).with_context(|| format!("cannot remove {}", file.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads every row of a day's files (in the file schema, without `day`), decrypting with `key`.

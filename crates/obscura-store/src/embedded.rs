@@ -1,13 +1,20 @@
 //! The embedded backend: write-ahead log with group commit → hot tier → encrypted day files,
 //! queried with DataFusion.
+//!
+//! Two threads keep the tiers moving. The write-ahead-log thread only appends, fsyncs,
+//! acknowledges and hands rows to the hot tier; when a day's hot rows are due for a file it
+//! freezes them (a move) and wakes the flusher. The flusher sorts, encrypts and writes the day
+//! file, swaps it for the frozen rows in one step that queries cannot straddle, builds the rollup
+//! of a finished day, and only then deletes the log segments the file replaces.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
@@ -18,22 +25,25 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionConfig;
 use obscura_model::{Clock, Event};
 use time::{Date, OffsetDateTime};
-use tokio::sync::oneshot;
+use tokio::sync::{RwLock, oneshot};
 
 use crate::cold::{self, FACTORY_ID, KeyringFactory};
 use crate::crypto::{Key, sync_dir};
-use crate::hot::{HotTable, HotTier};
+use crate::durable_fs::{create_dir_durably, sync_parent_dir};
+use crate::hot::{FrozenChunk, HotTable, HotTier};
 use crate::keyring::Keyring;
 use crate::rollup::{self, ROLLUP_FILE_SCHEMA, RollupSpec};
 use crate::row::StoredRow;
 use crate::wal::{self, Segment};
 use crate::{EventStore, Param, SqlQuery, StoreError};
 
-/// A day's hot rows are written to a Parquet file once they reach this many, and always once the
-/// day is over.
-pub const FLUSH_ROWS: usize = 500_000;
+/// By default today's hot rows are written to a day file once this many have arrived (see
+/// [`StoreOptions::flush_rows`]); a finished day's rows always are.
+pub const DEFAULT_FLUSH_ROWS: usize = 500_000;
 /// At most this many rows go into one group commit.
 const MAX_GROUP_ROWS: usize = 20_000;
+/// How many recent day-file writes [`EmbeddedStore::flushes`] reports.
+const FLUSH_LOG_LEN: usize = 1024;
 
 pub struct StoreOptions {
     pub data_dir: PathBuf,
@@ -43,11 +53,24 @@ pub struct StoreOptions {
     pub clock: Arc<dyn Clock>,
     /// How to roll up a finished day; without it there are no rollups.
     pub rollup: Option<Arc<dyn RollupSpec>>,
+    /// Today's hot rows are written to a day file once this many have arrived: fewer means less
+    /// memory and a shorter replay after a crash, more means fewer, larger files.
+    pub flush_rows: usize,
 }
 
 struct Commit {
     rows: Vec<StoredRow>,
     done: oneshot::Sender<Result<(), String>>,
+}
+
+/// One day file written by the flusher: when (from freezing the rows to deleting their log
+/// segments) and how many rows.
+#[derive(Debug, Clone)]
+pub struct FlushSpan {
+    pub day: Date,
+    pub rows: usize,
+    pub started: Instant,
+    pub finished: Instant,
 }
 
 pub struct EmbeddedStore {
@@ -60,8 +83,17 @@ pub struct EmbeddedStore {
     ctx: SessionContext,
     commits: Mutex<Option<Sender<Commit>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Held while a day is destroyed, so the writer does not flush it at the same time.
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    flush_rows: Arc<AtomicUsize>,
+    flush_log: Arc<Mutex<VecDeque<FlushSpan>>>,
+    closing: Arc<AtomicBool>,
+    /// Held while a day is destroyed or re-keyed, so the flusher does not write it at the same time.
     maintenance: Arc<Mutex<()>>,
+    /// Queries plan (list the day files, copy the hot rows) under a read guard; the flusher swaps
+    /// a day file for its frozen rows under the write guard, so no query sees both or neither.
+    handover: Arc<RwLock<()>>,
+    #[cfg(test)]
+    flush_pause: Arc<tests::FlushPause>,
 }
 
 fn day_of(ts_ms: i64) -> Date {
@@ -73,18 +105,20 @@ fn day_of(ts_ms: i64) -> Date {
 impl EmbeddedStore {
     /// Opens (or creates) the store in `data_dir`, replaying the write-ahead log.
     pub fn open(options: StoreOptions) -> anyhow::Result<Self> {
-        let StoreOptions { data_dir, keyring_path, master_key, clock, rollup } = options;
+        let StoreOptions { data_dir, keyring_path, master_key, clock, rollup, flush_rows } = options;
         let events_dir = data_dir.join("events");
         let wal_dir = data_dir.join("wal");
         let rollups_dir = data_dir.join("rollups");
         for dir in [&events_dir, &wal_dir, &rollups_dir] {
-            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let aggregates = Arc::new(crate::aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
         let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
         finish_rekeys(&events_dir, &rollups_dir, &keyring)?;
+        cold::remove_staged(&events_dir)?;
+        cold::remove_staged(&rollups_dir)?;
         let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot)?;
 
         let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
@@ -96,6 +130,7 @@ impl EmbeddedStore {
         ctx.register_table("rollups", Arc::new(rollup::RollupTable(rollup_cache.clone())))?;
         futures::executor::block_on(ctx.sql("CREATE VIEW events AS SELECT * FROM cold UNION ALL SELECT * FROM hot"))?;
 
+        let handover = Arc::new(RwLock::new(()));
         let rollups = Rollups {
             aggregates,
             dir: rollups_dir,
@@ -104,21 +139,42 @@ impl EmbeddedStore {
             keyring: keyring.clone(),
             runtime: tokio::runtime::Handle::try_current().ok(),
             cache: rollup_cache,
+            handover: handover.clone(),
         };
-        let (tx, rx) = channel();
+        let (commits, commit_rx) = channel();
+        let (wake_flusher, wake_rx) = channel();
         let maintenance = Arc::new(Mutex::new(()));
+        let flush_rows = Arc::new(AtomicUsize::new(flush_rows.max(1)));
+        let flush_log = Arc::new(Mutex::new(VecDeque::new()));
+        let closing = Arc::new(AtomicBool::new(false));
+        #[cfg(test)]
+        let flush_pause = Arc::new(tests::FlushPause::default());
         let writer = Writer {
+            wal_dir: wal_dir.clone(),
+            keyring: keyring.clone(),
+            hot: hot.clone(),
+            clock: clock.clone(),
+            active: HashMap::new(),
+            next_segment,
+            flush_rows: flush_rows.clone(),
+            wake_flusher,
+        };
+        let flusher = Flusher {
             events_dir: events_dir.clone(),
             wal_dir: wal_dir.clone(),
             keyring: keyring.clone(),
             hot: hot.clone(),
             clock: clock.clone(),
             rollups: rollups.clone(),
-            active: HashMap::new(),
-            next_segment,
             maintenance: maintenance.clone(),
+            handover: handover.clone(),
+            log: flush_log.clone(),
+            closing: closing.clone(),
+            #[cfg(test)]
+            pause: flush_pause.clone(),
         };
-        let handle = std::thread::Builder::new().name("obscura-wal".into()).spawn(move || writer.run(rx))?;
+        let writer = std::thread::Builder::new().name("obscura-wal".into()).spawn(move || writer.run(commit_rx))?;
+        let flusher = std::thread::Builder::new().name("obscura-flush".into()).spawn(move || flusher.run(wake_rx))?;
         Ok(EmbeddedStore {
             events_dir,
             rollups,
@@ -127,17 +183,28 @@ impl EmbeddedStore {
             keyring,
             hot,
             ctx,
-            commits: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(handle)),
+            commits: Mutex::new(Some(commits)),
+            writer: Mutex::new(Some(writer)),
+            flusher: Mutex::new(Some(flusher)),
+            flush_rows,
+            flush_log,
+            closing,
             maintenance,
+            handover,
+            #[cfg(test)]
+            flush_pause,
         })
     }
 
-    /// Stops the writer after it has committed everything already submitted.
+    /// Stops the writer after it has committed everything already submitted, and the flusher
+    /// after the day file it is writing (frozen rows not yet written stay in the log).
     pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         self.commits.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = handle.join();
+        for thread in [&self.writer, &self.flusher] {
+            if let Some(handle) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = handle.join();
+            }
         }
     }
 
@@ -145,9 +212,31 @@ impl EmbeddedStore {
         &self.keyring
     }
 
-    /// Rows in the hot tier per day (for status and tests).
+    /// Rows in the hot tier per day, including rows being written to a day file (for status
+    /// and tests).
     pub fn hot_days(&self) -> Vec<(Date, usize)> {
         self.hot.days()
+    }
+
+    /// Changes how many of today's hot rows make a day file (see [`StoreOptions::flush_rows`]).
+    pub fn set_flush_rows(&self, rows: usize) {
+        self.flush_rows.store(rows.max(1), Ordering::Relaxed);
+    }
+
+    /// The most recent day files written by the flusher, oldest first.
+    pub fn flushes(&self) -> Vec<FlushSpan> {
+        self.flush_log.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+    }
+
+    /// Stores rows and returns once they are durable in the write-ahead log.
+    async fn commit_rows(&self, rows: Vec<StoredRow>) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        {
+            let commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = commits.as_ref().ok_or(StoreError::Closed)?;
+            tx.send(Commit { rows, done }).map_err(|_| StoreError::Closed)?;
+        }
+        wait.await.map_err(|_| StoreError::Closed)?.map_err(StoreError::Io)
     }
 }
 
@@ -321,16 +410,17 @@ fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -
     Ok(max_id + 1)
 }
 
+/// The write-ahead-log thread: the commit path. It appends, fsyncs and acknowledges, and does
+/// nothing slower: day files are the [`Flusher`]'s job.
 struct Writer {
-    events_dir: PathBuf,
-    rollups: Rollups,
     wal_dir: PathBuf,
     keyring: Arc<Keyring>,
     hot: Arc<HotTier>,
     clock: Arc<dyn Clock>,
     active: HashMap<Date, Segment>,
     next_segment: u64,
-    maintenance: Arc<Mutex<()>>,
+    flush_rows: Arc<AtomicUsize>,
+    wake_flusher: Sender<()>,
 }
 
 impl Writer {
@@ -354,9 +444,7 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if let Err(e) = self.flush_due() {
-                tracing::error!("writing day files failed (the write-ahead log still holds the events): {e:#}");
-            }
+            self.freeze_due();
         }
     }
 
@@ -417,51 +505,99 @@ impl Writer {
         Ok(self.active.get_mut(&day).expect("inserted above"))
     }
 
-    /// Writes day files for past days and for days whose hot rows grew large.
-    fn flush_due(&mut self) -> anyhow::Result<()> {
+    /// Freezes the hot rows of past days, and of today once they reach the flush threshold, and
+    /// wakes the flusher. Cheap: the rows are moved, not copied or converted.
+    fn freeze_due(&mut self) {
         let today = self.clock.now().date();
-        for (day, rows) in self.hot.days() {
-            if day < today || rows >= FLUSH_ROWS {
-                self.flush_day(day)?;
+        let threshold = self.flush_rows.load(Ordering::Relaxed);
+        let live = self.hot.live_days();
+        let mut froze = false;
+        for &(day, rows) in &live {
+            if day < today || rows >= threshold {
+                // The day's next rows go to a new segment, so the chunk's segments hold its rows
+                // only and can be deleted once its file is written.
+                self.active.remove(&day);
+                froze |= self.hot.freeze(day).is_some();
             }
         }
-        Ok(())
+        // A past day without live rows was frozen or destroyed: its segment is done with.
+        self.active.retain(|day, _| *day >= today || live.iter().any(|(d, _)| d == day));
+        if froze {
+            let _ = self.wake_flusher.send(());
+        }
+    }
+}
+
+/// Writes frozen hot rows to day files and builds rollups, off the commit path.
+struct Flusher {
+    events_dir: PathBuf,
+    wal_dir: PathBuf,
+    keyring: Arc<Keyring>,
+    hot: Arc<HotTier>,
+    clock: Arc<dyn Clock>,
+    rollups: Rollups,
+    maintenance: Arc<Mutex<()>>,
+    handover: Arc<RwLock<()>>,
+    log: Arc<Mutex<VecDeque<FlushSpan>>>,
+    closing: Arc<AtomicBool>,
+    #[cfg(test)]
+    pause: Arc<tests::FlushPause>,
+}
+
+impl Flusher {
+    /// Writes every frozen chunk when woken, and retries failed ones every second. Stops when
+    /// the writer is gone.
+    fn run(self, wake: Receiver<()>) {
+        loop {
+            match wake.recv_timeout(StdDuration::from_secs(1)) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while wake.try_recv().is_ok() {}
+            for chunk in self.hot.frozen() {
+                if self.closing.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Err(e) = self.flush(&chunk) {
+                    tracing::error!(day = %chunk.day, "writing a day file failed (the write-ahead log still holds the events): {e:#}");
+                    break;
+                }
+            }
+        }
     }
 
-    fn flush_day(&mut self, day: Date) -> anyhow::Result<()> {
-        // This thread also commits every acknowledged event: it never waits for maintenance
-        // (a re-key of a large day takes a while). A busy lock means "try again next round".
-        let _guard = match self.maintenance.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
-        };
+    fn flush(&self, chunk: &Arc<FrozenChunk>) -> anyhow::Result<()> {
+        let day = chunk.day;
+        // Never during a destroy or re-key of the day; waiting here delays no acknowledgement.
+        let _maintenance = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.hot.holds(chunk) {
+            return Ok(()); // destroyed meanwhile
+        }
         if self.keyring.get(day).is_none() {
-            // Destroyed meanwhile.
-            self.active.remove(&day);
-            self.hot.remove(day);
+            self.hot.release(chunk);
             return Ok(());
         }
-        // New rows of this day go to a new segment from now on.
-        self.active.remove(&day);
-        let (batches, segments) = self.hot.batches_of(day);
-        if batches.is_empty() {
-            return Ok(());
-        }
-        let first = segments.first().copied().unwrap_or(0);
-        let last = segments.last().copied().unwrap_or(0);
+        let first = chunk.segments.first().copied().unwrap_or(0);
+        let last = chunk.segments.last().copied().unwrap_or(0);
+        // Replay skips the segments of a day whose numbers a file name covers.
         let name = format!("part-{first:010}-{last:010}.parquet");
-        cold::write_day_file(&self.events_dir, &self.keyring, day, &name, &batches)?;
-        // The file is durable: the rows leave the hot tier at once, so queries count them once.
-        forget_listings(&self.rollups.ctx);
-        self.hot.remove(day);
-        if day < self.clock.now().date() {
+        let staged = cold::stage_day_file(&self.events_dir, &self.keyring, day, &name, chunk.batches())?;
+        #[cfg(test)]
+        self.pause.hold();
+        {
+            let _no_query_planning = self.handover.blocking_write();
+            staged.publish()?;
+            forget_listings(&self.rollups.ctx);
+            self.hot.release(chunk);
+        }
+        if day < self.clock.now().date() && !self.hot.holds_day(day) {
             // Without a rollup the day is read from its files: slower, same numbers.
             if let Err(e) = self.rollups.build_blocking(day) {
                 tracing::error!(%day, "cannot roll up the day; it will be read from its day files: {e:#}");
             }
         }
-        for id in segments {
+        // Only now may the log go: the file (and the rollup) are durable.
+        for &id in &chunk.segments {
             let path = wal::segment_path(&self.wal_dir, day, id);
             if let Err(e) = fs::remove_file(&path) {
                 tracing::warn!(path = %path.display(), "cannot remove a flushed segment: {e}");
@@ -472,7 +608,13 @@ impl Writer {
             let _ = fs::remove_dir(&dir);
         }
         sync_dir(&self.wal_dir)?;
-        tracing::info!(%day, file = name, "wrote day file");
+        let span = FlushSpan { day, rows: chunk.rows, started: chunk.frozen_at, finished: Instant::now() };
+        tracing::info!(%day, file = name, rows = chunk.rows, ms = (span.finished - span.started).as_millis() as u64, "wrote day file");
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() == FLUSH_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(span);
         Ok(())
     }
 }
@@ -488,6 +630,7 @@ struct Rollups {
     /// For building from the writer thread, which has no runtime of its own.
     runtime: Option<tokio::runtime::Handle>,
     cache: Arc<rollup::RollupCache>,
+    handover: Arc<RwLock<()>>,
 }
 
 impl Rollups {
@@ -507,9 +650,15 @@ impl Rollups {
     async fn compute(&self, day: Date) -> anyhow::Result<Option<RecordBatch>> {
         let Some(spec) = &self.spec else { return Ok(None) };
         let query = rollup::day_query(spec.as_ref(), &crate::keyring::day_string(day));
-        let df = self.ctx.sql(&query.sql).await?;
         let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
-        let batches = df.with_param_values(params)?.collect().await?;
+        let df = self.ctx.sql(&query.sql).await?.with_param_values(params)?;
+        let task = Arc::new(df.task_ctx());
+        let plan = {
+            // A listing taken during a hand-over could be cached after it and hide the new file.
+            let _planning = self.handover.read().await;
+            df.create_physical_plan().await?
+        };
+        let batches = datafusion::physical_plan::collect(plan, task).await?;
         let conformed = batches.iter().map(rollup::conform).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Some(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?))
     }
@@ -551,14 +700,7 @@ impl EventStore for EmbeddedStore {
         if events.is_empty() {
             return Ok(());
         }
-        let rows = events.iter().map(StoredRow::from).collect();
-        let (done, wait) = oneshot::channel();
-        {
-            let commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
-            let tx = commits.as_ref().ok_or(StoreError::Closed)?;
-            tx.send(Commit { rows, done }).map_err(|_| StoreError::Closed)?;
-        }
-        wait.await.map_err(|_| StoreError::Closed)?.map_err(StoreError::Io)
+        self.commit_rows(events.iter().map(StoredRow::from).collect()).await
     }
 
     async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
@@ -589,10 +731,17 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
-        let df = self.ctx.sql_with_options(&query.sql, read_only()).await.map_err(|e| StoreError::Query(e.to_string()))?;
+        let failed = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
+        let df = self.ctx.sql_with_options(&query.sql, read_only()).await.map_err(failed)?;
         let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
-        let df = df.with_param_values(params).map_err(|e| StoreError::Query(e.to_string()))?;
-        df.collect().await.map_err(|e| StoreError::Query(e.to_string()))
+        let df = df.with_param_values(params).map_err(failed)?;
+        let task = Arc::new(df.task_ctx());
+        // Planning lists the day files and copies the hot rows: both at one side of any hand-over.
+        let plan = {
+            let _planning = self.handover.read().await;
+            df.create_physical_plan().await.map_err(failed)?
+        };
+        datafusion::physical_plan::collect(plan, task).await.map_err(failed)
     }
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
@@ -619,6 +768,9 @@ impl EventStore for EmbeddedStore {
         for (from, to) in folders {
             if from.exists() {
                 fs::rename(&from, &to).map_err(|e| io(e.into()))?;
+                // Durable before the key goes: a day folder back under its name without its
+                // key would fail every query after a crash.
+                sync_parent_dir(&to).map_err(|e| io(e.into()))?;
                 trash.push(to);
             }
         }
@@ -716,9 +868,154 @@ impl EventStore for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
+    use time::macros::{date, datetime};
 
     const DAY: Date = date!(2026 - 01 - 10);
+
+    /// Stops the flusher after it has written a day file and before it hands the file over,
+    /// until the test lets it go on.
+    #[derive(Default)]
+    pub(super) struct FlushPause {
+        gate: Mutex<Option<(Sender<()>, Receiver<()>)>>,
+    }
+
+    impl FlushPause {
+        pub(super) fn hold(&self) {
+            let gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((reached, resume)) = gate.as_ref() {
+                let _ = reached.send(());
+                let _ = resume.recv();
+            }
+        }
+
+        /// Returns (told when a flush stops, send or drop to let it go on).
+        fn arm(&self) -> (Receiver<()>, Sender<()>) {
+            let (reached_tx, reached_rx) = channel();
+            let (resume_tx, resume_rx) = channel();
+            *self.gate.lock().unwrap() = Some((reached_tx, resume_rx));
+            (reached_rx, resume_tx)
+        }
+    }
+
+    fn open_store(dir: &Path, master: &Key, flush_rows: usize) -> EmbeddedStore {
+        EmbeddedStore::open(StoreOptions {
+            data_dir: dir.join("data"),
+            keyring_path: dir.join("keyring"),
+            master_key: master.clone(),
+            clock: Arc::new(obscura_model::ManualClock::new(datetime!(2026-01-10 12:00 UTC))),
+            rollup: None,
+            flush_rows,
+        })
+        .unwrap()
+    }
+
+    /// `n` rows of [`DAY`], numbered from `from`.
+    fn rows(from: usize, n: usize) -> Vec<StoredRow> {
+        let noon_ms = datetime!(2026-01-10 12:00 UTC).unix_timestamp() * 1000;
+        (from..from + n).map(|i| crate::wal::tests::row(noon_ms + i as i64)).collect()
+    }
+
+    async fn count(store: &EmbeddedStore) -> i64 {
+        let batches = store.query(&SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: vec![] }).await.unwrap();
+        let column = batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+        column.value(0)
+    }
+
+    fn wal_segments(dir: &Path) -> Vec<u64> {
+        wal::list_segments(&dir.join("data/wal")).unwrap().into_iter().map(|s| s.id).collect()
+    }
+
+    fn day_files(dir: &Path) -> Vec<String> {
+        let day_dir = cold::day_dir(&dir.join("data/events"), DAY);
+        let mut names: Vec<String> = fs::read_dir(day_dir)
+            .map(|it| it.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(StdDuration::from_millis(25)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hardening_acks_do_not_wait_for_day_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path(), &Key::random(), 100);
+        let (flush_stopped, resume) = store.flush_pause.arm();
+        store.commit_rows(rows(0, 100)).await.unwrap();
+        flush_stopped.recv_timeout(StdDuration::from_secs(20)).expect("100 rows make a day file");
+        let frozen_segments = wal_segments(dir.path());
+
+        // The flusher stands still in the middle of the day file; commits go on regardless.
+        for i in 1..=5 {
+            tokio::time::timeout(StdDuration::from_secs(5), store.commit_rows(rows(i * 100, 10)))
+                .await
+                .expect("acknowledged while a day file is being written")
+                .unwrap();
+        }
+        assert!(store.flushes().is_empty(), "the day file is not finished yet");
+        assert_eq!(count(&store).await, 150);
+        assert!(frozen_segments.iter().all(|s| wal_segments(dir.path()).contains(s)), "the log stays until the file is durable");
+
+        drop(resume);
+        wait_until("the day file is handed over", || store.flushes().len() == 1).await;
+        assert_eq!(store.flushes()[0].rows, 100);
+        assert!(frozen_segments.iter().all(|s| !wal_segments(dir.path()).contains(s)), "the written rows' log is deleted");
+        assert_eq!(store.hot_days(), vec![(DAY, 50)], "later rows stay hot");
+        assert_eq!(count(&store).await, 150);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hardening_query_during_flush_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Key::random();
+        let store = Arc::new(open_store(dir.path(), &master, 1_000));
+        let (flush_stopped, resume) = store.flush_pause.arm();
+        store.commit_rows(rows(0, 1_000)).await.unwrap();
+        flush_stopped.recv_timeout(StdDuration::from_secs(20)).expect("1000 rows make a day file");
+
+        // Written but not handed over: on disk, yet counted once (from the hot tier).
+        let files = day_files(dir.path());
+        assert!(files.len() == 1 && files[0].ends_with(".parquet.tmp"), "staged day file: {files:?}");
+        assert_eq!(count(&store).await, 1_000);
+
+        // Queries run back to back while the file takes the rows' place.
+        let stop = Arc::new(AtomicBool::new(false));
+        let querying = {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    seen.push(count(&store).await);
+                }
+                seen
+            })
+        };
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+        resume.send(()).unwrap();
+        wait_until("the day file is handed over", || store.hot_days().is_empty()).await;
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+        stop.store(true, Ordering::SeqCst);
+        let seen = querying.await.unwrap();
+        assert!(seen.len() > 2, "queries ran during the hand-over: {}", seen.len());
+        assert!(seen.iter().all(|n| *n == 1_000), "every query counts each row once: {seen:?}");
+        let files = day_files(dir.path());
+        assert!(files.len() == 1 && files[0].ends_with(".parquet"), "published day file: {files:?}");
+        assert_eq!(count(&store).await, 1_000);
+
+        // After a restart the log does not bring the written rows back a second time.
+        store.close();
+        let reopened = open_store(dir.path(), &master, 1_000);
+        assert_eq!(count(&reopened).await, 1_000);
+        assert!(reopened.hot_days().is_empty());
+    }
 
     struct Folders {
         _dir: tempfile::TempDir,

@@ -1,8 +1,14 @@
 //! The hot tier: acknowledged events not yet in a Parquet file, in memory as Arrow batches and
 //! queryable at once. Every row here is also in the write-ahead log, so losing memory loses nothing.
+//!
+//! A day's rows grow in a *live* buffer. When they are due for a day file, the write-ahead-log
+//! thread freezes the buffer into an immutable [`FrozenChunk`] (a move, nothing more) and the
+//! flusher writes the chunk out; queries read the chunk until its file takes its place.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -21,16 +27,17 @@ use crate::row::{SCHEMA, StoredRow, rows_to_batch};
 /// Small batches from many group commits are merged once this many pile up.
 const COMPACT_AFTER: usize = 32;
 
+/// Rows of a day still receiving commits.
 #[derive(Default)]
-pub struct DayBuffer {
+struct LiveBuffer {
     pending: Vec<StoredRow>,
     batches: Vec<RecordBatch>,
     /// Write-ahead-log segments whose rows are in this buffer.
-    pub segments: BTreeSet<u64>,
-    pub rows: usize,
+    segments: BTreeSet<u64>,
+    rows: usize,
 }
 
-impl DayBuffer {
+impl LiveBuffer {
     /// Converts pending rows into a batch and merges small batches; returns all batches.
     fn seal(&mut self, day: Date) -> Vec<RecordBatch> {
         if !self.pending.is_empty() {
@@ -45,44 +52,144 @@ impl DayBuffer {
     }
 }
 
+/// Rows of a day frozen for a day file: no row is added or removed until the chunk is released.
+pub struct FrozenChunk {
+    pub day: Date,
+    /// Chunks are numbered in the order they were frozen, and written in that order.
+    pub seq: u64,
+    /// Write-ahead-log segments holding exactly these rows.
+    pub segments: BTreeSet<u64>,
+    pub rows: usize,
+    pub frozen_at: Instant,
+    /// Rows not yet in Arrow form, taken by the first call of [`FrozenChunk::batches`].
+    unconverted: Mutex<Option<(Vec<StoredRow>, Vec<RecordBatch>)>>,
+    converted: OnceLock<Vec<RecordBatch>>,
+}
+
+impl FrozenChunk {
+    /// The rows as batches. Converted on first use outside the tier's lock, so commits never
+    /// wait for the conversion.
+    pub fn batches(&self) -> &[RecordBatch] {
+        self.converted.get_or_init(|| {
+            let taken = self.unconverted.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let (pending, mut batches) = taken.unwrap_or_default();
+            if !pending.is_empty() {
+                batches.push(rows_to_batch(&pending, &day_string(self.day)));
+            }
+            batches
+        })
+    }
+}
+
+#[derive(Default)]
+struct DayRows {
+    live: LiveBuffer,
+    frozen: Vec<Arc<FrozenChunk>>,
+}
+
+impl DayRows {
+    fn rows(&self) -> usize {
+        self.live.rows + self.frozen.iter().map(|c| c.rows).sum::<usize>()
+    }
+}
+
 #[derive(Default)]
 pub struct HotTier {
-    days: Mutex<BTreeMap<Date, DayBuffer>>,
+    days: Mutex<BTreeMap<Date, DayRows>>,
+    next_seq: AtomicU64,
 }
 
 impl HotTier {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Date, DayRows>> {
+        self.days.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn push(&self, day: Date, segment: u64, rows: Vec<StoredRow>) {
-        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
-        let buf = days.entry(day).or_default();
-        buf.rows += rows.len();
-        buf.segments.insert(segment);
-        buf.pending.extend(rows);
+        let mut days = self.lock();
+        let live = &mut days.entry(day).or_default().live;
+        live.rows += rows.len();
+        live.segments.insert(segment);
+        live.pending.extend(rows);
     }
 
-    /// All rows as batches, for a query.
+    /// All rows, live and frozen, as batches, for a query.
     pub fn snapshot(&self) -> Vec<RecordBatch> {
-        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
-        days.iter_mut().flat_map(|(day, buf)| buf.seal(*day)).collect()
+        let (mut batches, frozen) = {
+            let mut days = self.lock();
+            let mut batches = Vec::new();
+            let mut frozen = Vec::new();
+            for (day, rows) in days.iter_mut() {
+                batches.extend(rows.live.seal(*day));
+                frozen.extend(rows.frozen.iter().cloned());
+            }
+            (batches, frozen)
+        };
+        for chunk in frozen {
+            batches.extend(chunk.batches().iter().cloned());
+        }
+        batches
     }
 
-    /// Days held, with their row counts.
+    /// Days held, with their row counts (live and frozen).
     pub fn days(&self) -> Vec<(Date, usize)> {
-        let days = self.days.lock().unwrap_or_else(|e| e.into_inner());
-        days.iter().map(|(d, b)| (*d, b.rows)).collect()
+        self.lock().iter().map(|(d, r)| (*d, r.rows())).collect()
     }
 
-    /// The batches and segments of `day`, to be written to a Parquet file.
-    pub fn batches_of(&self, day: Date) -> (Vec<RecordBatch>, BTreeSet<u64>) {
-        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
-        match days.get_mut(&day) {
-            Some(buf) => (buf.seal(day), buf.segments.clone()),
-            None => (Vec::new(), BTreeSet::new()),
+    /// Days with rows still receiving commits, with those rows' count.
+    pub fn live_days(&self) -> Vec<(Date, usize)> {
+        self.lock().iter().filter(|(_, r)| r.live.rows > 0).map(|(d, r)| (*d, r.live.rows)).collect()
+    }
+
+    /// Whether any row of `day` is held.
+    pub fn holds_day(&self, day: Date) -> bool {
+        self.lock().contains_key(&day)
+    }
+
+    /// Freezes `day`'s live rows into a chunk for a day file; `None` if it has none. The caller
+    /// starts a new write-ahead-log segment for the day's next rows.
+    pub fn freeze(&self, day: Date) -> Option<Arc<FrozenChunk>> {
+        let mut days = self.lock();
+        let rows = days.get_mut(&day).filter(|r| r.live.rows > 0)?;
+        let live = std::mem::take(&mut rows.live);
+        let chunk = Arc::new(FrozenChunk {
+            day,
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            segments: live.segments,
+            rows: live.rows,
+            frozen_at: Instant::now(),
+            unconverted: Mutex::new(Some((live.pending, live.batches))),
+            converted: OnceLock::new(),
+        });
+        rows.frozen.push(chunk.clone());
+        Some(chunk)
+    }
+
+    /// Every frozen chunk, in the order frozen.
+    pub fn frozen(&self) -> Vec<Arc<FrozenChunk>> {
+        let mut chunks: Vec<_> = self.lock().values().flat_map(|r| r.frozen.iter().cloned()).collect();
+        chunks.sort_by_key(|c| c.seq);
+        chunks
+    }
+
+    /// Whether `chunk` is still held (it is not once its day was destroyed).
+    pub fn holds(&self, chunk: &Arc<FrozenChunk>) -> bool {
+        self.lock().get(&chunk.day).is_some_and(|r| r.frozen.iter().any(|c| Arc::ptr_eq(c, chunk)))
+    }
+
+    /// Forgets `chunk` once its rows are readable from their day file.
+    pub fn release(&self, chunk: &Arc<FrozenChunk>) {
+        let mut days = self.lock();
+        if let Some(rows) = days.get_mut(&chunk.day) {
+            rows.frozen.retain(|c| !Arc::ptr_eq(c, chunk));
+            if rows.frozen.is_empty() && rows.live.rows == 0 {
+                days.remove(&chunk.day);
+            }
         }
     }
 
-    /// Forgets `day` (after its rows reached a Parquet file, or when the day is destroyed).
+    /// Forgets `day` (when the day is destroyed).
     pub fn remove(&self, day: Date) {
-        self.days.lock().unwrap_or_else(|e| e.into_inner()).remove(&day);
+        self.lock().remove(&day);
     }
 }
 
@@ -120,5 +227,42 @@ impl TableProvider for HotTable {
             parts[i % 2].push(b);
         }
         Ok(MemorySourceConfig::try_new_exec(&parts, SCHEMA.clone(), projection.cloned())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const DAY: Date = date!(2026 - 01 - 10);
+
+    fn rows(n: usize) -> Vec<StoredRow> {
+        (0..n).map(|i| crate::wal::tests::row(i as i64)).collect()
+    }
+
+    fn count(tier: &HotTier) -> usize {
+        tier.snapshot().iter().map(RecordBatch::num_rows).sum()
+    }
+
+    #[test]
+    fn hardening_frozen_rows_stay_visible_once_until_released() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, rows(3));
+        let chunk = tier.freeze(DAY).expect("live rows");
+        assert!(tier.freeze(DAY).is_none(), "nothing live is left to freeze");
+        tier.push(DAY, 2, rows(2));
+        assert_eq!(count(&tier), 5, "frozen and live rows each counted once");
+        assert_eq!(tier.days(), vec![(DAY, 5)]);
+        assert_eq!(tier.live_days(), vec![(DAY, 2)]);
+        assert_eq!(chunk.segments.iter().copied().collect::<Vec<_>>(), vec![1], "later rows went to another segment");
+        assert_eq!(chunk.batches().iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+
+        tier.release(&chunk);
+        assert!(!tier.holds(&chunk));
+        assert_eq!(count(&tier), 2);
+        let second = tier.freeze(DAY).unwrap();
+        tier.release(&second);
+        assert!(!tier.holds_day(DAY), "a day with no rows left is forgotten");
     }
 }

@@ -10,6 +10,7 @@ pub mod aggregates;
 pub mod audit;
 pub mod cold;
 pub mod crypto;
+pub mod durable_fs;
 pub mod embedded;
 pub mod hot;
 pub mod keyring;

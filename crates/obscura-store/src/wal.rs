@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use time::Date;
 
-use crate::crypto::{Key, sync_dir};
+use crate::crypto::Key;
+use crate::durable_fs::{create_dir_durably, sync_parent_dir};
 use crate::keyring::{day_string, parse_day};
 use crate::row::StoredRow;
 
@@ -34,14 +35,15 @@ impl Segment {
     /// Creates segment `id` of `day` under `wal_dir`.
     pub fn create(wal_dir: &Path, day: Date, id: u64) -> anyhow::Result<Self> {
         let dir = wal_dir.join(day_string(day));
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Both the day folder and the segment's name must survive a crash, or replay misses it.
+        create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = segment_path(wal_dir, day, id);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        sync_dir(&dir)?;
+        sync_parent_dir(&path)?;
         let good_len = file.metadata()?.len();
         Ok(Segment { day, id, file, good_len })
     }
@@ -134,11 +136,11 @@ pub fn replay(segment: &SegmentFile, key: &Key) -> anyhow::Result<Vec<StoredRow>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use time::macros::date;
 
-    fn row(ts: i64) -> StoredRow {
+    pub(crate) fn row(ts: i64) -> StoredRow {
         StoredRow {
             ts_ms: ts,
             site: 1,

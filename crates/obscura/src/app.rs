@@ -83,6 +83,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         master_key: key.clone(),
         clock: clock.clone(),
         rollup: Some(Arc::new(RollupSql(Dialect::DataFusion))),
+        flush_rows: config.flush_rows,
     })?);
     let enricher = Arc::new(load_enricher(config)?);
     let dyn_store: Arc<dyn EventStore> = store.clone();

@@ -18,7 +18,8 @@ use crate::{admin, demo};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCmd {
-    /// Durable ingest over HTTP (keep-alive), beside a bare 204 route of the same server.
+    /// Durable ingest over HTTP (keep-alive), beside a bare 204 route of the same server, then
+    /// again while day files are written.
     Ingest {
         /// Concurrent keep-alive connections.
         #[arg(long, default_value_t = 64)]
@@ -26,6 +27,10 @@ pub enum BenchCmd {
         /// Seconds per phase.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Events per day file in the last phase (`flush_rows`), low enough that day files are
+        /// written while events arrive; the other phases use the configured value.
+        #[arg(long, default_value_t = 50_000)]
+        flush_rows: usize,
     },
     /// Every dashboard query over N generated events spread over 30 days.
     Query {
@@ -48,7 +53,7 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
-        BenchCmd::Ingest { connections, seconds } => ingest(connections, StdDuration::from_secs(seconds)).await,
+        BenchCmd::Ingest { connections, seconds, flush_rows } => ingest(connections, StdDuration::from_secs(seconds), flush_rows).await,
         BenchCmd::Query { events, runs } => query(events, runs).await,
     }
 }
@@ -71,7 +76,8 @@ struct Phase {
     ok: u64,
     failed: u64,
     elapsed: StdDuration,
-    latencies_us: Vec<u32>,
+    /// When each request was sent, and how long its answer took (µs).
+    samples: Vec<(Instant, u32)>,
 }
 
 impl Phase {
@@ -79,14 +85,19 @@ impl Phase {
         self.ok as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn percentile(&mut self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        self.latencies_us.sort_unstable();
-        let idx = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
-        self.latencies_us[idx] as f64 / 1000.0
+    fn percentile(&self, p: f64) -> f64 {
+        percentile(self.samples.iter().map(|(_, us)| *us).collect(), p)
     }
+}
+
+/// The `p` quantile of `latencies_us`, in milliseconds.
+fn percentile(mut latencies_us: Vec<u32>, p: f64) -> f64 {
+    if latencies_us.is_empty() {
+        return 0.0;
+    }
+    latencies_us.sort_unstable();
+    let idx = ((latencies_us.len() - 1) as f64 * p).round() as usize;
+    latencies_us[idx] as f64 / 1000.0
 }
 
 /// Runs `connections` workers, each sending requests back to back for `duration`.
@@ -103,7 +114,7 @@ where
         let client = client.clone();
         let make = make.clone();
         tasks.push(tokio::spawn(async move {
-            let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::new());
+            let (mut ok, mut failed, mut samples) = (0u64, 0u64, Vec::new());
             let mut i = worker as u64 * 1_000_000_000;
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -111,18 +122,18 @@ where
                     Ok(r) if r.status().is_success() => ok += 1,
                     _ => failed += 1,
                 }
-                lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                samples.push((t, t.elapsed().as_micros().min(u32::MAX as u128) as u32));
                 i += 1;
             }
-            (ok, failed, lat)
+            (ok, failed, samples)
         }));
     }
-    let mut phase = Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, latencies_us: Vec::new() };
+    let mut phase = Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, samples: Vec::new() };
     for t in tasks {
-        let (ok, failed, mut lat) = t.await.expect("worker");
+        let (ok, failed, mut samples) = t.await.expect("worker");
         phase.ok += ok;
         phase.failed += failed;
-        phase.latencies_us.append(&mut lat);
+        phase.samples.append(&mut samples);
     }
     phase.elapsed = start.elapsed();
     phase
@@ -140,19 +151,20 @@ fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> 
     col.as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)).unwrap_or(0)
 }
 
-async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()> {
+async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-ingest")?;
     let (app, _) = fresh_app(&dir)?;
     let store = app.store.clone();
+    let configured_flush_rows = Config::load(None)?.flush_rows;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(app::serve(app, listener));
     println!("bench ingest: {connections} keep-alive connections, {}s per phase, server and load generator on this machine", duration.as_secs());
 
     let health = format!("http://{addr}/health");
-    let mut bare = load(connections, duration, move |c, _| c.get(&health)).await;
+    let bare = load(connections, duration, move |c, _| c.get(&health)).await;
     let url = format!("http://{addr}/api/event");
-    let mut ingest = load(connections, duration, move |c, i| {
+    let event = move |c: &reqwest::Client, i: u64| {
         let body = format!(
             r#"{{"site":"{BENCH_SITE}","kind":"pageview","url":"https://{BENCH_SITE}/page/{}?utm_source=bench","referrer":"https://www.google.com/","screen_width":1440,"returning":true,"days_since_last":"2-7","visit_count":"2-3"}}"#,
             i % 500
@@ -161,19 +173,58 @@ async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()>
             .header("content-type", "text/plain")
             .header("user-agent", format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{}", i % 97))
             .body(body)
-    })
-    .await;
+    };
+    let ingest = load(connections, duration, event.clone()).await;
+    // The same load while today's events are written to day files every `flush_rows` events
+    // (the first file also takes the rows of the phase before).
+    store.set_flush_rows(flush_rows);
+    let flushing_from = Instant::now();
+    let flushing = load(connections, duration, event).await;
+    let flushing_to = Instant::now();
+    store.set_flush_rows(configured_flush_rows);
+    let flushes: Vec<_> =
+        store.flushes().into_iter().filter(|f| f.finished > flushing_from && f.started < flushing_to).collect();
+    let overlaps = |(sent, us): &(Instant, u32)| {
+        let answered = *sent + StdDuration::from_micros(u64::from(*us));
+        flushes.iter().any(|f| *sent < f.finished && answered > f.started)
+    };
+    let (during, outside): (Vec<(Instant, u32)>, Vec<(Instant, u32)>) = flushing.samples.iter().copied().partition(overlaps);
+
     let stored = count_events(store.as_ref()).await?;
+    let acknowledged = ingest.ok + flushing.ok;
     println!();
     println!("| route | requests/s | p50 ms | p99 ms | failed |");
     println!("|---|---:|---:|---:|---:|");
     println!("| GET /health (bare 204) | {:.0} | {:.2} | {:.2} | {} |", bare.rate(), bare.percentile(0.5), bare.percentile(0.99), bare.failed);
     println!("| POST /api/event (durable) | {:.0} | {:.2} | {:.2} | {} |", ingest.rate(), ingest.percentile(0.5), ingest.percentile(0.99), ingest.failed);
+    println!(
+        "| POST /api/event, a day file every {flush_rows} events | {:.0} | {:.2} | {:.2} | {} |",
+        flushing.rate(),
+        flushing.percentile(0.5),
+        flushing.percentile(0.99),
+        flushing.failed
+    );
     println!();
-    println!("acknowledged events: {}; stored events counted in the store: {stored}", ingest.ok);
+    let files: Vec<String> =
+        flushes.iter().map(|f| format!("{} rows in {} ms", f.rows, (f.finished - f.started).as_millis())).collect();
+    println!("day files written in the last phase: {} ({})", flushes.len(), files.join(", "));
+    let during_latencies: Vec<u32> = during.iter().map(|(_, us)| *us).collect();
+    let outside_latencies: Vec<u32> = outside.iter().map(|(_, us)| *us).collect();
+    println!(
+        "p99 across a day-file write: {:.2} ms over {} requests (p50 {:.2} ms); p99 outside: {:.2} ms over {} requests",
+        percentile(during_latencies.clone(), 0.99),
+        during.len(),
+        percentile(during_latencies, 0.5),
+        percentile(outside_latencies, 0.99),
+        outside.len()
+    );
+    println!("acknowledged events: {acknowledged}; stored events counted in the store: {stored}");
     println!("durable ingest / bare-route ceiling: {:.2}", ingest.rate() / bare.rate());
-    if stored != ingest.ok {
-        anyhow::bail!("stored {stored} events but acknowledged {}", ingest.ok);
+    if stored != acknowledged {
+        anyhow::bail!("stored {stored} events but acknowledged {acknowledged}");
+    }
+    if flushes.is_empty() {
+        anyhow::bail!("no day file was written in the last phase: lower --flush-rows");
     }
     let scrub_us = scrub_micros_per_event(200_000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;

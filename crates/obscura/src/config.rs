@@ -47,6 +47,11 @@ pub struct Config {
     /// Days the audit log keeps its records (1 to 3650).
     #[serde(default = "default_audit_retention")]
     pub audit_retention_days: u32,
+    /// Today's events are written from memory to an encrypted day file once this many have
+    /// arrived (and all of a day once it is over). Lower uses less memory and replays faster
+    /// after a crash; higher makes fewer files.
+    #[serde(default = "default_flush_rows")]
+    pub flush_rows: usize,
     /// Built-in TLS; without it, serve plain HTTP behind a TLS-terminating proxy.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -244,6 +249,13 @@ fn default_audit_retention() -> u32 {
     365
 }
 
+fn default_flush_rows() -> usize {
+    obscura_store::embedded::DEFAULT_FLUSH_ROWS
+}
+
+/// The range `flush_rows` may take: below it day files get tiny, above it memory grows large.
+pub const FLUSH_ROWS_RANGE: std::ops::RangeInclusive<usize> = 1_000..=10_000_000;
+
 fn default_listen() -> SocketAddr {
     "127.0.0.1:8000".parse().expect("valid address")
 }
@@ -271,6 +283,7 @@ impl Default for Config {
             audit_retention_days: default_audit_retention(),
             retention_days: default_retention(),
             k_anonymity: default_k(),
+            flush_rows: default_flush_rows(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: default_proxy_header(),
             public_url: None,
@@ -315,6 +328,9 @@ impl Config {
         obscura_store::meta::check_retention(self.retention_days).context("retention_days in the configuration")?;
         if !(2..=1000).contains(&self.k_anonymity) {
             bail!("k_anonymity must be 2 to 1000 visitors, not {}", self.k_anonymity);
+        }
+        if !FLUSH_ROWS_RANGE.contains(&self.flush_rows) {
+            bail!("flush_rows must be {} to {} events, not {}", FLUSH_ROWS_RANGE.start(), FLUSH_ROWS_RANGE.end(), self.flush_rows);
         }
         self.trusted_proxies()?;
         self.scrub.site_rules()?;
@@ -378,6 +394,9 @@ impl Config {
         if let Some(v) = var("OBSCURA_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days =
                 v.parse().with_context(|| format!("OBSCURA_AUDIT_RETENTION_DAYS={v:?} is not a number of days"))?;
+        }
+        if let Some(v) = var("OBSCURA_FLUSH_ROWS") {
+            self.flush_rows = v.parse().with_context(|| format!("OBSCURA_FLUSH_ROWS={v:?} is not a number of events"))?;
         }
         if let Some(v) = var("OBSCURA_USER_AGENT_REGEXES") {
             self.enrich.user_agent_regexes = Some(PathBuf::from(v));
@@ -472,6 +491,19 @@ mod tests {
         assert!(err.to_string().contains("64 hex digits"));
         let c: Config = toml::from_str("audit_retention_days = 0").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("audit_retention_days"));
+    }
+
+    #[test]
+    fn hardening_flush_rows_is_configurable_and_checked() {
+        assert_eq!(Config::default().flush_rows, obscura_store::embedded::DEFAULT_FLUSH_ROWS);
+        let mut c: Config = toml::from_str("flush_rows = 50000").unwrap();
+        assert_eq!(c.flush_rows, 50_000);
+        c.apply_env(|k| (k == "OBSCURA_FLUSH_ROWS").then(|| "20000".to_owned())).unwrap();
+        assert_eq!(c.flush_rows, 20_000);
+        c.validate().unwrap();
+        c.flush_rows = 10;
+        assert!(c.validate().unwrap_err().to_string().contains("flush_rows"));
+        assert!(Config::default().apply_env(|k| (k == "OBSCURA_FLUSH_ROWS").then(|| "many".to_owned())).is_err());
     }
 
     #[test]
