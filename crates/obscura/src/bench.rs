@@ -14,6 +14,7 @@ use obscura_store::{EventStore, SqlQuery, StoreError};
 
 use crate::app::{self, App};
 use crate::config::Config;
+use crate::load_profile::LoadProfile;
 use crate::{admin, demo};
 
 #[derive(clap::Subcommand, Debug)]
@@ -31,6 +32,11 @@ pub enum BenchCmd {
         /// written while events arrive; the other phases use the configured value.
         #[arg(long, default_value_t = 50_000)]
         flush_rows: usize,
+        /// Only the simple load: one client address, 97 User-Agents, one kind of pageview.
+        /// By default the realistic load (see `load_profile`) runs too, and the day-file phase
+        /// uses it.
+        #[arg(long)]
+        simple: bool,
     },
     /// Every dashboard query over N generated events spread over 30 days.
     Query {
@@ -53,7 +59,9 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
-        BenchCmd::Ingest { connections, seconds, flush_rows } => ingest(connections, StdDuration::from_secs(seconds), flush_rows).await,
+        BenchCmd::Ingest { connections, seconds, flush_rows, simple } => {
+            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple).await
+        }
         BenchCmd::Query { events, runs } => query(events, runs).await,
     }
 }
@@ -62,7 +70,13 @@ const BENCH_SITE: &str = "bench.obscura.test";
 
 /// A fresh app in a temporary folder with the bench site and an owner; returns the owner's password.
 fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
+    fresh_app_with(dir, |_| {})
+}
+
+/// Like [`fresh_app`], with a change to the configuration.
+fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> anyhow::Result<(App, String)> {
     let mut config = Config::load(None)?;
+    configure(&mut config);
     config.data_dir = dir.join("data");
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
@@ -151,20 +165,14 @@ fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> 
     col.as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)).unwrap_or(0)
 }
 
-async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize) -> anyhow::Result<()> {
-    let dir = tempfile_dir("obscura-bench-ingest")?;
-    let (app, _) = fresh_app(&dir)?;
-    let store = app.store.clone();
-    let configured_flush_rows = Config::load(None)?.flush_rows;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server = tokio::spawn(app::serve(app, listener));
-    println!("bench ingest: {connections} keep-alive connections, {}s per phase, server and load generator on this machine", duration.as_secs());
+/// One line of the ingest table.
+fn row(label: &str, phase: &Phase) {
+    println!("| {label} | {:.0} | {:.2} | {:.2} | {} |", phase.rate(), phase.percentile(0.5), phase.percentile(0.99), phase.failed);
+}
 
-    let health = format!("http://{addr}/health");
-    let bare = load(connections, duration, move |c, _| c.get(&health)).await;
-    let url = format!("http://{addr}/api/event");
-    let event = move |c: &reqwest::Client, i: u64| {
+/// The simple load: one client address, 97 User-Agent variants, one kind of pageview.
+fn simple_event(url: String) -> impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static {
+    move |c: &reqwest::Client, i: u64| {
         let body = format!(
             r#"{{"site":"{BENCH_SITE}","kind":"pageview","url":"https://{BENCH_SITE}/page/{}?utm_source=bench","referrer":"https://www.google.com/","screen_width":1440,"returning":true,"days_since_last":"2-7","visit_count":"2-3"}}"#,
             i % 500
@@ -173,15 +181,80 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize) ->
             .header("content-type", "text/plain")
             .header("user-agent", format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{}", i % 97))
             .body(body)
-    };
-    let ingest = load(connections, duration, event.clone()).await;
-    // The same load while today's events are written to day files every `flush_rows` events
-    // (the first file also takes the rows of the phase before).
+    }
+}
+
+/// The realistic load of [`LoadProfile`], sent through the trusted proxy header.
+fn realistic_event(url: String, profile: Arc<LoadProfile>) -> impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static {
+    move |c: &reqwest::Client, i: u64| {
+        let r = profile.request(i);
+        let mut req = c
+            .post(&url)
+            .header("content-type", "text/plain")
+            .header("user-agent", r.browser.user_agent.as_str())
+            .header("x-forwarded-for", r.forwarded_for.to_string());
+        if let Some((ua, mobile, platform)) = &r.browser.hints {
+            req = req.header("sec-ch-ua", ua.as_str()).header("sec-ch-ua-mobile", *mobile).header("sec-ch-ua-platform", *platform);
+        }
+        req.body(r.body)
+    }
+}
+
+/// The process's peak resident memory (server and load generator together), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    memory_mb("VmHWM:")
+}
+
+/// A memory figure of this process from `/proc/self/status`, in MB.
+fn memory_mb(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, simple_only: bool) -> anyhow::Result<()> {
+    let dir = tempfile_dir("obscura-bench-ingest")?;
+    // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
+    let (app, _) = fresh_app_with(&dir, |c| c.trusted_proxies = vec!["127.0.0.1".into()])?;
+    let config = Config::load(None)?;
+    let asn_csv = config.enrich.asn_databases.iter().find(|p| p.to_string_lossy().ends_with("ipv4.csv")).cloned();
+    let profile = Arc::new(LoadProfile::new(BENCH_SITE, asn_csv.as_deref()));
+    let store = app.store.clone();
+    let pipeline = app.pipeline.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(app::serve(app, listener));
+    println!("bench ingest: {connections} keep-alive connections, {}s per phase, server and load generator on this machine", duration.as_secs());
+    if !simple_only {
+        println!(
+            "realistic load: addresses from {} public ranges{}, {} browser builds, new visitors every 5 events, the access log on",
+            profile.ranges(),
+            if asn_csv.is_some() { " of the network operator database" } else { " (built-in; run scripts/fetch-data for the real list)" },
+            profile.browsers().len()
+        );
+    }
+
+    let health = format!("http://{addr}/health");
+    let bare = load(connections, duration, move |c, _| c.get(&health)).await;
+    let url = format!("http://{addr}/api/event");
+    eprintln!("resident memory after the bare phase: {:.0} MB", memory_mb("VmRSS:").unwrap_or(0.0));
+    let simple = load(connections, duration, simple_event(url.clone())).await;
+    eprintln!("resident memory after the simple phase: {:.0} MB", memory_mb("VmRSS:").unwrap_or(0.0));
+    let realistic = if simple_only { None } else { Some(load(connections, duration, realistic_event(url.clone(), profile.clone())).await) };
+    eprintln!("resident memory after the realistic phase: {:.0} MB", memory_mb("VmRSS:").unwrap_or(0.0));
+    // Again while today's events are written to day files every `flush_rows` events (the first
+    // file also takes the rows of the phases before).
     store.set_flush_rows(flush_rows);
     let flushing_from = Instant::now();
-    let flushing = load(connections, duration, event).await;
+    let flushing = if simple_only {
+        load(connections, duration, simple_event(url.clone())).await
+    } else {
+        // Request numbers no earlier phase reached: new visitors again.
+        let event = realistic_event(url.clone(), profile.clone());
+        load(connections, duration, move |c, i| event(c, i + 500_000_000)).await
+    };
     let flushing_to = Instant::now();
-    store.set_flush_rows(configured_flush_rows);
+    store.set_flush_rows(config.flush_rows);
     let flushes: Vec<_> =
         store.flushes().into_iter().filter(|f| f.finished > flushing_from && f.started < flushing_to).collect();
     let overlaps = |(sent, us): &(Instant, u32)| {
@@ -191,19 +264,17 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize) ->
     let (during, outside): (Vec<(Instant, u32)>, Vec<(Instant, u32)>) = flushing.samples.iter().copied().partition(overlaps);
 
     let stored = count_events(store.as_ref()).await?;
-    let acknowledged = ingest.ok + flushing.ok;
+    let acknowledged = simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.ok;
+    let flushing_load = if simple_only { "simple" } else { "realistic" };
     println!();
     println!("| route | requests/s | p50 ms | p99 ms | failed |");
     println!("|---|---:|---:|---:|---:|");
-    println!("| GET /health (bare 204) | {:.0} | {:.2} | {:.2} | {} |", bare.rate(), bare.percentile(0.5), bare.percentile(0.99), bare.failed);
-    println!("| POST /api/event (durable) | {:.0} | {:.2} | {:.2} | {} |", ingest.rate(), ingest.percentile(0.5), ingest.percentile(0.99), ingest.failed);
-    println!(
-        "| POST /api/event, a day file every {flush_rows} events | {:.0} | {:.2} | {:.2} | {} |",
-        flushing.rate(),
-        flushing.percentile(0.5),
-        flushing.percentile(0.99),
-        flushing.failed
-    );
+    row("GET /health (bare 204)", &bare);
+    row("POST /api/event, simple load (durable)", &simple);
+    if let Some(realistic) = &realistic {
+        row("POST /api/event, realistic load (durable)", realistic);
+    }
+    row(&format!("POST /api/event, {flushing_load} load, a day file every {flush_rows} events"), &flushing);
     println!();
     let files: Vec<String> =
         flushes.iter().map(|f| format!("{} rows in {} ms", f.rows, (f.finished - f.started).as_millis())).collect();
@@ -219,7 +290,18 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize) ->
         outside.len()
     );
     println!("acknowledged events: {acknowledged}; stored events counted in the store: {stored}");
-    println!("durable ingest / bare-route ceiling: {:.2}", ingest.rate() / bare.rate());
+    println!("durable ingest / bare-route ceiling: simple load {:.2}", simple.rate() / bare.rate());
+    if let Some(realistic) = &realistic {
+        println!("durable ingest / bare-route ceiling: realistic load {:.2}", realistic.rate() / bare.rate());
+    }
+    let (open_visits, forgotten) = pipeline.visit_stats();
+    println!(
+        "open visits at the end: {open_visits} (forgotten early at the ceiling: {forgotten}); parsed User-Agents cached: {}",
+        pipeline.enricher().cached_devices()
+    );
+    if let Some(mb) = peak_rss_mb() {
+        println!("peak resident memory of the process (server and load generator): {mb:.0} MB");
+    }
     if stored != acknowledged {
         anyhow::bail!("stored {stored} events but acknowledged {acknowledged}");
     }
@@ -228,10 +310,10 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize) ->
     }
     let scrub_us = scrub_micros_per_event(200_000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let share = scrub_us * 1e-6 * ingest.rate() / cores;
+    let share = scrub_us * 1e-6 * simple.rate() / cores;
     println!(
-        "scrubbing (every text field of the event above): {scrub_us:.2} µs per event; at {:.0} events/s on {cores} cores, {:.1} % of the CPU time",
-        ingest.rate(),
+        "scrubbing (every text field of the simple event): {scrub_us:.2} µs per event; at {:.0} events/s on {cores} cores, {:.1} % of the CPU time",
+        simple.rate(),
         share * 100.0
     );
     server.abort();
