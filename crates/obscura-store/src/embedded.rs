@@ -174,7 +174,13 @@ impl EmbeddedStore {
             pause: flush_pause.clone(),
         };
         let writer = std::thread::Builder::new().name("obscura-wal".into()).spawn(move || writer.run(commit_rx))?;
-        let flusher = std::thread::Builder::new().name("obscura-flush".into()).spawn(move || flusher.run(wake_rx))?;
+        let flusher = std::thread::Builder::new().name("obscura-flush".into()).spawn(move || {
+            // Writing a day file can wait; answering requests cannot. On a small machine the
+            // flusher would otherwise take a core from the request handlers for its duration.
+            // SAFETY: setpriority on the calling thread (who = 0) has no memory effects.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+            flusher.run(wake_rx)
+        })?;
         Ok(EmbeddedStore {
             events_dir,
             rollups,

@@ -24,8 +24,11 @@ use time::Date;
 use crate::keyring::day_string;
 use crate::row::{SCHEMA, StoredRow, rows_to_batch};
 
-/// Small batches from many group commits are merged once this many pile up.
+/// Small batches (left by queries that sealed a few pending rows) are merged once this many pile up.
 const COMPACT_AFTER: usize = 32;
+/// Pending rows become an Arrow batch once this many wait: in Arrow a row takes about a tenth of
+/// the memory it takes as a [`StoredRow`], so a day's hot rows stay small until their day file.
+const CONVERT_AT: usize = 4096;
 
 /// Rows of a day still receiving commits.
 #[derive(Default)]
@@ -40,15 +43,23 @@ struct LiveBuffer {
 impl LiveBuffer {
     /// Converts pending rows into a batch and merges small batches; returns all batches.
     fn seal(&mut self, day: Date) -> Vec<RecordBatch> {
-        if !self.pending.is_empty() {
-            self.batches.push(rows_to_batch(&self.pending, &day_string(day)));
-            self.pending.clear();
-        }
-        if self.batches.len() > COMPACT_AFTER {
-            let merged = arrow::compute::concat_batches(&SCHEMA, &self.batches).expect("batches share SCHEMA");
-            self.batches = vec![merged];
+        self.convert_pending(day);
+        let small = self.batches.iter().filter(|b| b.num_rows() < CONVERT_AT).count();
+        if small > COMPACT_AFTER {
+            // Only the small ones: merging the large would copy the whole day on every query.
+            let (small, mut large): (Vec<RecordBatch>, Vec<RecordBatch>) =
+                self.batches.drain(..).partition(|b| b.num_rows() < CONVERT_AT);
+            large.push(arrow::compute::concat_batches(&SCHEMA, &small).expect("batches share SCHEMA"));
+            self.batches = large;
         }
         self.batches.clone()
+    }
+
+    fn convert_pending(&mut self, day: Date) {
+        if !self.pending.is_empty() {
+            self.batches.push(rows_to_batch(&self.pending, &day_string(day)));
+            self.pending = Vec::new();
+        }
     }
 }
 
@@ -110,6 +121,9 @@ impl HotTier {
         live.rows += rows.len();
         live.segments.insert(segment);
         live.pending.extend(rows);
+        if live.pending.len() >= CONVERT_AT {
+            live.convert_pending(day);
+        }
     }
 
     /// All rows, live and frozen, as batches, for a query.

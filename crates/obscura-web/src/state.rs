@@ -31,8 +31,9 @@ pub struct AppState {
     pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
     /// Served to browsers over HTTPS (the public URL says so): HSTS and `Secure` cookies.
     pub https: bool,
-    /// Settings the privacy policy reports and new sites start with.
-    pub privacy: PrivacySettings,
+    /// Settings the privacy policy reports and new sites start with. Shared: the state is
+    /// cloned for every request, and a clone should allocate nothing.
+    pub privacy: Arc<PrivacySettings>,
     /// Obscura's own access log (P8).
     pub access_log: Arc<obscura_store::access_log::AccessLog>,
     /// Proxies whose forwarding header is believed (P10); none by default.

@@ -106,11 +106,11 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         login_attempts: Default::default(),
         password_hashing: Default::default(),
         https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
-        privacy: obscura_web::state::PrivacySettings {
+        privacy: Arc::new(obscura_web::state::PrivacySettings {
             default_retention_days: config.retention_days,
             k_anonymity: config.k_anonymity,
             source_params: config.url.source_params.clone(),
-        },
+        }),
         access_log: Arc::new(open_access_log(config, key.clone(), clock.now())?),
         trusted_proxies: Arc::new(config.trusted_proxies()?),
         policy_versions: Arc::new(obscura_store::sealed_json::SealedJson::new(

@@ -300,7 +300,12 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         pipeline.enricher().cached_devices()
     );
     if let Some(mb) = peak_rss_mb() {
-        println!("peak resident memory of the process (server and load generator): {mb:.0} MB");
+        println!(
+            "peak resident memory of the process (server and load generator): {mb:.0} MB; now {:.0} MB, of which {:.0} MB anonymous and {:.0} MB mapped files",
+            memory_mb("VmRSS:").unwrap_or(0.0),
+            memory_mb("RssAnon:").unwrap_or(0.0),
+            memory_mb("RssFile:").unwrap_or(0.0)
+        );
     }
     if stored != acknowledged {
         anyhow::bail!("stored {stored} events but acknowledged {acknowledged}");
