@@ -106,7 +106,7 @@ impl Pipeline {
         self
     }
 
-    /// Open visits held now, and live visits forgotten because a ceiling was reached.
+    /// Open visits held now, and visits forgotten because a ceiling was reached.
     pub fn visit_stats(&self) -> (usize, u64) {
         let visits = self.visits.lock().unwrap_or_else(|e| e.into_inner());
         (visits.open_visits(), visits.evicted())

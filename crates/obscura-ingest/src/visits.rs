@@ -50,7 +50,8 @@ pub struct VisitTracker {
     limits: VisitLimits,
     path_bytes: usize,
     assigned_since_prune: usize,
-    /// Live visits forgotten because a ceiling was reached.
+    /// Visits forgotten because a ceiling was reached (some may have ended already, before the
+    /// next prune noticed).
     evicted: u64,
 }
 
@@ -141,7 +142,7 @@ impl VisitTracker {
         self.visits.len()
     }
 
-    /// Live visits forgotten because a ceiling was reached, since start.
+    /// Visits forgotten because a ceiling was reached, since start.
     pub fn evicted(&self) -> u64 {
         self.evicted
     }

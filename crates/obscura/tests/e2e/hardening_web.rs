@@ -25,18 +25,7 @@ fn client_from(ip: [u8; 4]) -> reqwest::Client {
 
 /// One login through the form from `ip`; returns the status (303 on success).
 async fn login_from(base: &str, ip: [u8; 4], username: &str, password: &str) -> u16 {
-    let client = client_from(ip);
-    let form = client.get(format!("{base}/login")).send().await.unwrap();
-    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let csrf = crate::harness::csrf_in(&form.text().await.unwrap());
-    let res = client
-        .post(format!("{base}/login"))
-        .header("cookie", csrf_cookie)
-        .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    res.status().as_u16()
+    crate::harness::submit_login(&client_from(ip), base, username, password).await.status().as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

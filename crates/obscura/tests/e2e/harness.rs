@@ -237,18 +237,22 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
 /// Logs in through the form (CSRF cookie and field included); returns the session cookie pair.
 pub async fn login(base: &str, username: &str, password: &str) -> Option<String> {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = submit_login(&client, base, username, password).await;
+    (res.status() == 303).then(|| res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned())
+}
+
+/// Fetches the login form with `client` and submits it; returns the answer to the submission.
+pub async fn submit_login(client: &reqwest::Client, base: &str, username: &str, password: &str) -> reqwest::Response {
     let form = client.get(format!("{base}/login")).send().await.unwrap();
     let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let html = form.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let res = client
+    let csrf = csrf_in(&form.text().await.unwrap());
+    client
         .post(format!("{base}/login"))
         .header("cookie", csrf_cookie)
         .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
         .send()
         .await
-        .unwrap();
-    (res.status() == 303).then(|| res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned())
+        .unwrap()
 }
 
 /// The CSRF token in a page's forms.
