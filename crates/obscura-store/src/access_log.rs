@@ -220,7 +220,9 @@ impl AccessLog {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(line.ts_ms) * 1_000_000)?;
         let hour = hour_name(at);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.usage.hour != hour {
+        // Only forward: a line of the hour before, finishing late, counts against the new hour
+        // rather than starting the old one's budget again.
+        if state.usage.hour < hour {
             self.close_hour(&mut state)?;
             state.usage = HourUse { hour: hour.clone(), ..Default::default() };
         }
@@ -240,7 +242,14 @@ impl AccessLog {
         let mut line = line.clone();
         line.cap();
         line.dropped = std::mem::take(&mut state.usage.dropped_unwritten);
-        let written = self.write_line(&mut state, &hour, &line)?;
+        let written = match self.write_line(&mut state, &hour, &line) {
+            Ok(n) => n,
+            Err(e) => {
+                // Not written: its count of dropped requests waits for the next line.
+                state.usage.dropped_unwritten += line.dropped;
+                return Err(e);
+            }
+        };
         let usage = &mut state.usage;
         usage.bytes += written;
         if let Some(n) = network {
@@ -253,7 +262,7 @@ impl AccessLog {
 
     /// Ends the current hour: what was dropped and not yet counted is written as one line.
     fn close_hour(&self, state: &mut State) -> anyhow::Result<()> {
-        let dropped = std::mem::take(&mut state.usage.dropped_unwritten);
+        let dropped = state.usage.dropped_unwritten;
         if dropped == 0 {
             return Ok(());
         }
@@ -271,7 +280,9 @@ impl AccessLog {
             forwarded: String::new(),
             dropped,
         };
-        self.write_line(state, &hour, &summary).map(|_| ())
+        self.write_line(state, &hour, &summary)?;
+        state.usage.dropped_unwritten = 0;
+        Ok(())
     }
 
     /// Seals `line` into `hour`'s segment; returns the bytes written.

@@ -104,6 +104,7 @@ impl AuditLog {
     /// Appends a record (durably: fsynced before returning).
     pub fn append(&self, entry: AuditEntry<'_>) -> anyhow::Result<()> {
         let _turn = self.writer_turn()?;
+        self.cut_torn_tail()?;
         let (seq, prev) = self.head()?;
         let mut record = AuditRecord {
             seq: seq + 1,
@@ -129,6 +130,38 @@ impl AuditLog {
             // The new file's entry in its folder.
             crate::crypto::sync_dir(self.path.parent().expect("the log lies in the audit folder"))?;
         }
+        Ok(())
+    }
+
+    /// Cuts off a last record that a crash left half-written (no newline, and it does not
+    /// decode). It was never acknowledged: `append` returns only after the whole line is
+    /// fsynced. Without this, every later append would fail on it.
+    fn cut_torn_tail(&self) -> anyhow::Result<()> {
+        let mut file = match OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", self.path.display())),
+        };
+        let len = file.metadata()?.len();
+        // Records are a few kilobytes at most.
+        let from = len.saturating_sub(64 << 10);
+        let mut tail = vec![0; (len - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut tail)?;
+        if tail.last().is_none_or(|b| *b == b'\n') {
+            return Ok(());
+        }
+        let cut = tail.iter().rposition(|b| *b == b'\n').map_or(from, |i| from + i as u64 + 1);
+        let torn = String::from_utf8_lossy(&tail[(cut - from) as usize..]).into_owned();
+        if self.decode(&torn).is_ok() {
+            // A whole record that only lacks its newline: keep it and end its line.
+            file.seek(SeekFrom::End(0))?;
+            file.write_all(b"\n")?;
+        } else {
+            tracing::warn!("{}: cut off a half-written last record (never acknowledged)", self.path.display());
+            file.set_len(cut)?;
+        }
+        file.sync_data()?;
         Ok(())
     }
 
@@ -495,5 +528,19 @@ mod tests {
         text.push_str(&fs::read_to_string(log.path()).unwrap());
         fs::write(log.path(), text).unwrap();
         assert!(log.verify().is_err());
+    }
+
+    #[test]
+    fn hardening_audit_append_cuts_a_half_written_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path(), Key::random()).unwrap();
+        log.append(AuditEntry { ts_ms: 1, actor: "cli", action: "site.add", site: None, detail: "a" }).unwrap();
+        // A crash in the middle of writing the next line.
+        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        file.write_all(b"c2VhbGVkIGJ1dCBjdXQ").unwrap();
+        drop(file);
+        log.append(AuditEntry { ts_ms: 2, actor: "cli", action: "site.add", site: None, detail: "b" }).unwrap();
+        assert_eq!(log.verify().unwrap(), 2);
+        assert_eq!(log.read_all().unwrap().iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     }
 }

@@ -103,6 +103,20 @@ fn day_of(ts_ms: i64) -> Date {
 }
 
 impl EmbeddedStore {
+    /// The maintenance lock, taken without blocking an async worker: the flusher holds it while
+    /// it waits for queries to finish planning, and a query needs a worker to finish, so a
+    /// worker blocked here could wait for ever (on a one-core machine there is one worker).
+    async fn lock_maintenance(&self) -> std::sync::MutexGuard<'_, ()> {
+        loop {
+            match self.maintenance.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Opens (or creates) the store in `data_dir`, replaying the write-ahead log.
     pub fn open(options: StoreOptions) -> anyhow::Result<Self> {
         let StoreOptions { data_dir, keyring_path, master_key, clock, rollup, flush_rows } = options;
@@ -752,7 +766,7 @@ impl EventStore for EmbeddedStore {
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
         let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
-        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.lock_maintenance().await;
         self.hot.remove(day);
         // Files first leave the tables (a file without its key would fail every query), then the
         // key is destroyed, then the bytes.
@@ -792,7 +806,7 @@ impl EventStore for EmbeddedStore {
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
         let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
         let (removed, kept) = {
-            let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = self.lock_maintenance().await;
             if self.hot.days().iter().any(|(d, _)| *d == day) {
                 return Err(StoreError::Io(format!("{day} is still being written; purge it once it is flushed")));
             }

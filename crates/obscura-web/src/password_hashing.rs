@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use tokio::sync::Semaphore;
 
 /// Requests waiting for a turn at most, per core hashing.
@@ -21,7 +23,7 @@ impl Busy {
 }
 
 pub struct PasswordHashing {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
     max_wait: Duration,
@@ -46,12 +48,12 @@ impl Drop for Waiting<'_> {
 
 impl PasswordHashing {
     pub fn new(concurrent: usize, max_waiting: usize, max_wait: Duration) -> Self {
-        PasswordHashing { permits: Semaphore::new(concurrent.max(1)), waiting: AtomicUsize::new(0), max_waiting, max_wait }
+        PasswordHashing { permits: Arc::new(Semaphore::new(concurrent.max(1))), waiting: AtomicUsize::new(0), max_waiting, max_wait }
     }
 
     /// Runs `job` (a password hash or check) on the blocking pool when a turn is free.
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
-        let permit = match self.permits.try_acquire() {
+        let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
@@ -59,15 +61,20 @@ impl PasswordHashing {
                     return Err(Busy);
                 }
                 let _waiting = Waiting(&self.waiting);
-                match tokio::time::timeout(self.max_wait, self.permits.acquire()).await {
+                match tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned()).await {
                     Ok(Ok(permit)) => permit,
                     _ => return Err(Busy),
                 }
             }
         };
-        let result = tokio::task::spawn_blocking(job).await;
-        drop(permit);
-        result.map_err(|_| Busy)
+        // The permit goes with the job: a client that disconnects drops this future, but the
+        // hashing it started still runs and still holds its turn.
+        tokio::task::spawn_blocking(move || {
+            let _turn = permit;
+            job()
+        })
+        .await
+        .map_err(|_| Busy)
     }
 }
 

@@ -103,10 +103,19 @@ async fn serve_connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + HasActivity + 'static,
 {
     let activity = stream.activity();
+    // Requests being handled: a connection is idle only when none is, however long a handler
+    // takes without sending a byte.
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let (started, finished) = (in_flight.clone(), in_flight.clone());
     let service = tower::ServiceExt::map_request(router, move |mut request: axum::http::Request<hyper::body::Incoming>| {
+        started.fetch_add(1, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(reached);
         request
+    });
+    let service = tower::ServiceExt::map_response(service, move |response| {
+        finished.fetch_sub(1, Ordering::Relaxed);
+        response
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -124,7 +133,7 @@ async fn serve_connection<S>(
                 connection.as_mut().graceful_shutdown();
             }
             () = tokio::time::sleep(wake) => {
-                if activity.idle_for() >= timeouts.idle {
+                if activity.idle_for() >= timeouts.idle && in_flight.load(Ordering::Relaxed) == 0 {
                     if closing {
                         // Asked to close politely and still silent: the client is gone.
                         break Ok(());
