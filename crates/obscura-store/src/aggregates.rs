@@ -86,7 +86,7 @@ const CONTEXT: &[u8] = b"obscura aggregates v1";
 
 impl Aggregates {
     pub fn open(dir: PathBuf, master: Key) -> anyhow::Result<Self> {
-        crate::crypto::create_dir_durable(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::durable_fs::create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut days = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();

@@ -83,7 +83,7 @@ impl Drop for WriterTurn<'_> {
 impl AuditLog {
     pub fn open(data_dir: &Path, key: Key) -> anyhow::Result<Self> {
         let dir = data_dir.join("audit");
-        crate::crypto::create_dir_durable(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::durable_fs::create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let lock_path = dir.join("audit.lock");
         let lock_file = OpenOptions::new()
             .create(true)
@@ -128,7 +128,7 @@ impl AuditLog {
         file.sync_data()?;
         if first {
             // The new file's entry in its folder.
-            crate::crypto::sync_dir(self.path.parent().expect("the log lies in the audit folder"))?;
+            crate::durable_fs::sync_dir(self.path.parent().expect("the log lies in the audit folder"))?;
         }
         Ok(())
     }

@@ -12,6 +12,8 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::{Context, bail};
 
+use crate::durable_fs::{create_dir_durably, sync_dir};
+
 /// A 256-bit AES key. Zeroed on drop.
 #[derive(Clone)]
 pub struct Key(pub(crate) [u8; 32]);
@@ -199,7 +201,7 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// of the folders holding any folder it had to create).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    create_dir_durable(dir)?;
+    create_dir_durably(dir)?;
     let tmp = path.with_extension("tmp");
     {
         let mut file = fs::File::create(&tmp)?;
@@ -208,35 +210,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     fs::rename(&tmp, path)?;
     sync_dir(dir)
-}
-
-/// Creates `dir` and its missing parents; each new folder's entry is fsynced in the folder that
-/// holds it, or a crash could lose the folder with the files already made durable inside it.
-pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
-    let mut missing = Vec::new();
-    let mut folder = dir;
-    while !folder.exists() {
-        missing.push(folder);
-        match folder.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => folder = parent,
-            _ => break,
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    fs::create_dir_all(dir)?;
-    for created in missing.iter().rev() {
-        sync_dir(created.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
-    }
-    Ok(())
-}
-
-/// Makes a rename or unlink in `dir` durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(test)]
-    tests::SYNCED_DIRS.with(|synced| synced.borrow_mut().push(dir.to_path_buf()));
-    fs::File::open(dir)?.sync_all()
 }
 
 /// A small file whose whole content is one value sealed under the master key.
@@ -276,10 +249,7 @@ impl SealedFile {
 mod tests {
     use super::*;
 
-    thread_local! {
-        /// The folders this thread fsynced, in order.
-        pub(super) static SYNCED_DIRS: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
+    use crate::durable_fs::tests::SYNCED_DIRS;
 
     #[test]
     fn hardening_write_atomic_fsyncs_the_folders_holding_new_folders() {

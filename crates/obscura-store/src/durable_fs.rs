@@ -7,6 +7,8 @@ use std::path::Path;
 
 /// Makes the entries of `dir` (names created, renamed or removed in it) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    tests::SYNCED_DIRS.with(|synced| synced.borrow_mut().push(dir.to_path_buf()));
     fs::File::open(dir)?.sync_all()
 }
 
@@ -43,8 +45,13 @@ pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    thread_local! {
+        /// The folders this thread fsynced, in order.
+        pub(crate) static SYNCED_DIRS: std::cell::RefCell<Vec<std::path::PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
 
     #[test]
     fn hardening_new_folders_and_renames_sync_their_parent() {

@@ -28,8 +28,8 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::{RwLock, oneshot};
 
 use crate::cold::{self, FACTORY_ID, KeyringFactory};
-use crate::crypto::{Key, sync_dir};
-use crate::durable_fs::{create_dir_durably, sync_parent_dir};
+use crate::crypto::Key;
+use crate::durable_fs::{create_dir_durably, sync_dir, sync_parent_dir};
 use crate::hot::{FrozenChunk, HotTable, HotTier};
 use crate::keyring::Keyring;
 use crate::rollup::{self, ROLLUP_FILE_SCHEMA, RollupSpec};
