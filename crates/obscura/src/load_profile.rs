@@ -149,8 +149,7 @@ fn read_ranges(path: &Path) -> std::io::Result<Vec<(u32, u32)>> {
 
 /// Without the database: /16s in widely used public space of every region.
 fn fallback_ranges() -> Vec<(u32, u32)> {
-    const FIRST_OCTETS: [u8; 24] = [1, 2, 5, 24, 31, 37, 41, 46, 62, 77, 78, 81, 82, 84, 88, 91, 101, 103, 112, 151, 176, 185, 195, 217];
-    FIRST_OCTETS
+    crate::traffic::FIRST_OCTETS
         .iter()
         .flat_map(|&a| (0..=255u32).map(move |b| (u32::from(a) << 24 | b << 16, u32::from(a) << 24 | b << 16 | 0xFFFF)))
         .collect()

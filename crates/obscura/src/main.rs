@@ -335,40 +335,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Logs { hours, ip } => {
-            let ip = ip
-                .map(|text| text.trim().parse::<std::net::IpAddr>().map(|ip| ip.to_canonical().to_string()))
-                .transpose()
-                .map_err(|_| anyhow::anyhow!("--ip takes an IP address such as 203.0.113.7 or 2001:db8::1"))?;
-            let (_, audit) = app::open_meta(&config)?;
-            let key = obscura_store::crypto::load_master_key(&config.master_key_source(), &config.data_dir)?;
-            let log = app::open_access_log(&config, key, time::OffsetDateTime::now_utc())?;
-            let since = time::OffsetDateTime::now_utc() - time::Duration::hours(hours.clamp(0, 73));
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut shown = 0u64;
-            let mut written = Ok(());
-            // Streamed: the log is never held in memory whole.
-            let read = log.for_each(since, |l| {
-                use std::io::Write;
-                if ip.as_ref().is_some_and(|ip| &l.ip != ip) {
-                    return std::ops::ControlFlow::Continue(());
-                }
-                shown += 1;
-                let when = obscura_web::stats_api::format_ms(l.ts_ms);
-                let dropped = if l.dropped > 0 { format!("\t({} requests over budget not written before this one)", l.dropped) } else { String::new() };
-                written = writeln!(out, "{when}\t{}\t{} {}\t{}\t{}\t{}\t{}{dropped}", l.ip, l.method, l.path, l.status, l.user_agent, l.referer, l.forwarded);
-                if written.is_err() { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
-            });
-            // The reading is recorded, and that it was filtered by address — never the address (P2, P8).
-            let filtered = if ip.is_some() { "yes" } else { "no" };
-            record(&audit, "logs.read", None, &format!("{hours} hours, address filter: {filtered}, {shown} lines"))?;
-            read?;
-            use std::io::Write;
-            out.flush()?;
-            Ok(written?)
-        }
+        Command::Logs { hours, ip } => show_access_log(&config, hours, ip.as_deref()),
         Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
     }
+}
+
+/// `obscura logs`: the access log, streamed oldest first (never held in memory whole). The
+/// reading is audited, and that it was filtered by address — never the address (P2, P8).
+fn show_access_log(config: &Config, hours: i64, ip: Option<&str>) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::ops::ControlFlow;
+    let ip = ip
+        .map(|text| text.trim().parse::<std::net::IpAddr>().map(|ip| ip.to_canonical().to_string()))
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--ip takes an IP address such as 203.0.113.7 or 2001:db8::1"))?;
+    let (_, audit) = app::open_meta(config)?;
+    let key = obscura_store::crypto::load_master_key(&config.master_key_source(), &config.data_dir)?;
+    let log = app::open_access_log(config, key, time::OffsetDateTime::now_utc())?;
+    let since = time::OffsetDateTime::now_utc() - time::Duration::hours(hours.clamp(0, 73));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let (mut shown, mut written) = (0u64, Ok(()));
+    let read = log.for_each(since, |l| {
+        if ip.as_ref().is_some_and(|ip| &l.ip != ip) {
+            return ControlFlow::Continue(());
+        }
+        shown += 1;
+        let when = obscura_web::stats_api::format_ms(l.ts_ms);
+        let dropped = if l.dropped > 0 { format!("\t({} requests over budget not written before this one)", l.dropped) } else { String::new() };
+        written = writeln!(out, "{when}\t{}\t{} {}\t{}\t{}\t{}\t{}{dropped}", l.ip, l.method, l.path, l.status, l.user_agent, l.referer, l.forwarded);
+        if written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    // Recorded even when the reading failed part-way.
+    let filtered = if ip.is_some() { "yes" } else { "no" };
+    record(&audit, "logs.read", None, &format!("{hours} hours, address filter: {filtered}, {shown} lines"))?;
+    read?;
+    written?;
+    Ok(out.flush()?)
 }
 
 /// `obscura scrub`: each input line, scrubbed, followed by one indented line per finding.

@@ -53,7 +53,7 @@ const USER_AGENTS: [(&str, u32); 8] = [
 ];
 
 /// First octets of widely used public IPv4 space, so geo lookups find real countries.
-const FIRST_OCTETS: [u8; 24] = [
+pub(crate) const FIRST_OCTETS: [u8; 24] = [
     1, 2, 5, 24, 31, 37, 41, 46, 62, 77, 78, 81, 82, 84, 88, 91, 101, 103, 112, 151, 176, 185, 195, 217,
 ];
 
