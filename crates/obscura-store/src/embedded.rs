@@ -39,7 +39,7 @@ use crate::{EventStore, Param, SqlQuery, StoreError};
 
 /// By default today's hot rows are written to a day file once this many have arrived (see
 /// [`StoreOptions::flush_rows`]); a finished day's rows always are.
-pub const DEFAULT_FLUSH_ROWS: usize = 500_000;
+pub const DEFAULT_FLUSH_ROWS: usize = 100_000;
 /// At most this many rows go into one group commit.
 const MAX_GROUP_ROWS: usize = 20_000;
 /// How many recent day-file writes [`EmbeddedStore::flushes`] reports.

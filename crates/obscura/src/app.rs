@@ -56,7 +56,18 @@ pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
     };
     let geo = if e.geo_databases.is_empty() { GeoDb::empty() } else { GeoDb::open(&e.geo_databases)? };
     let networks = if e.asn_databases.is_empty() { AsnDb::empty() } else { AsnDb::open(&e.asn_databases)? };
+    return_freed_memory();
     Ok(Enricher::with_cache_entries(user_agents, geo, networks, config.limits.user_agent_cache))
+}
+
+/// Hands the memory freed after loading the data files (the geo database files, read whole and
+/// reduced to range tables, and the CSV text) back to the system. mimalloc returns freed pages
+/// only when a thread allocates again after a delay, which an idle server never does, so
+/// without this an idle server would keep about 60 MB it no longer uses.
+fn return_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointers and may be called at any time from any thread;
+    // when mimalloc is not the global allocator (library tests) it has nothing to collect.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 /// The access log (P8) in the data folder, its hour keys beside the keyring; hours due for

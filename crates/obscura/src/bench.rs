@@ -38,6 +38,26 @@ pub enum BenchCmd {
         #[arg(long)]
         simple: bool,
     },
+    /// The load generator of `bench ingest`, run as its own process so that the server's
+    /// memory and CPU figures are the server's alone. Prints `ok failed elapsed_µs p50_µs
+    /// p99_µs`; with `--samples FILE`, writes one `sent_µs_since_epoch latency_µs` line per
+    /// request there.
+    #[command(hide = true)]
+    Load {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        load: LoadKind,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        millis: u64,
+        /// The first request number (request numbers pick visitors in the realistic load).
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        #[arg(long)]
+        samples: Option<std::path::PathBuf>,
+    },
     /// Every dashboard query over N generated events spread over 30 days.
     Query {
         /// Events to load (1M default; 10M for the large run).
@@ -63,7 +83,131 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple).await
         }
         BenchCmd::Query { events, runs } => query(events, runs).await,
+        BenchCmd::Load { url, load, connections, millis, first, samples } => {
+            generate_load(&url, load, connections, StdDuration::from_millis(millis), first, samples).await
+        }
     }
+}
+
+/// What a load-generator process sends.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum LoadKind {
+    /// `GET` of the given URL.
+    Bare,
+    /// The simple pageview of [`simple_event`].
+    Simple,
+    /// The realistic mix of [`LoadProfile`].
+    Realistic,
+}
+
+impl LoadKind {
+    fn name(self) -> &'static str {
+        match self {
+            LoadKind::Bare => "bare",
+            LoadKind::Simple => "simple",
+            LoadKind::Realistic => "realistic",
+        }
+    }
+}
+
+/// The `bench load` process: sends `kind` requests to `url` and prints the outcome.
+async fn generate_load(
+    url: &str,
+    kind: LoadKind,
+    connections: usize,
+    duration: StdDuration,
+    first: u64,
+    samples: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let url = url.to_owned();
+    let phase = match kind {
+        LoadKind::Bare => load(connections, duration, move |c, _| c.get(&url)).await,
+        LoadKind::Simple => {
+            let event = simple_event(url);
+            load(connections, duration, move |c, i| event(c, i + first)).await
+        }
+        LoadKind::Realistic => {
+            let profile = Arc::new(realistic_profile()?);
+            let event = realistic_event(url, profile);
+            load(connections, duration, move |c, i| event(c, i + first)).await
+        }
+    };
+    println!(
+        "{} {} {} {} {}",
+        phase.ok,
+        phase.failed,
+        phase.elapsed.as_micros(),
+        phase.percentile_us(0.5),
+        phase.percentile_us(0.99)
+    );
+    if let Some(path) = samples {
+        let (now, epoch_now) = (Instant::now(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?);
+        let mut out = String::with_capacity(phase.samples.len() * 24);
+        use std::fmt::Write as _;
+        for (sent, us) in &phase.samples {
+            let sent_epoch = epoch_now.saturating_sub(now.duration_since(*sent));
+            writeln!(out, "{} {us}", sent_epoch.as_micros())?;
+        }
+        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs one phase in a load-generator process (`obscura bench load`). Returns the phase and
+/// the server's highest resident memory while it ran. With `keep_samples`, the requests' send
+/// times and latencies come back too, read only after the memory figure is taken.
+async fn load_from_process(
+    url: String,
+    kind: LoadKind,
+    connections: usize,
+    duration: StdDuration,
+    first: u64,
+    rss: &RssSampler,
+    keep_samples: Option<&std::path::Path>,
+) -> anyhow::Result<(Phase, f64)> {
+    let exe = std::env::current_exe().context("finding the obscura binary for the load generator")?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["bench", "load", "--url", &url, "--load", kind.name()])
+        .args(["--connections", &connections.to_string(), "--millis", &duration.as_millis().to_string()])
+        .args(["--first", &first.to_string()])
+        .stderr(std::process::Stdio::inherit());
+    if let Some(path) = keep_samples {
+        command.arg("--samples").arg(path);
+    }
+    rss.phase_peak_mb();
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    let peak = rss.phase_peak_mb();
+    anyhow::ensure!(output.status.success(), "the load generator failed: {}", output.status);
+    let text = String::from_utf8(output.stdout).context("load generator output")?;
+    let summary: Vec<u64> = text.split_whitespace().map(str::parse).collect::<Result<_, _>>().context("load generator summary")?;
+    let [ok, failed, elapsed_us, p50_us, p99_us] = summary[..] else { anyhow::bail!("load generator summary: {text}") };
+    let mut phase = Phase {
+        ok,
+        failed,
+        elapsed: StdDuration::from_micros(elapsed_us),
+        latency_us: Some((p50_us, p99_us)),
+        samples: Vec::new(),
+    };
+    if let Some(path) = keep_samples {
+        // Send times come as microseconds since the epoch; map them onto this process's clock.
+        let (now, epoch_now) = (Instant::now(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?);
+        let text = std::fs::read_to_string(path).context("load generator samples")?;
+        for line in text.lines() {
+            let (sent, us) = line.split_once(' ').context("load generator sample")?;
+            let sent = StdDuration::from_micros(sent.parse().context("load generator sample")?);
+            let sent = now.checked_sub(epoch_now.saturating_sub(sent)).unwrap_or(now);
+            phase.samples.push((sent, us.parse().context("load generator sample")?));
+        }
+    }
+    Ok((phase, peak))
+}
+
+/// The realistic load, with the network operator database's address ranges when installed.
+fn realistic_profile() -> anyhow::Result<LoadProfile> {
+    let config = Config::load(None)?;
+    let asn_csv = config.enrich.asn_databases.iter().find(|p| p.to_string_lossy().ends_with("ipv4.csv")).cloned();
+    Ok(LoadProfile::new(BENCH_SITE, asn_csv.as_deref()))
 }
 
 const BENCH_SITE: &str = "bench.obscura.test";
@@ -90,6 +234,8 @@ struct Phase {
     ok: u64,
     failed: u64,
     elapsed: StdDuration,
+    /// p50 and p99 latency (µs) when measured by a load-generator process.
+    latency_us: Option<(u64, u64)>,
     /// When each request was sent, and how long its answer took (µs).
     samples: Vec<(Instant, u32)>,
 }
@@ -99,8 +245,17 @@ impl Phase {
         self.ok as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// The `p` quantile of the latencies (0.5 or 0.99 when measured by another process), in ms.
     fn percentile(&self, p: f64) -> f64 {
-        percentile(self.samples.iter().map(|(_, us)| *us).collect(), p)
+        match self.latency_us {
+            Some((p50, _)) if p == 0.5 => p50 as f64 / 1000.0,
+            Some((_, p99)) if p == 0.99 => p99 as f64 / 1000.0,
+            _ => percentile(self.samples.iter().map(|(_, us)| *us).collect(), p),
+        }
+    }
+
+    fn percentile_us(&self, p: f64) -> u64 {
+        (self.percentile(p) * 1000.0).round() as u64
     }
 }
 
@@ -142,7 +297,7 @@ where
             (ok, failed, samples)
         }));
     }
-    let mut phase = Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, samples: Vec::new() };
+    let mut phase = Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, latency_us: None, samples: Vec::new() };
     for t in tasks {
         let (ok, failed, mut samples) = t.await.expect("worker");
         phase.ok += ok;
@@ -200,9 +355,36 @@ fn realistic_event(url: String, profile: Arc<LoadProfile>) -> impl Fn(&reqwest::
     }
 }
 
-/// The process's peak resident memory (server and load generator together), in MB.
+/// The process's peak resident memory since it started (data files loading included), in MB.
 fn peak_rss_mb() -> Option<f64> {
     memory_mb("VmHWM:")
+}
+
+/// The highest resident memory seen during each phase, sampled every 50 ms.
+struct RssSampler {
+    max_kb: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let max_kb = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampled = Arc::downgrade(&max_kb);
+        tokio::spawn(async move {
+            while let Some(max_kb) = sampled.upgrade() {
+                let kb = memory_mb("VmRSS:").map_or(0, |mb| (mb * 1024.0) as u64);
+                max_kb.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
+                drop(max_kb);
+                tokio::time::sleep(StdDuration::from_millis(50)).await;
+            }
+        });
+        Self { max_kb }
+    }
+
+    /// The highest figure since the last call, in MB; starts the next phase.
+    fn phase_peak_mb(&self) -> f64 {
+        let kb = self.max_kb.swap(0, std::sync::atomic::Ordering::Relaxed);
+        kb as f64 / 1024.0
+    }
 }
 
 /// A memory figure of this process from `/proc/self/status`, in MB.
@@ -217,43 +399,49 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
     let (app, _) = fresh_app_with(&dir, |c| c.trusted_proxies = vec!["127.0.0.1".into()])?;
     let config = Config::load(None)?;
-    let asn_csv = config.enrich.asn_databases.iter().find(|p| p.to_string_lossy().ends_with("ipv4.csv")).cloned();
-    let profile = Arc::new(LoadProfile::new(BENCH_SITE, asn_csv.as_deref()));
+    let profile = realistic_profile()?;
     let store = app.store.clone();
     let pipeline = app.pipeline.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(app::serve(app, listener));
-    println!("bench ingest: {connections} keep-alive connections, {}s per phase, server and load generator on this machine", duration.as_secs());
+    println!(
+        "bench ingest: {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
+        duration.as_secs()
+    );
     if !simple_only {
         println!(
             "realistic load: addresses from {} public ranges{}, {} browser builds, new visitors every 5 events, the access log on",
             profile.ranges(),
-            if asn_csv.is_some() { " of the network operator database" } else { " (built-in; run scripts/fetch-data for the real list)" },
+            if profile.ranges() > 100_000 { " of the network operator database" } else { " (built-in; run scripts/fetch-data for the real list)" },
             profile.browsers().len()
         );
     }
+    drop(profile);
 
+    let rss = RssSampler::start();
+    let at_start = memory_mb("VmRSS:").unwrap_or(0.0);
     let health = format!("http://{addr}/health");
-    let bare = load(connections, duration, move |c, _| c.get(&health)).await;
     let url = format!("http://{addr}/api/event");
-    eprintln!("resident memory after the bare phase: {:.0} MB", memory_mb("VmRSS:").unwrap_or(0.0));
-    let simple = load(connections, duration, simple_event(url.clone())).await;
-    eprintln!("resident memory after the simple phase: {:.0} MB", memory_mb("VmRSS:").unwrap_or(0.0));
-    let realistic = if simple_only { None } else { Some(load(connections, duration, realistic_event(url.clone(), profile.clone())).await) };
-    eprintln!("resident memory after the realistic phase: {:.0} MB", memory_mb("VmRSS:").unwrap_or(0.0));
+    let (bare, bare_peak) = load_from_process(health, LoadKind::Bare, connections, duration, 0, &rss, None).await?;
+    let (simple, simple_peak) = load_from_process(url.clone(), LoadKind::Simple, connections, duration, 0, &rss, None).await?;
+    let (realistic, realistic_peak) = if simple_only {
+        (None, 0.0)
+    } else {
+        let (phase, peak) = load_from_process(url.clone(), LoadKind::Realistic, connections, duration, 0, &rss, None).await?;
+        (Some(phase), peak)
+    };
     // Again while today's events are written to day files every `flush_rows` events (the first
     // file also takes the rows of the phases before).
     store.set_flush_rows(flush_rows);
     let flushing_from = Instant::now();
-    let flushing = if simple_only {
-        load(connections, duration, simple_event(url.clone())).await
-    } else {
-        // Request numbers no earlier phase reached: new visitors again.
-        let event = realistic_event(url.clone(), profile.clone());
-        load(connections, duration, move |c, i| event(c, i + 500_000_000)).await
-    };
+    // Request numbers no earlier phase reached: new visitors again.
+    let flushing_load = if simple_only { LoadKind::Simple } else { LoadKind::Realistic };
+    let samples_file = dir.join("load-samples.txt");
+    let (flushing, flushing_peak) =
+        load_from_process(url.clone(), flushing_load, connections, duration, 500_000_000, &rss, Some(&samples_file)).await?;
     let flushing_to = Instant::now();
+    let flushing_load = flushing_load.name();
     store.set_flush_rows(config.flush_rows);
     let flushes: Vec<_> =
         store.flushes().into_iter().filter(|f| f.finished > flushing_from && f.started < flushing_to).collect();
@@ -265,7 +453,6 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
 
     let stored = count_events(store.as_ref()).await?;
     let acknowledged = simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.ok;
-    let flushing_load = if simple_only { "simple" } else { "realistic" };
     println!();
     println!("| route | requests/s | p50 ms | p99 ms | failed |");
     println!("|---|---:|---:|---:|---:|");
@@ -299,9 +486,13 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         "open visits at the end: {open_visits} (forgotten early at the ceiling: {forgotten}); parsed User-Agents cached: {}",
         pipeline.enricher().cached_devices()
     );
+    let realistic_peak = if simple_only { String::new() } else { format!(", realistic {realistic_peak:.0} MB") };
+    println!(
+        "resident memory of the server, highest in each phase: before any load {at_start:.0} MB, bare {bare_peak:.0} MB, simple {simple_peak:.0} MB{realistic_peak}, {flushing_load} with day files {flushing_peak:.0} MB"
+    );
     if let Some(mb) = peak_rss_mb() {
         println!(
-            "peak resident memory of the process (server and load generator): {mb:.0} MB; now {:.0} MB, of which {:.0} MB anonymous and {:.0} MB mapped files",
+            "peak resident memory of the process since it started (data files loading included): {mb:.0} MB; now {:.0} MB, of which {:.0} MB anonymous and {:.0} MB mapped files",
             memory_mb("VmRSS:").unwrap_or(0.0),
             memory_mb("RssAnon:").unwrap_or(0.0),
             memory_mb("RssFile:").unwrap_or(0.0)
