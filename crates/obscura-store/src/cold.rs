@@ -29,7 +29,7 @@ use time::Date;
 use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, rename_durably};
 use crate::keyring::{Keyring, day_string, parse_day};
-use crate::row::{SCHEMA, without_day};
+use crate::row::without_day;
 
 pub const FACTORY_ID: &str = "obscura-keyring";
 
@@ -58,8 +58,8 @@ pub fn stage_day_file(
     name: &str,
     batches: &[RecordBatch],
 ) -> anyhow::Result<StagedFile> {
-    let merged = concat_batches(&SCHEMA, batches)?;
-    let sorted = sort_by_site_and_time(&without_day(&merged))?;
+    let without: Vec<RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).map(without_day).collect();
+    let sorted = merge_sorted_by_site_and_time(&without)?;
     let key = keyring.get_or_create(day)?;
     stage_sealed_file(&day_dir(events_dir, day), &key, day, name, &sorted)
 }
@@ -178,6 +178,42 @@ pub fn without_sites(batches: &[RecordBatch], sites: &[u32]) -> anyhow::Result<R
     sort_by_site_and_time(&kept)
 }
 
+/// The rows of `batches` as one batch sorted by site and time. Only the two sort columns are
+/// concatenated; the rows themselves are copied once, straight into their sorted places
+/// (concatenating and then sorting would hold a day's rows three times at once).
+/// Every batch must have rows.
+fn merge_sorted_by_site_and_time(batches: &[RecordBatch]) -> anyhow::Result<RecordBatch> {
+    if batches.is_empty() {
+        return Ok(RecordBatch::new_empty(crate::row::FILE_SCHEMA.clone()));
+    }
+    let column = |name: &str| -> anyhow::Result<arrow::array::ArrayRef> {
+        let parts: Vec<&dyn arrow::array::Array> =
+            batches.iter().map(|b| b.column_by_name(name).expect("column").as_ref()).collect();
+        Ok(arrow::compute::concat(&parts)?)
+    };
+    let columns = [SortColumn { values: column("site")?, options: None }, SortColumn { values: column("ts")?, options: None }];
+    let order = lexsort_to_indices(&columns, None)?;
+    drop(columns);
+    // Row number in the concatenation → (batch, row within the batch).
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut rows = 0;
+    for batch in batches {
+        starts.push(rows);
+        rows += batch.num_rows();
+    }
+    let positions: Vec<(usize, usize)> = order
+        .values()
+        .iter()
+        .map(|&row| {
+            let row = row as usize;
+            let batch = starts.partition_point(|&start| start <= row) - 1;
+            (batch, row - starts[batch])
+        })
+        .collect();
+    let parts: Vec<&RecordBatch> = batches.iter().collect();
+    Ok(arrow::compute::interleave_record_batch(&parts, &positions)?)
+}
+
 fn sort_by_site_and_time(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     let columns = ["site", "ts"].map(|c| SortColumn { values: batch.column_by_name(c).expect("column").clone(), options: None });
     let indices = lexsort_to_indices(&columns, None)?;
@@ -258,4 +294,38 @@ pub fn listing_table(dir: &Path, file_schema: SchemaRef) -> anyhow::Result<Listi
     let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
     let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(file_schema);
     Ok(ListingTable::try_new(config)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::rows_to_batch;
+    use crate::wal::tests::row;
+
+    fn batch(rows: &[(u32, i64)]) -> RecordBatch {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|&(site, ts)| {
+                let mut r = row(ts);
+                r.site = site;
+                r.path = format!("/{site}/{ts}");
+                r
+            })
+            .collect();
+        without_day(&rows_to_batch(&rows, "2026-01-10"))
+    }
+
+    #[test]
+    fn day_file_rows_merge_sorted_by_site_and_time_from_several_batches() {
+        let batches = [batch(&[(2, 30), (1, 20), (2, 10)]), batch(&[(1, 5)]), batch(&[(3, 1), (1, 25), (2, 20)])];
+        let merged = merge_sorted_by_site_and_time(&batches).expect("merge");
+        let expected = sort_by_site_and_time(&concat_batches(&crate::row::FILE_SCHEMA, &batches).expect("concat")).expect("sort");
+        assert_eq!(merged, expected);
+        // Every column moved with its row: the path names the row's site and time.
+        let paths = merged.column_by_name("path").expect("path");
+        let paths = paths.as_any().downcast_ref::<arrow::array::StringArray>().expect("strings");
+        let order: Vec<&str> = paths.iter().map(|p| p.expect("path")).collect();
+        assert_eq!(order, ["/1/5", "/1/20", "/1/25", "/2/10", "/2/20", "/2/30", "/3/1"]);
+        assert_eq!(merge_sorted_by_site_and_time(&[]).expect("empty").num_rows(), 0);
+    }
 }
