@@ -2,8 +2,6 @@
 
 use std::net::SocketAddr;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
@@ -13,22 +11,13 @@ use serde::Deserialize;
 
 use crate::overview::page;
 use crate::password_hashing::Busy;
-use crate::sessions::{COOKIE, Session, cookie, random_token};
+use obscura_admin::credentials::{hash_password, random_token, verify_password};
+use obscura_admin::rules;
+
+use crate::sessions::{COOKIE, Session, cookie};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "obscura_login_csrf";
-
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
-        .to_string())
-}
-
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-}
 
 /// Verifying against this when the user does not exist keeps timing the same.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2ZHBr5hCdpGqnsA7hRQBx3Bd2d5G3jT7Lg5Kx4u2bHg";
@@ -204,8 +193,9 @@ pub async fn post_password(
         Ok(f) => f,
         Err(response) => return response,
     };
-    if form.new.chars().count() < 10 {
-        return account_page(StatusCode::BAD_REQUEST, &session, Some("The new password needs at least 10 characters."));
+    if rules::password(&form.new, "new passwords").is_err() {
+        let message = format!("The new password needs at least {} characters.", rules::MIN_PASSWORD_CHARS);
+        return account_page(StatusCode::BAD_REQUEST, &session, Some(&message));
     }
     let meta = state.meta.get();
     let Some(user) = meta.users.iter().find(|u| u.username == session.username).cloned() else {
@@ -254,19 +244,4 @@ pub async fn post_logout_all(
     state.sessions.end_all(&session.username);
     crate::settings::audit(&state, &session, "user.logout_all", "ended every session");
     (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accounts_passwords_hash_with_argon2id_and_verify() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password(&h, "correct horse"));
-        assert!(!verify_password(&h, "wrong"));
-        assert!(!verify_password("garbage", "x"));
-    }
 }

@@ -2,6 +2,7 @@
 //! overview page. Every route is declared once, with who may use it, in [`routes`].
 
 pub mod accounts;
+pub mod admin_errors;
 pub mod api_error;
 pub mod client_ip;
 pub mod headers;

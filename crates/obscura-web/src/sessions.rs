@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 use axum::http::HeaderMap;
 use obscura_store::meta::Role;
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 pub const COOKIE: &str = "obscura_session";
@@ -28,12 +27,10 @@ pub struct Sessions {
 }
 
 fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    obscura_admin::credentials::secret_digest(token)
 }
 
-pub fn random_token() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
+pub use obscura_admin::credentials::random_token;
 
 /// The value of cookie `name` in a request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -6,8 +6,10 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
+use obscura_admin::{Actor, AdminError, AdminService, SiteSettings, rules};
 use obscura_store::meta::{Collection, GeoLevel, Role};
 
+use crate::admin_errors::admin_error_response;
 use crate::overview::page;
 use crate::sessions::Session;
 use crate::state::AppState;
@@ -32,6 +34,35 @@ pub fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
     let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
     if let Err(e) = state.audit.append(entry) {
         tracing::error!("cannot write the audit log: {e:#}");
+    }
+}
+
+/// Administrative actions as the signed-in user, now.
+fn service<'a>(state: &'a AppState, session: &Session) -> AdminService<'a> {
+    AdminService::new(&state.meta, &state.audit, actor(session), now_ms(state))
+}
+
+fn actor(session: &Session) -> Actor {
+    Actor::User { name: session.username.clone(), role: session.role }
+}
+
+fn now_ms(state: &AppState) -> i64 {
+    (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Runs an action that hashes a password on the bounded hashing pool.
+async fn with_hashing<T: Send + 'static>(
+    state: &AppState,
+    session: &Session,
+    action: impl FnOnce(&AdminService<'_>) -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, Response> {
+    let (meta, audit, actor, now) = (state.meta.clone(), state.audit.clone(), actor(session), now_ms(state));
+    match state.password_hashing.run(move || action(&AdminService::new(&meta, &audit, actor, now))).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(admin_error_response(e)),
+        Err(crate::password_hashing::Busy) => {
+            Err((StatusCode::SERVICE_UNAVAILABLE, crate::password_hashing::Busy::MESSAGE).into_response())
+        }
     }
 }
 
@@ -105,13 +136,10 @@ pub async fn add_site(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let added = state.meta.update(|m| m.add_site(&form.domain, now_ms, state.privacy.default_retention_days));
-    let domain = match added {
+    let domain = match service(&state, &session).add_site(&form.domain, true, state.privacy.default_retention_days) {
         Ok(site) => site.domain,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(e) => return admin_error_response(e),
     };
-    audit(&state, &session, "site.add", &domain);
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
@@ -218,42 +246,20 @@ pub async fn create_share(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let password = Some(form.password.as_str()).filter(|p| !p.is_empty());
-    if password.is_some_and(|p| p.chars().count() < 10) {
-        return (StatusCode::BAD_REQUEST, "link passwords need at least 10 characters").into_response();
-    }
-    let expires_days = match form.expires_days.trim() {
-        "" => None,
-        d => match d.parse::<i64>() {
-            Ok(n) if (1..=3650).contains(&n) => Some(n),
-            _ => return (StatusCode::BAD_REQUEST, "expiry must be 1 to 3650 days").into_response(),
-        },
+    let password = Some(form.password.clone()).filter(|p| !p.is_empty());
+    let expires_days = match rules::expiry_days_text(&form.expires_days) {
+        Ok(days) => days,
+        Err(e) => return admin_error_response(e),
     };
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let password = password.map(str::to_owned);
-    let made = state.password_hashing.run({
-        let state = state.clone();
+    let made = with_hashing(&state, &session, {
         let domain = domain.clone();
-        move || {
-            state.meta.update(|m| {
-                let site = m.site_by_domain(&domain).map(|s| s.id).ok_or_else(|| anyhow::anyhow!("no such site"))?;
-                let (token, share) =
-                    crate::shares::new_share(site, password.as_deref(), now_ms, expires_days.map(|d| now_ms + d * 86_400_000))?;
-                let id = share.id.clone();
-                m.shares.push(share);
-                Ok((id, token))
-            })
-        }
+        move |admin| admin.add_share(&domain, password.as_deref(), expires_days)
     })
     .await;
-    let (id, token) = match made {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
-        Err(crate::password_hashing::Busy) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, crate::password_hashing::Busy::MESSAGE).into_response();
-        }
+    let (_, token) = match made {
+        Ok(x) => x,
+        Err(response) => return response,
     };
-    audit(&state, &session, "share.add", &format!("{domain}: {id}"));
     let body = page(
         "Shared link",
         html! {
@@ -284,15 +290,9 @@ pub async fn revoke_share(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let removed = state.meta.update(|m| {
-        let before = m.shares.len();
-        m.shares.retain(|s| s.id != form.id);
-        Ok(m.shares.len() < before)
-    });
-    if !matches!(removed, Ok(true)) {
-        return (StatusCode::NOT_FOUND, "no such link").into_response();
+    if let Err(e) = service(&state, &session).revoke_share(&form.id) {
+        return admin_error_response(e);
     }
-    audit(&state, &session, "share.revoke", &format!("{domain}: {}", form.id));
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
@@ -334,28 +334,14 @@ pub async fn post_settings(
         frequency: form.frequency.is_some(),
         engagement: form.engagement.is_some(),
     };
-    let retention_days = match form.retention_days.as_deref().map(|d| d.trim().parse::<u32>().map_err(anyhow::Error::from).and_then(obscura_store::meta::check_retention)) {
-        None => None,
-        Some(Ok(days)) => Some(days),
-        Some(Err(_)) => {
-            let max = obscura_store::meta::MAX_RETENTION_DAYS;
-            return (StatusCode::BAD_REQUEST, format!("retention must be a number of days from 1 to {max}, not {:?}", form.retention_days.unwrap_or_default())).into_response();
-        }
+    let retention_days = match form.retention_days.as_deref().map(rules::retention_days_text).transpose() {
+        Ok(days) => days,
+        Err(e) => return admin_error_response(e),
     };
-    let respect_dnt = form.respect_dnt.is_some();
-    let saved = state.meta.update(|m| {
-        let site = m.sites.iter_mut().find(|s| s.domain == domain).ok_or_else(|| anyhow::anyhow!("no such site"))?;
-        site.collect = collect.clone();
-        site.respect_dnt = respect_dnt;
-        if let Some(days) = retention_days {
-            site.retention_days = days;
-        }
-        Ok(())
-    });
-    if let Err(e) = saved {
-        return (StatusCode::NOT_FOUND, e.to_string()).into_response();
+    let settings = SiteSettings { collect, respect_dnt: form.respect_dnt.is_some(), retention_days };
+    if let Err(e) = service(&state, &session).update_site_settings(&domain, settings) {
+        return admin_error_response(e);
     }
-    audit(&state, &session, "site.settings", &format!("{domain}: respect_dnt={respect_dnt} retention_days={retention_days:?} {collect:?}"));
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
@@ -475,32 +461,15 @@ pub async fn create_token(
         "admin" => TokenScope::Admin,
         _ => return (StatusCode::BAD_REQUEST, "scope must be read, ingest or admin").into_response(),
     };
-    let expires_days = match form.expires_days.trim() {
-        "" => None,
-        d => match d.parse::<i64>() {
-            Ok(n) if (1..=3650).contains(&n) => Some(n),
-            _ => return (StatusCode::BAD_REQUEST, "expiry must be 1 to 3650 days").into_response(),
-        },
+    let expires_days = match rules::expiry_days_text(&form.expires_days) {
+        Ok(days) => days,
+        Err(e) => return admin_error_response(e),
     };
-    if form.name.trim().is_empty() || form.name.len() > 100 {
-        return (StatusCode::BAD_REQUEST, "a token needs a name of 1 to 100 characters").into_response();
-    }
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let created = state.meta.update(|m| {
-        let sites = match form.site.as_str() {
-            "" => Vec::new(),
-            d => vec![m.site_by_domain(d).map(|s| s.id).ok_or_else(|| anyhow::anyhow!("unknown site {d:?}"))?],
-        };
-        let (secret, record) = crate::tokens::new_token(form.name.trim(), scope, sites, now_ms, expires_days.map(|d| now_ms + d * 86_400_000));
-        let id = record.id.clone();
-        m.tokens.push(record);
-        Ok((secret, id))
-    });
-    let (secret, id) = match created {
-        Ok(x) => x,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    let sites: Vec<String> = Some(form.site.trim().to_owned()).filter(|d| !d.is_empty()).into_iter().collect();
+    let secret = match service(&state, &session).add_token(&form.name, scope, &sites, expires_days) {
+        Ok((_, secret)) => secret,
+        Err(e) => return admin_error_response(e),
     };
-    audit(&state, &session, "token.add", &format!("{id} {} ({scope:?})", form.name.trim()));
     tokens_view(&state, &session, Some(&secret))
 }
 
@@ -519,15 +488,9 @@ pub async fn revoke_token(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let removed = state.meta.update(|m| {
-        let before = m.tokens.len();
-        m.tokens.retain(|t| t.id != form.id);
-        Ok(m.tokens.len() < before)
-    });
-    if !matches!(removed, Ok(true)) {
-        return (StatusCode::NOT_FOUND, "no such token").into_response();
+    if let Err(e) = service(&state, &session).revoke_token(&form.id) {
+        return admin_error_response(e);
     }
-    audit(&state, &session, "token.revoke", &form.id);
     (StatusCode::SEE_OTHER, [(LOCATION, "/tokens")]).into_response()
 }
 
@@ -613,47 +576,17 @@ pub async fn add_user(
     let Some(role) = Role::parse(&form.role) else {
         return (StatusCode::BAD_REQUEST, "role must be viewer, analyst, admin or owner").into_response();
     };
-    if role == Role::Owner && session.role != Role::Owner {
-        return (StatusCode::FORBIDDEN, "only owners make owners").into_response();
-    }
     let username = form.username.trim().to_owned();
-    if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
-        return (StatusCode::BAD_REQUEST, "user names have 1 to 64 characters and no spaces").into_response();
-    }
     let domains: Vec<String> = form.sites.split(',').map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect();
-    // 16 characters from an unambiguous alphabet: about 90 bits.
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let password: String = (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
-    let hashed = {
-        let p = password.clone();
-        state.password_hashing.run(move || crate::accounts::hash_password(&p)).await
+    let added = with_hashing(&state, &session, {
+        let username = username.clone();
+        move |admin| admin.add_user(&username, role, None, &domains)
+    })
+    .await;
+    let password = match added {
+        Ok(password) => password,
+        Err(response) => return response,
     };
-    let hash = match hashed {
-        Ok(Ok(hash)) => hash,
-        Ok(Err(_)) => return (StatusCode::SERVICE_UNAVAILABLE, "the password could not be hashed; try again").into_response(),
-        Err(crate::password_hashing::Busy) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, crate::password_hashing::Busy::MESSAGE).into_response();
-        }
-    };
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-    let added = state.meta.update(|m| {
-        if m.users.iter().any(|u| u.username == username) {
-            anyhow::bail!("user {username} already exists");
-        }
-        let sites = domains
-            .iter()
-            .map(|d| m.site_by_domain(d).map(|s| s.id).ok_or_else(|| anyhow::anyhow!("unknown site {d:?}")))
-            .collect::<anyhow::Result<Vec<u32>>>()?;
-        if role == Role::Viewer && sites.is_empty() {
-            anyhow::bail!("a viewer needs at least one site");
-        }
-        m.users.push(obscura_store::meta::User { username: username.clone(), password_hash: hash, role, sites, created_ms: now_ms });
-        Ok(())
-    });
-    if let Err(e) = added {
-        return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
-    }
-    audit(&state, &session, "user.add", &format!("{username} ({role:?}) sites {domains:?}"));
     users_view(&state, &session, Some((&username, &password)))
 }
 
@@ -672,21 +605,9 @@ pub async fn remove_user(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if form.username == session.username {
-        return (StatusCode::BAD_REQUEST, "you cannot remove yourself").into_response();
-    }
-    let removed = state.meta.update(|m| {
-        let Some(user) = m.users.iter().find(|u| u.username == form.username) else { anyhow::bail!("no such user") };
-        if user.role == Role::Owner && session.role != Role::Owner {
-            anyhow::bail!("only owners remove owners");
-        }
-        m.users.retain(|u| u.username != form.username);
-        Ok(())
-    });
-    if let Err(e) = removed {
-        return (StatusCode::FORBIDDEN, e.to_string()).into_response();
+    if let Err(e) = service(&state, &session).remove_user(&form.username) {
+        return admin_error_response(e);
     }
     state.sessions.end_all(&form.username);
-    audit(&state, &session, "user.remove", &form.username);
     (StatusCode::SEE_OTHER, [(LOCATION, "/users")]).into_response()
 }

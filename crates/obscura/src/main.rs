@@ -215,17 +215,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Command::Site(SiteCmd::Add { domain, ignore_dnt, retention_days }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            let site = admin::add_site(&meta, &domain, !ignore_dnt, retention_days.unwrap_or(config.retention_days))?;
-            let detail = format!("respect_dnt={} retention_days={}", site.respect_dnt, site.retention_days);
-            record(&audit, "site.add", Some(&site.domain), &detail)?;
+            let site = admin::cli(&meta, &audit).add_site(&domain, !ignore_dnt, retention_days.unwrap_or(config.retention_days))?;
             println!("added site {} (id {})", site.domain, site.id);
             println!("tracker: <script defer data-site=\"{}\" src=\"http://{}/js/obscura.js\"></script>", site.domain, config.listen);
             Ok(())
         }
         Command::Site(SiteCmd::Retention { domain, days }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            admin::set_retention(&meta, &domain, days)?;
-            record(&audit, "site.retention", Some(&domain), &format!("retention_days={days}"))?;
+            admin::cli(&meta, &audit).set_retention(&domain, days)?;
             println!("{domain} keeps per-event data {days} days");
             Ok(())
         }
@@ -239,8 +236,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let role = Role::parse(&role).expect("clap restricts the values");
             let given = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
             let (meta, audit) = app::open_meta(&config)?;
-            let password = admin::add_user_with_sites(&meta, &username, role, given.clone(), &sites)?;
-            record(&audit, "user.add", None, &format!("{username} ({role:?})"))?;
+            let password = admin::cli(&meta, &audit).add_user(&username, role, given.clone(), &sites)?;
             println!("added user {username}");
             if given.is_none() {
                 println!("password (shown once): {password}");
@@ -254,8 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => TokenScope::Read,
             };
             let (meta, audit) = app::open_meta(&config)?;
-            let secret = admin::add_token(&meta, &name, scope, &sites, expires_days)?;
-            record(&audit, "token.add", None, &format!("{name} ({scope:?}, sites {sites:?}, {} {})", &secret[..12], expires_days.map_or("no expiry".to_owned(), |d| format!("expires in {d} days"))))?;
+            let (_, secret) = admin::cli(&meta, &audit).add_token(&name, scope, &sites, expires_days)?;
             println!("token (shown once, stored only as a hash): {secret}");
             Ok(())
         }
@@ -269,8 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCmd::Revoke { id }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            admin::revoke_token(&meta, &id)?;
-            record(&audit, "token.revoke", None, &id)?;
+            admin::cli(&meta, &audit).revoke_token(&id)?;
             println!("revoked {id}");
             Ok(())
         }
@@ -299,8 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Share(ShareCmd::Add { site, password_stdin, expires_days }) => {
             let password = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
             let (meta, audit) = app::open_meta(&config)?;
-            let (id, token) = admin::add_share(&meta, &site, password.as_deref(), expires_days)?;
-            record(&audit, "share.add", Some(&site), &format!("{id} password={} expires_days={expires_days:?}", password.is_some()))?;
+            let (id, token) = admin::cli(&meta, &audit).add_share(&site, password.as_deref(), expires_days)?;
             println!("shared link {id} (shown once): http://{}/share/{token}", config.listen);
             Ok(())
         }
@@ -316,8 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Share(ShareCmd::Revoke { id }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            admin::revoke_share(&meta, &id)?;
-            record(&audit, "share.revoke", None, &id)?;
+            admin::cli(&meta, &audit).revoke_share(&id)?;
             println!("revoked {id}");
             Ok(())
         }

@@ -1,0 +1,156 @@
+//! The rules every administrative action follows, whoever asks (CLI or web page).
+
+use obscura_store::meta::Role;
+
+use crate::AdminError;
+
+/// Longest user name, in bytes.
+pub const MAX_USERNAME_BYTES: usize = 64;
+/// Shortest password (accounts and shared links), in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest API-token name, in characters.
+pub const MAX_TOKEN_NAME_CHARS: usize = 100;
+/// Tokens and shared links expire after 1 to this many days, or never.
+pub const MAX_EXPIRY_DAYS: u32 = 3650;
+
+/// A user name, trimmed: 1 to 64 bytes and no spaces.
+pub fn username(name: &str) -> Result<&str, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_USERNAME_BYTES || name.contains(char::is_whitespace) {
+        return Err(AdminError::Invalid(format!("user names have 1 to {MAX_USERNAME_BYTES} characters and no spaces")));
+    }
+    Ok(name)
+}
+
+/// A password for an account (`what` = "passwords") or a shared link ("link passwords").
+pub fn password(password: &str, what: &str) -> Result<(), AdminError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AdminError::Invalid(format!("{what} need at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// An API token's name, trimmed: 1 to 100 characters.
+pub fn token_name(name: &str) -> Result<&str, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_CHARS {
+        return Err(AdminError::Invalid(format!("a token needs a name of 1 to {MAX_TOKEN_NAME_CHARS} characters")));
+    }
+    Ok(name)
+}
+
+/// An expiry in days from now, if any: 1 to 3650.
+pub fn expiry_days(days: Option<u32>) -> Result<Option<u32>, AdminError> {
+    match days {
+        Some(d) if !(1..=MAX_EXPIRY_DAYS).contains(&d) => {
+            Err(AdminError::Invalid(format!("expiry must be 1 to {MAX_EXPIRY_DAYS} days, not {d}")))
+        }
+        _ => Ok(days),
+    }
+}
+
+/// An expiry as typed in a form: empty for none, else a number of days.
+pub fn expiry_days_text(text: &str) -> Result<Option<u32>, AdminError> {
+    match text.trim() {
+        "" => Ok(None),
+        d => match d.parse::<u32>() {
+            Ok(days) => expiry_days(Some(days)),
+            Err(_) => Err(AdminError::Invalid(format!("expiry must be 1 to {MAX_EXPIRY_DAYS} days, not {d:?}"))),
+        },
+    }
+}
+
+/// The moment `days` from `now_ms` ends, in milliseconds since the epoch.
+pub fn expires_ms(now_ms: i64, days: Option<u32>) -> Option<i64> {
+    days.map(|d| now_ms + i64::from(d) * 86_400_000)
+}
+
+/// Retention of per-event data: 1 to the most the store keeps.
+pub fn retention_days(days: u32) -> Result<u32, AdminError> {
+    obscura_store::meta::check_retention(days).map_err(|_| retention_refused(&days.to_string()))
+}
+
+/// Retention as typed in a form.
+pub fn retention_days_text(text: &str) -> Result<u32, AdminError> {
+    text.trim().parse::<u32>().map_err(|_| retention_refused(text)).and_then(retention_days)
+}
+
+fn retention_refused(given: &str) -> AdminError {
+    let max = obscura_store::meta::MAX_RETENTION_DAYS;
+    AdminError::Invalid(format!("retention must be a number of days from 1 to {max}, not {given:?}"))
+}
+
+/// Only owners give the owner role.
+pub fn may_grant(actor: Role, role: Role) -> Result<(), AdminError> {
+    if role == Role::Owner && actor != Role::Owner {
+        return Err(AdminError::Forbidden("only owners make owners".into()));
+    }
+    Ok(())
+}
+
+/// Only owners remove owners.
+pub fn may_remove(actor: Role, role: Role) -> Result<(), AdminError> {
+    if role == Role::Owner && actor != Role::Owner {
+        return Err(AdminError::Forbidden("only owners remove owners".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names() {
+        assert_eq!(username("  ana ").unwrap(), "ana");
+        assert!(matches!(username(""), Err(AdminError::Invalid(_))));
+        assert!(matches!(username("a b"), Err(AdminError::Invalid(_))));
+        assert!(username(&"x".repeat(64)).is_ok());
+        assert!(username(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn passwords_and_names() {
+        assert!(password("123456789", "passwords").is_err());
+        assert!(password("1234567890", "passwords").is_ok());
+        assert_eq!(password("short", "link passwords").unwrap_err().to_string(), "link passwords need at least 10 characters");
+        assert_eq!(token_name(" ci ").unwrap(), "ci");
+        assert!(token_name(" ").is_err());
+        assert!(token_name(&"é".repeat(100)).is_ok());
+        assert!(token_name(&"é".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn expiry_ranges() {
+        assert_eq!(expiry_days(None), Ok(None));
+        assert_eq!(expiry_days(Some(1)), Ok(Some(1)));
+        assert_eq!(expiry_days(Some(3650)), Ok(Some(3650)));
+        assert!(expiry_days(Some(0)).is_err());
+        assert!(expiry_days(Some(3651)).is_err());
+        assert_eq!(expiry_days_text(" "), Ok(None));
+        assert_eq!(expiry_days_text("30"), Ok(Some(30)));
+        assert!(expiry_days_text("-1").is_err());
+        assert!(expiry_days_text("soon").is_err());
+        assert_eq!(expires_ms(1_000, Some(1)), Some(86_401_000));
+    }
+
+    #[test]
+    fn retention_ranges() {
+        assert_eq!(retention_days_text(" 45 "), Ok(45));
+        let max = obscura_store::meta::MAX_RETENTION_DAYS;
+        assert_eq!(retention_days(max), Ok(max));
+        for refused in ["0", "-3", "soon", &(max + 1).to_string()] {
+            let error = retention_days_text(refused).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("retention must be a number of days from 1 to {max}, not")), "{error}");
+        }
+    }
+
+    #[test]
+    fn only_owners_make_or_remove_owners() {
+        assert!(may_grant(Role::Admin, Role::Admin).is_ok());
+        assert!(matches!(may_grant(Role::Admin, Role::Owner), Err(AdminError::Forbidden(_))));
+        assert!(may_grant(Role::Owner, Role::Owner).is_ok());
+        assert!(matches!(may_remove(Role::Admin, Role::Owner), Err(AdminError::Forbidden(_))));
+        assert!(may_remove(Role::Owner, Role::Owner).is_ok());
+    }
+}

@@ -1,0 +1,353 @@
+//! [`AdminService`]: every administrative action, its rules, its metadata change and its audit
+//! entry, in one place.
+
+use obscura_store::audit::{AuditEntry, AuditLog};
+use obscura_store::meta::{Collection, MetaStore, Metadata, Role, Site, TokenScope, User, normalize_domain};
+
+use crate::credentials::{self, hash_password, random_password};
+use crate::{AdminError, rules};
+
+/// Who acts: the command line (the machine's operator, with an owner's powers) or a signed-in
+/// user with their role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// `obscura …` on the server's machine.
+    Cli,
+    /// A user of the web pages.
+    User {
+        /// Their user name.
+        name: String,
+        /// Their role.
+        role: Role,
+    },
+}
+
+impl Actor {
+    fn role(&self) -> Role {
+        match self {
+            Actor::Cli => Role::Owner,
+            Actor::User { role, .. } => *role,
+        }
+    }
+
+    /// How the audit log names the actor.
+    fn audit_name(&self) -> String {
+        match self {
+            Actor::Cli => "cli".to_owned(),
+            Actor::User { name, .. } => format!("user:{name}"),
+        }
+    }
+}
+
+/// A site's settings page: what is collected, the privacy-signal switch and, when given, a new
+/// retention.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    /// The collection switches.
+    pub collect: Collection,
+    /// Whether Global Privacy Control and Do-Not-Track are honoured.
+    pub respect_dnt: bool,
+    /// Days of per-event data to keep; `None` leaves it unchanged.
+    pub retention_days: Option<u32>,
+}
+
+/// Administrative actions on the metadata, taken by one actor at one moment.
+pub struct AdminService<'a> {
+    meta: &'a MetaStore,
+    audit: Option<&'a AuditLog>,
+    actor: Actor,
+    now_ms: i64,
+}
+
+impl<'a> AdminService<'a> {
+    /// Actions by `actor` at `now_ms`, each recorded in `audit`.
+    pub fn new(meta: &'a MetaStore, audit: &'a AuditLog, actor: Actor, now_ms: i64) -> Self {
+        Self { meta, audit: Some(audit), actor, now_ms }
+    }
+
+    /// Actions that leave no audit entry, for filling a fresh data folder (the demo, the
+    /// benchmarks and tests) before anyone uses it.
+    pub fn seeding(meta: &'a MetaStore, now_ms: i64) -> Self {
+        Self { meta, audit: None, actor: Actor::Cli, now_ms }
+    }
+
+    /// Adds a site with the default collection settings.
+    pub fn add_site(&self, domain: &str, respect_dnt: bool, retention_days: u32) -> Result<Site, AdminError> {
+        let retention_days = rules::retention_days(retention_days)?;
+        let site = self.update(|m| {
+            if let Some(existing) = m.site_by_domain(domain) {
+                return Err(AdminError::Conflict(format!("site {} already exists", existing.domain)));
+            }
+            let mut site = m.add_site(domain, self.now_ms, retention_days).map_err(|e| AdminError::Invalid(e.to_string()))?;
+            site.respect_dnt = respect_dnt;
+            let stored = m.sites.iter_mut().find(|s| s.id == site.id).expect("just added");
+            stored.respect_dnt = respect_dnt;
+            Ok(site)
+        })?;
+        let detail = format!("respect_dnt={} retention_days={}", site.respect_dnt, site.retention_days);
+        self.record("site.add", Some(&site.domain), &detail)?;
+        Ok(site)
+    }
+
+    /// Sets how many days a site keeps per-event data.
+    pub fn set_retention(&self, domain: &str, days: u32) -> Result<(), AdminError> {
+        let days = rules::retention_days(days)?;
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            site.retention_days = days;
+            Ok(site.domain.clone())
+        })?;
+        self.record("site.retention", Some(&domain), &format!("retention_days={days}"))
+    }
+
+    /// Saves a site's settings page.
+    pub fn update_site_settings(&self, domain: &str, settings: SiteSettings) -> Result<(), AdminError> {
+        let retention_days = settings.retention_days.map(rules::retention_days).transpose()?;
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            site.collect = settings.collect.clone();
+            site.respect_dnt = settings.respect_dnt;
+            if let Some(days) = retention_days {
+                site.retention_days = days;
+            }
+            Ok(site.domain.clone())
+        })?;
+        let detail =
+            format!("{domain}: respect_dnt={} retention_days={retention_days:?} {:?}", settings.respect_dnt, settings.collect);
+        self.record("site.settings", Some(&domain), &detail)
+    }
+
+    /// Adds a user with a `role`, reading only `site_domains` if a viewer; returns the
+    /// password, generated unless given. Hashes the password: slow on purpose.
+    pub fn add_user(&self, username: &str, role: Role, password: Option<String>, site_domains: &[String]) -> Result<String, AdminError> {
+        let username = rules::username(username)?;
+        rules::may_grant(self.actor.role(), role)?;
+        let password = password.unwrap_or_else(random_password);
+        rules::password(&password, "passwords")?;
+        let hash = hash_password(&password).map_err(|e| AdminError::storage(&e))?;
+        self.update(|m| {
+            if m.users.iter().any(|u| u.username == username) {
+                return Err(AdminError::Conflict(format!("user {username} already exists")));
+            }
+            if m.users.is_empty() && role != Role::Owner {
+                return Err(AdminError::Invalid("the first user must be an owner (--role owner)".into()));
+            }
+            let sites = site_ids(m, site_domains)?;
+            if role == Role::Viewer && sites.is_empty() {
+                return Err(AdminError::Invalid("a viewer needs at least one site".into()));
+            }
+            let user = User { username: username.to_owned(), password_hash: hash, role, sites, created_ms: self.now_ms };
+            m.users.push(user);
+            Ok(())
+        })?;
+        self.record("user.add", None, &format!("{username} ({role:?}) sites {site_domains:?}"))?;
+        Ok(password)
+    }
+
+    /// Removes a user (not oneself; owners only by owners). Their sessions are the caller's
+    /// to end.
+    pub fn remove_user(&self, username: &str) -> Result<(), AdminError> {
+        if matches!(&self.actor, Actor::User { name, .. } if name == username) {
+            return Err(AdminError::Invalid("you cannot remove yourself".into()));
+        }
+        self.update(|m| {
+            let user = m.users.iter().find(|u| u.username == username);
+            let user = user.ok_or_else(|| AdminError::NotFound(format!("no user {username:?}")))?;
+            rules::may_remove(self.actor.role(), user.role)?;
+            m.users.retain(|u| u.username != username);
+            Ok(())
+        })?;
+        self.record("user.remove", None, username)
+    }
+
+    /// Adds an API token; returns its id and its secret (shown once).
+    pub fn add_token(
+        &self,
+        name: &str,
+        scope: TokenScope,
+        site_domains: &[String],
+        expires_days: Option<u32>,
+    ) -> Result<(String, String), AdminError> {
+        let name = rules::token_name(name)?;
+        let expires_days = rules::expiry_days(expires_days)?;
+        let (secret, id) = self.update(|m| {
+            let sites = site_ids(m, site_domains)?;
+            let expires = rules::expires_ms(self.now_ms, expires_days);
+            let (secret, record) = credentials::new_token(name, scope, sites, self.now_ms, expires);
+            let id = record.id.clone();
+            m.tokens.push(record);
+            Ok((secret, id))
+        })?;
+        let expiry = expires_days.map_or("no expiry".to_owned(), |d| format!("expires in {d} days"));
+        self.record("token.add", None, &format!("{id} {name} ({scope:?}, sites {site_domains:?}, {expiry})"))?;
+        Ok((id, secret))
+    }
+
+    /// Removes an API token by its id (the `obs_…` prefix shown in lists).
+    pub fn revoke_token(&self, id: &str) -> Result<(), AdminError> {
+        self.update(|m| {
+            let before = m.tokens.len();
+            m.tokens.retain(|t| t.id != id);
+            if m.tokens.len() == before {
+                return Err(AdminError::NotFound(format!("no token with id {id:?}")));
+            }
+            Ok(())
+        })?;
+        self.record("token.revoke", None, id)
+    }
+
+    /// Makes a shared read-only link to a site's dashboard; returns its id and token (shown
+    /// once). A password, if any, is hashed: slow on purpose.
+    pub fn add_share(&self, domain: &str, password: Option<&str>, expires_days: Option<u32>) -> Result<(String, String), AdminError> {
+        if let Some(password) = password {
+            rules::password(password, "link passwords")?;
+        }
+        let expires_days = rules::expiry_days(expires_days)?;
+        let site = self.meta.get().site_by_domain(domain).map(|s| s.id);
+        let site = site.ok_or_else(|| AdminError::NotFound(format!("no site {domain:?}")))?;
+        let expires = rules::expires_ms(self.now_ms, expires_days);
+        let (token, share) = credentials::new_share(site, password, self.now_ms, expires).map_err(|e| AdminError::storage(&e))?;
+        let id = share.id.clone();
+        let domain = self.update(|m| {
+            // The site may have gone while the password was hashed.
+            let current = m.site(site).map(|s| s.domain.clone());
+            let current = current.ok_or_else(|| AdminError::NotFound(format!("no site {domain:?}")))?;
+            m.shares.push(share);
+            Ok(current)
+        })?;
+        let detail = format!("{domain}: {id} password={} expires_days={expires_days:?}", password.is_some());
+        self.record("share.add", Some(&domain), &detail)?;
+        Ok((id, token))
+    }
+
+    /// Revokes a shared link by its id.
+    pub fn revoke_share(&self, id: &str) -> Result<(), AdminError> {
+        let domain = self.update(|m| {
+            let share = m.shares.iter().find(|s| s.id == id);
+            let share = share.ok_or_else(|| AdminError::NotFound(format!("no shared link with id {id:?}")))?;
+            let domain = m.site(share.site).map_or_else(|| "?".to_owned(), |s| s.domain.clone());
+            m.shares.retain(|s| s.id != id);
+            Ok(domain)
+        })?;
+        self.record("share.revoke", Some(&domain), &format!("{domain}: {id}"))
+    }
+
+    /// One metadata change: rule failures inside come back as they are, anything else is a
+    /// storage failure. Nothing is written when the change fails.
+    fn update<R>(&self, change: impl FnOnce(&mut Metadata) -> Result<R, AdminError>) -> Result<R, AdminError> {
+        self.meta.update(|m| change(m).map_err(anyhow::Error::from)).map_err(AdminError::from_update)
+    }
+
+    fn record(&self, action: &str, site: Option<&str>, detail: &str) -> Result<(), AdminError> {
+        let Some(audit) = self.audit else { return Ok(()) };
+        let actor = self.actor.audit_name();
+        let entry = AuditEntry { ts_ms: self.now_ms, actor: &actor, action, site, detail };
+        audit.append(entry).map_err(|e| {
+            tracing::error!("cannot write the audit log: {e:#}");
+            AdminError::Storage(format!("done, but the audit log could not be written: {e:#}"))
+        })
+    }
+}
+
+fn site_mut<'m>(m: &'m mut Metadata, domain: &str) -> Result<&'m mut Site, AdminError> {
+    let wanted = normalize_domain(domain);
+    m.sites.iter_mut().find(|s| s.domain == wanted).ok_or_else(|| AdminError::NotFound(format!("no site {domain:?}")))
+}
+
+fn site_ids(m: &Metadata, domains: &[String]) -> Result<Vec<u32>, AdminError> {
+    domains
+        .iter()
+        .map(|d| m.site_by_domain(d).map(|s| s.id).ok_or_else(|| AdminError::NotFound(format!("unknown site {d:?}"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use obscura_store::crypto::Key;
+
+    use super::*;
+
+    struct Folder {
+        _dir: tempfile::TempDir,
+        meta: MetaStore,
+        audit: AuditLog,
+    }
+
+    fn folder() -> Folder {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = Key::random();
+        let meta = MetaStore::open(dir.path(), key.clone()).expect("metadata");
+        let audit = AuditLog::open(dir.path(), key).expect("audit log");
+        Folder { _dir: dir, meta, audit }
+    }
+
+    fn admin_user(f: &Folder) -> AdminService<'_> {
+        AdminService::new(&f.meta, &f.audit, Actor::User { name: "ada".into(), role: Role::Admin }, 1_000)
+    }
+
+    #[test]
+    fn admin_actions_follow_one_set_of_rules_and_leave_audit_entries() {
+        let f = folder();
+        let cli = AdminService::new(&f.meta, &f.audit, Actor::Cli, 1_000);
+        assert!(matches!(cli.add_user("ana", Role::Viewer, None, &[]), Err(AdminError::Invalid(m)) if m.contains("first user")));
+        cli.add_user("olga", Role::Owner, Some("owner password".into()), &[]).expect("first owner");
+        let site = cli.add_site("Example.COM", false, 30).expect("site");
+        assert_eq!((site.domain.as_str(), site.respect_dnt), ("example.com", false));
+        assert!(matches!(cli.add_site("example.com", true, 30), Err(AdminError::Conflict(_))));
+        assert!(matches!(cli.add_site("not a domain", true, 30), Err(AdminError::Invalid(_))));
+
+        let admin = admin_user(&f);
+        assert_eq!(admin.add_user("otto", Role::Owner, None, &[]), Err(AdminError::Forbidden("only owners make owners".into())));
+        assert!(matches!(admin.add_user("vera", Role::Viewer, None, &[]), Err(AdminError::Invalid(_))));
+        assert!(matches!(admin.add_user("vera", Role::Viewer, None, &["nowhere.example".into()]), Err(AdminError::NotFound(_))));
+        let password = admin.add_user(" vera ", Role::Viewer, None, &["example.com".into()]).expect("viewer");
+        assert_eq!(password.chars().count(), 16);
+        assert!(matches!(admin.add_user("vera", Role::Analyst, None, &[]), Err(AdminError::Conflict(_))));
+        assert_eq!(admin.remove_user("olga"), Err(AdminError::Forbidden("only owners remove owners".into())));
+        assert!(matches!(admin.remove_user("ada"), Err(AdminError::Invalid(_))));
+        assert!(matches!(admin.remove_user("nobody"), Err(AdminError::NotFound(_))));
+        admin.remove_user("vera").expect("remove");
+
+        assert!(matches!(admin.add_token(" ", TokenScope::Read, &[], None), Err(AdminError::Invalid(_))));
+        assert!(matches!(admin.add_token("ci", TokenScope::Read, &[], Some(0)), Err(AdminError::Invalid(_))));
+        let (token_id, secret) = admin.add_token("ci", TokenScope::Read, &["example.com".into()], Some(30)).expect("token");
+        assert!(secret.starts_with(&token_id));
+        assert!(matches!(admin.revoke_token("obs_nope"), Err(AdminError::NotFound(_))));
+        admin.revoke_token(&token_id).expect("revoke token");
+
+        assert!(matches!(admin.add_share("example.com", Some("short"), None), Err(AdminError::Invalid(_))));
+        assert!(matches!(admin.add_share("nowhere.example", None, None), Err(AdminError::NotFound(_))));
+        let (share_id, _) = admin.add_share("example.com", None, Some(7)).expect("share");
+        admin.revoke_share(&share_id).expect("revoke share");
+        assert!(matches!(admin.revoke_share(&share_id), Err(AdminError::NotFound(_))));
+
+        assert!(matches!(admin.set_retention("example.com", 0), Err(AdminError::Invalid(_))));
+        admin.set_retention("example.com", 90).expect("retention");
+        assert_eq!(f.meta.get().site_by_domain("example.com").map(|s| s.retention_days), Some(90));
+
+        let actions: Vec<(String, String)> =
+            f.audit.read_all().expect("audit").into_iter().map(|r| (r.actor, r.action)).collect();
+        let expected = [
+            ("cli", "user.add"),
+            ("cli", "site.add"),
+            ("user:ada", "user.add"),
+            ("user:ada", "user.remove"),
+            ("user:ada", "token.add"),
+            ("user:ada", "token.revoke"),
+            ("user:ada", "share.add"),
+            ("user:ada", "share.revoke"),
+            ("user:ada", "site.retention"),
+        ];
+        let expected: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(actions, expected, "refused actions leave no entry");
+    }
+
+    #[test]
+    fn seeding_leaves_no_audit_entry() {
+        let f = folder();
+        let seed = AdminService::seeding(&f.meta, 0);
+        seed.add_site("example.com", true, 30).expect("site");
+        seed.add_user("olga", Role::Owner, None, &[]).expect("owner");
+        assert!(f.audit.read_all().expect("audit").is_empty());
+    }
+}
