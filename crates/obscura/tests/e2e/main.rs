@@ -15,6 +15,7 @@ mod overview;
 mod policy;
 mod privacy;
 mod real_data;
+mod repository_docs;
 mod retention;
 mod scrubbing;
 mod startup;
