@@ -26,7 +26,7 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
     let user_agent = |s: Option<String>| s.filter(|s| !s.is_empty()).map(|s| scrub_user_agent_label(&s));
     let utm_source = page.utm_source.or(page.ref_param);
     Event {
-        ts_ms: (raw.received_at.unix_timestamp_nanos() / 1_000_000) as i64,
+        ts_ms: obscura_model::unix_ms(raw.received_at),
         site: raw.site,
         kind: raw.kind,
         visitor,

@@ -213,7 +213,7 @@ impl Pipeline {
                   FROM events WHERE ts >= $1 AND day >= $2 GROUP BY site, visitor, visit"
                 .into(),
             params: vec![
-                obscura_store::Param::Timestamp((since.unix_timestamp_nanos() / 1_000_000) as i64),
+                obscura_store::Param::Timestamp(obscura_model::unix_ms(since)),
                 obscura_store::Param::Text(obscura_store::keyring::day_string(since.date())),
             ],
         };

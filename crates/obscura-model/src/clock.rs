@@ -7,6 +7,16 @@ use time::{Duration, OffsetDateTime};
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> OffsetDateTime;
+
+    /// Now, in milliseconds since the Unix epoch (the unit stored and logged everywhere).
+    fn now_ms(&self) -> i64 {
+        unix_ms(self.now())
+    }
+}
+
+/// `t` in milliseconds since the Unix epoch.
+pub fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// The wall clock, in UTC.
@@ -41,5 +51,18 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_milliseconds_since_the_epoch() {
+        let t = time::macros::datetime!(2026-12-01 02:20:21.123_456 UTC);
+        assert_eq!(unix_ms(t), 1_796_091_621_123);
+        assert_eq!(unix_ms(OffsetDateTime::UNIX_EPOCH - Duration::milliseconds(5)), -5);
+        assert_eq!(ManualClock::new(t).now_ms(), 1_796_091_621_123);
     }
 }

@@ -55,7 +55,7 @@ fn timestamps_ms(batch: &RecordBatch, name: &str) -> Vec<i64> {
             .iter()
             .map(|d| {
                 time::Date::parse(d, format)
-                    .map(|d| (d.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
+                    .map(|d| obscura_model::unix_ms(d.midnight().assume_utc()))
                     .unwrap_or(0)
             })
             .collect();
@@ -137,8 +137,8 @@ fn fill_gaps(points: Vec<SeriesPoint>, q: &Query, interval: Interval) -> Vec<Ser
         Interval::Day => 86_400_000,
         Interval::Week => 7 * 86_400_000,
     };
-    let from = (q.range.from.unix_timestamp_nanos() / 1_000_000) as i64;
-    let to = (q.range.to.unix_timestamp_nanos() / 1_000_000) as i64;
+    let from = obscura_model::unix_ms(q.range.from);
+    let to = obscura_model::unix_ms(q.range.to);
     let mut out = Vec::new();
     let mut it = points.into_iter().peekable();
     // Buckets are aligned like the SQL's `date_bin`: weeks from Monday 1970-01-05.

@@ -3,6 +3,7 @@
 //! Values only ever travel as parameters (`$1`, `$2`, …); the SQL text is built from fixed
 //! fragments chosen by the typed model, so no input can change a query's shape.
 
+use obscura_model::unix_ms;
 use obscura_store::{Param, SqlQuery};
 use time::Date;
 
@@ -160,9 +161,6 @@ fn scope(q: &Query, b: &mut Binder) -> String {
     format!("site = {site} AND ts >= {from} AND ts < {to} AND day >= {first_day} AND day <= {last_day}")
 }
 
-fn unix_ms(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
 
 fn day(t: time::OffsetDateTime) -> String {
     let d = t.date();

@@ -268,7 +268,7 @@ impl AccessLog {
         }
         let hour = state.usage.hour.clone();
         let Some(start) = parse_hour(&hour) else { return Ok(()) };
-        let last_ms = ((start + Duration::hours(1)).unix_timestamp_nanos() / 1_000_000) as i64 - 1;
+        let last_ms = obscura_model::unix_ms(start + Duration::hours(1)) - 1;
         let summary = AccessLine {
             ts_ms: last_ms,
             ip: String::new(),
@@ -330,7 +330,7 @@ impl AccessLog {
 
     /// Streams every readable line written at or after `since`, oldest first, one at a time.
     pub fn for_each(&self, since: OffsetDateTime, mut f: impl FnMut(AccessLine) -> ControlFlow<()>) -> anyhow::Result<()> {
-        let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+        let since_ms = obscura_model::unix_ms(since);
         for (hour, key) in self.hours_since(since) {
             let flow = self.scan_segment(&hour, &key, |_, line| {
                 if line.ts_ms >= since_ms { f(line) } else { ControlFlow::Continue(()) }
@@ -352,7 +352,7 @@ impl AccessLog {
         limit: usize,
         keep: impl Fn(&AccessLine) -> bool,
     ) -> anyhow::Result<Page> {
-        let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+        let since_ms = obscura_model::unix_ms(since);
         let mut page = Page::default();
         let mut hours = self.hours_since(since);
         hours.reverse();
@@ -486,7 +486,7 @@ mod tests {
 
     fn line(at: OffsetDateTime, path: &str) -> AccessLine {
         AccessLine {
-            ts_ms: (at.unix_timestamp_nanos() / 1_000_000) as i64,
+            ts_ms: obscura_model::unix_ms(at),
             ip: "203.0.113.9".into(),
             method: "GET".into(),
             path: path.into(),

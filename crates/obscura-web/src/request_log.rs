@@ -21,7 +21,7 @@ pub async fn log_request(State(state): State<AppState>, request: Request, next: 
     let mut line = describe(&state, &request);
     let response = next.run(request).await;
     line.status = response.status().as_u16();
-    line.ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    line.ts_ms = state.clock.now_ms();
     if let Err(e) = state.access_log.record(&line) {
         tracing::warn!("cannot write the access log: {e:#}");
     }

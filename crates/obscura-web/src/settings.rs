@@ -29,7 +29,7 @@ fn admin_form<T>(
 
 /// Records an administrative action taken in the UI.
 pub fn audit(state: &AppState, session: &Session, action: &str, detail: &str) {
-    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let ts_ms = state.clock.now_ms();
     let actor = format!("user:{}", session.username);
     let entry = obscura_store::audit::AuditEntry { ts_ms, actor: &actor, action, site: None, detail };
     if let Err(e) = state.audit.append(entry) {
@@ -47,7 +47,7 @@ fn actor(session: &Session) -> Actor {
 }
 
 fn now_ms(state: &AppState) -> i64 {
-    (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
+    state.clock.now_ms()
 }
 
 /// Runs an action that hashes a password on the bounded hashing pool.

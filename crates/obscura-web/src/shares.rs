@@ -88,7 +88,7 @@ fn grant_cookie(share: &Share) -> String {
 }
 
 fn find(state: &AppState, token: &str) -> Result<Share, Response> {
-    let now_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_ms = state.clock.now_ms();
     let digest = secret_digest(token);
     let gone = || (StatusCode::NOT_FOUND, Html(page("Link not found", html! { main { h1 { "This link does not exist or was revoked" } } }).into_string())).into_response();
     let share = state.meta.get().shares.iter().find(|s| s.sha256 == digest).cloned().ok_or_else(gone)?;

@@ -49,7 +49,7 @@ impl Reader {
 
 /// Records a read in the audit log; a read that cannot be recorded is not served.
 pub fn audit_read(state: &AppState, actor: &str, site: Option<&str>, detail: &str) -> Result<(), ApiError> {
-    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let ts_ms = state.clock.now_ms();
     state
         .audit
         .append(obscura_store::audit::AuditEntry { ts_ms, actor, action: "read", site, detail })
@@ -67,7 +67,7 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiErr
     let now = state.clock.now();
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
         let meta = state.meta.get();
-        let token = tokens::authenticate(headers, &meta, (now.unix_timestamp_nanos() / 1_000_000) as i64)?;
+        let token = tokens::authenticate(headers, &meta, obscura_model::unix_ms(now))?;
         if token.scope == TokenScope::Ingest {
             return Err(ApiError::forbidden("this token may only send events, not read statistics"));
         }
@@ -204,7 +204,7 @@ pub async fn export_csv(
         None => 1000,
         Some(_) => parse_limit(&params)?,
     };
-    let ts_ms = (state.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let ts_ms = state.clock.now_ms();
     let detail = describe("/api/v1/export.csv", &params);
     state
         .audit

@@ -14,7 +14,7 @@ use obscura_store::audit::AuditLog;
 use obscura_store::meta::{MetaStore, Role, Site, TokenScope};
 
 fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    obscura_model::Clock::now_ms(&obscura_model::SystemClock)
 }
 
 /// Actions of the `obscura` command line, recorded in the audit log.

@@ -187,7 +187,7 @@ fn main() {
 
 /// Records an administrative action taken from the command line.
 fn record(audit: &obscura_store::audit::AuditLog, action: &str, site: Option<&str>, detail: &str) -> anyhow::Result<()> {
-    let ts_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let ts_ms = obscura_model::Clock::now_ms(&SystemClock);
     audit.append(obscura_store::audit::AuditEntry { ts_ms, actor: "cli", action, site, detail })
 }
 

@@ -83,7 +83,7 @@ impl Maintenance {
         let days = self.audit_retention_days;
         let cutoff = self.clock.now() - time::Duration::days(i64::from(days));
         let audit = self.audit.clone();
-        match blocking(move || audit.purge_older_than((cutoff.unix_timestamp_nanos() / 1_000_000) as i64)).await {
+        match blocking(move || audit.purge_older_than(obscura_model::unix_ms(cutoff))).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("removed {n} audit records older than {days} days"),
             Err(e) => tracing::error!("audit log retention failed: {e:#}"),
@@ -112,7 +112,7 @@ impl Maintenance {
     }
 
     fn record(&self, action: &str, detail: &str) -> anyhow::Result<()> {
-        let ts_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let ts_ms = self.clock.now_ms();
         self.audit.append(obscura_store::audit::AuditEntry { ts_ms, actor: "retention", action, site: None, detail })
     }
 }
