@@ -45,7 +45,13 @@ pub fn secret_digest(secret: &str) -> String {
 }
 
 /// Makes a new API token: the secret (to show once) and the record to store.
-pub fn new_token(name: &str, scope: TokenScope, sites: Vec<u32>, now_ms: i64, expires_ms: Option<i64>) -> (String, ApiToken) {
+pub fn new_token(
+    name: &str,
+    scope: TokenScope,
+    sites: Vec<u32>,
+    now_ms: i64,
+    expires_ms: Option<i64>,
+) -> (String, ApiToken) {
     let secret = format!("obs_{}", hex::encode(rand::random::<[u8; 20]>()));
     let record = ApiToken {
         id: secret[..12].to_owned(),
@@ -61,7 +67,12 @@ pub fn new_token(name: &str, scope: TokenScope, sites: Vec<u32>, now_ms: i64, ex
 
 /// Makes a new shared link to `site`: the token (the link's secret part, shown once) and the
 /// record to store. The link's id is random too: it says nothing about the token.
-pub fn new_share(site: u32, password: Option<&str>, now_ms: i64, expires_ms: Option<i64>) -> anyhow::Result<(String, Share)> {
+pub fn new_share(
+    site: u32,
+    password: Option<&str>,
+    now_ms: i64,
+    expires_ms: Option<i64>,
+) -> anyhow::Result<(String, Share)> {
     let token = random_token();
     let share = Share {
         id: random_token()[..10].to_owned(),

@@ -113,7 +113,10 @@ mod tests {
     fn passwords_and_names() {
         assert!(password("123456789", "passwords").is_err());
         assert!(password("1234567890", "passwords").is_ok());
-        assert_eq!(password("short", "link passwords").unwrap_err().to_string(), "link passwords need at least 10 characters");
+        assert_eq!(
+            password("short", "link passwords").unwrap_err().to_string(),
+            "link passwords need at least 10 characters"
+        );
         assert_eq!(token_name(" ci ").unwrap(), "ci");
         assert!(token_name(" ").is_err());
         assert!(token_name(&"é".repeat(100)).is_ok());

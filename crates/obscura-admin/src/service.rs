@@ -78,7 +78,8 @@ impl<'a> AdminService<'a> {
             if let Some(existing) = m.site_by_domain(domain) {
                 return Err(AdminError::Conflict(format!("site {} already exists", existing.domain)));
             }
-            let mut site = m.add_site(domain, self.now_ms, retention_days).map_err(|e| AdminError::Invalid(e.to_string()))?;
+            let mut site =
+                m.add_site(domain, self.now_ms, retention_days).map_err(|e| AdminError::Invalid(e.to_string()))?;
             site.respect_dnt = respect_dnt;
             let stored = m.sites.iter_mut().find(|s| s.id == site.id).expect("just added");
             stored.respect_dnt = respect_dnt;
@@ -112,14 +113,22 @@ impl<'a> AdminService<'a> {
             }
             Ok(site.domain.clone())
         })?;
-        let detail =
-            format!("{domain}: respect_dnt={} retention_days={retention_days:?} {:?}", settings.respect_dnt, settings.collect);
+        let detail = format!(
+            "{domain}: respect_dnt={} retention_days={retention_days:?} {:?}",
+            settings.respect_dnt, settings.collect
+        );
         self.record("site.settings", Some(&domain), &detail)
     }
 
     /// Adds a user with a `role`, reading only `site_domains` if a viewer; returns the
     /// password, generated unless given. Hashes the password: slow on purpose.
-    pub fn add_user(&self, username: &str, role: Role, password: Option<String>, site_domains: &[String]) -> Result<String, AdminError> {
+    pub fn add_user(
+        &self,
+        username: &str,
+        role: Role,
+        password: Option<String>,
+        site_domains: &[String],
+    ) -> Result<String, AdminError> {
         let username = rules::username(username)?;
         rules::may_grant(self.actor.role(), role)?;
         let password = password.unwrap_or_else(random_password);
@@ -136,7 +145,8 @@ impl<'a> AdminService<'a> {
             if role == Role::Viewer && sites.is_empty() {
                 return Err(AdminError::Invalid("a viewer needs at least one site".into()));
             }
-            let user = User { username: username.to_owned(), password_hash: hash, role, sites, created_ms: self.now_ms };
+            let user =
+                User { username: username.to_owned(), password_hash: hash, role, sites, created_ms: self.now_ms };
             m.users.push(user);
             Ok(())
         })?;
@@ -198,7 +208,12 @@ impl<'a> AdminService<'a> {
 
     /// Makes a shared read-only link to a site's dashboard; returns its id and token (shown
     /// once). A password, if any, is hashed: slow on purpose.
-    pub fn add_share(&self, domain: &str, password: Option<&str>, expires_days: Option<u32>) -> Result<(String, String), AdminError> {
+    pub fn add_share(
+        &self,
+        domain: &str,
+        password: Option<&str>,
+        expires_days: Option<u32>,
+    ) -> Result<(String, String), AdminError> {
         if let Some(password) = password {
             rules::password(password, "link passwords")?;
         }
@@ -206,7 +221,8 @@ impl<'a> AdminService<'a> {
         let site = self.meta.get().site_by_domain(domain).map(|s| s.id);
         let site = site.ok_or_else(|| AdminError::NotFound(format!("no site {domain:?}")))?;
         let expires = rules::expires_ms(self.now_ms, expires_days);
-        let (token, share) = credentials::new_share(site, password, self.now_ms, expires).map_err(|e| AdminError::storage(&e))?;
+        let (token, share) =
+            credentials::new_share(site, password, self.now_ms, expires).map_err(|e| AdminError::storage(&e))?;
         let id = share.id.clone();
         let domain = self.update(|m| {
             // The site may have gone while the password was hashed.
@@ -289,7 +305,9 @@ mod tests {
     fn admin_actions_follow_one_set_of_rules_and_leave_audit_entries() {
         let f = folder();
         let cli = AdminService::new(&f.meta, &f.audit, Actor::Cli, 1_000);
-        assert!(matches!(cli.add_user("ana", Role::Viewer, None, &[]), Err(AdminError::Invalid(m)) if m.contains("first user")));
+        assert!(
+            matches!(cli.add_user("ana", Role::Viewer, None, &[]), Err(AdminError::Invalid(m)) if m.contains("first user"))
+        );
         cli.add_user("olga", Role::Owner, Some("owner password".into()), &[]).expect("first owner");
         let site = cli.add_site("Example.COM", false, 30).expect("site");
         assert_eq!((site.domain.as_str(), site.respect_dnt), ("example.com", false));
@@ -297,9 +315,15 @@ mod tests {
         assert!(matches!(cli.add_site("not a domain", true, 30), Err(AdminError::Invalid(_))));
 
         let admin = admin_user(&f);
-        assert_eq!(admin.add_user("otto", Role::Owner, None, &[]), Err(AdminError::Forbidden("only owners make owners".into())));
+        assert_eq!(
+            admin.add_user("otto", Role::Owner, None, &[]),
+            Err(AdminError::Forbidden("only owners make owners".into()))
+        );
         assert!(matches!(admin.add_user("vera", Role::Viewer, None, &[]), Err(AdminError::Invalid(_))));
-        assert!(matches!(admin.add_user("vera", Role::Viewer, None, &["nowhere.example".into()]), Err(AdminError::NotFound(_))));
+        assert!(matches!(
+            admin.add_user("vera", Role::Viewer, None, &["nowhere.example".into()]),
+            Err(AdminError::NotFound(_))
+        ));
         let password = admin.add_user(" vera ", Role::Viewer, None, &["example.com".into()]).expect("viewer");
         assert_eq!(password.chars().count(), 16);
         assert!(matches!(admin.add_user("vera", Role::Analyst, None, &[]), Err(AdminError::Conflict(_))));
@@ -310,7 +334,8 @@ mod tests {
 
         assert!(matches!(admin.add_token(" ", TokenScope::Read, &[], None), Err(AdminError::Invalid(_))));
         assert!(matches!(admin.add_token("ci", TokenScope::Read, &[], Some(0)), Err(AdminError::Invalid(_))));
-        let (token_id, secret) = admin.add_token("ci", TokenScope::Read, &["example.com".into()], Some(30)).expect("token");
+        let (token_id, secret) =
+            admin.add_token("ci", TokenScope::Read, &["example.com".into()], Some(30)).expect("token");
         assert!(secret.starts_with(&token_id));
         assert!(matches!(admin.revoke_token("obs_nope"), Err(AdminError::NotFound(_))));
         admin.revoke_token(&token_id).expect("revoke token");

@@ -89,18 +89,13 @@ pub fn continent_of(country_iso2: &str) -> Option<&'static str> {
     }
     let key = [code[0].to_ascii_uppercase(), code[1].to_ascii_uppercase()];
     let key = std::str::from_utf8(&key).ok()?;
-    COUNTRY_CONTINENT
-        .binary_search_by(|(country, _)| (*country).cmp(key))
-        .ok()
-        .map(|i| COUNTRY_CONTINENT[i].1)
+    COUNTRY_CONTINENT.binary_search_by(|(country, _)| (*country).cmp(key)).ok().map(|i| COUNTRY_CONTINENT[i].1)
 }
 
 /// A continent code as stored in a database, mapped onto our static strings.
 fn continent_code(code: &str) -> Option<&'static str> {
     let code = code.trim();
-    CONTINENTS
-        .into_iter()
-        .find(|c| c.eq_ignore_ascii_case(code))
+    CONTINENTS.into_iter().find(|c| c.eq_ignore_ascii_case(code))
 }
 
 /// A country code as stored in a database, upper-cased; only real countries pass.
@@ -153,11 +148,7 @@ struct Names {
 
 impl GeoRecord {
     fn into_geo(self) -> Geo {
-        let country = self
-            .country
-            .and_then(|c| c.iso_code)
-            .or(self.country_code)
-            .and_then(|c| country_code(&c));
+        let country = self.country.and_then(|c| c.iso_code).or(self.country_code).and_then(|c| country_code(&c));
         let continent = self
             .continent
             .and_then(|c| c.code)
@@ -171,11 +162,7 @@ impl GeoRecord {
             .or(self.state1)
             .map(|p| p.trim().to_owned())
             .filter(|p| !p.is_empty());
-        Geo {
-            continent,
-            country,
-            province,
-        }
+        Geo { continent, country, province }
     }
 }
 
@@ -214,8 +201,8 @@ impl GeoDb {
             let started = std::time::Instant::now();
             let reader = maxminddb::Reader::open_readfile(path)
                 .with_context(|| format!("opening geo database {}", path.display()))?;
-            let table = GeoTable::from_reader(&reader)
-                .with_context(|| format!("reading geo database {}", path.display()))?;
+            let table =
+                GeoTable::from_reader(&reader).with_context(|| format!("reading geo database {}", path.display()))?;
             tracing::info!(
                 file = %path.display(),
                 ipv4_ranges = table.v4.len(),
@@ -238,11 +225,7 @@ impl GeoDb {
     pub fn lookup(&self, ip: IpAddr) -> Geo {
         // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d.
         let ip = ip.to_canonical();
-        self.tables
-            .iter()
-            .find_map(|table| table.lookup(ip))
-            .cloned()
-            .unwrap_or_default()
+        self.tables.iter().find_map(|table| table.lookup(ip)).cloned().unwrap_or_default()
     }
 }
 
@@ -435,9 +418,7 @@ mod tests {
     use mmdb_writer::{IpVersion, Value, Writer};
 
     fn mmdb_bytes(ip_version: IpVersion, entries: Vec<(&str, Value)>) -> Vec<u8> {
-        let mut writer = Writer::builder("Obscura-Test-City")
-            .ip_version(ip_version)
-            .build();
+        let mut writer = Writer::builder("Obscura-Test-City").ip_version(ip_version).build();
         for (net, value) in entries {
             let net: IpNet = net.parse().expect("valid network");
             writer.insert_value(net, value).expect("insert");
@@ -461,32 +442,14 @@ mod tests {
     /// A GeoLite2-City-shaped record, complete with the fields we must never read.
     fn geolite2_london() -> Value {
         Value::map([
-            (
-                "continent",
-                Value::map([("code", Value::from("EU")), ("names", names("Europe"))]),
-            ),
-            (
-                "country",
-                Value::map([
-                    ("iso_code", Value::from("GB")),
-                    ("names", names("United Kingdom")),
-                ]),
-            ),
+            ("continent", Value::map([("code", Value::from("EU")), ("names", names("Europe"))])),
+            ("country", Value::map([("iso_code", Value::from("GB")), ("names", names("United Kingdom"))])),
             (
                 "subdivisions",
-                Value::array([Value::map([
-                    ("iso_code", Value::from("ENG")),
-                    ("names", names("England")),
-                ])]),
+                Value::array([Value::map([("iso_code", Value::from("ENG")), ("names", names("England"))])]),
             ),
             ("city", Value::map([("names", names("London"))])),
-            (
-                "location",
-                Value::map([
-                    ("latitude", Value::from(51.5142_f64)),
-                    ("longitude", Value::from(-0.0931_f64)),
-                ]),
-            ),
+            ("location", Value::map([("latitude", Value::from(51.5142_f64)), ("longitude", Value::from(-0.0931_f64))])),
             ("postal", Value::map([("code", "EC2V")])),
         ])
     }
@@ -549,15 +512,8 @@ mod tests {
 
     #[test]
     fn geolite2_layout_yields_only_coarse_fields() {
-        let db = db(vec![reader(
-                IpVersion::V6,
-                vec![("81.2.69.0/24", geolite2_london())],
-            )]);
-        let expected = Geo {
-            continent: Some("EU"),
-            country: Some("GB".into()),
-            province: Some("England".into()),
-        };
+        let db = db(vec![reader(IpVersion::V6, vec![("81.2.69.0/24", geolite2_london())])]);
+        let expected = Geo { continent: Some("EU"), country: Some("GB".into()), province: Some("England".into()) };
         assert_eq!(db.lookup(ip("81.2.69.160")), expected);
         // IPv4-mapped IPv6, as seen on dual-stack sockets.
         assert_eq!(db.lookup(ip("::ffff:81.2.69.160")), expected);
@@ -569,11 +525,7 @@ mod tests {
         let db = db(vec![reader(IpVersion::V4, vec![("5.1.0.0/16", flat_munich())])]);
         assert_eq!(
             db.lookup(ip("5.1.2.3")),
-            Geo {
-                continent: Some("EU"),
-                country: Some("DE".into()),
-                province: Some("Bavaria".into()),
-            }
+            Geo { continent: Some("EU"), country: Some("DE".into()), province: Some("Bavaria".into()) }
         );
     }
 
@@ -640,23 +592,13 @@ mod tests {
         let v4 = reader(IpVersion::V4, vec![("5.1.0.0/16", flat_munich())]);
         let v6 = reader(
             IpVersion::V6,
-            vec![(
-                "2400:4000::/22",
-                Value::map([
-                    ("country_code", Value::from("jp")),
-                    ("state1", Value::from("")),
-                ]),
-            )],
+            vec![("2400:4000::/22", Value::map([("country_code", Value::from("jp")), ("state1", Value::from(""))]))],
         );
         let db = db(vec![v4, v6]);
         assert_eq!(db.lookup(ip("5.1.2.3")).country.as_deref(), Some("DE"));
         assert_eq!(
             db.lookup(ip("2400:4000::1")),
-            Geo {
-                continent: Some("AS"),
-                country: Some("JP".into()),
-                province: None,
-            }
+            Geo { continent: Some("AS"), country: Some("JP".into()), province: None }
         );
         assert_eq!(db.lookup(ip("2a00::1")), Geo::default());
     }
@@ -664,33 +606,20 @@ mod tests {
     #[test]
     fn odd_records_never_panic() {
         let db = db(vec![reader(
-                IpVersion::V6,
-                vec![
-                    // Wrong types: decoding fails, the lookup answers "unknown".
-                    ("10.0.0.0/8", Value::map([("country", Value::from("GB"))])),
-                    // Not a country.
-                    (
-                        "11.0.0.0/8",
-                        Value::map([("country_code", Value::from("ZZ"))]),
-                    ),
-                    // Continent only.
-                    (
-                        "12.0.0.0/8",
-                        Value::map([("continent", Value::map([("code", "oc")]))]),
-                    ),
-                    ("13.0.0.0/8", Value::from("just a string")),
-                ],
-            )]);
+            IpVersion::V6,
+            vec![
+                // Wrong types: decoding fails, the lookup answers "unknown".
+                ("10.0.0.0/8", Value::map([("country", Value::from("GB"))])),
+                // Not a country.
+                ("11.0.0.0/8", Value::map([("country_code", Value::from("ZZ"))])),
+                // Continent only.
+                ("12.0.0.0/8", Value::map([("continent", Value::map([("code", "oc")]))])),
+                ("13.0.0.0/8", Value::from("just a string")),
+            ],
+        )]);
         assert_eq!(db.lookup(ip("10.1.1.1")), Geo::default());
         assert_eq!(db.lookup(ip("11.1.1.1")), Geo::default());
-        assert_eq!(
-            db.lookup(ip("12.1.1.1")),
-            Geo {
-                continent: Some("OC"),
-                country: None,
-                province: None,
-            }
-        );
+        assert_eq!(db.lookup(ip("12.1.1.1")), Geo { continent: Some("OC"), country: None, province: None });
         assert_eq!(db.lookup(ip("13.1.1.1")), Geo::default());
     }
 
@@ -698,11 +627,7 @@ mod tests {
     fn open_reads_files_and_names_missing_ones() {
         let dir = std::env::temp_dir();
         let path = dir.join(format!("obscura-enrich-geo-{}.mmdb", std::process::id()));
-        std::fs::write(
-            &path,
-            mmdb_bytes(IpVersion::V4, vec![("5.1.0.0/16", flat_munich())]),
-        )
-        .expect("write test mmdb");
+        std::fs::write(&path, mmdb_bytes(IpVersion::V4, vec![("5.1.0.0/16", flat_munich())])).expect("write test mmdb");
         let db = GeoDb::open(std::slice::from_ref(&path));
         std::fs::remove_file(&path).ok();
         let db = db.expect("open test mmdb");

@@ -53,11 +53,7 @@ struct AsnRecord {
 impl AsnDb {
     /// No database: every lookup answers `None`.
     pub fn empty() -> Self {
-        Self {
-            v4: Vec::new(),
-            v6: Vec::new(),
-            mmdb: Vec::new(),
-        }
+        Self { v4: Vec::new(), v6: Vec::new(), mmdb: Vec::new() }
     }
 
     /// Loads `.mmdb` (MaxMind ASN layout) and `.csv` (ip-location-db ASN layout) files.
@@ -67,10 +63,7 @@ impl AsnDb {
         let mut loader = CsvLoader::default();
         let mut mmdb = Vec::new();
         for path in paths {
-            let extension = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
+            let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             match extension.as_deref() {
                 Some("mmdb") => {
                     let reader = maxminddb::Reader::open_readfile(path)
@@ -89,10 +82,7 @@ impl AsnDb {
                         );
                     }
                 }
-                _ => anyhow::bail!(
-                    "unsupported ASN database {} (expected a .mmdb or .csv file)",
-                    path.display()
-                ),
+                _ => anyhow::bail!("unsupported ASN database {} (expected a .mmdb or .csv file)", path.display()),
             }
         }
         let mut db = loader.finish();
@@ -129,9 +119,7 @@ impl AsnDb {
                 continue;
             };
             match found.decode::<AsnRecord>() {
-                Ok(Some(AsnRecord {
-                    autonomous_system_organization: Some(name),
-                })) => {
+                Ok(Some(AsnRecord { autonomous_system_organization: Some(name) })) => {
                     let name = name.trim();
                     if !name.is_empty() {
                         return Some(name.to_owned());
@@ -184,8 +172,7 @@ impl CsvLoader {
         if organisation.is_empty() {
             return false;
         }
-        let (Ok(start), Ok(end)) = (start.trim().parse::<IpAddr>(), end.trim().parse::<IpAddr>())
-        else {
+        let (Ok(start), Ok(end)) = (start.trim().parse::<IpAddr>(), end.trim().parse::<IpAddr>()) else {
             return false;
         };
         match (start, end) {
@@ -227,11 +214,7 @@ impl CsvLoader {
         v6.sort_unstable_by_key(|(start, _, _)| *start);
         v4.shrink_to_fit();
         v6.shrink_to_fit();
-        AsnDb {
-            v4,
-            v6,
-            mmdb: Vec::new(),
-        }
+        AsnDb { v4, v6, mmdb: Vec::new() }
     }
 }
 
@@ -317,36 +300,15 @@ garbage
         assert_eq!(db.v4.len(), 4);
         assert_eq!(db.v6.len(), 1);
 
-        assert_eq!(
-            db.lookup(ip("1.0.0.1")).as_deref(),
-            Some("Cloudflare, Inc.")
-        );
-        assert_eq!(
-            db.lookup(ip("1.0.0.0")).as_deref(),
-            Some("Cloudflare, Inc.")
-        );
-        assert_eq!(
-            db.lookup(ip("1.0.0.255")).as_deref(),
-            Some("Cloudflare, Inc.")
-        );
+        assert_eq!(db.lookup(ip("1.0.0.1")).as_deref(), Some("Cloudflare, Inc."));
+        assert_eq!(db.lookup(ip("1.0.0.0")).as_deref(), Some("Cloudflare, Inc."));
+        assert_eq!(db.lookup(ip("1.0.0.255")).as_deref(), Some("Cloudflare, Inc."));
         assert_eq!(db.lookup(ip("1.0.1.0")), None, "gap between ranges");
-        assert_eq!(
-            db.lookup(ip("1.0.5.5")).as_deref(),
-            Some("Wirefreebroadband Pty Ltd")
-        );
+        assert_eq!(db.lookup(ip("1.0.5.5")).as_deref(), Some("Wirefreebroadband Pty Ltd"));
         assert_eq!(db.lookup(ip("8.8.8.8")).as_deref(), Some("Google LLC"));
-        assert_eq!(
-            db.lookup(ip("::ffff:8.8.8.8")).as_deref(),
-            Some("Google LLC")
-        );
-        assert_eq!(
-            db.lookup(ip("2001:4860:4860::8888")).as_deref(),
-            Some("Google LLC")
-        );
-        assert_eq!(
-            db.lookup(ip("10.0.0.7")).as_deref(),
-            Some("Say \"hi\", Ltd")
-        );
+        assert_eq!(db.lookup(ip("::ffff:8.8.8.8")).as_deref(), Some("Google LLC"));
+        assert_eq!(db.lookup(ip("2001:4860:4860::8888")).as_deref(), Some("Google LLC"));
+        assert_eq!(db.lookup(ip("10.0.0.7")).as_deref(), Some("Say \"hi\", Ltd"));
         assert_eq!(db.lookup(ip("0.0.0.0")), None);
         assert_eq!(db.lookup(ip("255.255.255.255")), None);
         assert_eq!(db.lookup(ip("9.9.9.9")), None, "empty organisation skipped");
@@ -361,12 +323,7 @@ garbage
     fn csv_ranges_are_sorted_and_names_interned() {
         let db = AsnDb::from_csv_str(SAMPLE);
         assert!(db.v4.windows(2).all(|w| w[0].0 <= w[1].0));
-        let google_v4 = &db
-            .v4
-            .iter()
-            .find(|r| &*r.2 == "Google LLC")
-            .expect("v4 range")
-            .2;
+        let google_v4 = &db.v4.iter().find(|r| &*r.2 == "Google LLC").expect("v4 range").2;
         assert!(Arc::ptr_eq(google_v4, &db.v6[0].2));
     }
 
@@ -381,10 +338,7 @@ garbage
     #[test]
     fn field_splitting() {
         let fields = split_fields("a, \"b,c\" ,\"\",d").expect("four fields");
-        assert_eq!(
-            fields.map(Cow::into_owned),
-            ["a", "b,c", "", "d"].map(String::from)
-        );
+        assert_eq!(fields.map(Cow::into_owned), ["a", "b,c", "", "d"].map(String::from));
         assert!(split_fields("a,b,c").is_none());
         assert!(split_fields("a,b,c,d,e").is_none());
         assert!(split_fields("a,b,c,\"d").is_none());
@@ -435,10 +389,7 @@ garbage
         let db = db.expect("open");
 
         // CSV ranges.
-        assert_eq!(
-            db.lookup(ip("1.0.0.1")).as_deref(),
-            Some("Cloudflare, Inc.")
-        );
+        assert_eq!(db.lookup(ip("1.0.0.1")).as_deref(), Some("Cloudflare, Inc."));
         // mmdb, IPv4 and IPv6.
         assert_eq!(db.lookup(ip("142.251.1.1")).as_deref(), Some("Google LLC"));
         assert_eq!(db.lookup(ip("2a00:1450::1")).as_deref(), Some("Google LLC"));

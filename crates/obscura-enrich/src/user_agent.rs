@@ -88,11 +88,7 @@ pub struct UaParser {
 impl fmt::Debug for UaParser {
     // The compiled regex set is huge and says nothing useful; show which engine is active.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let engine = if self.uap.is_some() {
-            "uap-core"
-        } else {
-            "builtin"
-        };
+        let engine = if self.uap.is_some() { "uap-core" } else { "builtin" };
         f.debug_struct("UaParser").field("engine", &engine).finish()
     }
 }
@@ -100,10 +96,8 @@ impl fmt::Debug for UaParser {
 impl UaParser {
     /// Loads the uap-core `regexes.yaml` from `path`.
     pub fn from_yaml_file(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading user-agent regexes {}", path.display()))?;
-        Self::from_yaml_bytes(&bytes)
-            .with_context(|| format!("loading user-agent regexes {}", path.display()))
+        let bytes = std::fs::read(path).with_context(|| format!("reading user-agent regexes {}", path.display()))?;
+        Self::from_yaml_bytes(&bytes).with_context(|| format!("loading user-agent regexes {}", path.display()))
     }
 
     /// Builds the parser from the contents of a uap-core `regexes.yaml`.
@@ -155,24 +149,17 @@ fn parse_uap(parser: &uaparser::UserAgentParser, ua: &str) -> (Device, bool) {
     let hardware = parser.parse_device(ua);
 
     let browser = known(&agent.family).map(normalize_browser);
-    let browser_version = if browser.is_some() {
-        agent.major.as_deref().and_then(major_of)
-    } else {
-        None
-    };
+    let browser_version = if browser.is_some() { agent.major.as_deref().and_then(major_of) } else { None };
 
     let os_name = known(&os.family).map(normalize_os);
-    let os_version = os_name
-        .as_deref()
-        .and_then(|name| format_os_version(name, os.major.as_deref(), os.minor.as_deref()));
+    let os_version =
+        os_name.as_deref().and_then(|name| format_os_version(name, os.major.as_deref(), os.minor.as_deref()));
 
     // uap-core's catch-all Android rules report brands like "Generic_Android" and models like
     // "Smartphone": placeholders, not facts, so they are dropped.
     let raw_brand = hardware.brand.as_deref().map(str::trim);
     let generic = raw_brand.is_some_and(|b| b.starts_with("Generic"));
-    let brand = raw_brand
-        .filter(|b| !generic && !b.is_empty())
-        .map(str::to_owned);
+    let brand = raw_brand.filter(|b| !generic && !b.is_empty()).map(str::to_owned);
     let model = hardware
         .model
         .as_deref()
@@ -181,19 +168,10 @@ fn parse_uap(parser: &uaparser::UserAgentParser, ua: &str) -> (Device, bool) {
         .map(str::to_owned);
 
     let family: &str = &hardware.family;
-    let tablet = family == "iPad"
-        || family.contains("Tablet")
-        || raw_brand == Some("Generic_Android_Tablet");
+    let tablet = family == "iPad" || family.contains("Tablet") || raw_brand == Some("Generic_Android_Tablet");
 
-    let device = Device {
-        browser,
-        browser_version,
-        os: os_name,
-        os_version,
-        brand,
-        model,
-        device_type: DeviceType::Unknown,
-    };
+    let device =
+        Device { browser, browser_version, os: os_name, os_version, brand, model, device_type: DeviceType::Unknown };
     (device, tablet)
 }
 
@@ -307,9 +285,7 @@ fn builtin_browser(ua: &str) -> Option<(&'static str, Option<String>)> {
 fn builtin_os(ua: &str) -> (Option<&'static str>, Option<String>) {
     if ["iPhone", "iPad", "iPod"].iter().any(|t| ua.contains(t)) {
         // "CPU iPhone OS 17_4_1 like Mac OS X" / "CPU OS 16_6 like Mac OS X"
-        let version = ua
-            .find(" OS ")
-            .and_then(|pos| major_minor(version_at(&ua[pos + " OS ".len()..])));
+        let version = ua.find(" OS ").and_then(|pos| major_minor(version_at(&ua[pos + " OS ".len()..])));
         return (Some("iOS"), version);
     }
     if let Some(pos) = ua.find("Android") {
@@ -337,9 +313,7 @@ fn builtin_os(ua: &str) -> (Option<&'static str>, Option<String>) {
     }
     if ua.contains("Macintosh") || ua.contains("Mac OS X") {
         // "Intel Mac OS X 10_15_7" (Chrome, Safari) or "Intel Mac OS X 10.15" (Firefox)
-        let version = ua
-            .find("Mac OS X ")
-            .and_then(|pos| major_minor(version_at(&ua[pos + "Mac OS X ".len()..])));
+        let version = ua.find("Mac OS X ").and_then(|pos| major_minor(version_at(&ua[pos + "Mac OS X ".len()..])));
         return (Some("macOS"), version);
     }
     if ua.contains("Linux") || ua.contains("X11") {
@@ -417,9 +391,7 @@ fn ua_says_tablet(ua: &str) -> bool {
 
 /// The version number at the start of `s`: digits, dots and underscores ("17_4_1").
 fn version_at(s: &str) -> &str {
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(s.len());
+    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(s.len());
     &s[..end]
 }
 
@@ -498,9 +470,7 @@ fn hint_os_version(os: Option<&str>, version: &str) -> Option<String> {
             _ => None,
         },
         Some("macOS" | "iOS") => {
-            let minor = parts
-                .next()
-                .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
+            let minor = parts.next().filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
             Some(match minor {
                 Some(minor) => format!("{major}.{minor}"),
                 None => major.to_string(),
@@ -519,18 +489,13 @@ fn pick_brand(brands: Vec<(String, Option<String>)>) -> Option<(String, Option<S
         "Google Chrome" => 1,
         _ => 0,
     };
-    brands
-        .into_iter()
-        .filter(|(brand, _)| !is_grease(brand))
-        .min_by_key(|(brand, _)| rank(brand.as_str()))
+    brands.into_iter().filter(|(brand, _)| !is_grease(brand)).min_by_key(|(brand, _)| rank(brand.as_str()))
 }
 
 /// GREASE brands ("Not A(Brand", "Not)A;Brand", "Not-A.Brand", …) exist to keep servers from
 /// hard-coding the list; all start with "Not" followed by a punctuation character.
 fn is_grease(brand: &str) -> bool {
-    brand
-        .match_indices("Not")
-        .any(|(i, _)| !brand[i + 3..].starts_with(|c: char| c.is_ascii_alphabetic()))
+    brand.match_indices("Not").any(|(i, _)| !brand[i + 3..].starts_with(|c: char| c.is_ascii_alphabetic()))
 }
 
 /// Parses a structured-field list of strings with a `v` parameter:
@@ -565,11 +530,8 @@ fn parse_brand_list(raw: &str) -> Vec<(String, Option<String>)> {
                 key.push(c);
             }
             if chars.next_if_eq(&'=').is_some() {
-                let value = if chars.next_if_eq(&'"').is_some() {
-                    read_quoted(&mut chars)
-                } else {
-                    read_token(&mut chars)
-                };
+                let value =
+                    if chars.next_if_eq(&'"').is_some() { read_quoted(&mut chars) } else { read_token(&mut chars) };
                 if key.trim() == "v" {
                     version = Some(value);
                 }
@@ -633,13 +595,7 @@ fn sf_string(raw: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 
 /// Operating systems that only run on phones (tablets are told apart separately).
-const MOBILE_OS: &[&str] = &[
-    "Windows Phone",
-    "KaiOS",
-    "HarmonyOS",
-    "BlackBerry OS",
-    "Firefox OS",
-];
+const MOBILE_OS: &[&str] = &["Windows Phone", "KaiOS", "HarmonyOS", "BlackBerry OS", "Firefox OS"];
 
 /// Operating systems of desktop and laptop computers.
 const DESKTOP_OS: &[&str] = &[
@@ -666,12 +622,7 @@ const DESKTOP_OS: &[&str] = &[
     "Solaris",
 ];
 
-fn classify(
-    os: Option<&str>,
-    tablet: bool,
-    mobile_token: bool,
-    mobile_hint: Option<bool>,
-) -> DeviceType {
+fn classify(os: Option<&str>, tablet: bool, mobile_token: bool, mobile_hint: Option<bool>) -> DeviceType {
     if mobile_hint == Some(true) {
         return DeviceType::Mobile;
     }
@@ -759,9 +710,7 @@ mod tests {
 
     #[test]
     fn builtin_firefox_on_mac_and_linux() {
-        let mac = builtin(
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0",
-        );
+        let mac = builtin("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0");
         assert_eq!(mac.browser.as_deref(), Some("Firefox"));
         assert_eq!(mac.browser_version.as_deref(), Some("125"));
         assert_eq!(mac.os.as_deref(), Some("macOS"));
@@ -770,8 +719,7 @@ mod tests {
         assert_eq!(mac.model.as_deref(), Some("Mac"));
         assert_eq!(mac.device_type, DeviceType::Desktop);
 
-        let linux =
-            builtin("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0");
+        let linux = builtin("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0");
         assert_eq!(linux.os.as_deref(), Some("Linux"));
         assert_eq!(linux.os_version, None);
         assert_eq!(linux.device_type, DeviceType::Desktop);
@@ -822,8 +770,7 @@ mod tests {
         );
         assert_eq!(tablet.device_type, DeviceType::Tablet);
 
-        let firefox_tablet =
-            builtin("Mozilla/5.0 (Android 14; Tablet; rv:125.0) Gecko/125.0 Firefox/125.0");
+        let firefox_tablet = builtin("Mozilla/5.0 (Android 14; Tablet; rv:125.0) Gecko/125.0 Firefox/125.0");
         assert_eq!(firefox_tablet.model, None);
         assert_eq!(firefox_tablet.device_type, DeviceType::Tablet);
 
@@ -857,11 +804,7 @@ mod tests {
 
     #[test]
     fn hints_reveal_windows_11() {
-        let mut h = hints(
-            r#""Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99""#,
-            "?0",
-            r#""Windows""#,
-        );
+        let mut h = hints(r#""Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99""#, "?0", r#""Windows""#);
         h.platform_version = Some(r#""15.0.0""#.into());
         let d = UaParser::builtin().parse(CHROME_WINDOWS, &h);
         assert_eq!(d.browser.as_deref(), Some("Chrome"));
@@ -883,31 +826,19 @@ mod tests {
 
     #[test]
     fn hints_name_the_real_browser() {
-        let brave = hints(
-            r#""Brave";v="124", "Chromium";v="124", "Not-A.Brand";v="99""#,
-            "?0",
-            r#""Windows""#,
-        );
+        let brave = hints(r#""Brave";v="124", "Chromium";v="124", "Not-A.Brand";v="99""#, "?0", r#""Windows""#);
         let d = UaParser::builtin().parse(CHROME_WINDOWS, &brave);
         assert_eq!(d.browser.as_deref(), Some("Brave"));
         assert_eq!(d.browser_version.as_deref(), Some("124"));
 
-        let edge = hints(
-            r#""Chromium";v="124", "Microsoft Edge";v="124", "Not-A.Brand";v="99""#,
-            "?0",
-            r#""Windows""#,
-        );
+        let edge = hints(r#""Chromium";v="124", "Microsoft Edge";v="124", "Not-A.Brand";v="99""#, "?0", r#""Windows""#);
         let d = UaParser::builtin().parse(CHROME_WINDOWS, &edge);
         assert_eq!(d.browser.as_deref(), Some("Edge"));
     }
 
     #[test]
     fn hints_reveal_android_device() {
-        let mut h = hints(
-            r#""Google Chrome";v="124", "Chromium";v="124", "Not-A.Brand";v="99""#,
-            "?1",
-            r#""Android""#,
-        );
+        let mut h = hints(r#""Google Chrome";v="124", "Chromium";v="124", "Not-A.Brand";v="99""#, "?1", r#""Android""#);
         h.platform_version = Some(r#""14.0.0""#.into());
         h.model = Some(r#""Pixel 8""#.into());
         let d = UaParser::builtin().parse(CHROME_ANDROID_REDUCED, &h);
@@ -946,20 +877,13 @@ mod tests {
         assert_eq!(d.os_version, None);
 
         // Unknown OS, but the browser says it is not mobile.
-        let h = ClientHints {
-            mobile: Some("?0".into()),
-            ..ClientHints::default()
-        };
-        assert_eq!(
-            UaParser::builtin().parse("curl/8.5.0", &h).device_type,
-            DeviceType::Desktop
-        );
+        let h = ClientHints { mobile: Some("?0".into()), ..ClientHints::default() };
+        assert_eq!(UaParser::builtin().parse("curl/8.5.0", &h).device_type, DeviceType::Desktop);
     }
 
     #[test]
     fn brand_list_parsing() {
-        let list =
-            parse_brand_list(r#""Not)A;Brand";v="8", "Chromium";v="124", "Google Chrome";v="124""#);
+        let list = parse_brand_list(r#""Not)A;Brand";v="8", "Chromium";v="124", "Google Chrome";v="124""#);
         assert_eq!(
             list,
             vec![
@@ -968,46 +892,25 @@ mod tests {
                 ("Google Chrome".to_owned(), Some("124".to_owned())),
             ]
         );
-        assert_eq!(
-            pick_brand(list).map(|(b, _)| b).as_deref(),
-            Some("Google Chrome")
-        );
+        assert_eq!(pick_brand(list).map(|(b, _)| b).as_deref(), Some("Google Chrome"));
 
         let only_chromium = parse_brand_list(r#""Not A(Brand";v="99", "Chromium";v="124""#);
-        assert_eq!(
-            pick_brand(only_chromium),
-            Some(("Chromium".to_owned(), Some("124".to_owned())))
-        );
+        assert_eq!(pick_brand(only_chromium), Some(("Chromium".to_owned(), Some("124".to_owned()))));
 
-        assert_eq!(
-            pick_brand(parse_brand_list(r#""Not=A?Brand";v="99""#)),
-            None
-        );
+        assert_eq!(pick_brand(parse_brand_list(r#""Not=A?Brand";v="99""#)), None);
         assert!(is_grease(" Not A;Brand"));
         assert!(is_grease("Not_A Brand"));
         assert!(!is_grease("Nothing Browser"));
 
         // Garbage must not panic.
-        for junk in [
-            "",
-            ";",
-            ",,,",
-            "\"",
-            "\"a\\",
-            ";v=",
-            "a;b;c=\"",
-            "\"x\";v=\"1\";;,",
-        ] {
+        for junk in ["", ";", ",,,", "\"", "\"a\\", ";v=", "a;b;c=\"", "\"x\";v=\"1\";;,"] {
             let _ = pick_brand(parse_brand_list(junk));
         }
     }
 
     #[test]
     fn brand_without_version_keeps_browser_but_not_version() {
-        let h = ClientHints {
-            ua: Some(r#""Opera";v="x", "Chromium""#.into()),
-            ..ClientHints::default()
-        };
+        let h = ClientHints { ua: Some(r#""Opera";v="x", "Chromium""#.into()), ..ClientHints::default() };
         let d = UaParser::builtin().parse(CHROME_WINDOWS, &h);
         assert_eq!(d.browser.as_deref(), Some("Opera"));
         assert_eq!(d.browser_version, None);

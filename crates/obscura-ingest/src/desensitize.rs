@@ -41,7 +41,11 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
         utm_medium: page.utm_medium,
         utm_campaign: page.utm_campaign,
         name: raw.name.as_deref().map(scrub_label),
-        props: raw.props.iter().map(|(k, v)| (scrub_label(k), scrub_property_value(&v.to_text()))).collect::<Vec<(Clean, Clean)>>(),
+        props: raw
+            .props
+            .iter()
+            .map(|(k, v)| (scrub_label(k), scrub_property_value(&v.to_text())))
+            .collect::<Vec<(Clean, Clean)>>(),
         continent: found.geo.continent,
         country: reference(found.geo.country),
         province: reference(found.geo.province),
@@ -153,7 +157,10 @@ mod tests {
     #[test]
     fn hardening_reference_data_not_scrubbed_model_codes_but_user_agent_pii_is() {
         for model in ["SM-A515F", "CPH2211", "Redmi Note 9 Pro", "Pixel 7a", "2201117TG", "5GNET"] {
-            let found = Enrichment { device: Device { model: Some(model.into()), ..Device::default() }, ..Enrichment::default() };
+            let found = Enrichment {
+                device: Device { model: Some(model.into()), ..Device::default() },
+                ..Enrichment::default()
+            };
             assert_eq!(text(&event_with(found).device_model), model);
         }
         // The model text comes from a request header: strong personal data is still removed.
@@ -163,7 +170,8 @@ mod tests {
         };
         assert_eq!(text(&event_with(found).device_model), "[email] [card]");
         // Reference values are bounded and lose control characters all the same.
-        let found = Enrichment { network: Some(format!("ACME\u{0}\u{85} NET {}", "x".repeat(200))), ..Enrichment::default() };
+        let found =
+            Enrichment { network: Some(format!("ACME\u{0}\u{85} NET {}", "x".repeat(200))), ..Enrichment::default() };
         let network = event_with(found).network.expect("network kept");
         assert!(network.as_str().starts_with("ACME NET xxx"), "{network:?}");
         assert_eq!(network.as_str().chars().count(), obscura_privacy::scrub::MAX_LABEL_CHARS);

@@ -105,7 +105,9 @@ mod tests {
     #[test]
     fn hardening_user_agent_cache_is_a_bounded_lru() {
         let enricher = Enricher::with_cache_entries(UaParser::builtin(), GeoDb::empty(), AsnDb::empty(), 50);
-        let common = headers("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
+        let common = headers(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        );
         let expected = enricher.device(&common);
         for i in 0..10_000 {
             enricher.device(&headers(&format!("random-agent/{i}")));

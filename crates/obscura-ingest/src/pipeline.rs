@@ -192,10 +192,8 @@ impl Pipeline {
     }
 
     fn persist_salts(&self, ring: &SaltRing) -> anyhow::Result<()> {
-        let stored: StoredSalts = ring
-            .entries()
-            .map(|(d, s)| (obscura_store::keyring::day_string(d), hex::encode(s)))
-            .collect();
+        let stored: StoredSalts =
+            ring.entries().map(|(d, s)| (obscura_store::keyring::day_string(d), hex::encode(s))).collect();
         self.salt_file.save(&stored)
     }
 
@@ -222,11 +220,15 @@ impl Pipeline {
         let mut restored = 0;
         for b in &batches {
             let int = |name: &str| -> anyhow::Result<Int64Array> {
-                let col = cast(b.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?, &DataType::Int64)?;
+                let col =
+                    cast(b.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?, &DataType::Int64)?;
                 Ok(col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64").clone())
             };
             let id = |name: &str| -> anyhow::Result<UInt64Array> {
-                let col = cast(b.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?, &DataType::UInt64)?;
+                let col = cast(
+                    b.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?,
+                    &DataType::UInt64,
+                )?;
                 Ok(col.as_any().downcast_ref::<UInt64Array>().expect("cast to UInt64").clone())
             };
             let (site, visitor, visit, last_ms, pageviews) =
@@ -259,7 +261,12 @@ impl Pipeline {
     }
 
     /// Sets `site_id` as soon as the request's site is known, for the per-site counters.
-    async fn ingest_native_inner(&self, body: &[u8], ctx: RequestContext, site_id: &mut Option<u32>) -> Result<Outcome, IngestError> {
+    async fn ingest_native_inner(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        site_id: &mut Option<u32>,
+    ) -> Result<Outcome, IngestError> {
         let opted_out = ctx.opted_out;
         let decoded = native::decode(body, &ctx)?;
         let site = self.resolve_site(&decoded.site_domain)?;
@@ -282,7 +289,8 @@ impl Pipeline {
     /// Enrich, desensitize and assign the visit: the hit's IP and raw text end here.
     pub fn prepare(&self, mut hit: RawHit, site: &Site) -> Result<Event, IngestError> {
         hit.site = site.id;
-        let page = normalize_page_keeping(&hit.url, &self.source_params).map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
+        let page = normalize_page_keeping(&hit.url, &self.source_params)
+            .map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
         let collect = &site.collect;
         if hit.kind == obscura_model::EventKind::Engagement && !collect.engagement {
             return Err(IngestError::NotCollected("engagement"));

@@ -76,7 +76,12 @@ impl VisitTracker {
     /// Fills in `visit`, `visit_seq`, `visit_gap_ms` and `prev_path`.
     pub fn assign(&mut self, event: &mut Event) {
         let key = (event.site, event.visitor.get());
-        let mut state = self.take(&key).unwrap_or(VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None });
+        let mut state = self.take(&key).unwrap_or(VisitState {
+            id: rand::random(),
+            last_ms: event.ts_ms,
+            pageviews: 0,
+            last_path: None,
+        });
         if event.ts_ms - state.last_ms > VISIT_TIMEOUT_MS {
             state = VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None };
         }
@@ -96,7 +101,15 @@ impl VisitTracker {
     }
 
     /// Resumes a visit that was open when the server stopped (from the stored events).
-    pub fn restore(&mut self, site: u32, visitor: u64, id: u64, last_ms: i64, pageviews: u16, last_path: Option<Clean>) {
+    pub fn restore(
+        &mut self,
+        site: u32,
+        visitor: u64,
+        id: u64,
+        last_ms: i64,
+        pageviews: u16,
+        last_path: Option<Clean>,
+    ) {
         if self.visits.peek(&(site, visitor)).is_some_and(|existing| existing.last_ms >= last_ms) {
             return;
         }
@@ -165,7 +178,12 @@ mod tests {
         let noon = time::macros::datetime!(2026-03-01 12:00 UTC);
         let at = noon + time::Duration::milliseconds(ts_ms);
         let headers = RawHeaders { user_agent: format!("agent {visitor}"), ..Default::default() };
-        let hash = SaltRing::restore([(noon.date(), [7; 32])], noon).visitor_hash(at, 1, [127, 0, 0, 1].into(), &headers.user_agent);
+        let hash = SaltRing::restore([(noon.date(), [7; 32])], noon).visitor_hash(
+            at,
+            1,
+            [127, 0, 0, 1].into(),
+            &headers.user_agent,
+        );
         let raw = RawHit {
             received_at: at,
             site: 1,

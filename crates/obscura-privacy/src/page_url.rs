@@ -33,15 +33,9 @@ pub struct PageUrl {
 impl PageUrl {
     /// True if any UTM parameter is set, i.e. the visit came from a tagged campaign link.
     pub fn has_utm(&self) -> bool {
-        [
-            &self.utm_source,
-            &self.utm_medium,
-            &self.utm_campaign,
-            &self.utm_term,
-            &self.utm_content,
-        ]
-        .iter()
-        .any(|p| p.is_some())
+        [&self.utm_source, &self.utm_medium, &self.utm_campaign, &self.utm_term, &self.utm_content]
+            .iter()
+            .any(|p| p.is_some())
     }
 }
 
@@ -76,10 +70,7 @@ pub fn normalize_page_keeping<S: AsRef<str>>(url: &str, source_params: &[S]) -> 
         return Err(not_http());
     }
     // Userinfo (`user:pass@`) and the fragment are never read, so they are dropped here.
-    let host = parsed
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(not_http)?;
+    let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or_else(not_http)?;
 
     let mut page = PageUrl {
         host: scrub_label(&normalize_host(host)),
@@ -180,9 +171,7 @@ fn identifier_placeholder(segment: &str) -> Option<&'static str> {
         return Some(":email");
     }
     let token_chars = all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
-    let mixed = count(u8::is_ascii_uppercase) > 0
-        && count(u8::is_ascii_lowercase) > 0
-        && count(u8::is_ascii_digit) > 0;
+    let mixed = count(u8::is_ascii_uppercase) > 0 && count(u8::is_ascii_lowercase) > 0 && count(u8::is_ascii_digit) > 0;
     if token_chars && len >= 16 && mixed {
         return Some(":token");
     }
@@ -213,20 +202,14 @@ mod tests {
         let p = page("https://WWW.Example.COM/About");
         assert_eq!(p.host.as_str(), "example.com");
         assert_eq!(p.path.as_str(), "/About");
-        assert_eq!(
-            page("http://example.com:8080/").host.as_str(),
-            "example.com"
-        );
+        assert_eq!(page("http://example.com:8080/").host.as_str(), "example.com");
     }
 
     #[test]
     fn normalize_page_trims_trailing_slash() {
         assert_eq!(page("https://example.com").path.as_str(), "/");
         assert_eq!(page("https://example.com/").path.as_str(), "/");
-        assert_eq!(
-            page("https://example.com/blog/post/").path.as_str(),
-            "/blog/post"
-        );
+        assert_eq!(page("https://example.com/blog/post/").path.as_str(), "/blog/post");
         assert_eq!(page("https://example.com//").path.as_str(), "/");
     }
 
@@ -263,18 +246,9 @@ mod tests {
 
     #[test]
     fn normalize_page_prefers_ref_over_source() {
-        assert_eq!(
-            opt(&page("https://example.com/?source=hn&ref=ph").ref_param),
-            Some("ph")
-        );
-        assert_eq!(
-            opt(&page("https://example.com/?source=hn").ref_param),
-            Some("hn")
-        );
-        assert_eq!(
-            opt(&page("https://example.com/?ref=&source=hn").ref_param),
-            Some("hn")
-        );
+        assert_eq!(opt(&page("https://example.com/?source=hn&ref=ph").ref_param), Some("ph"));
+        assert_eq!(opt(&page("https://example.com/?source=hn").ref_param), Some("hn"));
+        assert_eq!(opt(&page("https://example.com/?ref=&source=hn").ref_param), Some("hn"));
     }
 
     #[test]
@@ -319,16 +293,8 @@ mod tests {
 
     #[test]
     fn normalize_page_rejects_non_http() {
-        for url in [
-            "ftp://example.com/",
-            "not a url",
-            "/relative/path",
-            "mailto:jane@example.com",
-        ] {
-            assert!(
-                matches!(normalize_page(url), Err(UrlError::NotHttp(_))),
-                "{url}"
-            );
+        for url in ["ftp://example.com/", "not a url", "/relative/path", "mailto:jane@example.com"] {
+            assert!(matches!(normalize_page(url), Err(UrlError::NotHttp(_))), "{url}");
         }
     }
 
@@ -343,10 +309,7 @@ mod tests {
     #[test]
     fn normalize_page_rejects_long_urls() {
         let url = format!("https://example.com/{}", "a".repeat(MAX_URL_BYTES));
-        assert!(matches!(
-            normalize_page(&url),
-            Err(UrlError::TooLong(MAX_URL_BYTES))
-        ));
+        assert!(matches!(normalize_page(&url), Err(UrlError::TooLong(MAX_URL_BYTES))));
     }
 
     #[test]

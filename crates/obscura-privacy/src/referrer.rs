@@ -109,9 +109,7 @@ const SOCIAL: &[&str] = &[
 ];
 
 /// Second-level labels under which country domains register names (`google.co.uk`).
-const SECOND_LEVEL: &[&str] = &[
-    "co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go",
-];
+const SECOND_LEVEL: &[&str] = &["co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go"];
 
 /// Classifies a visit by its referrer.
 ///
@@ -121,9 +119,7 @@ const SECOND_LEVEL: &[&str] = &[
 /// visit a campaign visit whatever the referrer.
 pub fn classify(referrer: Option<&str>, page_host: &str, has_utm: bool) -> Referral {
     let page_host = normalize_host(page_host);
-    let host = referrer
-        .and_then(referrer_host)
-        .filter(|host| !is_same_site(host, &page_host));
+    let host = referrer.and_then(referrer_host).filter(|host| !is_same_site(host, &page_host));
     let source = if has_utm {
         Source::Campaign
     } else {
@@ -134,10 +130,7 @@ pub fn classify(referrer: Option<&str>, page_host: &str, has_utm: bool) -> Refer
             Some(_) => Source::Other,
         }
     };
-    Referral {
-        host: host.map(|h| scrub_label(&h)),
-        source,
-    }
+    Referral { host: host.map(|h| scrub_label(&h)), source }
 }
 
 /// The normalised host of an http(s) referrer; None for anything else (empty, `android-app:`,
@@ -157,10 +150,7 @@ fn referrer_host(referrer: &str) -> Option<String> {
 
 /// True if `host` is `site` or one of its subdomains.
 fn is_subdomain_or_same(host: &str, site: &str) -> bool {
-    host == site
-        || host
-            .strip_suffix(site)
-            .is_some_and(|rest| rest.ends_with('.'))
+    host == site || host.strip_suffix(site).is_some_and(|rest| rest.ends_with('.'))
 }
 
 fn is_same_site(host: &str, page_host: &str) -> bool {
@@ -178,10 +168,7 @@ fn matches_entry(host: &str, entry: &str) -> bool {
     // `name.*`: some label equals `name` and what follows it is a top-level domain, either
     // generic (`google.com`) or a country one, possibly under a second level (`google.co.uk`).
     let labels: Vec<&str> = host.split('.').collect();
-    labels
-        .iter()
-        .enumerate()
-        .any(|(i, label)| *label == name && is_public_suffix(&labels[i + 1..]))
+    labels.iter().enumerate().any(|(i, label)| *label == name && is_public_suffix(&labels[i + 1..]))
 }
 
 fn is_public_suffix(labels: &[&str]) -> bool {
@@ -211,30 +198,14 @@ mod tests {
     #[test]
     fn classify_without_referrer_is_direct() {
         let r = classify(None, "example.com", false);
-        assert_eq!(
-            r,
-            Referral {
-                host: None,
-                source: Source::Direct
-            }
-        );
-        assert_eq!(
-            classify(Some(""), "example.com", false).source,
-            Source::Direct
-        );
-        assert_eq!(
-            classify(Some("   "), "example.com", false).source,
-            Source::Direct
-        );
+        assert_eq!(r, Referral { host: None, source: Source::Direct });
+        assert_eq!(classify(Some(""), "example.com", false).source, Source::Direct);
+        assert_eq!(classify(Some("   "), "example.com", false).source, Source::Direct);
     }
 
     #[test]
     fn classify_non_http_referrer_is_direct() {
-        for referrer in [
-            "android-app://com.google.android.gm/",
-            "not a url",
-            "file:///tmp/x",
-        ] {
+        for referrer in ["android-app://com.google.android.gm/", "not a url", "file:///tmp/x"] {
             let r = classify(Some(referrer), "example.com", false);
             assert_eq!(r.source, Source::Direct, "{referrer}");
             assert_eq!(r.host, None);
@@ -243,20 +214,9 @@ mod tests {
 
     #[test]
     fn classify_internal_navigation_is_direct() {
-        for referrer in [
-            "https://example.com/about",
-            "https://www.Example.com/",
-            "http://docs.example.com/x",
-        ] {
+        for referrer in ["https://example.com/about", "https://www.Example.com/", "http://docs.example.com/x"] {
             let r = classify(Some(referrer), "www.example.com", false);
-            assert_eq!(
-                r,
-                Referral {
-                    host: None,
-                    source: Source::Direct
-                },
-                "{referrer}"
-            );
+            assert_eq!(r, Referral { host: None, source: Source::Direct }, "{referrer}");
         }
         // A lookalike domain is not a subdomain.
         assert_eq!(source_of("https://notexample.com/"), Source::Other);
@@ -278,11 +238,7 @@ mod tests {
         ] {
             assert_eq!(source_of(referrer), Source::Search, "{referrer}");
         }
-        let r = classify(
-            Some("https://www.google.co.uk/search?q=jane"),
-            "example.com",
-            false,
-        );
+        let r = classify(Some("https://www.google.co.uk/search?q=jane"), "example.com", false);
         assert_eq!(host_of(&r), Some("google.co.uk"));
     }
 
@@ -321,21 +277,9 @@ mod tests {
         assert_eq!(r.source, Source::Campaign);
         assert_eq!(host_of(&r), Some("google.com"));
         let r = classify(None, "example.com", true);
-        assert_eq!(
-            r,
-            Referral {
-                host: None,
-                source: Source::Campaign
-            }
-        );
+        assert_eq!(r, Referral { host: None, source: Source::Campaign });
         let r = classify(Some("https://example.com/a"), "example.com", true);
-        assert_eq!(
-            r,
-            Referral {
-                host: None,
-                source: Source::Campaign
-            }
-        );
+        assert_eq!(r, Referral { host: None, source: Source::Campaign });
     }
 
     #[test]
@@ -348,13 +292,7 @@ mod tests {
 
     #[test]
     fn source_round_trips_through_str() {
-        for source in [
-            Source::Direct,
-            Source::Search,
-            Source::Social,
-            Source::Campaign,
-            Source::Other,
-        ] {
+        for source in [Source::Direct, Source::Search, Source::Social, Source::Campaign, Source::Other] {
             assert_eq!(Source::parse(source.as_str()), Some(source));
         }
         assert_eq!(Source::parse("SEARCH"), Some(Source::Search));

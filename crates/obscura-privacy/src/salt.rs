@@ -46,12 +46,8 @@ impl SaltRing {
 
     /// Destroys every salt whose lifetime is over; returns the days destroyed.
     pub fn rotate(&mut self, now: OffsetDateTime) -> Vec<Date> {
-        let expired: Vec<Date> = self
-            .salts
-            .keys()
-            .copied()
-            .filter(|day| day.midnight().assume_utc() + SALT_LIFETIME <= now)
-            .collect();
+        let expired: Vec<Date> =
+            self.salts.keys().copied().filter(|day| day.midnight().assume_utc() + SALT_LIFETIME <= now).collect();
         for day in &expired {
             if let Some(mut salt) = self.salts.remove(day) {
                 wipe(&mut salt);
@@ -144,8 +140,8 @@ mod tests {
         ring.ensure_today(datetime!(2026-03-01 00:00 UTC));
         ring.ensure_today(datetime!(2026-03-02 00:00 UTC));
         assert!(ring.rotate(datetime!(2026-03-02 23:59:59 UTC)).is_empty());
-        assert_eq!(ring.rotate(datetime!(2026-03-03 00:00 UTC)), vec![time::macros::date!(2026-03-01)]);
-        assert_eq!(ring.days(), vec![time::macros::date!(2026-03-02)]);
+        assert_eq!(ring.rotate(datetime!(2026-03-03 00:00 UTC)), vec![time::macros::date!(2026 - 03 - 01)]);
+        assert_eq!(ring.days(), vec![time::macros::date!(2026 - 03 - 02)]);
         let restored = SaltRing::restore(
             ring.entries().map(|(d, s)| (d, *s)).collect::<Vec<_>>(),
             datetime!(2026-03-04 00:00 UTC),

@@ -30,12 +30,9 @@ struct Sample {
 
 fn corpus() -> Vec<Sample> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles/pii-corpus.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; generate it with scripts/pii-corpus (scripts/test does)", path.display())
-    });
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
-        .collect()
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; generate it with scripts/pii-corpus (scripts/test does)", path.display()));
+    text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))).collect()
 }
 
 /// Scrubs a sample the way ingest does: URLs as a path plus form-encoded query values.
@@ -73,11 +70,7 @@ fn p01_scrubber_recall_and_false_redactions_on_labelled_corpus() {
         };
         let (tally, failed) = if sample.kind == "pii" {
             assert!(!sample.secrets.is_empty(), "{} has no secrets", sample.id);
-            let leaked: Vec<&String> = sample
-                .secrets
-                .iter()
-                .filter(|s| out.contains(&*normalize::fold(s)))
-                .collect();
+            let leaked: Vec<&String> = sample.secrets.iter().filter(|s| out.contains(&*normalize::fold(s))).collect();
             (pii.entry(&sample.kind_of_data).or_default(), !leaked.is_empty())
         } else {
             // Unchanged apart from normalisation (decoding, full-width forms).
@@ -98,7 +91,11 @@ fn p01_scrubber_recall_and_false_redactions_on_labelled_corpus() {
     };
     println!("personal data (recall):");
     for (name, t) in &pii {
-        println!("  {name:<14} {:>5} samples  recall {:.2} %", t.total, 100.0 * (1.0 - t.missed as f64 / t.total as f64));
+        println!(
+            "  {name:<14} {:>5} samples  recall {:.2} %",
+            t.total,
+            100.0 * (1.0 - t.missed as f64 / t.total as f64)
+        );
     }
     println!("technical strings (false redactions):");
     for (name, t) in &technical {
@@ -123,8 +120,5 @@ fn p01_scrubber_recall_and_false_redactions_on_labelled_corpus() {
     }
     assert!(pii_total >= 1000 && tech_total >= 500, "corpus too small: {pii_total} + {tech_total}");
     assert!(recall >= MIN_RECALL, "recall {recall:.4} below {MIN_RECALL}");
-    assert!(
-        false_redaction <= MAX_FALSE_REDACTION,
-        "false redaction {false_redaction:.4} above {MAX_FALSE_REDACTION}"
-    );
+    assert!(false_redaction <= MAX_FALSE_REDACTION, "false redaction {false_redaction:.4} above {MAX_FALSE_REDACTION}");
 }

@@ -6,7 +6,9 @@ use time::{Date, Duration, OffsetDateTime};
 pub enum QueryError {
     #[error("unknown dimension {0:?}; known: {known}", known = Dimension::NAMES.join(", "))]
     UnknownDimension(String),
-    #[error("bad filter {0:?}: expected dimension==value, dimension!=value or dimension~=text (several values separated by |)")]
+    #[error(
+        "bad filter {0:?}: expected dimension==value, dimension!=value or dimension~=text (several values separated by |)"
+    )]
     BadFilter(String),
     #[error("bad date range: {0}")]
     BadRange(String),
@@ -148,9 +150,32 @@ impl Dimension {
     const ALL_FIXED: [Dimension; 26] = {
         use Dimension::*;
         [
-            Source, Referrer, UtmSource, UtmMedium, UtmCampaign, Page, EntryPage, ExitPage, PreviousPage, Flow, Continent,
-            Country, Province, Network, Browser, BrowserVersion, Os, OsVersion, DeviceType, DeviceBrand, DeviceModel,
-            Screen, VisitorType, DaysSinceLast, VisitCount, Event,
+            Source,
+            Referrer,
+            UtmSource,
+            UtmMedium,
+            UtmCampaign,
+            Page,
+            EntryPage,
+            ExitPage,
+            PreviousPage,
+            Flow,
+            Continent,
+            Country,
+            Province,
+            Network,
+            Browser,
+            BrowserVersion,
+            Os,
+            OsVersion,
+            DeviceType,
+            DeviceBrand,
+            DeviceModel,
+            Screen,
+            VisitorType,
+            DaysSinceLast,
+            VisitCount,
+            Event,
         ]
     };
 }

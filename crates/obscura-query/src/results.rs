@@ -54,9 +54,7 @@ fn timestamps_ms(batch: &RecordBatch, name: &str) -> Vec<i64> {
         return strings(batch, name)
             .iter()
             .map(|d| {
-                time::Date::parse(d, format)
-                    .map(|d| obscura_model::unix_ms(d.midnight().assume_utc()))
-                    .unwrap_or(0)
+                time::Date::parse(d, format).map(|d| obscura_model::unix_ms(d.midnight().assume_utc())).unwrap_or(0)
             })
             .collect();
     }

@@ -34,9 +34,12 @@ fn row_condition(dim: &Dimension) -> Option<&'static str> {
     match dim {
         Dimension::Page | Dimension::PreviousPage => Some("kind = 0"),
         Dimension::Flow => Some("kind = 0 AND prev_path IS NOT NULL"),
-        Dimension::EntryPage | Dimension::Source | Dimension::Referrer | Dimension::UtmSource | Dimension::UtmMedium | Dimension::UtmCampaign => {
-            Some("kind = 0 AND visit_seq = 1")
-        }
+        Dimension::EntryPage
+        | Dimension::Source
+        | Dimension::Referrer
+        | Dimension::UtmSource
+        | Dimension::UtmMedium
+        | Dimension::UtmCampaign => Some("kind = 0 AND visit_seq = 1"),
         Dimension::Event | Dimension::Prop(_) => Some("kind = 1"),
         _ => None,
     }
@@ -116,12 +119,18 @@ fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
                     None => format!("{col} IS NULL"),
                 })
                 .collect(),
-            FilterOp::Contains => values.iter().flatten().map(|v| format!("strpos(lower({col}), lower({v})) > 0")).collect(),
+            FilterOp::Contains => {
+                values.iter().flatten().map(|v| format!("strpos(lower({col}), lower({v})) > 0")).collect()
+            }
         };
         format!("({})", parts.join(" OR "))
     };
     let negate = |cond: String| -> String {
-        if f.op == FilterOp::IsNot { format!("NOT coalesce({cond}, false)") } else { format!("coalesce({cond}, false)") }
+        if f.op == FilterOp::IsNot {
+            format!("NOT coalesce({cond}, false)")
+        } else {
+            format!("coalesce({cond}, false)")
+        }
     };
     match &f.dimension {
         // Visit-level dimensions select whole visits.
@@ -135,7 +144,9 @@ fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
                 )
             } else {
                 let cond = matches(&column(dim, b));
-                format!("SELECT visit FROM events WHERE {scope} AND kind = 0 AND visit_seq = 1 AND coalesce({cond}, false)")
+                format!(
+                    "SELECT visit FROM events WHERE {scope} AND kind = 0 AND visit_seq = 1 AND coalesce({cond}, false)"
+                )
             };
             if f.op == FilterOp::IsNot { format!("visit NOT IN ({inner})") } else { format!("visit IN ({inner})") }
         }
@@ -160,7 +171,6 @@ fn scope(q: &Query, b: &mut Binder) -> String {
     let last_day = b.bind(Param::Text(day(q.range.to - time::Duration::milliseconds(1))));
     format!("site = {site} AND ts >= {from} AND ts < {to} AND day >= {first_day} AND day <= {last_day}")
 }
-
 
 fn day(t: time::OffsetDateTime) -> String {
     let d = t.date();
@@ -226,7 +236,10 @@ fn rollup_days_in<'a>(q: &Query, rolled: &'a [Date]) -> Vec<&'a Date> {
     if !q.filters.is_empty() || !whole_days {
         return Vec::new();
     }
-    rolled.iter().filter(|d| d.midnight().assume_utc() >= q.range.from && d.midnight().assume_utc() < q.range.to).collect()
+    rolled
+        .iter()
+        .filter(|d| d.midnight().assume_utc() >= q.range.from && d.midnight().assume_utc() < q.range.to)
+        .collect()
 }
 
 /// `day IN (…)` / `day NOT IN (…)` over the rolled-up days, bound.
@@ -339,9 +352,7 @@ impl Dialect {
             let mut b = Binder { params: vec![Param::Text(String::new())] };
             let rows = breakdown_rows(&dim, "day = $1", &mut b, "cold", true);
             debug_assert_eq!(b.params.len(), 1);
-            parts.push(format!(
-                "SELECT site, '{name}' AS dim, value, {COLUMNS} FROM ({rows})"
-            ));
+            parts.push(format!("SELECT site, '{name}' AS dim, value, {COLUMNS} FROM ({rows})"));
         }
         parts.join(" UNION ALL ")
     }

@@ -329,7 +329,11 @@ impl AccessLog {
     }
 
     /// Streams every readable line written at or after `since`, oldest first, one at a time.
-    pub fn for_each(&self, since: OffsetDateTime, mut f: impl FnMut(AccessLine) -> ControlFlow<()>) -> anyhow::Result<()> {
+    pub fn for_each(
+        &self,
+        since: OffsetDateTime,
+        mut f: impl FnMut(AccessLine) -> ControlFlow<()>,
+    ) -> anyhow::Result<()> {
         let since_ms = obscura_model::unix_ms(since);
         for (hour, key) in self.hours_since(since) {
             let flow = self.scan_segment(&hour, &key, |_, line| {
@@ -389,7 +393,9 @@ impl AccessLog {
     /// The hours that may hold lines written at or after `since`, oldest first, with their keys.
     fn hours_since(&self, since: OffsetDateTime) -> Vec<(String, Arc<Key>)> {
         let keys = self.state.lock().unwrap_or_else(|e| e.into_inner()).keys.clone();
-        keys.into_iter().filter(|(hour, _)| !parse_hour(hour).is_some_and(|h| h + Duration::hours(1) <= since)).collect()
+        keys.into_iter()
+            .filter(|(hour, _)| !parse_hour(hour).is_some_and(|h| h + Duration::hours(1) <= since))
+            .collect()
     }
 
     /// Calls `f` with each readable line of `hour`'s segment and its position, oldest first,
@@ -502,7 +508,10 @@ mod tests {
     fn p08_access_log_lines_are_sealed_per_hour_and_purged_within_73_hours() {
         let dir = tempfile::tempdir().unwrap();
         let master = Key::random();
-        let open = || AccessLog::open(dir.path().join("data/access-log"), dir.path().join("keys/access-log-keys"), master.clone()).unwrap();
+        let open = || {
+            AccessLog::open(dir.path().join("data/access-log"), dir.path().join("keys/access-log-keys"), master.clone())
+                .unwrap()
+        };
         let log = open();
         let t0 = datetime!(2026-03-01 10:15 UTC);
         log.record(&line(t0, "/p08-marker-first")).unwrap();
@@ -536,8 +545,11 @@ mod tests {
     #[test]
     fn hardening_access_log_caps_fields_and_stays_within_its_budget() {
         let dir = tempfile::tempdir().unwrap();
-        let budget = Budget { hour_bytes: 400_000, network_hour_bytes: 8_000, sample_one_in: 10, networks_tracked: 1000 };
-        let log = AccessLog::open(dir.path().join("log"), dir.path().join("keys"), Key::random()).unwrap().with_budget(budget);
+        let budget =
+            Budget { hour_bytes: 400_000, network_hour_bytes: 8_000, sample_one_in: 10, networks_tracked: 1000 };
+        let log = AccessLog::open(dir.path().join("log"), dir.path().join("keys"), Key::random())
+            .unwrap()
+            .with_budget(budget);
         let t0 = datetime!(2026-03-01 10:00 UTC);
         // One network floods with huge junk requests.
         let junk = "x".repeat(5000);
@@ -549,7 +561,9 @@ mod tests {
         // A client of another network is still written in full.
         log.record(&from("203.0.113.5", t0 + Duration::seconds(10), "/real")).unwrap();
         let lines = log.read(t0).unwrap();
-        assert!(lines.iter().all(|l| l.path.chars().count() <= 512 && l.user_agent.chars().count() <= 256 && l.forwarded.chars().count() <= 256));
+        assert!(lines.iter().all(|l| l.path.chars().count() <= 512
+            && l.user_agent.chars().count() <= 256
+            && l.forwarded.chars().count() <= 256));
         assert!(lines.iter().any(|l| l.path == "/real"));
         let flood = lines.iter().filter(|l| l.ip.starts_with("198.51.100.")).count();
         assert!(flood < 250, "past its network's budget a network is sampled: {flood} lines written");

@@ -34,7 +34,8 @@ pub fn k_anonymize(batch: &RecordBatch, k: u32, mergeable: impl Fn(&str) -> bool
     let site = column::<UInt32Array>(batch, "site")?;
     let dim = column::<StringArray>(batch, "dim")?;
     let value = column::<StringArray>(batch, "value")?;
-    let metrics: Vec<&Int64Array> = METRICS.iter().map(|m| column::<Int64Array>(batch, m)).collect::<anyhow::Result<_>>()?;
+    let metrics: Vec<&Int64Array> =
+        METRICS.iter().map(|m| column::<Int64Array>(batch, m)).collect::<anyhow::Result<_>>()?;
     let k = i64::from(k);
     let mut kept: Vec<(u32, String, Option<String>, [i64; 6])> = Vec::new();
     let mut other: BTreeMap<(u32, String), [i64; 6]> = BTreeMap::new();
@@ -106,7 +107,8 @@ impl Aggregates {
         let mut parts = Vec::new();
         if let Some(old) = days.get(&day) {
             let site = column::<UInt32Array>(old, "site")?;
-            let keep: arrow::array::BooleanArray = site.iter().map(|s| Some(!s.is_some_and(|s| new_sites.contains(&s)))).collect();
+            let keep: arrow::array::BooleanArray =
+                site.iter().map(|s| Some(!s.is_some_and(|s| new_sites.contains(&s)))).collect();
             parts.push(arrow::compute::filter_record_batch(old, &keep)?);
         }
         parts.push(rows.clone());
@@ -133,7 +135,8 @@ impl Aggregates {
                 rows.clone()
             } else {
                 let site = column::<UInt32Array>(rows, "site")?;
-                let keep: arrow::array::BooleanArray = site.iter().map(|s| Some(!s.is_some_and(|s| rolled_up.contains(&s)))).collect();
+                let keep: arrow::array::BooleanArray =
+                    site.iter().map(|s| Some(!s.is_some_and(|s| rolled_up.contains(&s)))).collect();
                 arrow::compute::filter_record_batch(rows, &keep)?
             };
             out.push(with_day(&rows, &day_string(*day))?);
@@ -155,7 +158,8 @@ fn write_parquet(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
 }
 
 fn read_parquet(bytes: Vec<u8>) -> anyhow::Result<RecordBatch> {
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))?.build()?;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))?.build()?;
     let batches = reader.collect::<Result<Vec<_>, _>>()?;
     Ok(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &batches)?)
 }
@@ -237,7 +241,8 @@ mod tests {
         let agg = Aggregates::open(dir.path().to_path_buf(), Key::random()).unwrap();
         agg.add(day, &rows(&[(1, "page", "/site-1", 9), (2, "page", "/site-2", 7)])).unwrap();
         let still_rolled_up = |d: Date| if d == day { vec![1] } else { Vec::new() };
-        let values: Vec<String> = cells(&agg.batches_except(still_rolled_up).unwrap()[0]).into_iter().map(|c| c.1).collect();
+        let values: Vec<String> =
+            cells(&agg.batches_except(still_rolled_up).unwrap()[0]).into_iter().map(|c| c.1).collect();
         assert_eq!(values, ["/site-2"]);
         assert_eq!(agg.batches().unwrap()[0].num_rows(), 2);
     }

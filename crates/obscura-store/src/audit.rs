@@ -40,7 +40,8 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     fn compute_hash(&self) -> String {
-        let content = serde_json::json!([self.seq, self.ts_ms, self.actor, self.action, self.site, self.detail, self.prev]);
+        let content =
+            serde_json::json!([self.seq, self.ts_ms, self.actor, self.action, self.site, self.detail, self.prev]);
         hex::encode(Sha256::digest(content.to_string().as_bytes()))
     }
 }
@@ -333,7 +334,11 @@ fn last_lines(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
     let mut tail: Vec<u8> = Vec::new();
     loop {
         // Only lines known to be whole: everything after the first newline, or all at the start.
-        let whole = if start == 0 { &tail[..] } else { tail.iter().position(|b| *b == b'\n').map_or(&[][..], |i| &tail[i + 1..]) };
+        let whole = if start == 0 {
+            &tail[..]
+        } else {
+            tail.iter().position(|b| *b == b'\n').map_or(&[][..], |i| &tail[i + 1..])
+        };
         let lines: Vec<&[u8]> = whole.split(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()).collect();
         if lines.len() >= n || start == 0 {
             let from = lines.len().saturating_sub(n);
@@ -481,7 +486,11 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(log.purge_older_than(5).unwrap(), 0);
         let after = fs::metadata(log.path()).unwrap();
-        assert_eq!((before.ino(), before.mtime_nsec(), before.len()), (after.ino(), after.mtime_nsec(), after.len()), "not rewritten");
+        assert_eq!(
+            (before.ino(), before.mtime_nsec(), before.len()),
+            (after.ino(), after.mtime_nsec(), after.len()),
+            "not rewritten"
+        );
         // Appending reads only the last record too.
         log.append(at(40)).unwrap();
         let last = log.decode(&last_line(log.path()).unwrap().unwrap()).unwrap();

@@ -119,12 +119,10 @@ fn stage_sealed_file(dir: &Path, key: &Key, day: Date, name: &str, batch: &Recor
         .with_file_encryption_properties(encryption)
         .build();
     create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let staged = StagedFile {
-        staged: dir.join(format!("{name}{STAGED_SUFFIX}")),
-        path: dir.join(name),
-        published: false,
-    };
-    let file = fs::File::create(&staged.staged).with_context(|| format!("cannot create {}", staged.staged.display()))?;
+    let staged =
+        StagedFile { staged: dir.join(format!("{name}{STAGED_SUFFIX}")), path: dir.join(name), published: false };
+    let file =
+        fs::File::create(&staged.staged).with_context(|| format!("cannot create {}", staged.staged.display()))?;
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
     writer.write(batch)?;
     let file = writer.into_inner()?;
@@ -155,7 +153,8 @@ pub fn read_day(events_dir: &Path, day: Date, key: &Key) -> anyhow::Result<Vec<R
     for path in files {
         let file = fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         let decryption = FileDecryptionProperties::builder(key.bytes().to_vec()).build()?;
-        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_file_decryption_properties(decryption);
+        let options =
+            parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_file_decryption_properties(decryption);
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
             .with_context(|| format!("cannot decrypt {}", path.display()))?
             .build()?;
@@ -191,7 +190,8 @@ fn merge_sorted_by_site_and_time(batches: &[RecordBatch]) -> anyhow::Result<Reco
             batches.iter().map(|b| b.column_by_name(name).expect("column").as_ref()).collect();
         Ok(arrow::compute::concat(&parts)?)
     };
-    let columns = [SortColumn { values: column("site")?, options: None }, SortColumn { values: column("ts")?, options: None }];
+    let columns =
+        [SortColumn { values: column("site")?, options: None }, SortColumn { values: column("ts")?, options: None }];
     let order = lexsort_to_indices(&columns, None)?;
     drop(columns);
     // Row number in the concatenation → (batch, row within the batch).
@@ -215,7 +215,8 @@ fn merge_sorted_by_site_and_time(batches: &[RecordBatch]) -> anyhow::Result<Reco
 }
 
 fn sort_by_site_and_time(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
-    let columns = ["site", "ts"].map(|c| SortColumn { values: batch.column_by_name(c).expect("column").clone(), options: None });
+    let columns =
+        ["site", "ts"].map(|c| SortColumn { values: batch.column_by_name(c).expect("column").clone(), options: None });
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(batch, &indices)?)
 }
@@ -229,10 +230,7 @@ pub fn list_days(events_dir: &Path) -> Vec<(Date, Vec<PathBuf>)> {
         let Some(day) = name.strip_prefix("day=").and_then(|d| parse_day(d).ok()) else { continue };
         let files = fs::read_dir(entry.path())
             .map(|it| {
-                it.flatten()
-                    .map(|f| f.path())
-                    .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-                    .collect()
+                it.flatten().map(|f| f.path()).filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect()
             })
             .unwrap_or_default();
         out.push((day, files));
@@ -319,7 +317,8 @@ mod tests {
     fn day_file_rows_merge_sorted_by_site_and_time_from_several_batches() {
         let batches = [batch(&[(2, 30), (1, 20), (2, 10)]), batch(&[(1, 5)]), batch(&[(3, 1), (1, 25), (2, 20)])];
         let merged = merge_sorted_by_site_and_time(&batches).expect("merge");
-        let expected = sort_by_site_and_time(&concat_batches(&crate::row::FILE_SCHEMA, &batches).expect("concat")).expect("sort");
+        let expected =
+            sort_by_site_and_time(&concat_batches(&crate::row::FILE_SCHEMA, &batches).expect("concat")).expect("sort");
         assert_eq!(merged, expected);
         // Every column moved with its row: the path names the row's site and time.
         let paths = merged.column_by_name("path").expect("path");

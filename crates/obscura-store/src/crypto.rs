@@ -26,7 +26,8 @@ impl Key {
     /// A key written as 64 hex digits (surrounding whitespace ignored), as key files store it.
     pub fn from_hex(text: &str) -> anyhow::Result<Self> {
         let bytes = hex::decode(text.trim()).context("not hexadecimal")?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes instead of 32", b.len()))?;
+        let arr: [u8; 32] =
+            bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes instead of 32", b.len()))?;
         Ok(Key(arr))
     }
 
@@ -92,11 +93,11 @@ pub fn load_master_key(source: &MasterKeySource, data_dir: &Path) -> anyhow::Res
         MasterKeySource::Hex(hex) => Key::from_hex(hex).context("OBSCURA_MASTER_KEY must be 64 hex digits"),
         MasterKeySource::File(path) => {
             if inside(path, data_dir)? {
-                    bail!(
-                        "the master key file {} is inside the data folder {}; keep it elsewhere so a copy of the data alone stays unreadable",
-                        path.display(),
-                        data_dir.display()
-                    );
+                bail!(
+                    "the master key file {} is inside the data folder {}; keep it elsewhere so a copy of the data alone stays unreadable",
+                    path.display(),
+                    data_dir.display()
+                );
             }
             if path.exists() {
                 let text = fs::read_to_string(path)
@@ -186,7 +187,6 @@ fn inside(path: &Path, dir: &Path) -> anyhow::Result<bool> {
     Ok(resolve(path)?.starts_with(resolve(dir)?))
 }
 
-
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -258,7 +258,11 @@ mod tests {
         SYNCED_DIRS.with(|s| s.borrow_mut().clear());
         write_atomic(&root.join("a/b/file"), b"x").unwrap();
         let synced = SYNCED_DIRS.with(|s| s.borrow().clone());
-        assert_eq!(synced, vec![root.clone(), root.join("a"), root.join("a/b")], "new folders' entries, then the rename");
+        assert_eq!(
+            synced,
+            vec![root.clone(), root.join("a"), root.join("a/b")],
+            "new folders' entries, then the rename"
+        );
         assert_eq!(fs::read(root.join("a/b/file")).unwrap(), b"x");
         // An existing folder: only the rename.
         SYNCED_DIRS.with(|s| s.borrow_mut().clear());

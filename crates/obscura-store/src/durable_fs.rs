@@ -70,6 +70,9 @@ pub(crate) mod tests {
 
         // A bare file name has an empty parent: the current folder is meant.
         sync_parent_dir(Path::new("Cargo.toml")).unwrap();
-        assert!(sync_parent_dir(&dir.path().join("gone").join("x")).is_err(), "a missing folder is an error, not skipped");
+        assert!(
+            sync_parent_dir(&dir.path().join("gone").join("x")).is_err(),
+            "a missing folder is an error, not skipped"
+        );
     }
 }

@@ -20,8 +20,8 @@ use anyhow::Context;
 use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use datafusion::common::ScalarValue;
-use datafusion::execution::context::SessionContext;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use obscura_model::{Clock, Event};
 use time::{Date, OffsetDateTime};
@@ -97,9 +97,7 @@ pub struct EmbeddedStore {
 }
 
 fn day_of(ts_ms: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp_nanos(ts_ms as i128 * 1_000_000)
-        .map(|t| t.date())
-        .unwrap_or(Date::MIN)
+    OffsetDateTime::from_unix_timestamp_nanos(ts_ms as i128 * 1_000_000).map(|t| t.date()).unwrap_or(Date::MIN)
 }
 
 impl EmbeddedStore {
@@ -126,7 +124,8 @@ impl EmbeddedStore {
         for dir in [&events_dir, &wal_dir, &rollups_dir] {
             create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let aggregates = Arc::new(crate::aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
+        let aggregates =
+            Arc::new(crate::aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
         let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
@@ -660,8 +659,10 @@ impl Rollups {
         let keyring = self.keyring.clone();
         let dir = self.dir.clone();
         let file_copy = merged.clone();
-        tokio::task::spawn_blocking(move || cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &file_copy))
-            .await??;
+        tokio::task::spawn_blocking(move || {
+            cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &file_copy)
+        })
+        .await??;
         self.cache.put(day, rollup::with_day(&merged, &crate::keyring::day_string(day))?);
         Ok(())
     }
@@ -865,8 +866,11 @@ impl EventStore for EmbeddedStore {
     }
 
     fn rollup_days(&self) -> Vec<Date> {
-        let mut days: Vec<Date> =
-            cold::list_days(&self.rollups.dir).into_iter().filter(|(_, files)| !files.is_empty()).map(|(d, _)| d).collect();
+        let mut days: Vec<Date> = cold::list_days(&self.rollups.dir)
+            .into_iter()
+            .filter(|(_, files)| !files.is_empty())
+            .map(|(d, _)| d)
+            .collect();
         // A day whose events are all gone is read from its aggregates alone; a day with event
         // files but no rollup (not built yet, or a rebuild failed) is read from its files.
         let with_events: Vec<Date> = self.days();
@@ -936,7 +940,8 @@ mod tests {
     }
 
     async fn count(store: &EmbeddedStore) -> i64 {
-        let batches = store.query(&SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: vec![] }).await.unwrap();
+        let batches =
+            store.query(&SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: vec![] }).await.unwrap();
         let column = batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
         column.value(0)
     }
@@ -982,12 +987,18 @@ mod tests {
         }
         assert!(store.flushes().is_empty(), "the day file is not finished yet");
         assert_eq!(count(&store).await, 150);
-        assert!(frozen_segments.iter().all(|s| wal_segments(dir.path()).contains(s)), "the log stays until the file is durable");
+        assert!(
+            frozen_segments.iter().all(|s| wal_segments(dir.path()).contains(s)),
+            "the log stays until the file is durable"
+        );
 
         drop(resume);
         wait_until("the day file is handed over", || store.flushes().len() == 1).await;
         assert_eq!(store.flushes()[0].rows, 100);
-        assert!(frozen_segments.iter().all(|s| !wal_segments(dir.path()).contains(s)), "the written rows' log is deleted");
+        assert!(
+            frozen_segments.iter().all(|s| !wal_segments(dir.path()).contains(s)),
+            "the written rows' log is deleted"
+        );
         assert_eq!(store.hot_days(), vec![(DAY, 50)], "later rows stay hot");
         assert_eq!(count(&store).await, 150);
     }

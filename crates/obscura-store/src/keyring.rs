@@ -43,7 +43,8 @@ fn decode_keys(stored: BTreeMap<String, String>) -> anyhow::Result<BTreeMap<Date
     let mut keys = BTreeMap::new();
     for (day, hex_key) in stored {
         let day = parse_day(&day).with_context(|| format!("the keyring is corrupt: it holds a bad day {day:?}"))?;
-        let key = Key::from_hex(&hex_key).with_context(|| format!("the keyring is corrupt: it holds a bad key for {day}"))?;
+        let key =
+            Key::from_hex(&hex_key).with_context(|| format!("the keyring is corrupt: it holds a bad key for {day}"))?;
         keys.insert(day, Arc::new(key));
     }
     Ok(keys)
@@ -63,7 +64,9 @@ impl Keyring {
             let stored: Stored = serde_json::from_slice(&plain)
                 .context("the keyring is corrupt (not valid after decryption); restore it from your key backup")?;
             keys = match stored {
-                Stored::V2 { current, pending } => Keys { current: decode_keys(current)?, pending: decode_keys(pending)? },
+                Stored::V2 { current, pending } => {
+                    Keys { current: decode_keys(current)?, pending: decode_keys(pending)? }
+                }
                 Stored::V1(current) => Keys { current: decode_keys(current)?, pending: BTreeMap::new() },
             };
         }

@@ -90,7 +90,15 @@ pub struct Collection {
 
 impl Default for Collection {
     fn default() -> Self {
-        Collection { referrer: true, device: true, screen: true, geo: GeoLevel::Province, network: true, frequency: true, engagement: true }
+        Collection {
+            referrer: true,
+            device: true,
+            screen: true,
+            geo: GeoLevel::Province,
+            network: true,
+            frequency: true,
+            engagement: true,
+        }
     }
 }
 

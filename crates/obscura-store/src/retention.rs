@@ -96,10 +96,10 @@ mod tests {
     use time::macros::date;
 
     use super::*;
+    use crate::SqlQuery;
     use crate::aggregates::Aggregates;
     use crate::crypto::Key;
     use crate::rollup::ROLLUP_FILE_SCHEMA;
-    use crate::SqlQuery;
 
     const FIRST: Date = date!(2026 - 01 - 01);
     const SECOND: Date = date!(2026 - 01 - 02);
@@ -204,7 +204,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = Key::random();
         let store = Store { crash_after: Some(FIRST), ..Store::new(dir.path(), &key) };
-        let result = purge_expired(&store, &[], 30, 5, TODAY, &|_: &Destruction| -> anyhow::Result<()> { Ok(()) }).await;
+        let result =
+            purge_expired(&store, &[], 30, 5, TODAY, &|_: &Destruction| -> anyhow::Result<()> { Ok(()) }).await;
         assert!(result.is_err());
         assert_eq!(store.days(), vec![SECOND], "the first day was destroyed");
         // After the crash, what is on disk.

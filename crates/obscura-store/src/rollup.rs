@@ -108,7 +108,11 @@ pub struct RollupCache {
 }
 
 impl RollupCache {
-    pub fn new(dir: PathBuf, keyring: Arc<crate::keyring::Keyring>, aggregates: Arc<crate::aggregates::Aggregates>) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        keyring: Arc<crate::keyring::Keyring>,
+        aggregates: Arc<crate::aggregates::Aggregates>,
+    ) -> Self {
         RollupCache { dir, keyring, aggregates, days: Mutex::new(None) }
     }
 
@@ -170,8 +174,11 @@ fn read_encrypted(path: &Path, key: &[u8; 32]) -> anyhow::Result<RecordBatch> {
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
     let props = parquet::encryption::decrypt::FileDecryptionProperties::builder(key.to_vec()).build()?;
     let file = std::fs::File::open(path)?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, ArrowReaderOptions::new().with_file_decryption_properties(props))?
-        .build()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        ArrowReaderOptions::new().with_file_decryption_properties(props),
+    )?
+    .build()?;
     let batches = reader.collect::<Result<Vec<_>, _>>()?;
     Ok(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &batches)?)
 }
@@ -208,6 +215,10 @@ impl datafusion::datasource::TableProvider for RollupTable {
         for (i, b) in batches.into_iter().enumerate() {
             parts[i % 2].push(b);
         }
-        Ok(datafusion::datasource::memory::MemorySourceConfig::try_new_exec(&parts, ROLLUP_SCHEMA.clone(), projection.cloned())?)
+        Ok(datafusion::datasource::memory::MemorySourceConfig::try_new_exec(
+            &parts,
+            ROLLUP_SCHEMA.clone(),
+            projection.cloned(),
+        )?)
     }
 }

@@ -20,7 +20,8 @@ use crate::state::AppState;
 const LOGIN_CSRF_COOKIE: &str = "obscura_login_csrf";
 
 /// Verifying against this when the user does not exist keeps timing the same.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2ZHBr5hCdpGqnsA7hRQBx3Bd2d5G3jT7Lg5Kx4u2bHg";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2ZHBr5hCdpGqnsA7hRQBx3Bd2d5G3jT7Lg5Kx4u2bHg";
 
 fn login_page(status: StatusCode, message: Option<&str>) -> Response {
     let csrf = random_token();
@@ -102,7 +103,10 @@ pub async fn post_login(
 
 /// The request's login session, or a redirect to the login page.
 pub fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
-    state.sessions.get(headers, state.clock.now()).ok_or_else(|| (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response())
+    state
+        .sessions
+        .get(headers, state.clock.now())
+        .ok_or_else(|| (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response())
 }
 
 /// The form, if it carries the session's CSRF token; otherwise the 403 to send.
@@ -135,7 +139,10 @@ pub async fn post_logout(
     state.sessions.end(&headers);
     (
         StatusCode::SEE_OTHER,
-        [(LOCATION, "/login".to_owned()), (SET_COOKIE, format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"))],
+        [
+            (LOCATION, "/login".to_owned()),
+            (SET_COOKIE, format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")),
+        ],
     )
         .into_response()
 }
@@ -210,7 +217,13 @@ pub async fn post_password(
     let new = form.new.clone();
     let new_hash = match state.password_hashing.run(move || hash_password(&new)).await {
         Ok(Ok(hash)) => hash,
-        Ok(Err(_)) => return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be changed; try again.")),
+        Ok(Err(_)) => {
+            return account_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &session,
+                Some("The password could not be changed; try again."),
+            );
+        }
         Err(Busy) => return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some(Busy::MESSAGE)),
     };
     let username = session.username.clone();
@@ -221,7 +234,11 @@ pub async fn post_password(
         Ok(())
     });
     if saved.is_err() {
-        return account_page(StatusCode::SERVICE_UNAVAILABLE, &session, Some("The password could not be saved; try again."));
+        return account_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &session,
+            Some("The password could not be saved; try again."),
+        );
     }
     crate::settings::audit(&state, &session, "user.password", "changed own password");
     state.sessions.end_all(&session.username);

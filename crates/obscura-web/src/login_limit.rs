@@ -86,11 +86,8 @@ impl Failures {
             return;
         }
         // Entries under their limit with the fewest failures, oldest first; locked entries last.
-        let victim = self
-            .entries
-            .iter()
-            .min_by_key(|(_, e)| (e.count >= e.limit, e.count, e.since))
-            .map(|(k, _)| k.clone());
+        let victim =
+            self.entries.iter().min_by_key(|(_, e)| (e.count >= e.limit, e.count, e.since)).map(|(k, _)| k.clone());
         if let Some(key) = victim {
             self.entries.remove(&key);
         }
@@ -152,7 +149,10 @@ impl AttemptLimiter {
 
     /// Entries held: (networks, accounts).
     pub fn tracked(&self) -> (usize, usize) {
-        (self.networks.lock().unwrap_or_else(|e| e.into_inner()).len(), self.accounts.lock().unwrap_or_else(|e| e.into_inner()).len())
+        (
+            self.networks.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            self.accounts.lock().unwrap_or_else(|e| e.into_inner()).len(),
+        )
     }
 }
 

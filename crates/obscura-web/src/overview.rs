@@ -6,8 +6,8 @@
 
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::HeaderMap;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use obscura_query::results::{self, Aggregate, BreakdownRow, SeriesPoint};
@@ -28,7 +28,11 @@ pub async fn app_js() -> impl IntoResponse {
 }
 
 /// `GET /realtime`: visitors and top pages of the last five minutes, refreshing itself.
-pub async fn realtime(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+pub async fn realtime(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Response {
     let now = state.clock.now();
     let session = match crate::accounts::signed_in(&state, &headers) {
         Ok(s) => s,
@@ -42,22 +46,43 @@ pub async fn realtime(State(state): State<AppState>, headers: HeaderMap, UrlQuer
         .or_else(|| meta.sites.iter().find(|s| reader.may_read(s.id)))
         .cloned()
     else {
-        return (StatusCode::NOT_FOUND, Html(page("Realtime", html! { main { p { "No site to show." } } }).into_string())).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Realtime", html! { main { p { "No site to show." } } }).into_string()),
+        )
+            .into_response();
     };
     if !reader.may_read(site.id) {
-        return (StatusCode::FORBIDDEN, Html(page("Realtime", html! { main { p.error { "You may not read this site." } } }).into_string())).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            Html(page("Realtime", html! { main { p.error { "You may not read this site." } } }).into_string()),
+        )
+            .into_response();
     }
     if let Err(e) = crate::stats_api::audit_read(&state, &reader.actor, Some(&site.domain), "realtime") {
         return e.into_response();
     }
-    let q = Query { site: site.id, range: obscura_query::TimeRange { from: now - time::Duration::minutes(5), to: now + time::Duration::seconds(1) }, filters: Vec::new() };
+    let q = Query {
+        site: site.id,
+        range: obscura_query::TimeRange {
+            from: now - time::Duration::minutes(5),
+            to: now + time::Duration::seconds(1),
+        },
+        filters: Vec::new(),
+    };
     let store = state.store.as_ref();
     let (agg, pages) = futures::join!(
         results::aggregate(store, state.dialect, &q),
         results::breakdown(store, state.dialect, &q, &Dimension::Page, 10)
     );
     let (Ok(agg), Ok(pages)) = (agg, pages) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Html(page("Realtime", html! { main { p.error { "The store could not answer; retrying." } } }).into_string())).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(
+                page("Realtime", html! { main { p.error { "The store could not answer; retrying." } } }).into_string(),
+            ),
+        )
+            .into_response();
     };
     let body = html! {
         (DOCTYPE)
@@ -124,7 +149,13 @@ const PANELS: [Panel; 6] = [
     Panel {
         param: "sources",
         title: "Sources",
-        tabs: &[("source", "Channel"), ("referrer", "Referrer"), ("utm_source", "UTM source"), ("utm_medium", "UTM medium"), ("utm_campaign", "UTM campaign")],
+        tabs: &[
+            ("source", "Channel"),
+            ("referrer", "Referrer"),
+            ("utm_source", "UTM source"),
+            ("utm_medium", "UTM medium"),
+            ("utm_campaign", "UTM campaign"),
+        ],
         count: Count::Visits,
     },
     Panel {
@@ -136,19 +167,35 @@ const PANELS: [Panel; 6] = [
     Panel {
         param: "locations",
         title: "Locations",
-        tabs: &[("country", "Countries"), ("province", "Provinces"), ("continent", "Continents"), ("network", "Network operators")],
+        tabs: &[
+            ("country", "Countries"),
+            ("province", "Provinces"),
+            ("continent", "Continents"),
+            ("network", "Network operators"),
+        ],
         count: Count::Visits,
     },
     Panel {
         param: "devices",
         title: "Devices",
-        tabs: &[("browser", "Browsers"), ("os", "Operating systems"), ("device_type", "Device types"), ("device_brand", "Brands"), ("device_model", "Models"), ("screen", "Screens")],
+        tabs: &[
+            ("browser", "Browsers"),
+            ("os", "Operating systems"),
+            ("device_type", "Device types"),
+            ("device_brand", "Brands"),
+            ("device_model", "Models"),
+            ("screen", "Screens"),
+        ],
         count: Count::Visits,
     },
     Panel {
         param: "frequency",
         title: "Visitors",
-        tabs: &[("visitor_type", "New vs returning"), ("days_since_last", "Days since last visit"), ("visit_count", "Visits so far")],
+        tabs: &[
+            ("visitor_type", "New vs returning"),
+            ("days_since_last", "Days since last visit"),
+            ("visit_count", "Visits so far"),
+        ],
         count: Count::Visits,
     },
     Panel { param: "events", title: "Custom events", tabs: &[("event", "Events")], count: Count::Events },
@@ -174,13 +221,17 @@ fn url_with(base: &str, params: &Params, changes: &[(&str, Option<&str>)]) -> St
         .collect();
     merged.extend(changes.iter().filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v.to_owned()))));
     merged.sort();
-    let query: Vec<String> = merged.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect();
+    let query: Vec<String> =
+        merged.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect();
     format!("{base}?{}", query.join("&"))
 }
 
 /// The filters of the URL, as written there (`dim==value` joined with `;`).
 fn filter_list(params: &Params) -> Vec<String> {
-    params.get("filters").map(|f| f.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    params
+        .get("filters")
+        .map(|f| f.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// Who looks at a dashboard: a logged-in user, or a visitor of a shared link.
@@ -197,7 +248,11 @@ pub struct Viewer {
     pub session: Option<crate::sessions::Session>,
 }
 
-pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+pub async fn overview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Response {
     let session = match crate::accounts::signed_in(&state, &headers) {
         Ok(s) => s,
         Err(response) => return response,
@@ -206,10 +261,18 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap, UrlQuer
     let reader = Reader::for_session(&state, &session);
     let sites: Vec<_> = meta.sites.iter().filter(|s| reader.may_read(s.id)).cloned().collect();
     if sites.is_empty() {
-        let body = page("Overview", html! { main { h1 { "No sites yet" } p { "Add one with " code { "obscura site add example.com" } "." } } });
+        let body = page(
+            "Overview",
+            html! { main { h1 { "No sites yet" } p { "Add one with " code { "obscura site add example.com" } "." } } },
+        );
         return Html(body.into_string()).into_response();
     }
-    render_dashboard(&state, Viewer { reader, base: "/".into(), audited_base: "/".into(), sites, session: Some(session) }, params).await
+    render_dashboard(
+        &state,
+        Viewer { reader, base: "/".into(), audited_base: "/".into(), sites, session: Some(session) },
+        params,
+    )
+    .await
 }
 
 /// Renders the dashboard for `viewer` from the URL's parameters.
@@ -227,13 +290,21 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
             None => Interval::Day,
         };
         let prop = params.get("prop").filter(|p| !p.is_empty() && p.len() <= 100).cloned();
-        crate::stats_api::audit_read(state, &reader.actor, Some(&site.domain), &format!("dashboard {}", url_with(&audited_base, &params, &[])))?;
+        crate::stats_api::audit_read(
+            state,
+            &reader.actor,
+            Some(&site.domain),
+            &format!("dashboard {}", url_with(&audited_base, &params, &[])),
+        )?;
         Ok((q, site, interval, prop))
     });
     let (q, site, interval, prop) = match parsed {
         Ok(x) => x,
         Err(e) => {
-            let body = page("Bad request", html! { main { h1 { "Cannot show this view" } p class="error" { (e.message) } p { a href=(base) { "Back to the overview" } } } });
+            let body = page(
+                "Bad request",
+                html! { main { h1 { "Cannot show this view" } p class="error" { (e.message) } p { a href=(base) { "Back to the overview" } } } },
+            );
             return (e.status, Html(body.into_string())).into_response();
         }
     };
@@ -243,7 +314,8 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
     let tab_of = |panel: &Panel| -> String {
         let chosen = params.get(panel.param).map(String::as_str);
         let allowed = panel.tabs.iter().any(|(dim, _)| Some(*dim) == chosen)
-            || (panel.param == "events" && prop.as_deref().is_some_and(|p| chosen == Some(format!("prop:{p}").as_str())));
+            || (panel.param == "events"
+                && prop.as_deref().is_some_and(|p| chosen == Some(format!("prop:{p}").as_str())));
         if allowed { chosen.unwrap_or(panel.tabs[0].0).to_owned() } else { panel.tabs[0].0.to_owned() }
     };
     let tabs: Vec<String> = PANELS.iter().map(tab_of).collect();
@@ -256,12 +328,17 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
         results::timeseries(store, d, &q, interval),
         breakdowns,
     );
-    let loaded = (|| Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels.into_iter().collect::<Result<Vec<_>, _>>()?)))();
+    let loaded = (|| {
+        Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels.into_iter().collect::<Result<Vec<_>, _>>()?))
+    })();
     let (now, before, series, panels) = match loaded {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("dashboard query failed: {e}");
-            let body = page("Unavailable", html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } });
+            let body = page(
+                "Unavailable",
+                html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } },
+            );
             return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
         }
     };
@@ -353,7 +430,13 @@ fn change(now: f64, before: f64, lower_is_better: bool) -> Markup {
     }
     let pct = (now - before) / before * 100.0;
     let good = if lower_is_better { pct < 0.0 } else { pct > 0.0 };
-    let class = if pct.abs() < 0.5 { "change" } else if good { "change up" } else { "change down" };
+    let class = if pct.abs() < 0.5 {
+        "change"
+    } else if good {
+        "change up"
+    } else {
+        "change down"
+    };
     html! { span class=(class) { (format!("{:+.0}%", pct)) " vs previous period" } }
 }
 
@@ -423,10 +506,8 @@ fn chart(series: &[SeriesPoint], interval: Interval) -> Markup {
 /// The behaviour flow as a picture: previous pages on the left, pages on the right, each band as
 /// wide as the pageviews that followed that step (hover a band for its numbers).
 fn flow_picture(rows: &[BreakdownRow]) -> Markup {
-    let pairs: Vec<(&str, &str, u64)> = rows
-        .iter()
-        .filter_map(|r| r.value.split_once(" → ").map(|(a, b)| (a, b, r.pageviews)))
-        .collect();
+    let pairs: Vec<(&str, &str, u64)> =
+        rows.iter().filter_map(|r| r.value.split_once(" → ").map(|(a, b)| (a, b, r.pageviews))).collect();
     let total: u64 = pairs.iter().map(|p| p.2).sum::<u64>().max(1);
     // Nodes in order of their traffic, each as tall as its share.
     let nodes = |left_side: bool| -> Vec<(String, u64)> {
@@ -447,19 +528,30 @@ fn flow_picture(rows: &[BreakdownRow]) -> Markup {
     let (ls, rs) = (scale(left.len()), scale(right.len()));
     let tops = |list: &[(String, u64)], k: f64| -> Vec<f64> {
         let mut y = 0.0;
-        list.iter().map(|(_, v)| { let top = y; y += *v as f64 * k + gap; top }).collect()
+        list.iter()
+            .map(|(_, v)| {
+                let top = y;
+                y += *v as f64 * k + gap;
+                top
+            })
+            .collect()
     };
     let (ltop, rtop) = (tops(&left, ls), tops(&right, rs));
     let mut lused = vec![0.0; left.len()];
     let mut rused = vec![0.0; right.len()];
     let mut bands = Vec::new();
     for (a, b, v) in &pairs {
-        let (li, ri) = (left.iter().position(|n| n.0 == *a).unwrap_or(0), right.iter().position(|n| n.0 == *b).unwrap_or(0));
+        let (li, ri) =
+            (left.iter().position(|n| n.0 == *a).unwrap_or(0), right.iter().position(|n| n.0 == *b).unwrap_or(0));
         let (lh, rh) = (*v as f64 * ls, *v as f64 * rs);
         let (y1, y2) = (ltop[li] + lused[li] + lh / 2.0, rtop[ri] + rused[ri] + rh / 2.0);
         lused[li] += lh;
         rused[ri] += rh;
-        bands.push((format!("M{node_w} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {:.1} {y2:.1}", w / 2.0, w / 2.0, w - node_w), lh.max(rh).max(1.0), format!("{a} → {b}: {v} pageviews")));
+        bands.push((
+            format!("M{node_w} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {:.1} {y2:.1}", w / 2.0, w / 2.0, w - node_w),
+            lh.max(rh).max(1.0),
+            format!("{a} → {b}: {v} pageviews"),
+        ));
     }
     html! {
         svg.flow viewBox=(format!("-200 -4 {} {}", w + 400.0, h + 8.0)) role="img" aria-label="Behaviour flow" {

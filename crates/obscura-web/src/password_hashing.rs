@@ -48,7 +48,12 @@ impl Drop for Waiting<'_> {
 
 impl PasswordHashing {
     pub fn new(concurrent: usize, max_waiting: usize, max_wait: Duration) -> Self {
-        PasswordHashing { permits: Arc::new(Semaphore::new(concurrent.max(1))), waiting: AtomicUsize::new(0), max_waiting, max_wait }
+        PasswordHashing {
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            max_wait,
+        }
     }
 
     /// Runs `job` (a password hash or check) on the blocking pool when a turn is free.

@@ -73,7 +73,9 @@ pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -
 
 fn render_html(inv: &Value, updated: &str) -> String {
     let items = |v: &Value| -> Vec<(String, String)> {
-        v.as_object().map(|o| o.iter().map(|(k, v)| (k.replace('_', " "), v.as_str().unwrap_or_default().to_owned())).collect()).unwrap_or_default()
+        v.as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.replace('_', " "), v.as_str().unwrap_or_default().to_owned())).collect())
+            .unwrap_or_default()
     };
     page(
         "Privacy",
@@ -120,7 +122,10 @@ fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -
     let site = match params.get("site") {
         Some(domain) => match meta.site_by_domain(domain) {
             Some(s) => Some(s.clone()),
-            None => return (StatusCode::NOT_FOUND, format!("no policy for {domain:?}: not a site of this server")).into_response(),
+            None => {
+                return (StatusCode::NOT_FOUND, format!("no policy for {domain:?}: not a site of this server"))
+                    .into_response();
+            }
         },
         None => None,
     };
@@ -143,7 +148,8 @@ fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -
         .unwrap_or_default()
         .replace("+0000", "GMT");
     let cache = [(ETAG, etag.clone()), (LAST_MODIFIED, last_modified), (CACHE_CONTROL, "no-cache".to_owned())];
-    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     if json {
@@ -155,10 +161,18 @@ fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -
     }
 }
 
-pub async fn privacy_html(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+pub async fn privacy_html(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Response {
     respond(&state, &headers, &params, false)
 }
 
-pub async fn privacy_json(State(state): State<AppState>, headers: HeaderMap, UrlQuery(params): UrlQuery<Params>) -> Response {
+pub async fn privacy_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Response {
     respond(&state, &headers, &params, true)
 }

@@ -31,11 +31,22 @@ pub async fn log_request(State(state): State<AppState>, request: Request, next: 
 /// The line for a request, its status and time still to fill in.
 fn describe(state: &AppState, request: &Request) -> AccessLine {
     let header = |name: &str| {
-        request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(500).collect::<String>()
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(500)
+            .collect::<String>()
     };
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let ip = crate::client_ip::client_ip(state, peer, request.headers()).map_or_else(String::new, |ip| ip.to_string());
-    let forwarded = [header("x-forwarded-for"), header("forwarded")].into_iter().filter(|h| !h.is_empty()).collect::<Vec<_>>().join("; ");
+    let forwarded = [header("x-forwarded-for"), header("forwarded")]
+        .into_iter()
+        .filter(|h| !h.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     AccessLine {
         ts_ms: 0,
         ip,
@@ -93,7 +104,8 @@ pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap, Query(
         Err(r) => return r,
     };
     if session.role < Role::Owner {
-        return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string())).into_response();
+        return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string()))
+            .into_response();
     }
     let ip = match query.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
@@ -106,7 +118,10 @@ pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap, Query(
         None => None,
         Some(text) => match Cursor::decode(text) {
             Some(c) => Some(c),
-            None => return (StatusCode::BAD_REQUEST, "before: not a position in the log (use the page's links)").into_response(),
+            None => {
+                return (StatusCode::BAD_REQUEST, "before: not a position in the log (use the page's links)")
+                    .into_response();
+            }
         },
     };
     let since = state.clock.now() - time::Duration::hours(obscura_store::access_log::PROMISED_HOURS);
@@ -118,8 +133,12 @@ pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap, Query(
     .await;
     let found = match read {
         Ok(Ok(page)) => page,
-        Ok(Err(e)) => return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e:#}")).into_response(),
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e}")).into_response(),
+        Ok(Err(e)) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e:#}")).into_response();
+        }
+        Err(e) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("the access log cannot be read: {e}")).into_response();
+        }
     };
     let filtered = if ip.is_some() { "yes" } else { "no" };
     audit(&state, &session, "logs.read", &format!("{} lines, address filter: {filtered}", found.lines.len()));

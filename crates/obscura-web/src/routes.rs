@@ -39,37 +39,79 @@ const fn spec(method: &'static str, path: &'static str, access: Access, purpose:
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     use Access::*;
     vec![
-        (spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format"), post(ingest_http::post_event).options(ingest_http::preflight)),
+        (
+            spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format"),
+            post(ingest_http::post_event).options(ingest_http::preflight),
+        ),
         (spec("GET", "/js/obscura.js", Public, "the tracking script"), get(tracker::tracker_js)),
-        (spec("GET", "/privacy", Public, "the privacy policy, generated from the configuration"), get(policy::privacy_html)),
-        (spec("GET", "/privacy.json", Public, "the data inventory, generated from the configuration"), get(policy::privacy_json)),
+        (
+            spec("GET", "/privacy", Public, "the privacy policy, generated from the configuration"),
+            get(policy::privacy_html),
+        ),
+        (
+            spec("GET", "/privacy.json", Public, "the data inventory, generated from the configuration"),
+            get(policy::privacy_json),
+        ),
         (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
         (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(overview::app_css)),
         (spec("GET", "/static/app.js", Public, "dashboard theme switch"), get(overview::app_js)),
         (spec("GET|POST", "/login", Public, "login form"), get(accounts::get_login).post(accounts::post_login)),
         (spec("POST", "/logout", Session, "end the session"), post(accounts::post_logout)),
         (spec("GET", "/", Session, "overview dashboard"), get(overview::overview)),
-        (spec("GET|POST", "/share/{token}", ShareToken, "a shared read-only dashboard"), get(shares::get_share).post(shares::post_share_password)),
+        (
+            spec("GET|POST", "/share/{token}", ShareToken, "a shared read-only dashboard"),
+            get(shares::get_share).post(shares::post_share_password),
+        ),
         (spec("GET", "/realtime", Session, "visitors of the last five minutes"), get(overview::realtime)),
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
-        (spec("GET|POST", "/sites", Session, "sites: list and add (admins)"), get(settings::list_sites).post(settings::add_site)),
-        (spec("POST", "/sites/{domain}/shares", Session, "create a shared link (admins)"), post(settings::create_share)),
-        (spec("POST", "/sites/{domain}/shares/revoke", Session, "revoke a shared link (admins)"), post(settings::revoke_share)),
-        (spec("GET|POST", "/users", Session, "users: list and add (admins)"), get(settings::users_page).post(settings::add_user)),
-        (spec("POST", "/users/remove", Session, "remove a user (admins; owners only by owners)"), post(settings::remove_user)),
+        (
+            spec("GET|POST", "/sites", Session, "sites: list and add (admins)"),
+            get(settings::list_sites).post(settings::add_site),
+        ),
+        (
+            spec("POST", "/sites/{domain}/shares", Session, "create a shared link (admins)"),
+            post(settings::create_share),
+        ),
+        (
+            spec("POST", "/sites/{domain}/shares/revoke", Session, "revoke a shared link (admins)"),
+            post(settings::revoke_share),
+        ),
+        (
+            spec("GET|POST", "/users", Session, "users: list and add (admins)"),
+            get(settings::users_page).post(settings::add_user),
+        ),
+        (
+            spec("POST", "/users/remove", Session, "remove a user (admins; owners only by owners)"),
+            post(settings::remove_user),
+        ),
         (spec("GET", "/audit", Session, "the audit log (owners)"), get(settings::audit_page)),
-        (spec("GET", "/logs", Session, "the access log of the last 73 hours (owners; audited)"), get(request_log::logs_page)),
-        (spec("GET|POST", "/tokens", Session, "API tokens: list and create (admins)"), get(settings::tokens_page).post(settings::create_token)),
+        (
+            spec("GET", "/logs", Session, "the access log of the last 73 hours (owners; audited)"),
+            get(request_log::logs_page),
+        ),
+        (
+            spec("GET|POST", "/tokens", Session, "API tokens: list and create (admins)"),
+            get(settings::tokens_page).post(settings::create_token),
+        ),
         (spec("POST", "/tokens/revoke", Session, "revoke an API token (admins)"), post(settings::revoke_token)),
-        (spec("GET|POST", "/sites/{domain}/settings", Session, "a site's privacy and collection settings (admins)"), get(settings::get_settings).post(settings::post_settings)),
+        (
+            spec("GET|POST", "/sites/{domain}/settings", Session, "a site's privacy and collection settings (admins)"),
+            get(settings::get_settings).post(settings::post_settings),
+        ),
         (spec("POST", "/account/password", Session, "change one's password"), post(accounts::post_password)),
-        (spec("POST", "/account/logout-all", Session, "end every session of one's account"), post(accounts::post_logout_all)),
+        (
+            spec("POST", "/account/logout-all", Session, "end every session of one's account"),
+            post(accounts::post_logout_all),
+        ),
         (spec("GET", "/api/v1/sites", ReadToken, "sites the caller may read"), get(stats_api::sites)),
         (spec("GET", "/api/v1/ingest/status", ReadToken, "ingest counters since start"), get(stats_api::ingest_status)),
         (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),
         (spec("GET", "/api/v1/stats/timeseries", ReadToken, "numbers per hour or day"), get(stats_api::timeseries)),
         (spec("GET", "/api/v1/stats/breakdown", ReadToken, "top values of a dimension"), get(stats_api::breakdown)),
-        (spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown as CSV (tokens, analysts and up)"), get(stats_api::export_csv)),
+        (
+            spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown as CSV (tokens, analysts and up)"),
+            get(stats_api::export_csv),
+        ),
     ]
 }
 

@@ -48,12 +48,17 @@ impl Sessions {
     /// Starts a session; returns the cookie value (only its hash is kept).
     pub fn create(&self, username: &str, role: Role, now: OffsetDateTime) -> String {
         let token = random_token();
-        let session = Session { username: username.to_owned(), role, csrf: random_token(), expires: now + SESSION_LIFETIME };
+        let session =
+            Session { username: username.to_owned(), role, csrf: random_token(), expires: now + SESSION_LIFETIME };
         let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.expires > now);
         let theirs = map.values().filter(|s| s.username == username).count();
         if theirs >= MAX_SESSIONS_PER_USER {
-            let oldest = map.iter().filter(|(_, s)| s.username == username).min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone());
+            let oldest = map
+                .iter()
+                .filter(|(_, s)| s.username == username)
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(k, _)| k.clone());
             if let Some(key) = oldest {
                 map.remove(&key);
             }

@@ -70,7 +70,10 @@ async fn with_hashing<T: Send + 'static>(
 fn admin(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
     let session = crate::accounts::signed_in(state, headers)?;
     if session.role < Role::Admin {
-        let body = page("Forbidden", html! { main { h1 { "Admins only" } p { "Site settings need the admin or owner role." } } });
+        let body = page(
+            "Forbidden",
+            html! { main { h1 { "Admins only" } p { "Site settings need the admin or owner role." } } },
+        );
         return Err((StatusCode::FORBIDDEN, Html(body.into_string())).into_response());
     }
     Ok(session)
@@ -169,7 +172,11 @@ pub async fn get_settings(State(state): State<AppState>, headers: HeaderMap, Pat
         Err(r) => return r,
     };
     let Some(site) = state.meta.get().site_by_domain(&domain).cloned() else {
-        return (StatusCode::NOT_FOUND, Html(page("Not found", html! { main { h1 { "No such site" } } }).into_string())).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Not found", html! { main { h1 { "No such site" } } }).into_string()),
+        )
+            .into_response();
     };
     let c = &site.collect;
     let body = page(
@@ -352,7 +359,8 @@ pub async fn audit_page(State(state): State<AppState>, headers: HeaderMap) -> Re
         Err(r) => return r,
     };
     if session.role < Role::Owner {
-        return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string())).into_response();
+        return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string()))
+            .into_response();
     }
     let verdict = match state.audit.verify() {
         Ok(n) => format!("Chain intact: {n} records."),
@@ -493,7 +501,6 @@ pub async fn revoke_token(
     }
     (StatusCode::SEE_OTHER, [(LOCATION, "/tokens")]).into_response()
 }
-
 
 /// `GET /users`: accounts and their roles; admins add and remove them (owners only by owners).
 pub async fn users_page(State(state): State<AppState>, headers: HeaderMap) -> Response {

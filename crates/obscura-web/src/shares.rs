@@ -18,12 +18,12 @@ use obscura_store::meta::Share;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use obscura_admin::credentials::{random_token, secret_digest, verify_password};
 use crate::overview::{Viewer, page, render_dashboard};
 use crate::password_hashing::Busy;
 use crate::sessions::cookie;
 use crate::state::AppState;
 use crate::stats_api::{Params, Reader};
+use obscura_admin::credentials::{random_token, secret_digest, verify_password};
 
 /// How long a browser that entered a link's password may view it without entering it again.
 pub const GRANT_LIFETIME: Duration = Duration::hours(12);
@@ -90,10 +90,23 @@ fn grant_cookie(share: &Share) -> String {
 fn find(state: &AppState, token: &str) -> Result<Share, Response> {
     let now_ms = state.clock.now_ms();
     let digest = secret_digest(token);
-    let gone = || (StatusCode::NOT_FOUND, Html(page("Link not found", html! { main { h1 { "This link does not exist or was revoked" } } }).into_string())).into_response();
+    let gone = || {
+        (
+            StatusCode::NOT_FOUND,
+            Html(
+                page("Link not found", html! { main { h1 { "This link does not exist or was revoked" } } })
+                    .into_string(),
+            ),
+        )
+            .into_response()
+    };
     let share = state.meta.get().shares.iter().find(|s| s.sha256 == digest).cloned().ok_or_else(gone)?;
     if share.expires_ms.is_some_and(|e| e <= now_ms) {
-        return Err((StatusCode::GONE, Html(page("Link expired", html! { main { h1 { "This link has expired" } } }).into_string())).into_response());
+        return Err((
+            StatusCode::GONE,
+            Html(page("Link expired", html! { main { h1 { "This link has expired" } } }).into_string()),
+        )
+            .into_response());
     }
     Ok(share)
 }
@@ -132,7 +145,8 @@ pub async fn get_share(
     };
     if share.password_hash.is_some() {
         let now = state.clock.now();
-        let granted = cookie(&headers, &grant_cookie(&share)).is_some_and(|c| state.share_grants.allows(&c, &share.id, now));
+        let granted =
+            cookie(&headers, &grant_cookie(&share)).is_some_and(|c| state.share_grants.allows(&c, &share.id, now));
         if !granted {
             return password_page(&token, StatusCode::UNAUTHORIZED, None);
         }
@@ -179,7 +193,11 @@ pub async fn post_share_password(
     let client = crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers);
     let account = format!("share:{}", share.id);
     if state.login_attempts.try_attempt(client, &account, now).is_err() {
-        return password_page(&token, StatusCode::TOO_MANY_REQUESTS, Some("Too many wrong passwords. Try again in 15 minutes."));
+        return password_page(
+            &token,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many wrong passwords. Try again in 15 minutes."),
+        );
     }
     match state.password_hashing.run(move || verify_password(&hash, &form.password)).await {
         Ok(true) => {}
@@ -199,7 +217,10 @@ pub async fn post_share_password(
             (LOCATION, format!("/share/{token}")),
             (
                 SET_COOKIE,
-                format!("{}={grant}; HttpOnly; SameSite=Strict; Path=/share/{token}; Max-Age={max_age}", grant_cookie(&share)),
+                format!(
+                    "{}={grant}; HttpOnly; SameSite=Strict; Path=/share/{token}; Max-Age={max_age}",
+                    grant_cookie(&share)
+                ),
             ),
         ],
     )

@@ -82,12 +82,11 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiErr
 
 /// Builds the typed query from URL parameters, checking the reader may see the site.
 pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result<(Query, Site), ApiError> {
-    let domain = params.get("site").ok_or_else(|| ApiError::bad_request("missing parameter `site` (the site's domain)"))?;
+    let domain =
+        params.get("site").ok_or_else(|| ApiError::bad_request("missing parameter `site` (the site's domain)"))?;
     let meta = state.meta.get();
-    let site = meta
-        .site_by_domain(domain)
-        .cloned()
-        .ok_or_else(|| ApiError::new(404, format!("unknown site {domain:?}")))?;
+    let site =
+        meta.site_by_domain(domain).cloned().ok_or_else(|| ApiError::new(404, format!("unknown site {domain:?}")))?;
     if !reader.may_read(site.id) {
         return Err(ApiError::forbidden(format!("{} may not read {domain:?}", reader.actor)));
     }
@@ -173,8 +172,9 @@ pub async fn breakdown(
         params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
     )?;
     let limit = parse_limit(&params)?;
-    let rows =
-        results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit).await.map_err(ApiError::unavailable)?;
+    let rows = results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit)
+        .await
+        .map_err(ApiError::unavailable)?;
     let mut out = json!({ "dimension": dim.name(), "results": rows });
     if matches!(dim, Dimension::Continent | Dimension::Country | Dimension::Province | Dimension::Network) {
         // DB-IP's licence (CC BY 4.0) asks for attribution wherever its data is shown.
@@ -199,7 +199,9 @@ pub async fn export_csv(
         }
     }
     let (q, site) = parse_query(&state, &reader, &params)?;
-    let dim = Dimension::parse(params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?)?;
+    let dim = Dimension::parse(
+        params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
+    )?;
     let limit = match params.get("limit") {
         None => 1000,
         Some(_) => parse_limit(&params)?,
@@ -208,16 +210,27 @@ pub async fn export_csv(
     let detail = describe("/api/v1/export.csv", &params);
     state
         .audit
-        .append(obscura_store::audit::AuditEntry { ts_ms, actor: &reader.actor, action: "export", site: Some(&site.domain), detail: &detail })
+        .append(obscura_store::audit::AuditEntry {
+            ts_ms,
+            actor: &reader.actor,
+            action: "export",
+            site: Some(&site.domain),
+            detail: &detail,
+        })
         .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))?;
-    let rows = results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit).await.map_err(ApiError::unavailable)?;
+    let rows = results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit)
+        .await
+        .map_err(ApiError::unavailable)?;
     let mut csv = format!("{},visitors,visits,pageviews,events\n", dim.name());
     for r in &rows {
         csv.push_str(&format!("{},{},{},{},{}\n", csv_field(&r.value), r.visitors, r.visits, r.pageviews, r.events));
     }
     let name = format!("attachment; filename=\"{}-{}.csv\"", site.domain, dim.name().replace(':', "-"));
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, name)],
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, name),
+        ],
         csv,
     )
         .into_response())

@@ -60,7 +60,12 @@ pub fn add_user_with_sites(
 }
 
 /// Creates a shared read-only link to `domain`'s dashboard; returns its id and token.
-pub fn add_share(meta: &MetaStore, domain: &str, password: Option<&str>, expires_days: Option<u32>) -> anyhow::Result<(String, String)> {
+pub fn add_share(
+    meta: &MetaStore,
+    domain: &str,
+    password: Option<&str>,
+    expires_days: Option<u32>,
+) -> anyhow::Result<(String, String)> {
     Ok(seeding(meta).add_share(domain, password, expires_days)?)
 }
 
@@ -70,6 +75,12 @@ pub fn revoke_share(meta: &MetaStore, id: &str) -> anyhow::Result<()> {
 }
 
 /// Adds an API token; returns the secret, shown once.
-pub fn add_token(meta: &MetaStore, name: &str, scope: TokenScope, site_domains: &[String], expires_days: Option<u32>) -> anyhow::Result<String> {
+pub fn add_token(
+    meta: &MetaStore,
+    name: &str,
+    scope: TokenScope,
+    site_domains: &[String],
+    expires_days: Option<u32>,
+) -> anyhow::Result<String> {
     Ok(seeding(meta).add_token(name, scope, site_domains, expires_days)?.1)
 }

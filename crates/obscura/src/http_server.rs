@@ -107,12 +107,13 @@ async fn serve_connection<S>(
     // takes without sending a byte.
     let in_flight = Arc::new(AtomicU64::new(0));
     let (started, finished) = (in_flight.clone(), in_flight.clone());
-    let service = tower::ServiceExt::map_request(router, move |mut request: axum::http::Request<hyper::body::Incoming>| {
-        started.fetch_add(1, Ordering::Relaxed);
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request.extensions_mut().insert(reached);
-        request
-    });
+    let service =
+        tower::ServiceExt::map_request(router, move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            started.fetch_add(1, Ordering::Relaxed);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(reached);
+            request
+        });
     let service = tower::ServiceExt::map_response(service, move |response| {
         finished.fetch_sub(1, Ordering::Relaxed);
         response

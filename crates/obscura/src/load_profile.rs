@@ -73,16 +73,38 @@ const CAMPAIGNS: [&str; 4] = [
 ];
 
 const ANDROID_MODELS: [&str; 24] = [
-    "SM-S918B", "SM-G991B", "SM-A515F", "SM-A536B", "SM-G780G", "SM-N986B", "Pixel 8", "Pixel 7a", "Pixel 6",
-    "Redmi Note 9 Pro", "M2101K6G", "2201117TG", "CPH2211", "CPH2451", "RMX3085", "V2130", "moto g(60)",
-    "motorola edge 30", "ONEPLUS A6013", "LE2123", "HUAWEI P30", "VOG-L29", "TECNO KG5", "Infinix X6816",
+    "SM-S918B",
+    "SM-G991B",
+    "SM-A515F",
+    "SM-A536B",
+    "SM-G780G",
+    "SM-N986B",
+    "Pixel 8",
+    "Pixel 7a",
+    "Pixel 6",
+    "Redmi Note 9 Pro",
+    "M2101K6G",
+    "2201117TG",
+    "CPH2211",
+    "CPH2451",
+    "RMX3085",
+    "V2130",
+    "moto g(60)",
+    "motorola edge 30",
+    "ONEPLUS A6013",
+    "LE2123",
+    "HUAWEI P30",
+    "VOG-L29",
+    "TECNO KG5",
+    "Infinix X6816",
 ];
 
 impl LoadProfile {
     /// The profile for `site`, with addresses from `asn_csv` (the network operator database:
     /// `range_start,range_end,asn,organisation` lines) when it is given and readable.
     pub fn new(site: &str, asn_csv: Option<&Path>) -> Self {
-        let ranges = asn_csv.and_then(|p| read_ranges(p).ok()).filter(|r| r.len() > 1000).unwrap_or_else(fallback_ranges);
+        let ranges =
+            asn_csv.and_then(|p| read_ranges(p).ok()).filter(|r| r.len() > 1000).unwrap_or_else(fallback_ranges);
         LoadProfile { site: site.to_owned(), ranges, browsers: browsers(), pages: pages() }
     }
 
@@ -104,10 +126,15 @@ impl LoadProfile {
         let page = |k: u64| &self.pages[draw(visitor, 10 + k, self.pages.len())];
         let site = &self.site;
         let mobile = browser.user_agent.contains("Mobile");
-        let screen = if mobile { 360 + draw(visitor, 4, 70) } else { [1280, 1366, 1440, 1536, 1920, 2560][draw(visitor, 4, 6)] };
+        let screen =
+            if mobile { 360 + draw(visitor, 4, 70) } else { [1280, 1366, 1440, 1536, 1920, 2560][draw(visitor, 4, 6)] };
         let returning = draw(visitor, 5, 3) == 0;
         let frequency = if returning {
-            format!(r#","returning":true,"days_since_last":"{}","visit_count":"{}""#, ["1", "2-7", "8-30", "31+"][draw(visitor, 6, 4)], ["2-3", "4-9", "10+"][draw(visitor, 7, 3)])
+            format!(
+                r#","returning":true,"days_since_last":"{}","visit_count":"{}""#,
+                ["1", "2-7", "8-30", "31+"][draw(visitor, 6, 4)],
+                ["2-3", "4-9", "10+"][draw(visitor, 7, 3)]
+            )
         } else {
             r#","returning":false,"visit_count":"1""#.to_owned()
         };
@@ -118,16 +145,37 @@ impl LoadProfile {
                     0..=3 => String::new(),
                     _ => format!(r#","referrer":"{}""#, REFERRERS[draw(visitor, 9, REFERRERS.len())]),
                 };
-                let query = if draw(visitor, 20, 8) == 0 { format!("?{}", CAMPAIGNS[draw(visitor, 21, CAMPAIGNS.len())]) } else { String::new() };
-                format!(r#"{{"site":"{site}","kind":"pageview","url":"https://{site}{}{query}"{referrer},"screen_width":{screen}{frequency}}}"#, page(0))
+                let query = if draw(visitor, 20, 8) == 0 {
+                    format!("?{}", CAMPAIGNS[draw(visitor, 21, CAMPAIGNS.len())])
+                } else {
+                    String::new()
+                };
+                format!(
+                    r#"{{"site":"{site}","kind":"pageview","url":"https://{site}{}{query}"{referrer},"screen_width":{screen}{frequency}}}"#,
+                    page(0)
+                )
             }
-            1 | 2 => format!(r#"{{"site":"{site}","kind":"pageview","url":"https://{site}{}","screen_width":{screen}{frequency}}}"#, page(step)),
-            3 => format!(r#"{{"site":"{site}","kind":"engagement","url":"https://{site}{}","engaged_ms":{}}}"#, page(2), 2_000 + draw(visitor, 22, 120_000)),
+            1 | 2 => format!(
+                r#"{{"site":"{site}","kind":"pageview","url":"https://{site}{}","screen_width":{screen}{frequency}}}"#,
+                page(step)
+            ),
+            3 => format!(
+                r#"{{"site":"{site}","kind":"engagement","url":"https://{site}{}","engaged_ms":{}}}"#,
+                page(2),
+                2_000 + draw(visitor, 22, 120_000)
+            ),
             _ if draw(visitor, 23, 5) < 2 => {
                 let plan = ["free", "pro", "team"][draw(visitor, 24, 3)];
-                format!(r#"{{"site":"{site}","kind":"event","name":"signup","url":"https://{site}/signup","props":{{"plan":"{plan}","annual":{}}}}}"#, draw(visitor, 25, 2) == 0)
+                format!(
+                    r#"{{"site":"{site}","kind":"event","name":"signup","url":"https://{site}/signup","props":{{"plan":"{plan}","annual":{}}}}}"#,
+                    draw(visitor, 25, 2) == 0
+                )
             }
-            _ => format!(r#"{{"site":"{site}","kind":"engagement","url":"https://{site}{}","engaged_ms":{}}}"#, page(1), 1_000 + draw(visitor, 26, 60_000)),
+            _ => format!(
+                r#"{{"site":"{site}","kind":"engagement","url":"https://{site}{}","engaged_ms":{}}}"#,
+                page(1),
+                1_000 + draw(visitor, 26, 60_000)
+            ),
         };
         Request { body, browser, forwarded_for: Ipv4Addr::from(address) }
     }
@@ -157,12 +205,16 @@ fn fallback_ranges() -> Vec<(u32, u32)> {
 
 /// About a thousand pages: sections, articles, products and docs.
 fn pages() -> Vec<String> {
-    let mut pages: Vec<String> = ["/", "/pricing", "/about", "/contact", "/signup", "/login", "/blog", "/docs", "/changelog", "/careers"]
-        .iter()
-        .map(|p| (*p).to_owned())
-        .collect();
+    let mut pages: Vec<String> =
+        ["/", "/pricing", "/about", "/contact", "/signup", "/login", "/blog", "/docs", "/changelog", "/careers"]
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
     for i in 0..400 {
-        pages.push(format!("/blog/{}-{i}", ["privacy-first-analytics", "web-vitals", "self-hosting", "release-notes"][i % 4]));
+        pages.push(format!(
+            "/blog/{}-{i}",
+            ["privacy-first-analytics", "web-vitals", "self-hosting", "release-notes"][i % 4]
+        ));
     }
     for i in 0..400 {
         pages.push(format!("/products/{}/{i}", ["shoes", "bags", "watches", "jackets", "lamps"][i % 5]));
@@ -186,8 +238,14 @@ fn browsers() -> Vec<Browser> {
     for v in 112..=131u32 {
         for build in [0u32, 6778, 6723, 6613] {
             for (platform, ch_platform) in desktop {
-                let chrome = format!("Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.{build}.{} Safari/537.36", v % 7 * 13);
-                out.push(Browser { user_agent: chrome.clone(), hints: Some((brands("Google Chrome", v), "?0", ch_platform)) });
+                let chrome = format!(
+                    "Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.{build}.{} Safari/537.36",
+                    v % 7 * 13
+                );
+                out.push(Browser {
+                    user_agent: chrome.clone(),
+                    hints: Some((brands("Google Chrome", v), "?0", ch_platform)),
+                });
                 if build == 0 {
                     out.push(Browser {
                         user_agent: format!("{chrome} Edg/{v}.0.{}.{}", 2000 + v, v % 5 * 11),
@@ -198,20 +256,34 @@ fn browsers() -> Vec<Browser> {
         }
         for (i, model) in ANDROID_MODELS.iter().enumerate() {
             let android = 10 + (i as u32 + v) % 5;
-            let ua = format!("Mozilla/5.0 (Linux; Android {android}; {model}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36");
+            let ua = format!(
+                "Mozilla/5.0 (Linux; Android {android}; {model}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36"
+            );
             out.push(Browser { user_agent: ua, hints: Some((brands("Google Chrome", v), "?1", "\"Android\"")) });
             if v % 4 == 0 {
                 let samsung = format!(
                     "Mozilla/5.0 (Linux; Android {android}; {model}) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/{}.0 Chrome/{v}.0.0.0 Mobile Safari/537.36",
                     v / 5
                 );
-                out.push(Browser { user_agent: samsung, hints: Some((brands("Samsung Internet", v / 5), "?1", "\"Android\"")) });
+                out.push(Browser {
+                    user_agent: samsung,
+                    hints: Some((brands("Samsung Internet", v / 5), "?1", "\"Android\"")),
+                });
             }
         }
     }
     for v in 115..=133u32 {
-        for platform in ["Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10.15", "X11; Linux x86_64", "X11; Ubuntu; Linux x86_64", "Android 14; Mobile"] {
-            out.push(Browser { user_agent: format!("Mozilla/5.0 ({platform}; rv:{v}.0) Gecko/20100101 Firefox/{v}.0"), hints: None });
+        for platform in [
+            "Windows NT 10.0; Win64; x64",
+            "Macintosh; Intel Mac OS X 10.15",
+            "X11; Linux x86_64",
+            "X11; Ubuntu; Linux x86_64",
+            "Android 14; Mobile",
+        ] {
+            out.push(Browser {
+                user_agent: format!("Mozilla/5.0 ({platform}; rv:{v}.0) Gecko/20100101 Firefox/{v}.0"),
+                hints: None,
+            });
         }
     }
     for major in 16..=18u32 {
@@ -243,16 +315,24 @@ mod tests {
         let profile = LoadProfile::new("bench.example", None);
         let agents: HashSet<&str> = profile.browsers().iter().map(|b| b.user_agent.as_str()).collect();
         assert!(agents.len() >= 1000, "{} distinct User-Agents", agents.len());
-        assert!(profile.browsers().iter().any(|b| b.hints.is_some()) && profile.browsers().iter().any(|b| b.hints.is_none()));
+        assert!(
+            profile.browsers().iter().any(|b| b.hints.is_some())
+                && profile.browsers().iter().any(|b| b.hints.is_none())
+        );
         let requests: Vec<Request<'_>> = (0..10_000).map(|n| profile.request(n)).collect();
         let addresses: HashSet<Ipv4Addr> = requests.iter().map(|r| r.forwarded_for).collect();
         assert!(addresses.len() > 1_900, "every visitor its own address: {}", addresses.len());
         assert!(addresses.iter().all(|a| !a.is_private() && !a.is_loopback()));
-        let share = |kind: &str| requests.iter().filter(|r| r.body.contains(&format!(r#""kind":"{kind}""#))).count() as f64 / 10_000.0;
+        let share = |kind: &str| {
+            requests.iter().filter(|r| r.body.contains(&format!(r#""kind":"{kind}""#))).count() as f64 / 10_000.0
+        };
         assert!((0.55..0.65).contains(&share("pageview")), "{}", share("pageview"));
         assert!((0.25..0.35).contains(&share("engagement")), "{}", share("engagement"));
         assert!((0.05..0.12).contains(&share("event")), "{}", share("event"));
-        assert!(requests.iter().any(|r| r.body.contains("utm_campaign")) && requests.iter().any(|r| r.body.contains("referrer")));
+        assert!(
+            requests.iter().any(|r| r.body.contains("utm_campaign"))
+                && requests.iter().any(|r| r.body.contains("referrer"))
+        );
         for r in requests.iter().take(50) {
             serde_json::from_str::<serde_json::Value>(&r.body).unwrap();
         }

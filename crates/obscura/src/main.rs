@@ -1,6 +1,5 @@
 //! `obscura`: privacy-first analytics in one binary.
 
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -186,7 +185,12 @@ fn main() {
 }
 
 /// Records an administrative action taken from the command line.
-fn record(audit: &obscura_store::audit::AuditLog, action: &str, site: Option<&str>, detail: &str) -> anyhow::Result<()> {
+fn record(
+    audit: &obscura_store::audit::AuditLog,
+    action: &str,
+    site: Option<&str>,
+    detail: &str,
+) -> anyhow::Result<()> {
     let ts_ms = obscura_model::Clock::now_ms(&SystemClock);
     audit.append(obscura_store::audit::AuditEntry { ts_ms, actor: "cli", action, site, detail })
 }
@@ -215,9 +219,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Command::Site(SiteCmd::Add { domain, ignore_dnt, retention_days }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            let site = admin::cli(&meta, &audit).add_site(&domain, !ignore_dnt, retention_days.unwrap_or(config.retention_days))?;
+            let site = admin::cli(&meta, &audit).add_site(
+                &domain,
+                !ignore_dnt,
+                retention_days.unwrap_or(config.retention_days),
+            )?;
             println!("added site {} (id {})", site.domain, site.id);
-            println!("tracker: <script defer data-site=\"{}\" src=\"http://{}/js/obscura.js\"></script>", site.domain, config.listen);
+            println!(
+                "tracker: <script defer data-site=\"{}\" src=\"http://{}/js/obscura.js\"></script>",
+                site.domain, config.listen
+            );
             Ok(())
         }
         Command::Site(SiteCmd::Retention { domain, days }) => {
@@ -274,7 +285,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("data folder: {}", config.data_dir.display());
             let (meta, audit) = app::open_meta(&config)?;
             println!("audit log: {} records, chain intact", audit.verify()?);
-            println!("master key: ok ({})", if config.master_key_hex.is_some() { "OBSCURA_MASTER_KEY".to_owned() } else { config.master_key_file.display().to_string() });
+            println!(
+                "master key: ok ({})",
+                if config.master_key_hex.is_some() {
+                    "OBSCURA_MASTER_KEY".to_owned()
+                } else {
+                    config.master_key_file.display().to_string()
+                }
+            );
             let m = meta.get();
             println!("metadata: ok ({} sites, {} users, {} tokens)", m.sites.len(), m.users.len(), m.tokens.len());
             let enricher = app::load_enricher(&config)?;
@@ -282,7 +300,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("network operator databases: {:?}", config.enrich.asn_databases);
             println!(
                 "user agents: {}",
-                if enricher.user_agents.is_builtin() { "built-in parser (no regexes.yaml)".to_owned() } else { format!("{:?}", config.enrich.user_agent_regexes) }
+                if enricher.user_agents.is_builtin() {
+                    "built-in parser (no regexes.yaml)".to_owned()
+                } else {
+                    format!("{:?}", config.enrich.user_agent_regexes)
+                }
             );
             if m.users.is_empty() {
                 println!("warning: no users yet; create the first owner with `obscura user add NAME`");
@@ -323,7 +345,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, audit) = app::open_meta(&config)?;
             for r in audit.read_last(last)? {
                 let when = obscura_web::stats_api::format_ms(r.ts_ms);
-                println!("{}\t{when}\t{}\t{}\t{}\t{}", r.seq, r.actor, r.action, r.site.as_deref().unwrap_or("-"), r.detail);
+                println!(
+                    "{}\t{when}\t{}\t{}\t{}\t{}",
+                    r.seq,
+                    r.actor,
+                    r.action,
+                    r.site.as_deref().unwrap_or("-"),
+                    r.detail
+                );
             }
             Ok(())
         }
@@ -353,8 +382,16 @@ fn show_access_log(config: &Config, hours: i64, ip: Option<&str>) -> anyhow::Res
         }
         shown += 1;
         let when = obscura_web::stats_api::format_ms(l.ts_ms);
-        let dropped = if l.dropped > 0 { format!("\t({} requests over budget not written before this one)", l.dropped) } else { String::new() };
-        written = writeln!(out, "{when}\t{}\t{} {}\t{}\t{}\t{}\t{}{dropped}", l.ip, l.method, l.path, l.status, l.user_agent, l.referer, l.forwarded);
+        let dropped = if l.dropped > 0 {
+            format!("\t({} requests over budget not written before this one)", l.dropped)
+        } else {
+            String::new()
+        };
+        written = writeln!(
+            out,
+            "{when}\t{}\t{} {}\t{}\t{}\t{}\t{}{dropped}",
+            l.ip, l.method, l.path, l.status, l.user_agent, l.referer, l.forwarded
+        );
         if written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     // Recorded even when the reading failed part-way.

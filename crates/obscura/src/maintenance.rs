@@ -106,7 +106,8 @@ impl Maintenance {
                 self.record("retention.purge_sites", &format!("{day}: sites {sites:?}, {rows} rows"))
             }
         };
-        let report = purge_expired(self.store.as_ref(), &sites, self.default_retention_days, self.k, today, &record).await?;
+        let report =
+            purge_expired(self.store.as_ref(), &sites, self.default_retention_days, self.k, today, &record).await?;
         *self.last_retention.lock().unwrap_or_else(|e| e.into_inner()) = state;
         Ok(report)
     }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::Router;
 use axum::Extension;
+use axum::Router;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rustls::pki_types::pem::PemObject;
@@ -33,7 +33,9 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig
         .with_protocol_versions(versions)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .with_context(|| format!("the TLS key {} does not fit the certificate {}", tls.key_file.display(), tls.cert_file.display()))?;
+        .with_context(|| {
+            format!("the TLS key {} does not fit the certificate {}", tls.key_file.display(), tls.cert_file.display())
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -90,7 +92,11 @@ fn origin(ip: IpAddr, port: u16) -> String {
 
 /// Serves the plain-HTTP listener that sends every request to the same path over HTTPS (308, so
 /// methods and bodies are kept), with the same timeouts as every other listener.
-pub async fn serve_redirect(listener: TcpListener, target: RedirectTarget, timeouts: crate::http_server::Timeouts) -> anyhow::Result<()> {
+pub async fn serve_redirect(
+    listener: TcpListener,
+    target: RedirectTarget,
+    timeouts: crate::http_server::Timeouts,
+) -> anyhow::Result<()> {
     crate::http_server::serve(listener, None, redirect_router(target), timeouts, std::future::pending()).await
 }
 
@@ -103,7 +109,8 @@ fn redirect_router(target: RedirectTarget) -> Router {
 
 fn redirect(target: &RedirectTarget, reached: Option<SocketAddr>, uri: &Uri) -> Response {
     let Some(origin) = target.origin(reached) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "use HTTPS: this server's HTTPS address is not known here").into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "use HTTPS: this server's HTTPS address is not known here")
+            .into_response();
     };
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, format!("{origin}{path}"))]).into_response()

@@ -42,20 +42,37 @@ const REFERRERS: [(Option<&str>, u32); 10] = [
 ];
 
 const USER_AGENTS: [(&str, u32); 8] = [
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", 30),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", 14),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1", 16),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", 10),
-    ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", 8),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        30,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+        14,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+        16,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+        10,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+        8,
+    ),
     ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 8),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 7),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", 7),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+        7,
+    ),
 ];
 
 /// First octets of widely used public IPv4 space, so geo lookups find real countries.
-pub(crate) const FIRST_OCTETS: [u8; 24] = [
-    1, 2, 5, 24, 31, 37, 41, 46, 62, 77, 78, 81, 82, 84, 88, 91, 101, 103, 112, 151, 176, 185, 195, 217,
-];
+pub(crate) const FIRST_OCTETS: [u8; 24] =
+    [1, 2, 5, 24, 31, 37, 41, 46, 62, 77, 78, 81, 82, 84, 88, 91, 101, 103, 112, 151, 176, 185, 195, 217];
 
 fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
     let total: u32 = items.iter().map(|(_, w)| w).sum();
@@ -111,15 +128,16 @@ impl TrafficGenerator {
         ));
         let ua = pick(rng, &USER_AGENTS);
         let mobile = ua.contains("Mobile");
-        let screen = if mobile { rng.random_range(360..430) } else { *[1280, 1366, 1440, 1536, 1920, 2560].get(rng.random_range(0..6)).unwrap_or(&1920) };
+        let screen = if mobile {
+            rng.random_range(360..430)
+        } else {
+            *[1280, 1366, 1440, 1536, 1920, 2560].get(rng.random_range(0..6)).unwrap_or(&1920)
+        };
         let referrer = pick(rng, &REFERRERS).map(str::to_owned);
         let campaign = rng.random_bool(0.06);
         let returning = rng.random_bool(0.35);
         let (days_since_last, visit_count) = if returning {
-            (
-                Some(DaysSinceLast::ALL[rng.random_range(1..5)]),
-                Some(VisitCount::ALL[rng.random_range(1..4)]),
-            )
+            (Some(DaysSinceLast::ALL[rng.random_range(1..5)]), Some(VisitCount::ALL[rng.random_range(1..4)]))
         } else {
             (None, Some(VisitCount::First))
         };

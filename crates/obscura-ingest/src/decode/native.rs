@@ -76,12 +76,13 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
     if body.screen_width.is_some_and(|w| w > 100_000) {
         return Err(bad("field `screen_width` is out of range"));
     }
-    let days_since_last = match body.days_since_last.as_deref() {
-        None => None,
-        Some(s) => Some(DaysSinceLast::parse(s).ok_or_else(|| {
-            bad(format!("field `days_since_last` must be one of 0, 1, 2-7, 8-30, 31+, not {s:?}"))
-        })?),
-    };
+    let days_since_last =
+        match body.days_since_last.as_deref() {
+            None => None,
+            Some(s) => Some(DaysSinceLast::parse(s).ok_or_else(|| {
+                bad(format!("field `days_since_last` must be one of 0, 1, 2-7, 8-30, 31+, not {s:?}"))
+            })?),
+        };
     let visit_count = match body.visit_count.as_deref() {
         None => None,
         Some(s) => Some(
@@ -166,7 +167,10 @@ mod tests {
             (br#"{"site":"a.b"}"#, "missing field `url`"),
             (br#"{"site":"a.b","url":"https://a.b/","kind":"click"}"#, "field `kind`"),
             (br#"{"site":"a.b","url":"https://a.b/","kind":"event"}"#, "needs a `name`"),
-            (br#"{"site":"a.b","url":"https://a.b/","kind":"event","name":"x","props":{"a":{"b":1}}}"#, "must be a string"),
+            (
+                br#"{"site":"a.b","url":"https://a.b/","kind":"event","name":"x","props":{"a":{"b":1}}}"#,
+                "must be a string",
+            ),
             (br#"{"site":"a.b","url":"https://a.b/","visit_count":"7"}"#, "visit_count"),
         ];
         for (body, expected) in cases {

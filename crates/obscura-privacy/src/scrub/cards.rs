@@ -56,7 +56,10 @@ pub fn brand(digits: &str) -> Option<&'static str> {
         .iter()
         .find(|r| {
             (r.lengths.0..=r.lengths.1).contains(&digits.len())
-                && digits.get(..r.prefix_len).and_then(|p| p.parse::<u32>().ok()).is_some_and(|p| (r.low..=r.high).contains(&p))
+                && digits
+                    .get(..r.prefix_len)
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_some_and(|p| (r.low..=r.high).contains(&p))
         })
         .map(|r| r.brand)
 }

@@ -43,11 +43,7 @@ pub fn iban_mod97(iban: &str) -> bool {
             b'A'..=b'Z' => u32::from(b - b'A') + 10,
             _ => return false,
         };
-        remainder = if value >= 10 {
-            (remainder * 100 + value) % 97
-        } else {
-            (remainder * 10 + value) % 97
-        };
+        remainder = if value >= 10 { (remainder * 100 + value) % 97 } else { (remainder * 10 + value) % 97 };
     }
     remainder == 1
 }
@@ -60,11 +56,7 @@ pub fn cn_resident_id(id: &str) -> bool {
     if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let sum: u32 = bytes[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
+    let sum: u32 = bytes[..17].iter().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
     CHECK[(sum % 11) as usize] == bytes[17].to_ascii_uppercase()
 }
 

@@ -119,10 +119,7 @@ impl Kind {
 
     /// True for kinds made of digits, which are searched only between walls.
     fn numeric(self) -> bool {
-        matches!(
-            self,
-            Kind::CnResidentId | Kind::UsSsn | Kind::Card | Kind::Phone | Kind::Number
-        )
+        matches!(self, Kind::CnResidentId | Kind::UsSsn | Kind::Card | Kind::Phone | Kind::Number)
     }
 
     /// Finds this kind in `text`; `walls` are the protected spans (see [`walls`]).
@@ -161,9 +158,7 @@ impl Kind {
             Kind::Secret => find_any_group(text, &SECRET_KV, |t, r| {
                 // `Authorization: Bearer …` names a scheme; the bearer rule takes the token.
                 let value = &t[r];
-                !value.starts_with('[')
-                    && !value.eq_ignore_ascii_case("bearer")
-                    && !value.eq_ignore_ascii_case("basic")
+                !value.starts_with('[') && !value.eq_ignore_ascii_case("bearer") && !value.eq_ignore_ascii_case("basic")
             }),
             Kind::Email => find_checked(text, &EMAIL, check_email),
             Kind::Mac => find_checked(text, &MAC, |t, r| isolated(t, &r, &[':', '-', '.'])),
@@ -182,14 +177,11 @@ impl Kind {
                 found
             }
             Kind::HomeDir => find_any_group(text, &HOME_DIR, |t, r| {
-                !matches!(
-                    &t[r],
-                    "Shared" | "Public" | "Default" | "All Users" | "Default User" | "runner"
-                )
+                !matches!(&t[r], "Shared" | "Public" | "Default" | "All Users" | "Default User" | "runner")
             }),
-            Kind::CnResidentId => find_checked(text, &CN_ID, |t, r| {
-                checksum::cn_resident_id(&t[r.clone()]) && isolated(t, &r, &[])
-            }),
+            Kind::CnResidentId => {
+                find_checked(text, &CN_ID, |t, r| checksum::cn_resident_id(&t[r.clone()]) && isolated(t, &r, &[]))
+            }
             Kind::Iban => find_ibans(text),
             Kind::UsSsn => find_checked(text, &SSN, check_ssn),
             Kind::Imei => find_groups(text, &IMEI_KEYED, |_, _| true),
@@ -210,9 +202,7 @@ impl Kind {
             }
             Kind::Passport => find_groups(text, &PASSPORT, |_, _| true),
             Kind::Plate => {
-                let mut found = find_groups(text, &PLATE_KEYED, |t, r| {
-                    t[r].chars().any(|c| c.is_ascii_digit())
-                });
+                let mut found = find_groups(text, &PLATE_KEYED, |t, r| t[r].chars().any(|c| c.is_ascii_digit()));
                 // Chinese plates sit between Han characters without spaces; only Latin letters
                 // and digits on either side mean the shape is part of something longer.
                 let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -274,7 +264,9 @@ impl Kind {
         match self {
             Kind::PrivateKey => p.dashes >= 5,
             Kind::Credentials => p.at && p.colons >= 1,
-            Kind::Jwt | Kind::ApiKey | Kind::Bearer | Kind::Secret | Kind::HomeDir | Kind::Passport | Kind::Imei => keywords,
+            Kind::Jwt | Kind::ApiKey | Kind::Bearer | Kind::Secret | Kind::HomeDir | Kind::Passport | Kind::Imei => {
+                keywords
+            }
             Kind::Email => p.at,
             Kind::Mac => p.colons >= 5 || p.dashes >= 5 || p.dots >= 2,
             Kind::Ip => (p.dots >= 3 && p.digits >= 4) || p.colons >= 2,
@@ -321,13 +313,10 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern}: {e}"))
 }
 
-static PEM: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"-----BEGIN [A-Z0-9 ]{1,40}-----.*?(?:-----END [A-Z0-9 ]{1,40}-----|$)")
-});
-static USERINFO: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://([^\s/@\[\]]+)@"));
-static JWT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"));
+static PEM: LazyLock<Regex> =
+    LazyLock::new(|| re(r"-----BEGIN [A-Z0-9 ]{1,40}-----.*?(?:-----END [A-Z0-9 ]{1,40}-----|$)"));
+static USERINFO: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://([^\s/@\[\]]+)@"));
+static JWT: LazyLock<Regex> = LazyLock::new(|| re(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"));
 static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?:[sprw]k_(?:live|test)_[0-9A-Za-z]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[0-9A-Za-z]{30,}",
@@ -335,8 +324,7 @@ static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
         r"|sk-[0-9A-Za-z_\-]{32,})"
     ))
 });
-static BEARER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=\-]{8,})"));
+static BEARER: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=\-]{8,})"));
 static SECRET_KV: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r#"(?i)(?:\b|_)(?:password|passwd|passwort|passcode|pwd|pass|secret|client[_\-]?secret|"#,
@@ -347,13 +335,10 @@ static SECRET_KV: LazyLock<Regex> = LazyLock::new(|| {
         r#"["']?\s*[:=]\s*(?:"([^"]{1,200})"|'([^']{1,200})'|([^\s"'&,;<>{}\]\[]+))"#
     ))
 });
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| re(r"[\w.+%\-]+@(?:[\w\-]+\.)+\p{L}[\w\-]*"));
-static MAC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
-});
-static IPV6: LazyLock<Regex> =
-    LazyLock::new(|| re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.[0-9]{1,3}){0,3}"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"[\w.+%\-]+@(?:[\w\-]+\.)+\p{L}[\w\-]*"));
+static MAC: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}"));
+static IPV6: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.[0-9]{1,3}){0,3}"));
 static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"));
 static GPS_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     re(r"([+\-]?[0-9]{1,3}\.[0-9]{3,})°?(?:\s?[NS]\b)?\s*[,;/ ]\s*([+\-]?[0-9]{1,3}\.[0-9]{3,})°?(?:\s?[EW]\b)?")
@@ -371,15 +356,12 @@ static HOME_DIR: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 static CN_ID: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{17}[0-9Xx]"));
-static IBAN_CANDIDATE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b[A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,30}"));
+static IBAN_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,30}"));
 static SSN: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}"));
-static IMEI_KEYED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:imei|meid)\s*(?:no\.?|nr\.?|number|#)?\s*[:=#]?\s*([0-9](?:[ \-/]?[0-9]){13,16})")
-});
+static IMEI_KEYED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b(?:imei|meid)\s*(?:no\.?|nr\.?|number|#)?\s*[:=#]?\s*([0-9](?:[ \-/]?[0-9]){13,16})"));
 static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9](?:[ \-]?[0-9]){11,18}"));
-static CN_MOBILE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}"));
+static CN_MOBILE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}"));
 /// A phone number: optional `+` or `00` country code, optional area code in parentheses,
 /// digit groups joined by single separators, optional extension.
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
@@ -419,46 +401,35 @@ static PLATE_SHAPES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 });
 /// Short codes of capitals and digits, one or two parts (`7ABC123`, `5WV 859`, `ABC-1234`,
 /// `51A•884`): the many US and other plate formats. Checked by [`check_plate_code`].
-static PLATE_CODE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b[A-Z0-9]{1,8}(?:[ \-•·][A-Z0-9]{1,7})?\b"));
+static PLATE_CODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z0-9]{1,8}(?:[ \-•·][A-Z0-9]{1,7})?\b"));
 /// Codes that have the shape of a plate but name technical things (`HTTP 503`, `ISO 8601`,
 /// `SHA256`, `CHF 2569`, `SKU4809`): a code starting with one of these is not a plate.
 const TECHNICAL_CODE_PREFIXES: &[&str] = &[
-    "HTTP", "ISO", "RFC", "UTF", "SHA", "MD5", "AES", "RSA", "CVE", "TLS", "SSL", "TCP", "UDP",
-    "API", "SKU", "ERR", "VAT", "PID", "GET", "PUT", "POST", "HEAD", "CHF", "EUR", "USD", "GBP",
-    "CNY", "RMB", "JPY", "AUD", "CAD", "COVID", "MP3", "MP4", "H26", "X86", "ARM", "IPV", "WIN",
-    "PS", "ES20", "ECMA", "IE1", "PR", "ID", "NO", "NR", "REF", "ORDER", "INV", "TICKET", "ISSUE",
+    "HTTP", "ISO", "RFC", "UTF", "SHA", "MD5", "AES", "RSA", "CVE", "TLS", "SSL", "TCP", "UDP", "API", "SKU", "ERR",
+    "VAT", "PID", "GET", "PUT", "POST", "HEAD", "CHF", "EUR", "USD", "GBP", "CNY", "RMB", "JPY", "AUD", "CAD", "COVID",
+    "MP3", "MP4", "H26", "X86", "ARM", "IPV", "WIN", "PS", "ES20", "ECMA", "IE1", "PR", "ID", "NO", "NR", "REF",
+    "ORDER", "INV", "TICKET", "ISSUE",
 ];
 /// Nine or more digits with at most one separator between digits: a catch-all for account,
 /// order and customer numbers that have no format of their own.
-static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\+?\(?[0-9](?:(?:[ .+\-\x{A0}\x{2009}\x{202F}]|\)[ \-]?| ?\()?[0-9]){8,}")
-});
+static NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\+?\(?[0-9](?:(?:[ .+\-\x{A0}\x{2009}\x{202F}]|\)[ \-]?| ?\()?[0-9]){8,}"));
 
-static UUID: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
-});
+static UUID: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"));
 static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"));
-static DOTTED_DATE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{4}"));
-static TIME: LazyLock<Regex> =
-    LazyLock::new(|| re(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?"));
-static HEX_TOKEN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"0x[0-9A-Fa-f]{4,}|[0-9A-Fa-f]{7,}"));
-static VERSION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:[A-Za-z][A-Za-z\-_]*/|\b[vV]|[@^~]|\bversion )([0-9]+(?:\.[0-9]+){1,4})")
-});
+static DOTTED_DATE: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{4}"));
+static TIME: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?"));
+static HEX_TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"0x[0-9A-Fa-f]{4,}|[0-9A-Fa-f]{7,}"));
+static VERSION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?:[A-Za-z][A-Za-z\-_]*/|\b[vV]|[@^~]|\bversion )([0-9]+(?:\.[0-9]+){1,4})"));
 
 fn find_all(text: &str, re: &Regex) -> Vec<Range<usize>> {
     re.find_iter(text).map(|m| m.range()).collect()
 }
 
 /// The ranges of capture group 1 of each match that `keep` accepts.
-fn find_groups(
-    text: &str,
-    re: &Regex,
-    keep: impl Fn(&str, Range<usize>) -> bool,
-) -> Vec<Range<usize>> {
+fn find_groups(text: &str, re: &Regex, keep: impl Fn(&str, Range<usize>) -> bool) -> Vec<Range<usize>> {
     re.captures_iter(text)
         .filter_map(|c| c.get(1))
         .map(|g| g.range())
@@ -467,11 +438,7 @@ fn find_groups(
 }
 
 /// Like [`find_groups`], for patterns whose alternatives capture in different groups.
-fn find_any_group(
-    text: &str,
-    re: &Regex,
-    keep: impl Fn(&str, Range<usize>) -> bool,
-) -> Vec<Range<usize>> {
+fn find_any_group(text: &str, re: &Regex, keep: impl Fn(&str, Range<usize>) -> bool) -> Vec<Range<usize>> {
     re.captures_iter(text)
         .filter_map(|c| c.iter().skip(1).flatten().next())
         .map(|g| g.range())
@@ -481,18 +448,8 @@ fn find_any_group(
 
 /// The matches of `re` that `check` accepts; a rejected candidate is retried from its next
 /// char, as a real match may start inside it.
-fn find_checked(
-    text: &str,
-    re: &Regex,
-    check: impl Fn(&str, Range<usize>) -> bool,
-) -> Vec<Range<usize>> {
-    find_verdicts(text, re, |t, r| {
-        if check(t, r.clone()) {
-            Verdict::Take(r)
-        } else {
-            Verdict::Retry
-        }
-    })
+fn find_checked(text: &str, re: &Regex, check: impl Fn(&str, Range<usize>) -> bool) -> Vec<Range<usize>> {
+    find_verdicts(text, re, |t, r| if check(t, r.clone()) { Verdict::Take(r) } else { Verdict::Retry })
 }
 
 /// What to do with a regex candidate.
@@ -503,11 +460,7 @@ enum Verdict {
     Retry,
 }
 
-fn find_verdicts(
-    text: &str,
-    re: &Regex,
-    check: impl Fn(&str, Range<usize>) -> Verdict,
-) -> Vec<Range<usize>> {
+fn find_verdicts(text: &str, re: &Regex, check: impl Fn(&str, Range<usize>) -> Verdict) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     let mut pos = 0;
     while pos <= text.len() {
@@ -528,10 +481,7 @@ fn find_verdicts(
 
 /// The byte index after the char at `i`, or past the end when there is none.
 fn next_char(text: &str, i: usize) -> usize {
-    text[i..]
-        .chars()
-        .next()
-        .map_or(text.len() + 1, |c| i + c.len_utf8())
+    text[i..].chars().next().map_or(text.len() + 1, |c| i + c.len_utf8())
 }
 
 fn is_word(c: char) -> bool {
@@ -584,9 +534,7 @@ fn check_email(text: &str, r: Range<usize>) -> bool {
     // Retina asset names such as `icon@2x.png` are file names, not addresses.
     let is_scale = first_label.len() > 1
         && first_label.ends_with('x')
-        && first_label[..first_label.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit());
+        && first_label[..first_label.len() - 1].bytes().all(|b| b.is_ascii_digit());
     !is_scale
 }
 
@@ -597,11 +545,8 @@ fn check_ipv6(text: &str, mut r: Range<usize>) -> Verdict {
         r.end -= 1;
     }
     let candidate = &text[r.clone()];
-    let groups: usize = candidate
-        .split(':')
-        .filter(|g| !g.is_empty())
-        .map(|g| if g.contains('.') { 2 } else { 1 })
-        .sum();
+    let groups: usize =
+        candidate.split(':').filter(|g| !g.is_empty()).map(|g| if g.contains('.') { 2 } else { 1 }).sum();
     // At least three groups: short forms like `fe80::1` or `::1` identify no one, and times
     // such as `12:30:45` fail to parse as addresses.
     if groups >= 3 && candidate.parse::<Ipv6Addr>().is_ok() && isolated(text, &r, &[]) {
@@ -623,7 +568,10 @@ fn check_gps_pair(text: &str, r: Range<usize>) -> bool {
 fn check_ssn(text: &str, r: Range<usize>) -> bool {
     let s = &text[r.clone()];
     let area = &s[..3];
-    area != "000" && area != "666" && !area.starts_with('9') && &s[4..6] != "00"
+    area != "000"
+        && area != "666"
+        && !area.starts_with('9')
+        && &s[4..6] != "00"
         && &s[7..] != "0000"
         && isolated(text, &r, &['-'])
 }
@@ -634,16 +582,10 @@ fn find_ibans(text: &str) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     for m in IBAN_CANDIDATE.find_iter(text) {
         let candidate = &text[m.range()];
-        let ends: Vec<usize> = candidate
-            .char_indices()
-            .filter(|(_, c)| c.is_ascii_alphanumeric())
-            .map(|(i, _)| i + 1)
-            .collect();
+        let ends: Vec<usize> =
+            candidate.char_indices().filter(|(_, c)| c.is_ascii_alphanumeric()).map(|(i, _)| i + 1).collect();
         for end in ends.into_iter().rev() {
-            let compact: String = candidate[..end]
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect();
+            let compact: String = candidate[..end].chars().filter(char::is_ascii_alphanumeric).collect();
             if compact.len() < 15 {
                 break;
             }
@@ -666,19 +608,12 @@ fn find_ibans(text: &str) -> Vec<Range<usize>> {
 /// and numbers grouped in thousands (`3 221 225 472`) are not phone numbers.
 fn check_phone(text: &str, r: Range<usize>) -> bool {
     let candidate = &text[r.clone()];
-    let main = candidate
-        .split(['x', '#', 'e'])
-        .next()
-        .unwrap_or(candidate)
-        .trim_end();
+    let main = candidate.split(['x', '#', 'e']).next().unwrap_or(candidate).trim_end();
     let digits = main.bytes().filter(u8::is_ascii_digit).count();
     if !(8..=15).contains(&digits) {
         return false;
     }
-    let groups: Vec<&str> = main
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .collect();
+    let groups: Vec<&str> = main.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
     if groups.iter().filter(|g| g.len() == 1).count() > 2 || thousands_grouping(main, &groups) {
         return false;
     }
@@ -805,14 +740,79 @@ fn technical_quantity(text: &str, r: &Range<usize>) -> bool {
 /// Only specific words: a vague one (`sent`, `time`, `page`) would hide phone and account
 /// numbers written after it.
 const TECHNICAL_KEY_PARTS: &[&str] = &[
-    "size", "bytes", "byte", "len", "length", "count", "counter", "total", "offset", "seq",
-    "sequence", "build", "pid", "tid", "uptime", "elapsed", "duration", "epoch", "timestamp", "ts",
-    "expires", "expiry", "exp", "iat", "nbf", "rows", "records", "events", "requests", "request",
-    "req", "ops", "hits", "inode", "lsn", "txid", "xid", "generation", "nonce", "heap", "rss",
-    "mem", "memory", "quota", "capacity", "trace", "span", "order", "invoice", "job", "task",
-    "revision", "rev", "commit", "checksum", "crc", "blocks", "ticks", "cycles", "ms", "ns", "us",
-    "seconds", "millis", "nanos", "micros", "allocated", "version", "ino", "cursor", "message",
-    "msg", "snowflake",
+    "size",
+    "bytes",
+    "byte",
+    "len",
+    "length",
+    "count",
+    "counter",
+    "total",
+    "offset",
+    "seq",
+    "sequence",
+    "build",
+    "pid",
+    "tid",
+    "uptime",
+    "elapsed",
+    "duration",
+    "epoch",
+    "timestamp",
+    "ts",
+    "expires",
+    "expiry",
+    "exp",
+    "iat",
+    "nbf",
+    "rows",
+    "records",
+    "events",
+    "requests",
+    "request",
+    "req",
+    "ops",
+    "hits",
+    "inode",
+    "lsn",
+    "txid",
+    "xid",
+    "generation",
+    "nonce",
+    "heap",
+    "rss",
+    "mem",
+    "memory",
+    "quota",
+    "capacity",
+    "trace",
+    "span",
+    "order",
+    "invoice",
+    "job",
+    "task",
+    "revision",
+    "rev",
+    "commit",
+    "checksum",
+    "crc",
+    "blocks",
+    "ticks",
+    "cycles",
+    "ms",
+    "ns",
+    "us",
+    "seconds",
+    "millis",
+    "nanos",
+    "micros",
+    "allocated",
+    "version",
+    "ino",
+    "cursor",
+    "message",
+    "msg",
+    "snowflake",
 ];
 
 /// True when the word before the number (across `:`, `=`, `#`, quotes, spaces and a metric's
@@ -848,20 +848,66 @@ fn key_parts(key: &str) -> impl Iterator<Item = &str> {
     }
     cuts.push(key.len());
     let words: Vec<&str> = cuts.windows(2).map(|w| &key[w[0]..w[1]]).collect();
-    words
-        .into_iter()
-        .flat_map(|word| word.split(['_', '-', '.']))
-        .filter(|part| !part.is_empty())
+    words.into_iter().flat_map(|word| word.split(['_', '-', '.'])).filter(|part| !part.is_empty())
 }
 
 /// Units after a number that make it a quantity (`3221225472 bytes`, `1234567890 rows`).
 const UNITS: &[&str] = &[
-    "b", "byte", "bytes", "kb", "kib", "mb", "mib", "gb", "gib", "tb", "tib", "octets", "ms",
-    "ns", "µs", "us", "s", "sec", "secs", "seconds", "rows", "records", "events", "requests",
-    "reqs", "items", "entries", "hits", "ops", "times", "messages", "msgs", "keys", "lines",
-    "blocks", "pages", "packets", "frames", "cycles", "ticks", "iterations", "instructions",
-    "samples", "points", "docs", "documents", "objects", "files", "tokens", "views", "clicks",
-    "impressions", "visits", "pageviews", "downloads",
+    "b",
+    "byte",
+    "bytes",
+    "kb",
+    "kib",
+    "mb",
+    "mib",
+    "gb",
+    "gib",
+    "tb",
+    "tib",
+    "octets",
+    "ms",
+    "ns",
+    "µs",
+    "us",
+    "s",
+    "sec",
+    "secs",
+    "seconds",
+    "rows",
+    "records",
+    "events",
+    "requests",
+    "reqs",
+    "items",
+    "entries",
+    "hits",
+    "ops",
+    "times",
+    "messages",
+    "msgs",
+    "keys",
+    "lines",
+    "blocks",
+    "pages",
+    "packets",
+    "frames",
+    "cycles",
+    "ticks",
+    "iterations",
+    "instructions",
+    "samples",
+    "points",
+    "docs",
+    "documents",
+    "objects",
+    "files",
+    "tokens",
+    "views",
+    "clicks",
+    "impressions",
+    "visits",
+    "pageviews",
+    "downloads",
 ];
 
 fn unit_after(text: &str, end: usize) -> bool {
@@ -889,10 +935,7 @@ fn check_plate_code(text: &str, r: Range<usize>) -> bool {
     let parts: Vec<&str> = code.split([' ', '-', '•', '·']).collect();
     let interleaved = |part: &str| {
         let mixed = part.bytes().any(|b| b.is_ascii_digit()) && part.bytes().any(|b| b.is_ascii_uppercase());
-        let letter_after_digit = part
-            .as_bytes()
-            .windows(2)
-            .any(|w| w[0].is_ascii_digit() && w[1].is_ascii_uppercase());
+        let letter_after_digit = part.as_bytes().windows(2).any(|w| w[0].is_ascii_digit() && w[1].is_ascii_uppercase());
         mixed && (part.as_bytes()[0].is_ascii_digit() || letter_after_digit)
     };
     let bytes = code.as_bytes();
@@ -906,14 +949,8 @@ fn check_plate_code(text: &str, r: Range<usize>) -> bool {
         || (numbered_parts && letters >= 1)
         || parts.iter().any(|p| !p.is_empty() && interleaved(p));
     let technical = TECHNICAL_CODE_PREFIXES.iter().any(|p| parts.iter().any(|part| part.starts_with(p)));
-    let glued = |c: Option<char>| {
-        c.is_some_and(|c| matches!(c, '.' | ':' | '_' | '=' | '#' | '$' | '+') || is_word(c))
-    };
-    let longest_letter_run = code
-        .split(|c: char| !c.is_ascii_uppercase())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let glued = |c: Option<char>| c.is_some_and(|c| matches!(c, '.' | ':' | '_' | '=' | '#' | '$' | '+') || is_word(c));
+    let longest_letter_run = code.split(|c: char| !c.is_ascii_uppercase()).map(str::len).max().unwrap_or(0);
     (5..=8).contains(&alnum.len())
         && letters >= 1
         && digits >= 2
@@ -937,22 +974,48 @@ fn continues_code(text: &str, start: usize) -> bool {
 
 /// Words after which a code names a device model, not a vehicle.
 const DEVICE_WORDS: &[&str] = &[
-    "model", "device", "handset", "phone", "smartphone", "tablet", "samsung", "galaxy", "xiaomi",
-    "redmi", "poco", "oppo", "vivo", "realme", "oneplus", "huawei", "honor", "motorola", "moto",
-    "nokia", "sony", "xperia", "lg", "zte", "nubia", "tecno", "infinix", "itel", "lenovo", "asus",
-    "google", "pixel", "meizu", "sharp", "tcl", "alcatel",
+    "model",
+    "device",
+    "handset",
+    "phone",
+    "smartphone",
+    "tablet",
+    "samsung",
+    "galaxy",
+    "xiaomi",
+    "redmi",
+    "poco",
+    "oppo",
+    "vivo",
+    "realme",
+    "oneplus",
+    "huawei",
+    "honor",
+    "motorola",
+    "moto",
+    "nokia",
+    "sony",
+    "xperia",
+    "lg",
+    "zte",
+    "nubia",
+    "tecno",
+    "infinix",
+    "itel",
+    "lenovo",
+    "asus",
+    "google",
+    "pixel",
+    "meizu",
+    "sharp",
+    "tcl",
+    "alcatel",
 ];
 
 fn device_model(text: &str, r: &Range<usize>) -> bool {
     let before = text[..r.start].trim_end_matches([' ', ':', '=', '"', '\'']);
-    let word: String = before
-        .chars()
-        .rev()
-        .take_while(char::is_ascii_alphabetic)
-        .collect::<Vec<char>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let word: String =
+        before.chars().rev().take_while(char::is_ascii_alphabetic).collect::<Vec<char>>().into_iter().rev().collect();
     let after = &text[r.end..];
     let in_user_agent =
         text[..r.start].ends_with("; ") && (after.starts_with([')', '/']) || after.starts_with(" Build/"));
@@ -963,18 +1026,51 @@ fn device_model(text: &str, r: &Range<usize>) -> bool {
 /// Words after a code that make it part of an organisation's name (`55NET S.A.`,
 /// `2CRSI Corporation`), as network operators are named.
 const ORGANISATION_WORDS: &[&str] = &[
-    "internet", "telecom", "telekom", "telecomunicacoes", "telekomunikasyon", "network", "networks",
-    "communication", "communications", "broadband", "fibra", "fiber", "fibre", "wireless", "mobile",
-    "hosting", "cloud", "isp", "s.a.", "sa", "sas", "srl", "s.r.l.", "ltda", "ltd", "ltd.",
-    "limited", "inc", "inc.", "llc", "gmbh", "ag", "bv", "b.v.", "corp", "corp.", "corporation",
-    "co.", "company", "plc", "pty",
+    "internet",
+    "telecom",
+    "telekom",
+    "telecomunicacoes",
+    "telekomunikasyon",
+    "network",
+    "networks",
+    "communication",
+    "communications",
+    "broadband",
+    "fibra",
+    "fiber",
+    "fibre",
+    "wireless",
+    "mobile",
+    "hosting",
+    "cloud",
+    "isp",
+    "s.a.",
+    "sa",
+    "sas",
+    "srl",
+    "s.r.l.",
+    "ltda",
+    "ltd",
+    "ltd.",
+    "limited",
+    "inc",
+    "inc.",
+    "llc",
+    "gmbh",
+    "ag",
+    "bv",
+    "b.v.",
+    "corp",
+    "corp.",
+    "corporation",
+    "co.",
+    "company",
+    "plc",
+    "pty",
 ];
 
 fn organisation_name(text: &str, r: &Range<usize>) -> bool {
-    let next_word = text[r.end..]
-        .strip_prefix(' ')
-        .and_then(|rest| rest.split([' ', ',', ')']).next())
-        .unwrap_or("");
+    let next_word = text[r.end..].strip_prefix(' ').and_then(|rest| rest.split([' ', ',', ')']).next()).unwrap_or("");
     ORGANISATION_WORDS.contains(&next_word.to_lowercase().as_str())
 }
 
@@ -984,10 +1080,7 @@ fn whole_path_segment(text: &str, r: &Range<usize>) -> bool {
 }
 
 fn parts(text: &str, r: &Range<usize>, seps: &[char]) -> Option<Vec<u32>> {
-    text[r.clone()]
-        .split(seps)
-        .map(|p| p.parse().ok())
-        .collect()
+    text[r.clone()].split(seps).map(|p| p.parse().ok()).collect()
 }
 
 fn check_iso_date(text: &str, r: Range<usize>) -> Verdict {
@@ -995,11 +1088,7 @@ fn check_iso_date(text: &str, r: Range<usize>) -> Verdict {
         Some([_, m, d]) if (1..=12).contains(m) && (1..=31).contains(d) => {}
         _ => return Verdict::Retry,
     }
-    if isolated(text, &r, &['-', '.']) {
-        Verdict::Take(r)
-    } else {
-        Verdict::Retry
-    }
+    if isolated(text, &r, &['-', '.']) { Verdict::Take(r) } else { Verdict::Retry }
 }
 
 fn check_dotted_date(text: &str, r: Range<usize>) -> Verdict {
@@ -1007,31 +1096,21 @@ fn check_dotted_date(text: &str, r: Range<usize>) -> Verdict {
         Some([a, b, _]) if (1..=31).contains(a) && (1..=31).contains(b) => {}
         _ => return Verdict::Retry,
     }
-    if isolated(text, &r, &['-', '.']) {
-        Verdict::Take(r)
-    } else {
-        Verdict::Retry
-    }
+    if isolated(text, &r, &['-', '.']) { Verdict::Take(r) } else { Verdict::Retry }
 }
 
 fn check_time(text: &str, r: Range<usize>) -> Verdict {
     // Only hours, minutes and seconds are range-checked; the fraction can be anything.
     match parts(text, &r, &[':', '.', ',']).as_deref() {
-        Some([h, m, rest @ ..])
-            if *h <= 24 && *m <= 59 && rest.first().is_none_or(|s| *s <= 60) => {}
+        Some([h, m, rest @ ..]) if *h <= 24 && *m <= 59 && rest.first().is_none_or(|s| *s <= 60) => {}
         _ => return Verdict::Retry,
     }
     // ISO 8601 glues the time to its date with `T` and may close it with `Z`.
     let seps = [':', '.'];
-    let after_iso_t = text[..r.start]
-        .strip_suffix('T')
-        .is_some_and(|rest| rest.ends_with(|c: char| c.is_ascii_digit()));
+    let after_iso_t =
+        text[..r.start].strip_suffix('T').is_some_and(|rest| rest.ends_with(|c: char| c.is_ascii_digit()));
     let before_ok = after_iso_t || clear_before(text, r.start, &seps);
     let zulu = text[r.end..].starts_with('Z') && clear_after(text, r.end + 1, &[]);
     let after_ok = zulu || clear_after(text, r.end, &seps);
-    if before_ok && after_ok {
-        Verdict::Take(r)
-    } else {
-        Verdict::Retry
-    }
+    if before_ok && after_ok { Verdict::Take(r) } else { Verdict::Retry }
 }

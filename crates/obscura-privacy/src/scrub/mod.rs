@@ -45,11 +45,7 @@ static BUILTIN: LazyLock<Scrubber> =
 /// (plates, long numbers), which product names and model codes (`SM-G991B`, `5GNET`) resemble.
 static USER_AGENT_LABEL: LazyLock<Scrubber> = LazyLock::new(|| {
     Scrubber::new(
-        Kind::ALL
-            .into_iter()
-            .filter(|k| !matches!(k, Kind::Plate | Kind::Number))
-            .map(Rule::builtin)
-            .collect(),
+        Kind::ALL.into_iter().filter(|k| !matches!(k, Kind::Plate | Kind::Number)).map(Rule::builtin).collect(),
     )
 });
 
@@ -90,10 +86,7 @@ pub struct Scrubber {
 impl Scrubber {
     /// A scrubber with these rules and a random hash key that is never stored.
     pub fn new(rules: Vec<Rule>) -> Scrubber {
-        Scrubber {
-            rules,
-            hash_key: rand::random(),
-        }
+        Scrubber { rules, hash_key: rand::random() }
     }
 
     /// The built-in rules.
@@ -156,31 +149,19 @@ impl Scrubber {
             out.push_str(&text[last..r.start]);
             out.push_str(&replacement);
             last = r.end;
-            findings.push(Finding {
-                rule: rule.name.clone(),
-                range: r,
-                found: found.to_owned(),
-                replacement,
-            });
+            findings.push(Finding { rule: rule.name.clone(), range: r, found: found.to_owned(), replacement });
         }
         out.push_str(&text[last..]);
-        Scrubbed {
-            text: out,
-            findings,
-        }
+        Scrubbed { text: out, findings }
     }
 
     fn redact(&self, rule: &Rule, found: &str) -> String {
         match rule.action {
             ActionKind::Replace => rule.placeholder.clone(),
             ActionKind::Remove => String::new(),
-            ActionKind::Mask => found
-                .chars()
-                .map(|c| if c.is_alphanumeric() { '*' } else { c })
-                .collect(),
+            ActionKind::Mask => found.chars().map(|c| if c.is_alphanumeric() { '*' } else { c }).collect(),
             ActionKind::Hash => {
-                let mut mac = Hmac::<Sha256>::new_from_slice(&self.hash_key)
-                    .expect("HMAC takes keys of any length");
+                let mut mac = Hmac::<Sha256>::new_from_slice(&self.hash_key).expect("HMAC takes keys of any length");
                 mac.update(found.as_bytes());
                 let tag = mac.finalize().into_bytes();
                 format!("[hash:{}]", hex::encode(&tag[..4]))
@@ -211,18 +192,12 @@ impl SiteRules {
         let mut by_site = HashMap::new();
         let sites: std::collections::BTreeSet<&String> = specs.iter().flat_map(|s| &s.sites).collect();
         for site in sites {
-            let own: Vec<RuleSpec> = specs
-                .iter()
-                .filter(|s| s.sites.is_empty() || s.sites.contains(site))
-                .cloned()
-                .collect();
+            let own: Vec<RuleSpec> =
+                specs.iter().filter(|s| s.sites.is_empty() || s.sites.contains(site)).cloned().collect();
             by_site.insert(crate::page_url::normalize_host(site), Scrubber::from_specs(&own)?);
         }
         let everywhere = Scrubber::from_specs(&general)?;
-        Ok(SiteRules {
-            everywhere: (!everywhere.is_empty()).then_some(everywhere),
-            by_site,
-        })
+        Ok(SiteRules { everywhere: (!everywhere.is_empty()).then_some(everywhere), by_site })
     }
 
     /// The rules for `site` (its domain, in any spelling: `WWW.Shop.example.` is `shop.example`).

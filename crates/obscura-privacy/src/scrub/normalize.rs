@@ -31,9 +31,7 @@ pub fn percent_decode(input: &str) -> Cow<'_, str> {
 }
 
 fn has_escape(text: &str) -> bool {
-    text.as_bytes()
-        .windows(3)
-        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+    text.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
 }
 
 /// Maps full-width ASCII forms (`１２３`, `＠`, `：`) to ASCII and the ideographic space to a
@@ -68,11 +66,9 @@ pub fn truncate_chars(mut text: String, max: usize) -> String {
     let mut end = cut;
     if let Some(open) = text[..cut].rfind('[') {
         let closed = text[open..cut].contains(']');
-        let is_placeholder = text[open..].find(']').is_some_and(|close| {
-            text[open + 1..open + close]
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'-')
-        });
+        let is_placeholder = text[open..]
+            .find(']')
+            .is_some_and(|close| text[open + 1..open + close].bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
         if !closed && is_placeholder {
             end = open;
         }

@@ -36,14 +36,8 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 6] = [
-        Field::Url,
-        Field::Referrer,
-        Field::EventName,
-        Field::Property,
-        Field::Error,
-        Field::Log,
-    ];
+    pub const ALL: [Field; 6] =
+        [Field::Url, Field::Referrer, Field::EventName, Field::Property, Field::Error, Field::Log];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -145,23 +139,16 @@ impl Rule {
         }
         let given = [spec.builtin.is_some(), spec.pattern.is_some(), !spec.keys.is_empty()];
         if given.iter().filter(|g| **g).count() != 1 {
-            return Err(RuleError::new(
-                name,
-                "needs exactly one of `builtin`, `pattern` or `keys`",
-            ));
+            return Err(RuleError::new(name, "needs exactly one of `builtin`, `pattern` or `keys`"));
         }
         let (finder, default_placeholder) = if let Some(builtin) = &spec.builtin {
             let kind = Kind::from_name(builtin).ok_or_else(|| {
                 let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-                RuleError::new(
-                    name,
-                    &format!("unknown builtin `{builtin}`; known: {}", known.join(", ")),
-                )
+                RuleError::new(name, &format!("unknown builtin `{builtin}`; known: {}", known.join(", ")))
             })?;
             (Finder::Builtin(kind), kind.placeholder().to_owned())
         } else if let Some(pattern) = &spec.pattern {
-            let re = Regex::new(pattern)
-                .map_err(|e| RuleError::new(name, &format!("invalid pattern: {e}")))?;
+            let re = Regex::new(pattern).map_err(|e| RuleError::new(name, &format!("invalid pattern: {e}")))?;
             if re.is_match("") {
                 return Err(RuleError::new(name, "pattern matches empty text"));
             }
@@ -171,11 +158,8 @@ impl Rule {
             if keys.iter().any(String::is_empty) {
                 return Err(RuleError::new(name, "has an empty key name"));
             }
-            let re = Regex::new(&format!(
-                r#"(?i)\b(?:{})["']?\s*[:=]\s*["']?([^\s"'&,;<>{{}}\]\[]+)"#,
-                keys.join("|")
-            ))
-            .map_err(|e| RuleError::new(name, &format!("invalid key names: {e}")))?;
+            let re = Regex::new(&format!(r#"(?i)\b(?:{})["']?\s*[:=]\s*["']?([^\s"'&,;<>{{}}\]\[]+)"#, keys.join("|")))
+                .map_err(|e| RuleError::new(name, &format!("invalid key names: {e}")))?;
             (Finder::Pattern(re), format!("[{}]", slug(name)))
         };
         Ok(Rule {
@@ -190,11 +174,7 @@ impl Rule {
 
 /// `order numbers` → `order-numbers`, for placeholders.
 fn slug(name: &str) -> String {
-    name.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
+    name.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,10 +186,7 @@ pub struct RuleError {
 
 impl RuleError {
     fn new(name: &str, problem: &str) -> Self {
-        RuleError {
-            name: name.to_owned(),
-            problem: problem.to_owned(),
-        }
+        RuleError { name: name.to_owned(), problem: problem.to_owned() }
     }
 }
 
@@ -224,11 +201,9 @@ mod tests {
 
     #[test]
     fn scrub_rules_compile_with_default_placeholders() {
-        let rule = Rule::compile(&spec(r#"{"name": "Order numbers", "pattern": "ORD-[0-9]{6}"}"#))
-            .unwrap();
+        let rule = Rule::compile(&spec(r#"{"name": "Order numbers", "pattern": "ORD-[0-9]{6}"}"#)).unwrap();
         assert_eq!(rule.placeholder, "[order-numbers]");
-        let rule = Rule::compile(&spec(r#"{"name": "phones", "builtin": "phone", "action": "mask"}"#))
-            .unwrap();
+        let rule = Rule::compile(&spec(r#"{"name": "phones", "builtin": "phone", "action": "mask"}"#)).unwrap();
         assert_eq!(rule.placeholder, "[phone]");
         assert_eq!(rule.action, ActionKind::Mask);
     }
@@ -236,10 +211,7 @@ mod tests {
     #[test]
     fn scrub_rules_errors_say_what_to_fix() {
         let err = |json: &str| Rule::compile(&spec(json)).unwrap_err().to_string();
-        assert_eq!(
-            err(r#"{"name": "x"}"#),
-            "scrub rule `x` needs exactly one of `builtin`, `pattern` or `keys`"
-        );
+        assert_eq!(err(r#"{"name": "x"}"#), "scrub rule `x` needs exactly one of `builtin`, `pattern` or `keys`");
         assert!(err(r#"{"name": "x", "builtin": "fax"}"#).contains("unknown builtin `fax`; known: private_key"));
         assert!(err(r#"{"name": "x", "pattern": "("}"#).contains("invalid pattern"));
         assert_eq!(err(r#"{"name": "x", "pattern": "a*"}"#), "scrub rule `x` pattern matches empty text");

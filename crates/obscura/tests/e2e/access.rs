@@ -13,16 +13,23 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
     let mut public = Vec::new();
     for (spec, _) in table() {
         for method in spec.method.split('|') {
-            let path = spec.path.replace("{token}", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").replace("{domain}", "shop.example");
+            let path = spec
+                .path
+                .replace("{token}", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+                .replace("{domain}", "shop.example");
             if spec.access == Access::Public {
                 public.push(format!("{method} {}", spec.path));
                 continue;
             }
             let request = |cookie: bool| {
-                let mut r = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", s.base));
+                let mut r = client
+                    .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", s.base));
                 if cookie {
                     r = r
-                        .header("cookie", "obscura_session=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+                        .header(
+                            "cookie",
+                            "obscura_session=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                        )
                         .header("authorization", "Bearer obs_forged");
                 }
                 r.send()
@@ -92,13 +99,25 @@ async fn csrf_login_and_logout_refuse_missing_or_stale_tokens() {
     assert_eq!(ok.status(), 303);
     let session = ok.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     // Logout needs the session's CSRF token: a missing or wrong one is refused, the session stays.
-    let bad = client.post(format!("{}/logout", s.base)).header("cookie", &session).form(&[("csrf", "stale")]).send().await.unwrap();
+    let bad = client
+        .post(format!("{}/logout", s.base))
+        .header("cookie", &session)
+        .form(&[("csrf", "stale")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 403);
     let page = client.get(format!("{}/", s.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(page.status(), 200, "a refused logout must not end the session");
     let html = page.text().await.unwrap();
     let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let out = client.post(format!("{}/logout", s.base)).header("cookie", &session).form(&[("csrf", token.as_str())]).send().await.unwrap();
+    let out = client
+        .post(format!("{}/logout", s.base))
+        .header("cookie", &session)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), 303);
     let after = client.get(format!("{}/", s.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(after.status(), 303, "the session ended");
@@ -112,23 +131,37 @@ async fn roles_viewer_reads_only_assigned_sites_analyst_reads_all() {
     let meta = s.meta();
     obscura::admin::add_site(&meta, "other.example", true, 30).unwrap();
     let pw = "viewer password 1".to_owned();
-    obscura::admin::add_user_with_sites(&meta, "vera", Role::Viewer, Some(pw.clone()), &["other.example".into()]).unwrap();
+    obscura::admin::add_user_with_sites(&meta, "vera", Role::Viewer, Some(pw.clone()), &["other.example".into()])
+        .unwrap();
     obscura::admin::add_user(&meta, "ana", Role::Analyst, Some("analyst password".into())).unwrap();
-    assert!(obscura::admin::add_user(&meta, "nobody", Role::Viewer, Some("viewer password 2".into())).is_err(), "a viewer needs a site");
+    assert!(
+        obscura::admin::add_user(&meta, "nobody", Role::Viewer, Some("viewer password 2".into())).is_err(),
+        "a viewer needs a site"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
 
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let get = |cookie: String, site: &'static str| {
         let (client, base) = (client.clone(), s.base.clone());
         async move {
-            client.get(format!("{base}/api/v1/stats/aggregate?site={site}")).header("cookie", cookie).send().await.unwrap().status().as_u16()
+            client
+                .get(format!("{base}/api/v1/stats/aggregate?site={site}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     };
     let vera = crate::harness::login(&s.base, "vera", &pw).await.expect("viewer logs in");
     assert_eq!(get(vera.clone(), "other.example").await, 200);
     assert_eq!(get(vera.clone(), "shop.example").await, 403, "a viewer may not read an unassigned site");
     let page = client.get(format!("{}/", s.base)).header("cookie", &vera).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("other.example") && !page.contains("shop.example"), "the viewer's site list holds only their site");
+    assert!(
+        page.contains("other.example") && !page.contains("shop.example"),
+        "the viewer's site list holds only their site"
+    );
     let forced = client.get(format!("{}/?site=shop.example", s.base)).header("cookie", &vera).send().await.unwrap();
     assert_eq!(forced.status(), 403);
 
@@ -144,7 +177,8 @@ async fn accounts_password_change_and_logout_everywhere_end_sessions() {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let laptop = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
     let phone = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
-    let account = client.get(format!("{}/account", s.base)).header("cookie", &laptop).send().await.unwrap().text().await.unwrap();
+    let account =
+        client.get(format!("{}/account", s.base)).header("cookie", &laptop).send().await.unwrap().text().await.unwrap();
     let csrf = crate::harness::csrf_in(&account);
     let wrong = client
         .post(format!("{}/account/password", s.base))
@@ -169,7 +203,8 @@ async fn accounts_password_change_and_logout_everywhere_end_sessions() {
     assert!(crate::harness::login(&s.base, "owner", &s.password).await.is_none(), "the old password no longer works");
     let fresh = crate::harness::login(&s.base, "owner", "a brand new password").await.unwrap();
     let other = crate::harness::login(&s.base, "owner", "a brand new password").await.unwrap();
-    let account = client.get(format!("{}/account", s.base)).header("cookie", &fresh).send().await.unwrap().text().await.unwrap();
+    let account =
+        client.get(format!("{}/account", s.base)).header("cookie", &fresh).send().await.unwrap().text().await.unwrap();
     let out = client
         .post(format!("{}/account/logout-all", s.base))
         .header("cookie", &fresh)
@@ -207,7 +242,11 @@ async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
 
     let (status, html) = get(format!("/share/{open}"), None).await;
     assert_eq!(status, 200);
-    assert!(html.contains("data-metric=\"visitors\"") && html.contains("Shared read-only view") && !html.contains("/logout"));
+    assert!(
+        html.contains("data-metric=\"visitors\"")
+            && html.contains("Shared read-only view")
+            && !html.contains("/logout")
+    );
     assert!(html.contains(&format!("/share/{open}?")), "links stay inside the shared view");
     // The link shows its own site only, whatever the URL asks for.
     let (_, html) = get(format!("/share/{open}?site=other.example"), None).await;
@@ -255,21 +294,48 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     let saved = client
         .post(&settings_url)
         .header("cookie", &owner)
-        .form(&[("csrf", csrf.as_str()), ("respect_dnt", "on"), ("device", "on"), ("screen", "on"), ("network", "on"), ("frequency", "on"), ("geo", "country")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("respect_dnt", "on"),
+            ("device", "on"),
+            ("screen", "on"),
+            ("network", "on"),
+            ("frequency", "on"),
+            ("geo", "country"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(saved.status(), 303);
     // Retention (P13) is a per-site setting; bad values are refused with a reason.
     let retention = |days: &'static str| {
-        client.post(&settings_url).header("cookie", &owner).form(&[("csrf", csrf.as_str()), ("geo", "country"), ("device", "on"), ("screen", "on"), ("network", "on"), ("frequency", "on"), ("respect_dnt", "on"), ("retention_days", days)]).send()
+        client
+            .post(&settings_url)
+            .header("cookie", &owner)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("geo", "country"),
+                ("device", "on"),
+                ("screen", "on"),
+                ("network", "on"),
+                ("frequency", "on"),
+                ("respect_dnt", "on"),
+                ("retention_days", days),
+            ])
+            .send()
     };
     let refused = retention("0").await.unwrap();
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("retention must be a number of days from 1 to 3650"));
     assert_eq!(retention("45").await.unwrap().status(), 303);
     assert_eq!(s.meta().get().site_by_domain(crate::harness::SITE).unwrap().retention_days, 45);
-    let stale = client.post(&settings_url).header("cookie", &owner).form(&[("csrf", "stale"), ("geo", "off")]).send().await.unwrap();
+    let stale = client
+        .post(&settings_url)
+        .header("cookie", &owner)
+        .form(&[("csrf", "stale"), ("geo", "off")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 403);
 
     let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -277,7 +343,11 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     let pv = json!({"site": site, "url": format!("https://{site}/"), "referrer": "https://www.google.com/"});
     assert_eq!(s.send([127, 0, 0, 2], ua, pv).await, reqwest::StatusCode::NO_CONTENT);
     let engagement = json!({"site": site, "kind": "engagement", "url": format!("https://{site}/"), "engaged_ms": 5000});
-    assert_eq!(s.send([127, 0, 0, 2], ua, engagement).await, reqwest::StatusCode::ACCEPTED, "engaged time is not collected");
+    assert_eq!(
+        s.send([127, 0, 0, 2], ua, engagement).await,
+        reqwest::StatusCode::ACCEPTED,
+        "engaged time is not collected"
+    );
 
     let q = format!("site={site}&range=today");
     let countries = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=country")).await;
@@ -285,7 +355,8 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     // What is not collected shows only as the row without a value.
     for (dim, missing) in [("province", "(unknown)"), ("referrer", "(none)")] {
         let rows = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension={dim}")).await;
-        let values: Vec<&str> = rows["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+        let values: Vec<&str> =
+            rows["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
         assert_eq!(values, [missing], "{dim} must not be stored: {rows}");
     }
     let agg = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
@@ -293,7 +364,8 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
 
     // Settings are for admins and owners.
     let meta = s.meta();
-    obscura::admin::add_user(&meta, "ana", obscura_store::meta::Role::Analyst, Some("analyst password".into())).unwrap();
+    obscura::admin::add_user(&meta, "ana", obscura_store::meta::Role::Analyst, Some("analyst password".into()))
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let ana = crate::harness::login(&s.base, "ana", "analyst password").await.unwrap();
     assert_eq!(client.get(&settings_url).header("cookie", &ana).send().await.unwrap().status(), 403);
@@ -305,12 +377,19 @@ async fn audit_page_for_owners_and_tokens_created_and_revoked_in_the_ui() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
-    let page = client.get(format!("{}/tokens", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let page =
+        client.get(format!("{}/tokens", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
     let csrf = crate::harness::csrf_in(&page);
     let created = client
         .post(format!("{}/tokens", s.base))
         .header("cookie", &owner)
-        .form(&[("csrf", csrf.as_str()), ("name", "grafana"), ("scope", "read"), ("site", crate::harness::SITE), ("expires_days", "30")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "grafana"),
+            ("scope", "read"),
+            ("site", crate::harness::SITE),
+            ("expires_days", "30"),
+        ])
         .send()
         .await
         .unwrap()
@@ -343,7 +422,8 @@ async fn audit_page_for_owners_and_tokens_created_and_revoked_in_the_ui() {
     assert_eq!(revoke.status(), 303);
     assert_eq!(read(secret).await, 401, "a revoked token is refused at once");
 
-    let audit = client.get(format!("{}/audit", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let audit =
+        client.get(format!("{}/audit", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
     assert!(audit.contains("Chain intact") && audit.contains("token.add") && audit.contains("token.revoke"), "{audit}");
     s.stop();
 }
@@ -353,7 +433,8 @@ async fn roles_admin_manages_users_and_shared_links_in_the_ui() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
-    let page = client.get(format!("{}/users", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let page =
+        client.get(format!("{}/users", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
     let csrf = crate::harness::csrf_in(&page);
     let added = client
         .post(format!("{}/users", s.base))
@@ -368,7 +449,8 @@ async fn roles_admin_manages_users_and_shared_links_in_the_ui() {
     let password = added.split("<code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
     let adam = crate::harness::login(&s.base, "adam", &password).await.expect("the new admin logs in");
     // An admin may not make owners nor remove them.
-    let page = client.get(format!("{}/users", s.base)).header("cookie", &adam).send().await.unwrap().text().await.unwrap();
+    let page =
+        client.get(format!("{}/users", s.base)).header("cookie", &adam).send().await.unwrap().text().await.unwrap();
     let adam_csrf = crate::harness::csrf_in(&page);
     let owner_attempt = client
         .post(format!("{}/users", s.base))
@@ -405,7 +487,8 @@ async fn roles_admin_manages_users_and_shared_links_in_the_ui() {
     assert_eq!(reqwest::get(format!("{}{link}", s.base)).await.unwrap().status(), 200, "the link opens logged out");
 
     // The owner removes the admin: their session ends.
-    let page = client.get(format!("{}/users", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let page =
+        client.get(format!("{}/users", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
     let removed = client
         .post(format!("{}/users/remove", s.base))
         .header("cookie", &owner)
@@ -443,7 +526,8 @@ async fn roles_export_csv_for_tokens_and_analysts_not_viewers_and_sites_added_in
 
     // Owners add sites in the UI; viewers may not export.
     let owner = crate::harness::login(&s.base, "owner", &s.password).await.unwrap();
-    let page = client.get(format!("{}/sites", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
+    let page =
+        client.get(format!("{}/sites", s.base)).header("cookie", &owner).send().await.unwrap().text().await.unwrap();
     let added = client
         .post(format!("{}/sites", s.base))
         .header("cookie", &owner)
@@ -454,12 +538,29 @@ async fn roles_export_csv_for_tokens_and_analysts_not_viewers_and_sites_added_in
     assert_eq!(added.status(), 303);
     assert_eq!(added.headers()["location"], "/sites/new-site.example/settings");
     let meta = s.meta();
-    obscura::admin::add_user_with_sites(&meta, "vera", obscura_store::meta::Role::Viewer, Some("viewer password".into()), &[site.into()]).unwrap();
+    obscura::admin::add_user_with_sites(
+        &meta,
+        "vera",
+        obscura_store::meta::Role::Viewer,
+        Some("viewer password".into()),
+        &[site.into()],
+    )
+    .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let vera = crate::harness::login(&s.base, "vera", "viewer password").await.unwrap();
-    let refused = client.get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base)).header("cookie", &vera).send().await.unwrap();
+    let refused = client
+        .get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base))
+        .header("cookie", &vera)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 403);
-    let allowed = client.get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base)).header("cookie", &owner).send().await.unwrap();
+    let allowed = client
+        .get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(allowed.status(), 200);
     s.stop();
 }
@@ -472,12 +573,17 @@ async fn headers_hsts_and_secure_cookies_when_served_over_https() {
     assert!(res.headers().get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
     assert!(!res.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"));
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'")
+    );
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert!(res.headers().get("referrer-policy").is_some());
     plain.stop();
 
-    let https = TestServer::start_with(datetime!(2026-08-01 10:00 UTC), |c| c.public_url = Some("https://stats.example.com".into())).await;
+    let https = TestServer::start_with(datetime!(2026-08-01 10:00 UTC), |c| {
+        c.public_url = Some("https://stats.example.com".into())
+    })
+    .await;
     let res = client.get(format!("{}/login", https.base)).send().await.unwrap();
     assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
     assert!(res.headers()["set-cookie"].to_str().unwrap().ends_with("; Secure"));

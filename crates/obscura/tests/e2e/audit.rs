@@ -60,5 +60,9 @@ fn audit_cli_records_admin_actions_and_verify_catches_tampering() {
     std::fs::write(log.path(), lines.join("\n") + "\n").unwrap();
     let bad = cli(dir.path(), &["audit", "verify"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("record 1 was altered"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("record 1 was altered"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

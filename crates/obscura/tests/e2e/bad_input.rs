@@ -28,7 +28,8 @@ async fn ingest_bad_input_answers_4xx_with_reasons() {
     let (status, body) = post_raw(&s, json!({"url": "https://x.y/"}).to_string(), &[]).await;
     assert_eq!((status, body["error"].as_str().unwrap().contains("site")), (400, true), "{body}");
 
-    let (status, body) = post_raw(&s, json!({"site": "unknown.example", "url": "https://unknown.example/"}).to_string(), &[]).await;
+    let (status, body) =
+        post_raw(&s, json!({"site": "unknown.example", "url": "https://unknown.example/"}).to_string(), &[]).await;
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("obscura site add"), "{body}");
 
@@ -36,11 +37,14 @@ async fn ingest_bad_input_answers_4xx_with_reasons() {
     assert_eq!(status, 400, "{body}");
 
     let long = "a".repeat(70 * 1024);
-    let (status, body) = post_raw(&s, json!({"site": SITE, "url": format!("https://{SITE}/{long}")}).to_string(), &[]).await;
+    let (status, body) =
+        post_raw(&s, json!({"site": SITE, "url": format!("https://{SITE}/{long}")}).to_string(), &[]).await;
     assert_eq!(status, 413, "{body}");
     assert!(body["error"].as_str().unwrap().contains("64 KiB"));
 
-    let (status, body) = post_raw(&s, json!({"site": SITE, "url": format!("https://{SITE}/{}", "b".repeat(5000))}).to_string(), &[]).await;
+    let (status, body) =
+        post_raw(&s, json!({"site": SITE, "url": format!("https://{SITE}/{}", "b".repeat(5000))}).to_string(), &[])
+            .await;
     assert_eq!(status, 400, "{body}");
 
     // Privacy signals: dropped by policy, answered 202, nothing stored.
@@ -87,7 +91,8 @@ async fn stats_api_rejects_bad_tokens_and_parameters() {
     assert_eq!(status, 400, "{msg}");
     let (status, _) = get("/api/v1/stats/aggregate?site=nope.example".into(), Some(s.token.clone())).await;
     assert_eq!(status, 404);
-    let (status, msg) = get(format!("/api/v1/stats/breakdown?site={SITE}&dimension=page&limit=0"), Some(s.token.clone())).await;
+    let (status, msg) =
+        get(format!("/api/v1/stats/breakdown?site={SITE}&dimension=page&limit=0"), Some(s.token.clone())).await;
     assert_eq!(status, 400, "{msg}");
     s.stop();
 }

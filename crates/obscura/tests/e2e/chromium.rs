@@ -76,7 +76,9 @@ async fn start_browser() -> (Driver, fantoccini::Client, tempfile::TempDir) {
     );
     for _ in 0..50 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        if let Ok(c) = ClientBuilder::new(connector).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+        if let Ok(c) =
+            ClientBuilder::new(connector).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
+        {
             return (driver, c, profile);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -138,11 +140,13 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
 
     let q = format!("site={SITE}&range=today");
     let pages = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=page")).await;
-    let mut paths: Vec<&str> = pages["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+    let mut paths: Vec<&str> =
+        pages["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
     paths.sort();
     assert_eq!(paths, vec!["/", "/docs"], "{pages}");
     let events = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=event")).await;
-    let mut names: Vec<&str> = events["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> =
+        events["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, vec!["Outbound Link: Click", "signup"], "{events}");
     let plan = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=prop:plan")).await;
@@ -169,7 +173,12 @@ async fn chromium_dashboard_login_numbers_filter_url_dark_mode_and_shared_link()
     let s = TestServer::start(time::macros::datetime!(2026-10-01 12:00 UTC)).await;
     let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
     let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-    for (ip, ua, path) in [([127, 0, 0, 2], firefox, "/"), ([127, 0, 0, 2], firefox, "/pricing"), ([127, 0, 0, 6], chrome, "/"), ([127, 0, 0, 7], chrome, "/blog")] {
+    for (ip, ua, path) in [
+        ([127, 0, 0, 2], firefox, "/"),
+        ([127, 0, 0, 2], firefox, "/pricing"),
+        ([127, 0, 0, 6], chrome, "/"),
+        ([127, 0, 0, 7], chrome, "/blog"),
+    ] {
         let body = json!({"site": SITE, "url": format!("https://{SITE}{path}"), "referrer": "https://www.google.com/"});
         assert_eq!(s.send(ip, ua, body).await, reqwest::StatusCode::NO_CONTENT);
     }
@@ -188,7 +197,9 @@ async fn chromium_dashboard_login_numbers_filter_url_dark_mode_and_shared_link()
     let api = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today")).await;
     let shown = |m: &'static str| {
         let b = browser.clone();
-        async move { number(&b.find(Locator::Css(&format!("[data-metric={m}] .value"))).await.unwrap().text().await.unwrap()) }
+        async move {
+            number(&b.find(Locator::Css(&format!("[data-metric={m}] .value"))).await.unwrap().text().await.unwrap())
+        }
     };
     assert_eq!(shown("visitors").await, api["results"]["visitors"].to_string());
     assert_eq!(shown("visits").await, api["results"]["visits"].to_string());
@@ -215,7 +226,14 @@ async fn chromium_dashboard_login_numbers_filter_url_dark_mode_and_shared_link()
     // Dark mode: the switch changes the page's colours and the choice survives a reload.
     let background = || {
         let b = browser.clone();
-        async move { b.execute("return getComputedStyle(document.body).backgroundColor", vec![]).await.unwrap().as_str().unwrap().to_owned() }
+        async move {
+            b.execute("return getComputedStyle(document.body).backgroundColor", vec![])
+                .await
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
     };
     let light = background().await;
     browser.find(Locator::Id("theme")).await.unwrap().click().await.unwrap();

@@ -9,10 +9,16 @@ use time::macros::datetime;
 use crate::harness::{SITE, TestServer};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const CHROME: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 fn results(v: &serde_json::Value) -> Vec<(String, u64)> {
-    v["results"].as_array().unwrap().iter().map(|r| (r["value"].as_str().unwrap().to_owned(), r["visitors"].as_u64().unwrap())).collect()
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["value"].as_str().unwrap().to_owned(), r["visitors"].as_u64().unwrap()))
+        .collect()
 }
 
 /// Item 15: a visitor whose address has no country still counts in the country breakdown, as
@@ -54,7 +60,8 @@ async fn hardening_p02_failed_salt_save_is_retried() {
     assert_eq!(s.send([127, 0, 0, 2], FIREFOX, json!({"site": SITE, "url": format!("https://{SITE}/")})).await, 204);
     let salts = s.keyring_path().with_file_name("salts");
     let doc = obscura_store::sealed_json::SealedJson::new(salts.clone(), b"obscura salts v1", s.master_key());
-    let stored_days = || -> Vec<String> { doc.load::<Vec<(String, String)>>().unwrap().into_iter().map(|(d, _)| d).collect() };
+    let stored_days =
+        || -> Vec<String> { doc.load::<Vec<(String, String)>>().unwrap().into_iter().map(|(d, _)| d).collect() };
     assert_eq!(stored_days(), ["2026-05-01"]);
     // The next save fails: something sits where its temporary file goes.
     let obstacle = salts.with_extension("tmp");

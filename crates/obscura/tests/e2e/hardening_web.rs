@@ -41,7 +41,10 @@ async fn hardening_share_views_audit_the_link_id_not_the_token() {
     let records = AuditLog::open(&s.data_dir, s.master_key()).unwrap().read_all().unwrap();
     let views: Vec<_> = records.iter().filter(|r| r.actor == format!("share:{id}")).collect();
     assert_eq!(views.len(), 2, "{records:?}");
-    assert!(views.iter().all(|r| r.site.as_deref() == Some(SITE) && r.detail.starts_with("dashboard /share/…?")), "{views:?}");
+    assert!(
+        views.iter().all(|r| r.site.as_deref() == Some(SITE) && r.detail.starts_with("dashboard /share/…?")),
+        "{views:?}"
+    );
     for record in &records {
         let text = format!("{record:?}");
         assert!(!text.contains(&token) && !text.contains(&token[..16]), "the token leaked into {text}");
@@ -51,7 +54,8 @@ async fn hardening_share_views_audit_the_link_id_not_the_token() {
 
 /// A server on `[::]:0` (dual-stack: IPv4 clients arrive as `::ffff:a.b.c.d`) with an owner;
 /// returns its base URL over IPv4, the owner's password and what to stop it with.
-async fn start_dual_stack() -> (String, String, tokio::task::JoinHandle<anyhow::Result<()>>, Arc<obscura_store::EmbeddedStore>, tempfile::TempDir) {
+async fn start_dual_stack()
+-> (String, String, tokio::task::JoinHandle<anyhow::Result<()>>, Arc<obscura_store::EmbeddedStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = obscura::config::Config::default();
     config.data_dir = dir.path().join("data");
@@ -148,15 +152,26 @@ async fn hardening_ingest_status_shows_only_the_tokens_sites() {
     let ok = reqwest::StatusCode::NO_CONTENT;
     assert_eq!(s.send([127, 0, 0, 2], ua, json!({"site": SITE, "url": format!("https://{SITE}/")})).await, ok);
     for path in ["/a", "/b"] {
-        assert_eq!(s.send([127, 0, 0, 2], ua, json!({"site": "other.example", "url": format!("https://other.example{path}")})).await, ok);
+        assert_eq!(
+            s.send([127, 0, 0, 2], ua, json!({"site": "other.example", "url": format!("https://other.example{path}")}))
+                .await,
+            ok
+        );
     }
-    let bad = s.send([127, 0, 0, 2], ua, json!({"site": "other.example", "kind": "event", "url": "https://other.example/"})).await;
+    let bad = s
+        .send([127, 0, 0, 2], ua, json!({"site": "other.example", "kind": "event", "url": "https://other.example/"}))
+        .await;
     assert_eq!(bad, reqwest::StatusCode::BAD_REQUEST);
 
     let status = |token: String| {
         let base = s.base.clone();
         async move {
-            let res = reqwest::Client::new().get(format!("{base}/api/v1/ingest/status")).bearer_auth(token).send().await.unwrap();
+            let res = reqwest::Client::new()
+                .get(format!("{base}/api/v1/ingest/status"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.status(), 200);
             res.json::<serde_json::Value>().await.unwrap()
         }

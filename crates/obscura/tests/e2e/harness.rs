@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use mmdb_writer::ipnet::IpNet;
 use mmdb_writer::{IpVersion, Value, Writer};
+use obscura::admin;
 use obscura::app;
 use obscura::config::Config;
-use obscura::admin;
 use obscura_model::ManualClock;
 use obscura_store::meta::{Role, TokenScope};
 use time::OffsetDateTime;
@@ -44,10 +44,8 @@ pub fn geo_fixture(dir: &std::path::Path) -> PathBuf {
             ("longitude", Value::from(2.3522_f64)),
         ])
     };
-    let nets: [(&str, Value); 2] = [
-        ("127.0.0.0/30", record("DE", "Berlin", "Berlin")),
-        ("127.0.0.4/30", record("FR", "Ile-de-France", "Paris")),
-    ];
+    let nets: [(&str, Value); 2] =
+        [("127.0.0.0/30", record("DE", "Berlin", "Berlin")), ("127.0.0.4/30", record("FR", "Ile-de-France", "Paris"))];
     for (net, value) in nets {
         writer.insert_value(net.parse::<IpNet>().unwrap(), value).unwrap();
     }

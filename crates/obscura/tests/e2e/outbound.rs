@@ -49,8 +49,16 @@ async fn p09_server_opens_no_outbound_connections() {
     assert!(up, "the demo server did not come up");
     let client = reqwest::Client::new();
     for i in 0..50 {
-        let body = format!(r#"{{"site":"demo.obscura.test","url":"https://demo.obscura.test/p{i}","referrer":"https://www.google.com/"}}"#);
-        let res = client.post(format!("{base}/api/event")).header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0").body(body).send().await.unwrap();
+        let body = format!(
+            r#"{{"site":"demo.obscura.test","url":"https://demo.obscura.test/p{i}","referrer":"https://www.google.com/"}}"#
+        );
+        let res = client
+            .post(format!("{base}/api/event"))
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 204);
     }
     for path in ["/privacy", "/privacy.json", "/js/obscura.js", "/login"] {

@@ -51,7 +51,8 @@ async fn overview_requires_login_and_shows_the_api_numbers() {
     let session = ok.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     assert!(ok.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly; SameSite=Strict"));
 
-    let page = client.get(format!("{}/?site={SITE}&range=today", s.base)).header("cookie", &session).send().await.unwrap();
+    let page =
+        client.get(format!("{}/?site={SITE}&range=today", s.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let api = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today")).await;

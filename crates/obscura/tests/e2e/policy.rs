@@ -63,7 +63,11 @@ async fn p16_policy_follows_configuration_with_last_updated_etag_and_304() {
     let (_, _, _, _, html) = fetch(format!("/privacy?site={SITE}"), None).await;
     assert!(html.contains("Last updated 2026-08-05") && html.contains("continent and country"));
     let (_, _, _, _, defaults) = fetch("/privacy.json".into(), None).await;
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&defaults).unwrap()["last_updated"], "2026-08-05", "first asked today");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&defaults).unwrap()["last_updated"],
+        "2026-08-05",
+        "first asked today"
+    );
     assert_eq!(fetch("/privacy.json?site=unknown.example".into(), None).await.0, 404);
     s.stop();
 }

@@ -15,10 +15,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Every text value of every stored row, decrypted through the store.
 async fn decrypted_text(store: &dyn EventStore) -> String {
-    let batches = store
-        .query(&SqlQuery { sql: "SELECT * FROM events".into(), params: vec![] })
-        .await
-        .unwrap();
+    let batches = store.query(&SqlQuery { sql: "SELECT * FROM events".into(), params: vec![] }).await.unwrap();
     let mut out = String::new();
     for b in &batches {
         for col in b.columns() {
@@ -104,10 +101,16 @@ async fn p02_visitor_hash_changes_daily_and_old_salts_are_gone_from_disk() {
     let days: Vec<&str> = stored.iter().map(|(d, _)| d.as_str()).collect();
     assert_eq!(days, vec!["2026-05-02", "2026-05-03"], "no salt older than 48 h may exist");
     // Nor in memory; and maintenance destroys it without any traffic arriving.
-    assert_eq!(s.maintenance.pipeline.salt_days(), [time::macros::date!(2026 - 05 - 02), time::macros::date!(2026 - 05 - 03)]);
+    assert_eq!(
+        s.maintenance.pipeline.salt_days(),
+        [time::macros::date!(2026 - 05 - 02), time::macros::date!(2026 - 05 - 03)]
+    );
     s.clock.set(datetime!(2026-05-04 00:00 UTC));
     s.maintenance.run_once().await;
-    assert_eq!(s.maintenance.pipeline.salt_days(), [time::macros::date!(2026 - 05 - 03), time::macros::date!(2026 - 05 - 04)]);
+    assert_eq!(
+        s.maintenance.pipeline.salt_days(),
+        [time::macros::date!(2026 - 05 - 03), time::macros::date!(2026 - 05 - 04)]
+    );
     let stored: Vec<(String, String)> = doc.load().unwrap();
     assert_eq!(stored.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(), ["2026-05-03", "2026-05-04"]);
     s.stop();
@@ -125,7 +128,8 @@ async fn p12_every_kind_of_data_is_encrypted_at_rest() {
     let meta = s.meta();
     obscura::admin::add_site(&meta, &site, true, 1).unwrap();
     obscura::admin::add_user(&meta, &format!("{marker}-user"), obscura_store::meta::Role::Analyst, None).unwrap();
-    obscura::admin::add_token(&meta, &format!("{marker}-token"), obscura_store::meta::TokenScope::Read, &[], None).unwrap();
+    obscura::admin::add_token(&meta, &format!("{marker}-token"), obscura_store::meta::TokenScope::Read, &[], None)
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     for i in 0..6 {
         let ua = format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{i}");
@@ -191,7 +195,14 @@ async fn p02_client_address_is_in_no_store_but_the_access_log_after_cli_and_ui_a
         json!({"site": SITE, "url": format!("https://{SITE}/p02")}),
         json!({"site": SITE, "kind": "event", "name": "signup", "url": format!("https://{SITE}/p02")}),
     ] {
-        let res = client.post(format!("{}/api/event", s.base)).header("user-agent", UA).header("x-forwarded-for", forwarded).body(body.to_string()).send().await.unwrap();
+        let res = client
+            .post(format!("{}/api/event", s.base))
+            .header("user-agent", UA)
+            .header("x-forwarded-for", forwarded)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 204);
     }
     // The dashboard: a failed login, a login, the overview, the access log filtered by address.
@@ -202,7 +213,10 @@ async fn p02_client_address_is_in_no_store_but_the_access_log_after_cli_and_ui_a
         assert_eq!(res.status(), 200, "{path}");
         let html = res.text().await.unwrap();
         if path.starts_with("/logs") {
-            assert!(html.contains("/p02") || html.contains("/api/event"), "the filtered log shows the address's requests");
+            assert!(
+                html.contains("/p02") || html.contains("/api/event"),
+                "the filtered log shows the address's requests"
+            );
         }
     }
     // The command line.
@@ -230,7 +244,10 @@ async fn p02_client_address_is_in_no_store_but_the_access_log_after_cli_and_ui_a
     let mut stores = vec![("events", decrypted_text(s.app_store.as_ref()).await)];
     stores.push(("metadata", serde_json::to_string(&*s.meta().get()).unwrap()));
     let audit = obscura_store::audit::AuditLog::open(&s.data_dir, s.master_key()).unwrap().read_all().unwrap();
-    assert!(audit.iter().any(|r| r.action == "logs.read" && r.actor == "cli") && audit.iter().any(|r| r.action == "logs.read" && r.actor == "user:owner"));
+    assert!(
+        audit.iter().any(|r| r.action == "logs.read" && r.actor == "cli")
+            && audit.iter().any(|r| r.action == "logs.read" && r.actor == "user:owner")
+    );
     stores.push(("audit log", serde_json::to_string(&audit).unwrap()));
     for (name, text) in &stores {
         for secret in [ip, forwarded, token] {

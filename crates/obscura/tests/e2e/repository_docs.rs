@@ -27,7 +27,9 @@ fn promise_tests_in_code() -> BTreeMap<u32, BTreeSet<String>> {
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable source");
         for line in text.lines() {
-            let Some(rest) = line.trim_start().strip_prefix("fn ").or_else(|| line.trim_start().strip_prefix("async fn ")) else {
+            let Some(rest) =
+                line.trim_start().strip_prefix("fn ").or_else(|| line.trim_start().strip_prefix("async fn "))
+            else {
                 continue;
             };
             let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
@@ -69,7 +71,11 @@ fn promises_md_lists_exactly_the_tests_named_after_each_promise() {
     let text = std::fs::read_to_string(repository().join("PROMISES.md")).expect("PROMISES.md at the repository root");
     let listed = promise_tests_listed(&text);
     let in_code = promise_tests_in_code();
-    assert_eq!(listed.keys().copied().collect::<Vec<_>>(), (1..=16).collect::<Vec<_>>(), "one section per promise, P1 to P16");
+    assert_eq!(
+        listed.keys().copied().collect::<Vec<_>>(),
+        (1..=16).collect::<Vec<_>>(),
+        "one section per promise, P1 to P16"
+    );
     assert!(in_code.values().map(BTreeSet::len).sum::<usize>() >= 40, "the source walk finds the promise tests");
     for promise in 1..=16 {
         let listed = listed.get(&promise).cloned().unwrap_or_default();
@@ -77,7 +83,10 @@ fn promises_md_lists_exactly_the_tests_named_after_each_promise() {
         let missing: Vec<_> = in_code.difference(&listed).collect();
         let stale: Vec<_> = listed.difference(&in_code).collect();
         assert!(missing.is_empty(), "P{promise}: tests named after it but not in PROMISES.md: {missing:?}");
-        assert!(stale.is_empty(), "P{promise}: listed in PROMISES.md but no such test (or under another promise): {stale:?}");
+        assert!(
+            stale.is_empty(),
+            "P{promise}: listed in PROMISES.md but no such test (or under another promise): {stale:?}"
+        );
     }
 }
 
@@ -112,11 +121,16 @@ fn allowed_dependencies(text: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn architecture_md_allows_every_dependency_between_the_crates() {
-    let text = std::fs::read_to_string(repository().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md at the repository root");
+    let text =
+        std::fs::read_to_string(repository().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md at the repository root");
     let allowed = allowed_dependencies(&text);
     let actual = internal_dependencies();
     assert!(actual.len() >= 9, "the workspace's crates are found: {:?}", actual.keys());
-    assert_eq!(allowed.keys().collect::<Vec<_>>(), actual.keys().collect::<Vec<_>>(), "every crate, and only those, in the block");
+    assert_eq!(
+        allowed.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>(),
+        "every crate, and only those, in the block"
+    );
     for (name, deps) in &actual {
         let not_allowed: Vec<_> = deps.difference(&allowed[name]).collect();
         assert!(not_allowed.is_empty(), "{name} depends on {not_allowed:?}, which ARCHITECTURE.md does not allow");

@@ -74,7 +74,10 @@ async fn p13_retention_purges_each_site_in_time_and_backups_become_unreadable() 
     assert!(old_files.is_err(), "the backup's day-1 file opened with the new key");
     assert!(live.get(date!(2026 - 03 - 11)).is_none(), "day 2 has no key at all");
     let backup_files = files_under(&events);
-    assert!(backup_files.iter().any(|f| f.to_string_lossy().contains("2026-03-11")), "the backup still holds day 2's bytes");
+    assert!(
+        backup_files.iter().any(|f| f.to_string_lossy().contains("2026-03-11")),
+        "the backup still holds day 2's bytes"
+    );
 
     // The re-keyed day and the other site's data survive a restart.
     let s = s.restart().await;
@@ -94,7 +97,8 @@ async fn p03_only_k_anonymous_aggregates_outlive_retention() {
         assert_eq!(s.send([127, 0, 0, 2], &ua, pv("/popular")).await, reqwest::StatusCode::NO_CONTENT);
     }
     // One visitor with a rare combination: their own page and browser.
-    let rare_ua = "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/49.0.2623.112 Safari/537.36";
+    let rare_ua =
+        "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/49.0.2623.112 Safari/537.36";
     assert_eq!(s.send([127, 0, 0, 5], rare_ua, pv("/rare-p03-page")).await, reqwest::StatusCode::NO_CONTENT);
     s.clock.set(datetime!(2026-03-11 00:30 UTC));
     s.wait_flushed().await;

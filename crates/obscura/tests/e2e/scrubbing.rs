@@ -69,7 +69,10 @@ fn p01_obscura_scrub_shows_the_result_and_the_findings() {
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "mail [email] about [order]");
-    assert!(lines[1].trim_start().starts_with("email") && lines[1].contains("\"jane@example.com\" -> [email]"), "{text}");
+    assert!(
+        lines[1].trim_start().starts_with("email") && lines[1].contains("\"jane@example.com\" -> [email]"),
+        "{text}"
+    );
     assert!(lines[2].trim_start().starts_with("order") && lines[2].contains("-> [order]"), "{text}");
     assert_eq!(lines[3], "nothing here");
     // A broken rule is refused with the reason.

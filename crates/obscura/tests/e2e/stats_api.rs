@@ -7,7 +7,8 @@ use time::macros::datetime;
 use crate::harness::{SITE, TestServer};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const CHROME: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
 
 /// Visitor A (127.0.0.2, Berlin, Firefox): 12:00 `/` from Google, 12:05 `/pricing`,
@@ -52,7 +53,9 @@ fn rows(v: &Value) -> Vec<(String, u64, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["value"].as_str().unwrap().to_owned(), r["visitors"].as_u64().unwrap(), r["pageviews"].as_u64().unwrap()))
+        .map(|r| {
+            (r["value"].as_str().unwrap().to_owned(), r["visitors"].as_u64().unwrap(), r["pageviews"].as_u64().unwrap())
+        })
         .collect()
 }
 
@@ -83,10 +86,7 @@ async fn stats_api_matches_hand_computed_numbers() {
     let sources = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=source"))).await;
     let mut src: Vec<_> = rows(&sources).into_iter().map(|(v, visitors, _)| (v, visitors)).collect();
     src.sort();
-    assert_eq!(
-        src,
-        vec![("campaign".into(), 1), ("direct".into(), 1), ("search".into(), 1), ("social".into(), 1)]
-    );
+    assert_eq!(src, vec![("campaign".into(), 1), ("direct".into(), 1), ("search".into(), 1), ("social".into(), 1)]);
 
     let referrers = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=referrer"))).await;
     let mut refs: Vec<_> = rows(&referrers).into_iter().map(|(v, _, _)| v).collect();
@@ -99,19 +99,31 @@ async fn stats_api_matches_hand_computed_numbers() {
 
     let countries = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=country"))).await;
     assert!(countries["attribution"].as_str().unwrap().contains("DB-IP"));
-    assert_eq!(rows(&countries).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("FR", 2), ("DE", 1)]);
+    assert_eq!(
+        rows(&countries).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(),
+        vec![("FR", 2), ("DE", 1)]
+    );
     let provinces = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=province"))).await;
-    assert_eq!(rows(&provinces).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("Ile-de-France", 2), ("Berlin", 1)]);
+    assert_eq!(
+        rows(&provinces).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(),
+        vec![("Ile-de-France", 2), ("Berlin", 1)]
+    );
     let continents = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=continent"))).await;
     assert_eq!(rows(&continents)[0].0, "EU");
 
     let entry = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=entry_page"))).await;
     assert_eq!(rows(&entry).iter().map(|(v, n, _)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("/", 2), ("/blog", 1)]);
     let exit = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=exit_page"))).await;
-    let mut exits: Vec<_> = exit["results"].as_array().unwrap().iter().map(|r| (r["value"].as_str().unwrap().to_owned(), r["visits"].as_u64().unwrap())).collect();
+    let mut exits: Vec<_> = exit["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["value"].as_str().unwrap().to_owned(), r["visits"].as_u64().unwrap()))
+        .collect();
     exits.sort();
     assert_eq!(exits, vec![("/".into(), 2), ("/blog".into(), 1), ("/pricing".into(), 1)]);
-    let flow = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=previous_page&filters=page==/pricing"))).await;
+    let flow =
+        s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=previous_page&filters=page==/pricing"))).await;
     assert_eq!(rows(&flow)[0].0, "/");
 
     let events = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=event"))).await;
@@ -224,7 +236,8 @@ async fn visits_continue_across_a_server_restart() {
     let agg = s.api(&format!("/api/v1/stats/aggregate?{}", q(""))).await;
     assert_eq!((agg["results"]["visits"].as_u64(), agg["results"]["pageviews"].as_u64()), (Some(1), Some(2)), "{agg}");
     assert_eq!(agg["results"]["bounce_rate"], 0.0);
-    let flow = s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=previous_page&filters=page==/pricing"))).await;
+    let flow =
+        s.api(&format!("/api/v1/stats/breakdown?{}", q("&dimension=previous_page&filters=page==/pricing"))).await;
     assert_eq!(flow["results"][0]["value"], "/", "{flow}");
     s.stop();
 }

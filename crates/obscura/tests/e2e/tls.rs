@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use obscura::config::TlsConfig;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use time::macros::datetime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::TestServer;
 
@@ -19,7 +19,10 @@ struct TestPki {
 
 impl TestPki {
     fn new() -> TestPki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber};
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+            SerialNumber,
+        };
         let now = time::OffsetDateTime::now_utc();
         let validity = |p: &mut CertificateParams| {
             p.not_before = now - time::Duration::days(1);
@@ -29,7 +32,8 @@ impl TestPki {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name.push(DnType::CommonName, "Obscura test CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         ca_params.serial_number = Some(SerialNumber::from(1u64));
         validity(&mut ca_params);
         let ca = ca_params.self_signed(&ca_key).unwrap();
@@ -115,8 +119,11 @@ async fn p10_tls12_when_allowed_and_http_redirects_to_https() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let redirect_from = free.local_addr().unwrap();
     drop(free);
-    let s = TestServer::start_with(datetime!(2026-06-01 10:00 UTC), |c| c.tls = Some(pki.tls(true, Some(redirect_from)))).await;
-    let (head, version, suite) = https_get(&pki.client(&[&rustls::version::TLS12]), &addr(&s), "/health").await.unwrap();
+    let s =
+        TestServer::start_with(datetime!(2026-06-01 10:00 UTC), |c| c.tls = Some(pki.tls(true, Some(redirect_from))))
+            .await;
+    let (head, version, suite) =
+        https_get(&pki.client(&[&rustls::version::TLS12]), &addr(&s), "/health").await.unwrap();
     assert!(head.starts_with("HTTP/1.1 2"), "{head}");
     assert_eq!(version, rustls::ProtocolVersion::TLSv1_2);
     let name = format!("{:?}", suite.suite());
@@ -124,7 +131,12 @@ async fn p10_tls12_when_allowed_and_http_redirects_to_https() {
     let port = addr(&s).rsplit(':').next().unwrap().to_owned();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     // The target is the HTTPS listener's address, whatever Host the client names.
-    let res = client.get(format!("http://{redirect_from}/dashboard?x=1")).header("host", "attacker.example").send().await.unwrap();
+    let res = client
+        .get(format!("http://{redirect_from}/dashboard?x=1"))
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 308);
     assert_eq!(res.headers()["location"], format!("https://127.0.0.1:{port}/dashboard?x=1").as_str());
     s.stop();
@@ -144,7 +156,10 @@ fn p10_unreadable_certificate_refuses_to_start() {
     });
     let clock = Arc::new(obscura_model::ManualClock::new(datetime!(2026-06-01 10:00 UTC)));
     let err = obscura::app::open(&config, clock.clone()).err().expect("must refuse to start");
-    assert!(format!("{err:#}").contains("cannot read the TLS certificate") && format!("{err:#}").contains("missing.pem"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("cannot read the TLS certificate") && format!("{err:#}").contains("missing.pem"),
+        "{err:#}"
+    );
     std::fs::write(dir.path().join("bad.pem"), "not a certificate").unwrap();
     config.tls.as_mut().unwrap().cert_file = dir.path().join("bad.pem");
     let err = obscura::app::open(&config, clock).err().expect("must refuse to start");
