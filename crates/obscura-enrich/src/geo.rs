@@ -374,10 +374,10 @@ impl<K: Address> RangesBuilder<K> {
 
     fn finish(mut self) -> Ranges<K> {
         let after_end = self.end.and_then(Address::successor);
-        if let Some(after_end) = after_end {
-            if self.ranges.places.last() != Some(&NO_PLACE) {
-                self.open(after_end, NO_PLACE);
-            }
+        if let Some(after_end) = after_end
+            && self.ranges.places.last() != Some(&NO_PLACE)
+        {
+            self.open(after_end, NO_PLACE);
         }
         self.ranges.starts.shrink_to_fit();
         self.ranges.places.shrink_to_fit();
@@ -635,7 +635,7 @@ mod tests {
         assert_eq!(db.lookup(ip("5.1.2.3")).country.as_deref(), Some("DE"));
 
         let missing = dir.join("obscura-enrich-no-such-file.mmdb");
-        let err = GeoDb::open(&[missing.clone()]).unwrap_err();
+        let err = GeoDb::open(std::slice::from_ref(&missing)).unwrap_err();
         assert!(format!("{err:#}").contains(&*missing.to_string_lossy()));
     }
 }

@@ -402,15 +402,15 @@ garbage
     fn open_rejects_unknown_and_missing_files() {
         let dir = std::env::temp_dir();
         let unknown = dir.join("obscura-enrich-asn.txt");
-        let err = AsnDb::open(&[unknown.clone()]).unwrap_err();
+        let err = AsnDb::open(std::slice::from_ref(&unknown)).unwrap_err();
         assert!(format!("{err:#}").contains(&*unknown.to_string_lossy()));
 
         let missing = dir.join("obscura-enrich-no-such-file.csv");
-        let err = AsnDb::open(&[missing.clone()]).unwrap_err();
+        let err = AsnDb::open(std::slice::from_ref(&missing)).unwrap_err();
         assert!(format!("{err:#}").contains(&*missing.to_string_lossy()));
 
         let missing = dir.join("obscura-enrich-no-such-file.mmdb");
-        let err = AsnDb::open(&[missing.clone()]).unwrap_err();
+        let err = AsnDb::open(std::slice::from_ref(&missing)).unwrap_err();
         assert!(format!("{err:#}").contains(&*missing.to_string_lossy()));
     }
 }

@@ -95,10 +95,10 @@ pub fn normalize_page_keeping<S: AsRef<str>>(url: &str, source_params: &[S]) -> 
             "utm_content" => &mut page.utm_content,
             other => {
                 let Some(rank) = source_params.iter().position(|p| p.as_ref() == other) else { continue };
-                if source.as_ref().is_none_or(|(r, _)| rank < *r) {
-                    if let Some(v) = query_value(&value) {
-                        source = Some((rank, v));
-                    }
+                if source.as_ref().is_none_or(|(r, _)| rank < *r)
+                    && let Some(v) = query_value(&value)
+                {
+                    source = Some((rank, v));
                 }
                 continue;
             }

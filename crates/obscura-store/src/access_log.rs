@@ -232,7 +232,7 @@ impl AccessLog {
         let network_used = network.and_then(|n| usage.networks.get(&n)).copied().unwrap_or(0);
         if usage.bytes >= budget.hour_bytes || network_used >= budget.network_hour_bytes {
             usage.over += 1;
-            let sampled = usage.over % u64::from(budget.sample_one_in) == 0;
+            let sampled = usage.over.is_multiple_of(u64::from(budget.sample_one_in));
             if !sampled || usage.bytes >= budget.hour_bytes.saturating_mul(2) {
                 usage.dropped_unwritten += 1;
                 state.dropped_total += 1;
@@ -252,10 +252,10 @@ impl AccessLog {
         };
         let usage = &mut state.usage;
         usage.bytes += written;
-        if let Some(n) = network {
-            if usage.networks.len() < budget.networks_tracked || usage.networks.contains_key(&n) {
-                *usage.networks.entry(n).or_default() += written;
-            }
+        if let Some(n) = network
+            && (usage.networks.len() < budget.networks_tracked || usage.networks.contains_key(&n))
+        {
+            *usage.networks.entry(n).or_default() += written;
         }
         Ok(())
     }
@@ -393,9 +393,7 @@ impl AccessLog {
     /// The hours that may hold lines written at or after `since`, oldest first, with their keys.
     fn hours_since(&self, since: OffsetDateTime) -> Vec<(String, Arc<Key>)> {
         let keys = self.state.lock().unwrap_or_else(|e| e.into_inner()).keys.clone();
-        keys.into_iter()
-            .filter(|(hour, _)| !parse_hour(hour).is_some_and(|h| h + Duration::hours(1) <= since))
-            .collect()
+        keys.into_iter().filter(|(hour, _)| parse_hour(hour).is_none_or(|h| h + Duration::hours(1) > since)).collect()
     }
 
     /// Calls `f` with each readable line of `hour`'s segment and its position, oldest first,
@@ -535,7 +533,7 @@ mod tests {
         assert_eq!(lines.len(), 1);
         // Every line's age at its purge is at most PROMISED_HOURS: the last line of an hour is
         // written just before the hour ends and purged KEEP_HOURS after the hour began.
-        assert!(KEEP_HOURS < PROMISED_HOURS);
+        const { assert!(KEEP_HOURS < PROMISED_HOURS) };
     }
 
     fn from(ip: &str, at: OffsetDateTime, path: &str) -> AccessLine {

@@ -399,11 +399,11 @@ fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -
     for (day, files) in cold::list_days(events_dir) {
         for f in files {
             let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            if let Some((a, b)) = name.strip_prefix("part-").and_then(|r| r.split_once('-')) {
-                if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
-                    covered.push((day, a, b));
-                    max_id = max_id.max(b);
-                }
+            if let Some((a, b)) = name.strip_prefix("part-").and_then(|r| r.split_once('-'))
+                && let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>())
+            {
+                covered.push((day, a, b));
+                max_id = max_id.max(b);
             }
         }
     }
@@ -567,11 +567,7 @@ impl Flusher {
     /// Writes every frozen chunk when woken, and retries failed ones every second. Stops when
     /// the writer is gone.
     fn run(self, wake: Receiver<()>) {
-        loop {
-            match wake.recv_timeout(StdDuration::from_secs(1)) {
-                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
+        while let Ok(()) | Err(RecvTimeoutError::Timeout) = wake.recv_timeout(StdDuration::from_secs(1)) {
             while wake.try_recv().is_ok() {}
             for chunk in self.hot.frozen() {
                 if self.closing.load(Ordering::SeqCst) {

@@ -519,7 +519,7 @@ fn flow_picture(rows: &[BreakdownRow]) -> Markup {
                 None => sums.push((name.to_owned(), *v)),
             }
         }
-        sums.sort_by(|a, b| b.1.cmp(&a.1));
+        sums.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
         sums
     };
     let (left, right) = (nodes(true), nodes(false));

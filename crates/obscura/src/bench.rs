@@ -474,8 +474,8 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         let answered = *sent + StdDuration::from_micros(u64::from(*us));
         flushes.iter().any(|f| *sent < f.finished && answered > f.started)
     };
-    let (during, outside): (Vec<(Instant, u32)>, Vec<(Instant, u32)>) =
-        flushing.samples.iter().copied().partition(overlaps);
+    type Samples = Vec<(Instant, u32)>;
+    let (during, outside): (Samples, Samples) = flushing.samples.iter().copied().partition(overlaps);
 
     let stored = count_events(store.as_ref()).await?;
     let acknowledged = simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.ok;

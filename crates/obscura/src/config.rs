@@ -321,10 +321,10 @@ impl Config {
 
     /// Refuses values that would leave the server half-configured.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                bail!("public_url must start with https:// or http://, not {url:?}");
-            }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("public_url must start with https:// or http://, not {url:?}");
         }
         if !(1..=3650).contains(&self.audit_retention_days) {
             bail!("audit_retention_days must be 1 to 3650 days, not {}", self.audit_retention_days);

@@ -13,6 +13,9 @@ use obscura_store::meta::MetaStore;
 use obscura_store::retention::{Destruction, PurgeReport, purge_expired};
 use time::Date;
 
+/// The day and the sites' (id, retention days) of a retention run.
+type RetentionRun = (Date, Vec<(u32, u32)>);
+
 #[derive(Clone)]
 pub struct Maintenance {
     pub pipeline: Arc<Pipeline>,
@@ -27,7 +30,7 @@ pub struct Maintenance {
     pub k: u32,
     /// The day and the sites' retention settings of the last complete retention run: the
     /// result changes only when either does.
-    last_retention: Arc<std::sync::Mutex<Option<(Date, Vec<(u32, u32)>)>>>,
+    last_retention: Arc<std::sync::Mutex<Option<RetentionRun>>>,
 }
 
 impl Maintenance {

@@ -715,13 +715,13 @@ fn check_number(text: &str, r: Range<usize>) -> Verdict {
     let number = &text[r.clone()];
     // A timestamp and the next number run together as one candidate (`1733011200123 200`):
     // the timestamp stays, what follows it is judged on its own.
-    if let Some(space) = number.find([' ', '\u{A0}']) {
-        if looks_like_epoch(&number[..space]) {
-            let gap = number[space..].chars().next().map_or(1, char::len_utf8);
-            let rest = r.start + space + gap..r.end;
-            let digits = text[rest.clone()].bytes().filter(u8::is_ascii_digit).count();
-            return if digits >= 9 && plain_long_number(text, &rest) { Verdict::Take(rest) } else { Verdict::Retry };
-        }
+    if let Some(space) = number.find([' ', '\u{A0}'])
+        && looks_like_epoch(&number[..space])
+    {
+        let gap = number[space..].chars().next().map_or(1, char::len_utf8);
+        let rest = r.start + space + gap..r.end;
+        let digits = text[rest.clone()].bytes().filter(u8::is_ascii_digit).count();
+        return if digits >= 9 && plain_long_number(text, &rest) { Verdict::Take(rest) } else { Verdict::Retry };
     }
     if plain_long_number(text, &r) { Verdict::Take(r) } else { Verdict::Retry }
 }

@@ -57,9 +57,11 @@ async fn hardening_share_views_audit_the_link_id_not_the_token() {
 async fn start_dual_stack()
 -> (String, String, tokio::task::JoinHandle<anyhow::Result<()>>, Arc<obscura_store::EmbeddedStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = obscura::config::Config::default();
-    config.data_dir = dir.path().join("data");
-    config.master_key_file = dir.path().join("keys/master.key");
+    let mut config = obscura::config::Config {
+        data_dir: dir.path().join("data"),
+        master_key_file: dir.path().join("keys/master.key"),
+        ..Default::default()
+    };
     config.enrich.geo_databases = vec![crate::harness::geo_fixture(dir.path())];
     config.enrich.asn_databases = vec![];
     let clock = Arc::new(ManualClock::new(datetime!(2026-08-01 10:00 UTC)));

@@ -62,9 +62,11 @@ impl TestServer {
     /// Like [`TestServer::start`], with a change to the configuration.
     pub async fn start_with(now: OffsetDateTime, configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
-        config.master_key_file = dir.path().join("keys/master.key");
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            master_key_file: dir.path().join("keys/master.key"),
+            ..Default::default()
+        };
         config.enrich.geo_databases = vec![geo_fixture(dir.path())];
         config.enrich.asn_databases = vec![];
         let regexes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles/regexes.yaml");

@@ -145,7 +145,7 @@ async fn p12_every_kind_of_data_is_encrypted_at_rest() {
 
     let scan = |when: &str| {
         let mut files = files_under(&s.data_dir);
-        files.extend(files_under(&s.keyring_path().parent().unwrap().to_path_buf()));
+        files.extend(files_under(s.keyring_path().parent().unwrap()));
         assert!(files.len() > 5, "{when}: too few files to mean anything: {files:?}");
         for f in files {
             let bytes = std::fs::read(&f).unwrap();

@@ -8,10 +8,7 @@ use obscura::config::Config;
 use time::macros::datetime;
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.join("data");
-    config.master_key_file = dir.join("keys/master.key");
-    config
+    Config { data_dir: dir.join("data"), master_key_file: dir.join("keys/master.key"), ..Default::default() }
 }
 
 fn open(config: &Config) -> anyhow::Result<obscura::app::App> {

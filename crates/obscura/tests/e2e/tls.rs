@@ -145,9 +145,11 @@ async fn p10_tls12_when_allowed_and_http_redirects_to_https() {
 #[test]
 fn p10_unreadable_certificate_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = obscura::config::Config::default();
-    config.data_dir = dir.path().join("data");
-    config.master_key_file = dir.path().join("keys/master.key");
+    let mut config = obscura::config::Config {
+        data_dir: dir.path().join("data"),
+        master_key_file: dir.path().join("keys/master.key"),
+        ..Default::default()
+    };
     config.tls = Some(TlsConfig {
         cert_file: dir.path().join("missing.pem"),
         key_file: dir.path().join("key.pem"),
