@@ -54,6 +54,14 @@ impl Clock for ManualClock {
     }
 }
 
+/// Milliseconds since the Unix epoch as RFC 3339 in UTC (empty when out of range).
+pub fn format_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +72,7 @@ mod tests {
         assert_eq!(unix_ms(t), 1_796_091_621_123);
         assert_eq!(unix_ms(OffsetDateTime::UNIX_EPOCH - Duration::milliseconds(5)), -5);
         assert_eq!(ManualClock::new(t).now_ms(), 1_796_091_621_123);
+        assert_eq!(format_ms(1_796_091_621_123), "2026-12-01T02:20:21.123Z");
+        assert_eq!(format_ms(i64::MAX), "");
     }
 }

@@ -9,7 +9,7 @@ pub mod event;
 pub mod frequency;
 pub mod raw;
 
-pub use clock::{Clock, ManualClock, SystemClock, unix_ms};
+pub use clock::{Clock, ManualClock, SystemClock, format_ms, unix_ms};
 pub use event::{Event, EventKind, ScreenClass};
 pub use frequency::{DaysSinceLast, VisitCount};
 pub use raw::{PropValue, RawHit};

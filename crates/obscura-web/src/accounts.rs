@@ -9,12 +9,13 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
-use crate::overview::page;
+use crate::layout::page;
 use crate::password_hashing::Busy;
 use obscura_admin::credentials::{hash_password, random_token, verify_password};
 use obscura_admin::rules;
 
-use crate::sessions::{COOKIE, Session, cookie};
+use crate::extract::{signed_in, with_csrf};
+use crate::sessions::{COOKIE, cookie};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "obscura_login_csrf";
@@ -99,26 +100,6 @@ pub async fn post_login(
         ],
     )
         .into_response()
-}
-
-/// The request's login session, or a redirect to the login page.
-pub fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
-    state
-        .sessions
-        .get(headers, state.clock.now())
-        .ok_or_else(|| (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response())
-}
-
-/// The form, if it carries the session's CSRF token; otherwise the 403 to send.
-pub fn with_csrf<T>(
-    session: &Session,
-    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
-    csrf: impl Fn(&T) -> &str,
-) -> Result<T, Response> {
-    match form {
-        Ok(Form(f)) if csrf(&f) == session.csrf => Ok(f),
-        _ => Err((StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response()),
-    }
 }
 
 #[derive(Deserialize)]
@@ -240,7 +221,7 @@ pub async fn post_password(
             Some("The password could not be saved; try again."),
         );
     }
-    crate::settings::audit(&state, &session, "user.password", "changed own password");
+    crate::audit::record_action(&state, &session, "user.password", "changed own password");
     state.sessions.end_all(&session.username);
     (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
 }
@@ -259,6 +240,6 @@ pub async fn post_logout_all(
         return response;
     }
     state.sessions.end_all(&session.username);
-    crate::settings::audit(&state, &session, "user.logout_all", "ended every session");
+    crate::audit::record_action(&state, &session, "user.logout_all", "ended every session");
     (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
 }

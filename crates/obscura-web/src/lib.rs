@@ -8,9 +8,13 @@
 pub mod accounts;
 pub mod admin_errors;
 pub mod api_error;
+pub mod audit;
 pub mod client_ip;
+pub mod dashboard;
+pub mod extract;
 pub mod headers;
 pub mod ingest_http;
+pub mod layout;
 pub mod login_limit;
 pub mod overview;
 pub mod password_hashing;
@@ -22,6 +26,7 @@ pub mod settings;
 pub mod shares;
 pub mod state;
 pub mod stats_api;
+pub mod stats_query;
 pub mod tokens;
 pub mod tracker;
 

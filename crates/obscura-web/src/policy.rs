@@ -16,9 +16,9 @@ use obscura_store::meta::{GeoLevel, Site};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::overview::page;
+use crate::layout::page;
 use crate::state::AppState;
-use crate::stats_api::Params;
+use crate::stats_query::Params;
 
 /// The data inventory of a site (or, without one, of the defaults every new site starts with).
 pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -> Value {

@@ -3,15 +3,15 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 use obscura_store::access_log::{AccessLine, Cursor};
-use obscura_store::meta::Role;
 
-use crate::overview::page;
-use crate::settings::audit;
+use crate::audit::record_action as audit;
+use crate::extract::{Owner, RequireRole};
+use crate::layout::page;
 use crate::state::AppState;
 
 /// Middleware: lets the request through, then records it with its status.
@@ -98,15 +98,11 @@ pub struct LogsQuery {
 
 /// `GET /logs`: the access log, newest first, a page at a time (owners only; every view is
 /// audited — that an address filter was used, never the address).
-pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LogsQuery>) -> Response {
-    let session = match crate::accounts::signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if session.role < Role::Owner {
-        return (StatusCode::FORBIDDEN, Html(page("Forbidden", html! { main { h1 { "Owners only" } } }).into_string()))
-            .into_response();
-    }
+pub async fn logs_page(
+    State(state): State<AppState>,
+    RequireRole(session, _): RequireRole<Owner>,
+    Query(query): Query<LogsQuery>,
+) -> Response {
     let ip = match query.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(text) => match text.parse::<std::net::IpAddr>() {
@@ -164,7 +160,7 @@ pub async fn logs_page(State(state): State<AppState>, headers: HeaderMap, Query(
                     tbody {
                         @for l in &found.lines {
                             tr {
-                                td { (crate::stats_api::format_ms(l.ts_ms)) }
+                                td { (obscura_model::format_ms(l.ts_ms)) }
                                 td { (l.ip) }
                                 td { (l.method) " " (l.path) @if l.dropped > 0 { " (" (l.dropped) " requests over budget not written before this one)" } }
                                 td { (l.status) }

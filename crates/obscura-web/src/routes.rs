@@ -7,7 +7,9 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, headers, ingest_http, overview, policy, request_log, settings, shares, stats_api, tracker};
+use crate::{
+    accounts, headers, ingest_http, layout, overview, policy, request_log, settings, shares, stats_api, tracker,
+};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +55,8 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(policy::privacy_json),
         ),
         (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
-        (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(overview::app_css)),
-        (spec("GET", "/static/app.js", Public, "dashboard theme switch"), get(overview::app_js)),
+        (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(layout::app_css)),
+        (spec("GET", "/static/app.js", Public, "dashboard theme switch"), get(layout::app_js)),
         (spec("GET|POST", "/login", Public, "login form"), get(accounts::get_login).post(accounts::post_login)),
         (spec("POST", "/logout", Session, "end the session"), post(accounts::post_logout)),
         (spec("GET", "/", Session, "overview dashboard"), get(overview::overview)),
@@ -66,37 +68,40 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
         (
             spec("GET|POST", "/sites", Session, "sites: list and add (admins)"),
-            get(settings::list_sites).post(settings::add_site),
+            get(settings::sites::list_sites).post(settings::sites::add_site),
         ),
         (
             spec("POST", "/sites/{domain}/shares", Session, "create a shared link (admins)"),
-            post(settings::create_share),
+            post(settings::share_links::create_share),
         ),
         (
             spec("POST", "/sites/{domain}/shares/revoke", Session, "revoke a shared link (admins)"),
-            post(settings::revoke_share),
+            post(settings::share_links::revoke_share),
         ),
         (
             spec("GET|POST", "/users", Session, "users: list and add (admins)"),
-            get(settings::users_page).post(settings::add_user),
+            get(settings::users::users_page).post(settings::users::add_user),
         ),
         (
             spec("POST", "/users/remove", Session, "remove a user (admins; owners only by owners)"),
-            post(settings::remove_user),
+            post(settings::users::remove_user),
         ),
-        (spec("GET", "/audit", Session, "the audit log (owners)"), get(settings::audit_page)),
+        (spec("GET", "/audit", Session, "the audit log (owners)"), get(settings::audit_log::audit_page)),
         (
             spec("GET", "/logs", Session, "the access log of the last 73 hours (owners; audited)"),
             get(request_log::logs_page),
         ),
         (
             spec("GET|POST", "/tokens", Session, "API tokens: list and create (admins)"),
-            get(settings::tokens_page).post(settings::create_token),
+            get(settings::api_tokens::tokens_page).post(settings::api_tokens::create_token),
         ),
-        (spec("POST", "/tokens/revoke", Session, "revoke an API token (admins)"), post(settings::revoke_token)),
+        (
+            spec("POST", "/tokens/revoke", Session, "revoke an API token (admins)"),
+            post(settings::api_tokens::revoke_token),
+        ),
         (
             spec("GET|POST", "/sites/{domain}/settings", Session, "a site's privacy and collection settings (admins)"),
-            get(settings::get_settings).post(settings::post_settings),
+            get(settings::sites::get_settings).post(settings::sites::post_settings),
         ),
         (spec("POST", "/account/password", Session, "change one's password"), post(accounts::post_password)),
         (

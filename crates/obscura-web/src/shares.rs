@@ -18,11 +18,12 @@ use obscura_store::meta::Share;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::overview::{Viewer, page, render_dashboard};
+use crate::dashboard::{Viewer, render_dashboard};
+use crate::layout::page;
 use crate::password_hashing::Busy;
 use crate::sessions::cookie;
 use crate::state::AppState;
-use crate::stats_api::{Params, Reader};
+use crate::stats_query::{Params, Reader};
 use obscura_admin::credentials::{random_token, secret_digest, verify_password};
 
 /// How long a browser that entered a link's password may view it without entering it again.

@@ -4,56 +4,43 @@
 //! `from`/`to`), `filters` (`dim==a|b;dim!=c;dim~=text`), `interval` (hour, day), `dimension`,
 //! `limit`. Authentication: an API token with read scope, or a dashboard session.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Query as UrlQuery, State};
+use axum::extract::{FromRequestParts, Query as UrlQuery, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use obscura_query::results;
-use obscura_query::{Dimension, Filter, Interval, Query, TimeRange};
-use obscura_store::meta::{Role, Site, TokenScope};
+use obscura_query::{Dimension, Interval, Query};
+use obscura_store::meta::{Role, Site};
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
+use crate::audit::record_read;
 use crate::state::AppState;
-use crate::tokens;
+use obscura_model::format_ms;
 
-pub type Params = HashMap<String, String>;
+use crate::stats_query::{GEO_ATTRIBUTION, Params, authorize, parse_limit, parse_query};
 
-/// Who is asking, and which sites they may read.
-pub struct Reader {
-    /// `token:<id>` or `user:<name>`, for the audit log.
-    pub actor: String,
-    /// `None` = every site.
-    pub sites: Option<Vec<u32>>,
+/// A stats request that may be served: its reader authorized, its query parsed (the reader may
+/// read the site), and the read recorded in the audit log — a read that cannot be recorded is
+/// not served.
+pub struct AuditedRead {
+    pub params: Params,
+    pub query: Query,
+    pub site: Site,
 }
 
-impl Reader {
-    pub fn may_read(&self, site: u32) -> bool {
-        self.sites.as_ref().is_none_or(|s| s.contains(&site))
-    }
+impl FromRequestParts<AppState> for AuditedRead {
+    type Rejection = ApiError;
 
-    /// The reader behind a dashboard session: viewers see their assigned sites only.
-    pub fn for_session(state: &AppState, session: &crate::sessions::Session) -> Reader {
-        let meta = state.meta.get();
-        let user = meta.users.iter().find(|u| u.username == session.username);
-        let sites = match user {
-            Some(u) if u.role >= Role::Analyst => None,
-            Some(u) => Some(u.sites.clone()),
-            // A session whose user was removed reads nothing.
-            None => Some(Vec::new()),
-        };
-        Reader { actor: format!("user:{}", session.username), sites }
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let UrlQuery(params) = UrlQuery::<Params>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        let reader = authorize(state, &parts.headers)?;
+        let (query, site) = parse_query(state, &reader, &params)?;
+        record_read(state, &reader.actor, Some(&site.domain), &describe(parts.uri.path(), &params))?;
+        Ok(AuditedRead { params, query, site })
     }
-}
-
-/// Records a read in the audit log; a read that cannot be recorded is not served.
-pub fn audit_read(state: &AppState, actor: &str, site: Option<&str>, detail: &str) -> Result<(), ApiError> {
-    let ts_ms = state.clock.now_ms();
-    state
-        .audit
-        .append(obscura_store::audit::AuditEntry { ts_ms, actor, action: "read", site, detail })
-        .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))
 }
 
 /// The request as the audit log records it: path and parameters.
@@ -63,69 +50,10 @@ fn describe(path: &str, params: &Params) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
-    let now = state.clock.now();
-    if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        let meta = state.meta.get();
-        let token = tokens::authenticate(headers, &meta, obscura_model::unix_ms(now))?;
-        if token.scope == TokenScope::Ingest {
-            return Err(ApiError::forbidden("this token may only send events, not read statistics"));
-        }
-        let sites = (!token.sites.is_empty()).then_some(token.sites);
-        return Ok(Reader { actor: format!("token:{}", token.id), sites });
-    }
-    match state.sessions.get(headers, now) {
-        Some(session) => Ok(Reader::for_session(state, &session)),
-        None => Err(ApiError::unauthorized("missing `Authorization: Bearer <token>` header")),
-    }
-}
-
-/// Builds the typed query from URL parameters, checking the reader may see the site.
-pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result<(Query, Site), ApiError> {
-    let domain =
-        params.get("site").ok_or_else(|| ApiError::bad_request("missing parameter `site` (the site's domain)"))?;
-    let meta = state.meta.get();
-    let site =
-        meta.site_by_domain(domain).cloned().ok_or_else(|| ApiError::new(404, format!("unknown site {domain:?}")))?;
-    if !reader.may_read(site.id) {
-        return Err(ApiError::forbidden(format!("{} may not read {domain:?}", reader.actor)));
-    }
-    let range = TimeRange::named(
-        params.get("range").map_or("30d", String::as_str),
-        state.clock.now(),
-        params.get("from").map(String::as_str),
-        params.get("to").map(String::as_str),
-    )?;
-    let filters = params
-        .get("filters")
-        .map(|f| f.split(';').filter(|s| !s.is_empty()).map(Filter::parse).collect::<Result<Vec<_>, _>>())
-        .transpose()?
-        .unwrap_or_default();
-    if filters.len() > 20 {
-        return Err(ApiError::bad_request("at most 20 filters"));
-    }
-    Ok((Query { site: site.id, range, filters }, site))
-}
-
-pub fn parse_limit(params: &Params) -> Result<u32, ApiError> {
-    match params.get("limit") {
-        None => Ok(10),
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::bad_request(format!("`limit` must be a number from 1 to 1000, not {l:?}"))),
-    }
-}
-
 pub async fn aggregate(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlQuery(params): UrlQuery<Params>,
+    AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
-    let reader = authorize(&state, &headers)?;
-    let (q, site) = parse_query(&state, &reader, &params)?;
-    audit_read(&state, &reader.actor, Some(&site.domain), &describe("/api/v1/stats/aggregate", &params))?;
     let current = results::aggregate(state.store.as_ref(), state.dialect, &q).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "results": current });
     if params.get("compare").map(String::as_str) == Some("previous") {
@@ -139,12 +67,8 @@ pub async fn aggregate(
 
 pub async fn timeseries(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlQuery(params): UrlQuery<Params>,
+    AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
-    let reader = authorize(&state, &headers)?;
-    let (q, site) = parse_query(&state, &reader, &params)?;
-    audit_read(&state, &reader.actor, Some(&site.domain), &describe("/api/v1/stats/timeseries", &params))?;
     let interval = Interval::parse(params.get("interval").map_or("day", String::as_str))?;
     let points =
         results::timeseries(state.store.as_ref(), state.dialect, &q, interval).await.map_err(ApiError::unavailable)?;
@@ -162,12 +86,8 @@ pub async fn timeseries(
 
 pub async fn breakdown(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlQuery(params): UrlQuery<Params>,
+    AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
-    let reader = authorize(&state, &headers)?;
-    let (q, site) = parse_query(&state, &reader, &params)?;
-    audit_read(&state, &reader.actor, Some(&site.domain), &describe("/api/v1/stats/breakdown", &params))?;
     let dim = Dimension::parse(
         params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
     )?;
@@ -242,14 +162,12 @@ fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
-pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
-
 /// Ingest counters since the server started: stored, dropped by privacy signals, rejected — in
 /// total and per site. A reader limited to some sites sees those sites' counters only, and its
 /// totals are their sums; requests naming no configured site count in the full totals only.
 pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
-    audit_read(&state, &reader.actor, None, "/api/v1/ingest/status")?;
+    record_read(&state, &reader.actor, None, "/api/v1/ingest/status")?;
     let c = &state.pipeline.counters;
     let meta = state.meta.get();
     let mut per_site = serde_json::Map::new();
@@ -283,7 +201,7 @@ fn counts_json(c: obscura_ingest::pipeline::SiteCounts) -> Value {
 
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
-    audit_read(&state, &reader.actor, None, "/api/v1/sites")?;
+    record_read(&state, &reader.actor, None, "/api/v1/sites")?;
     let meta = state.meta.get();
     let sites: Vec<Value> = meta
         .sites
@@ -292,12 +210,4 @@ pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<
         .map(|s| json!({ "domain": s.domain, "respect_dnt": s.respect_dnt }))
         .collect();
     Ok(Json(json!({ "results": sites })))
-}
-
-/// RFC 3339 in UTC.
-pub fn format_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }

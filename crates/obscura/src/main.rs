@@ -268,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCmd::List) => {
             let (meta, _) = app::open_meta(&config)?;
             for t in &meta.get().tokens {
-                let expires = t.expires_ms.map_or("never".to_owned(), obscura_web::stats_api::format_ms);
+                let expires = t.expires_ms.map_or("never".to_owned(), obscura_model::format_ms);
                 println!("{}\t{}\t{:?}\tsites {:?}\texpires {expires}", t.id, t.name, t.scope, t.sites);
             }
             Ok(())
@@ -324,7 +324,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let m = meta.get();
             for s in &m.shares {
                 let site = m.site(s.site).map_or("?", |s| s.domain.as_str());
-                let expires = s.expires_ms.map_or("never".to_owned(), obscura_web::stats_api::format_ms);
+                let expires = s.expires_ms.map_or("never".to_owned(), obscura_model::format_ms);
                 println!("{}\t{site}\tpassword={}\texpires {expires}", s.id, s.password_hash.is_some());
             }
             Ok(())
@@ -344,7 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCmd::List { last }) => {
             let (_, audit) = app::open_meta(&config)?;
             for r in audit.read_last(last)? {
-                let when = obscura_web::stats_api::format_ms(r.ts_ms);
+                let when = obscura_model::format_ms(r.ts_ms);
                 println!(
                     "{}\t{when}\t{}\t{}\t{}\t{}",
                     r.seq,
@@ -381,7 +381,7 @@ fn show_access_log(config: &Config, hours: i64, ip: Option<&str>) -> anyhow::Res
             return ControlFlow::Continue(());
         }
         shown += 1;
-        let when = obscura_web::stats_api::format_ms(l.ts_ms);
+        let when = obscura_model::format_ms(l.ts_ms);
         let dropped = if l.dropped > 0 {
             format!("\t({} requests over budget not written before this one)", l.dropped)
         } else {

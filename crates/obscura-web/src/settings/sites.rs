@@ -1,0 +1,211 @@
+//! `/sites`: the list of sites and adding one; `/sites/{domain}/settings`: what a site collects,
+//! its privacy-signal switch, its retention and its shared links.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{Html, IntoResponse, Response};
+use maud::html;
+use obscura_admin::{SiteSettings, rules};
+use obscura_store::meta::{Collection, GeoLevel, Role};
+
+use super::service;
+use crate::admin_errors::admin_error_response;
+use crate::extract::{Admin, CsrfForm, RequireRole, csrf_field};
+use crate::layout::page;
+use crate::state::AppState;
+
+pub async fn list_sites(State(state): State<AppState>, RequireRole(session, _): RequireRole<Admin>) -> Response {
+    let meta = state.meta.get();
+    let body = page(
+        "Sites",
+        html! {
+            header.top {
+                h1 { "Sites" }
+                nav.actions {
+                    a href="/" { "Dashboard" }
+                    a href="/users" { "Users" }
+                    a href="/tokens" { "API tokens" }
+                    @if session.role >= Role::Owner { a href="/audit" { "Audit log" } }
+                    a href="/account" { "Account (" (session.username) ")" }
+                }
+            }
+            main {
+                table.top {
+                    thead { tr { th { "Site" } th { "Privacy signals" } th { "Locations" } th { "" } } }
+                    tbody {
+                        @for s in &meta.sites {
+                            tr {
+                                td { a href=(format!("/?site={}", s.domain)) { (s.domain) } }
+                                td { @if s.respect_dnt { "honoured" } @else { "ignored" } }
+                                td { (s.collect.geo.as_str()) }
+                                td { a href=(format!("/sites/{}/settings", s.domain)) { "Settings" } }
+                            }
+                        }
+                    }
+                }
+                form.settings method="post" action="/sites" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label { "Add a site (its domain) " input name="domain" required maxlength="253" placeholder="example.com"; }
+                    button type="submit" { "Add site" }
+                }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewSiteForm {
+    csrf: String,
+    domain: String,
+}
+
+/// `POST /sites`: adds a site (admins), with the default collection settings.
+pub async fn add_site(
+    State(state): State<AppState>,
+    RequireRole(session, _): RequireRole<Admin>,
+    CsrfForm(form): CsrfForm<NewSiteForm>,
+) -> Response {
+    let domain = match service(&state, &session).add_site(&form.domain, true, state.privacy.default_retention_days) {
+        Ok(site) => site.domain,
+        Err(e) => return admin_error_response(e),
+    };
+    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
+}
+
+const SWITCHES: [(&str, &str); 6] = [
+    ("referrer", "Referrer (host and channel)"),
+    ("device", "Device (browser, OS, brand, model)"),
+    ("screen", "Screen class"),
+    ("network", "Network operator"),
+    ("frequency", "Visit frequency (new/returning, buckets)"),
+    ("engagement", "Engaged time"),
+];
+
+fn switch(c: &Collection, name: &str) -> bool {
+    match name {
+        "referrer" => c.referrer,
+        "device" => c.device,
+        "screen" => c.screen,
+        "network" => c.network,
+        "frequency" => c.frequency,
+        _ => c.engagement,
+    }
+}
+
+pub async fn get_settings(
+    State(state): State<AppState>,
+    RequireRole(session, _): RequireRole<Admin>,
+    Path(domain): Path<String>,
+) -> Response {
+    let Some(site) = state.meta.get().site_by_domain(&domain).cloned() else {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Not found", html! { main { h1 { "No such site" } } }).into_string()),
+        )
+            .into_response();
+    };
+    let c = &site.collect;
+    let body = page(
+        "Site settings",
+        html! {
+            header.top { h1 { "Settings · " (site.domain) } nav.actions { a href="/sites" { "Sites" } a href=(format!("/?site={}", site.domain)) { "Dashboard" } } }
+            main.settings {
+                form method="post" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    fieldset {
+                        legend { "Privacy signals" }
+                        label { input type="checkbox" name="respect_dnt" checked[site.respect_dnt]; " Honour Global Privacy Control and Do-Not-Track (recommended)" }
+                    }
+                    fieldset {
+                        legend { "Collect" }
+                        @for (name, label) in SWITCHES { label { input type="checkbox" name=(name) checked[switch(c, name)]; " " (label) } }
+                        label { "Location precision "
+                            select name="geo" {
+                                @for g in GeoLevel::ALL { option value=(g.as_str()) selected[g == c.geo] { (g.as_str()) } }
+                            }
+                        }
+                    }
+                    fieldset {
+                        legend { "Retention" }
+                        label { "Delete per-event data after days "
+                            input type="number" name="retention_days" min="1" max=(obscura_store::meta::MAX_RETENTION_DAYS) value=(site.retention_days) required;
+                        }
+                        p.muted { "Deleting destroys the data's encryption key, so backups become unreadable too." }
+                    }
+                    button type="submit" { "Save" }
+                }
+                h2 { "Shared links" }
+                @let shares: Vec<_> = state.meta.get().shares.iter().filter(|s| s.site == site.id).cloned().collect();
+                @if shares.is_empty() { p.muted { "No shared links." } }
+                @for share in &shares {
+                    form.inline method="post" action=(format!("/sites/{}/shares/revoke", site.domain)) {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        input type="hidden" name="id" value=(share.id);
+                        code { (share.id) } " · " (if share.password_hash.is_some() { "password" } else { "no password" }) " · expires "
+                        (share.expires_ms.map_or("never".to_owned(), obscura_model::format_ms)) " "
+                        button type="submit" { "Revoke" }
+                    }
+                }
+                form method="post" action=(format!("/sites/{}/shares", site.domain)) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    fieldset {
+                        legend { "New shared link" }
+                        label { "Password (optional, at least 10 characters) " input name="password" type="password" minlength="10"; }
+                        label { "Expires after days (empty: never) " input name="expires_days" type="number" min="1" max="3650"; }
+                        button type="submit" { "Create link" }
+                    }
+                }
+            }
+        },
+    );
+    Html(body.into_string()).into_response()
+}
+
+/// Checkboxes send `on` when ticked and nothing otherwise.
+#[derive(serde::Deserialize)]
+pub struct SettingsForm {
+    csrf: String,
+    respect_dnt: Option<String>,
+    referrer: Option<String>,
+    device: Option<String>,
+    screen: Option<String>,
+    network: Option<String>,
+    frequency: Option<String>,
+    engagement: Option<String>,
+    geo: String,
+    /// Absent: unchanged.
+    retention_days: Option<String>,
+}
+
+pub async fn post_settings(
+    State(state): State<AppState>,
+    RequireRole(session, _): RequireRole<Admin>,
+    Path(domain): Path<String>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Response {
+    let Some(geo) = GeoLevel::parse(&form.geo) else {
+        return (StatusCode::BAD_REQUEST, "geo must be off, continent, country or province").into_response();
+    };
+    let collect = Collection {
+        referrer: form.referrer.is_some(),
+        device: form.device.is_some(),
+        screen: form.screen.is_some(),
+        geo,
+        network: form.network.is_some(),
+        frequency: form.frequency.is_some(),
+        engagement: form.engagement.is_some(),
+    };
+    let retention_days = match form.retention_days.as_deref().map(rules::retention_days_text).transpose() {
+        Ok(days) => days,
+        Err(e) => return admin_error_response(e),
+    };
+    let settings = SiteSettings { collect, respect_dnt: form.respect_dnt.is_some(), retention_days };
+    if let Err(e) = service(&state, &session).update_site_settings(&domain, settings) {
+        return admin_error_response(e);
+    }
+    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
+}
+
+csrf_field!(NewSiteForm, SettingsForm);

@@ -1,0 +1,99 @@
+//! Reading statistics: who reads ([`Reader`], from an API token or a dashboard session) and
+//! what they ask for (the URL parameters of the stats API, the dashboard and shared links,
+//! parsed into a typed query).
+
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use obscura_query::{Filter, Query, TimeRange};
+use obscura_store::meta::{Role, Site, TokenScope};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+use crate::tokens;
+
+pub type Params = HashMap<String, String>;
+
+/// Who is asking, and which sites they may read.
+pub struct Reader {
+    /// `token:<id>` or `user:<name>`, for the audit log.
+    pub actor: String,
+    /// `None` = every site.
+    pub sites: Option<Vec<u32>>,
+}
+
+impl Reader {
+    pub fn may_read(&self, site: u32) -> bool {
+        self.sites.as_ref().is_none_or(|s| s.contains(&site))
+    }
+
+    /// The reader behind a dashboard session: viewers see their assigned sites only.
+    pub fn for_session(state: &AppState, session: &crate::sessions::Session) -> Reader {
+        let meta = state.meta.get();
+        let user = meta.users.iter().find(|u| u.username == session.username);
+        let sites = match user {
+            Some(u) if u.role >= Role::Analyst => None,
+            Some(u) => Some(u.sites.clone()),
+            // A session whose user was removed reads nothing.
+            None => Some(Vec::new()),
+        };
+        Reader { actor: format!("user:{}", session.username), sites }
+    }
+}
+
+pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
+    let now = state.clock.now();
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        let meta = state.meta.get();
+        let token = tokens::authenticate(headers, &meta, obscura_model::unix_ms(now))?;
+        if token.scope == TokenScope::Ingest {
+            return Err(ApiError::forbidden("this token may only send events, not read statistics"));
+        }
+        let sites = (!token.sites.is_empty()).then_some(token.sites);
+        return Ok(Reader { actor: format!("token:{}", token.id), sites });
+    }
+    match state.sessions.get(headers, now) {
+        Some(session) => Ok(Reader::for_session(state, &session)),
+        None => Err(ApiError::unauthorized("missing `Authorization: Bearer <token>` header")),
+    }
+}
+
+/// Builds the typed query from URL parameters, checking the reader may see the site.
+pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result<(Query, Site), ApiError> {
+    let domain =
+        params.get("site").ok_or_else(|| ApiError::bad_request("missing parameter `site` (the site's domain)"))?;
+    let meta = state.meta.get();
+    let site =
+        meta.site_by_domain(domain).cloned().ok_or_else(|| ApiError::new(404, format!("unknown site {domain:?}")))?;
+    if !reader.may_read(site.id) {
+        return Err(ApiError::forbidden(format!("{} may not read {domain:?}", reader.actor)));
+    }
+    let range = TimeRange::named(
+        params.get("range").map_or("30d", String::as_str),
+        state.clock.now(),
+        params.get("from").map(String::as_str),
+        params.get("to").map(String::as_str),
+    )?;
+    let filters = params
+        .get("filters")
+        .map(|f| f.split(';').filter(|s| !s.is_empty()).map(Filter::parse).collect::<Result<Vec<_>, _>>())
+        .transpose()?
+        .unwrap_or_default();
+    if filters.len() > 20 {
+        return Err(ApiError::bad_request("at most 20 filters"));
+    }
+    Ok((Query { site: site.id, range, filters }, site))
+}
+
+pub fn parse_limit(params: &Params) -> Result<u32, ApiError> {
+    match params.get("limit") {
+        None => Ok(10),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("`limit` must be a number from 1 to 1000, not {l:?}"))),
+    }
+}
+
+pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
