@@ -137,6 +137,38 @@ fn architecture_md_allows_every_dependency_between_the_crates() {
     }
 }
 
+/// The lines of the fenced block of ARCHITECTURE.md tagged `tag`.
+fn block<'a>(text: &'a str, tag: &str) -> Vec<&'a str> {
+    let start = format!("```{tag}\n");
+    let block = text.split(start.as_str()).nth(1).expect("the block").split("```").next().expect("closed block");
+    block.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn architecture_md_web_feature_modules_import_no_other_feature_module() {
+    let text = std::fs::read_to_string(repository().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let features = block(&text, "web-features");
+    let src = repository().join("crates/obscura-web/src");
+    for feature in &features {
+        let file = src.join(format!("{feature}.rs"));
+        let mut files = Vec::new();
+        if file.exists() {
+            files.push(file);
+        } else {
+            rust_files(&src.join(feature), &mut files);
+        }
+        assert!(!files.is_empty(), "web feature module {feature} not found");
+        for path in files {
+            let code = std::fs::read_to_string(&path).expect("readable source");
+            for other in features.iter().filter(|other| *other != feature) {
+                for reference in [format!("crate::{other}::"), format!("crate::{other};"), format!("crate::{{{other}")] {
+                    assert!(!code.contains(&reference), "{} refers to the feature module {other}", path.display());
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn repository_docs_checks_find_what_they_look_for() {
     assert_eq!(promise_number("p02_salts_destroyed_after_48h"), Some(2));
