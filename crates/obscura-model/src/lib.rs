@@ -5,11 +5,13 @@
 //! [`obscura_privacy::Clean`] and which has no field that can hold an IP (P2, P11).
 
 pub mod clock;
+pub mod day;
 pub mod event;
 pub mod frequency;
 pub mod raw;
 
 pub use clock::{Clock, ManualClock, SystemClock, format_ms, unix_ms};
+pub use day::{format_day, parse_day};
 pub use event::{Event, EventKind, ScreenClass};
 pub use frequency::{DaysSinceLast, VisitCount};
 pub use raw::{PropValue, RawHit};

@@ -4,7 +4,7 @@ use time::{Date, Duration, OffsetDateTime};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum QueryError {
-    #[error("unknown dimension {0:?}; known: {known}", known = Dimension::NAMES.join(", "))]
+    #[error("unknown dimension {0:?}; known: {known}", known = Dimension::names().collect::<Vec<_>>().join(", "))]
     UnknownDimension(String),
     #[error(
         "bad filter {0:?}: expected dimension==value, dimension!=value or dimension~=text (several values separated by |)"
@@ -71,113 +71,63 @@ impl Dimension {
         )
     }
 
-    pub const NAMES: [&'static str; 27] = [
-        "source",
-        "referrer",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "page",
-        "entry_page",
-        "exit_page",
-        "previous_page",
-        "flow",
-        "continent",
-        "country",
-        "province",
-        "network",
-        "browser",
-        "browser_version",
-        "os",
-        "os_version",
-        "device_type",
-        "device_brand",
-        "device_model",
-        "screen",
-        "visitor_type",
-        "days_since_last",
-        "visit_count",
-        "event",
-        "prop:<key>",
-    ];
+    /// Every dimension but `prop:<key>`, with its name in URLs and the API: the one list.
+    pub const FIXED: [(Dimension, &'static str); 26] = {
+        use Dimension::*;
+        [
+            (Source, "source"),
+            (Referrer, "referrer"),
+            (UtmSource, "utm_source"),
+            (UtmMedium, "utm_medium"),
+            (UtmCampaign, "utm_campaign"),
+            (Page, "page"),
+            (EntryPage, "entry_page"),
+            (ExitPage, "exit_page"),
+            (PreviousPage, "previous_page"),
+            (Flow, "flow"),
+            (Continent, "continent"),
+            (Country, "country"),
+            (Province, "province"),
+            (Network, "network"),
+            (Browser, "browser"),
+            (BrowserVersion, "browser_version"),
+            (Os, "os"),
+            (OsVersion, "os_version"),
+            (DeviceType, "device_type"),
+            (DeviceBrand, "device_brand"),
+            (DeviceModel, "device_model"),
+            (Screen, "screen"),
+            (VisitorType, "visitor_type"),
+            (DaysSinceLast, "days_since_last"),
+            (VisitCount, "visit_count"),
+            (Event, "event"),
+        ]
+    };
+
+    /// The names of every dimension, `prop:<key>` last (for messages and documentation).
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Self::FIXED.iter().map(|(_, name)| *name).chain(["prop:<key>"])
+    }
 
     pub fn parse(name: &str) -> Result<Self, QueryError> {
-        use Dimension::*;
-        Ok(match name {
-            "source" => Source,
-            "referrer" => Referrer,
-            "utm_source" => UtmSource,
-            "utm_medium" => UtmMedium,
-            "utm_campaign" => UtmCampaign,
-            "page" => Page,
-            "entry_page" => EntryPage,
-            "exit_page" => ExitPage,
-            "previous_page" => PreviousPage,
-            "flow" => Flow,
-            "continent" => Continent,
-            "country" => Country,
-            "province" => Province,
-            "network" => Network,
-            "browser" => Browser,
-            "browser_version" => BrowserVersion,
-            "os" => Os,
-            "os_version" => OsVersion,
-            "device_type" => DeviceType,
-            "device_brand" => DeviceBrand,
-            "device_model" => DeviceModel,
-            "screen" => Screen,
-            "visitor_type" => VisitorType,
-            "days_since_last" => DaysSinceLast,
-            "visit_count" => VisitCount,
-            "event" => Event,
-            other => match other.strip_prefix("prop:") {
-                Some(key) if !key.is_empty() && key.len() <= 100 => Prop(key.to_owned()),
-                _ => return Err(QueryError::UnknownDimension(other.to_owned())),
-            },
-        })
+        if let Some((dimension, _)) = Self::FIXED.iter().find(|(_, n)| *n == name) {
+            return Ok(dimension.clone());
+        }
+        match name.strip_prefix("prop:") {
+            Some(key) if !key.is_empty() && key.len() <= 100 => Ok(Dimension::Prop(key.to_owned())),
+            _ => Err(QueryError::UnknownDimension(name.to_owned())),
+        }
     }
 
     pub fn name(&self) -> String {
         match self {
             Dimension::Prop(key) => format!("prop:{key}"),
             other => {
-                let idx = Self::ALL_FIXED.iter().position(|d| d == other).expect("every fixed dimension is listed");
-                Self::NAMES[idx].to_owned()
+                let (_, name) = Self::FIXED.iter().find(|(d, _)| d == other).expect("every fixed dimension is listed");
+                (*name).to_owned()
             }
         }
     }
-
-    const ALL_FIXED: [Dimension; 26] = {
-        use Dimension::*;
-        [
-            Source,
-            Referrer,
-            UtmSource,
-            UtmMedium,
-            UtmCampaign,
-            Page,
-            EntryPage,
-            ExitPage,
-            PreviousPage,
-            Flow,
-            Continent,
-            Country,
-            Province,
-            Network,
-            Browser,
-            BrowserVersion,
-            Os,
-            OsVersion,
-            DeviceType,
-            DeviceBrand,
-            DeviceModel,
-            Screen,
-            VisitorType,
-            DaysSinceLast,
-            VisitCount,
-            Event,
-        ]
-    };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,8 +210,8 @@ impl TimeRange {
             "custom" => {
                 let parse = |s: Option<&str>, what: &str| -> Result<Date, QueryError> {
                     let s = s.ok_or_else(|| QueryError::BadRange(format!("custom range needs {what}=YYYY-MM-DD")))?;
-                    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-                        .map_err(|_| QueryError::BadRange(format!("{what}={s:?} is not a date (YYYY-MM-DD)")))
+                    obscura_model::parse_day(s)
+                        .ok_or_else(|| QueryError::BadRange(format!("{what}={s:?} is not a date (YYYY-MM-DD)")))
                 };
                 Self::days(parse(from, "from")?, parse(to, "to")?)
             }
@@ -322,9 +272,11 @@ mod tests {
 
     #[test]
     fn query_dimension_names_round_trip() {
-        for name in Dimension::NAMES.iter().filter(|n| !n.starts_with("prop:")) {
+        for (_, name) in Dimension::FIXED.iter() {
             assert_eq!(Dimension::parse(name).unwrap().name(), *name);
         }
+        let names: std::collections::HashSet<_> = Dimension::FIXED.iter().map(|(_, n)| n).collect();
+        assert_eq!(names.len(), Dimension::FIXED.len(), "names are unique");
     }
 
     #[test]

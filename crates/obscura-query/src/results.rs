@@ -50,12 +50,9 @@ fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
 fn timestamps_ms(batch: &RecordBatch, name: &str) -> Vec<i64> {
     let col = batch.column_by_name(name).expect("query selects this column");
     if matches!(col.data_type(), DataType::Utf8 | DataType::Dictionary(_, _)) {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
         return strings(batch, name)
             .iter()
-            .map(|d| {
-                time::Date::parse(d, format).map(|d| obscura_model::unix_ms(d.midnight().assume_utc())).unwrap_or(0)
-            })
+            .map(|d| obscura_model::parse_day(d).map_or(0, |d| obscura_model::unix_ms(d.midnight().assume_utc())))
             .collect();
     }
     let ms = cast(col, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp casts to milliseconds");

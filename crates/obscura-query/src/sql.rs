@@ -173,8 +173,7 @@ fn scope(q: &Query, b: &mut Binder) -> String {
 }
 
 fn day(t: time::OffsetDateTime) -> String {
-    let d = t.date();
-    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+    obscura_model::format_day(t.date())
 }
 
 fn where_clause(q: &Query, b: &mut Binder) -> String {
@@ -244,11 +243,7 @@ fn rollup_days_in<'a>(q: &Query, rolled: &'a [Date]) -> Vec<&'a Date> {
 
 /// `day IN (…)` / `day NOT IN (…)` over the rolled-up days, bound.
 fn day_list(days: &[&Date], b: &mut Binder) -> String {
-    days.iter().map(|d| b.bind(Param::Text(date_string(**d)))).collect::<Vec<_>>().join(", ")
-}
-
-fn date_string(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+    days.iter().map(|d| b.bind(Param::Text(obscura_model::format_day(**d)))).collect::<Vec<_>>().join(", ")
 }
 
 impl Dialect {
@@ -343,7 +338,7 @@ impl Dialect {
             "SELECT site, '' AS dim, '' AS value, {COLUMNS} FROM (SELECT site, approx_distinct(visitor) AS visitors, \
              {VISIT_METRICS} FROM cold WHERE day = $1 GROUP BY site)"
         )];
-        for name in Dimension::NAMES.iter().filter(|n| !n.starts_with("prop:")) {
+        for (_, name) in Dimension::FIXED.iter() {
             let dim = Dimension::parse(name).expect("listed names parse");
             if !rolled_up(&dim) {
                 continue;

@@ -174,12 +174,12 @@ impl Keyring {
 
 /// `YYYY-MM-DD`, the day's name in paths and partition values.
 pub fn day_string(day: Date) -> String {
-    format!("{:04}-{:02}-{:02}", day.year(), day.month() as u8, day.day())
+    obscura_model::format_day(day)
 }
 
+/// A day from its name, with an error naming the text.
 pub fn parse_day(text: &str) -> anyhow::Result<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, format).with_context(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
+    obscura_model::parse_day(text).with_context(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
 #[cfg(test)]

@@ -88,15 +88,13 @@ const PANELS: [Panel; 6] = [
     Panel { param: "events", title: "Custom events", tabs: &[("event", "Events")], count: Count::Events },
 ];
 
+/// Everything but RFC 3986's unreserved characters is encoded in a query value.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// Percent-encodes a URL query value.
 pub(crate) fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// This view's URL with some parameters changed (`None` removes one). Every state lives in the URL.
@@ -476,5 +474,17 @@ pub(crate) fn top_rows(base: &str, dim: &str, rows: &[BreakdownRow], count: Coun
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashboard_query_values_are_percent_encoded() {
+        assert_eq!(enc("a-z_0.9~"), "a-z_0.9~");
+        assert_eq!(enc("country==DE|FR;page~=/blog"), "country%3D%3DDE%7CFR%3Bpage~%3D%2Fblog");
+        assert_eq!(enc("München & co"), "M%C3%BCnchen%20%26%20co");
     }
 }

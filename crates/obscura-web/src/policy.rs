@@ -104,13 +104,10 @@ fn last_updated(state: &AppState, key: &str, text_hash: &str) -> anyhow::Result<
     let today = state.clock.now().date();
     let doc = &state.policy_versions;
     let mut versions: std::collections::BTreeMap<String, (String, String)> = doc.load()?;
-    let day_string = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day());
     match versions.get(key) {
-        Some((hash, day)) if hash == text_hash => {
-            Ok(time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]")).unwrap_or(today))
-        }
+        Some((hash, day)) if hash == text_hash => Ok(obscura_model::parse_day(day).unwrap_or(today)),
         _ => {
-            versions.insert(key.to_owned(), (text_hash.to_owned(), day_string(today)));
+            versions.insert(key.to_owned(), (text_hash.to_owned(), obscura_model::format_day(today)));
             doc.save(&versions)?;
             Ok(today)
         }
@@ -139,7 +136,7 @@ fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -
             return (StatusCode::SERVICE_UNAVAILABLE, "the policy could not be generated; try again").into_response();
         }
     };
-    let updated_text = format!("{:04}-{:02}-{:02}", updated.year(), updated.month() as u8, updated.day());
+    let updated_text = obscura_model::format_day(updated);
     let etag = format!("\"{}\"", &hash[..32]);
     let last_modified = updated
         .midnight()

@@ -161,7 +161,8 @@ fn architecture_md_web_feature_modules_import_no_other_feature_module() {
         for path in files {
             let code = std::fs::read_to_string(&path).expect("readable source");
             for other in features.iter().filter(|other| *other != feature) {
-                for reference in [format!("crate::{other}::"), format!("crate::{other};"), format!("crate::{{{other}")] {
+                for reference in [format!("crate::{other}::"), format!("crate::{other};"), format!("crate::{{{other}")]
+                {
                     assert!(!code.contains(&reference), "{} refers to the feature module {other}", path.display());
                 }
             }
