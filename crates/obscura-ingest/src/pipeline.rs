@@ -133,7 +133,7 @@ impl Pipeline {
         let salt_file = SealedJson::new(salts_path.to_path_buf(), b"obscura salts v1", master);
         let stored: StoredSalts = salt_file.load()?;
         let entries = stored.into_iter().filter_map(|(day, salt)| {
-            let day = obscura_store::keyring::parse_day(&day).ok()?;
+            let day = obscura_model::parse_day(&day)?;
             let salt: [u8; 32] = hex::decode(salt).ok()?.try_into().ok()?;
             Some((day, salt))
         });
@@ -192,8 +192,7 @@ impl Pipeline {
     }
 
     fn persist_salts(&self, ring: &SaltRing) -> anyhow::Result<()> {
-        let stored: StoredSalts =
-            ring.entries().map(|(d, s)| (obscura_store::keyring::day_string(d), hex::encode(s))).collect();
+        let stored: StoredSalts = ring.entries().map(|(d, s)| (obscura_model::format_day(d), hex::encode(s))).collect();
         self.salt_file.save(&stored)
     }
 
@@ -212,7 +211,7 @@ impl Pipeline {
                 .into(),
             params: vec![
                 obscura_store::Param::Timestamp(obscura_model::unix_ms(since)),
-                obscura_store::Param::Text(obscura_store::keyring::day_string(since.date())),
+                obscura_store::Param::Text(obscura_model::format_day(since.date())),
             ],
         };
         let batches = self.store.query(&query).await?;

@@ -356,7 +356,7 @@ impl Dialect {
 /// Rollups computed with this dialect's SQL.
 pub struct RollupSql(pub Dialect);
 
-impl obscura_store::rollup::RollupSpec for RollupSql {
+impl obscura_store::RollupSpec for RollupSql {
     fn day_sql(&self) -> String {
         self.0.rollup_day_sql()
     }

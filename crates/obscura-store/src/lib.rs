@@ -8,25 +8,28 @@
 pub mod access_log;
 pub mod aggregates;
 pub mod audit;
-pub mod cold;
+pub(crate) mod cold;
 pub mod crypto;
-pub mod durable_fs;
+pub(crate) mod durable_fs;
 pub mod embedded;
-pub mod hot;
-pub mod keyring;
+pub(crate) mod hot;
+pub(crate) mod keyring;
 pub mod meta;
 pub mod retention;
-pub mod rollup;
-pub mod row;
+pub(crate) mod rollup;
+pub(crate) mod row;
 pub mod sealed_json;
-pub mod wal;
+pub(crate) mod wal;
 
 use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use obscura_model::Event;
 use time::Date;
 
+pub use cold::read_day as read_day_files;
 pub use embedded::{EmbeddedStore, StoreOptions};
+pub use keyring::Keyring;
+pub use rollup::RollupSpec;
 pub use row::SCHEMA;
 
 /// Arrow types that callers of [`EventStore::query`] need.
@@ -41,12 +44,20 @@ pub mod arrow_reexport {
     }
 }
 
+/// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The store is closing; nothing more is accepted.
     #[error("the store is shutting down")]
     Closed,
-    #[error("storage failure: {0}")]
-    Io(String),
+    /// Reading or writing the store's files failed (a full disk, permissions, damage); the
+    /// cause is kept, so callers can tell an `std::io::Error` apart.
+    #[error("storage failure: {0:#}")]
+    Storage(#[from] anyhow::Error),
+    /// The day's rows are still being written to a day file; try again once it is flushed.
+    #[error("{0} is still being written; purge it once it is flushed")]
+    DayBeingWritten(time::Date),
+    /// The query could not be planned or run.
     #[error("query failed: {0}")]
     Query(String),
 }

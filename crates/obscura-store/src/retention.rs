@@ -81,7 +81,7 @@ pub async fn purge_expired(
             Destruction::Sites(day, expired, removed)
         };
         record(&destruction)
-            .map_err(|e| StoreError::Io(format!("{destruction:?} happened but cannot be recorded: {e:#}")))?;
+            .map_err(|e| StoreError::Storage(e.context(format!("{destruction:?} happened but cannot be recorded"))))?;
     }
     Ok(report)
 }
@@ -128,7 +128,7 @@ mod tests {
     }
 
     fn io(what: &str) -> StoreError {
-        StoreError::Io(what.to_owned())
+        StoreError::Storage(anyhow::anyhow!(what.to_owned()))
     }
 
     #[async_trait]

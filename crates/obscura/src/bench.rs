@@ -580,7 +580,7 @@ async fn purge(events: usize) -> anyhow::Result<()> {
     let count_day = |day: time::Date| async move {
         let q = SqlQuery {
             sql: "SELECT count(*) AS n FROM events WHERE day = $1".into(),
-            params: vec![obscura_store::Param::Text(obscura_store::keyring::day_string(day))],
+            params: vec![obscura_store::Param::Text(obscura_model::format_day(day))],
         };
         let batches = store.query(&q).await?;
         anyhow::Ok(batches.first().map_or(0, |b| arrow_int(b, "n")))

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use obscura_store::keyring::Keyring;
+use obscura_store::Keyring;
 use serde_json::json;
 use time::macros::{date, datetime};
 
@@ -70,7 +70,7 @@ async fn p13_retention_purges_each_site_in_time_and_backups_become_unreadable() 
     let live = Keyring::open(s.master_key(), s.keyring_path()).unwrap();
     let events = backup.join("events");
     let day1_key = live.get(date!(2026 - 03 - 10)).expect("day 1 has a new key");
-    let old_files = obscura_store::cold::read_day(&events, date!(2026 - 03 - 10), &day1_key);
+    let old_files = obscura_store::read_day_files(&events, date!(2026 - 03 - 10), &day1_key);
     assert!(old_files.is_err(), "the backup's day-1 file opened with the new key");
     assert!(live.get(date!(2026 - 03 - 11)).is_none(), "day 2 has no key at all");
     let backup_files = files_under(&events);

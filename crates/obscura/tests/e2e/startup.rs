@@ -76,14 +76,13 @@ fn p13_keyring_from_an_older_layout_moves_out_of_the_data_folder() {
     drop(open(&c).unwrap());
     let key = obscura_store::crypto::load_master_key(&c.master_key_source(), &c.data_dir).unwrap();
     let day = time::macros::date!(2026 - 06 - 01);
-    let day_key =
-        obscura_store::keyring::Keyring::open(key.clone(), c.keyring_path()).unwrap().get_or_create(day).unwrap();
+    let day_key = obscura_store::Keyring::open(key.clone(), c.keyring_path()).unwrap().get_or_create(day).unwrap();
     // An older version kept the keyring and salts inside the data folder.
     std::fs::rename(c.keyring_path(), c.data_dir.join("keyring")).unwrap();
     std::fs::rename(c.salts_path(), c.data_dir.join("salts")).unwrap();
     drop(open(&c).unwrap());
     assert!(c.keyring_path().exists() && c.salts_path().exists());
     assert!(!c.data_dir.join("keyring").exists() && !c.data_dir.join("salts").exists());
-    let moved = obscura_store::keyring::Keyring::open(key, c.keyring_path()).unwrap();
+    let moved = obscura_store::Keyring::open(key, c.keyring_path()).unwrap();
     assert_eq!(moved.get(day).unwrap().bytes(), day_key.bytes(), "the moved keyring keeps its keys");
 }

@@ -37,6 +37,16 @@ use crate::row::StoredRow;
 use crate::wal::{self, Segment};
 use crate::{EventStore, Param, SqlQuery, StoreError};
 
+mod flusher;
+mod recovery;
+mod rollups;
+mod writer;
+
+use flusher::Flusher;
+use recovery::*;
+use rollups::Rollups;
+use writer::{Commit, Writer};
+
 /// By default today's hot rows are written to a day file once this many have arrived (see
 /// [`StoreOptions::flush_rows`]); a finished day's rows always are.
 pub const DEFAULT_FLUSH_ROWS: usize = 100_000;
@@ -56,11 +66,6 @@ pub struct StoreOptions {
     /// Today's hot rows are written to a day file once this many have arrived: fewer means less
     /// memory and a shorter replay after a crash, more means fewer, larger files.
     pub flush_rows: usize,
-}
-
-struct Commit {
-    rows: Vec<StoredRow>,
-    done: oneshot::Sender<Result<(), String>>,
 }
 
 /// One day file written by the flusher: when (from freezing the rows to deleting their log
@@ -255,7 +260,7 @@ impl EmbeddedStore {
             let tx = commits.as_ref().ok_or(StoreError::Closed)?;
             tx.send(Commit { rows, done }).map_err(|_| StoreError::Closed)?;
         }
-        wait.await.map_err(|_| StoreError::Closed)?.map_err(StoreError::Io)
+        wait.await.map_err(|_| StoreError::Closed)?.map_err(|e| StoreError::Storage(anyhow::anyhow!(e)))
     }
 }
 
@@ -325,369 +330,6 @@ impl EmbeddedStore {
     }
 }
 
-const DESTROY_PREFIX: &str = ".destroy-";
-
-/// Completes destructions of days that a crash interrupted: their folders were set aside as
-/// `.destroy-<day>`; the key goes, then the folders.
-fn finish_destroys(dirs: &[&Path], keyring: &Keyring) -> anyhow::Result<()> {
-    for dir in dirs {
-        for entry in fs::read_dir(dir)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(day) = name.strip_prefix(DESTROY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
-                continue;
-            };
-            keyring.destroy(day)?;
-            fs::remove_dir_all(entry.path())?;
-            tracing::info!(%day, "finished destroying a day");
-        }
-    }
-    Ok(())
-}
-
-const REKEY_PREFIX: &str = ".rekey-";
-const SHRED_PREFIX: &str = ".shred-";
-
-/// Completes or rolls back re-keys that a crash interrupted (see [`EmbeddedStore::rekey`]).
-/// The keyring decides: a pending key means the re-key was not committed — it goes forward only
-/// if the old folders were already set aside, else it is undone; no pending key means it was
-/// committed (or the day destroyed meanwhile).
-fn finish_rekeys(events_dir: &Path, rollups_dir: &Path, keyring: &Keyring) -> anyhow::Result<()> {
-    for entry in fs::read_dir(events_dir)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(day) = name.strip_prefix(REKEY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
-            continue;
-        };
-        let day_name = crate::keyring::day_string(day);
-        let events_aside = events_dir.join(format!("{SHRED_PREFIX}{day_name}"));
-        let rollups_aside = rollups_dir.join(format!("{SHRED_PREFIX}{day_name}"));
-        let day_dir = cold::day_dir(events_dir, day);
-        let pending = keyring.pending(day).is_some();
-        if pending && events_aside.exists() {
-            keyring.commit_pending(day)?;
-            fs::rename(entry.path(), &day_dir)?;
-            tracing::info!(%day, "finished re-keying a day");
-        } else if pending {
-            if rollups_aside.exists() && !cold::day_dir(rollups_dir, day).exists() {
-                fs::rename(&rollups_aside, cold::day_dir(rollups_dir, day))?;
-            }
-            fs::remove_dir_all(entry.path())?;
-            keyring.drop_pending(day)?;
-            tracing::info!(%day, "rolled back an unfinished re-key");
-        } else if keyring.get(day).is_some() && !day_dir.exists() {
-            fs::rename(entry.path(), &day_dir)?;
-            tracing::info!(%day, "finished re-keying a day");
-        } else {
-            fs::remove_dir_all(entry.path())?;
-        }
-    }
-    for dir in [events_dir, rollups_dir] {
-        for entry in fs::read_dir(dir)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(SHRED_PREFIX) {
-                fs::remove_dir_all(entry.path())?;
-            }
-        }
-        sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-/// Replays the write-ahead log into the hot tier; returns the next free segment id.
-fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -> anyhow::Result<u64> {
-    // Segments already written to a Parquet file (`part-<first>-<last>.parquet`) are skipped.
-    let mut covered: Vec<(Date, u64, u64)> = Vec::new();
-    let mut max_id = 0;
-    for (day, files) in cold::list_days(events_dir) {
-        for f in files {
-            let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            if let Some((a, b)) = name.strip_prefix("part-").and_then(|r| r.split_once('-'))
-                && let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>())
-            {
-                covered.push((day, a, b));
-                max_id = max_id.max(b);
-            }
-        }
-    }
-    for segment in wal::list_segments(wal_dir)? {
-        max_id = max_id.max(segment.id);
-        let flushed = covered.iter().any(|(d, a, b)| *d == segment.day && (*a..=*b).contains(&segment.id));
-        if flushed {
-            // Already in a day file: the segment is no longer needed.
-            fs::remove_file(&segment.path)?;
-            continue;
-        }
-        let key = keyring.get(segment.day).with_context(|| {
-            format!(
-                "the write-ahead log holds events of {} but the keyring has no key for that day: \
-                 the keyring does not belong to this data folder (restored from another backup?)",
-                segment.day
-            )
-        })?;
-        let rows = wal::replay(&segment, &key).with_context(|| format!("cannot replay {}", segment.path.display()))?;
-        tracing::info!(segment = %segment.path.display(), rows = rows.len(), "replayed write-ahead log");
-        hot.push(segment.day, segment.id, rows);
-    }
-    Ok(max_id + 1)
-}
-
-/// The write-ahead-log thread: the commit path. It appends, fsyncs and acknowledges, and does
-/// nothing slower: day files are the [`Flusher`]'s job.
-struct Writer {
-    wal_dir: PathBuf,
-    keyring: Arc<Keyring>,
-    hot: Arc<HotTier>,
-    clock: Arc<dyn Clock>,
-    active: HashMap<Date, Segment>,
-    next_segment: u64,
-    flush_rows: Arc<AtomicUsize>,
-    wake_flusher: Sender<()>,
-}
-
-impl Writer {
-    fn run(mut self, rx: Receiver<Commit>) {
-        loop {
-            match rx.recv_timeout(StdDuration::from_secs(1)) {
-                Ok(first) => {
-                    let mut group = vec![first];
-                    let mut rows = group[0].rows.len();
-                    while rows < MAX_GROUP_ROWS {
-                        match rx.try_recv() {
-                            Ok(c) => {
-                                rows += c.rows.len();
-                                group.push(c);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    self.commit(group);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            self.freeze_due();
-        }
-    }
-
-    /// One group commit: append every row to its day's segment, fsync each once, then acknowledge.
-    fn commit(&mut self, group: Vec<Commit>) {
-        let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
-        let mut acks = Vec::with_capacity(group.len());
-        for commit in group {
-            for row in commit.rows {
-                by_day.entry(day_of(row.ts_ms)).or_default().push(row);
-            }
-            acks.push(commit.done);
-        }
-        let result = self.write(&by_day);
-        let outcome = match result {
-            Ok(segments) => {
-                for ((day, rows), id) in by_day.into_iter().zip(segments) {
-                    self.hot.push(day, id, rows);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                tracing::error!("write-ahead log commit failed: {e:#}");
-                // None of this group is acknowledged: cut its records off and start new segments.
-                for day in by_day.keys() {
-                    if let Some(segment) = self.active.remove(day) {
-                        segment.abandon();
-                    }
-                }
-                Err(format!("{e:#}"))
-            }
-        };
-        for ack in acks {
-            let _ = ack.send(outcome.clone());
-        }
-    }
-
-    fn write(&mut self, by_day: &BTreeMap<Date, Vec<StoredRow>>) -> anyhow::Result<Vec<u64>> {
-        let mut ids = Vec::with_capacity(by_day.len());
-        for (day, rows) in by_day {
-            let key = self.keyring.get_or_create(*day)?;
-            let segment = self.segment(*day)?;
-            segment.append(&key, rows)?;
-            ids.push(segment.id);
-        }
-        for day in by_day.keys() {
-            self.active.get_mut(day).expect("opened above").sync()?;
-        }
-        Ok(ids)
-    }
-
-    fn segment(&mut self, day: Date) -> anyhow::Result<&mut Segment> {
-        if !self.active.contains_key(&day) {
-            let segment = Segment::create(&self.wal_dir, day, self.next_segment)?;
-            self.next_segment += 1;
-            self.active.insert(day, segment);
-        }
-        Ok(self.active.get_mut(&day).expect("inserted above"))
-    }
-
-    /// Freezes the hot rows of past days, and of today once they reach the flush threshold, and
-    /// wakes the flusher. Cheap: the rows are moved, not copied or converted.
-    fn freeze_due(&mut self) {
-        let today = self.clock.now().date();
-        let threshold = self.flush_rows.load(Ordering::Relaxed);
-        let live = self.hot.live_days();
-        let mut froze = false;
-        for &(day, rows) in &live {
-            if day < today || rows >= threshold {
-                // The day's next rows go to a new segment, so the chunk's segments hold its rows
-                // only and can be deleted once its file is written.
-                self.active.remove(&day);
-                froze |= self.hot.freeze(day).is_some();
-            }
-        }
-        // A past day without live rows was frozen or destroyed: its segment is done with.
-        self.active.retain(|day, _| *day >= today || live.iter().any(|(d, _)| d == day));
-        if froze {
-            let _ = self.wake_flusher.send(());
-        }
-    }
-}
-
-/// Writes frozen hot rows to day files and builds rollups, off the commit path.
-struct Flusher {
-    events_dir: PathBuf,
-    wal_dir: PathBuf,
-    keyring: Arc<Keyring>,
-    hot: Arc<HotTier>,
-    clock: Arc<dyn Clock>,
-    rollups: Rollups,
-    maintenance: Arc<Mutex<()>>,
-    handover: Arc<RwLock<()>>,
-    log: Arc<Mutex<VecDeque<FlushSpan>>>,
-    closing: Arc<AtomicBool>,
-    #[cfg(test)]
-    pause: Arc<tests::FlushPause>,
-}
-
-impl Flusher {
-    /// Writes every frozen chunk when woken, and retries failed ones every second. Stops when
-    /// the writer is gone.
-    fn run(self, wake: Receiver<()>) {
-        while let Ok(()) | Err(RecvTimeoutError::Timeout) = wake.recv_timeout(StdDuration::from_secs(1)) {
-            while wake.try_recv().is_ok() {}
-            for chunk in self.hot.frozen() {
-                if self.closing.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Err(e) = self.flush(&chunk) {
-                    tracing::error!(day = %chunk.day, "writing a day file failed (the write-ahead log still holds the events): {e:#}");
-                    break;
-                }
-            }
-        }
-    }
-
-    fn flush(&self, chunk: &Arc<FrozenChunk>) -> anyhow::Result<()> {
-        let day = chunk.day;
-        // Never during a destroy or re-key of the day; waiting here delays no acknowledgement.
-        let _maintenance = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.hot.holds(chunk) {
-            return Ok(()); // destroyed meanwhile
-        }
-        if self.keyring.get(day).is_none() {
-            self.hot.release(chunk);
-            return Ok(());
-        }
-        let first = chunk.segments.first().copied().unwrap_or(0);
-        let last = chunk.segments.last().copied().unwrap_or(0);
-        // Replay skips the segments of a day whose numbers a file name covers.
-        let name = format!("part-{first:010}-{last:010}.parquet");
-        let staged = cold::stage_day_file(&self.events_dir, &self.keyring, day, &name, chunk.batches())?;
-        #[cfg(test)]
-        self.pause.hold();
-        {
-            let _no_query_planning = self.handover.blocking_write();
-            staged.publish()?;
-            forget_listings(&self.rollups.ctx);
-            self.hot.release(chunk);
-        }
-        if day < self.clock.now().date() && !self.hot.holds_day(day) {
-            // Without a rollup the day is read from its files: slower, same numbers.
-            if let Err(e) = self.rollups.build_blocking(day) {
-                tracing::error!(%day, "cannot roll up the day; it will be read from its day files: {e:#}");
-            }
-        }
-        // Only now may the log go: the file (and the rollup) are durable.
-        for &id in &chunk.segments {
-            let path = wal::segment_path(&self.wal_dir, day, id);
-            if let Err(e) = fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), "cannot remove a flushed segment: {e}");
-            }
-        }
-        let dir = self.wal_dir.join(crate::keyring::day_string(day));
-        if fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
-            let _ = fs::remove_dir(&dir);
-        }
-        sync_dir(&self.wal_dir)?;
-        let span = FlushSpan { day, rows: chunk.rows, started: chunk.frozen_at, finished: Instant::now() };
-        tracing::info!(%day, file = name, rows = chunk.rows, ms = (span.finished - span.started).as_millis() as u64, "wrote day file");
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if log.len() == FLUSH_LOG_LEN {
-            log.pop_front();
-        }
-        log.push_back(span);
-        Ok(())
-    }
-}
-
-/// Builds and writes per-day rollups.
-#[derive(Clone)]
-struct Rollups {
-    aggregates: Arc<crate::aggregates::Aggregates>,
-    dir: PathBuf,
-    spec: Option<Arc<dyn RollupSpec>>,
-    ctx: SessionContext,
-    keyring: Arc<Keyring>,
-    /// For building from the writer thread, which has no runtime of its own.
-    runtime: Option<tokio::runtime::Handle>,
-    cache: Arc<rollup::RollupCache>,
-    handover: Arc<RwLock<()>>,
-}
-
-impl Rollups {
-    /// Computes `day`'s rollup from all of its day files and replaces its rollup file.
-    async fn build(&self, day: Date) -> anyhow::Result<()> {
-        let Some(merged) = self.compute(day).await? else { return Ok(()) };
-        let keyring = self.keyring.clone();
-        let dir = self.dir.clone();
-        let file_copy = merged.clone();
-        tokio::task::spawn_blocking(move || {
-            cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &file_copy)
-        })
-        .await??;
-        self.cache.put(day, rollup::with_day(&merged, &crate::keyring::day_string(day))?);
-        Ok(())
-    }
-
-    /// `day`'s rollup rows from its day files; `None` without a rollup spec.
-    async fn compute(&self, day: Date) -> anyhow::Result<Option<RecordBatch>> {
-        let Some(spec) = &self.spec else { return Ok(None) };
-        let query = rollup::day_query(spec.as_ref(), &crate::keyring::day_string(day));
-        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
-        let df = self.ctx.sql(&query.sql).await?.with_param_values(params)?;
-        let task = Arc::new(df.task_ctx());
-        let plan = {
-            // A listing taken during a hand-over could be cached after it and hide the new file.
-            let _planning = self.handover.read().await;
-            df.create_physical_plan().await?
-        };
-        let batches = datafusion::physical_plan::collect(plan, task).await?;
-        let conformed = batches.iter().map(rollup::conform).collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Some(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?))
-    }
-
-    fn build_blocking(&self, day: Date) -> anyhow::Result<()> {
-        match &self.runtime {
-            Some(handle) => handle.block_on(self.build(day)),
-            None => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(self.build(day)),
-        }
-    }
-}
-
 /// Queries may only read: no DDL, no DML (e.g. `COPY … TO`, which would write plaintext), no
 /// session statements.
 fn read_only() -> SQLOptions {
@@ -737,12 +379,11 @@ impl EventStore for EmbeddedStore {
             Ok(())
         })
         .await
-        .map_err(|e| StoreError::Io(e.to_string()))?
-        .map_err(|e| StoreError::Io(format!("{e:#}")))?;
+        .map_err(|e| StoreError::Storage(e.into()))??;
         forget_listings(&self.ctx);
         let today = self.clock.now().date();
         for day in days.into_iter().filter(|d| *d < today) {
-            self.rollups.build(day).await.map_err(|e| StoreError::Io(format!("{e:#}")))?;
+            self.rollups.build(day).await?;
         }
         Ok(())
     }
@@ -762,7 +403,7 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
-        let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
+        let io = StoreError::Storage;
         let _guard = self.lock_maintenance().await;
         self.hot.remove(day);
         // Files first leave the tables (a file without its key would fail every query), then the
@@ -801,11 +442,11 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
-        let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
+        let io = StoreError::Storage;
         let (removed, kept) = {
             let _guard = self.lock_maintenance().await;
             if self.hot.days().iter().any(|(d, _)| *d == day) {
-                return Err(StoreError::Io(format!("{day} is still being written; purge it once it is flushed")));
+                return Err(StoreError::DayBeingWritten(day));
             }
             let Some(key) = self.keyring.get(day) else { return Ok(0) };
             let batches = cold::read_day(&self.events_dir, day, &key).map_err(io)?;
@@ -832,7 +473,7 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<RecordBatch, StoreError> {
-        let io = |e: anyhow::Error| StoreError::Io(format!("{e:#}"));
+        let io = StoreError::Storage;
         let Some(rows) = self.rollups.compute(day).await.map_err(io)? else {
             return Ok(RecordBatch::new_empty(ROLLUP_FILE_SCHEMA.clone()));
         };
@@ -845,7 +486,7 @@ impl EventStore for EmbeddedStore {
     }
 
     fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError> {
-        self.rollups.aggregates.add(day, rows).map_err(|e| StoreError::Io(format!("{e:#}")))
+        Ok(self.rollups.aggregates.add(day, rows)?)
     }
 
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
