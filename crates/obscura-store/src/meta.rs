@@ -253,6 +253,13 @@ impl MetaStore {
         Ok(MetaStore { doc, cache: RwLock::new((Arc::new(meta), modified)), checked: Mutex::new(Instant::now()) })
     }
 
+    /// Rereads the file now if another process changed it, instead of at the next check (at
+    /// most a second later). Returns the current metadata.
+    pub fn reload(&self) -> Arc<Metadata> {
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now() - RECHECK;
+        self.get()
+    }
+
     /// The current metadata, reloaded if another process changed the file.
     pub fn get(&self) -> Arc<Metadata> {
         let (cached, seen) = self.cache.read().unwrap_or_else(|e| e.into_inner()).clone();

@@ -138,7 +138,7 @@ async fn roles_viewer_reads_only_assigned_sites_analyst_reads_all() {
         obscura::admin::add_user(&meta, "nobody", Role::Viewer, Some("viewer password 2".into())).is_err(),
         "a viewer needs a site"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
+    s.reload_metadata();
 
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let get = |cookie: String, site: &'static str| {
@@ -226,7 +226,7 @@ async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
     let (open_id, open) = obscura::admin::add_share(&meta, crate::harness::SITE, None, None).unwrap();
     let (_, locked) = obscura::admin::add_share(&meta, crate::harness::SITE, Some("share password"), None).unwrap();
     let (_, expiring) = obscura::admin::add_share(&meta, crate::harness::SITE, None, Some(1)).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
+    s.reload_metadata();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let get = |path: String, cookie: Option<String>| {
         let (client, base) = (client.clone(), s.base.clone());
@@ -276,7 +276,7 @@ async fn shared_links_open_logged_out_with_password_expiry_and_revocation() {
     s.clock.set(time::OffsetDateTime::now_utc() + time::Duration::days(2));
     assert_eq!(get(format!("/share/{expiring}"), None).await.0, 410);
     obscura::admin::revoke_share(&meta, &open_id).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.reload_metadata();
     assert_eq!(get(format!("/share/{open}"), None).await.0, 404);
     s.stop();
 }
@@ -366,7 +366,7 @@ async fn settings_collection_switches_limit_what_is_looked_up_and_stored() {
     let meta = s.meta();
     obscura::admin::add_user(&meta, "ana", obscura_store::meta::Role::Analyst, Some("analyst password".into()))
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.reload_metadata();
     let ana = crate::harness::login(&s.base, "ana", "analyst password").await.unwrap();
     assert_eq!(client.get(&settings_url).header("cookie", &ana).send().await.unwrap().status(), 403);
     s.stop();
@@ -546,7 +546,7 @@ async fn roles_export_csv_for_tokens_and_analysts_not_viewers_and_sites_added_in
         &[site.into()],
     )
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.reload_metadata();
     let vera = crate::harness::login(&s.base, "vera", "viewer password").await.unwrap();
     let refused = client
         .get(format!("{}/api/v1/export.csv?site={site}&dimension=page", s.base))

@@ -38,7 +38,7 @@ async fn p08_access_log_is_encrypted_owner_only_audited_and_purged_within_73h() 
     let records = obscura_store::audit::AuditLog::open(&s.data_dir, s.master_key()).unwrap().read_all().unwrap();
     assert!(records.iter().any(|r| r.action == "logs.read" && r.actor == "user:owner"));
     let admin_password = obscura::admin::add_user(&s.meta(), "ann", obscura_store::meta::Role::Admin, None).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    s.reload_metadata();
     let admin = login(&s.base, "ann", &admin_password).await.unwrap();
     let refused = client.get(format!("{}/logs", s.base)).header("cookie", &admin).send().await.unwrap();
     assert_eq!(refused.status(), 403);

@@ -32,7 +32,7 @@ async fn login_from(base: &str, ip: [u8; 4], username: &str, password: &str) -> 
 async fn hardening_share_views_audit_the_link_id_not_the_token() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
     let (id, token) = admin::add_share(&s.meta(), SITE, None, None).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
+    s.reload_metadata();
     let client = client_from([127, 0, 0, 2]);
     for query in ["", "?range=7d&filters=page==/x"] {
         let res = client.get(format!("{}/share/{token}{query}", s.base)).send().await.unwrap();
@@ -113,7 +113,7 @@ async fn hardening_login_lockout_lets_the_owner_in_from_a_clean_network() {
 async fn hardening_share_password_attempts_are_limited() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
     let (_, token) = admin::add_share(&s.meta(), SITE, Some("share password"), None).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.reload_metadata();
     let attempt = |ip: [u8; 4], password: &'static str| {
         let (base, token) = (s.base.clone(), token.clone());
         async move {
@@ -149,7 +149,7 @@ async fn hardening_ingest_status_shows_only_the_tokens_sites() {
     let meta = s.meta();
     admin::add_site(&meta, "other.example", true, 30).unwrap();
     let limited = admin::add_token(&meta, "limited", TokenScope::Read, &[SITE.to_owned()], None).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.reload_metadata();
     let ua = "Mozilla/5.0 Firefox/133.0";
     let ok = reqwest::StatusCode::NO_CONTENT;
     assert_eq!(s.send([127, 0, 0, 2], ua, json!({"site": SITE, "url": format!("https://{SITE}/")})).await, ok);

@@ -23,6 +23,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub data_dir: PathBuf,
     pub app_store: Arc<obscura_store::EmbeddedStore>,
+    /// The server's own metadata, to reread at once after a change through [`TestServer::meta`].
+    server_meta: Arc<obscura_store::meta::MetaStore>,
     /// The server's maintenance tasks, to run at once after moving the clock.
     pub maintenance: obscura::maintenance::Maintenance,
     /// The owner's password.
@@ -89,6 +91,7 @@ impl TestServer {
         password: String,
     ) -> TestServer {
         let app_store = app.store.clone();
+        let server_meta = app.meta.clone();
         let maintenance = app.maintenance.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -108,6 +111,7 @@ impl TestServer {
             dir,
             config,
             app_store,
+            server_meta,
             maintenance,
             password,
             server,
@@ -127,6 +131,12 @@ impl TestServer {
 
     /// The metadata (sites, users, tokens, links) as the CLI would open it; the server rereads
     /// changes within a second.
+    /// Makes the server reread the metadata now, after a change through [`TestServer::meta`]
+    /// (it would otherwise notice within a second).
+    pub fn reload_metadata(&self) {
+        self.server_meta.reload();
+    }
+
     pub fn meta(&self) -> obscura_store::meta::MetaStore {
         obscura_store::meta::MetaStore::open(&self.data_dir, self.master_key()).unwrap()
     }

@@ -49,7 +49,7 @@ async fn p16_policy_follows_configuration_with_last_updated_etag_and_304() {
         Ok(())
     })
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the server rereads metadata each second
+    s.reload_metadata();
     let (status, new_etag, modified, _, body) = fetch(site_json.clone(), Some(etag.clone())).await;
     assert_eq!(status, 200, "a changed policy is sent again");
     assert_ne!(new_etag.as_deref(), Some(etag.as_str()));
