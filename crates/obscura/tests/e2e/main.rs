@@ -20,4 +20,5 @@ mod retention;
 mod scrubbing;
 mod startup;
 mod stats_api;
+mod store_contract;
 mod tls;
