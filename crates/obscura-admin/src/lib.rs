@@ -5,6 +5,8 @@
 //! of a rule. Failures are an [`AdminError`], which the CLI prints and the web layer maps to a
 //! status in one place.
 
+#![warn(missing_docs)]
+
 pub mod credentials;
 pub mod error;
 pub mod rules;

@@ -10,6 +10,8 @@
 //! All databases are optional. When a file is not installed the corresponding lookup degrades to
 //! "unknown" (or, for user agents, to a small built-in rule set) instead of failing the request.
 
+#![warn(missing_docs)]
+
 pub mod geo;
 pub mod network;
 pub mod user_agent;

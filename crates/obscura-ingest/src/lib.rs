@@ -6,6 +6,8 @@
 //!                   → visits (30-minute visits, flow) → store (durable before the answer)
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod decode;
 pub mod desensitize;
 pub mod enricher;

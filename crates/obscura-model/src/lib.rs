@@ -4,6 +4,8 @@
 //! must never be stored. Only desensitizing turns it into an [`Event`], whose text fields are
 //! [`obscura_privacy::Clean`] and which has no field that can hold an IP (P2, P11).
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod day;
 pub mod event;

@@ -5,6 +5,8 @@
 //! storage accepts), and [`salt`] turns (site, IP, User-Agent) into a visitor hash that cannot be
 //! recomputed once the day's salt is destroyed (P2).
 
+#![warn(missing_docs)]
+
 pub mod clean;
 pub mod page_url;
 pub mod referrer;

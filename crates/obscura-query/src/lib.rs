@@ -4,6 +4,8 @@
 //! compute. It renders to SQL with bound parameters for a [`Dialect`] — values are never spliced
 //! into the text — and its results come back as plain Rust values.
 
+#![warn(missing_docs)]
+
 pub mod model;
 pub mod results;
 pub mod sql;

@@ -5,6 +5,8 @@
 //! Modular Encryption ([`cold`]), all queried together with DataFusion. Each day has its own key
 //! ([`keyring`]); destroying the key destroys the day (P13).
 
+#![warn(missing_docs)]
+
 pub mod access_log;
 pub mod aggregates;
 pub mod audit;

@@ -1,6 +1,8 @@
 //! The `obscura` binary's library half: configuration, wiring, administration, the demo and the
 //! benchmark harness. `main.rs` is only the command line.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod app;
 pub mod bench;
