@@ -46,9 +46,13 @@ pub struct ClientHints {
 /// Coarse form factor of the visitor's device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceType {
+    /// A desktop or laptop computer.
     Desktop,
+    /// A phone.
     Mobile,
+    /// A tablet, such as an iPad or an Android tablet.
     Tablet,
+    /// The form factor could not be told; the default.
     #[default]
     Unknown,
 }
@@ -68,14 +72,19 @@ impl DeviceType {
 /// What enrichment learned about the visitor's software and hardware. `None` means unknown.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Device {
+    /// Browser name, one per browser across sources, e.g. `Chrome` (never "Chrome Mobile").
     pub browser: Option<String>,
     /// Major version only: finer versions add cardinality without adding insight.
     pub browser_version: Option<String>,
+    /// Operating system name, e.g. `Windows`, `macOS`, `iOS`, `Android`.
     pub os: Option<String>,
     /// Major version, or major.minor for macOS and iOS (where minor releases matter).
     pub os_version: Option<String>,
+    /// Device maker, e.g. `Apple`, `Samsung`, `Google`.
     pub brand: Option<String>,
+    /// Device model name, e.g. `iPhone` or `Pixel 8`.
     pub model: Option<String>,
+    /// Coarse form factor: desktop, mobile, tablet or unknown.
     pub device_type: DeviceType,
 }
 

@@ -12,8 +12,11 @@ use obscura_store::meta::{Collection, GeoLevel};
 
 /// The enrichment databases (each optional; missing ones yield "unknown").
 pub struct Enricher {
+    /// Parses User-Agent strings and Client Hints into a [`Device`].
     pub user_agents: UaParser,
+    /// IP-to-location databases: continent, country and province.
     pub geo: GeoDb,
+    /// IP-to-network-operator databases: who operates the autonomous system an address belongs to.
     pub networks: AsnDb,
     /// Parsed User-Agents: a few thousand distinct strings cover nearly all traffic, and the
     /// uap-core regexes cost far more than a lookup. Least recently used first out, so a flood
@@ -27,16 +30,21 @@ pub const DEVICE_CACHE_ENTRIES: usize = 20_000;
 /// What enrichment found. Nothing finer than a province; no trace of the IP itself.
 #[derive(Clone, Debug, Default)]
 pub struct Enrichment {
+    /// Continent, country and province, limited to the site's geo level; empty when unknown or off.
     pub geo: Geo,
+    /// Organisation operating the visitor's network, e.g. `Deutsche Telekom AG`; `None` if unknown or off.
     pub network: Option<String>,
+    /// Browser, OS and device; all unknown when the site does not collect devices.
     pub device: Device,
 }
 
 impl Enricher {
+    /// An enricher with no databases: built-in User-Agent rules, and geo and network always unknown.
     pub fn empty() -> Self {
         Self::new(UaParser::builtin(), GeoDb::empty(), AsnDb::empty())
     }
 
+    /// Builds an enricher from its databases, caching up to [`DEVICE_CACHE_ENTRIES`] parsed User-Agents.
     pub fn new(user_agents: UaParser, geo: GeoDb, networks: AsnDb) -> Self {
         Self::with_cache_entries(user_agents, geo, networks, DEVICE_CACHE_ENTRIES)
     }

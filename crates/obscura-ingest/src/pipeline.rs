@@ -32,8 +32,11 @@ pub enum Outcome {
 /// Ingest outcomes since the server started, in total and per site.
 #[derive(Default, Debug)]
 pub struct Counters {
+    /// Events written durably to the store.
     pub stored: AtomicU64,
+    /// Requests accepted but dropped: GPC / Do-Not-Track, or data the site does not collect.
     pub dropped_by_policy: AtomicU64,
+    /// Requests refused with an error (bad request, unknown site, store unavailable).
     pub rejected: AtomicU64,
     /// Per site id, for requests that named a configured site (requests for unknown sites or
     /// without a readable site count in the totals only), so there are never more entries than
@@ -44,8 +47,11 @@ pub struct Counters {
 /// One site's ingest outcomes since the server started.
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SiteCounts {
+    /// Events of this site written durably to the store.
     pub stored: u64,
+    /// Requests for this site dropped by GPC / Do-Not-Track or its collection switches.
     pub dropped_by_policy: u64,
+    /// Requests for this site refused with an error.
     pub rejected: u64,
 }
 
@@ -74,6 +80,10 @@ impl Counters {
     }
 }
 
+/// The ingest pipeline: turns request bodies into desensitized events and stores them.
+///
+/// Owns the daily visitor-hash salts (persisted encrypted) and the open-visit tracker; no IP or raw
+/// text survives past [`Pipeline::prepare`].
 pub struct Pipeline {
     enricher: Arc<Enricher>,
     salts: Mutex<SaltRing>,
@@ -88,6 +98,7 @@ pub struct Pipeline {
     scrub_rules: SiteRules,
     /// Query parameters that name the visit's source (`ref`, `source` by default).
     source_params: Vec<String>,
+    /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
 
@@ -112,6 +123,7 @@ impl Pipeline {
         (visits.open_visits(), visits.evicted())
     }
 
+    /// The enrichment databases in use.
     pub fn enricher(&self) -> &Arc<Enricher> {
         &self.enricher
     }
@@ -122,6 +134,8 @@ impl Pipeline {
         self
     }
 
+    /// Creates the pipeline, loading the visitor salts sealed with `master` from `salts_path` (none if
+    /// the file is missing), then rotating them. Fails if the salt file cannot be read, decrypted or saved.
     pub fn new(
         enricher: Arc<Enricher>,
         store: Arc<dyn EventStore>,
@@ -155,10 +169,12 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// The clock that timestamps incoming events.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
 
+    /// The event store events are appended to.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
@@ -281,6 +297,7 @@ impl Pipeline {
         Ok(Outcome::Stored)
     }
 
+    /// The configured site with this domain, or [`IngestError::UnknownSite`].
     pub fn resolve_site(&self, domain: &str) -> Result<Site, IngestError> {
         self.meta.get().site_by_domain(domain).cloned().ok_or_else(|| IngestError::UnknownSite(domain.to_owned()))
     }

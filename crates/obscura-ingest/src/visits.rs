@@ -14,6 +14,7 @@ use lru::LruCache;
 use obscura_model::{Event, EventKind};
 use obscura_privacy::Clean;
 
+/// Inactivity after which a visit ends, in milliseconds (30 minutes).
 pub const VISIT_TIMEOUT_MS: i64 = 30 * 60 * 1000;
 
 /// The tracker's ceilings.
@@ -44,6 +45,7 @@ impl VisitState {
     }
 }
 
+/// Open visits held in memory, keyed by site and the day's visitor hash, bounded by [`VisitLimits`].
 pub struct VisitTracker {
     /// Most recently active first.
     visits: LruCache<(u32, u64), VisitState>,
@@ -62,6 +64,7 @@ impl Default for VisitTracker {
 }
 
 impl VisitTracker {
+    /// An empty tracker with these ceilings (`max_open` of 0 is treated as 1).
     pub fn new(limits: VisitLimits) -> Self {
         let max_open = limits.max_open.max(1);
         VisitTracker {
@@ -151,6 +154,7 @@ impl VisitTracker {
         self.assigned_since_prune = 0;
     }
 
+    /// Visits held now (may include ended visits the next prune has not yet forgotten).
     pub fn open_visits(&self) -> usize {
         self.visits.len()
     }

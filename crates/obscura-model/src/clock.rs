@@ -5,7 +5,9 @@ use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
 
+/// A source of the current time, injected so retention, salt rotation and log purge can be tested.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time.
     fn now(&self) -> OffsetDateTime;
 
     /// Now, in milliseconds since the Unix epoch (the unit stored and logged everywhere).
@@ -34,14 +36,17 @@ impl Clock for SystemClock {
 pub struct ManualClock(Mutex<OffsetDateTime>);
 
 impl ManualClock {
+    /// A clock stopped at `start`.
     pub fn new(start: OffsetDateTime) -> Self {
         ManualClock(Mutex::new(start))
     }
 
+    /// Moves the clock to `to` (forwards or backwards).
     pub fn set(&self, to: OffsetDateTime) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = to;
     }
 
+    /// Moves the clock forward by `by` (backwards when `by` is negative).
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *now += by;

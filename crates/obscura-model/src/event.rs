@@ -7,14 +7,19 @@ use obscura_privacy::{Clean, VisitorHash};
 
 use crate::frequency::{DaysSinceLast, VisitCount};
 
+/// What an event records; stored as the number given by [`EventKind::code`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
+    /// A page was viewed.
     Pageview,
+    /// A named custom event (`"event"` in the ingest API), with optional properties.
     Custom,
+    /// Engaged time on a page, sent when the page is hidden; carries `engaged_ms`.
     Engagement,
 }
 
 impl EventKind {
+    /// The stable code stored for this kind: 0 pageview, 1 custom event, 2 engagement.
     pub fn code(self) -> u8 {
         match self {
             EventKind::Pageview => 0,
@@ -23,6 +28,7 @@ impl EventKind {
         }
     }
 
+    /// The kind stored as `code`; `None` for an unknown code.
     pub fn from_code(code: u8) -> Option<Self> {
         match code {
             0 => Some(EventKind::Pageview),
@@ -36,13 +42,18 @@ impl EventKind {
 /// Screen width classes: the width itself is finer than analytics needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScreenClass {
+    /// Narrower than 576 pixels.
     Mobile,
+    /// 576 to 991 pixels wide.
     Tablet,
+    /// 992 to 1439 pixels wide.
     Laptop,
+    /// 1440 pixels wide or more.
     Desktop,
 }
 
 impl ScreenClass {
+    /// The class of a screen `width` in pixels.
     pub fn from_width(width: u32) -> Self {
         match width {
             0..576 => ScreenClass::Mobile,
@@ -52,6 +63,7 @@ impl ScreenClass {
         }
     }
 
+    /// The stored and displayed name: `mobile`, `tablet`, `laptop` or `desktop`.
     pub fn as_str(self) -> &'static str {
         match self {
             ScreenClass::Mobile => "mobile",
@@ -67,8 +79,11 @@ impl ScreenClass {
 pub struct Event {
     /// Milliseconds since the Unix epoch, UTC.
     pub ts_ms: i64,
+    /// The site's id.
     pub site: u32,
+    /// What the event records.
     pub kind: EventKind,
+    /// Daily-salted hash of site, IP and User-Agent: identifies a visitor within one UTC day only.
     pub visitor: VisitorHash,
     /// Visit id: a visit ends after 30 minutes without activity.
     pub visit: u64,
@@ -77,31 +92,54 @@ pub struct Event {
     /// Milliseconds since the previous event of the same visit (0 for its first event): summed
     /// over a visit it is the visit's duration, so durations need no grouping by visit.
     pub visit_gap_ms: u32,
+    /// The page's path, normalised and scrubbed of personal data (no query string or fragment).
     pub path: Clean,
     /// The previous page of the same visit (behaviour flow).
     pub prev_path: Option<Clean>,
+    /// The referring site's host; `None` for direct visits, internal navigation and non-pageviews.
     pub referrer_host: Option<Clean>,
     /// Source category: direct, search, social, campaign, other.
     pub source: &'static str,
+    /// The page URL's `utm_source`, or else its `ref` (or `source`) query parameter.
     pub utm_source: Option<Clean>,
+    /// The page URL's `utm_medium` query parameter.
     pub utm_medium: Option<Clean>,
+    /// The page URL's `utm_campaign` query parameter.
     pub utm_campaign: Option<Clean>,
+    /// The custom event's name (kind `Custom`); `None` for other kinds.
     pub name: Option<Clean>,
+    /// The custom event's properties as scrubbed (key, value) text pairs.
     pub props: Vec<(Clean, Clean)>,
+    /// Two-letter continent code (AF, AN, AS, EU, NA, OC or SA); `None` when unknown or not collected.
     pub continent: Option<&'static str>,
+    /// ISO 3166-1 alpha-2 country code; `None` when unknown or not collected.
     pub country: Option<Clean>,
+    /// First-level subdivision (state, region, province) name; `None` when unknown or not collected.
     pub province: Option<Clean>,
+    /// Network operator (owner of the IP's autonomous system); `None` when unknown or not collected.
     pub network: Option<Clean>,
+    /// Browser name; `None` when unknown or not collected.
     pub browser: Option<Clean>,
+    /// Browser major version; `None` when unknown or not collected.
     pub browser_version: Option<Clean>,
+    /// Operating system name; `None` when unknown or not collected.
     pub os: Option<Clean>,
+    /// Operating system version (major, or major.minor for macOS and iOS); `None` when unknown.
     pub os_version: Option<Clean>,
+    /// Device type: `desktop`, `mobile`, `tablet` or `unknown`.
     pub device_type: &'static str,
+    /// Device manufacturer; `None` when unknown or not collected.
     pub device_brand: Option<Clean>,
+    /// Device model code, such as `SM-G991B`; `None` when unknown or not collected.
     pub device_model: Option<Clean>,
+    /// Screen width class; `None` when not sent or not collected.
     pub screen: Option<ScreenClass>,
+    /// Whether the browser had visited the site before (the tracker's report); `None` when not sent.
     pub returning: Option<bool>,
+    /// Days since the browser's previous visit, bucketed; `None` when not sent or not collected.
     pub days_since_last: Option<DaysSinceLast>,
+    /// Visits so far by this browser, bucketed; `None` when not sent or not collected.
     pub visit_count: Option<VisitCount>,
+    /// Engaged time on the page in milliseconds (at most a day), sent with engagement events.
     pub engaged_ms: Option<u32>,
 }

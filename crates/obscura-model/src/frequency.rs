@@ -7,17 +7,24 @@
 /// Days since the previous visit, bucketed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DaysSinceLast {
+    /// `0`: the previous visit was earlier the same day.
     SameDay,
+    /// `1`: the previous visit was the day before.
     One,
+    /// `2-7` days.
     TwoToSeven,
+    /// `8-30` days.
     EightToThirty,
+    /// `31+`: more than thirty days.
     MoreThanThirty,
 }
 
 impl DaysSinceLast {
+    /// Every bucket, shortest gap first.
     pub const ALL: [DaysSinceLast; 5] =
         [Self::SameDay, Self::One, Self::TwoToSeven, Self::EightToThirty, Self::MoreThanThirty];
 
+    /// The bucket's name in the ingest API and in storage: `0`, `1`, `2-7`, `8-30` or `31+`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SameDay => "0",
@@ -28,6 +35,7 @@ impl DaysSinceLast {
         }
     }
 
+    /// The bucket named `s` (as [`as_str`](Self::as_str) writes it); `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|b| b.as_str() == s)
     }
@@ -36,15 +44,21 @@ impl DaysSinceLast {
 /// Visits so far (including this one), bucketed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VisitCount {
+    /// `1`: the first visit.
     First,
+    /// `2-3` visits.
     TwoToThree,
+    /// `4-9` visits.
     FourToNine,
+    /// `10+`: ten visits or more.
     TenOrMore,
 }
 
 impl VisitCount {
+    /// Every bucket, fewest visits first.
     pub const ALL: [VisitCount; 4] = [Self::First, Self::TwoToThree, Self::FourToNine, Self::TenOrMore];
 
+    /// The bucket's name in the ingest API and in storage: `1`, `2-3`, `4-9` or `10+`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::First => "1",
@@ -54,6 +68,7 @@ impl VisitCount {
         }
     }
 
+    /// The bucket named `s` (as [`as_str`](Self::as_str) writes it); `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|b| b.as_str() == s)
     }

@@ -16,14 +16,17 @@ impl Clean {
         Clean(text)
     }
 
+    /// The scrubbed text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// Unwraps the scrubbed text (it cannot be wrapped again outside this crate).
     pub fn into_string(self) -> String {
         self.0
     }
 
+    /// Whether the scrubbed text is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

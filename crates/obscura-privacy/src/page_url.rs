@@ -21,10 +21,15 @@ pub struct PageUrl {
     pub host: Clean,
     /// Percent-decoded, scrubbed path; no trailing slash except for the root `/`.
     pub path: Clean,
+    /// The `utm_source` query parameter, scrubbed; `None` when absent or blank.
     pub utm_source: Option<Clean>,
+    /// The `utm_medium` query parameter, scrubbed; `None` when absent or blank.
     pub utm_medium: Option<Clean>,
+    /// The `utm_campaign` query parameter, scrubbed; `None` when absent or blank.
     pub utm_campaign: Option<Clean>,
+    /// The `utm_term` query parameter, scrubbed; `None` when absent or blank.
     pub utm_term: Option<Clean>,
+    /// The `utm_content` query parameter, scrubbed; `None` when absent or blank.
     pub utm_content: Option<Clean>,
     /// The `ref` query parameter, or `source` when there is no `ref`.
     pub ref_param: Option<Clean>,
@@ -39,11 +44,13 @@ impl PageUrl {
     }
 }
 
+/// Why a page URL was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
     /// Holds a scrubbed, shortened form of the input: errors end up in logs.
     #[error("url is not an absolute http(s) URL: {0}")]
     NotHttp(String),
+    /// The URL is longer than the limit it holds, in bytes ([`MAX_URL_BYTES`]).
     #[error("url is longer than {0} bytes")]
     TooLong(usize),
 }

@@ -16,14 +16,18 @@ use crate::scrub::scrub_label;
 pub enum Source {
     /// No referrer (typed URL, bookmark, app, stripped by referrer policy).
     Direct,
+    /// A known search engine (Google, Bing, DuckDuckGo, …).
     Search,
+    /// A known social network or community.
     Social,
     /// The page URL carried UTM parameters; they win over the referrer.
     Campaign,
+    /// Any other external website.
     Other,
 }
 
 impl Source {
+    /// The stored, lower-case name: `direct`, `search`, `social`, `campaign` or `other`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Direct => "direct",
@@ -52,6 +56,7 @@ impl Source {
 pub struct Referral {
     /// Referring host (lower-case, no `www.`); None for direct and internal traffic.
     pub host: Option<Clean>,
+    /// The coarse traffic-source category.
     pub source: Source,
 }
 

@@ -21,6 +21,7 @@ pub const SALT_LIFETIME: Duration = Duration::hours(48);
 pub struct VisitorHash(u64);
 
 impl VisitorHash {
+    /// The hash as a number; it identifies no one once the day's salt is destroyed.
     pub fn get(self) -> u64 {
         self.0
     }
@@ -33,6 +34,7 @@ pub struct SaltRing {
 }
 
 impl SaltRing {
+    /// An empty ring, with no salts; [`SaltRing::ensure_today`] creates them.
     pub fn new() -> Self {
         Self::default()
     }

@@ -2,16 +2,21 @@
 
 use time::{Date, Duration, OffsetDateTime};
 
+/// Why a query parameter was rejected; the message names the bad input.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum QueryError {
+    /// A dimension name that is not known.
     #[error("unknown dimension {0:?}; known: {known}", known = Dimension::names().collect::<Vec<_>>().join(", "))]
     UnknownDimension(String),
+    /// A filter that does not parse, or has an empty value, a value over 500 bytes or over 50 values.
     #[error(
         "bad filter {0:?}: expected dimension==value, dimension!=value or dimension~=text (several values separated by |)"
     )]
     BadFilter(String),
+    /// A range that is unknown, malformed, reversed, over ten years or outside 1980 to 2200.
     #[error("bad date range: {0}")]
     BadRange(String),
+    /// An interval other than `hour`, `day` or `week`.
     #[error("unknown interval {0:?}; use hour, day or week")]
     BadInterval(String),
 }
@@ -19,32 +24,57 @@ pub enum QueryError {
 /// A breakdown or filter dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dimension {
+    /// Source category of the visit: direct, search, social, campaign or other.
     Source,
+    /// Referrer host of the visit's entry pageview.
     Referrer,
+    /// `utm_source` (or `ref`/`source`) of the visit's entry pageview.
     UtmSource,
+    /// `utm_medium` of the visit's entry pageview.
     UtmMedium,
+    /// `utm_campaign` of the visit's entry pageview.
     UtmCampaign,
+    /// Path of each pageview.
     Page,
+    /// Path of a visit's first pageview.
     EntryPage,
+    /// Path of a visit's last pageview.
     ExitPage,
+    /// The page viewed just before, in the same visit.
     PreviousPage,
     /// Behaviour flow: `previous page → page` pairs.
     Flow,
+    /// Two-letter continent code.
     Continent,
+    /// ISO 3166-1 alpha-2 country code.
     Country,
+    /// First-level subdivision (state, region, province).
     Province,
+    /// Network operator (the organisation owning the autonomous system).
     Network,
+    /// Browser name.
     Browser,
+    /// Browser with its major version.
     BrowserVersion,
+    /// Operating system.
     Os,
+    /// Operating system with its version.
     OsVersion,
+    /// `desktop`, `mobile`, `tablet` or `unknown`.
     DeviceType,
+    /// Device manufacturer.
     DeviceBrand,
+    /// Device model.
     DeviceModel,
+    /// Screen width class: mobile, tablet, laptop or desktop.
     Screen,
+    /// `new` or `returning`, as the tracker reports (no report counts as new).
     VisitorType,
+    /// Days since the previous visit, bucketed.
     DaysSinceLast,
+    /// Visits so far, bucketed.
     VisitCount,
+    /// Custom event name.
     Event,
     /// A custom-event property, by key.
     Prop(String),
@@ -109,6 +139,7 @@ impl Dimension {
         Self::FIXED.iter().map(|(_, name)| *name).chain(["prop:<key>"])
     }
 
+    /// The dimension named `name` (see [`Dimension::names`]); `prop:<key>` takes a key of 1 to 100 bytes.
     pub fn parse(name: &str) -> Result<Self, QueryError> {
         if let Some((dimension, _)) = Self::FIXED.iter().find(|(_, n)| *n == name) {
             return Ok(dimension.clone());
@@ -119,6 +150,7 @@ impl Dimension {
         }
     }
 
+    /// The dimension's name in URLs and the API; the inverse of [`Dimension::parse`].
     pub fn name(&self) -> String {
         match self {
             Dimension::Prop(key) => format!("prop:{key}"),
@@ -130,16 +162,24 @@ impl Dimension {
     }
 }
 
+/// How a filter compares a dimension's value with the filter's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FilterOp {
+    /// `==`: equals one of the values.
     Is,
+    /// `!=`: equals none of the values.
     IsNot,
+    /// `~=`: contains one of the values, ignoring case.
     Contains,
 }
 
+/// A condition on one dimension; filters on source, referrer, UTM, entry or exit page keep whole visits.
+/// The value `(unknown)` or `(none)` selects rows without a value, as breakdowns label them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Filter {
+    /// The dimension compared.
     pub dimension: Dimension,
+    /// How it is compared.
     pub op: FilterOp,
     /// Any of these values (OR).
     pub values: Vec<String>,
@@ -170,7 +210,9 @@ impl Filter {
 /// A half-open time range [from, to).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TimeRange {
+    /// Start, inclusive.
     pub from: OffsetDateTime,
+    /// End, exclusive.
     pub to: OffsetDateTime,
 }
 
@@ -228,14 +270,19 @@ impl TimeRange {
     }
 }
 
+/// Time-series bucket size, in UTC; weeks start on Monday.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interval {
+    /// One hour.
     Hour,
+    /// One UTC day.
     Day,
+    /// Seven days, from Monday.
     Week,
 }
 
 impl Interval {
+    /// Parses `hour`, `day` or `week`.
     pub fn parse(s: &str) -> Result<Self, QueryError> {
         match s {
             "hour" => Ok(Interval::Hour),
@@ -249,8 +296,11 @@ impl Interval {
 /// One question about one site.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
+    /// The site's id.
     pub site: u32,
+    /// The time range asked about.
     pub range: TimeRange,
+    /// Conditions that must all hold (AND).
     pub filters: Vec<Filter>,
 }
 

@@ -9,11 +9,16 @@ use serde::Serialize;
 use crate::model::{Dimension, Interval, Query};
 use crate::sql::Dialect;
 
+/// Headline numbers for a query.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Aggregate {
+    /// Unique visitors, estimated (HyperLogLog); over several days the sum of each day's visitors.
     pub visitors: u64,
+    /// Visits, counted by their entry pageview.
     pub visits: u64,
+    /// Pageviews.
     pub pageviews: u64,
+    /// Pageviews per visit, rounded to two decimals; 0 without visits.
     pub views_per_visit: f64,
     /// Percent of visits with at most one pageview.
     pub bounce_rate: f64,
@@ -21,21 +26,31 @@ pub struct Aggregate {
     pub visit_duration: f64,
 }
 
+/// One time-series bucket.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeriesPoint {
     /// Start of the bucket, milliseconds since the epoch (UTC).
     pub bucket_ms: i64,
+    /// Unique visitors in the bucket (estimated).
     pub visitors: u64,
+    /// Visits that began in the bucket.
     pub visits: u64,
+    /// Pageviews in the bucket.
     pub pageviews: u64,
 }
 
+/// One value of a breakdown and its metrics.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BreakdownRow {
+    /// The dimension's value, or `(none)` / `(unknown)` for rows without one.
     pub value: String,
+    /// Unique visitors with this value (estimated).
     pub visitors: u64,
+    /// Visits that began on rows with this value (for pages: entrances; for exit pages: exits).
     pub visits: u64,
+    /// Pageviews with this value.
     pub pageviews: u64,
+    /// Custom events with this value.
     pub events: u64,
 }
 
@@ -83,6 +98,8 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Computes the headline numbers of `q`, reading the store's daily rollups where they apply;
+/// all zeros when nothing matches.
 pub async fn aggregate(store: &dyn EventStore, dialect: Dialect, q: &Query) -> Result<Aggregate, StoreError> {
     let batches = store.query(&dialect.aggregate(q, &store.rollup_days())).await?;
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(Aggregate::default()) };
@@ -101,6 +118,8 @@ pub async fn aggregate(store: &dyn EventStore, dialect: Dialect, q: &Query) -> R
     })
 }
 
+/// Visitors, visits and pageviews of `q` per `interval` bucket, in time order, covering the whole range:
+/// empty buckets are included with zeros.
 pub async fn timeseries(
     store: &dyn EventStore,
     dialect: Dialect,
@@ -149,6 +168,7 @@ fn fill_gaps(points: Vec<SeriesPoint>, q: &Query, interval: Interval) -> Vec<Ser
     out
 }
 
+/// The top `limit` values of `dim` for `q`, ordered by visitors, then visits, then pageviews.
 pub async fn breakdown(
     store: &dyn EventStore,
     dialect: Dialect,

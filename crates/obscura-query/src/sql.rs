@@ -12,6 +12,7 @@ use crate::model::{Dimension, Filter, FilterOp, Interval, Query};
 /// SQL dialects with their differing function names. ClickHouse joins this list with its backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
+    /// Apache DataFusion, the engine of the embedded store.
     DataFusion,
 }
 

@@ -30,14 +30,19 @@ pub const PROMISED_HOURS: i64 = 73;
 /// One request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccessLine {
+    /// When the request was handled, in milliseconds since the Unix epoch (UTC); decides the line's hour.
     pub ts_ms: i64,
     /// The full client address (as the connection or a trusted proxy gives it).
     pub ip: String,
+    /// The HTTP method (capped at 16 characters); `-` on a line that only counts dropped requests.
     pub method: String,
     /// Path and query as requested.
     pub path: String,
+    /// The HTTP status code of the response; 0 on a line that only counts dropped requests.
     pub status: u16,
+    /// The `User-Agent` header (capped at 256 characters); may be empty.
     pub user_agent: String,
+    /// The `Referer` header as the caller recorded it (capped at 256 characters); may be empty.
     pub referer: String,
     /// `X-Forwarded-For` / `Forwarded`, as sent.
     pub forwarded: String,
@@ -81,8 +86,12 @@ impl AccessLine {
 /// `2 × hour_bytes` per hour, so [`KEEP_HOURS`] of it fit in a known space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
+    /// Bytes (sealed lines with their framing) an hour's segment may take before requests are sampled;
+    /// past twice this they are only counted, not written.
     pub hour_bytes: u64,
+    /// Bytes one client network (IPv4 /24, IPv6 /48) may take in an hour before its requests are sampled.
     pub network_hour_bytes: u64,
+    /// Past a budget, one request in this many is written (0 is treated as 1).
     pub sample_one_in: u32,
     /// Networks whose use is tracked in an hour; later ones share the total budget only.
     pub networks_tracked: usize,
@@ -114,6 +123,8 @@ struct HourUse {
     dropped_unwritten: u64,
 }
 
+/// The access log: per-hour segments of lines sealed under per-hour keys, each hour destroyed
+/// [`KEEP_HOURS`] after it began (see the module documentation). Safe to share between threads.
 pub struct AccessLog {
     dir: PathBuf,
     master: Key,
@@ -136,7 +147,9 @@ struct State {
 /// Where a page of the log ends: the hour and the position of the oldest line shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
+    /// The hour (`YYYY-MM-DDTHH`, UTC) of the segment holding the oldest line shown.
     pub hour: String,
+    /// That line's position in its hour's segment (0 = first line of the hour).
     pub index: u64,
 }
 
@@ -146,6 +159,7 @@ impl Cursor {
         format!("{}.{}", self.hour, self.index)
     }
 
+    /// Reads a cursor written by [`Cursor::encode`]; `None` if the text is not one.
     pub fn decode(text: &str) -> Option<Cursor> {
         let (hour, index) = text.rsplit_once('.')?;
         parse_hour(hour)?;
@@ -156,7 +170,9 @@ impl Cursor {
 /// One page of lines, newest first, and where the next (older) page starts.
 #[derive(Debug, Default)]
 pub struct Page {
+    /// The lines of this page, newest first.
     pub lines: Vec<AccessLine>,
+    /// Where the next, older page starts; `None` when this page is the last.
     pub older: Option<Cursor>,
 }
 
@@ -478,6 +494,7 @@ impl AccessLog {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).keys.keys().cloned().collect()
     }
 
+    /// The folder holding the hour segments (`<hour>.log`).
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -86,6 +86,8 @@ pub struct Aggregates {
 const CONTEXT: &[u8] = b"obscura aggregates v1";
 
 impl Aggregates {
+    /// Opens the aggregates in `dir` (created if missing), decrypting every `<day>.agg` file with
+    /// `master` and loading it into memory; a file that cannot be decrypted or read is an error.
     pub fn open(dir: PathBuf, master: Key) -> anyhow::Result<Self> {
         crate::durable_fs::create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut days = BTreeMap::new();
@@ -144,6 +146,7 @@ impl Aggregates {
         Ok(out)
     }
 
+    /// The days that have kept aggregates, oldest first.
     pub fn days(&self) -> Vec<Date> {
         self.days.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()
     }

@@ -23,18 +23,24 @@ const CONTEXT: &[u8] = b"obscura audit v1";
 const ANCHOR_CONTEXT: &[u8] = b"obscura audit anchor v1";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// One record of the audit log, as stored (sealed) and as read back.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {
+    /// Sequence number: 1 for the first record ever, one more for each record after it.
     pub seq: u64,
+    /// When the action happened, in milliseconds since the Unix epoch (UTC).
     pub ts_ms: i64,
     /// `user:<name>`, `token:<id>` or `cli`.
     pub actor: String,
     /// `read`, `site.add`, `user.add`, `token.add`, …
     pub action: String,
+    /// The site concerned (its domain), if any.
     pub site: Option<String>,
     /// What was read (the query) or changed.
     pub detail: String,
+    /// The `hash` of the record before, linking the chain (64 zeros before the first record).
     pub prev: String,
+    /// Hex SHA-256 over this record's content and `prev`.
     pub hash: String,
 }
 
@@ -48,10 +54,15 @@ impl AuditRecord {
 
 /// What to record; the log adds the sequence number, time link and hash.
 pub struct AuditEntry<'a> {
+    /// When the action happened, in milliseconds since the Unix epoch (UTC).
     pub ts_ms: i64,
+    /// Who acted: `user:<name>`, `token:<id>` or `cli`.
     pub actor: &'a str,
+    /// What was done: `read`, `site.add`, `user.add`, `token.add`, …
     pub action: &'a str,
+    /// The site concerned (its domain), if any.
     pub site: Option<&'a str>,
+    /// What was read (the query) or changed; only the first 2000 characters are kept.
     pub detail: &'a str,
 }
 
@@ -82,6 +93,8 @@ impl Drop for WriterTurn<'_> {
 }
 
 impl AuditLog {
+    /// Opens the audit log of `data_dir` (folder `audit`, created if missing), with records sealed
+    /// under `key`; no record is read yet.
     pub fn open(data_dir: &Path, key: Key) -> anyhow::Result<Self> {
         let dir = data_dir.join("audit");
         crate::durable_fs::create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -290,6 +303,7 @@ impl AuditLog {
         Ok(removed)
     }
 
+    /// The log file (`<data_dir>/audit/audit.log`).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -19,6 +19,7 @@ use crate::durable_fs::{create_dir_durably, sync_dir};
 pub struct Key(pub(crate) [u8; 32]);
 
 impl Key {
+    /// A new key from a cryptographically secure random generator.
     pub fn random() -> Self {
         Key(rand::random())
     }
@@ -31,10 +32,12 @@ impl Key {
         Ok(Key(arr))
     }
 
+    /// A key from its 32 raw bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Key(bytes)
     }
 
+    /// The key's 32 raw bytes (secret: never log them).
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -219,10 +222,12 @@ pub struct SealedFile {
 }
 
 impl SealedFile {
+    /// A sealed file at `path` whose content is bound to `context` (the file is not touched yet).
     pub fn new(path: PathBuf, context: &'static [u8]) -> Self {
         SealedFile { path, context }
     }
 
+    /// Where the file lives.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -239,6 +244,7 @@ impl SealedFile {
         }
     }
 
+    /// Seals `plain` under `key` and replaces the file atomically and durably (fsynced, with its folder).
     pub fn write(&self, key: &Key, plain: &[u8]) -> anyhow::Result<()> {
         write_atomic(&self.path, &key.seal(self.context, plain))
             .with_context(|| format!("cannot write {}", self.path.display()))

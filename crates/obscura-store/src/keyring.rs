@@ -18,6 +18,8 @@ use time::Date;
 
 use crate::crypto::{Key, SealedFile};
 
+/// The per-day data keys, sealed under the master key in one file outside the data folder; every
+/// change is saved (atomically, fsynced) before it takes effect. Safe to share between threads.
 pub struct Keyring {
     master: Key,
     file: SealedFile,
@@ -98,6 +100,7 @@ impl Keyring {
         Ok(key)
     }
 
+    /// The pending key of `day` (one being re-keyed), if any.
     pub fn pending(&self, day: Date) -> Option<Arc<Key>> {
         self.read().pending.get(&day).cloned()
     }
@@ -158,10 +161,12 @@ impl Keyring {
         Ok(true)
     }
 
+    /// The days that have a current key (data not destroyed), oldest first.
     pub fn days(&self) -> Vec<Date> {
         self.read().current.keys().copied().collect()
     }
 
+    /// The master key, which seals the keyring file.
     pub fn master(&self) -> &Key {
         &self.master
     }

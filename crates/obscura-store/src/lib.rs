@@ -67,8 +67,11 @@ pub enum StoreError {
 /// A value bound to a query placeholder (`$1`, `$2`, …). Values are never spliced into SQL.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Param {
+    /// A signed 64-bit integer.
     Int(i64),
+    /// An unsigned 32-bit integer (e.g. a site id).
     UInt(u32),
+    /// A text value.
     Text(String),
     /// Milliseconds since the epoch, UTC.
     Timestamp(i64),
@@ -77,7 +80,9 @@ pub enum Param {
 /// A rendered query: SQL text with placeholders, and the values bound to them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SqlQuery {
+    /// The SQL text (read-only: a query over table `events` or `rollups`), with placeholders `$1`, `$2`, ….
     pub sql: String,
+    /// The values bound to the placeholders, `$1` first.
     pub params: Vec<Param>,
 }
 

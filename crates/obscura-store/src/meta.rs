@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::Key;
 use crate::sealed_json::SealedJson;
 
+/// A tracked website and its settings.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Site {
+    /// The site's number (from 1), stored with each of its events in place of the domain.
     pub id: u32,
     /// The site's domain as the tracker reports it (`data-site`), lowercase, no `www.`.
     pub domain: String,
@@ -23,6 +25,7 @@ pub struct Site {
     /// Which dimensions are collected at all.
     #[serde(default)]
     pub collect: Collection,
+    /// When the site was added, in milliseconds since the Unix epoch (UTC).
     pub created_ms: i64,
     /// Days the site's per-event data is kept before it is destroyed (P13).
     #[serde(default = "default_retention")]
@@ -51,16 +54,22 @@ pub fn check_retention(days: u32) -> anyhow::Result<u32> {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum GeoLevel {
+    /// No location at all (not looked up).
     Off,
+    /// The continent only.
     Continent,
+    /// Continent and country.
     Country,
+    /// Continent, country and province (the default).
     #[default]
     Province,
 }
 
 impl GeoLevel {
+    /// Every level, from least to most precise.
     pub const ALL: [GeoLevel; 4] = [GeoLevel::Off, GeoLevel::Continent, GeoLevel::Country, GeoLevel::Province];
 
+    /// The level's name in settings: `off`, `continent`, `country` or `province`.
     pub fn as_str(self) -> &'static str {
         match self {
             GeoLevel::Off => "off",
@@ -70,6 +79,7 @@ impl GeoLevel {
         }
     }
 
+    /// The level named `s` (as [`GeoLevel::as_str`] writes it); `None` for any other text.
     pub fn parse(s: &str) -> Option<GeoLevel> {
         GeoLevel::ALL.into_iter().find(|g| g.as_str() == s)
     }
@@ -79,12 +89,19 @@ impl GeoLevel {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct Collection {
+    /// Keep the referrer.
     pub referrer: bool,
+    /// Look up the device (browser, operating system, device type) from the request headers.
     pub device: bool,
+    /// Keep the screen width.
     pub screen: bool,
+    /// How precisely to look up the location.
     pub geo: GeoLevel,
+    /// Look up the network operator of the client's address.
     pub network: bool,
+    /// Keep visit frequency (returning visitor, days since the last visit, visit count).
     pub frequency: bool,
+    /// Accept engagement events; when off they are refused.
     pub engagement: bool,
 }
 
@@ -106,16 +123,22 @@ fn yes() -> bool {
     true
 }
 
+/// What a dashboard user may do; ordered, each role including the ones before it.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Reads the dashboards of the sites assigned to the user only, not the statistics API.
     Viewer,
+    /// Reads every site, in the dashboard and through the statistics API.
     Analyst,
+    /// Also manages sites, users and API tokens.
     Admin,
+    /// Also reads the audit and access logs, and alone makes or removes owners.
     Owner,
 }
 
 impl Role {
+    /// The role named `s` (`viewer`, `analyst`, `admin` or `owner`); `None` for any other text.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "viewer" => Some(Role::Viewer),
@@ -127,15 +150,19 @@ impl Role {
     }
 }
 
+/// A dashboard account.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct User {
+    /// The login name, unique among users.
     pub username: String,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// What the user may do.
     pub role: Role,
     /// Sites a viewer may read (other roles read every site).
     #[serde(default)]
     pub sites: Vec<u32>,
+    /// When the user was created, in milliseconds since the Unix epoch (UTC).
     pub created_ms: i64,
 }
 
@@ -146,26 +173,35 @@ impl User {
     }
 }
 
+/// What an API token may be used for.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenScope {
+    /// Reads statistics.
     Read,
+    /// For sending events; refused when used to read statistics.
     Ingest,
+    /// The widest scope; reads statistics like [`TokenScope::Read`].
     Admin,
 }
 
+/// An API token, as stored: its hash, never the token itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ApiToken {
     /// Public prefix shown in lists (`obs_abcd1234`), not secret.
     pub id: String,
     /// SHA-256 of the whole token, hex. The token itself is shown once and never stored.
     pub sha256: String,
+    /// A label chosen by whoever created the token.
     pub name: String,
+    /// What the token may be used for.
     pub scope: TokenScope,
     /// Sites the token may read; empty = all.
     #[serde(default)]
     pub sites: Vec<u32>,
+    /// When the token was created, in milliseconds since the Unix epoch (UTC).
     pub created_ms: i64,
+    /// When the token stops working, in milliseconds since the Unix epoch (UTC); `None` = never.
     pub expires_ms: Option<i64>,
 }
 
@@ -176,21 +212,29 @@ pub struct Share {
     pub id: String,
     /// SHA-256 of the link's token; the token is shown once.
     pub sha256: String,
+    /// The id of the site whose dashboard the link shows.
     pub site: u32,
     /// argon2id hash, when the link also needs a password.
     pub password_hash: Option<String>,
+    /// When the link stops working, in milliseconds since the Unix epoch (UTC); `None` = never.
     pub expires_ms: Option<i64>,
+    /// When the link was created, in milliseconds since the Unix epoch (UTC).
     pub created_ms: i64,
 }
 
+/// The whole metadata document: sites, users, API tokens and shared links.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Metadata {
+    /// Every site, in the order they were added.
     #[serde(default)]
     pub sites: Vec<Site>,
+    /// Every dashboard user.
     #[serde(default)]
     pub users: Vec<User>,
+    /// Every API token.
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+    /// Every shared dashboard link.
     #[serde(default)]
     pub shares: Vec<Share>,
 }
@@ -217,11 +261,13 @@ impl Metadata {
         Ok(site)
     }
 
+    /// The site with this domain, compared after [`normalize_domain`].
     pub fn site_by_domain(&self, domain: &str) -> Option<&Site> {
         let d = normalize_domain(domain);
         self.sites.iter().find(|s| s.domain == d)
     }
 
+    /// The site with this id.
     pub fn site(&self, id: u32) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
     }
@@ -246,6 +292,8 @@ pub struct MetaStore {
 const RECHECK: Duration = Duration::from_secs(1);
 
 impl MetaStore {
+    /// Opens the metadata document of `data_dir` (file `metadata`, sealed under `master`); a missing
+    /// file means empty metadata, one that cannot be decrypted or parsed is an error.
     pub fn open(data_dir: &Path, master: Key) -> anyhow::Result<Self> {
         let doc = SealedJson::new(data_dir.join("metadata"), b"obscura metadata v1", master);
         let meta: Metadata = doc.load()?;

@@ -33,6 +33,7 @@ pub struct PurgeReport {
 }
 
 impl PurgeReport {
+    /// Whether the run destroyed nothing.
     pub fn is_empty(&self) -> bool {
         self.destroyed_days.is_empty() && self.purged.is_empty()
     }

@@ -9,12 +9,14 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::crypto::{Key, SealedFile};
 
+/// A JSON document kept in a [`SealedFile`] under a given key (usually the master key).
 pub struct SealedJson {
     file: SealedFile,
     key: Key,
 }
 
 impl SealedJson {
+    /// The document at `path`, sealed under `key` and bound to `context` (the file is not touched yet).
     pub fn new(path: PathBuf, context: &'static [u8], key: Key) -> Self {
         SealedJson { file: SealedFile::new(path, context), key }
     }
@@ -28,6 +30,7 @@ impl SealedJson {
         }
     }
 
+    /// Replaces the document with `value`, atomically and durably (fsynced before returning).
     pub fn save<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
         self.file.write(&self.key, &serde_json::to_vec(value)?)
     }

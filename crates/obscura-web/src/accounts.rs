@@ -49,10 +49,12 @@ fn login_page(status: StatusCode, message: Option<&str>) -> Response {
         .into_response()
 }
 
+/// `GET /login` (public): the login form, with a fresh CSRF token in a cookie limited to `/login`.
 pub async fn get_login() -> Response {
     login_page(StatusCode::OK, None)
 }
 
+/// The login form: user name, password, and the CSRF token of the login page's cookie.
 #[derive(Deserialize)]
 pub struct LoginForm {
     username: String,
@@ -60,6 +62,9 @@ pub struct LoginForm {
     csrf: String,
 }
 
+/// `POST /login` (public): checks the password (guesses limited per network and per account) and starts a
+/// session, redirecting to `/` with the session cookie; otherwise the form again with the reason (403 for a
+/// stale form, 429 over the limit, 401 for a wrong name or password, 503 when hashing is saturated).
 pub async fn post_login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -102,11 +107,14 @@ pub async fn post_login(
         .into_response()
 }
 
+/// The logout form: only the session's CSRF token.
 #[derive(Deserialize)]
 pub struct LogoutForm {
     csrf: String,
 }
 
+/// `POST /logout` (signed-in users, with the session's CSRF token): ends this session, clears its cookie and
+/// redirects to `/login`.
 pub async fn post_logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -160,6 +168,7 @@ fn account_page(status: StatusCode, session: &crate::sessions::Session, message:
     (status, Html(body.into_string())).into_response()
 }
 
+/// The password-change form: the CSRF token, the current password and the new one.
 #[derive(Deserialize)]
 pub struct PasswordForm {
     csrf: String,

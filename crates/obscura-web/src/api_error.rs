@@ -4,25 +4,32 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+/// An API error, answered as its status with the JSON body `{"error": message}`.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status sent.
     pub status: StatusCode,
+    /// What was wrong, in words for the caller.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error with status code `status` (400 if that is not a valid status code).
     pub fn new(status: u16, message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), message: message.into() }
     }
 
+    /// 400 Bad Request: the request itself is wrong.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, message)
     }
 
+    /// 401 Unauthorized: no credentials, or credentials that are not valid.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, message)
     }
 
+    /// 403 Forbidden: the caller is known but may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, message)
     }

@@ -18,19 +18,23 @@ use crate::state::AppState;
 /// The proxies believed and the header they write.
 #[derive(Clone, Debug, Default)]
 pub struct TrustedProxies {
+    /// Addresses and ranges of the proxies whose header is believed; empty believes none.
     pub nets: Vec<IpNet>,
+    /// The forwarding header those proxies write.
     pub header: ProxyHeader,
 }
 
 /// Which header the trusted proxies write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProxyHeader {
+    /// `X-Forwarded-For` (the default).
     #[default]
     XForwardedFor,
     /// RFC 7239 `Forwarded`.
     Forwarded,
 }
 
+/// The client's address for a request from `peer` (see [`resolve`]); `None` when the peer is unknown.
 pub fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
     Some(resolve(&state.trusted_proxies, peer?.ip(), headers))
 }

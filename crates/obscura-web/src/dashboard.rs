@@ -121,6 +121,7 @@ fn filter_list(params: &Params) -> Vec<String> {
 
 /// Who looks at a dashboard: a logged-in user, or a visitor of a shared link.
 pub struct Viewer {
+    /// Who reads (named in the audit log) and which sites they may see.
     pub reader: Reader,
     /// The path the dashboard's links start with: `/` or `/share/<token>`.
     pub base: String,

@@ -51,8 +51,11 @@ impl FromRequestParts<AppState> for SignedIn {
 
 /// The least role a page needs, and what the refusal page says.
 pub trait MinimumRole {
+    /// The least role let in.
     const ROLE: Role;
+    /// The heading of the 403 page shown to users below [`MinimumRole::ROLE`].
     const HEADING: &'static str;
+    /// The sentence under that heading, saying who may use the page.
     const EXPLANATION: &'static str;
 }
 
@@ -92,6 +95,7 @@ impl<R: MinimumRole + Send + Sync> FromRequestParts<AppState> for RequireRole<R>
 
 /// A form that carries a CSRF token in a field.
 pub trait CsrfProtected {
+    /// The CSRF token the form carries.
     fn csrf(&self) -> &str;
 }
 

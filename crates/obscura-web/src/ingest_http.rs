@@ -61,10 +61,14 @@ fn cors(mut res: Response) -> Response {
     res
 }
 
+/// `OPTIONS /api/event` (public): the CORS preflight, 204 with the CORS and Client Hints headers.
 pub async fn preflight() -> Response {
     cors(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `POST /api/event` (public, any origin): ingests one event in Obscura's own JSON format, at most
+/// [`MAX_BODY`] bytes. 204 when stored, 202 when dropped by a privacy signal or the site's settings, 4xx for
+/// an event that is refused, 503 when it cannot be stored (the client may retry).
 pub async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -5,14 +5,18 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use maud::{DOCTYPE, Markup, html};
 
+/// The dashboard stylesheet, compiled into the binary.
 pub const APP_CSS: &str = include_str!("../assets/app.css");
 
+/// The dashboard script (the light/dark theme switch), compiled into the binary.
 pub const APP_JS: &str = include_str!("../assets/app.js");
 
+/// `GET /static/app.css` (public): [`APP_CSS`], cacheable for an hour.
 pub async fn app_css() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "public, max-age=3600")], APP_CSS)
 }
 
+/// `GET /static/app.js` (public): [`APP_JS`], cacheable for an hour.
 pub async fn app_js() -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/javascript; charset=utf-8"), (CACHE_CONTROL, "public, max-age=3600")], APP_JS)
 }

@@ -2,7 +2,6 @@
 //! overview page. Every route is declared once, with who may use it, in [`routes`].
 
 #![warn(missing_docs)]
-
 // Handlers' helpers return the response to send when a request stops early (`Result<T,
 // Response>`): boxing it would add an allocation to every early answer for nothing.
 #![allow(clippy::result_large_err)]

@@ -111,6 +111,8 @@ impl Default for AttemptLimiter {
 }
 
 impl AttemptLimiter {
+    /// A limiter tracking at most `networks` networks and `accounts` accounts (the default: [`MAX_NETWORKS`]
+    /// and [`MAX_ACCOUNTS`]).
     pub fn with_capacity(networks: usize, accounts: usize) -> Self {
         AttemptLimiter { networks: Mutex::new(Failures::new(networks)), accounts: Mutex::new(Failures::new(accounts)) }
     }

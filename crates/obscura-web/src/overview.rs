@@ -93,6 +93,8 @@ pub async fn realtime(
     Html(body.into_string()).into_response()
 }
 
+/// `GET /` (signed-in users): the dashboard of a site the user may read, chosen by `?site=`; a "No sites
+/// yet" page when there is none.
 pub async fn overview(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,

@@ -19,9 +19,12 @@ pub const MAX_WAIT: Duration = Duration::from_secs(5);
 pub struct Busy;
 
 impl Busy {
+    /// What to tell the user when hashing is saturated.
     pub const MESSAGE: &'static str = "The server is busy checking other passwords. Please try again in a moment.";
 }
 
+/// The bounded pool passwords are hashed and checked on; the default runs one hashing per core, with
+/// [`WAITING_PER_CORE`] requests per core waiting up to [`MAX_WAIT`].
 pub struct PasswordHashing {
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
@@ -47,6 +50,8 @@ impl Drop for Waiting<'_> {
 }
 
 impl PasswordHashing {
+    /// At most `concurrent` hashings at a time (at least one), and at most `max_waiting` requests
+    /// waiting for a turn, each for at most `max_wait`.
     pub fn new(concurrent: usize, max_waiting: usize, max_wait: Duration) -> Self {
         PasswordHashing {
             permits: Arc::new(Semaphore::new(concurrent.max(1))),

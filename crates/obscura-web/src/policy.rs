@@ -158,6 +158,8 @@ fn respond(state: &AppState, headers: &HeaderMap, params: &Params, json: bool) -
     }
 }
 
+/// `GET /privacy` (public): the privacy policy as HTML, for the site named by `?site=` or, without it, the
+/// defaults new sites start with; 404 for an unknown site, 304 when the ETag matches.
 pub async fn privacy_html(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -166,6 +168,8 @@ pub async fn privacy_html(
     respond(&state, &headers, &params, false)
 }
 
+/// `GET /privacy.json` (public): the same data inventory as JSON, with its `last_updated` day; 404 and 304
+/// as for [`privacy_html`].
 pub async fn privacy_json(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -86,6 +86,7 @@ fn origin(url: &str) -> String {
 /// Lines shown per page of `/logs`.
 const PAGE_LINES: usize = 200;
 
+/// The URL parameters of `GET /logs`: an optional address filter and where the page starts.
 #[derive(serde::Deserialize)]
 pub struct LogsQuery {
     /// Only requests from this address.

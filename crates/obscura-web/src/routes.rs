@@ -24,12 +24,16 @@ pub enum Access {
     ReadToken,
 }
 
+/// One route as the table declares it: its methods, path, who may use it and what it is for.
 #[derive(Clone, Copy, Debug)]
 pub struct RouteSpec {
     /// The methods served, separated by `|`.
     pub method: &'static str,
+    /// The path, in axum's syntax (`{name}` captures a segment).
     pub path: &'static str,
+    /// Who may call it.
     pub access: Access,
+    /// What it is for, in a few words.
     pub purpose: &'static str,
 }
 
@@ -128,6 +132,8 @@ async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
     ApiError::new(404, format!("no route for {}", uri.path()))
 }
 
+/// The whole application: every route of [`table`], a JSON 404 for any other path, security headers, the
+/// access log and response compression.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
     for (spec, handler) in table() {

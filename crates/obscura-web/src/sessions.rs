@@ -7,20 +7,28 @@ use axum::http::HeaderMap;
 use obscura_store::meta::Role;
 use time::{Duration, OffsetDateTime};
 
+/// The name of the session cookie.
 pub const COOKIE: &str = "obscura_session";
+/// How long a session lasts from login (the cookie's `Max-Age` is the same).
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
 /// Sessions one user may hold at once; logging in beyond it ends the one closest to expiry.
 pub const MAX_SESSIONS_PER_USER: usize = 50;
 
+/// A signed-in user's session.
 #[derive(Clone, Debug)]
 pub struct Session {
+    /// The user it belongs to.
     pub username: String,
+    /// The user's role when they logged in.
     pub role: Role,
     /// Sent back in every form; a state-changing request without it is refused.
     pub csrf: String,
+    /// When the session ends.
     pub expires: OffsetDateTime,
 }
 
+/// Every live session, in memory only (a restart logs everyone out), each under the hash of its cookie
+/// value.
 #[derive(Default)]
 pub struct Sessions {
     by_hash: Mutex<HashMap<String, Session>>,
@@ -67,12 +75,14 @@ impl Sessions {
         token
     }
 
+    /// The unexpired session the request's session cookie names, if any.
     pub fn get(&self, headers: &HeaderMap, now: OffsetDateTime) -> Option<Session> {
         let token = cookie(headers, COOKIE)?;
         let map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&hash(&token)).filter(|s| s.expires > now).cloned()
     }
 
+    /// Ends the session the request's session cookie names (logout); does nothing without one.
     pub fn end(&self, headers: &HeaderMap) {
         if let Some(token) = cookie(headers, COOKIE) {
             self.by_hash.lock().unwrap_or_else(|e| e.into_inner()).remove(&hash(&token));

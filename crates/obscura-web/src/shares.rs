@@ -50,6 +50,7 @@ impl Default for ShareGrants {
 }
 
 impl ShareGrants {
+    /// A table holding at most `capacity` grants (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
         ShareGrants { grants: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
     }
@@ -75,10 +76,12 @@ impl ShareGrants {
         grants.get(&secret_digest(value)).is_some_and(|g| g.share_id == share_id && g.expires > now)
     }
 
+    /// Grants held, counting expired ones until the next grant sweeps them out.
     pub fn len(&self) -> usize {
         self.grants.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether no grant is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -134,6 +137,9 @@ fn password_page(token: &str, status: StatusCode, message: Option<&str>) -> Resp
     (status, [(SET_COOKIE, cookie)], Html(body.into_string())).into_response()
 }
 
+/// `GET /share/{token}` (holders of the link): the shared site's dashboard, read-only; the password form
+/// (401) for a protected link the browser holds no grant for. 404 for an unknown or revoked link, 410 once
+/// it has expired.
 pub async fn get_share(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -167,12 +173,15 @@ pub async fn get_share(
     render_dashboard(&state, viewer, params).await
 }
 
+/// The password form of a protected shared link: the password, and the CSRF token of the form's cookie.
 #[derive(Deserialize)]
 pub struct SharePassword {
     password: String,
     csrf: String,
 }
 
+/// `POST /share/{token}` (holders of the link): checks the link's password (guesses limited like logins)
+/// and grants this browser the link for [`GRANT_LIFETIME`] with a cookie, then back to the dashboard.
 pub async fn post_share_password(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

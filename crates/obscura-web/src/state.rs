@@ -11,13 +11,20 @@ use obscura_store::meta::MetaStore;
 
 use crate::sessions::Sessions;
 
+/// What every handler shares; cloned for every request, so every field is cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The ingest pipeline events go through, with its counters.
     pub pipeline: Arc<Pipeline>,
+    /// The event store statistics are read from.
     pub store: Arc<dyn EventStore>,
+    /// The SQL dialect of that store's queries.
     pub dialect: Dialect,
+    /// Sites, users, API tokens and shared links.
     pub meta: Arc<MetaStore>,
+    /// The current time (injected, so tests can set it).
     pub clock: Arc<dyn Clock>,
+    /// Dashboard login sessions.
     pub sessions: Arc<Sessions>,
     /// Every read of data and every admin action (P12).
     pub audit: Arc<AuditLog>,

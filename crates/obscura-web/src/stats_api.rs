@@ -24,8 +24,11 @@ use crate::stats_query::{GEO_ATTRIBUTION, Params, authorize, parse_limit, parse_
 /// read the site), and the read recorded in the audit log — a read that cannot be recorded is
 /// not served.
 pub struct AuditedRead {
+    /// The request's URL parameters.
     pub params: Params,
+    /// The typed query they make.
     pub query: Query,
+    /// The site queried.
     pub site: Site,
 }
 
@@ -50,6 +53,8 @@ fn describe(path: &str, params: &Params) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
+/// `GET /api/v1/stats/aggregate` (read token or session): headline numbers of the range;
+/// `compare=previous` adds those of the range before it.
 pub async fn aggregate(
     State(state): State<AppState>,
     AuditedRead { params, query: q, .. }: AuditedRead,
@@ -65,6 +70,8 @@ pub async fn aggregate(
     Ok(Json(out))
 }
 
+/// `GET /api/v1/stats/timeseries` (read token or session): visitors, visits and pageviews per `interval`
+/// (`hour` or `day`, the default).
 pub async fn timeseries(
     State(state): State<AppState>,
     AuditedRead { params, query: q, .. }: AuditedRead,
@@ -84,6 +91,8 @@ pub async fn timeseries(
     Ok(Json(json!({ "results": rows })))
 }
 
+/// `GET /api/v1/stats/breakdown` (read token or session): the top `limit` values of `dimension` (10 by
+/// default), with the geolocation credit for location and network dimensions.
 pub async fn breakdown(
     State(state): State<AppState>,
     AuditedRead { params, query: q, .. }: AuditedRead,
@@ -199,6 +208,8 @@ fn counts_json(c: obscura_ingest::pipeline::SiteCounts) -> Value {
     json!({ "stored": c.stored, "dropped_by_policy": c.dropped_by_policy, "rejected": c.rejected })
 }
 
+/// `GET /api/v1/sites` (read token or session): the sites the caller may read, with their privacy-signal
+/// switch (`respect_dnt`).
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let reader = authorize(&state, &headers)?;
     record_read(&state, &reader.actor, None, "/api/v1/sites")?;

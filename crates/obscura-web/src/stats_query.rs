@@ -12,6 +12,7 @@ use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::tokens;
 
+/// URL query parameters by name.
 pub type Params = HashMap<String, String>;
 
 /// Who is asking, and which sites they may read.
@@ -23,6 +24,7 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// Whether the reader may read the site with id `site`.
     pub fn may_read(&self, site: u32) -> bool {
         self.sites.as_ref().is_none_or(|s| s.contains(&site))
     }
@@ -41,6 +43,8 @@ impl Reader {
     }
 }
 
+/// The reader of an API request: the bearer token in `Authorization` when there is one (403 for an
+/// ingest-only token), else the dashboard session; 401 with neither.
 pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
     let now = state.clock.now();
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
@@ -85,6 +89,7 @@ pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result
     Ok((Query { site: site.id, range, filters }, site))
 }
 
+/// The `limit` parameter: 1 to 1000, 10 when absent; 400 otherwise.
 pub fn parse_limit(params: &Params) -> Result<u32, ApiError> {
     match params.get("limit") {
         None => Ok(10),
@@ -96,4 +101,5 @@ pub fn parse_limit(params: &Params) -> Result<u32, ApiError> {
     }
 }
 
+/// The credit DB-IP's licence (CC BY 4.0) asks for wherever its location data is shown.
 pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";

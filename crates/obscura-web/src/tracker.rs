@@ -3,8 +3,10 @@
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 
+/// The tracking script (`tracker/obscura.js`), compiled into the binary.
 pub const TRACKER_JS: &str = include_str!("../../../tracker/obscura.js");
 
+/// `GET /js/obscura.js` (public): the tracking script, cacheable for an hour and loadable from any origin.
 pub async fn tracker_js() -> impl IntoResponse {
     (
         [

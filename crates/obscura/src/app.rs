@@ -21,7 +21,9 @@ use obscura_web::sessions::Sessions;
 use crate::config::Config;
 use crate::maintenance::Maintenance;
 
+/// A server ready to run: its shared state, stores and settings, made by [`open`] and run by [`serve`].
 pub struct App {
+    /// What the HTTP handlers share.
     pub state: AppState,
     /// Built-in TLS, if configured (P10).
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -29,9 +31,13 @@ pub struct App {
     pub redirect_http_from: Option<SocketAddr>,
     /// The address browsers use (`public_url`): where plain HTTP is redirected to.
     pub public_url: Option<String>,
+    /// The embedded event store (closed when the server stops).
     pub store: Arc<EmbeddedStore>,
+    /// The ingest pipeline (its open visits are resumed when serving starts).
     pub pipeline: Arc<Pipeline>,
+    /// Sites, users, API tokens and shared links.
     pub meta: Arc<MetaStore>,
+    /// The background tasks, run once a minute while serving.
     pub maintenance: Maintenance,
     /// How long clients may take to send headers, and to stay silent.
     pub timeouts: crate::http_server::Timeouts,
@@ -45,6 +51,8 @@ pub fn open_meta(config: &Config) -> anyhow::Result<(MetaStore, AuditLog)> {
     Ok((MetaStore::open(&config.data_dir, key.clone())?, AuditLog::open(&config.data_dir, key)?))
 }
 
+/// The enricher from the configured data files: the User-Agent regexes (else the small built-in parser)
+/// and the geo and network operator databases (without them, those lookups find nothing).
 pub fn load_enricher(config: &Config) -> anyhow::Result<Enricher> {
     let e = &config.enrich;
     let user_agents = match &e.user_agent_regexes {
@@ -83,6 +91,8 @@ pub fn open_access_log(
     Ok(log)
 }
 
+/// Opens everything the server needs from `config` (TLS certificates first, then the master key, metadata,
+/// the event store, the ingest pipeline, the audit and access logs); serves nothing yet.
 pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     // Certificates first: never start half-protected on a typo in a path.
     let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::load_profile::LoadProfile;
 use crate::{admin, demo};
 
+/// The `obscura bench` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCmd {
     /// Durable ingest over HTTP (keep-alive), beside a bare 204 route of the same server, then
@@ -44,17 +45,22 @@ pub enum BenchCmd {
     /// request there.
     #[command(hide = true)]
     Load {
+        /// The URL requests go to.
         #[arg(long)]
         url: String,
+        /// What to send.
         #[arg(long)]
         load: LoadKind,
+        /// Concurrent keep-alive connections.
         #[arg(long)]
         connections: usize,
+        /// How long to send, in milliseconds.
         #[arg(long)]
         millis: u64,
         /// The first request number (request numbers pick visitors in the realistic load).
         #[arg(long, default_value_t = 0)]
         first: u64,
+        /// Where to write each request's send time and latency.
         #[arg(long)]
         samples: Option<std::path::PathBuf>,
     },
@@ -76,6 +82,7 @@ pub enum BenchCmd {
     },
 }
 
+/// Runs one `obscura bench` subcommand.
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,

@@ -7,6 +7,8 @@ use anyhow::{Context, bail};
 use obscura_store::crypto::MasterKeySource;
 use serde::Deserialize;
 
+/// The server's configuration: the TOML file (every key optional), then the `OBSCURA_*` environment
+/// overrides; see [`Config::load`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -24,6 +26,7 @@ pub struct Config {
     /// `data_dir`. Default: `keyring` beside the master key file.
     #[serde(default)]
     pub keyring_file: Option<PathBuf>,
+    /// `[enrich]`: the data files for device, location and network operator lookups.
     #[serde(default)]
     pub enrich: EnrichConfig,
     /// The address browsers use (e.g. `https://stats.example.com` behind a TLS proxy); when it is
@@ -72,6 +75,8 @@ pub struct Config {
     pub master_key_hex: Option<String>,
 }
 
+/// `[enrich]`: data files for lookups; any not set is taken from `datafiles/` (where `scripts/fetch-data`
+/// puts them) when present there.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrichConfig {
@@ -91,6 +96,7 @@ pub struct EnrichConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UrlConfig {
+    /// Query parameters kept as the visit's source, the first one present winning (default: `ref`, `source`).
     #[serde(default = "default_source_params")]
     pub source_params: Vec<String>,
 }
@@ -109,7 +115,9 @@ fn default_source_params() -> Vec<String> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
+    /// The certificate chain, PEM (`OBSCURA_TLS_CERT_FILE`).
     pub cert_file: PathBuf,
+    /// The certificate's private key, PEM (`OBSCURA_TLS_KEY_FILE`).
     pub key_file: PathBuf,
     /// Also accept TLS 1.2 (for old clients); TLS 1.3 only by default.
     #[serde(default)]
@@ -150,10 +158,12 @@ impl Default for LimitsConfig {
 }
 
 impl LimitsConfig {
+    /// The open-visit limits for the ingest pipeline.
     pub fn visits(&self) -> obscura_ingest::visits::VisitLimits {
         obscura_ingest::visits::VisitLimits { max_open: self.open_visits, max_path_bytes: self.visit_pages_mb << 20 }
     }
 
+    /// The connection timeouts for the listeners.
     pub fn timeouts(&self) -> crate::http_server::Timeouts {
         crate::http_server::Timeouts {
             headers: std::time::Duration::from_secs(self.header_timeout_secs),
@@ -183,8 +193,11 @@ impl LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccessLogConfig {
+    /// Megabytes of log lines per hour, in total (1 to 100000; default 16).
     pub hour_budget_mb: u64,
+    /// Kilobytes of log lines per hour per client network, an IPv4 /24 or IPv6 /48 (default 1024).
     pub network_hour_budget_kb: u64,
+    /// Past a budget, one request in this many is logged (default 100).
     pub sample_one_in: u32,
 }
 
@@ -200,6 +213,7 @@ impl Default for AccessLogConfig {
 }
 
 impl AccessLogConfig {
+    /// The budget in bytes, for the access log.
     pub fn budget(&self) -> obscura_store::access_log::Budget {
         obscura_store::access_log::Budget {
             hour_bytes: self.hour_budget_mb << 20,
@@ -223,6 +237,7 @@ impl AccessLogConfig {
     }
 }
 
+/// `[scrub]`: the operator's own scrub rules, added to the built-in ones.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrubConfig {
@@ -232,6 +247,7 @@ pub struct ScrubConfig {
 }
 
 impl ScrubConfig {
+    /// The rules checked and compiled for the ingest pipeline; an error for a rule that is not valid.
     pub fn site_rules(&self) -> anyhow::Result<obscura_privacy::scrub::SiteRules> {
         Ok(obscura_privacy::scrub::SiteRules::new(&self.rules)?)
     }
@@ -353,6 +369,8 @@ impl Config {
         toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
     }
 
+    /// Applies the `OBSCURA_*` overrides, reading variables through `var` (`std::env::var` in the server); a
+    /// value that does not parse is an error naming its variable.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = var("OBSCURA_LISTEN") {
             self.listen =
@@ -465,10 +483,12 @@ impl Config {
         self.keyring_path().with_file_name("access-log-keys")
     }
 
+    /// The keyring file: `keyring_file`, or else `keyring` beside the master key file.
     pub fn keyring_path(&self) -> PathBuf {
         self.keyring_file.clone().unwrap_or_else(|| self.master_key_file.with_file_name("keyring"))
     }
 
+    /// Where the master key comes from: `OBSCURA_MASTER_KEY` when set, else `master_key_file`.
     pub fn master_key_source(&self) -> MasterKeySource {
         match &self.master_key_hex {
             Some(hex) => MasterKeySource::Hex(hex.clone()),

@@ -18,8 +18,10 @@ use crate::app::{self, App};
 use crate::config::Config;
 use crate::traffic::TrafficGenerator;
 
+/// The domain of the demo site.
 pub const DEMO_SITE: &str = "demo.obscura.test";
 
+/// The options of `obscura demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Folder for the demo's data and key (default: a new temporary folder).
@@ -71,6 +73,8 @@ pub async fn generate_history(
     Ok(total)
 }
 
+/// `obscura demo`: opens a store in the folder; when it is new, adds the demo site, an owner `admin` and the
+/// generated history, and prints the login once; then serves (unless `--no-serve`).
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let dir = match args.dir {
         Some(d) => d,

@@ -17,6 +17,7 @@ const EVENTS_PER_VISITOR: u64 = 5;
 /// One browser build on one device.
 #[derive(Clone, Debug)]
 pub struct Browser {
+    /// The `User-Agent` header.
     pub user_agent: String,
     /// `Sec-CH-UA`, `Sec-CH-UA-Mobile`, `Sec-CH-UA-Platform`, as Chromium browsers send them.
     pub hints: Option<(String, &'static str, &'static str)>,
@@ -24,11 +25,15 @@ pub struct Browser {
 
 /// One request of the profile.
 pub struct Request<'a> {
+    /// The JSON event for `POST /api/event`.
     pub body: String,
+    /// The browser sending it (its User-Agent and Client Hints).
     pub browser: &'a Browser,
+    /// The client's address, for the `X-Forwarded-For` header a trusted proxy would add.
     pub forwarded_for: Ipv4Addr,
 }
 
+/// The realistic load for one site: the pages, public address ranges and browsers requests are drawn from.
 pub struct LoadProfile {
     site: String,
     /// Inclusive public IPv4 ranges.
@@ -108,10 +113,12 @@ impl LoadProfile {
         LoadProfile { site: site.to_owned(), ranges, browsers: browsers(), pages: pages() }
     }
 
+    /// The browsers requests are drawn from.
     pub fn browsers(&self) -> &[Browser] {
         &self.browsers
     }
 
+    /// How many public address ranges client addresses are drawn from.
     pub fn ranges(&self) -> usize {
         self.ranges.len()
     }

@@ -16,15 +16,24 @@ use time::Date;
 /// The day and the sites' (id, retention days) of a retention run.
 type RetentionRun = (Date, Vec<(u32, u32)>);
 
+/// The background tasks and what they work on; [`Maintenance::run_once`] runs one round.
 #[derive(Clone)]
 pub struct Maintenance {
+    /// The ingest pipeline, whose visitor salts are rotated.
     pub pipeline: Arc<Pipeline>,
+    /// The event store data past retention is destroyed from.
     pub store: Arc<dyn EventStore>,
+    /// The sites and their retention settings.
     pub meta: Arc<MetaStore>,
+    /// The audit log: every destruction is recorded there, and old records removed.
     pub audit: Arc<AuditLog>,
+    /// The access log, whose hours past its promise are destroyed.
     pub access_log: Arc<AccessLog>,
+    /// The current time (injected, so tests can set it).
     pub clock: Arc<dyn Clock>,
+    /// Days the audit log keeps its records.
     pub audit_retention_days: u32,
+    /// Days of per-event data kept for sites no longer configured.
     pub default_retention_days: u32,
     /// Distinct visitors every kept aggregate cell counts (P3).
     pub k: u32,
@@ -34,6 +43,8 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
+    /// Maintenance of these stores with these retention settings (`k`: see [`Maintenance::k`]); nothing runs
+    /// until [`Maintenance::run_once`] is called.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         pipeline: Arc<Pipeline>,

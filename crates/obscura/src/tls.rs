@@ -58,7 +58,10 @@ pub enum RedirectTarget {
     /// `https://host[:port]`, without a trailing slash.
     Origin(String),
     /// The HTTPS listener listens on every address: the address the client reached, on this port.
-    ReachedAddress { https_port: u16 },
+    ReachedAddress {
+        /// The port the HTTPS listener listens on.
+        https_port: u16,
+    },
 }
 
 impl RedirectTarget {

@@ -86,12 +86,15 @@ fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
     items[0].0
 }
 
+/// Generated traffic for one site, the same for the same seed.
 pub struct TrafficGenerator {
     rng: StdRng,
+    /// The site the hits are for.
     pub site_domain: String,
 }
 
 impl TrafficGenerator {
+    /// A generator for `site_domain`, seeded with `seed`.
     pub fn new(site_domain: &str, seed: u64) -> Self {
         TrafficGenerator { rng: StdRng::seed_from_u64(seed), site_domain: site_domain.to_owned() }
     }

@@ -11,8 +11,11 @@ use time::OffsetDateTime;
 /// What every decoder gets besides the body: when, from where, with which headers.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
+    /// When the server received the request; used as the event's time (client clocks are not trusted).
     pub received_at: OffsetDateTime,
+    /// The client's address (after trusted-proxy resolution); used in memory only, never stored.
     pub ip: IpAddr,
+    /// The User-Agent and UA Client Hints headers that enrichment reads.
     pub headers: RawHeaders,
     /// `Sec-GPC: 1` or `DNT: 1` was sent.
     pub opted_out: bool,

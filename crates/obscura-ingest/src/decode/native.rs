@@ -34,7 +34,9 @@ fn bad(msg: impl Into<String>) -> IngestError {
 
 /// The site domain named in the body, before the site is resolved to an id.
 pub struct Decoded {
+    /// The `site` field of the body: the domain to resolve to a site id.
     pub site_domain: String,
+    /// The decoded hit; its `site` is 0 until the caller resolves `site_domain`.
     pub hit: RawHit,
 }
 

@@ -17,25 +17,45 @@ use super::{cards, checksum};
 /// A kind of personal data the scrubber knows by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// A PEM block (`-----BEGIN … PRIVATE KEY-----` and the like).
     PrivateKey,
+    /// The `user:password@` part of a URL.
     Credentials,
+    /// A JSON Web Token (`eyJ….eyJ….…`).
     Jwt,
+    /// A provider API key with a known prefix (Stripe, AWS, GitHub, Slack, Google, GitLab, OpenAI).
     ApiKey,
+    /// The token after `Bearer` or `Basic`.
     Bearer,
+    /// The value after a key such as `password`, `token`, `api_key` or `session`.
     Secret,
+    /// An e-mail address.
     Email,
+    /// A network card (MAC) address.
     Mac,
+    /// An IPv4 or IPv6 address.
     Ip,
+    /// GPS coordinates: a latitude/longitude pair, or a value after `lat`, `lng` and the like.
     Location,
+    /// The user name in a home-directory path (`/home/alice`, `C:\Users\alice`).
     HomeDir,
+    /// A Chinese resident identity card number (18 characters, checksum verified).
     CnResidentId,
+    /// An international bank account number (IBAN) with valid check digits.
     Iban,
+    /// A US social security number (`123-45-6789`).
     UsSsn,
+    /// A device IMEI or MEID number, found after the word `IMEI` or `MEID`.
     Imei,
+    /// A payment card number: a known brand prefix and length, and a valid Luhn check digit.
     Card,
+    /// A phone number, international or national, including Chinese mobile numbers.
     Phone,
+    /// A passport number, found after the word "passport" (in several languages).
     Passport,
+    /// A vehicle registration plate.
     Plate,
+    /// Catch-all: any other long number (9+ digits), such as account or customer numbers.
     Number,
 }
 
@@ -91,6 +111,7 @@ impl Kind {
         }
     }
 
+    /// The kind with this rule name (inverse of [`Kind::name`]); `None` for an unknown name.
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
@@ -236,6 +257,7 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// Counts, in one pass, the characters of `text` the detectors' pre-checks look at.
     pub fn of(text: &str) -> Profile {
         let mut p = Profile { digits: 0, upper: 0, at: false, colons: 0, dots: 0, dashes: 0, ascii: text.is_ascii() };
         for b in text.bytes() {

@@ -63,16 +63,22 @@ static KEYWORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// One finding: which rule matched where (in the normalised text), and what replaced it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
+    /// Name of the rule that matched (a built-in kind's name, or the configured rule's).
     pub rule: String,
+    /// Byte range of the match in the normalised text.
     pub range: Range<usize>,
+    /// The matched text itself: personal data, so for reports only; never store or log it.
     pub found: String,
+    /// What replaced the match (placeholder, mask, hash, or empty when removed).
     pub replacement: String,
 }
 
 /// The result of scrubbing with findings (their ranges refer to the normalised input).
 #[derive(Debug, Clone)]
 pub struct Scrubbed {
+    /// The text with every finding replaced; not cut to length.
     pub text: String,
+    /// What was replaced, in order of position.
     pub findings: Vec<Finding>,
 }
 
@@ -100,10 +106,12 @@ impl Scrubber {
         Ok(Scrubber::new(rules))
     }
 
+    /// The rules, in the order they apply.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
+    /// Whether there are no rules (scrubbing then changes nothing).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
@@ -187,6 +195,7 @@ pub struct SiteRules {
 }
 
 impl SiteRules {
+    /// Compiles the configured rules (`[[scrub.rules]]`), grouped by site; fails on the first invalid one.
     pub fn new(specs: &[RuleSpec]) -> Result<SiteRules, RuleError> {
         let general: Vec<RuleSpec> = specs.iter().filter(|s| s.sites.is_empty()).cloned().collect();
         let mut by_site = HashMap::new();

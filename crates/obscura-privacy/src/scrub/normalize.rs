@@ -53,6 +53,7 @@ pub fn fold(text: &str) -> Cow<'_, str> {
         .into()
 }
 
+/// Trims `text` and turns every run of whitespace (Unicode included) into a single space.
 pub fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

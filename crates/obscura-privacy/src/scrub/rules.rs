@@ -36,9 +36,11 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field.
     pub const ALL: [Field; 6] =
         [Field::Url, Field::Referrer, Field::EventName, Field::Property, Field::Error, Field::Log];
 
+    /// The name used in the configuration (`fields = ["event_name"]`).
     pub fn name(self) -> &'static str {
         match self {
             Field::Url => "url",
@@ -71,6 +73,7 @@ pub enum ActionKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
+    /// The rule's name (must not be blank), shown in reports and errors; gives the default placeholder.
     pub name: String,
     /// A built-in kind (`email`, `phone`, `card`, …).
     #[serde(default)]
@@ -81,6 +84,7 @@ pub struct RuleSpec {
     /// Key names whose value is found: `customer=…`, `customer: …`, `"customer": "…"`.
     #[serde(default)]
     pub keys: Vec<String>,
+    /// What to do with a finding; `replace` by default.
     #[serde(default)]
     pub action: ActionKind,
     /// The replacement for `action = "replace"`; defaults to `[<name>]` or the kind's own.
@@ -97,16 +101,22 @@ pub struct RuleSpec {
 /// What a rule looks for.
 #[derive(Debug, Clone)]
 pub enum Finder {
+    /// A built-in detector.
     Builtin(Kind),
+    /// A regular expression (from `pattern` or `keys`): its first capture group, or the whole match.
     Pattern(Regex),
 }
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// The rule's name, reported with each finding.
     pub name: String,
+    /// What the rule looks for.
     pub finder: Finder,
+    /// What happens to what it finds.
     pub action: ActionKind,
+    /// The replacement text used by [`ActionKind::Replace`].
     pub placeholder: String,
     /// Empty: every field.
     pub fields: Vec<Field>,
@@ -124,6 +134,7 @@ impl Rule {
         }
     }
 
+    /// Whether the rule applies to text from `field`; `None` matches only rules for every field.
     pub fn applies_to(&self, field: Option<Field>) -> bool {
         match field {
             None => self.fields.is_empty(),
@@ -177,10 +188,13 @@ fn slug(name: &str) -> String {
     name.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-")
 }
 
+/// A configured scrub rule that cannot be compiled, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("scrub rule `{name}` {problem}")]
 pub struct RuleError {
+    /// The name of the rule at fault.
     pub name: String,
+    /// What is wrong, worded to follow the name (`needs a name`).
     pub problem: String,
 }
 

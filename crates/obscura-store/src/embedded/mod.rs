@@ -55,11 +55,15 @@ const MAX_GROUP_ROWS: usize = 20_000;
 /// How many recent day-file writes [`EmbeddedStore::flushes`] reports.
 const FLUSH_LOG_LEN: usize = 1024;
 
+/// How to open an [`EmbeddedStore`].
 pub struct StoreOptions {
+    /// The data folder: write-ahead log, day files, rollups and aggregates, all encrypted.
     pub data_dir: PathBuf,
     /// The keyring file, outside `data_dir`: a backup of the data folder must hold no key.
     pub keyring_path: PathBuf,
+    /// The master key, which seals the keyring (and so every day's key) and the kept aggregates.
     pub master_key: Key,
+    /// The clock that says which UTC day is today (when a day is finished and due for its file).
     pub clock: Arc<dyn Clock>,
     /// How to roll up a finished day; without it there are no rollups.
     pub rollup: Option<Arc<dyn RollupSpec>>,
@@ -72,12 +76,19 @@ pub struct StoreOptions {
 /// segments) and how many rows.
 #[derive(Debug, Clone)]
 pub struct FlushSpan {
+    /// The UTC day the file holds rows of.
     pub day: Date,
+    /// How many rows the file holds.
     pub rows: usize,
+    /// When the rows were frozen for the file.
     pub started: Instant,
+    /// When the log segments the file replaces were deleted.
     pub finished: Instant,
 }
 
+/// The embedded [`EventStore`]: every event is durable in the encrypted write-ahead log before
+/// `append` returns, and reaches per-day encrypted Parquet files in the background.
+/// Dropping it, or calling [`EmbeddedStore::close`], stops its background threads.
 pub struct EmbeddedStore {
     events_dir: PathBuf,
     rollups: Rollups,
@@ -232,6 +243,7 @@ impl EmbeddedStore {
         }
     }
 
+    /// The per-day keys of this store.
     pub fn keyring(&self) -> &Arc<Keyring> {
         &self.keyring
     }

@@ -67,6 +67,8 @@ fn tokens_view(state: &AppState, session: &Session, created: Option<&str>) -> Re
     Html(body.into_string()).into_response()
 }
 
+/// The form creating an API token: its name, scope (`read`, `ingest` or `admin`), one site or all (empty),
+/// and days until it expires (empty: never).
 #[derive(serde::Deserialize)]
 pub struct TokenForm {
     csrf: String,
@@ -76,6 +78,7 @@ pub struct TokenForm {
     expires_days: String,
 }
 
+/// `POST /tokens` (admins, with the session's CSRF token): creates an API token and shows its secret once.
 pub async fn create_token(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,
@@ -100,12 +103,15 @@ pub async fn create_token(
     tokens_view(&state, &session, Some(&secret))
 }
 
+/// The form revoking an API token: its id.
 #[derive(serde::Deserialize)]
 pub struct RevokeForm {
     csrf: String,
     id: String,
 }
 
+/// `POST /tokens/revoke` (admins, with the session's CSRF token): revokes an API token, then back to
+/// `/tokens`.
 pub async fn revoke_token(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,

@@ -14,6 +14,8 @@ use crate::extract::{Admin, CsrfForm, RequireRole, csrf_field};
 use crate::layout::page;
 use crate::state::AppState;
 
+/// The form making a shared link: an optional password (empty: none) and days until it expires (empty:
+/// never).
 #[derive(serde::Deserialize)]
 pub struct NewShareForm {
     csrf: String,
@@ -56,12 +58,15 @@ pub async fn create_share(
     Html(body.into_string()).into_response()
 }
 
+/// The form revoking a shared link: its id.
 #[derive(serde::Deserialize)]
 pub struct RevokeShareForm {
     csrf: String,
     id: String,
 }
 
+/// `POST /sites/{domain}/shares/revoke` (admins, with the session's CSRF token): revokes a shared link, then
+/// back to the site's settings.
 pub async fn revoke_share(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,

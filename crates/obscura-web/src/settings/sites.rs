@@ -15,6 +15,7 @@ use crate::extract::{Admin, CsrfForm, RequireRole, csrf_field};
 use crate::layout::page;
 use crate::state::AppState;
 
+/// `GET /sites` (admins): every site with its privacy-signal and location settings, and a form to add one.
 pub async fn list_sites(State(state): State<AppState>, RequireRole(session, _): RequireRole<Admin>) -> Response {
     let meta = state.meta.get();
     let body = page(
@@ -55,6 +56,7 @@ pub async fn list_sites(State(state): State<AppState>, RequireRole(session, _): 
     Html(body.into_string()).into_response()
 }
 
+/// The form adding a site: its domain.
 #[derive(serde::Deserialize)]
 pub struct NewSiteForm {
     csrf: String,
@@ -94,6 +96,8 @@ fn switch(c: &Collection, name: &str) -> bool {
     }
 }
 
+/// `GET /sites/{domain}/settings` (admins): what the site collects, its privacy-signal switch, its
+/// retention and its shared links, each editable; 404 for an unknown site.
 pub async fn get_settings(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,
@@ -179,6 +183,8 @@ pub struct SettingsForm {
     retention_days: Option<String>,
 }
 
+/// `POST /sites/{domain}/settings` (admins, with the session's CSRF token): saves the site's collection,
+/// privacy-signal and retention settings, then back to the settings page.
 pub async fn post_settings(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,

@@ -71,6 +71,7 @@ fn users_view(state: &AppState, session: &Session, created: Option<(&str, &str)>
     Html(body.into_string()).into_response()
 }
 
+/// The form adding a user: the user name, the role, and for a viewer the sites (comma-separated domains).
 #[derive(serde::Deserialize)]
 pub struct NewUserForm {
     csrf: String,
@@ -79,6 +80,8 @@ pub struct NewUserForm {
     sites: String,
 }
 
+/// `POST /users` (admins, with the session's CSRF token; only owners may add an owner): adds a user with a
+/// generated password, shown once.
 pub async fn add_user(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,
@@ -101,12 +104,15 @@ pub async fn add_user(
     users_view(&state, &session, Some((&username, &password)))
 }
 
+/// The form removing a user: the user name.
 #[derive(serde::Deserialize)]
 pub struct RemoveUserForm {
     csrf: String,
     username: String,
 }
 
+/// `POST /users/remove` (admins, with the session's CSRF token; owners only by owners, never oneself):
+/// removes a user and ends their sessions.
 pub async fn remove_user(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,

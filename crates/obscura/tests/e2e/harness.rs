@@ -269,3 +269,50 @@ pub async fn submit_login(client: &reqwest::Client, base: &str, username: &str, 
 pub fn csrf_in(html: &str) -> String {
     html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
 }
+
+/// A signed-in browser for tests: signs in through the login form, keeps the session cookie and
+/// the session's CSRF token, and sends them with every page, form and API call.
+pub struct TestClient {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl TestClient {
+    /// Signs `username` in on the server at `base`; panics if the login is refused.
+    pub async fn sign_in(base: &str, username: &str, password: &str) -> TestClient {
+        let cookie = login(base, username, password).await.unwrap_or_else(|| panic!("{username} could not sign in"));
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let account = client.get(format!("{base}/account")).header("cookie", &cookie).send().await.unwrap();
+        let csrf = csrf_in(&account.text().await.unwrap());
+        TestClient { client, base: base.to_owned(), cookie, csrf }
+    }
+
+    /// `GET path`: the status and the body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// Posts a form to `path` with the session's CSRF token added: the status and the body.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// `GET path` of the JSON API with the session: the status and the parsed body.
+    pub async fn api(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.get(path).await;
+        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+    }
+}

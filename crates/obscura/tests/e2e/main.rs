@@ -2,6 +2,7 @@
 
 mod access;
 mod access_log;
+mod admin_web;
 mod audit;
 mod bad_input;
 mod chromium;
