@@ -380,6 +380,32 @@ mod tests {
         }
     }
 
+    /// Every query the dashboard sends, as SQL with its parameters: one reviewed file
+    /// (`snapshots/`) shows what a change to the rendering does.
+    #[test]
+    fn query_sql_snapshot_of_every_dashboard_query() {
+        let rolled = [time::macros::date!(2026 - 01 - 02), time::macros::date!(2026 - 01 - 03)];
+        let mut out = String::new();
+        let mut add = |title: &str, rendered: SqlQuery| {
+            out.push_str(&format!("-- {title}\n{}\n-- params: {:?}\n\n", rendered.sql.trim(), rendered.params));
+        };
+        let plain = q(&[]);
+        let filtered = q(&["country==DE|FR", "page!=/login", "source~=news"]);
+        add("aggregate", Dialect::DataFusion.aggregate(&plain, &rolled));
+        add("aggregate, filtered", Dialect::DataFusion.aggregate(&filtered, &rolled));
+        add("timeseries by day", Dialect::DataFusion.timeseries(&plain, Interval::Day, &rolled));
+        add("timeseries by hour, filtered", Dialect::DataFusion.timeseries(&filtered, Interval::Hour, &[]));
+        for (dimension, name) in Dimension::FIXED.iter() {
+            add(&format!("breakdown {name}"), Dialect::DataFusion.breakdown(&plain, dimension, 10, &rolled));
+        }
+        add(
+            "breakdown prop:plan, filtered",
+            Dialect::DataFusion.breakdown(&filtered, &Dimension::Prop("plan".into()), 10, &rolled),
+        );
+        add("rollup of a day", SqlQuery { sql: Dialect::DataFusion.rollup_day_sql(), params: vec![] });
+        insta::assert_snapshot!(out);
+    }
+
     #[test]
     fn query_values_are_bound_never_spliced() {
         let evil = "x' OR '1'='1";
