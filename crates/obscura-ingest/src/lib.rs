@@ -13,6 +13,7 @@ pub mod desensitize;
 pub mod enricher;
 pub mod error;
 pub mod pipeline;
+pub mod synthetic;
 pub mod visits;
 
 pub use error::IngestError;

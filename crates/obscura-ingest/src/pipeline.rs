@@ -340,3 +340,309 @@ impl Pipeline {
         Ok(event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use obscura_model::raw::RawHeaders;
+    use obscura_model::{DaysSinceLast, EventKind, ManualClock, ScreenClass, VisitCount};
+    use obscura_privacy::Clean;
+    use obscura_store::meta::{Collection, GeoLevel};
+    use obscura_store::{EmbeddedStore, StoreOptions};
+    use time::macros::{date, datetime};
+    use time::{Duration, OffsetDateTime};
+
+    use super::*;
+
+    const CHROME: &str = concat!(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ",
+        "Chrome/124.0.0.0 Safari/537.36"
+    );
+
+    /// A pipeline over a real store, metadata and salt file in a temporary folder, at noon on 2026-03-01.
+    struct Fixture {
+        pipeline: Pipeline,
+        store: Arc<EmbeddedStore>,
+        meta: Arc<MetaStore>,
+        clock: Arc<ManualClock>,
+        master: Key,
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let master = Key::random();
+            let clock = Arc::new(ManualClock::new(at(0)));
+            let store = Arc::new(
+                EmbeddedStore::open(StoreOptions {
+                    data_dir: dir.path().join("data"),
+                    keyring_path: dir.path().join("keyring"),
+                    master_key: master.clone(),
+                    clock: clock.clone(),
+                    rollup: None,
+                    flush_rows: 1_000,
+                })
+                .unwrap(),
+            );
+            let meta = Arc::new(MetaStore::open(dir.path(), master.clone()).unwrap());
+            let pipeline = Pipeline::new(
+                Arc::new(Enricher::empty()),
+                store.clone(),
+                meta.clone(),
+                clock.clone(),
+                &dir.path().join("salts"),
+                master.clone(),
+            )
+            .unwrap();
+            Fixture { pipeline, store, meta, clock, master, dir }
+        }
+
+        /// Another pipeline over the same store, metadata and salt file, as after a restart.
+        fn reopen(&self, master: Key) -> anyhow::Result<Pipeline> {
+            Pipeline::new(
+                Arc::new(Enricher::empty()),
+                self.store.clone(),
+                self.meta.clone(),
+                self.clock.clone(),
+                &self.dir.path().join("salts"),
+                master,
+            )
+        }
+
+        fn add_site(&self, domain: &str, change: impl FnOnce(&mut Site)) -> Site {
+            self.meta
+                .update(|m| {
+                    let mut site = m.add_site(domain, 0, 30)?;
+                    change(&mut site);
+                    *m.sites.last_mut().expect("just added") = site.clone();
+                    Ok(site)
+                })
+                .unwrap()
+        }
+    }
+
+    /// `minutes` after noon on 2026-03-01 (UTC).
+    fn at(minutes: i64) -> OffsetDateTime {
+        datetime!(2026-03-01 12:00 UTC) + Duration::minutes(minutes)
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, last))
+    }
+
+    fn hit(received_at: OffsetDateTime, ip: IpAddr, url: &str) -> RawHit {
+        RawHit {
+            received_at,
+            site: 0,
+            ip,
+            headers: RawHeaders { user_agent: CHROME.to_owned(), ..RawHeaders::default() },
+            kind: EventKind::Pageview,
+            name: None,
+            url: url.to_owned(),
+            referrer: None,
+            props: Vec::new(),
+            screen_width: None,
+            engaged_ms: None,
+            returning: None,
+            days_since_last: None,
+            visit_count: None,
+        }
+    }
+
+    fn context(opted_out: bool) -> RequestContext {
+        RequestContext {
+            received_at: at(0),
+            ip: ip(7),
+            headers: RawHeaders { user_agent: CHROME.to_owned(), ..RawHeaders::default() },
+            opted_out,
+        }
+    }
+
+    fn body(domain: &str) -> Vec<u8> {
+        format!(r#"{{"site":"{domain}","url":"https://{domain}/pricing"}}"#).into_bytes()
+    }
+
+    fn text(value: &Option<Clean>) -> Option<&str> {
+        value.as_ref().map(Clean::as_str)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_unknown_site_is_refused_and_counted() {
+        let f = Fixture::new();
+        let site = f.add_site("example.com", |_| {});
+        assert_eq!(f.pipeline.resolve_site("WWW.Example.com").unwrap(), site);
+        let err = f.pipeline.resolve_site("other.example").unwrap_err();
+        assert!(matches!(&err, IngestError::UnknownSite(d) if d == "other.example"), "{err:?}");
+        assert_eq!(err.status(), 404);
+
+        let result = f.pipeline.ingest_native(&body("other.example"), context(false)).await;
+        assert!(matches!(&result, Err(IngestError::UnknownSite(d)) if d == "other.example"), "{result:?}");
+        assert_eq!(f.pipeline.counters.rejected.load(Ordering::Relaxed), 1);
+        assert_eq!(f.pipeline.counters.stored.load(Ordering::Relaxed), 0);
+        assert_eq!(f.pipeline.counters.site(site.id), SiteCounts::default());
+        assert!(f.store.hot_days().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_opted_out_visitor_is_dropped_where_the_site_respects_it() {
+        let f = Fixture::new();
+        let respecting = f.add_site("example.com", |_| {});
+        let ignoring = f.add_site("blog.example", |s| s.respect_dnt = false);
+        let day = date!(2026 - 03 - 01);
+
+        let outcome = f.pipeline.ingest_native(&body("example.com"), context(true)).await.unwrap();
+        assert_eq!(outcome, Outcome::DroppedByPolicy);
+        assert!(f.store.hot_days().is_empty(), "nothing of the opted-out visitor is stored");
+
+        let outcome = f.pipeline.ingest_native(&body("example.com"), context(false)).await.unwrap();
+        assert_eq!(outcome, Outcome::Stored);
+        assert_eq!(f.store.hot_days(), vec![(day, 1)]);
+
+        let outcome = f.pipeline.ingest_native(&body("blog.example"), context(true)).await.unwrap();
+        assert_eq!(outcome, Outcome::Stored);
+        assert_eq!(f.store.hot_days(), vec![(day, 2)]);
+
+        let counters = &f.pipeline.counters;
+        assert_eq!(counters.site(respecting.id), SiteCounts { stored: 1, dropped_by_policy: 1, rejected: 0 });
+        assert_eq!(counters.site(ignoring.id), SiteCounts { stored: 1, dropped_by_policy: 0, rejected: 0 });
+        assert_eq!(counters.dropped_by_policy.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.stored.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_switched_off_collection_leaves_fields_out_of_the_event() {
+        let f = Fixture::new();
+        let full = f.add_site("example.com", |_| {});
+        let bare = f.add_site("quiet.example", |s| {
+            s.collect = Collection {
+                referrer: false,
+                device: false,
+                screen: false,
+                geo: GeoLevel::Off,
+                network: false,
+                frequency: false,
+                engagement: false,
+            }
+        });
+        let detailed = |url: &str| RawHit {
+            referrer: Some("https://news.example/story?id=7".to_owned()),
+            screen_width: Some(1920),
+            returning: Some(true),
+            days_since_last: Some(DaysSinceLast::TwoToSeven),
+            visit_count: Some(VisitCount::FourToNine),
+            ..hit(at(0), ip(7), url)
+        };
+
+        let kept = f.pipeline.prepare(detailed("https://example.com/pricing"), &full).unwrap();
+        assert_eq!(kept.site, full.id);
+        assert_eq!(text(&kept.referrer_host), Some("news.example"));
+        assert_eq!(kept.source, "other");
+        assert_eq!(kept.screen, Some(ScreenClass::Desktop));
+        assert_eq!(kept.returning, Some(true));
+        assert_eq!(kept.days_since_last, Some(DaysSinceLast::TwoToSeven));
+        assert_eq!(kept.visit_count, Some(VisitCount::FourToNine));
+        assert_eq!(text(&kept.browser), Some("Chrome"));
+        assert_eq!(text(&kept.os), Some("Windows"));
+        assert_eq!(kept.device_type, "desktop");
+
+        let left_out = f.pipeline.prepare(detailed("https://quiet.example/pricing"), &bare).unwrap();
+        assert_eq!(left_out.site, bare.id);
+        assert_eq!(left_out.path.as_str(), "/pricing");
+        assert_eq!(left_out.referrer_host, None);
+        assert_eq!(left_out.source, "direct");
+        assert_eq!(left_out.screen, None);
+        assert_eq!(left_out.returning, None);
+        assert_eq!(left_out.days_since_last, None);
+        assert_eq!(left_out.visit_count, None);
+        assert_eq!(left_out.browser, None);
+        assert_eq!(left_out.os, None);
+        assert_eq!(left_out.device_type, "unknown");
+
+        let engagement = RawHit {
+            kind: EventKind::Engagement,
+            engaged_ms: Some(5_000),
+            ..hit(at(1), ip(7), "https://quiet.example/pricing")
+        };
+        let err = f.pipeline.prepare(engagement, &bare).unwrap_err();
+        assert!(matches!(err, IngestError::NotCollected("engagement")), "{err:?}");
+        assert_eq!(err.status(), 202);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_pageviews_of_one_visitor_share_a_visit_in_order() {
+        let f = Fixture::new();
+        let site = f.add_site("example.com", |_| {});
+        let first = f.pipeline.prepare(hit(at(0), ip(7), "https://example.com/"), &site).unwrap();
+        let second = f.pipeline.prepare(hit(at(1), ip(7), "https://example.com/pricing"), &site).unwrap();
+        let stranger = f.pipeline.prepare(hit(at(1), ip(8), "https://example.com/pricing"), &site).unwrap();
+        let signup = "https://example.com/signup?mail=jane@example.com";
+        let third = f.pipeline.prepare(hit(at(3), ip(7), signup), &site).unwrap();
+
+        assert_eq!(first.ts_ms, obscura_model::unix_ms(at(0)));
+        assert_eq!((first.visit_seq, first.visit_gap_ms), (1, 0));
+        assert_eq!(first.prev_path, None);
+
+        assert_eq!(second.visitor, first.visitor);
+        assert_eq!(second.visit, first.visit);
+        assert_eq!((second.visit_seq, second.visit_gap_ms), (2, 60_000));
+        assert_eq!(text(&second.prev_path), Some("/"));
+
+        assert_eq!(third.visit, first.visit);
+        assert_eq!(third.path.as_str(), "/signup");
+        assert_eq!((third.visit_seq, third.visit_gap_ms), (3, 120_000));
+        assert_eq!(text(&third.prev_path), Some("/pricing"));
+
+        assert_ne!(stranger.visitor, first.visitor);
+        assert_ne!(stranger.visit, first.visit);
+        assert_eq!(stranger.visit_seq, 1);
+
+        // Over 30 minutes idle: the same visitor starts a new visit.
+        let back = f.pipeline.prepare(hit(at(34), ip(7), "https://example.com/"), &site).unwrap();
+        assert_eq!(back.visitor, first.visitor);
+        assert_ne!(back.visit, first.visit);
+        assert_eq!((back.visit_seq, back.visit_gap_ms), (1, 0));
+        assert_eq!(back.prev_path, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_salts_rotate_so_a_new_day_hashes_the_visitor_differently() {
+        let f = Fixture::new();
+        let site = f.add_site("example.com", |_| {});
+        assert_eq!(f.pipeline.salt_days(), vec![date!(2026 - 03 - 01)]);
+
+        let noon = f.pipeline.prepare(hit(at(0), ip(7), "https://example.com/"), &site).unwrap();
+        let evening = f.pipeline.prepare(hit(at(6 * 60), ip(7), "https://example.com/"), &site).unwrap();
+        assert_eq!(evening.visitor, noon.visitor);
+
+        let next_morning = f.pipeline.prepare(hit(at(21 * 60), ip(7), "https://example.com/"), &site).unwrap();
+        assert_ne!(next_morning.visitor, noon.visitor);
+        assert_eq!(next_morning.visit_seq, 1);
+        assert_eq!(f.pipeline.salt_days(), vec![date!(2026 - 03 - 01), date!(2026 - 03 - 02)]);
+
+        f.clock.set(datetime!(2026-03-03 00:00 UTC));
+        assert_eq!(f.pipeline.rotate_salts().unwrap(), vec![date!(2026 - 03 - 01)]);
+        assert_eq!(f.pipeline.salt_days(), vec![date!(2026 - 03 - 02), date!(2026 - 03 - 03)]);
+        assert_eq!(f.pipeline.rotate_salts().unwrap(), Vec::<Date>::new());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_salts_survive_a_restart_only_under_their_master_key_and_lifetime() {
+        let f = Fixture::new();
+        let site = f.add_site("example.com", |_| {});
+        let before = f.pipeline.prepare(hit(at(0), ip(7), "https://example.com/"), &site).unwrap();
+
+        let restarted = f.reopen(f.master.clone()).unwrap();
+        assert_eq!(restarted.salt_days(), vec![date!(2026 - 03 - 01)]);
+        let after = restarted.prepare(hit(at(5), ip(7), "https://example.com/"), &site).unwrap();
+        assert_eq!(after.visitor, before.visitor);
+
+        assert!(f.reopen(Key::random()).is_err(), "salts sealed under another key cannot be read");
+
+        f.clock.set(datetime!(2026-03-03 00:00 UTC));
+        let much_later = f.reopen(f.master.clone()).unwrap();
+        assert_eq!(much_later.salt_days(), vec![date!(2026 - 03 - 03)]);
+    }
+}

@@ -173,39 +173,11 @@ impl VisitTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use obscura_model::RawHit;
-    use obscura_model::raw::RawHeaders;
-    use obscura_privacy::SaltRing;
 
-    /// A pageview of `path` by visitor number `visitor` (its User-Agent), `ts_ms` after a fixed noon.
+    /// A pageview of `path` by visitor number `visitor`, `ts_ms` after a fixed noon.
     fn pageview(visitor: u64, ts_ms: i64, path: &str) -> Event {
         let noon = time::macros::datetime!(2026-03-01 12:00 UTC);
-        let at = noon + time::Duration::milliseconds(ts_ms);
-        let headers = RawHeaders { user_agent: format!("agent {visitor}"), ..Default::default() };
-        let hash = SaltRing::restore([(noon.date(), [7; 32])], noon).visitor_hash(
-            at,
-            1,
-            [127, 0, 0, 1].into(),
-            &headers.user_agent,
-        );
-        let raw = RawHit {
-            received_at: at,
-            site: 1,
-            ip: [127, 0, 0, 1].into(),
-            headers,
-            kind: EventKind::Pageview,
-            name: None,
-            url: format!("https://a.example{path}"),
-            referrer: None,
-            props: vec![],
-            screen_width: None,
-            engaged_ms: None,
-            returning: None,
-            days_since_last: None,
-            visit_count: None,
-        };
-        let page = obscura_privacy::page_url::normalize_page_keeping::<&str>(&raw.url, &[]).unwrap();
-        crate::desensitize::desensitize(raw, page, Default::default(), hash)
+        crate::synthetic::pageview(1, visitor, noon + time::Duration::milliseconds(ts_ms), path)
     }
 
     #[test]

@@ -1,16 +1,51 @@
-//! Days by their `YYYY-MM-DD` name: the unit of partitions, keys and retention, and the form
-//! URLs, paths and the policy page use.
+//! [`Day`]: a calendar day (UTC) with its `YYYY-MM-DD` name — the unit of partitions, keys and
+//! retention, and the form URLs, paths and the policy page use.
+
+use std::fmt;
+use std::str::FromStr;
 
 use time::Date;
 
-/// `YYYY-MM-DD`.
+/// A UTC calendar day, written and parsed as `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub Date);
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+    }
+}
+
+/// Text that is not a `YYYY-MM-DD` day.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a date (YYYY-MM-DD)")]
+pub struct NotADay(pub String);
+
+impl FromStr for Day {
+    type Err = NotADay;
+
+    fn from_str(text: &str) -> Result<Self, NotADay> {
+        Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(Day)
+            .map_err(|_| NotADay(text.to_owned()))
+    }
+}
+
+impl From<Date> for Day {
+    fn from(date: Date) -> Self {
+        Day(date)
+    }
+}
+
+/// `YYYY-MM-DD` of `day`.
 pub fn format_day(day: Date) -> String {
-    format!("{:04}-{:02}-{:02}", day.year(), day.month() as u8, day.day())
+    Day(day).to_string()
 }
 
 /// A `YYYY-MM-DD` day; `None` for anything else.
 pub fn parse_day(text: &str) -> Option<Date> {
-    Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()
+    text.parse::<Day>().ok().map(|d| d.0)
 }
 
 #[cfg(test)]
@@ -20,10 +55,12 @@ mod tests {
 
     #[test]
     fn day_names_round_trip() {
-        assert_eq!(format_day(date!(2026 - 03 - 07)), "2026-03-07");
+        assert_eq!(Day(date!(2026 - 03 - 07)).to_string(), "2026-03-07");
+        assert_eq!("2026-03-07".parse::<Day>(), Ok(Day(date!(2026 - 03 - 07))));
+        assert_eq!(format_day(date!(0999 - 12 - 31)), "0999-12-31");
         assert_eq!(parse_day("2026-03-07"), Some(date!(2026 - 03 - 07)));
         for bad in ["2026-3-7", "2026-02-30", "", "07.03.2026", "2026-03-07T00"] {
-            assert_eq!(parse_day(bad), None, "{bad}");
+            assert_eq!(bad.parse::<Day>(), Err(NotADay(bad.to_owned())), "{bad}");
         }
     }
 }

@@ -193,3 +193,352 @@ pub async fn breakdown(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use arrow::array::{
+        ArrayRef, DictionaryArray, Int32Array, TimestampMicrosecondArray, TimestampSecondArray, UInt64Array,
+    };
+    use arrow::datatypes::Int32Type;
+    use obscura_model::Event;
+    use obscura_store::{Param, SqlQuery};
+    use time::Date;
+    use time::macros::{date, datetime};
+
+    use super::*;
+    use crate::model::TimeRange;
+
+    type StoreFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+    /// Answers every query with the same batches and keeps the queries it was asked.
+    struct FixedStore {
+        batches: Vec<RecordBatch>,
+        asked: Mutex<Vec<SqlQuery>>,
+    }
+
+    impl FixedStore {
+        fn new(batches: Vec<RecordBatch>) -> Self {
+            FixedStore { batches, asked: Mutex::new(Vec::new()) }
+        }
+    }
+
+    fn unused<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
+        Box::pin(std::future::ready(Err(StoreError::Query("not used here".into()))))
+    }
+
+    impl EventStore for FixedStore {
+        fn append<'life0, 'async_trait>(&'life0 self, _events: Vec<Event>) -> StoreFuture<'async_trait, ()>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            unused()
+        }
+
+        fn import<'life0, 'async_trait>(&'life0 self, _events: Vec<Event>) -> StoreFuture<'async_trait, ()>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            unused()
+        }
+
+        fn query<'life0, 'life1, 'async_trait>(
+            &'life0 self,
+            query: &'life1 SqlQuery,
+        ) -> StoreFuture<'async_trait, Vec<RecordBatch>>
+        where
+            'life0: 'async_trait,
+            'life1: 'async_trait,
+            Self: 'async_trait,
+        {
+            self.asked.lock().unwrap().push(query.clone());
+            Box::pin(std::future::ready(Ok(self.batches.clone())))
+        }
+
+        fn destroy_day<'life0, 'async_trait>(&'life0 self, _day: Date) -> StoreFuture<'async_trait, ()>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            unused()
+        }
+
+        fn purge_sites<'life0, 'life1, 'async_trait>(
+            &'life0 self,
+            _day: Date,
+            _sites: &'life1 [u32],
+        ) -> StoreFuture<'async_trait, u64>
+        where
+            'life0: 'async_trait,
+            'life1: 'async_trait,
+            Self: 'async_trait,
+        {
+            unused()
+        }
+
+        fn k_anonymous_rollup<'life0, 'life1, 'async_trait>(
+            &'life0 self,
+            _day: Date,
+            _sites: &'life1 [u32],
+            _k: u32,
+        ) -> StoreFuture<'async_trait, RecordBatch>
+        where
+            'life0: 'async_trait,
+            'life1: 'async_trait,
+            Self: 'async_trait,
+        {
+            unused()
+        }
+
+        fn keep_aggregates(&self, _day: Date, _rows: &RecordBatch) -> Result<(), StoreError> {
+            Err(StoreError::Query("not used here".into()))
+        }
+
+        fn sites_of_day<'life0, 'async_trait>(&'life0 self, _day: Date) -> StoreFuture<'async_trait, Vec<u32>>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            unused()
+        }
+
+        fn days(&self) -> Vec<Date> {
+            Vec::new()
+        }
+
+        fn rollup_days(&self) -> Vec<Date> {
+            Vec::new()
+        }
+    }
+
+    /// Polls `future` once: the fixed store answers at once, so nothing ever waits.
+    fn run<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(future.as_mut(), &mut cx) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("the fixed store answers at once"),
+        }
+    }
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn dictionary(values: Vec<&str>) -> ArrayRef {
+        Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>())
+    }
+
+    fn query(first: Date, last: Date) -> Query {
+        Query { site: 4, range: TimeRange::days(first, last).unwrap(), filters: Vec::new() }
+    }
+
+    fn point(bucket_ms: i64, visitors: u64, visits: u64, pageviews: u64) -> SeriesPoint {
+        SeriesPoint { bucket_ms, visitors, visits, pageviews }
+    }
+
+    const JAN_1_MS: i64 = 1_767_225_600_000;
+    const DAY_MS: i64 = 86_400_000;
+    const HOUR_MS: i64 = 3_600_000;
+
+    #[test]
+    fn results_ints_read_every_integer_type_and_missing_values_as_zero() {
+        let b = batch(vec![
+            ("small", Arc::new(Int32Array::from(vec![Some(7), None, Some(-3)])) as ArrayRef),
+            ("unsigned", Arc::new(UInt64Array::from(vec![0u64, 42, 1 << 40])) as ArrayRef),
+            ("wide", Arc::new(Int64Array::from(vec![None, Some(i64::MAX), Some(5)])) as ArrayRef),
+        ]);
+        assert_eq!(ints(&b, "small"), vec![7, 0, -3]);
+        assert_eq!(ints(&b, "unsigned"), vec![0, 42, 1 << 40]);
+        assert_eq!(ints(&b, "wide"), vec![0, i64::MAX, 5]);
+    }
+
+    #[test]
+    fn results_floats_read_integers_and_missing_values_as_zero() {
+        let b = batch(vec![
+            ("duration_ms", Arc::new(Float64Array::from(vec![Some(1.5), None])) as ArrayRef),
+            ("count", Arc::new(Int64Array::from(vec![3, -2])) as ArrayRef),
+        ]);
+        assert_eq!(floats(&b, "duration_ms"), vec![1.5, 0.0]);
+        assert_eq!(floats(&b, "count"), vec![3.0, -2.0]);
+    }
+
+    #[test]
+    fn results_strings_read_plain_and_dictionary_text() {
+        let b = batch(vec![
+            ("page", Arc::new(StringArray::from(vec!["/", "/pricing", ""])) as ArrayRef),
+            ("country", dictionary(vec!["DE", "FR", "DE"])),
+            ("number", Arc::new(Int64Array::from(vec![5, -1, 0])) as ArrayRef),
+        ]);
+        assert_eq!(strings(&b, "page"), vec!["/", "/pricing", ""]);
+        assert_eq!(strings(&b, "country"), vec!["DE", "FR", "DE"]);
+        assert_eq!(strings(&b, "number"), vec!["5", "-1", "0"]);
+    }
+
+    #[test]
+    fn results_timestamps_read_days_and_any_time_unit_as_epoch_ms() {
+        let b = batch(vec![
+            ("day", Arc::new(StringArray::from(vec!["2026-01-01", "2026-01-02", "01.01.2026"])) as ArrayRef),
+            ("dictionary_day", dictionary(vec!["2026-01-03", "2026-01-03", "2026-02-30"])),
+            ("seconds", Arc::new(TimestampSecondArray::from(vec![1_767_225_600, 1_767_229_200, 0])) as ArrayRef),
+            (
+                "micros",
+                Arc::new(TimestampMicrosecondArray::from(vec![1_767_261_600_123_456, 999, 0]).with_timezone("UTC"))
+                    as ArrayRef,
+            ),
+        ]);
+        assert_eq!(timestamps_ms(&b, "day"), vec![JAN_1_MS, JAN_1_MS + DAY_MS, 0]);
+        assert_eq!(timestamps_ms(&b, "dictionary_day"), vec![JAN_1_MS + 2 * DAY_MS, JAN_1_MS + 2 * DAY_MS, 0]);
+        assert_eq!(timestamps_ms(&b, "seconds"), vec![JAN_1_MS, JAN_1_MS + HOUR_MS, 0]);
+        assert_eq!(timestamps_ms(&b, "micros"), vec![JAN_1_MS + 10 * HOUR_MS + 123, 0, 0]);
+    }
+
+    #[test]
+    fn results_aggregate_turns_the_row_into_rounded_headline_numbers() {
+        let row = batch(vec![
+            ("visitors", Arc::new(Int64Array::from(vec![7])) as ArrayRef),
+            ("visits", Arc::new(UInt64Array::from(vec![3u64])) as ArrayRef),
+            ("pageviews", Arc::new(Int32Array::from(vec![10])) as ArrayRef),
+            ("bounces", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("duration_ms", Arc::new(Float64Array::from(vec![100_000.0])) as ArrayRef),
+        ]);
+        let store = FixedStore::new(vec![row]);
+        let got = run(aggregate(&store, Dialect::DataFusion, &query(date!(2026 - 01 - 01), date!(2026 - 01 - 07))));
+        assert_eq!(
+            got.unwrap(),
+            Aggregate {
+                visitors: 7,
+                visits: 3,
+                pageviews: 10,
+                views_per_visit: 3.33,
+                bounce_rate: 33.3,
+                visit_duration: 33.3,
+            }
+        );
+        let asked = store.asked.lock().unwrap();
+        assert_eq!(asked.len(), 1);
+        assert!(asked[0].params.contains(&Param::UInt(4)), "{:?}", asked[0].params);
+    }
+
+    #[test]
+    fn results_aggregate_without_rows_or_visits_has_no_ratios() {
+        let q = query(date!(2026 - 01 - 01), date!(2026 - 01 - 07));
+        let nothing = FixedStore::new(Vec::new());
+        assert_eq!(run(aggregate(&nothing, Dialect::DataFusion, &q)).unwrap(), Aggregate::default());
+
+        let empty = batch(vec![("visitors", Arc::new(Int64Array::from(Vec::<i64>::new())) as ArrayRef)]);
+        let events_only = batch(vec![
+            ("visitors", Arc::new(Int64Array::from(vec![None::<i64>])) as ArrayRef),
+            ("visits", Arc::new(Int64Array::from(vec![0])) as ArrayRef),
+            ("pageviews", Arc::new(Int64Array::from(vec![5])) as ArrayRef),
+            ("bounces", Arc::new(Int64Array::from(vec![None::<i64>])) as ArrayRef),
+            ("duration_ms", Arc::new(Float64Array::from(vec![None::<f64>])) as ArrayRef),
+        ]);
+        let store = FixedStore::new(vec![empty, events_only]);
+        assert_eq!(
+            run(aggregate(&store, Dialect::DataFusion, &q)).unwrap(),
+            Aggregate { pageviews: 5, ..Aggregate::default() }
+        );
+    }
+
+    #[test]
+    fn results_timeseries_by_day_sorts_buckets_and_fills_empty_days() {
+        let rows = batch(vec![
+            ("bucket", Arc::new(StringArray::from(vec!["2026-01-03", "2026-01-01"])) as ArrayRef),
+            ("visitors", Arc::new(Int64Array::from(vec![5, 2])) as ArrayRef),
+            ("visits", Arc::new(UInt64Array::from(vec![6u64, 2])) as ArrayRef),
+            ("pageviews", Arc::new(Int32Array::from(vec![9, 3])) as ArrayRef),
+        ]);
+        let store = FixedStore::new(vec![rows]);
+        let q = query(date!(2026 - 01 - 01), date!(2026 - 01 - 03));
+        let got = run(timeseries(&store, Dialect::DataFusion, &q, Interval::Day)).unwrap();
+        assert_eq!(
+            got,
+            vec![point(JAN_1_MS, 2, 2, 3), point(JAN_1_MS + DAY_MS, 0, 0, 0), point(JAN_1_MS + 2 * DAY_MS, 5, 6, 9)]
+        );
+    }
+
+    #[test]
+    fn results_timeseries_by_hour_merges_batches_of_timestamps() {
+        let noon_us = (JAN_1_MS + 12 * HOUR_MS) * 1_000;
+        let ten_us = (JAN_1_MS + 10 * HOUR_MS) * 1_000;
+        let rows = |bucket_us: i64, n: i64| {
+            batch(vec![
+                ("bucket", Arc::new(TimestampMicrosecondArray::from(vec![bucket_us]).with_timezone("UTC")) as ArrayRef),
+                ("visitors", Arc::new(Int64Array::from(vec![n])) as ArrayRef),
+                ("visits", Arc::new(Int64Array::from(vec![n + 1])) as ArrayRef),
+                ("pageviews", Arc::new(Int64Array::from(vec![n + 2])) as ArrayRef),
+            ])
+        };
+        let store = FixedStore::new(vec![rows(noon_us, 4), rows(ten_us, 1)]);
+        let q = Query {
+            site: 4,
+            range: TimeRange { from: datetime!(2026-01-01 10:00 UTC), to: datetime!(2026-01-01 13:00 UTC) },
+            filters: Vec::new(),
+        };
+        let got = run(timeseries(&store, Dialect::DataFusion, &q, Interval::Hour)).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                point(JAN_1_MS + 10 * HOUR_MS, 1, 2, 3),
+                point(JAN_1_MS + 11 * HOUR_MS, 0, 0, 0),
+                point(JAN_1_MS + 12 * HOUR_MS, 4, 5, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn results_timeseries_by_week_starts_buckets_on_monday() {
+        let rows = batch(vec![
+            ("bucket", dictionary(vec!["2026-01-05"])),
+            ("visitors", Arc::new(Int64Array::from(vec![8])) as ArrayRef),
+            ("visits", Arc::new(Int64Array::from(vec![9])) as ArrayRef),
+            ("pageviews", Arc::new(Int64Array::from(vec![20])) as ArrayRef),
+        ]);
+        let store = FixedStore::new(vec![rows]);
+        // 2026-01-01 is a Thursday: its week began on Monday 2025-12-29.
+        let q = query(date!(2026 - 01 - 01), date!(2026 - 01 - 14));
+        let got = run(timeseries(&store, Dialect::DataFusion, &q, Interval::Week)).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                point(JAN_1_MS - 3 * DAY_MS, 0, 0, 0),
+                point(JAN_1_MS + 4 * DAY_MS, 8, 9, 20),
+                point(JAN_1_MS + 11 * DAY_MS, 0, 0, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn results_breakdown_keeps_the_store_order_across_batches() {
+        let first = batch(vec![
+            ("value", dictionary(vec!["DE", "(unknown)"])),
+            ("visitors", Arc::new(Int64Array::from(vec![12, 3])) as ArrayRef),
+            ("visits", Arc::new(UInt64Array::from(vec![15u64, 3])) as ArrayRef),
+            ("pageviews", Arc::new(Int32Array::from(vec![40, 4])) as ArrayRef),
+            ("events", Arc::new(Int64Array::from(vec![Some(2), None])) as ArrayRef),
+        ]);
+        let second = batch(vec![
+            ("value", Arc::new(StringArray::from(vec!["FR"])) as ArrayRef),
+            ("visitors", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("visits", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("pageviews", Arc::new(Int64Array::from(vec![2])) as ArrayRef),
+            ("events", Arc::new(Int64Array::from(vec![0])) as ArrayRef),
+        ]);
+        let store = FixedStore::new(vec![first, second]);
+        let q = query(date!(2026 - 01 - 01), date!(2026 - 01 - 07));
+        let got = run(breakdown(&store, Dialect::DataFusion, &q, &Dimension::Country, 10)).unwrap();
+        let row = |value: &str, visitors, visits, pageviews, events| BreakdownRow {
+            value: value.to_owned(),
+            visitors,
+            visits,
+            pageviews,
+            events,
+        };
+        assert_eq!(got, vec![row("DE", 12, 15, 40, 2), row("(unknown)", 3, 3, 4, 0), row("FR", 1, 1, 2, 0)]);
+        assert!(store.asked.lock().unwrap()[0].sql.contains("LIMIT 10"));
+    }
+}

@@ -247,16 +247,266 @@ impl TableProvider for HotTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::{Int64Array, StringArray, TimestampMillisecondArray, UInt32Array};
+    use datafusion::prelude::SessionContext;
     use time::macros::date;
 
     const DAY: Date = date!(2026 - 01 - 10);
+    const NEXT_DAY: Date = date!(2026 - 01 - 11);
 
     fn rows(n: usize) -> Vec<StoredRow> {
         (0..n).map(|i| crate::wal::tests::row(i as i64)).collect()
     }
 
+    /// Rows of `site`, one per timestamp.
+    fn site_rows(site: u32, ts: &[i64]) -> Vec<StoredRow> {
+        ts.iter().map(|&t| StoredRow { site, ..crate::wal::tests::row(t) }).collect()
+    }
+
     fn count(tier: &HotTier) -> usize {
         tier.snapshot().iter().map(RecordBatch::num_rows).sum()
+    }
+
+    fn sizes(batches: &[RecordBatch]) -> Vec<usize> {
+        batches.iter().map(RecordBatch::num_rows).collect()
+    }
+
+    fn timestamps(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let ts = b.column_by_name("ts").unwrap().as_any().downcast_ref::<TimestampMillisecondArray>().unwrap();
+                (0..b.num_rows()).map(|i| ts.value(i)).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn sites(batches: &[RecordBatch]) -> Vec<u32> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let site = b.column_by_name("site").unwrap().as_any().downcast_ref::<UInt32Array>().unwrap();
+                (0..b.num_rows()).map(|i| site.value(i)).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn day_column(batches: &[RecordBatch]) -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let day = b.column_by_name("day").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+                (0..b.num_rows()).map(|i| day.value(i).to_owned()).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// `(site, rows)` of table `hot`, by site.
+    async fn site_counts(ctx: &SessionContext) -> Vec<(u32, i64)> {
+        let sql = "SELECT site, count(*) AS n FROM hot GROUP BY site ORDER BY site";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let site = b.column(0).as_any().downcast_ref::<UInt32Array>().unwrap();
+                let n = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+                (0..b.num_rows()).map(|i| (site.value(i), n.value(i))).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hot_pushed_rows_are_counted_per_day_and_visible_as_batches() {
+        let tier = HotTier::default();
+        assert!(tier.snapshot().is_empty());
+        assert!(tier.days().is_empty());
+        tier.push(DAY, 1, site_rows(2, &[10, 11]));
+        tier.push(NEXT_DAY, 2, site_rows(3, &[20]));
+        tier.push(DAY, 3, site_rows(4, &[12]));
+        assert_eq!(tier.days(), vec![(DAY, 3), (NEXT_DAY, 1)]);
+        assert_eq!(tier.live_days(), vec![(DAY, 3), (NEXT_DAY, 1)]);
+        assert!(tier.holds_day(DAY));
+        assert!(tier.holds_day(NEXT_DAY));
+        assert!(!tier.holds_day(date!(2026 - 01 - 12)));
+
+        let batches = tier.snapshot();
+        assert_eq!(sizes(&batches), vec![3, 1], "one batch per day, days in order");
+        assert!(batches.iter().all(|b| b.schema() == *SCHEMA));
+        assert_eq!(timestamps(&batches), vec![10, 11, 12, 20]);
+        assert_eq!(sites(&batches), vec![2, 2, 4, 3]);
+        assert_eq!(day_column(&batches), vec!["2026-01-10", "2026-01-10", "2026-01-10", "2026-01-11"]);
+        assert_eq!(sizes(&tier.snapshot()), vec![3, 1], "a second snapshot repeats no row");
+    }
+
+    #[test]
+    fn hot_convert_at_pending_rows_become_a_batch() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, rows(CONVERT_AT - 1));
+        {
+            let days = tier.lock();
+            let live = &days[&DAY].live;
+            assert_eq!(live.pending.len(), CONVERT_AT - 1);
+            assert!(live.batches.is_empty());
+        }
+        tier.push(DAY, 1, rows(1));
+        {
+            let days = tier.lock();
+            let live = &days[&DAY].live;
+            assert!(live.pending.is_empty());
+            assert_eq!(sizes(&live.batches), vec![CONVERT_AT]);
+            assert_eq!(live.rows, CONVERT_AT);
+        }
+        tier.push(DAY, 2, rows(3));
+        assert_eq!(sizes(&tier.snapshot()), vec![CONVERT_AT, 3]);
+        assert_eq!(tier.days(), vec![(DAY, CONVERT_AT + 3)]);
+    }
+
+    #[test]
+    fn hot_small_batches_merge_once_more_than_compact_after_pile_up() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, rows(CONVERT_AT));
+        for i in 0..COMPACT_AFTER {
+            tier.push(DAY, 1, rows(1));
+            assert_eq!(tier.snapshot().len(), i + 2, "the large batch and {} small ones", i + 1);
+        }
+        tier.push(DAY, 1, rows(1));
+        assert_eq!(sizes(&tier.snapshot()), vec![CONVERT_AT, COMPACT_AFTER + 1], "only the small batches merge");
+        assert_eq!(count(&tier), CONVERT_AT + COMPACT_AFTER + 1);
+    }
+
+    #[test]
+    fn hot_freeze_moves_live_rows_into_a_chunk_and_new_rows_start_a_fresh_buffer() {
+        let tier = HotTier::default();
+        assert!(tier.freeze(DAY).is_none(), "no rows, no chunk");
+        tier.push(DAY, 3, rows(2));
+        tier.push(DAY, 4, rows(3));
+        tier.push(NEXT_DAY, 5, rows(1));
+        let chunk = tier.freeze(DAY).expect("live rows");
+        assert_eq!(chunk.day, DAY);
+        assert_eq!(chunk.seq, 0);
+        assert_eq!(chunk.rows, 5);
+        assert_eq!(chunk.segments, BTreeSet::from([3, 4]));
+        assert!(tier.holds(&chunk));
+        assert_eq!(tier.live_days(), vec![(NEXT_DAY, 1)], "the frozen day has no live rows left");
+        assert_eq!(tier.days(), vec![(DAY, 5), (NEXT_DAY, 1)]);
+        {
+            let days = tier.lock();
+            let live = &days[&DAY].live;
+            assert!(live.pending.is_empty() && live.batches.is_empty() && live.segments.is_empty());
+        }
+
+        tier.push(DAY, 6, rows(4));
+        assert_eq!(chunk.rows, 5, "a frozen chunk takes no more rows");
+        assert_eq!(tier.live_days(), vec![(DAY, 4), (NEXT_DAY, 1)]);
+        assert_eq!(tier.days(), vec![(DAY, 9), (NEXT_DAY, 1)]);
+        let second = tier.freeze(DAY).expect("new live rows");
+        assert_eq!((second.day, second.seq, second.rows), (DAY, 1, 4));
+        assert_eq!(second.segments, BTreeSet::from([6]));
+        assert_eq!(count(&tier), 10);
+    }
+
+    #[test]
+    fn hot_frozen_chunk_batches_hold_exactly_its_rows() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, site_rows(1, &[10, 11, 12]));
+        assert_eq!(count(&tier), 3, "a query seals the pending rows into a batch");
+        tier.push(DAY, 1, site_rows(2, &[13]));
+        let chunk = tier.freeze(DAY).unwrap();
+        tier.push(DAY, 2, site_rows(3, &[20, 21]));
+
+        assert_eq!(sizes(chunk.batches()), vec![3, 1], "the sealed batch, then the rows still pending");
+        assert_eq!(timestamps(chunk.batches()), vec![10, 11, 12, 13]);
+        assert_eq!(sites(chunk.batches()), vec![1, 1, 1, 2]);
+        assert_eq!(day_column(chunk.batches()), vec!["2026-01-10"; 4]);
+        assert!(std::ptr::eq(chunk.batches(), chunk.batches()), "converted once");
+        let mut all = timestamps(&tier.snapshot());
+        all.sort_unstable();
+        assert_eq!(all, vec![10, 11, 12, 13, 20, 21]);
+    }
+
+    #[test]
+    fn hot_frozen_lists_chunks_in_the_order_frozen() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, rows(1));
+        tier.push(NEXT_DAY, 2, rows(2));
+        let later_day = tier.freeze(NEXT_DAY).unwrap();
+        let earlier_day = tier.freeze(DAY).unwrap();
+        assert_eq!((later_day.seq, earlier_day.seq), (0, 1));
+        let order: Vec<(Date, u64, usize)> = tier.frozen().iter().map(|c| (c.day, c.seq, c.rows)).collect();
+        assert_eq!(order, vec![(NEXT_DAY, 0, 2), (DAY, 1, 1)]);
+        assert!(tier.live_days().is_empty());
+        assert_eq!(tier.days(), vec![(DAY, 1), (NEXT_DAY, 2)]);
+    }
+
+    #[test]
+    fn hot_release_removes_the_chunk_and_then_the_empty_day() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, rows(2));
+        let first = tier.freeze(DAY).unwrap();
+        tier.push(DAY, 2, rows(3));
+        let second = tier.freeze(DAY).unwrap();
+        assert_eq!(tier.frozen().iter().map(|c| c.seq).collect::<Vec<_>>(), vec![0, 1]);
+
+        tier.release(&first);
+        assert!(!tier.holds(&first));
+        assert!(tier.holds(&second));
+        let frozen = tier.frozen();
+        assert_eq!(frozen.len(), 1);
+        assert!(Arc::ptr_eq(&frozen[0], &second));
+        assert_eq!(tier.days(), vec![(DAY, 3)]);
+        assert_eq!(count(&tier), 3);
+
+        tier.release(&first);
+        assert_eq!(tier.days(), vec![(DAY, 3)], "releasing twice changes nothing");
+
+        tier.release(&second);
+        assert!(tier.frozen().is_empty());
+        assert!(!tier.holds_day(DAY));
+        assert!(tier.days().is_empty());
+        assert_eq!(count(&tier), 0);
+    }
+
+    #[test]
+    fn hot_remove_forgets_the_days_live_and_frozen_rows() {
+        let tier = HotTier::default();
+        tier.push(DAY, 1, rows(2));
+        let chunk = tier.freeze(DAY).unwrap();
+        tier.push(DAY, 2, rows(3));
+        tier.push(NEXT_DAY, 3, rows(4));
+
+        tier.remove(DAY);
+        assert!(!tier.holds_day(DAY));
+        assert!(!tier.holds(&chunk), "a chunk of a destroyed day is not written");
+        assert!(tier.frozen().is_empty());
+        assert_eq!(tier.days(), vec![(NEXT_DAY, 4)]);
+        assert_eq!(tier.live_days(), vec![(NEXT_DAY, 4)]);
+        assert_eq!(count(&tier), 4);
+
+        tier.release(&chunk);
+        tier.remove(DAY);
+        assert_eq!(tier.days(), vec![(NEXT_DAY, 4)], "releasing or removing again changes nothing");
+        tier.push(DAY, 4, rows(1));
+        assert_eq!(tier.days(), vec![(DAY, 1), (NEXT_DAY, 4)], "the day starts afresh");
+        assert_eq!(tier.freeze(DAY).map(|c| c.rows), Some(1));
+    }
+
+    #[tokio::test]
+    async fn hot_table_scans_see_the_rows_held_at_each_query() {
+        let tier = Arc::new(HotTier::default());
+        let ctx = SessionContext::new();
+        ctx.register_table("hot", Arc::new(HotTable(tier.clone()))).unwrap();
+        assert!(site_counts(&ctx).await.is_empty());
+
+        tier.push(DAY, 1, site_rows(1, &[10, 11]));
+        tier.push(NEXT_DAY, 2, site_rows(2, &[20]));
+        assert_eq!(site_counts(&ctx).await, vec![(1, 2), (2, 1)]);
+
+        let chunk = tier.freeze(DAY).unwrap();
+        tier.push(DAY, 3, site_rows(2, &[12, 13]));
+        assert_eq!(site_counts(&ctx).await, vec![(1, 2), (2, 3)], "frozen and live rows, each once");
+
+        tier.release(&chunk);
+        assert_eq!(site_counts(&ctx).await, vec![(2, 3)]);
     }
 
     #[test]

@@ -222,3 +222,239 @@ impl datafusion::datasource::TableProvider for RollupTable {
         )?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, Int32Array, Int64Array, StringArray, UInt32Array, UInt64Array};
+    use datafusion::prelude::SessionContext;
+    use time::macros::date;
+
+    use crate::aggregates::Aggregates;
+    use crate::crypto::Key;
+    use crate::keyring::Keyring;
+
+    const DAY: time::Date = date!(2026 - 01 - 10);
+    const NEXT_DAY: time::Date = date!(2026 - 01 - 11);
+
+    struct Spec;
+
+    impl RollupSpec for Spec {
+        fn day_sql(&self) -> String {
+            "SELECT site FROM cold WHERE day = $1".to_owned()
+        }
+
+        fn mergeable(&self, dim: &str) -> bool {
+            dim == "browser"
+        }
+    }
+
+    /// Rollup rows `(site, dim, value, visitors)`; the other metrics follow from the visitors.
+    fn rows(cells: &[(u32, &str, Option<&str>, i64)]) -> RecordBatch {
+        let metric = |f: fn(i64) -> i64| -> ArrayRef { Arc::new(cells.iter().map(|c| f(c.3)).collect::<Int64Array>()) };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(cells.iter().map(|c| c.0).collect::<UInt32Array>()),
+            Arc::new(cells.iter().map(|c| Some(c.1)).collect::<StringArray>()),
+            Arc::new(cells.iter().map(|c| c.2).collect::<StringArray>()),
+            metric(|v| v),
+            metric(|v| v + 1),
+            metric(|v| 2 * v),
+            metric(|_| 0),
+            metric(|_| 1),
+            metric(|v| 1_000 * v),
+        ];
+        RecordBatch::try_new(ROLLUP_FILE_SCHEMA.clone(), columns).unwrap()
+    }
+
+    fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Vec<Option<&'a str>> {
+        batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap().iter().collect()
+    }
+
+    fn uint32(batch: &RecordBatch, name: &str) -> Vec<u32> {
+        let col = batch.column_by_name(name).unwrap().as_any().downcast_ref::<UInt32Array>().unwrap();
+        assert_eq!(col.null_count(), 0, "{name} has nulls");
+        col.values().to_vec()
+    }
+
+    fn int64(batch: &RecordBatch, name: &str) -> Vec<i64> {
+        let col = batch.column_by_name(name).unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(col.null_count(), 0, "{name} has nulls");
+        col.values().to_vec()
+    }
+
+    /// `(day, site, visitors)` of rollup rows with their day, sorted.
+    fn cells(batches: &[RecordBatch]) -> Vec<(String, u32, i64)> {
+        let mut out: Vec<(String, u32, i64)> = batches
+            .iter()
+            .flat_map(|b| {
+                let day = strings(b, "day");
+                let site = uint32(b, "site");
+                let visitors = int64(b, "visitors");
+                (0..b.num_rows()).map(|i| (day[i].unwrap().to_owned(), site[i], visitors[i])).collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn cell(day: &str, site: u32, visitors: i64) -> (String, u32, i64) {
+        (day.to_owned(), site, visitors)
+    }
+
+    /// A keyring, aggregates and rollup folder in `dir`.
+    fn open(dir: &Path) -> (Arc<Keyring>, Arc<Aggregates>, PathBuf) {
+        let master = Key::random();
+        let keyring = Arc::new(Keyring::open(master.clone(), dir.join("keyring")).unwrap());
+        let aggregates = Arc::new(Aggregates::open(dir.join("aggregates"), master).unwrap());
+        (keyring, aggregates, dir.join("rollups"))
+    }
+
+    #[test]
+    fn rollup_conform_casts_to_the_file_schema_and_turns_null_sums_into_zero() {
+        let result = RecordBatch::try_from_iter(vec![
+            ("duration_ms", Arc::new(Int64Array::from(vec![Some(1_500), None])) as ArrayRef),
+            ("bounces", Arc::new(Int64Array::from(vec![None, Some(1)])) as ArrayRef),
+            ("events", Arc::new(UInt64Array::from(vec![4, 0])) as ArrayRef),
+            ("pageviews", Arc::new(Int32Array::from(vec![Some(7), None])) as ArrayRef),
+            ("visits", Arc::new(UInt64Array::from(vec![3, 1])) as ArrayRef),
+            ("visitors", Arc::new(Int64Array::from(vec![2, 1])) as ArrayRef),
+            ("value", Arc::new(StringArray::from(vec![Some("/"), None])) as ArrayRef),
+            ("dim", Arc::new(StringArray::from(vec![Some("page"), None])) as ArrayRef),
+            ("site", Arc::new(Int64Array::from(vec![5, 6])) as ArrayRef),
+            ("extra", Arc::new(Int64Array::from(vec![9, 9])) as ArrayRef),
+        ])
+        .unwrap();
+        let rollup = conform(&result).unwrap();
+        assert_eq!(rollup.schema(), *ROLLUP_FILE_SCHEMA, "file columns only, in file order");
+        assert_eq!(rollup.num_rows(), 2);
+        assert_eq!(uint32(&rollup, "site"), vec![5, 6]);
+        assert_eq!(strings(&rollup, "dim"), vec![Some("page"), Some("")]);
+        assert_eq!(strings(&rollup, "value"), vec![Some("/"), None], "value stays nullable");
+        assert_eq!(int64(&rollup, "visitors"), vec![2, 1]);
+        assert_eq!(int64(&rollup, "visits"), vec![3, 1]);
+        assert_eq!(int64(&rollup, "pageviews"), vec![7, 0]);
+        assert_eq!(int64(&rollup, "events"), vec![4, 0]);
+        assert_eq!(int64(&rollup, "bounces"), vec![0, 1]);
+        assert_eq!(int64(&rollup, "duration_ms"), vec![1_500, 0]);
+    }
+
+    #[test]
+    fn rollup_conform_keeps_conforming_rows_and_names_a_missing_column() {
+        let full = rows(&[(1, "page", Some("/"), 2), (2, "", None, 5)]);
+        assert_eq!(conform(&full).unwrap(), full);
+
+        let schema = full.schema();
+        let without_bounces = schema
+            .fields()
+            .iter()
+            .zip(full.columns())
+            .filter(|(f, _)| f.name() != "bounces")
+            .map(|(f, c)| (f.name().clone(), c.clone()));
+        let partial = RecordBatch::try_from_iter(without_bounces).unwrap();
+        assert_eq!(conform(&partial).unwrap_err().to_string(), "rollup query lacks column bounces");
+    }
+
+    #[test]
+    fn rollup_with_day_adds_the_day_column() {
+        let rollup = rows(&[(1, "page", Some("/"), 2), (2, "", None, 5)]);
+        let with = with_day(&rollup, "2026-01-10").unwrap();
+        assert_eq!(with.schema(), *ROLLUP_SCHEMA);
+        let names: Vec<&str> = ROLLUP_SCHEMA.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names.join(","), "site,dim,value,visitors,visits,pageviews,events,bounces,duration_ms,day");
+        assert_eq!(strings(&with, "day"), vec![Some("2026-01-10"), Some("2026-01-10")]);
+        assert_eq!(uint32(&with, "site"), vec![1, 2]);
+        assert_eq!(int64(&with, "pageviews"), vec![4, 10]);
+        assert!(with_day(&with, "2026-01-10").is_err(), "a batch that has its day already does not fit");
+    }
+
+    #[test]
+    fn rollup_day_query_binds_the_day_as_its_only_parameter() {
+        let query = day_query(&Spec, "2026-01-10");
+        assert_eq!(query.sql, "SELECT site FROM cold WHERE day = $1");
+        assert_eq!(query.params, vec![crate::Param::Text("2026-01-10".to_owned())]);
+    }
+
+    #[test]
+    fn rollup_sites_of_lists_each_site_once_in_order() {
+        let rollup = rows(&[(3, "", None, 1), (1, "", None, 1), (3, "page", Some("/"), 1), (2, "", None, 1)]);
+        assert_eq!(sites_of(&rollup), vec![1, 2, 3]);
+        assert_eq!(sites_of(&with_day(&rollup, "2026-01-10").unwrap()), vec![1, 2, 3]);
+        assert!(sites_of(&RecordBatch::new_empty(ROLLUP_FILE_SCHEMA.clone())).is_empty());
+        let no_site =
+            RecordBatch::try_from_iter(vec![("dim", Arc::new(StringArray::from(vec!["page"])) as ArrayRef)]).unwrap();
+        assert!(sites_of(&no_site).is_empty());
+    }
+
+    #[test]
+    fn rollup_cache_loads_readable_rollups_and_aggregates_of_sites_not_rolled_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keyring, aggregates, rollups) = open(dir.path());
+        let old = date!(2026 - 01 - 08);
+        let destroyed = NEXT_DAY;
+        let damaged = date!(2026 - 01 - 12);
+        let rollup = rows(&[(1, "", None, 10), (2, "", None, 20)]);
+        crate::cold::write_encrypted_file(&rollups, &keyring, DAY, "rollup.parquet", &rollup).unwrap();
+        let gone = rows(&[(1, "", None, 30)]);
+        crate::cold::write_encrypted_file(&rollups, &keyring, destroyed, "rollup.parquet", &gone).unwrap();
+        assert!(keyring.destroy(destroyed).unwrap());
+        keyring.get_or_create(damaged).unwrap();
+        let damaged_dir = crate::cold::day_dir(&rollups, damaged);
+        std::fs::create_dir_all(&damaged_dir).unwrap();
+        std::fs::write(damaged_dir.join("rollup.parquet"), b"not a parquet file").unwrap();
+        aggregates.add(old, &rows(&[(1, "", None, 4)])).unwrap();
+        aggregates.add(DAY, &rows(&[(1, "", None, 99), (3, "", None, 5)])).unwrap();
+
+        let cache = RollupCache::new(rollups, keyring, aggregates);
+        let expected = vec![
+            cell("2026-01-08", 1, 4),
+            cell("2026-01-10", 1, 10),
+            cell("2026-01-10", 2, 20),
+            cell("2026-01-10", 3, 5),
+        ];
+        assert_eq!(cells(&cache.batches().unwrap()), expected);
+    }
+
+    #[test]
+    fn rollup_cache_follows_puts_and_removes_once_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keyring, aggregates, rollups) = open(dir.path());
+        let cache = RollupCache::new(rollups, keyring, aggregates);
+        let day_rows =
+            |site: u32, visitors: i64, day: &str| with_day(&rows(&[(site, "", None, visitors)]), day).unwrap();
+
+        cache.put(DAY, day_rows(1, 7, "2026-01-10"));
+        assert!(cache.batches().unwrap().is_empty(), "until first use the files are the only source");
+
+        cache.put(DAY, day_rows(1, 7, "2026-01-10"));
+        cache.put(NEXT_DAY, day_rows(2, 8, "2026-01-11"));
+        assert_eq!(cells(&cache.batches().unwrap()), vec![cell("2026-01-10", 1, 7), cell("2026-01-11", 2, 8)]);
+
+        cache.put(DAY, day_rows(1, 9, "2026-01-10"));
+        cache.remove(NEXT_DAY);
+        assert_eq!(cells(&cache.batches().unwrap()), vec![cell("2026-01-10", 1, 9)]);
+    }
+
+    #[tokio::test]
+    async fn rollup_table_serves_the_cached_rows_to_sql() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keyring, aggregates, rollups) = open(dir.path());
+        let cache = Arc::new(RollupCache::new(rollups, keyring, aggregates));
+        assert!(cache.batches().unwrap().is_empty());
+        cache.put(DAY, with_day(&rows(&[(1, "", None, 3), (1, "page", Some("/"), 2)]), "2026-01-10").unwrap());
+        cache.put(NEXT_DAY, with_day(&rows(&[(1, "", None, 4)]), "2026-01-11").unwrap());
+
+        let ctx = SessionContext::new();
+        ctx.register_table("rollups", Arc::new(RollupTable(cache))).unwrap();
+        let sql = "SELECT day, sum(visitors) AS visitors FROM rollups WHERE dim = '' GROUP BY day ORDER BY day";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let mut got = Vec::new();
+        for b in &batches {
+            let day = cast(b.column(0), &DataType::Utf8).unwrap();
+            let day = day.as_any().downcast_ref::<StringArray>().unwrap();
+            let visitors = cast(b.column(1), &DataType::Int64).unwrap();
+            let visitors = visitors.as_any().downcast_ref::<Int64Array>().unwrap();
+            got.extend((0..b.num_rows()).map(|i| (day.value(i).to_owned(), visitors.value(i))));
+        }
+        assert_eq!(got, vec![("2026-01-10".to_owned(), 3), ("2026-01-11".to_owned(), 4)]);
+    }
+}

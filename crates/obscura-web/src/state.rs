@@ -11,9 +11,28 @@ use obscura_store::meta::MetaStore;
 
 use crate::sessions::Sessions;
 
-/// What every handler shares; cloned for every request, so every field is cheap to clone.
+/// What every handler shares. Axum clones the state for every request, so it is one shared
+/// pointer: a clone is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    /// The state handlers share.
+    pub fn new(shared: SharedState) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct SharedState {
     /// The ingest pipeline events go through, with its counters.
     pub pipeline: Arc<Pipeline>,
     /// The event store statistics are read from.
@@ -38,8 +57,7 @@ pub struct AppState {
     pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
     /// Served to browsers over HTTPS (the public URL says so): HSTS and `Secure` cookies.
     pub https: bool,
-    /// Settings the privacy policy reports and new sites start with. Shared: the state is
-    /// cloned for every request, and a clone should allocate nothing.
+    /// Settings the privacy policy reports and new sites start with.
     pub privacy: Arc<PrivacySettings>,
     /// Obscura's own access log (P8).
     pub access_log: Arc<obscura_store::access_log::AccessLog>,

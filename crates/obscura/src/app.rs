@@ -17,6 +17,7 @@ use obscura_store::meta::MetaStore;
 use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
 use obscura_web::AppState;
 use obscura_web::sessions::Sessions;
+use obscura_web::state::SharedState;
 
 use crate::config::Config;
 use crate::maintenance::Maintenance;
@@ -120,7 +121,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
             .with_visit_limits(config.limits.visits()),
     );
     let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
-    let state = AppState {
+    let state = AppState::new(SharedState {
         pipeline: pipeline.clone(),
         store: dyn_store,
         dialect: Dialect::DataFusion,
@@ -144,7 +145,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
             b"obscura policy versions v1",
             key.clone(),
         )),
-    };
+    });
     let maintenance = Maintenance::new(
         pipeline.clone(),
         state.store.clone(),

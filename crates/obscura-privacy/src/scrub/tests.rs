@@ -357,3 +357,39 @@ fn hardening_scrubber_odd_text_around_numbers_does_not_panic() {
     }
     assert_eq!(text("1733011200\u{A0}4155550132"), "1733011200\u{A0}[number]");
 }
+
+/// What the built-in scrubber makes of a table of inputs, each kind of personal data and the
+/// technical strings it must leave alone: one reviewed file (`snapshots/`) instead of an
+/// assertion per case. (Test data only: every value is invented.)
+#[test]
+fn p01_scrub_snapshot_of_a_table_of_cases() {
+    let cases = [
+        "contact jane.doe@example.com today",
+        "call +1 (415) 555-0134 or 020 7946 0958",
+        "card 4111 1111 1111 1111 exp 12/27",
+        "card 4111 1111 1111 1112 (bad checksum)",
+        "IBAN DE89 3704 0044 0532 0130 00",
+        "身份证 11010519491231002X",
+        "手机 13812345678",
+        "from 203.0.113.42 and 2001:db8::1",
+        "token=sk_live_51H8abcdefghijklmnopqrstuv",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl",
+        "at 48.85837, 2.29448 near the tower",
+        "/home/jdoe/projects/report.pdf",
+        "passport C01X00T47",
+        "jane%2Edoe%40example%2Ecom",
+        "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+        "/products/12345/reviews?page=2",
+        "version 1.2.3-beta+build.45, sha 3f786850e387550fdab836ed7e6dc881de23001b",
+        "order 2026-03-07T10:00:00Z #100234",
+        "uuid 123e4567-e89b-12d3-a456-426614174000",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+    ];
+    let mut out = String::new();
+    for case in cases {
+        let scrubbed = report(case);
+        let rules: Vec<&str> = scrubbed.findings.iter().map(|f| f.rule.as_str()).collect();
+        out.push_str(&format!("{case}\n    → {}    {rules:?}\n", scrubbed.text));
+    }
+    insta::assert_snapshot!(out);
+}

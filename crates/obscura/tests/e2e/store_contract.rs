@@ -6,15 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use obscura_model::raw::RawHeaders;
-use obscura_model::{Clock, Event, EventKind, ManualClock, RawHit};
-use obscura_privacy::SaltRing;
+use obscura_model::{Clock, Event, ManualClock};
 use obscura_query::Dialect;
 use obscura_query::sql::RollupSql;
 use obscura_store::crypto::Key;
 use obscura_store::{EmbeddedStore, EventStore, Param, SqlQuery, StoreOptions};
 use time::macros::{date, datetime};
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, Duration};
 
 /// A way to open a backend on a folder, again and again (reopening must find what was stored).
 trait Backend {
@@ -55,32 +53,6 @@ fn expected_visitors(site: u32, day: usize) -> u64 {
     if site == 1 { day as u64 + 1 } else { 2 }
 }
 
-/// A pageview of `path` by visitor number `visitor` of `site`, at `at`, through the real privacy
-/// boundary (`desensitize`).
-fn pageview(site: u32, visitor: u64, at: OffsetDateTime, path: &str) -> Event {
-    let headers = RawHeaders { user_agent: format!("agent {visitor}"), ..Default::default() };
-    let hash =
-        SaltRing::restore([(at.date(), [7; 32])], at).visitor_hash(at, site, [10, 0, 0, 1].into(), &headers.user_agent);
-    let raw = RawHit {
-        received_at: at,
-        site,
-        ip: [10, 0, 0, 1].into(),
-        headers,
-        kind: EventKind::Pageview,
-        name: None,
-        url: format!("https://site{site}.example{path}"),
-        referrer: None,
-        props: vec![],
-        screen_width: None,
-        engaged_ms: None,
-        returning: None,
-        days_since_last: None,
-        visit_count: None,
-    };
-    let page = obscura_privacy::page_url::normalize_page_keeping::<&str>(&raw.url, &[]).expect("valid URL");
-    obscura_ingest::desensitize::desensitize(raw, page, Default::default(), hash)
-}
-
 fn data_set() -> Vec<Event> {
     let mut events = Vec::new();
     for (d, day) in DAYS.iter().enumerate() {
@@ -89,7 +61,7 @@ fn data_set() -> Vec<Event> {
             let visitors = expected_visitors(site, d);
             for n in 0..expected_pageviews(site, d) {
                 let at = noon + Duration::seconds(n as i64);
-                events.push(pageview(site, n % visitors, at, &format!("/page/{}", n % 2)));
+                events.push(obscura_ingest::synthetic::pageview(site, n % visitors, at, &format!("/page/{}", n % 2)));
             }
         }
     }
@@ -131,8 +103,9 @@ async fn contract(backend: &dyn Backend, clock: &ManualClock) {
 
     // Appends are durable: acknowledged, then found again after reopening.
     let now = clock.now();
-    let appended: Vec<Event> =
-        (0..25).map(|n| pageview(1, n, now + Duration::milliseconds(n as i64), "/now")).collect();
+    let appended: Vec<Event> = (0..25)
+        .map(|n| obscura_ingest::synthetic::pageview(1, n, now + Duration::milliseconds(n as i64), "/now"))
+        .collect();
     store.append(appended).await.expect("append");
     assert_eq!(pageviews(store.as_ref(), 1, today).await, 25);
     drop(store);
