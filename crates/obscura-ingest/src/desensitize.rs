@@ -94,7 +94,6 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use obscura_enrich::{Device, Geo};
-    use obscura_model::raw::RawHeaders;
     use obscura_privacy::page_url::normalize_page;
     use obscura_privacy::salt::SaltRing;
     use time::OffsetDateTime;
@@ -104,22 +103,7 @@ mod tests {
     fn event_with(found: Enrichment) -> Event {
         let now = OffsetDateTime::now_utc();
         let ip = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
-        let raw = RawHit {
-            received_at: now,
-            site: 1,
-            ip,
-            headers: RawHeaders { user_agent: "test".into(), ..RawHeaders::default() },
-            kind: EventKind::Pageview,
-            name: None,
-            url: "https://shop.example/".into(),
-            referrer: None,
-            props: Vec::new(),
-            screen_width: None,
-            engaged_ms: None,
-            returning: None,
-            days_since_last: None,
-            visit_count: None,
-        };
+        let raw = crate::synthetic::raw_pageview(1, now, ip, "test", "https://shop.example/");
         let page = normalize_page(&raw.url).expect("valid page URL");
         let mut salts = SaltRing::new();
         salts.ensure_today(now);

@@ -433,22 +433,7 @@ mod tests {
     }
 
     fn hit(received_at: OffsetDateTime, ip: IpAddr, url: &str) -> RawHit {
-        RawHit {
-            received_at,
-            site: 0,
-            ip,
-            headers: RawHeaders { user_agent: CHROME.to_owned(), ..RawHeaders::default() },
-            kind: EventKind::Pageview,
-            name: None,
-            url: url.to_owned(),
-            referrer: None,
-            props: Vec::new(),
-            screen_width: None,
-            engaged_ms: None,
-            returning: None,
-            days_since_last: None,
-            visit_count: None,
-        }
+        crate::synthetic::raw_pageview(0, received_at, ip, CHROME, url)
     }
 
     fn context(opted_out: bool) -> RequestContext {

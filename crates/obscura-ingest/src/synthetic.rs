@@ -5,23 +5,21 @@
 use obscura_model::raw::RawHeaders;
 use obscura_model::{Event, EventKind, RawHit};
 use obscura_privacy::SaltRing;
+use std::net::IpAddr;
+
 use time::OffsetDateTime;
 
-/// A pageview of `https://site{site}.example{path}` at `at` by visitor number `visitor` (its
-/// User-Agent is `agent {visitor}`, its address 10.0.0.1), hashed under a fixed salt of `at`'s
-/// day: the same visitor number on the same site and day gives the same visitor hash.
-pub fn pageview(site: u32, visitor: u64, at: OffsetDateTime, path: &str) -> Event {
-    let headers = RawHeaders { user_agent: format!("agent {visitor}"), ..Default::default() };
-    let ip = [10, 0, 0, 1].into();
-    let hash = SaltRing::restore([(at.date(), [7; 32])], at).visitor_hash(at, site, ip, &headers.user_agent);
-    let raw = RawHit {
+/// A pageview hit as a decoder makes it: `url` at `at`, from `ip` with `user_agent`, nothing
+/// else sent.
+pub fn raw_pageview(site: u32, at: OffsetDateTime, ip: IpAddr, user_agent: &str, url: &str) -> RawHit {
+    RawHit {
         received_at: at,
         site,
         ip,
-        headers,
+        headers: RawHeaders { user_agent: user_agent.to_owned(), ..Default::default() },
         kind: EventKind::Pageview,
         name: None,
-        url: format!("https://site{site}.example{path}"),
+        url: url.to_owned(),
         referrer: None,
         props: vec![],
         screen_width: None,
@@ -29,7 +27,17 @@ pub fn pageview(site: u32, visitor: u64, at: OffsetDateTime, path: &str) -> Even
         returning: None,
         days_since_last: None,
         visit_count: None,
-    };
+    }
+}
+
+/// A pageview of `https://site{site}.example{path}` at `at` by visitor number `visitor` (its
+/// User-Agent is `agent {visitor}`, its address 10.0.0.1), hashed under a fixed salt of `at`'s
+/// day: the same visitor number on the same site and day gives the same visitor hash.
+pub fn pageview(site: u32, visitor: u64, at: OffsetDateTime, path: &str) -> Event {
+    let ip = [10, 0, 0, 1].into();
+    let url = format!("https://site{site}.example{path}");
+    let raw = raw_pageview(site, at, ip, &format!("agent {visitor}"), &url);
+    let hash = SaltRing::restore([(at.date(), [7; 32])], at).visitor_hash(at, site, ip, &raw.headers.user_agent);
     let page = obscura_privacy::page_url::normalize_page_keeping::<&str>(&raw.url, &[]).expect("a valid URL");
     crate::desensitize::desensitize(raw, page, Default::default(), hash)
 }

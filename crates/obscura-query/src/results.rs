@@ -210,8 +210,6 @@ mod tests {
     use super::*;
     use crate::model::TimeRange;
 
-    type StoreFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
     /// Answers every query with the same batches and keeps the queries it was asked.
     struct FixedStore {
         batches: Vec<RecordBatch>,
@@ -224,84 +222,42 @@ mod tests {
         }
     }
 
-    fn unused<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-        Box::pin(std::future::ready(Err(StoreError::Query("not used here".into()))))
+    fn unused<T>() -> Result<T, StoreError> {
+        Err(StoreError::Query("not used here".into()))
     }
 
+    #[async_trait::async_trait]
     impl EventStore for FixedStore {
-        fn append<'life0, 'async_trait>(&'life0 self, _events: Vec<Event>) -> StoreFuture<'async_trait, ()>
-        where
-            'life0: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn append(&self, _events: Vec<Event>) -> Result<(), StoreError> {
             unused()
         }
 
-        fn import<'life0, 'async_trait>(&'life0 self, _events: Vec<Event>) -> StoreFuture<'async_trait, ()>
-        where
-            'life0: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn import(&self, _events: Vec<Event>) -> Result<(), StoreError> {
             unused()
         }
 
-        fn query<'life0, 'life1, 'async_trait>(
-            &'life0 self,
-            query: &'life1 SqlQuery,
-        ) -> StoreFuture<'async_trait, Vec<RecordBatch>>
-        where
-            'life0: 'async_trait,
-            'life1: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
             self.asked.lock().unwrap().push(query.clone());
-            Box::pin(std::future::ready(Ok(self.batches.clone())))
+            Ok(self.batches.clone())
         }
 
-        fn destroy_day<'life0, 'async_trait>(&'life0 self, _day: Date) -> StoreFuture<'async_trait, ()>
-        where
-            'life0: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn destroy_day(&self, _day: Date) -> Result<(), StoreError> {
             unused()
         }
 
-        fn purge_sites<'life0, 'life1, 'async_trait>(
-            &'life0 self,
-            _day: Date,
-            _sites: &'life1 [u32],
-        ) -> StoreFuture<'async_trait, u64>
-        where
-            'life0: 'async_trait,
-            'life1: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn purge_sites(&self, _day: Date, _sites: &[u32]) -> Result<u64, StoreError> {
             unused()
         }
 
-        fn k_anonymous_rollup<'life0, 'life1, 'async_trait>(
-            &'life0 self,
-            _day: Date,
-            _sites: &'life1 [u32],
-            _k: u32,
-        ) -> StoreFuture<'async_trait, RecordBatch>
-        where
-            'life0: 'async_trait,
-            'life1: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn k_anonymous_rollup(&self, _day: Date, _sites: &[u32], _k: u32) -> Result<RecordBatch, StoreError> {
             unused()
         }
 
         fn keep_aggregates(&self, _day: Date, _rows: &RecordBatch) -> Result<(), StoreError> {
-            Err(StoreError::Query("not used here".into()))
+            unused()
         }
 
-        fn sites_of_day<'life0, 'async_trait>(&'life0 self, _day: Date) -> StoreFuture<'async_trait, Vec<u32>>
-        where
-            'life0: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn sites_of_day(&self, _day: Date) -> Result<Vec<u32>, StoreError> {
             unused()
         }
 
