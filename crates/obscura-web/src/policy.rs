@@ -177,3 +177,33 @@ pub async fn privacy_json(
 ) -> Response {
     respond(&state, &headers, &params, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use obscura_store::meta::{Collection, GeoLevel, Site};
+
+    use super::*;
+    use crate::state::PrivacySettings;
+
+    /// The policy's text as configured by default and for a site that collects less: one
+    /// reviewed file (`snapshots/`) shows what a change to the policy says.
+    #[test]
+    fn policy_text_snapshot_default_and_reduced_site() {
+        let privacy = PrivacySettings::default();
+        let reduced = Site {
+            id: 2,
+            domain: "shop.example".into(),
+            respect_dnt: false,
+            collect: Collection { geo: GeoLevel::Country, network: false, device: false, ..Collection::default() },
+            created_ms: 0,
+            retention_days: 90,
+        };
+        let text = |v: &Value| serde_json::to_string_pretty(v).expect("JSON");
+        let out = format!(
+            "-- defaults\n{}\n-- shop.example\n{}\n",
+            text(&inventory(None, &privacy)),
+            text(&inventory(Some(&reduced), &privacy))
+        );
+        insta::assert_snapshot!(out);
+    }
+}
