@@ -159,6 +159,11 @@ fn fill_gaps(points: Vec<SeriesPoint>, q: &Query, interval: Interval) -> Vec<Ser
     let origin: i64 = if interval == Interval::Week { 4 * 86_400_000 } else { 0 };
     let mut t = from - (from - origin).rem_euclid(step);
     while t < to {
+        // A point off the grid (a bucket that did not parse reads as 0) is skipped, not left to
+        // block every later bucket.
+        while it.peek().is_some_and(|p| p.bucket_ms < t) {
+            it.next();
+        }
         match it.peek() {
             Some(p) if p.bucket_ms == t => out.push(it.next().expect("peeked")),
             _ => out.push(SeriesPoint { bucket_ms: t, visitors: 0, visits: 0, pageviews: 0 }),
@@ -299,6 +304,20 @@ mod tests {
     const JAN_1_MS: i64 = 1_767_225_600_000;
     const DAY_MS: i64 = 86_400_000;
     const HOUR_MS: i64 = 3_600_000;
+
+    #[test]
+    fn results_time_series_skips_a_point_off_the_grid_and_keeps_the_later_ones() {
+        let q = Query {
+            site: 1,
+            range: TimeRange::days(time::macros::date!(2026 - 01 - 01), time::macros::date!(2026 - 01 - 03)).unwrap(),
+            filters: vec![],
+        };
+        let day = |d: i64| obscura_model::unix_ms(time::macros::datetime!(2026-01-01 00:00 UTC)) + d * 86_400_000;
+        let point = |bucket_ms: i64, visitors: u64| SeriesPoint { bucket_ms, visitors, visits: 1, pageviews: 1 };
+        let filled = fill_gaps(vec![point(0, 9), point(day(1), 2), point(day(2), 3)], &q, Interval::Day);
+        let visitors: Vec<(i64, u64)> = filled.iter().map(|p| (p.bucket_ms, p.visitors)).collect();
+        assert_eq!(visitors, [(day(0), 0), (day(1), 2), (day(2), 3)]);
+    }
 
     #[test]
     fn results_ints_read_every_integer_type_and_missing_values_as_zero() {
