@@ -218,7 +218,8 @@ impl<'a> AdminService<'a> {
             rules::password(password, "link passwords")?;
         }
         let expires_days = rules::expiry_days(expires_days)?;
-        let site = self.meta.get().site_by_domain(domain).map(|s| s.id);
+        // Reread: a site added by another process a moment ago must be found.
+        let site = self.meta.reload().site_by_domain(domain).map(|s| s.id);
         let site = site.ok_or_else(|| AdminError::NotFound(format!("no site {domain:?}")))?;
         let expires = rules::expires_ms(self.now_ms, expires_days);
         let (token, share) =
@@ -254,14 +255,17 @@ impl<'a> AdminService<'a> {
         self.meta.update(|m| change(m).map_err(anyhow::Error::from)).map_err(AdminError::from_update)
     }
 
+    /// Records a done action. The action stands even when its entry cannot be written: failing
+    /// it then would hide a change already saved (a new password or token shown nowhere, a removed
+    /// user's sessions left open), so the failure goes to the server's log for the operator.
     fn record(&self, action: &str, site: Option<&str>, detail: &str) -> Result<(), AdminError> {
         let Some(audit) = self.audit else { return Ok(()) };
         let actor = self.actor.audit_name();
         let entry = AuditEntry { ts_ms: self.now_ms, actor: &actor, action, site, detail };
-        audit.append(entry).map_err(|e| {
-            tracing::error!("cannot write the audit log: {e:#}");
-            AdminError::Storage(format!("done, but the audit log could not be written: {e:#}"))
-        })
+        if let Err(e) = audit.append(entry) {
+            tracing::error!(action, "done, but the audit log could not be written: {e:#}");
+        }
+        Ok(())
     }
 }
 
@@ -273,7 +277,7 @@ fn site_mut<'m>(m: &'m mut Metadata, domain: &str) -> Result<&'m mut Site, Admin
 fn site_ids(m: &Metadata, domains: &[String]) -> Result<Vec<u32>, AdminError> {
     domains
         .iter()
-        .map(|d| m.site_by_domain(d).map(|s| s.id).ok_or_else(|| AdminError::NotFound(format!("unknown site {d:?}"))))
+        .map(|d| m.site_by_domain(d).map(|s| s.id).ok_or_else(|| AdminError::Invalid(format!("unknown site {d:?}"))))
         .collect()
 }
 
@@ -322,7 +326,7 @@ mod tests {
         assert!(matches!(admin.add_user("vera", Role::Viewer, None, &[]), Err(AdminError::Invalid(_))));
         assert!(matches!(
             admin.add_user("vera", Role::Viewer, None, &["nowhere.example".into()]),
-            Err(AdminError::NotFound(_))
+            Err(AdminError::Invalid(_))
         ));
         let password = admin.add_user(" vera ", Role::Viewer, None, &["example.com".into()]).expect("viewer");
         assert_eq!(password.chars().count(), 16);

@@ -301,11 +301,18 @@ impl MetaStore {
         Ok(MetaStore { doc, cache: RwLock::new((Arc::new(meta), modified)), checked: Mutex::new(Instant::now()) })
     }
 
-    /// Rereads the file now if another process changed it, instead of at the next check (at
-    /// most a second later). Returns the current metadata.
+    /// Rereads the file now, whatever its modification time says (two writes within one tick
+    /// of the file system's clock look alike), instead of at the next check. Returns the
+    /// current metadata; on a read error, the last good copy.
     pub fn reload(&self) -> Arc<Metadata> {
-        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now() - RECHECK;
-        self.get()
+        let mut guard = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let modified = self.doc.modified();
+        match self.doc.load::<Metadata>() {
+            Ok(fresh) => *guard = (Arc::new(fresh), modified),
+            Err(e) => tracing::error!("cannot reload metadata, keeping the last good copy: {e:#}"),
+        }
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        guard.0.clone()
     }
 
     /// The current metadata, reloaded if another process changed the file.

@@ -171,6 +171,19 @@ fn architecture_md_web_feature_modules_import_no_other_feature_module() {
 }
 
 #[test]
+fn repository_docs_name_only_files_that_exist() {
+    for doc in ["PROMISES.md", "ARCHITECTURE.md"] {
+        let text = std::fs::read_to_string(repository().join(doc)).expect("the document");
+        let paths: Vec<&str> = text.split('`').filter(|part| part.starts_with("crates/")).collect();
+        assert!(paths.len() >= 5, "{doc} names files");
+        for path in paths {
+            let path = path.trim_end_matches('/');
+            assert!(repository().join(path).exists(), "{doc} names {path}, which does not exist");
+        }
+    }
+}
+
+#[test]
 fn repository_docs_checks_find_what_they_look_for() {
     assert_eq!(promise_number("p02_salts_destroyed_after_48h"), Some(2));
     assert_eq!(promise_number("hardening_p02_x"), None);
