@@ -26,7 +26,8 @@ pub fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Respo
         .ok_or_else(|| (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response())
 }
 
-/// The form, if it carries the session's CSRF token; otherwise the 403 to send.
+/// The form, if it carries the session's CSRF token; otherwise the 403 to send, or a 400 saying
+/// what is wrong with a form that does not parse (nothing is done either way).
 pub fn with_csrf<T>(
     session: &Session,
     form: Result<Form<T>, axum::extract::rejection::FormRejection>,
@@ -34,7 +35,11 @@ pub fn with_csrf<T>(
 ) -> Result<T, Response> {
     match form {
         Ok(Form(f)) if csrf(&f) == session.csrf => Ok(f),
-        _ => Err((StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response()),
+        Ok(_) => Err((StatusCode::FORBIDDEN, "missing or stale CSRF token").into_response()),
+        Err(rejection) => {
+            let message = format!("the form is incomplete or malformed: {}", rejection.body_text());
+            Err((StatusCode::BAD_REQUEST, message).into_response())
+        }
     }
 }
 
@@ -112,7 +117,7 @@ macro_rules! csrf_field {
 pub(crate) use csrf_field;
 
 /// A form posted by the signed-in user with their session's CSRF token; otherwise a redirect to
-/// the login page, or 403 for a missing or stale token (or a form that does not parse).
+/// the login page, 403 for a missing or stale token, or 400 for a form that does not parse.
 pub struct CsrfForm<T>(pub T);
 
 impl<T: DeserializeOwned + CsrfProtected + Send> FromRequest<AppState> for CsrfForm<T> {

@@ -38,6 +38,10 @@ async fn admin_web_errors_map_to_one_status_each_and_actions_are_audited() {
     assert_eq!(status, 400);
     let (status, _) = admin.post_form("/tokens/revoke", &[("id", "obs_nope")]).await;
     assert_eq!(status, 404);
+    // A form that does not parse says what is missing.
+    let (status, body) = admin.post_form("/users", &[("username", "vic"), ("sites", "")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("role"), "{body}");
 
     // Done actions go to the audit log as the signed-in user; refused ones leave nothing.
     let (status, page) = admin.post_form("/users", &[("username", "vic"), ("role", "analyst"), ("sites", "")]).await;
