@@ -135,6 +135,16 @@ async fn generate_load(
         }
         LoadKind::Realistic => {
             let profile = Arc::new(realistic_profile()?);
+            eprintln!(
+                "realistic load: addresses from {} public ranges{}, {} browser builds, new visitors every 5 events, the access log on",
+                profile.ranges(),
+                if profile.ranges() > 100_000 {
+                    " of the network operator database"
+                } else {
+                    " (built-in; run scripts/fetch-data for the real list)"
+                },
+                profile.browsers().len()
+            );
             let event = realistic_event(url, profile);
             load(connections, duration, move |c, i| event(c, i + first)).await
         }
@@ -144,8 +154,8 @@ async fn generate_load(
         phase.ok,
         phase.failed,
         phase.elapsed.as_micros(),
-        phase.percentile_us(0.5),
-        phase.percentile_us(0.99)
+        (phase.p50_ms * 1000.0).round() as u64,
+        (phase.p99_ms * 1000.0).round() as u64
     );
     if let Some(path) = samples {
         let (now, epoch_now) = (Instant::now(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?);
@@ -194,7 +204,8 @@ async fn load_from_process(
         ok,
         failed,
         elapsed: StdDuration::from_micros(elapsed_us),
-        latency_us: Some((p50_us, p99_us)),
+        p50_ms: p50_us as f64 / 1000.0,
+        p99_ms: p99_us as f64 / 1000.0,
         samples: Vec::new(),
     };
     if let Some(path) = keep_samples {
@@ -242,28 +253,16 @@ struct Phase {
     ok: u64,
     failed: u64,
     elapsed: StdDuration,
-    /// p50 and p99 latency (µs) when measured by a load-generator process.
-    latency_us: Option<(u64, u64)>,
-    /// When each request was sent, and how long its answer took (µs).
+    /// Median and 99th-percentile latency, in ms.
+    p50_ms: f64,
+    p99_ms: f64,
+    /// When each request was sent, and how long its answer took (µs); only when asked for.
     samples: Vec<(Instant, u32)>,
 }
 
 impl Phase {
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
-    }
-
-    /// The `p` quantile of the latencies (0.5 or 0.99 when measured by another process), in ms.
-    fn percentile(&self, p: f64) -> f64 {
-        match self.latency_us {
-            Some((p50, _)) if p == 0.5 => p50 as f64 / 1000.0,
-            Some((_, p99)) if p == 0.99 => p99 as f64 / 1000.0,
-            _ => percentile(self.samples.iter().map(|(_, us)| *us).collect(), p),
-        }
-    }
-
-    fn percentile_us(&self, p: f64) -> u64 {
-        (self.percentile(p) * 1000.0).round() as u64
     }
 }
 
@@ -305,7 +304,8 @@ where
             (ok, failed, samples)
         }));
     }
-    let mut phase = Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, latency_us: None, samples: Vec::new() };
+    let mut phase =
+        Phase { ok: 0, failed: 0, elapsed: StdDuration::ZERO, p50_ms: 0.0, p99_ms: 0.0, samples: Vec::new() };
     for t in tasks {
         let (ok, failed, mut samples) = t.await.expect("worker");
         phase.ok += ok;
@@ -313,6 +313,8 @@ where
         phase.samples.append(&mut samples);
     }
     phase.elapsed = start.elapsed();
+    let latencies: Vec<u32> = phase.samples.iter().map(|(_, us)| *us).collect();
+    (phase.p50_ms, phase.p99_ms) = (percentile(latencies.clone(), 0.5), percentile(latencies, 0.99));
     phase
 }
 
@@ -330,13 +332,7 @@ fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> 
 
 /// One line of the ingest table.
 fn row(label: &str, phase: &Phase) {
-    println!(
-        "| {label} | {:.0} | {:.2} | {:.2} | {} |",
-        phase.rate(),
-        phase.percentile(0.5),
-        phase.percentile(0.99),
-        phase.failed
-    );
+    println!("| {label} | {:.0} | {:.2} | {:.2} | {} |", phase.rate(), phase.p50_ms, phase.p99_ms, phase.failed);
 }
 
 /// The simple load: one client address, 97 User-Agent variants, one kind of pageview.
@@ -424,7 +420,6 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
     let (app, _) = fresh_app_with(&dir, |c| c.trusted_proxies = vec!["127.0.0.1".into()])?;
     let config = Config::load(None)?;
-    let profile = realistic_profile()?;
     let store = app.store.clone();
     let pipeline = app.pipeline.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -434,19 +429,6 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         "bench ingest: {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
         duration.as_secs()
     );
-    if !simple_only {
-        println!(
-            "realistic load: addresses from {} public ranges{}, {} browser builds, new visitors every 5 events, the access log on",
-            profile.ranges(),
-            if profile.ranges() > 100_000 {
-                " of the network operator database"
-            } else {
-                " (built-in; run scripts/fetch-data for the real list)"
-            },
-            profile.browsers().len()
-        );
-    }
-    drop(profile);
 
     let rss = RssSampler::start();
     let at_start = memory_mb("VmRSS:").unwrap_or(0.0);
