@@ -86,7 +86,7 @@ impl<'a> AdminService<'a> {
             Ok(site)
         })?;
         let detail = format!("respect_dnt={} retention_days={}", site.respect_dnt, site.retention_days);
-        self.record("site.add", Some(&site.domain), &detail)?;
+        self.record("site.add", Some(&site.domain), &detail);
         Ok(site)
     }
 
@@ -98,7 +98,8 @@ impl<'a> AdminService<'a> {
             site.retention_days = days;
             Ok(site.domain.clone())
         })?;
-        self.record("site.retention", Some(&domain), &format!("retention_days={days}"))
+        self.record("site.retention", Some(&domain), &format!("retention_days={days}"));
+        Ok(())
     }
 
     /// Saves a site's settings page.
@@ -117,7 +118,8 @@ impl<'a> AdminService<'a> {
             "{domain}: respect_dnt={} retention_days={retention_days:?} {:?}",
             settings.respect_dnt, settings.collect
         );
-        self.record("site.settings", Some(&domain), &detail)
+        self.record("site.settings", Some(&domain), &detail);
+        Ok(())
     }
 
     /// Adds a user with a `role`, reading only `site_domains` if a viewer; returns the
@@ -150,7 +152,7 @@ impl<'a> AdminService<'a> {
             m.users.push(user);
             Ok(())
         })?;
-        self.record("user.add", None, &format!("{username} ({role:?}) sites {site_domains:?}"))?;
+        self.record("user.add", None, &format!("{username} ({role:?}) sites {site_domains:?}"));
         Ok(password)
     }
 
@@ -167,7 +169,8 @@ impl<'a> AdminService<'a> {
             m.users.retain(|u| u.username != username);
             Ok(())
         })?;
-        self.record("user.remove", None, username)
+        self.record("user.remove", None, username);
+        Ok(())
     }
 
     /// Adds an API token; returns its id and its secret (shown once).
@@ -189,7 +192,7 @@ impl<'a> AdminService<'a> {
             Ok((secret, id))
         })?;
         let expiry = expires_days.map_or("no expiry".to_owned(), |d| format!("expires in {d} days"));
-        self.record("token.add", None, &format!("{id} {name} ({scope:?}, sites {site_domains:?}, {expiry})"))?;
+        self.record("token.add", None, &format!("{id} {name} ({scope:?}, sites {site_domains:?}, {expiry})"));
         Ok((id, secret))
     }
 
@@ -203,7 +206,8 @@ impl<'a> AdminService<'a> {
             }
             Ok(())
         })?;
-        self.record("token.revoke", None, id)
+        self.record("token.revoke", None, id);
+        Ok(())
     }
 
     /// Makes a shared read-only link to a site's dashboard; returns its id and token (shown
@@ -233,7 +237,7 @@ impl<'a> AdminService<'a> {
             Ok(current)
         })?;
         let detail = format!("{domain}: {id} password={} expires_days={expires_days:?}", password.is_some());
-        self.record("share.add", Some(&domain), &detail)?;
+        self.record("share.add", Some(&domain), &detail);
         Ok((id, token))
     }
 
@@ -246,7 +250,8 @@ impl<'a> AdminService<'a> {
             m.shares.retain(|s| s.id != id);
             Ok(domain)
         })?;
-        self.record("share.revoke", Some(&domain), &format!("{domain}: {id}"))
+        self.record("share.revoke", Some(&domain), &format!("{domain}: {id}"));
+        Ok(())
     }
 
     /// One metadata change: rule failures inside come back as they are, anything else is a
@@ -258,14 +263,13 @@ impl<'a> AdminService<'a> {
     /// Records a done action. The action stands even when its entry cannot be written: failing
     /// it then would hide a change already saved (a new password or token shown nowhere, a removed
     /// user's sessions left open), so the failure goes to the server's log for the operator.
-    fn record(&self, action: &str, site: Option<&str>, detail: &str) -> Result<(), AdminError> {
-        let Some(audit) = self.audit else { return Ok(()) };
+    fn record(&self, action: &str, site: Option<&str>, detail: &str) {
+        let Some(audit) = self.audit else { return };
         let actor = self.actor.audit_name();
         let entry = AuditEntry { ts_ms: self.now_ms, actor: &actor, action, site, detail };
         if let Err(e) = audit.append(entry) {
             tracing::error!(action, "done, but the audit log could not be written: {e:#}");
         }
-        Ok(())
     }
 }
 

@@ -17,8 +17,8 @@ use arrow::array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use time::Date;
 
 use crate::crypto::{Key, SealedFile};
-use crate::keyring::{day_string, parse_day};
 use crate::rollup::{ROLLUP_FILE_SCHEMA, with_day};
+use obscura_model::{format_day, parse_day};
 
 /// The default number of distinct visitors every published cell must count.
 pub const DEFAULT_K: u32 = 5;
@@ -93,7 +93,7 @@ impl Aggregates {
         let mut days = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(day) = name.strip_suffix(".agg").and_then(|d| parse_day(d).ok()) else { continue };
+            let Some(day) = name.strip_suffix(".agg").and_then(parse_day) else { continue };
             let plain = SealedFile::new(entry.path(), CONTEXT)
                 .read(&master)?
                 .with_context(|| format!("{} vanished", entry.path().display()))?;
@@ -116,7 +116,7 @@ impl Aggregates {
         parts.push(rows.clone());
         let merged = arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &parts)?;
         let bytes = write_parquet(&merged)?;
-        SealedFile::new(self.dir.join(format!("{}.agg", day_string(day))), CONTEXT).write(&self.master, &bytes)?;
+        SealedFile::new(self.dir.join(format!("{}.agg", format_day(day))), CONTEXT).write(&self.master, &bytes)?;
         days.insert(day, merged);
         Ok(())
     }
@@ -141,7 +141,7 @@ impl Aggregates {
                     site.iter().map(|s| Some(!s.is_some_and(|s| rolled_up.contains(&s)))).collect();
                 arrow::compute::filter_record_batch(rows, &keep)?
             };
-            out.push(with_day(&rows, &day_string(*day))?);
+            out.push(with_day(&rows, &format_day(*day))?);
         }
         Ok(out)
     }

@@ -28,13 +28,15 @@ use time::Date;
 
 use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, rename_durably};
-use crate::keyring::{Keyring, day_string, parse_day};
+use obscura_model::{format_day, parse_day};
+
+use crate::keyring::Keyring;
 use crate::row::without_day;
 
 pub const FACTORY_ID: &str = "obscura-keyring";
 
 pub fn day_dir(events_dir: &Path, day: Date) -> PathBuf {
-    events_dir.join(format!("day={}", day_string(day)))
+    events_dir.join(format!("day={}", format_day(day)))
 }
 
 /// Writes `batches` (all of `day`) as one encrypted, sorted Parquet file named `name`.
@@ -111,7 +113,7 @@ impl Drop for StagedFile {
 
 fn stage_sealed_file(dir: &Path, key: &Key, day: Date, name: &str, batch: &RecordBatch) -> anyhow::Result<StagedFile> {
     let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
-        .with_footer_key_metadata(day_string(day).into_bytes())
+        .with_footer_key_metadata(format_day(day).into_bytes())
         .build()?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
@@ -227,7 +229,7 @@ pub fn list_days(events_dir: &Path) -> Vec<(Date, Vec<PathBuf>)> {
     let Ok(entries) = fs::read_dir(events_dir) else { return out };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(day) = name.strip_prefix("day=").and_then(|d| parse_day(d).ok()) else { continue };
+        let Some(day) = name.strip_prefix("day=").and_then(parse_day) else { continue };
         let files = fs::read_dir(entry.path())
             .map(|it| {
                 it.flatten().map(|f| f.path()).filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect()
@@ -269,7 +271,7 @@ impl EncryptionFactory for KeyringFactory {
             .as_ref()
             .split('/')
             .find_map(|part| part.strip_prefix("day="))
-            .and_then(|d| parse_day(d).ok())
+            .and_then(parse_day)
             .ok_or_else(|| DataFusionError::Execution(format!("{file_path} is not inside a day= folder")))?;
         let key = self
             .0

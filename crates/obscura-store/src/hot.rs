@@ -21,8 +21,8 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use time::Date;
 
-use crate::keyring::day_string;
 use crate::row::{SCHEMA, StoredRow, rows_to_batch};
+use obscura_model::format_day;
 
 /// Small batches (left by queries that sealed a few pending rows) are merged once this many pile up.
 const COMPACT_AFTER: usize = 32;
@@ -57,7 +57,7 @@ impl LiveBuffer {
 
     fn convert_pending(&mut self, day: Date) {
         if !self.pending.is_empty() {
-            self.batches.push(rows_to_batch(&self.pending, &day_string(day)));
+            self.batches.push(rows_to_batch(&self.pending, &format_day(day)));
             self.pending = Vec::new();
         }
     }
@@ -85,7 +85,7 @@ impl FrozenChunk {
             let taken = self.unconverted.lock().unwrap_or_else(|e| e.into_inner()).take();
             let (pending, mut batches) = taken.unwrap_or_default();
             if !pending.is_empty() {
-                batches.push(rows_to_batch(&pending, &day_string(self.day)));
+                batches.push(rows_to_batch(&pending, &format_day(self.day)));
             }
             batches
         })

@@ -44,7 +44,8 @@ enum Stored {
 fn decode_keys(stored: BTreeMap<String, String>) -> anyhow::Result<BTreeMap<Date, Arc<Key>>> {
     let mut keys = BTreeMap::new();
     for (day, hex_key) in stored {
-        let day = parse_day(&day).with_context(|| format!("the keyring is corrupt: it holds a bad day {day:?}"))?;
+        let day = obscura_model::parse_day(&day)
+            .with_context(|| format!("the keyring is corrupt: it holds a bad day {day:?}"))?;
         let key =
             Key::from_hex(&hex_key).with_context(|| format!("the keyring is corrupt: it holds a bad key for {day}"))?;
         keys.insert(day, Arc::new(key));
@@ -53,7 +54,7 @@ fn decode_keys(stored: BTreeMap<String, String>) -> anyhow::Result<BTreeMap<Date
 }
 
 fn encode_keys(keys: &BTreeMap<Date, Arc<Key>>) -> BTreeMap<String, String> {
-    keys.iter().map(|(d, k)| (day_string(*d), hex::encode(k.bytes()))).collect()
+    keys.iter().map(|(d, k)| (obscura_model::format_day(*d), hex::encode(k.bytes()))).collect()
 }
 
 impl Keyring {
@@ -175,16 +176,6 @@ impl Keyring {
         let stored = Stored::V2 { current: encode_keys(&keys.current), pending: encode_keys(&keys.pending) };
         self.file.write(&self.master, &serde_json::to_vec(&stored)?)
     }
-}
-
-/// `YYYY-MM-DD`, the day's name in paths and partition values.
-pub fn day_string(day: Date) -> String {
-    obscura_model::format_day(day)
-}
-
-/// A day from its name, with an error naming the text.
-pub fn parse_day(text: &str) -> anyhow::Result<Date> {
-    obscura_model::parse_day(text).with_context(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
 #[cfg(test)]

@@ -325,16 +325,8 @@ impl MetaStore {
             }
             *checked = Instant::now();
         }
-        let now = self.doc.modified();
-        if now != seen {
-            match self.doc.load::<Metadata>() {
-                Ok(fresh) => {
-                    let fresh = Arc::new(fresh);
-                    *self.cache.write().unwrap_or_else(|e| e.into_inner()) = (fresh.clone(), now);
-                    return fresh;
-                }
-                Err(e) => tracing::error!("cannot reload metadata, keeping the last good copy: {e:#}"),
-            }
+        if self.doc.modified() != seen {
+            return self.reload();
         }
         cached
     }

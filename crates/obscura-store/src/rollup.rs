@@ -15,6 +15,8 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
+use obscura_model::format_day;
+
 use crate::SqlQuery;
 
 /// What to compute for a day: the query layer knows the dimensions, so it supplies the SQL.
@@ -151,7 +153,7 @@ impl RollupCache {
             // so one bad file cannot break every dashboard.
             match read_encrypted(file, key.bytes()) {
                 Ok(rows) => {
-                    out.insert(day, with_day(&rows, &crate::keyring::day_string(day))?);
+                    out.insert(day, with_day(&rows, &format_day(day))?);
                 }
                 Err(e) => tracing::warn!(%day, "cannot read the rollup {}: {e:#}", file.display()),
             }

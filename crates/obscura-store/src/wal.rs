@@ -15,11 +15,11 @@ use time::Date;
 
 use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, sync_parent_dir};
-use crate::keyring::{day_string, parse_day};
 use crate::row::StoredRow;
+use obscura_model::{format_day, parse_day};
 
 fn context(day: Date) -> Vec<u8> {
-    format!("obscura wal {}", day_string(day)).into_bytes()
+    format!("obscura wal {}", format_day(day)).into_bytes()
 }
 
 /// An open segment being appended to.
@@ -34,7 +34,7 @@ pub struct Segment {
 impl Segment {
     /// Creates segment `id` of `day` under `wal_dir`.
     pub fn create(wal_dir: &Path, day: Date, id: u64) -> anyhow::Result<Self> {
-        let dir = wal_dir.join(day_string(day));
+        let dir = wal_dir.join(format_day(day));
         // Both the day folder and the segment's name must survive a crash, or replay misses it.
         create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = segment_path(wal_dir, day, id);
@@ -75,7 +75,7 @@ impl Segment {
 }
 
 pub fn segment_path(wal_dir: &Path, day: Date, id: u64) -> PathBuf {
-    wal_dir.join(day_string(day)).join(format!("{id:010}.wal"))
+    wal_dir.join(format_day(day)).join(format!("{id:010}.wal"))
 }
 
 /// A segment found on disk.
@@ -92,7 +92,7 @@ pub fn list_segments(wal_dir: &Path) -> anyhow::Result<Vec<SegmentFile>> {
     let Ok(days) = fs::read_dir(wal_dir) else { return Ok(out) };
     for day_entry in days {
         let day_entry = day_entry?;
-        let Ok(day) = parse_day(&day_entry.file_name().to_string_lossy()) else { continue };
+        let Some(day) = parse_day(&day_entry.file_name().to_string_lossy()) else { continue };
         for seg in fs::read_dir(day_entry.path())? {
             let seg = seg?;
             let name = seg.file_name().to_string_lossy().into_owned();

@@ -74,7 +74,7 @@ impl Flusher {
                 tracing::warn!(path = %path.display(), "cannot remove a flushed segment: {e}");
             }
         }
-        let dir = self.wal_dir.join(crate::keyring::day_string(day));
+        let dir = self.wal_dir.join(format_day(day));
         if fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
             let _ = fs::remove_dir(&dir);
         }

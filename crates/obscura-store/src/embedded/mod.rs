@@ -23,7 +23,7 @@ use datafusion::common::ScalarValue;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
-use obscura_model::{Clock, Event};
+use obscura_model::{Clock, Event, format_day, parse_day};
 use time::{Date, OffsetDateTime};
 use tokio::sync::{RwLock, oneshot};
 
@@ -293,7 +293,7 @@ impl EmbeddedStore {
     /// before the pending key becomes the day's key, which is the point of no return. A failure
     /// before it puts everything back.
     fn rekey(&self, day: Date, kept: &RecordBatch) -> anyhow::Result<()> {
-        let name = crate::keyring::day_string(day);
+        let name = format_day(day);
         let staging = self.events_dir.join(format!("{REKEY_PREFIX}{name}"));
         let set_aside = [
             (cold::day_dir(&self.rollups.dir, day), self.rollups.dir.join(format!("{SHRED_PREFIX}{name}"))),
@@ -384,7 +384,7 @@ impl EventStore for EmbeddedStore {
         let days: Vec<Date> = by_day.keys().copied().collect();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             for (day, rows) in by_day {
-                let batch = crate::row::rows_to_batch(&rows, &crate::keyring::day_string(day));
+                let batch = crate::row::rows_to_batch(&rows, &format_day(day));
                 let name = format!("import-{}.parquet", hex::encode(rand::random::<[u8; 8]>()));
                 cold::write_day_file(&events_dir, &keyring, day, &name, &[batch])?;
             }
@@ -421,7 +421,7 @@ impl EventStore for EmbeddedStore {
         // Files first leave the tables (a file without its key would fail every query), then the
         // key is destroyed, then the bytes.
         // A crash part-way leaves `.destroy-<day>` folders that the next start finishes.
-        let name = crate::keyring::day_string(day);
+        let name = format_day(day);
         let folders = [
             (cold::day_dir(&self.events_dir, day), self.events_dir.join(format!("{DESTROY_PREFIX}{name}"))),
             (cold::day_dir(&self.rollups.dir, day), self.rollups.dir.join(format!("{DESTROY_PREFIX}{name}"))),
@@ -504,7 +504,7 @@ impl EventStore for EmbeddedStore {
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
         let query = SqlQuery {
             sql: "SELECT DISTINCT site FROM events WHERE day = $1 ORDER BY site".into(),
-            params: vec![Param::Text(crate::keyring::day_string(day))],
+            params: vec![Param::Text(format_day(day))],
         };
         let mut sites = Vec::new();
         for batch in self.query(&query).await? {
@@ -719,7 +719,7 @@ mod tests {
     }
 
     fn aside(root: &Path, prefix: &str) -> PathBuf {
-        root.join(format!("{prefix}{}", crate::keyring::day_string(DAY)))
+        root.join(format!("{prefix}{}", format_day(DAY)))
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub(super) fn finish_destroys(dirs: &[&Path], keyring: &Keyring) -> anyhow::Resu
     for dir in dirs {
         for entry in fs::read_dir(dir)?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(day) = name.strip_prefix(DESTROY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
+            let Some(day) = name.strip_prefix(DESTROY_PREFIX).and_then(parse_day) else {
                 continue;
             };
             keyring.destroy(day)?;
@@ -33,10 +33,10 @@ pub(super) const SHRED_PREFIX: &str = ".shred-";
 pub(super) fn finish_rekeys(events_dir: &Path, rollups_dir: &Path, keyring: &Keyring) -> anyhow::Result<()> {
     for entry in fs::read_dir(events_dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(day) = name.strip_prefix(REKEY_PREFIX).and_then(|d| crate::keyring::parse_day(d).ok()) else {
+        let Some(day) = name.strip_prefix(REKEY_PREFIX).and_then(parse_day) else {
             continue;
         };
-        let day_name = crate::keyring::day_string(day);
+        let day_name = format_day(day);
         let events_aside = events_dir.join(format!("{SHRED_PREFIX}{day_name}"));
         let rollups_aside = rollups_dir.join(format!("{SHRED_PREFIX}{day_name}"));
         let day_dir = cold::day_dir(events_dir, day);

@@ -27,14 +27,14 @@ impl Rollups {
             cold::write_encrypted_file(&dir, &keyring, day, "rollup.parquet", &file_copy)
         })
         .await??;
-        self.cache.put(day, rollup::with_day(&merged, &crate::keyring::day_string(day))?);
+        self.cache.put(day, rollup::with_day(&merged, &format_day(day))?);
         Ok(())
     }
 
     /// `day`'s rollup rows from its day files; `None` without a rollup spec.
     pub(super) async fn compute(&self, day: Date) -> anyhow::Result<Option<RecordBatch>> {
         let Some(spec) = &self.spec else { return Ok(None) };
-        let query = rollup::day_query(spec.as_ref(), &crate::keyring::day_string(day));
+        let query = rollup::day_query(spec.as_ref(), &format_day(day));
         let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
         let df = self.ctx.sql(&query.sql).await?.with_param_values(params)?;
         let task = Arc::new(df.task_ctx());

@@ -17,15 +17,11 @@ use crate::state::AppState;
 
 /// Administrative actions as the signed-in user, now.
 pub(crate) fn service<'a>(state: &'a AppState, session: &Session) -> AdminService<'a> {
-    AdminService::new(&state.meta, &state.audit, actor(session), now_ms(state))
+    AdminService::new(&state.meta, &state.audit, actor(session), state.clock.now_ms())
 }
 
 fn actor(session: &Session) -> Actor {
     Actor::User { name: session.username.clone(), role: session.role }
-}
-
-fn now_ms(state: &AppState) -> i64 {
-    state.clock.now_ms()
 }
 
 /// Runs an action that hashes a password on the bounded hashing pool.
@@ -34,7 +30,7 @@ pub(crate) async fn with_hashing<T: Send + 'static>(
     session: &Session,
     action: impl FnOnce(&AdminService<'_>) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, Response> {
-    let (meta, audit, actor, now) = (state.meta.clone(), state.audit.clone(), actor(session), now_ms(state));
+    let (meta, audit, actor, now) = (state.meta.clone(), state.audit.clone(), actor(session), state.clock.now_ms());
     match state.password_hashing.run(move || action(&AdminService::new(&meta, &audit, actor, now))).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(admin_error_response(e)),
