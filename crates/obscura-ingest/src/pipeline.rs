@@ -215,56 +215,16 @@ impl Pipeline {
     /// Resumes the visits that were open when the server stopped, from the stored events of the
     /// last 30 minutes, so a restart does not split them. Returns how many were resumed.
     pub async fn restore_visits(&self) -> anyhow::Result<usize> {
-        use arrow::array::{Array, Int64Array, StringArray, UInt64Array};
-        use arrow::compute::cast;
-        use arrow::datatypes::DataType;
         let since = self.clock.now() - time::Duration::milliseconds(crate::visits::VISIT_TIMEOUT_MS);
-        let query = obscura_store::SqlQuery {
-            sql: "SELECT CAST(site AS BIGINT) AS site, visitor, visit, \
-                  max(CAST(ts AS BIGINT)) AS last_ms, CAST(max(visit_seq) AS BIGINT) AS pageviews, \
-                  last_value(path ORDER BY visit_seq) AS last_path \
-                  FROM events WHERE ts >= $1 AND day >= $2 GROUP BY site, visitor, visit"
-                .into(),
-            params: vec![
-                obscura_store::Param::Timestamp(obscura_model::unix_ms(since)),
-                obscura_store::Param::Text(obscura_model::format_day(since.date())),
-            ],
-        };
-        let batches = self.store.query(&query).await?;
+        let open = self.store.open_visits(obscura_model::unix_ms(since)).await?;
         let mut visits = self.visits.lock().unwrap_or_else(|e| e.into_inner());
-        let mut restored = 0;
-        for b in &batches {
-            let int = |name: &str| -> anyhow::Result<Int64Array> {
-                let col =
-                    cast(b.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?, &DataType::Int64)?;
-                Ok(col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64").clone())
-            };
-            let id = |name: &str| -> anyhow::Result<UInt64Array> {
-                let col = cast(
-                    b.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?,
-                    &DataType::UInt64,
-                )?;
-                Ok(col.as_any().downcast_ref::<UInt64Array>().expect("cast to UInt64").clone())
-            };
-            let (site, visitor, visit, last_ms, pageviews) =
-                (int("site")?, id("visitor")?, id("visit")?, int("last_ms")?, int("pageviews")?);
-            let paths = cast(b.column_by_name("last_path").expect("selected"), &DataType::Utf8)?;
-            let paths = paths.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-            for i in 0..b.num_rows() {
-                // Stored paths are already scrubbed; scrubbing again only re-wraps them.
-                let last_path = (pageviews.value(i) > 0 && !paths.is_null(i)).then(|| scrub_text(paths.value(i)));
-                visits.restore(
-                    site.value(i) as u32,
-                    visitor.value(i),
-                    visit.value(i),
-                    last_ms.value(i),
-                    pageviews.value(i).clamp(0, i64::from(u16::MAX)) as u16,
-                    last_path,
-                );
-                restored += 1;
-            }
+        for v in &open {
+            // Stored paths are already scrubbed; scrubbing again only re-wraps them.
+            let last_path = v.last_path.as_deref().filter(|_| v.pageviews > 0).map(scrub_text);
+            let pageviews = v.pageviews.min(u64::from(u16::MAX)) as u16;
+            visits.restore(v.site, v.visitor, v.visit, v.last_ms, pageviews, last_path);
         }
-        Ok(restored)
+        Ok(open.len())
     }
 
     /// Handles one body of Obscura's own format.
@@ -381,7 +341,7 @@ mod tests {
                     keyring_path: dir.path().join("keyring"),
                     master_key: master.clone(),
                     clock: clock.clone(),
-                    rollup: None,
+                    rollups: false,
                     flush_rows: 1_000,
                 })
                 .unwrap(),

@@ -1,4 +1,4 @@
-//! Storage: the [`EventStore`] trait and its embedded backend.
+//! Storage: the [`EventStore`] trait and its backends.
 //!
 //! The embedded store keeps every byte encrypted at rest (P12): a write-ahead log sealed per
 //! day ([`wal`]), an in-memory Arrow hot tier ([`hot`]), and per-day Parquet files with Parquet
@@ -10,6 +10,7 @@
 pub mod access_log;
 pub mod aggregates;
 pub mod audit;
+pub mod clickhouse;
 pub(crate) mod cold;
 pub mod crypto;
 pub(crate) mod durable_fs;
@@ -21,30 +22,20 @@ pub mod retention;
 pub(crate) mod rollup;
 pub(crate) mod row;
 pub mod sealed_json;
+pub(crate) mod sql;
 pub(crate) mod wal;
 
-use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use obscura_model::Event;
+use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 use time::Date;
 
+pub use aggregates::RollupCell;
+pub use clickhouse::{ClickHouseOptions, ClickHouseStore};
 pub use cold::read_day as read_day_files;
 pub use embedded::{EmbeddedStore, StoreOptions};
 pub use keyring::Keyring;
-pub use rollup::RollupSpec;
-pub use row::SCHEMA;
-
-/// Arrow types that callers of [`EventStore::query`] need.
-pub mod arrow_reexport {
-    pub use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
-
-    /// A column's values as text, one per line (for tests and diagnostics).
-    pub fn format_column(col: &ArrayRef) -> String {
-        let text = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8).expect("any column casts to text");
-        let text = text.as_any().downcast_ref::<arrow::array::StringArray>().expect("Utf8");
-        (0..text.len()).map(|i| if text.is_null(i) { "" } else { text.value(i) }).collect::<Vec<_>>().join("\n")
-    }
-}
+pub use row::StoredRow;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +57,9 @@ pub enum StoreError {
 
 /// A value bound to a query placeholder (`$1`, `$2`, …). Values are never spliced into SQL.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Param {
+pub(crate) enum Param {
     /// A signed 64-bit integer.
+    #[allow(dead_code)]
     Int(i64),
     /// An unsigned 32-bit integer (e.g. a site id).
     UInt(u32),
@@ -79,46 +71,84 @@ pub enum Param {
 
 /// A rendered query: SQL text with placeholders, and the values bound to them.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SqlQuery {
-    /// The SQL text (read-only: a query over table `events` or `rollups`), with placeholders `$1`, `$2`, ….
+pub(crate) struct SqlQuery {
+    /// The SQL text, with placeholders `$1`, `$2`, ….
     pub sql: String,
     /// The values bound to the placeholders, `$1` first.
     pub params: Vec<Param>,
 }
 
-/// Where events are kept. Implemented by the embedded store (and by ClickHouse later).
+/// Where events are kept: the seam between Obscura and its storage backends (the embedded store
+/// and ClickHouse). Questions come as the typed query model and answers as typed results; each
+/// backend renders its own SQL and keeps its own rollups, so no SQL text crosses this seam.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
+    /// The backend's name, for logs and status: `embedded` or `clickhouse`.
+    fn backend(&self) -> &'static str;
+
     /// Stores desensitized events. Returns only when they are durable (survive `kill -9`).
     async fn append(&self, events: Vec<Event>) -> Result<(), StoreError>;
 
-    /// Bulk-loads historical events (imports, demo data) straight into day files.
+    /// Bulk-loads historical events (imports, demo data); finished days are rolled up again.
     async fn import(&self, events: Vec<Event>) -> Result<(), StoreError>;
 
-    /// Runs a rendered query over all events (table `events`).
-    async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError>;
+    /// The headline figures of `q`; all zeros when nothing matches.
+    async fn aggregate(&self, q: &Query) -> Result<Aggregate, StoreError>;
 
-    /// Destroys a day: its key and its files (crypto-shredding).
+    /// Visitors, visits and pageviews of `q` per `interval` bucket, covering the whole range in
+    /// time order (empty buckets as zeros).
+    async fn timeseries(&self, q: &Query, interval: Interval) -> Result<Vec<SeriesPoint>, StoreError>;
+
+    /// The top `limit` values of `dim` for `q`, ordered by visitors, then visits, then
+    /// pageviews, then value.
+    async fn breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<BreakdownRow>, StoreError>;
+
+    /// The visits with an event at or after `since_ms` (milliseconds since the epoch), so a
+    /// restart can resume them.
+    async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError>;
+
+    /// Every stored row of `day`, of one site or of all (for exports and inspection; the whole
+    /// day is read into memory).
+    async fn rows_of_day(&self, day: Date, site: Option<u32>) -> Result<Vec<StoredRow>, StoreError>;
+
+    /// How many events are stored, over all sites and days.
+    async fn count_events(&self) -> Result<u64, StoreError>;
+
+    /// Destroys a day: every row of it, and its rollups.
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError>;
 
-    /// Removes the rows of `sites` from a finished day so that no copy of them stays readable
-    /// (crypto-shredding: the embedded store re-keys the day). Returns how many rows went.
+    /// Removes the rows of `sites` from a finished day so that no copy of them stays readable.
+    /// Returns how many rows went.
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError>;
 
     /// The k-anonymous rollup cells of `sites` on `day` (P3), computed from the day's rows
     /// before they are destroyed.
-    async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<RecordBatch, StoreError>;
+    async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<Vec<RollupCell>, StoreError>;
 
     /// Keeps aggregates (from [`EventStore::k_anonymous_rollup`]) past retention, replacing
-    /// earlier ones of the same sites and day.
-    fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError>;
+    /// earlier ones of the same sites and day. Durable when it returns.
+    async fn keep_aggregates(&self, day: Date, cells: &[RollupCell]) -> Result<(), StoreError>;
 
-    /// The sites with rows on `day`.
+    /// The sites with rows on `day`, in order.
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError>;
 
-    /// Days that hold data, oldest first.
-    fn days(&self) -> Vec<Date>;
+    /// Days that hold rows, oldest first.
+    async fn days(&self) -> Result<Vec<Date>, StoreError>;
 
-    /// Days whose per-day rollups are complete (table `rollups`), oldest first.
-    fn rollup_days(&self) -> Vec<Date>;
+    /// Days answered from rollups or kept aggregates rather than rows, oldest first.
+    async fn rollup_days(&self) -> Result<Vec<Date>, StoreError>;
+
+    /// Whether the store can take and answer requests now (for `/ready`): the error says what
+    /// cannot be reached.
+    async fn ready(&self) -> Result<(), StoreError>;
+
+    /// Background work the backend needs from time to time (run once a minute while serving):
+    /// the ClickHouse backend rolls up finished days; the embedded store does its own.
+    async fn maintain(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Stops background work after what was acknowledged is safe; later appends fail with
+    /// [`StoreError::Closed`].
+    fn close(&self);
 }

@@ -58,7 +58,7 @@ pub async fn purge_expired(
     let retention = |id: u32| sites.iter().find(|s| s.id == id).map_or(default_days, |s| s.retention_days);
     let shortest = sites.iter().map(|s| s.retention_days).chain([default_days]).min().unwrap_or(default_days);
     let mut report = PurgeReport::default();
-    for day in store.days() {
+    for day in store.days().await? {
         let age = (today - day).whole_days();
         // No site's data on a day younger than the shortest retention has expired.
         if age < i64::from(shortest) {
@@ -71,7 +71,7 @@ pub async fn purge_expired(
         }
         // Computed while the rows exist, and durable before they go.
         let aggregates = store.k_anonymous_rollup(day, &expired, k).await?;
-        store.keep_aggregates(day, &aggregates)?;
+        store.keep_aggregates(day, &aggregates).await?;
         let destruction = if expired.len() == present.len() {
             store.destroy_day(day).await?;
             report.destroyed_days.push(day);
@@ -89,18 +89,18 @@ pub async fn purge_expired(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
-    use arrow::array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+    use arrow::array::{Array, Int64Array};
     use async_trait::async_trait;
     use obscura_model::Event;
+    use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
     use time::macros::date;
 
     use super::*;
-    use crate::SqlQuery;
-    use crate::aggregates::Aggregates;
     use crate::crypto::Key;
-    use crate::rollup::ROLLUP_FILE_SCHEMA;
+    use crate::embedded::kept_aggregates::Aggregates;
+    use crate::{RollupCell, StoredRow};
 
     const FIRST: Date = date!(2026 - 01 - 01);
     const SECOND: Date = date!(2026 - 01 - 02);
@@ -126,6 +126,10 @@ mod tests {
                 crash_after: None,
             }
         }
+
+        fn day_list(&self) -> Vec<Date> {
+            self.days.lock().unwrap().clone()
+        }
     }
 
     fn io(what: &str) -> StoreError {
@@ -140,9 +144,31 @@ mod tests {
         async fn import(&self, _: Vec<Event>) -> Result<(), StoreError> {
             Err(io("unused"))
         }
-        async fn query(&self, _: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
+        fn backend(&self) -> &'static str {
+            "retention test"
+        }
+        async fn aggregate(&self, _: &Query) -> Result<Aggregate, StoreError> {
             Err(io("unused"))
         }
+        async fn timeseries(&self, _: &Query, _: Interval) -> Result<Vec<SeriesPoint>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn breakdown(&self, _: &Query, _: &Dimension, _: u32) -> Result<Vec<BreakdownRow>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn open_visits(&self, _: i64) -> Result<Vec<OpenVisit>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn rows_of_day(&self, _: Date, _: Option<u32>) -> Result<Vec<StoredRow>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn count_events(&self) -> Result<u64, StoreError> {
+            Err(io("unused"))
+        }
+        async fn ready(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn close(&self) {}
         async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
             if self.fail_before == Some(day) {
                 return Err(io("disk failure"));
@@ -156,31 +182,35 @@ mod tests {
         async fn purge_sites(&self, _: Date, _: &[u32]) -> Result<u64, StoreError> {
             Err(io("unused"))
         }
-        async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], _: u32) -> Result<RecordBatch, StoreError> {
+        async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], _: u32) -> Result<Vec<RollupCell>, StoreError> {
             // One totals cell per site whose visitors are the day's number, to tell days apart.
-            let n = sites.len();
-            let visitors = i64::from(day.day());
-            let mut columns: Vec<Arc<dyn Array>> = vec![
-                Arc::new(sites.iter().copied().collect::<UInt32Array>()),
-                Arc::new(vec![Some(""); n].into_iter().collect::<StringArray>()),
-                Arc::new(vec![Some(""); n].into_iter().collect::<StringArray>()),
-            ];
-            for _ in 0..6 {
-                columns.push(Arc::new(Int64Array::from(vec![visitors; n])));
-            }
-            Ok(RecordBatch::try_new(ROLLUP_FILE_SCHEMA.clone(), columns).unwrap())
+            let n = i64::from(day.day());
+            Ok(sites
+                .iter()
+                .map(|&site| RollupCell {
+                    site,
+                    dim: String::new(),
+                    value: None,
+                    visitors: n,
+                    visits: n,
+                    pageviews: n,
+                    events: n,
+                    bounces: n,
+                    duration_ms: n,
+                })
+                .collect())
         }
-        fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError> {
-            self.aggregates.add(day, rows).map_err(|e| io(&e.to_string()))
+        async fn keep_aggregates(&self, day: Date, cells: &[RollupCell]) -> Result<(), StoreError> {
+            self.aggregates.add(day, cells).map_err(|e| io(&e.to_string()))
         }
         async fn sites_of_day(&self, _: Date) -> Result<Vec<u32>, StoreError> {
             Ok(vec![1])
         }
-        fn days(&self) -> Vec<Date> {
-            self.days.lock().unwrap().clone()
+        async fn days(&self) -> Result<Vec<Date>, StoreError> {
+            Ok(self.day_list())
         }
-        fn rollup_days(&self) -> Vec<Date> {
-            Vec::new()
+        async fn rollup_days(&self) -> Result<Vec<Date>, StoreError> {
+            Ok(Vec::new())
         }
     }
 
@@ -197,7 +227,7 @@ mod tests {
         let result = purge_expired(&store, &[], 30, 5, TODAY, &record).await;
         assert!(result.is_err(), "the second day failed");
         assert_eq!(*recorded.lock().unwrap(), vec![Destruction::Day(FIRST)]);
-        assert_eq!(store.days(), vec![SECOND]);
+        assert_eq!(store.day_list(), vec![SECOND]);
     }
 
     #[tokio::test]
@@ -208,7 +238,7 @@ mod tests {
         let result =
             purge_expired(&store, &[], 30, 5, TODAY, &|_: &Destruction| -> anyhow::Result<()> { Ok(()) }).await;
         assert!(result.is_err());
-        assert_eq!(store.days(), vec![SECOND], "the first day was destroyed");
+        assert_eq!(store.day_list(), vec![SECOND], "the first day was destroyed");
         // After the crash, what is on disk.
         let reopened = Aggregates::open(dir.path().join("aggregates"), key).unwrap();
         assert_eq!(reopened.days(), vec![FIRST], "the destroyed day's aggregates were kept before it went");
@@ -224,7 +254,7 @@ mod tests {
         let recorded = Mutex::new(Vec::new());
         let record = |d: &Destruction| -> anyhow::Result<()> {
             // Recorded after the day is gone.
-            assert!(!store.days().contains(&match d {
+            assert!(!store.day_list().contains(&match d {
                 Destruction::Day(day) | Destruction::Sites(day, _, _) => *day,
             }));
             recorded.lock().unwrap().push(d.clone());

@@ -17,43 +17,76 @@ use serde::{Deserialize, Serialize};
 /// Separators of the `props` column: `\u{1}key\u{2}value\u{1}key\u{2}value\u{1}`, so a property's
 /// value can be cut out with `split_part` in any SQL dialect. The scrubber strips control
 /// characters, so keys and values cannot contain them.
-pub const PROP_START: char = '\u{1}';
-pub const PROP_EQ: char = '\u{2}';
+pub(crate) const PROP_START: char = '\u{1}';
+pub(crate) const PROP_EQ: char = '\u{2}';
 
+/// An event as stored: every value plain text or a number, as a backend reads it back.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StoredRow {
+    /// When it happened, milliseconds since the epoch (UTC).
     pub ts_ms: i64,
+    /// The site's id.
     pub site: u32,
+    /// 0 pageview, 1 custom event, 2 engagement.
     pub kind: u8,
+    /// The visitor's daily hash (P2).
     pub visitor: u64,
+    /// The visit's id.
     pub visit: u64,
+    /// The event's place in its visit, from 1.
     pub visit_seq: u16,
     #[serde(default)]
+    /// Milliseconds since the previous event of the visit.
     pub visit_gap_ms: u32,
+    /// The page path, normalised and scrubbed.
     pub path: String,
+    /// The previous page of the visit.
     pub prev_path: Option<String>,
+    /// The referrer's host.
     pub referrer_host: Option<String>,
+    /// Source category: direct, search, social, campaign or other.
     pub source: String,
+    /// Campaign source.
     pub utm_source: Option<String>,
+    /// Campaign medium.
     pub utm_medium: Option<String>,
+    /// Campaign name.
     pub utm_campaign: Option<String>,
+    /// A custom event's name.
     pub name: Option<String>,
+    /// Custom properties, `\u{1}key\u{2}value\u{1}…`.
     pub props: Option<String>,
+    /// Two-letter continent code.
     pub continent: Option<String>,
+    /// ISO country code.
     pub country: Option<String>,
+    /// First-level subdivision.
     pub province: Option<String>,
+    /// Network operator.
     pub network: Option<String>,
+    /// Browser name.
     pub browser: Option<String>,
+    /// Browser major version.
     pub browser_version: Option<String>,
+    /// Operating system.
     pub os: Option<String>,
+    /// Operating system version.
     pub os_version: Option<String>,
+    /// desktop, mobile, tablet or unknown.
     pub device_type: String,
+    /// Device manufacturer.
     pub device_brand: Option<String>,
+    /// Device model.
     pub device_model: Option<String>,
+    /// Screen width class.
     pub screen: Option<String>,
+    /// New or returning, as the tracker reports.
     pub returning: Option<bool>,
+    /// Days since the previous visit, bucketed.
     pub days_since_last: Option<String>,
+    /// Visits so far, bucketed.
     pub visit_count: Option<String>,
+    /// Engaged time an engagement event reports.
     pub engaged_ms: Option<u32>,
 }
 
@@ -237,4 +270,96 @@ pub fn without_day(batch: &RecordBatch) -> RecordBatch {
     let mut columns = batch.columns().to_vec();
     columns.remove(idx);
     RecordBatch::try_new(FILE_SCHEMA.clone(), columns).expect("same columns minus day")
+}
+
+/// Reads rows back from a batch in [`SCHEMA`] or [`FILE_SCHEMA`] (any compatible column types).
+pub fn batch_to_rows(batch: &RecordBatch) -> anyhow::Result<Vec<StoredRow>> {
+    use arrow::array::{Array, BooleanArray, Int64Array, StringArray, UInt64Array};
+    use arrow::compute::cast;
+    let column = |name: &str, to: &DataType| -> anyhow::Result<ArrayRef> {
+        let col = batch.column_by_name(name).ok_or_else(|| anyhow::anyhow!("no column {name}"))?;
+        Ok(cast(col, to)?)
+    };
+    let signed = |name: &str| -> anyhow::Result<Int64Array> {
+        let col = match batch.column_by_name(name).map(|c| c.data_type()) {
+            Some(DataType::Timestamp(_, _)) => column(name, &DataType::Timestamp(TimeUnit::Millisecond, None))
+                .and_then(|c| Ok(cast(&c, &DataType::Int64)?))?,
+            _ => column(name, &DataType::Int64)?,
+        };
+        Ok(col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64").clone())
+    };
+    let unsigned = |name: &str| -> anyhow::Result<UInt64Array> {
+        Ok(column(name, &DataType::UInt64)?.as_any().downcast_ref::<UInt64Array>().expect("cast to UInt64").clone())
+    };
+    let text = |name: &str| -> anyhow::Result<Vec<Option<String>>> {
+        let col = column(name, &DataType::Utf8)?;
+        let col = col.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+        Ok((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i).to_owned())).collect())
+    };
+    let (ts, site, kind, visitor, visit) =
+        (signed("ts")?, signed("site")?, signed("kind")?, unsigned("visitor")?, unsigned("visit")?);
+    let (visit_seq, visit_gap, engaged) = (signed("visit_seq")?, signed("visit_gap_ms")?, signed("engaged_ms")?);
+    let returning = column("returning", &DataType::Boolean)?;
+    let returning = returning.as_any().downcast_ref::<BooleanArray>().expect("cast to Boolean");
+    let mut texts: std::collections::HashMap<&str, std::vec::IntoIter<Option<String>>> =
+        std::collections::HashMap::new();
+    for (name, _) in TEXT_COLUMNS.iter().filter(|(name, _)| *name != "day") {
+        texts.insert(name, text(name)?.into_iter());
+    }
+    let mut next = |name: &str| texts.get_mut(name).and_then(Iterator::next).flatten();
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        rows.push(StoredRow {
+            ts_ms: ts.value(i),
+            site: site.value(i) as u32,
+            kind: kind.value(i) as u8,
+            visitor: visitor.value(i),
+            visit: visit.value(i),
+            visit_seq: visit_seq.value(i) as u16,
+            visit_gap_ms: visit_gap.value(i) as u32,
+            returning: (!returning.is_null(i)).then(|| returning.value(i)),
+            engaged_ms: (!engaged.is_null(i)).then(|| engaged.value(i) as u32),
+            path: next("path").unwrap_or_default(),
+            prev_path: next("prev_path"),
+            referrer_host: next("referrer_host"),
+            source: next("source").unwrap_or_default(),
+            utm_source: next("utm_source"),
+            utm_medium: next("utm_medium"),
+            utm_campaign: next("utm_campaign"),
+            name: next("name"),
+            props: next("props"),
+            continent: next("continent"),
+            country: next("country"),
+            province: next("province"),
+            network: next("network"),
+            browser: next("browser"),
+            browser_version: next("browser_version"),
+            os: next("os"),
+            os_version: next("os_version"),
+            device_type: next("device_type").unwrap_or_default(),
+            device_brand: next("device_brand"),
+            device_model: next("device_model"),
+            screen: next("screen"),
+            days_since_last: next("days_since_last"),
+            visit_count: next("visit_count"),
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_rows_read_back_from_a_batch_equal_the_rows_written() {
+        let mut rows: Vec<StoredRow> = (0..3).map(|i| crate::wal::tests::row(1_767_225_600_000 + i)).collect();
+        rows[1].returning = Some(true);
+        rows[1].engaged_ms = Some(1_500);
+        rows[2].props = Some("\u{1}plan\u{2}pro\u{1}".into());
+        rows[2].prev_path = None;
+        let batch = rows_to_batch(&rows, "2026-01-01");
+        assert_eq!(batch_to_rows(&batch).unwrap(), rows);
+        assert_eq!(batch_to_rows(&without_day(&batch)).unwrap(), rows, "day files lack the day column");
+    }
 }

@@ -7,7 +7,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
-use obscura_query::results::{self, Aggregate, BreakdownRow, SeriesPoint};
+use obscura_query::{Aggregate, BreakdownRow, SeriesPoint};
 use obscura_query::{Dimension, Interval, Query};
 
 use crate::layout::page;
@@ -168,7 +168,6 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
         }
     };
     let store = state.store.as_ref();
-    let d = state.dialect;
     let prev = Query { range: q.range.previous(), ..q.clone() };
     let tab_of = |panel: &Panel| -> String {
         let chosen = params.get(panel.param).map(String::as_str);
@@ -180,13 +179,9 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
     let tabs: Vec<String> = PANELS.iter().map(tab_of).collect();
     let dims: Vec<Dimension> = tabs.iter().map(|t| Dimension::parse(t).expect("tabs are known dimensions")).collect();
     // The queries of one page run concurrently: two cores, a dozen small queries.
-    let breakdowns = futures::future::join_all(dims.iter().map(|dim| results::breakdown(store, d, &q, dim, 10)));
-    let (now, before, series, panels) = futures::join!(
-        results::aggregate(store, d, &q),
-        results::aggregate(store, d, &prev),
-        results::timeseries(store, d, &q, interval),
-        breakdowns,
-    );
+    let breakdowns = futures::future::join_all(dims.iter().map(|dim| store.breakdown(&q, dim, 10)));
+    let (now, before, series, panels) =
+        futures::join!(store.aggregate(&q), store.aggregate(&prev), store.timeseries(&q, interval), breakdowns,);
     let loaded = (|| {
         Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels.into_iter().collect::<Result<Vec<_>, _>>()?))
     })();

@@ -5,7 +5,6 @@ use axum::extract::{Query as UrlQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, html};
-use obscura_query::results::{self};
 use obscura_query::{Dimension, Query};
 
 use crate::dashboard::{Count, Viewer, enc, render_dashboard, top_rows};
@@ -54,10 +53,7 @@ pub async fn realtime(
         filters: Vec::new(),
     };
     let store = state.store.as_ref();
-    let (agg, pages) = futures::join!(
-        results::aggregate(store, state.dialect, &q),
-        results::breakdown(store, state.dialect, &q, &Dimension::Page, 10)
-    );
+    let (agg, pages) = futures::join!(store.aggregate(&q), store.breakdown(&q, &Dimension::Page, 10));
     let (Ok(agg), Ok(pages)) = (agg, pages) else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,6 +1,7 @@
 //! Every route Obscura serves, declared in one place with who may use it (P15: no hidden routes).
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get, post};
@@ -59,6 +60,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(policy::privacy_json),
         ),
         (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
+        (
+            spec("GET", "/ready", Public, "readiness: 204 when the event store and metadata answer, else 503"),
+            get(ready),
+        ),
         (spec("GET", "/static/app.css", Public, "dashboard stylesheet"), get(layout::app_css)),
         (spec("GET", "/static/app.js", Public, "dashboard theme switch"), get(layout::app_js)),
         (spec("GET|POST", "/login", Public, "login form"), get(accounts::get_login).post(accounts::post_login)),
@@ -126,6 +131,13 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
 
 async fn health() -> StatusCode {
     StatusCode::NO_CONTENT
+}
+
+/// 204 when the event store answers; 503 naming what cannot be reached. Metadata is read from
+/// memory and reloaded from its store, so the event store is what a load balancer must know of.
+async fn ready(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.store.ready().await.map_err(|e| ApiError::new(503, format!("not ready: {e}")))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use obscura_ingest::Pipeline;
 use obscura_model::Clock;
-use obscura_query::Dialect;
 use obscura_store::EventStore;
 use obscura_store::audit::AuditLog;
 use obscura_store::meta::MetaStore;
@@ -37,8 +36,6 @@ pub struct SharedState {
     pub pipeline: Arc<Pipeline>,
     /// The event store statistics are read from.
     pub store: Arc<dyn EventStore>,
-    /// The SQL dialect of that store's queries.
-    pub dialect: Dialect,
     /// Sites, users, API tokens and shared links.
     pub meta: Arc<MetaStore>,
     /// The current time (injected, so tests can set it).

@@ -8,7 +8,6 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Query as UrlQuery, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use obscura_query::results;
 use obscura_query::{Dimension, Interval, Query};
 use obscura_store::meta::{Role, Site};
 use serde_json::{Value, json};
@@ -59,12 +58,11 @@ pub async fn aggregate(
     State(state): State<AppState>,
     AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
-    let current = results::aggregate(state.store.as_ref(), state.dialect, &q).await.map_err(ApiError::unavailable)?;
+    let current = state.store.aggregate(&q).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "results": current });
     if params.get("compare").map(String::as_str) == Some("previous") {
         let prev_q = Query { range: q.range.previous(), ..q };
-        let previous =
-            results::aggregate(state.store.as_ref(), state.dialect, &prev_q).await.map_err(ApiError::unavailable)?;
+        let previous = state.store.aggregate(&prev_q).await.map_err(ApiError::unavailable)?;
         out["previous"] = json!(previous);
     }
     Ok(Json(out))
@@ -77,8 +75,7 @@ pub async fn timeseries(
     AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
     let interval = Interval::parse(params.get("interval").map_or("day", String::as_str))?;
-    let points =
-        results::timeseries(state.store.as_ref(), state.dialect, &q, interval).await.map_err(ApiError::unavailable)?;
+    let points = state.store.timeseries(&q, interval).await.map_err(ApiError::unavailable)?;
     let rows: Vec<Value> = points
         .iter()
         .map(|p| {
@@ -101,9 +98,7 @@ pub async fn breakdown(
         params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
     )?;
     let limit = parse_limit(&params)?;
-    let rows = results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let rows = state.store.breakdown(&q, &dim, limit).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "dimension": dim.name(), "results": rows });
     if matches!(dim, Dimension::Continent | Dimension::Country | Dimension::Province | Dimension::Network) {
         // DB-IP's licence (CC BY 4.0) asks for attribution wherever its data is shown.
@@ -147,9 +142,7 @@ pub async fn export_csv(
             detail: &detail,
         })
         .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))?;
-    let rows = results::breakdown(state.store.as_ref(), state.dialect, &q, &dim, limit)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let rows = state.store.breakdown(&q, &dim, limit).await.map_err(ApiError::unavailable)?;
     let mut csv = format!("{},visitors,visits,pageviews,events\n", dim.name());
     for r in &rows {
         csv.push_str(&format!("{},{},{},{},{}\n", csv_field(&r.value), r.visitors, r.visits, r.pageviews, r.events));

@@ -8,18 +8,16 @@ use obscura_enrich::{AsnDb, GeoDb, UaParser};
 use obscura_ingest::Pipeline;
 use obscura_ingest::enricher::Enricher;
 use obscura_model::Clock;
-use obscura_query::Dialect;
-use obscura_query::sql::RollupSql;
 use obscura_store::access_log::AccessLog;
 use obscura_store::audit::AuditLog;
 use obscura_store::crypto::load_master_key;
 use obscura_store::meta::MetaStore;
-use obscura_store::{EmbeddedStore, EventStore, StoreOptions};
+use obscura_store::{ClickHouseStore, EmbeddedStore, EventStore, StoreOptions};
 use obscura_web::AppState;
 use obscura_web::sessions::Sessions;
 use obscura_web::state::SharedState;
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::maintenance::Maintenance;
 
 /// A server ready to run: its shared state, stores and settings, made by [`open`] and run by [`serve`].
@@ -32,8 +30,10 @@ pub struct App {
     pub redirect_http_from: Option<SocketAddr>,
     /// The address browsers use (`public_url`): where plain HTTP is redirected to.
     pub public_url: Option<String>,
-    /// The embedded event store (closed when the server stops).
-    pub store: Arc<EmbeddedStore>,
+    /// The event store, whichever backend it is (closed when the server stops).
+    pub store: Arc<dyn EventStore>,
+    /// The embedded store when it is the backend: its tiers, for the benchmark's diagnostics.
+    pub embedded: Option<Arc<EmbeddedStore>>,
     /// The ingest pipeline (its open visits are resumed when serving starts).
     pub pipeline: Arc<Pipeline>,
     /// Sites, users, API tokens and shared links.
@@ -94,7 +94,7 @@ pub fn open_access_log(
 
 /// Opens everything the server needs from `config` (TLS certificates first, then the master key, metadata,
 /// the event store, the ingest pipeline, the audit and access logs); serves nothing yet.
-pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     // Certificates first: never start half-protected on a typo in a path.
     let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
     std::fs::create_dir_all(&config.data_dir)
@@ -104,18 +104,31 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let keyring_path = config.keyring_path();
     obscura_store::crypto::prepare_key_file(&keyring_path, &config.data_dir, "keyring")?;
     obscura_store::crypto::prepare_key_file(&config.salts_path(), &config.data_dir, "salts")?;
-    let store = Arc::new(EmbeddedStore::open(StoreOptions {
-        data_dir: config.data_dir.clone(),
-        keyring_path,
-        master_key: key.clone(),
-        clock: clock.clone(),
-        rollup: Some(Arc::new(RollupSql(Dialect::DataFusion))),
-        flush_rows: config.flush_rows,
-    })?);
+    let (store, embedded): (Arc<dyn EventStore>, _) = match config.backend {
+        Backend::Embedded => {
+            let embedded = Arc::new(EmbeddedStore::open(StoreOptions {
+                data_dir: config.data_dir.clone(),
+                keyring_path,
+                master_key: key.clone(),
+                clock: clock.clone(),
+                rollups: true,
+                flush_rows: config.flush_rows,
+            })?);
+            (embedded.clone(), Some(embedded))
+        }
+        Backend::ClickHouse => {
+            let store = ClickHouseStore::connect(config.clickhouse.options(clock.clone())).await?;
+            tracing::info!(
+                "events are stored in ClickHouse {} ({} shards)",
+                store.version(),
+                config.clickhouse.shards.len()
+            );
+            (Arc::new(store), None)
+        }
+    };
     let enricher = Arc::new(load_enricher(config)?);
-    let dyn_store: Arc<dyn EventStore> = store.clone();
     let pipeline = Arc::new(
-        Pipeline::new(enricher, dyn_store.clone(), meta.clone(), clock.clone(), &config.salts_path(), key.clone())?
+        Pipeline::new(enricher, store.clone(), meta.clone(), clock.clone(), &config.salts_path(), key.clone())?
             .with_scrub_rules(config.scrub.site_rules()?)
             .with_source_params(config.url.source_params.clone())
             .with_visit_limits(config.limits.visits()),
@@ -123,8 +136,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
     let state = AppState::new(SharedState {
         pipeline: pipeline.clone(),
-        store: dyn_store,
-        dialect: Dialect::DataFusion,
+        store: store.clone(),
         meta: meta.clone(),
         clock: clock.clone(),
         sessions: Arc::new(Sessions::default()),
@@ -164,6 +176,7 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         redirect_http_from,
         public_url: config.public_url.clone(),
         store,
+        embedded,
         pipeline,
         meta,
         maintenance,

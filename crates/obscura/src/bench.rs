@@ -8,9 +8,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
 use obscura_model::SystemClock;
-use obscura_query::{Dialect, Dimension, Interval, Query, TimeRange, results};
+use obscura_query::{Dimension, Interval, Query, TimeRange};
 use obscura_store::meta::Role;
-use obscura_store::{EventStore, SqlQuery, StoreError};
+use obscura_store::{EventStore, StoreError};
 
 use crate::app::{self, App};
 use crate::config::Config;
@@ -232,18 +232,18 @@ fn realistic_profile() -> anyhow::Result<LoadProfile> {
 const BENCH_SITE: &str = "bench.obscura.test";
 
 /// A fresh app in a temporary folder with the bench site and an owner; returns the owner's password.
-fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
-    fresh_app_with(dir, |_| {})
+async fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
+    fresh_app_with(dir, |_| {}).await
 }
 
 /// Like [`fresh_app`], with a change to the configuration.
-fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> anyhow::Result<(App, String)> {
+async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> anyhow::Result<(App, String)> {
     let mut config = Config::load(None)?;
     configure(&mut config);
     config.data_dir = dir.join("data");
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
-    let app = app::open(&config, Arc::new(SystemClock))?;
+    let app = app::open(&config, Arc::new(SystemClock)).await?;
     admin::add_site(&app.meta, BENCH_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
     let password = admin::add_user(&app.meta, "bench", Role::Owner, None)?;
     Ok((app, password))
@@ -319,15 +319,7 @@ where
 }
 
 async fn count_events(store: &dyn EventStore) -> anyhow::Result<u64> {
-    let batches = store.query(&SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: vec![] }).await?;
-    let col = arrow_int(&batches[0], "n");
-    Ok(col as u64)
-}
-
-fn arrow_int(batch: &obscura_store::arrow_reexport::RecordBatch, name: &str) -> i64 {
-    use obscura_store::arrow_reexport::{Array, Int64Array};
-    let col = batch.column_by_name(name).expect("column");
-    col.as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)).unwrap_or(0)
+    Ok(store.count_events().await?)
 }
 
 /// One line of the ingest table.
@@ -418,9 +410,10 @@ fn memory_mb(field: &str) -> Option<f64> {
 async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, simple_only: bool) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-ingest")?;
     // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
-    let (app, _) = fresh_app_with(&dir, |c| c.trusted_proxies = vec!["127.0.0.1".into()])?;
+    let (app, _) = fresh_app_with(&dir, |c| c.trusted_proxies = vec!["127.0.0.1".into()]).await?;
     let config = Config::load(None)?;
     let store = app.store.clone();
+    let embedded = app.embedded.clone().context("the ingest benchmark measures the embedded store")?;
     let pipeline = app.pipeline.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -446,7 +439,7 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     };
     // Again while today's events are written to day files every `flush_rows` events (the first
     // file also takes the rows of the phases before).
-    store.set_flush_rows(flush_rows);
+    embedded.set_flush_rows(flush_rows);
     let flushing_from = Instant::now();
     // Request numbers no earlier phase reached: new visitors again.
     let flushing_load = if simple_only { LoadKind::Simple } else { LoadKind::Realistic };
@@ -456,9 +449,9 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
             .await?;
     let flushing_to = Instant::now();
     let flushing_load = flushing_load.name();
-    store.set_flush_rows(config.flush_rows);
+    embedded.set_flush_rows(config.flush_rows);
     let flushes: Vec<_> =
-        store.flushes().into_iter().filter(|f| f.finished > flushing_from && f.started < flushing_to).collect();
+        embedded.flushes().into_iter().filter(|f| f.finished > flushing_from && f.started < flushing_to).collect();
     let overlaps = |(sent, us): &(Instant, u32)| {
         let answered = *sent + StdDuration::from_micros(u64::from(*us));
         flushes.iter().any(|f| *sent < f.finished && answered > f.started)
@@ -557,7 +550,7 @@ fn scrub_micros_per_event(n: usize) -> f64 {
 async fn purge(events: usize) -> anyhow::Result<()> {
     const OTHER_SITE: &str = "other.obscura.test";
     let dir = tempfile_dir("obscura-bench-purge")?;
-    let (app, _) = fresh_app(&dir)?;
+    let (app, _) = fresh_app(&dir).await?;
     admin::add_site(&app.meta, OTHER_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
     let per_day = (events as f64 / 3.9).ceil() as usize;
     // Two finished days of the bench site, one more small site on the second.
@@ -566,14 +559,7 @@ async fn purge(events: usize) -> anyhow::Result<()> {
     let today = time::OffsetDateTime::now_utc().date();
     let (older, newer) = (today - time::Duration::days(2), today - time::Duration::days(1));
     let store = app.store.as_ref();
-    let count_day = |day: time::Date| async move {
-        let q = SqlQuery {
-            sql: "SELECT count(*) AS n FROM events WHERE day = $1".into(),
-            params: vec![obscura_store::Param::Text(obscura_model::format_day(day))],
-        };
-        let batches = store.query(&q).await?;
-        anyhow::Ok(batches.first().map_or(0, |b| arrow_int(b, "n")))
-    };
+    let count_day = |day: time::Date| async move { anyhow::Ok(store.rows_of_day(day, None).await?.len() as i64) };
     let older_rows = count_day(older).await?;
     let newer_rows = count_day(newer).await?;
     println!(
@@ -603,7 +589,7 @@ async fn purge(events: usize) -> anyhow::Result<()> {
 
 async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-query")?;
-    let (app, password) = fresh_app(&dir)?;
+    let (app, password) = fresh_app(&dir).await?;
     // Generated visitors average about 3.9 events on a weekday-weighted day; size the days to
     // reach `events` (the figure loaded is reported).
     let per_day = (events as f64 / 30.0 / 3.9).ceil() as usize;
@@ -626,24 +612,20 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
     };
     let filtered = Query { filters: vec![obscura_query::Filter::parse("country==DE|FR|US")?], ..q.clone() };
     let store = app.store.as_ref();
-    let d = Dialect::DataFusion;
     let mut rows: Vec<(String, f64)> = Vec::new();
     let prev = Query { range: q.range.previous(), ..q.clone() };
-    rows.push((
-        "aggregate (30 d)".into(),
-        median_ms(runs, || async { results::aggregate(store, d, &q).await.map(drop) }).await?,
-    ));
+    rows.push(("aggregate (30 d)".into(), median_ms(runs, || async { store.aggregate(&q).await.map(drop) }).await?));
     rows.push((
         "aggregate, previous period".into(),
-        median_ms(runs, || async { results::aggregate(store, d, &prev).await.map(drop) }).await?,
+        median_ms(runs, || async { store.aggregate(&prev).await.map(drop) }).await?,
     ));
     rows.push((
         "timeseries by day".into(),
-        median_ms(runs, || async { results::timeseries(store, d, &q, Interval::Day).await.map(drop) }).await?,
+        median_ms(runs, || async { store.timeseries(&q, Interval::Day).await.map(drop) }).await?,
     ));
     rows.push((
         "aggregate, filtered by country".into(),
-        median_ms(runs, || async { results::aggregate(store, d, &filtered).await.map(drop) }).await?,
+        median_ms(runs, || async { store.aggregate(&filtered).await.map(drop) }).await?,
     ));
     for dim in [
         Dimension::Page,
@@ -663,7 +645,7 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
         Dimension::Event,
         Dimension::Prop("plan".into()),
     ] {
-        let ms = median_ms(runs, || async { results::breakdown(store, d, &q, &dim, 10).await.map(drop) }).await?;
+        let ms = median_ms(runs, || async { store.breakdown(&q, &dim, 10).await.map(drop) }).await?;
         rows.push((format!("breakdown {}", dim.name()), ms));
     }
     let total: f64 = rows.iter().map(|(_, ms)| ms).sum();

@@ -73,6 +73,93 @@ pub struct Config {
     /// Set from `OBSCURA_MASTER_KEY` only, never from the file.
     #[serde(skip)]
     pub master_key_hex: Option<String>,
+    /// Where events are stored: `embedded` (the default: encrypted files in `data_dir`) or
+    /// `clickhouse` (the cluster of `[clickhouse]`).
+    #[serde(default)]
+    pub backend: Backend,
+    /// `[clickhouse]`: the cluster events are stored in with `backend = "clickhouse"`.
+    #[serde(default)]
+    pub clickhouse: ClickHouseConfig,
+}
+
+/// Where events are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Encrypted write-ahead log and day files in `data_dir`, on this machine.
+    #[default]
+    Embedded,
+    /// A ClickHouse cluster (`[clickhouse]`), shared by several Obscura servers.
+    #[value(name = "clickhouse")]
+    #[serde(rename = "clickhouse")]
+    ClickHouse,
+}
+
+/// `[clickhouse]`: how to reach the cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// The HTTP address of each shard, e.g. `["http://10.0.0.5:8123", "http://10.0.0.6:8123"]`;
+    /// tables are created on each, queries and rollups go to the first.
+    pub shards: Vec<String>,
+    /// The database of Obscura's tables (letters, digits and `_`; default `obscura`).
+    pub database: String,
+    /// The cluster's name in the servers' `remote_servers` section (default `obscura`).
+    pub cluster: String,
+    /// The user, if not `default`; its password comes from `OBSCURA_CLICKHOUSE_PASSWORD`.
+    pub user: Option<String>,
+    /// Set from `OBSCURA_CLICKHOUSE_PASSWORD` only, never from the file.
+    #[serde(skip)]
+    pub password: Option<String>,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            shards: Vec::new(),
+            database: "obscura".into(),
+            cluster: "obscura".into(),
+            user: None,
+            password: None,
+        }
+    }
+}
+
+impl ClickHouseConfig {
+    /// The store's options, with `clock`.
+    pub fn options(&self, clock: std::sync::Arc<dyn obscura_model::Clock>) -> obscura_store::ClickHouseOptions {
+        obscura_store::ClickHouseOptions {
+            shards: self.shards.clone(),
+            database: self.database.clone(),
+            cluster: self.cluster.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            clock,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.shards.is_empty() {
+            bail!(
+                "backend = \"clickhouse\" needs [clickhouse] shards = [\"http://host:8123\", …] (or OBSCURA_CLICKHOUSE_SHARDS)"
+            );
+        }
+        for shard in &self.shards {
+            if !(shard.starts_with("http://") || shard.starts_with("https://")) {
+                bail!("clickhouse.shards: {shard:?} must be an HTTP address like http://10.0.0.5:8123");
+            }
+        }
+        let plain = |s: &str| {
+            s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if !plain(&self.database) || !plain(&self.cluster) {
+            bail!(
+                "clickhouse.database and clickhouse.cluster must be letters, digits and _, not starting with a digit"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `[enrich]`: data files for lookups; any not set is taken from `datafiles/` (where `scripts/fetch-data`
@@ -313,6 +400,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             access_log: AccessLogConfig::default(),
             master_key_hex: None,
+            backend: Backend::Embedded,
+            clickhouse: ClickHouseConfig::default(),
         }
     }
 }
@@ -361,6 +450,9 @@ impl Config {
         self.scrub.site_rules()?;
         self.limits.validate()?;
         self.access_log.validate()?;
+        if self.backend == Backend::ClickHouse {
+            self.clickhouse.validate()?;
+        }
         Ok(())
     }
 
@@ -378,6 +470,19 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("OBSCURA_BACKEND") {
+            self.backend = <Backend as clap::ValueEnum>::from_str(&v, true)
+                .map_err(|_| anyhow::anyhow!("OBSCURA_BACKEND={v:?} must be embedded or clickhouse"))?;
+        }
+        if let Some(v) = var("OBSCURA_CLICKHOUSE_SHARDS") {
+            self.clickhouse.shards = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = var("OBSCURA_CLICKHOUSE_DATABASE") {
+            self.clickhouse.database = v;
+        }
+        if let Some(v) = var("OBSCURA_CLICKHOUSE_PASSWORD") {
+            self.clickhouse.password = Some(v);
         }
         if let Some(v) = var("OBSCURA_MASTER_KEY_FILE") {
             self.master_key_file = PathBuf::from(v);

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use obscura_model::{Clock, SystemClock};
-use obscura_store::EventStore;
 use obscura_store::meta::Role;
 use time::Duration;
 
@@ -89,7 +88,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.data_dir = dir.join("data");
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
-    let app = app::open(&config, Arc::new(SystemClock))?;
+    let app = app::open(&config, Arc::new(SystemClock)).await?;
     let fresh = app.meta.get().site_by_domain(DEMO_SITE).is_none();
     let password = if fresh {
         admin::add_site(&app.meta, DEMO_SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS)?;

@@ -28,7 +28,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve,
+    Serve {
+        /// Where events are stored (overrides `backend` in the configuration).
+        #[arg(long, value_enum)]
+        backend: Option<obscura::config::Backend>,
+    },
     /// Run a demo: a fresh store with a demo site and 30 days of generated traffic.
     Demo(demo::DemoArgs),
     /// Manage sites.
@@ -206,10 +210,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Bench(cmd) = cli.command {
         return runtime()?.block_on(bench::run(cmd));
     }
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => runtime()?.block_on(async {
-            let app = app::open(&config, Arc::new(SystemClock))?;
+        Command::Serve { backend } => runtime()?.block_on(async {
+            if let Some(backend) = backend {
+                config.backend = backend;
+                config.validate()?;
+            }
+            let app = app::open(&config, Arc::new(SystemClock)).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -86,6 +86,10 @@ impl Maintenance {
             Ok(_) => {}
             Err(e) => tracing::error!("salt rotation failed: {e:#}"),
         }
+        // Before retention: a finished day is rolled up while its rows exist.
+        if let Err(e) = self.store.maintain().await {
+            tracing::error!("store maintenance failed (retried in a minute): {e:#}");
+        }
         // Retention renames, deletes and fsyncs files, and records in the audit log.
         let this = self.clone();
         let runtime = tokio::runtime::Handle::current();

@@ -32,12 +32,16 @@ use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, sync_dir, sync_parent_dir};
 use crate::hot::{FrozenChunk, HotTable, HotTier};
 use crate::keyring::Keyring;
-use crate::rollup::{self, ROLLUP_FILE_SCHEMA, RollupSpec};
+use crate::rollup;
 use crate::row::StoredRow;
+use crate::sql::Dialect;
 use crate::wal::{self, Segment};
-use crate::{EventStore, Param, SqlQuery, StoreError};
+use crate::{EventStore, Param, RollupCell, SqlQuery, StoreError};
+use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 
+mod answers;
 mod flusher;
+pub(crate) mod kept_aggregates;
 mod recovery;
 mod rollups;
 mod writer;
@@ -65,8 +69,8 @@ pub struct StoreOptions {
     pub master_key: Key,
     /// The clock that says which UTC day is today (when a day is finished and due for its file).
     pub clock: Arc<dyn Clock>,
-    /// How to roll up a finished day; without it there are no rollups.
-    pub rollup: Option<Arc<dyn RollupSpec>>,
+    /// Whether finished days are rolled up (tests of the tiers alone leave it off).
+    pub rollups: bool,
     /// Today's hot rows are written to a day file once this many have arrived: fewer means less
     /// memory and a shorter replay after a crash, more means fewer, larger files.
     pub flush_rows: usize,
@@ -133,15 +137,14 @@ impl EmbeddedStore {
 
     /// Opens (or creates) the store in `data_dir`, replaying the write-ahead log.
     pub fn open(options: StoreOptions) -> anyhow::Result<Self> {
-        let StoreOptions { data_dir, keyring_path, master_key, clock, rollup, flush_rows } = options;
+        let StoreOptions { data_dir, keyring_path, master_key, clock, rollups, flush_rows } = options;
         let events_dir = data_dir.join("events");
         let wal_dir = data_dir.join("wal");
         let rollups_dir = data_dir.join("rollups");
         for dir in [&events_dir, &wal_dir, &rollups_dir] {
             create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let aggregates =
-            Arc::new(crate::aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
+        let aggregates = Arc::new(kept_aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
         let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
@@ -163,7 +166,7 @@ impl EmbeddedStore {
         let rollups = Rollups {
             aggregates,
             dir: rollups_dir,
-            spec: rollup,
+            enabled: rollups,
             ctx: ctx.clone(),
             keyring: keyring.clone(),
             runtime: tokio::runtime::Handle::try_current().ok(),
@@ -273,6 +276,47 @@ impl EmbeddedStore {
             tx.send(Commit { rows, done }).map_err(|_| StoreError::Closed)?;
         }
         wait.await.map_err(|_| StoreError::Closed)?.map_err(|e| StoreError::Storage(anyhow::anyhow!(e)))
+    }
+}
+
+impl EmbeddedStore {
+    /// Runs a rendered read-only query over tables `events` and `rollups`.
+    pub(crate) async fn run_sql(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
+        let failed = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
+        let df = self.ctx.sql_with_options(&query.sql, read_only()).await.map_err(failed)?;
+        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
+        let df = df.with_param_values(params).map_err(failed)?;
+        let task = Arc::new(df.task_ctx());
+        // Planning lists the day files and copies the hot rows: both at one side of any hand-over.
+        let plan = {
+            let _planning = self.handover.read().await;
+            df.create_physical_plan().await.map_err(failed)?
+        };
+        datafusion::physical_plan::collect(plan, task).await.map_err(failed)
+    }
+
+    /// The days answered from rollups (see [`EventStore::rollup_days`]).
+    fn rolled_days(&self) -> Vec<Date> {
+        let mut days: Vec<Date> = cold::list_days(&self.rollups.dir)
+            .into_iter()
+            .filter(|(_, files)| !files.is_empty())
+            .map(|(d, _)| d)
+            .collect();
+        // A day whose events are all gone is read from its aggregates alone; a day with event
+        // files but no rollup (not built yet, or a rebuild failed) is read from its files.
+        let with_events: Vec<Date> = self.event_days();
+        days.extend(self.rollups.aggregates.days().into_iter().filter(|d| !with_events.contains(d)));
+        days.sort();
+        days.dedup();
+        days
+    }
+
+    fn event_days(&self) -> Vec<Date> {
+        let mut days: Vec<Date> = cold::list_days(&self.events_dir).into_iter().map(|(d, _)| d).collect();
+        days.extend(self.hot.days().into_iter().map(|(d, _)| d));
+        days.sort();
+        days.dedup();
+        days
     }
 }
 
@@ -400,20 +444,6 @@ impl EventStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn query(&self, query: &SqlQuery) -> Result<Vec<RecordBatch>, StoreError> {
-        let failed = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
-        let df = self.ctx.sql_with_options(&query.sql, read_only()).await.map_err(failed)?;
-        let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
-        let df = df.with_param_values(params).map_err(failed)?;
-        let task = Arc::new(df.task_ctx());
-        // Planning lists the day files and copies the hot rows: both at one side of any hand-over.
-        let plan = {
-            let _planning = self.handover.read().await;
-            df.create_physical_plan().await.map_err(failed)?
-        };
-        datafusion::physical_plan::collect(plan, task).await.map_err(failed)
-    }
-
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
         let io = StoreError::Storage;
         let _guard = self.lock_maintenance().await;
@@ -484,57 +514,78 @@ impl EventStore for EmbeddedStore {
         Ok(removed)
     }
 
-    async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<RecordBatch, StoreError> {
+    async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<Vec<RollupCell>, StoreError> {
         let io = StoreError::Storage;
-        let Some(rows) = self.rollups.compute(day).await.map_err(io)? else {
-            return Ok(RecordBatch::new_empty(ROLLUP_FILE_SCHEMA.clone()));
-        };
-        let site = rows.column_by_name("site").and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>());
-        let keep: arrow::array::BooleanArray =
-            site.into_iter().flat_map(|c| c.iter()).map(|s| Some(s.is_some_and(|s| sites.contains(&s)))).collect();
-        let expiring = arrow::compute::filter_record_batch(&rows, &keep).map_err(|e| io(e.into()))?;
-        let spec = self.rollups.spec.clone().expect("rows were computed, so there is a spec");
-        crate::aggregates::k_anonymize(&expiring, k, |dim| spec.mergeable(dim)).map_err(io)
+        let Some(rows) = self.rollups.compute(day).await.map_err(io)? else { return Ok(Vec::new()) };
+        let cells = kept_aggregates::batch_to_cells(&rows).map_err(io)?;
+        let expiring: Vec<RollupCell> = cells.into_iter().filter(|c| sites.contains(&c.site)).collect();
+        Ok(crate::aggregates::k_anonymize(&expiring, k))
     }
 
-    fn keep_aggregates(&self, day: Date, rows: &RecordBatch) -> Result<(), StoreError> {
-        Ok(self.rollups.aggregates.add(day, rows)?)
+    async fn keep_aggregates(&self, day: Date, cells: &[RollupCell]) -> Result<(), StoreError> {
+        let aggregates = self.rollups.aggregates.clone();
+        let cells = cells.to_vec();
+        tokio::task::spawn_blocking(move || aggregates.add(day, &cells))
+            .await
+            .map_err(|e| StoreError::Storage(e.into()))??;
+        Ok(())
     }
 
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
-        let query = SqlQuery {
-            sql: "SELECT DISTINCT site FROM events WHERE day = $1 ORDER BY site".into(),
-            params: vec![Param::Text(format_day(day))],
-        };
-        let mut sites = Vec::new();
-        for batch in self.query(&query).await? {
-            let column = batch.column(0).as_any().downcast_ref::<arrow::array::UInt32Array>();
-            sites.extend(column.into_iter().flat_map(|c| c.iter().flatten()));
+        Ok(answers::sites(&self.run_sql(&Dialect::DataFusion.sites_of_day(day)).await?))
+    }
+
+    async fn rollup_days(&self) -> Result<Vec<Date>, StoreError> {
+        Ok(self.rolled_days())
+    }
+
+    async fn days(&self) -> Result<Vec<Date>, StoreError> {
+        Ok(self.event_days())
+    }
+
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn aggregate(&self, q: &Query) -> Result<Aggregate, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.aggregate(q, &self.rolled_days())).await?;
+        Ok(answers::totals(&batches).into_aggregate())
+    }
+
+    async fn timeseries(&self, q: &Query, interval: Interval) -> Result<Vec<SeriesPoint>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.timeseries(q, interval, &self.rolled_days())).await?;
+        Ok(obscura_query::results::fill_gaps(answers::series(&batches), q, interval))
+    }
+
+    async fn breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<BreakdownRow>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.breakdown(q, dim, limit, &self.rolled_days())).await?;
+        Ok(answers::breakdown(&batches))
+    }
+
+    async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {
+        Ok(answers::open_visits(&self.run_sql(&Dialect::DataFusion.open_visits(since_ms)).await?))
+    }
+
+    async fn rows_of_day(&self, day: Date, site: Option<u32>) -> Result<Vec<StoredRow>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.rows_of_day(day, site)).await?;
+        let mut rows = Vec::new();
+        for batch in &batches {
+            rows.extend(crate::row::batch_to_rows(batch)?);
         }
-        Ok(sites)
+        Ok(rows)
     }
 
-    fn rollup_days(&self) -> Vec<Date> {
-        let mut days: Vec<Date> = cold::list_days(&self.rollups.dir)
-            .into_iter()
-            .filter(|(_, files)| !files.is_empty())
-            .map(|(d, _)| d)
-            .collect();
-        // A day whose events are all gone is read from its aggregates alone; a day with event
-        // files but no rollup (not built yet, or a rebuild failed) is read from its files.
-        let with_events: Vec<Date> = self.days();
-        days.extend(self.rollups.aggregates.days().into_iter().filter(|d| !with_events.contains(d)));
-        days.sort();
-        days.dedup();
-        days
+    async fn count_events(&self) -> Result<u64, StoreError> {
+        Ok(answers::single_count(&self.run_sql(&Dialect::DataFusion.count_events()).await?, "n"))
     }
 
-    fn days(&self) -> Vec<Date> {
-        let mut days: Vec<Date> = cold::list_days(&self.events_dir).into_iter().map(|(d, _)| d).collect();
-        days.extend(self.hot.days().into_iter().map(|(d, _)| d));
-        days.sort();
-        days.dedup();
-        days
+    async fn ready(&self) -> Result<(), StoreError> {
+        let writing = self.commits.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if writing { Ok(()) } else { Err(StoreError::Closed) }
+    }
+
+    fn close(&self) {
+        EmbeddedStore::close(self);
     }
 }
 
@@ -576,7 +627,7 @@ mod tests {
             keyring_path: dir.join("keyring"),
             master_key: master.clone(),
             clock: Arc::new(obscura_model::ManualClock::new(datetime!(2026-01-10 12:00 UTC))),
-            rollup: None,
+            rollups: false,
             flush_rows,
         })
         .unwrap()
@@ -589,10 +640,7 @@ mod tests {
     }
 
     async fn count(store: &EmbeddedStore) -> i64 {
-        let batches =
-            store.query(&SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: vec![] }).await.unwrap();
-        let column = batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
-        column.value(0)
+        store.count_events().await.unwrap() as i64
     }
 
     fn wal_segments(dir: &Path) -> Vec<u64> {

@@ -5,9 +5,10 @@ use super::*;
 /// Builds and writes per-day rollups.
 #[derive(Clone)]
 pub(super) struct Rollups {
-    pub(super) aggregates: Arc<crate::aggregates::Aggregates>,
+    pub(super) aggregates: Arc<super::kept_aggregates::Aggregates>,
     pub(super) dir: PathBuf,
-    pub(super) spec: Option<Arc<dyn RollupSpec>>,
+    /// Whether finished days are rolled up at all.
+    pub(super) enabled: bool,
     pub(super) ctx: SessionContext,
     pub(super) keyring: Arc<Keyring>,
     /// For building from the writer thread, which has no runtime of its own.
@@ -31,10 +32,12 @@ impl Rollups {
         Ok(())
     }
 
-    /// `day`'s rollup rows from its day files; `None` without a rollup spec.
+    /// `day`'s rollup rows from its day files; `None` when rollups are off.
     pub(super) async fn compute(&self, day: Date) -> anyhow::Result<Option<RecordBatch>> {
-        let Some(spec) = &self.spec else { return Ok(None) };
-        let query = rollup::day_query(spec.as_ref(), &format_day(day));
+        if !self.enabled {
+            return Ok(None);
+        }
+        let query = rollup::day_query(&format_day(day));
         let params: Vec<ScalarValue> = query.params.iter().map(scalar).collect();
         let df = self.ctx.sql(&query.sql).await?.with_param_values(params)?;
         let task = Arc::new(df.task_ctx());
@@ -45,7 +48,7 @@ impl Rollups {
         };
         let batches = datafusion::physical_plan::collect(plan, task).await?;
         let conformed = batches.iter().map(rollup::conform).collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Some(arrow::compute::concat_batches(&ROLLUP_FILE_SCHEMA, &conformed)?))
+        Ok(Some(arrow::compute::concat_batches(&rollup::ROLLUP_FILE_SCHEMA, &conformed)?))
     }
 
     pub(super) fn build_blocking(&self, day: Date) -> anyhow::Result<()> {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::response::Html;
 use fantoccini::{ClientBuilder, Locator};
-use obscura_store::{EventStore, SqlQuery};
 use serde_json::json;
 
 use crate::harness::{SITE, TestServer};
@@ -94,12 +93,6 @@ async fn screenshot(browser: &fantoccini::Client, name: &str) {
     std::fs::write(artifacts.join(name), shot).unwrap();
 }
 
-async fn count(store: &dyn EventStore, sql: &str) -> i64 {
-    let batches = store.query(&SqlQuery { sql: sql.into(), params: vec![] }).await.unwrap();
-    let col = batches[0].column(0);
-    obscura_store::arrow_reexport::format_column(col).parse().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
@@ -126,10 +119,9 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     // Leaving the page sends the engagement beacon.
     browser.goto("about:blank").await.unwrap();
 
-    let store = s.app_store.clone();
     let mut engagement = 0;
     for _ in 0..50 {
-        engagement = count(store.as_ref(), "SELECT count(*) FROM events WHERE kind = 2").await;
+        engagement = s.stored_rows().await.iter().filter(|r| r.kind == 2).count();
         if engagement > 0 {
             break;
         }

@@ -55,7 +55,8 @@ async fn hardening_share_views_audit_the_link_id_not_the_token() {
 /// A server on `[::]:0` (dual-stack: IPv4 clients arrive as `::ffff:a.b.c.d`) with an owner;
 /// returns its base URL over IPv4, the owner's password and what to stop it with.
 async fn start_dual_stack()
--> (String, String, tokio::task::JoinHandle<anyhow::Result<()>>, Arc<obscura_store::EmbeddedStore>, tempfile::TempDir) {
+-> (String, String, tokio::task::JoinHandle<anyhow::Result<()>>, Arc<dyn obscura_store::EventStore>, tempfile::TempDir)
+{
     let dir = tempfile::tempdir().unwrap();
     let mut config = obscura::config::Config {
         data_dir: dir.path().join("data"),
@@ -65,7 +66,7 @@ async fn start_dual_stack()
     config.enrich.geo_databases = vec![crate::harness::geo_fixture(dir.path())];
     config.enrich.asn_databases = vec![];
     let clock = Arc::new(ManualClock::new(datetime!(2026-08-01 10:00 UTC)));
-    let app = app::open(&config, clock).unwrap();
+    let app = app::open(&config, clock).await.unwrap();
     admin::add_site(&app.meta, SITE, true, 30).unwrap();
     let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
     let store = app.store.clone();

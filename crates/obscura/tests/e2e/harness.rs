@@ -22,7 +22,12 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
     pub data_dir: PathBuf,
-    pub app_store: Arc<obscura_store::EmbeddedStore>,
+    /// The server's event store, through the seam every backend implements.
+    pub store: Arc<dyn obscura_store::EventStore>,
+    /// The same store when it is the embedded backend: its keyring and tiers, for tests of them.
+    embedded_store: Option<Arc<obscura_store::EmbeddedStore>>,
+    /// The server's ingest pipeline (to prepare generated traffic as the server would).
+    pub pipeline: Arc<obscura_ingest::Pipeline>,
     /// The server's own metadata, to reread at once after a change through [`TestServer::meta`].
     server_meta: Arc<obscura_store::meta::MetaStore>,
     /// The server's maintenance tasks, to run at once after moving the clock.
@@ -75,7 +80,7 @@ impl TestServer {
         config.enrich.user_agent_regexes = regexes.exists().then_some(regexes);
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(now));
-        let app = app::open(&config, clock.clone()).unwrap();
+        let app = app::open(&config, clock.clone()).await.unwrap();
         admin::add_site(&app.meta, SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS).unwrap();
         let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
         let token = admin::add_token(&app.meta, "tests", TokenScope::Read, &[], None).unwrap();
@@ -90,7 +95,9 @@ impl TestServer {
         token: String,
         password: String,
     ) -> TestServer {
-        let app_store = app.store.clone();
+        let store = app.store.clone();
+        let embedded_store = app.embedded.clone();
+        let pipeline = app.pipeline.clone();
         let server_meta = app.meta.clone();
         let maintenance = app.maintenance.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -110,7 +117,9 @@ impl TestServer {
             data_dir: config.data_dir.clone(),
             dir,
             config,
-            app_store,
+            store,
+            embedded_store,
+            pipeline,
             server_meta,
             maintenance,
             password,
@@ -120,12 +129,12 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data folder and clock.
     pub async fn restart(self) -> TestServer {
-        let TestServer { token, clock, dir, config, app_store, password, server, .. } = self;
+        let TestServer { token, clock, dir, config, store, embedded_store, password, server, pipeline, .. } = self;
         server.abort();
         let _ = server.await;
-        app_store.close();
-        drop(app_store);
-        let app = app::open(&config, clock.clone()).unwrap();
+        store.close();
+        drop((store, embedded_store, pipeline));
+        let app = app::open(&config, clock.clone()).await.unwrap();
         Self::serve(app, dir, config, clock, token, password).await
     }
 
@@ -155,25 +164,24 @@ impl TestServer {
     /// Waits until the writer has flushed every finished day to its files.
     pub async fn wait_flushed(&self) {
         for _ in 0..100 {
-            if self.app_store.hot_days().is_empty() {
+            if self.embedded().hot_days().is_empty() {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("finished days were not flushed: {:?}", self.app_store.hot_days());
+        panic!("finished days were not flushed: {:?}", self.embedded().hot_days());
     }
 
     /// Waits until `day` is flushed and rolled up (the rollup follows the day file).
     pub async fn wait_rolled_up(&self, day: time::Date) {
-        use obscura_store::EventStore;
         self.wait_flushed().await;
         for _ in 0..100 {
-            if self.app_store.rollup_days().contains(&day) {
+            if self.store.rollup_days().await.unwrap().contains(&day) {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("{day} was not rolled up: {:?}", self.app_store.rollup_days());
+        panic!("{day} was not rolled up: {:?}", self.store.rollup_days().await.unwrap());
     }
 
     pub fn master_key(&self) -> obscura_store::crypto::Key {
@@ -184,8 +192,18 @@ impl TestServer {
         .unwrap()
     }
 
-    pub fn meta_app(&self) -> &Arc<obscura_store::EmbeddedStore> {
-        &self.app_store
+    /// The embedded store, for tests of its keyring and tiers.
+    pub fn embedded(&self) -> &Arc<obscura_store::EmbeddedStore> {
+        self.embedded_store.as_ref().expect("this test server runs the embedded store")
+    }
+
+    /// Every stored row of every day, read back through the store.
+    pub async fn stored_rows(&self) -> Vec<obscura_store::StoredRow> {
+        let mut rows = Vec::new();
+        for day in self.store.days().await.unwrap() {
+            rows.extend(self.store.rows_of_day(day, None).await.unwrap());
+        }
+        rows
     }
 
     /// A client whose connections come from `ip` (any 127.x.y.z address works on loopback).
@@ -222,7 +240,7 @@ impl TestServer {
 
     pub fn stop(self) -> tempfile::TempDir {
         self.server.abort();
-        self.app_store.close();
+        self.store.close();
         self.dir
     }
 }
@@ -315,4 +333,29 @@ impl TestClient {
         let (status, body) = self.get(path).await;
         (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
     }
+}
+
+/// The HTTP addresses of the two-shard ClickHouse cluster the tests use: from
+/// `OBSCURA_TEST_CLICKHOUSE` (set by `scripts/test`), or started with the project's own
+/// `scripts/clickhouse-cluster` (which installs Debian's `clickhouse-server` when missing).
+pub fn clickhouse_shards() -> Vec<String> {
+    let split = |list: &str| list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    if let Ok(list) = std::env::var("OBSCURA_TEST_CLICKHOUSE") {
+        return split(&list);
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/clickhouse-cluster");
+    let started = std::process::Command::new("bash").args([script, "start"]).status().expect("bash runs");
+    assert!(started.success(), "{script} start failed");
+    let env = std::process::Command::new("bash").args([script, "env"]).output().expect("bash runs");
+    let env = String::from_utf8_lossy(&env.stdout);
+    let list = env
+        .split_once("OBSCURA_TEST_CLICKHOUSE=")
+        .map(|(_, rest)| rest.trim().trim_matches(|c| c == '"' || c == '\''))
+        .expect("the script prints the addresses");
+    split(list)
+}
+
+/// A database name no other test run uses.
+pub fn unique_database(prefix: &str) -> String {
+    format!("{prefix}_{}_{:08x}", std::process::id(), rand::random::<u32>())
 }

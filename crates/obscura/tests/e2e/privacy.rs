@@ -1,7 +1,6 @@
 //! Privacy promises proven end to end: P2 (IPs never stored; salts destroyed after 48 h) and
 //! P12 (nothing under the data folder is plaintext).
 
-use obscura_store::{EventStore, SqlQuery};
 use serde_json::json;
 use time::macros::datetime;
 
@@ -13,18 +12,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Every text value of every stored row, decrypted through the store.
-async fn decrypted_text(store: &dyn EventStore) -> String {
-    let batches = store.query(&SqlQuery { sql: "SELECT * FROM events".into(), params: vec![] }).await.unwrap();
-    let mut out = String::new();
-    for b in &batches {
-        for col in b.columns() {
-            let text = obscura_store::arrow_reexport::format_column(col);
-            out.push_str(&text);
-            out.push('\n');
-        }
-    }
-    out
+/// Every value of every stored row, decrypted through the store.
+async fn decrypted_text(s: &TestServer) -> String {
+    s.stored_rows().await.iter().map(|row| format!("{row:?}\n")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +31,7 @@ async fn p02_ip_never_reaches_the_store_and_p12_no_plaintext_on_disk() {
     assert_eq!(s.send([127, 0, 0, 3], UA, pv).await, reqwest::StatusCode::NO_CONTENT);
 
     // Decrypted, the store holds the events but no IP or e-mail: not the sender's, not the ones in text.
-    let text = decrypted_text(s.app_store.as_ref()).await;
+    let text = decrypted_text(&s).await;
     assert!(text.contains(marker), "the marker itself is analytics data and must be stored: {text}");
     for forbidden in ["127.0.0.3", "203.0.113.77", "198.51.100.23", "jane@example.com", "jane.doe@example.com"] {
         assert!(!text.contains(forbidden), "{forbidden} reached the store: {text}");
@@ -63,10 +53,10 @@ async fn p02_ip_never_reaches_the_store_and_p12_no_plaintext_on_disk() {
     // After the day is flushed to its Parquet file: still nothing in plaintext.
     s.clock.set(datetime!(2026-04-02 00:10 UTC));
     s.wait_flushed().await;
-    assert!(s.app_store.hot_days().is_empty());
+    assert!(s.embedded().hot_days().is_empty());
     assert!(files_under(&s.data_dir).iter().any(|f| f.extension().is_some_and(|e| e == "parquet")));
     scan("day files");
-    let text = decrypted_text(s.app_store.as_ref()).await;
+    let text = decrypted_text(&s).await;
     assert!(text.contains(marker) && !text.contains("127.0.0.3"));
     s.stop();
 }
@@ -78,12 +68,8 @@ async fn p02_visitor_hash_changes_daily_and_old_salts_are_gone_from_disk() {
     assert_eq!(s.send([127, 0, 0, 2], UA, pv()).await, reqwest::StatusCode::NO_CONTENT);
     s.clock.set(datetime!(2026-05-02 09:00 UTC));
     assert_eq!(s.send([127, 0, 0, 2], UA, pv()).await, reqwest::StatusCode::NO_CONTENT);
-    let batches = s
-        .app_store
-        .query(&SqlQuery { sql: "SELECT DISTINCT visitor FROM events".into(), params: vec![] })
-        .await
-        .unwrap();
-    let distinct: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let visitors: std::collections::HashSet<u64> = s.stored_rows().await.iter().map(|r| r.visitor).collect();
+    let distinct = visitors.len();
     assert_eq!(distinct, 2, "the same visitor on two days must hash differently");
 
     // The salts file holds a salt of 2026-05-01 until 48 h after that day began, then never again.
@@ -159,8 +145,8 @@ async fn p12_every_kind_of_data_is_encrypted_at_rest() {
     // Day files and rollups.
     s.clock.set(datetime!(2026-04-02 00:30 UTC));
     s.wait_rolled_up(time::macros::date!(2026 - 04 - 01)).await;
-    assert!(s.app_store.rollup_days().contains(&time::macros::date!(2026 - 04 - 01)));
-    let text = decrypted_text(s.app_store.as_ref()).await;
+    assert!(s.store.rollup_days().await.unwrap().contains(&time::macros::date!(2026 - 04 - 01)));
+    let text = decrypted_text(&s).await;
     assert!(text.contains(&format!("{marker}-prop")) && text.contains(&format!("{marker}-event")));
     scan("day files and rollups");
 
@@ -241,7 +227,7 @@ async fn p02_client_address_is_in_no_store_but_the_access_log_after_cli_and_ui_a
     let view = client.get(format!("{}/share/{token}", s.base)).send().await.unwrap();
     assert_eq!(view.status(), 200);
 
-    let mut stores = vec![("events", decrypted_text(s.app_store.as_ref()).await)];
+    let mut stores = vec![("events", decrypted_text(&s).await)];
     stores.push(("metadata", serde_json::to_string(&*s.meta().get()).unwrap()));
     let audit = obscura_store::audit::AuditLog::open(&s.data_dir, s.master_key()).unwrap().read_all().unwrap();
     assert!(

@@ -64,7 +64,7 @@ async fn p13_retention_purges_each_site_in_time_and_backups_become_unreadable() 
     let report = s.maintenance.enforce_retention().await.unwrap();
     assert_eq!(report.destroyed_days, vec![date!(2026 - 03 - 11)]);
     assert_eq!(pageviews(&s, SITE, "2026-03-10").await, 0);
-    assert!(s.app_store.keyring().get(date!(2026 - 03 - 11)).is_none());
+    assert!(s.embedded().keyring().get(date!(2026 - 03 - 11)).is_none());
 
     // The backup: with every key that exists now, neither purged day can be read.
     let live = Keyring::open(s.master_key(), s.keyring_path()).unwrap();

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use obscura_store::{EventStore, SqlQuery};
 use serde_json::json;
 use time::macros::datetime;
 
@@ -27,14 +26,11 @@ async fn p01_site_scrub_rules_apply_at_ingest() {
         "url": format!("https://{SITE}/orders/ORD-123456/paid"),
         "props": {"note": "customer=alice called from +49 30 1234567", "ref": "ORD-654321"}});
     assert_eq!(s.send([127, 0, 0, 2], UA, body).await, reqwest::StatusCode::NO_CONTENT);
-    let batches = s
-        .app_store
-        .query(&SqlQuery { sql: "SELECT path, CAST(props AS VARCHAR) AS props FROM events".into(), params: vec![] })
+    let text: String = s
+        .stored_rows()
         .await
-        .unwrap();
-    let text: String = batches
-        .iter()
-        .flat_map(|b| b.columns().iter().map(obscura_store::arrow_reexport::format_column))
+        .into_iter()
+        .map(|row| format!("{} {}", row.path, row.props.unwrap_or_default()))
         .collect::<Vec<_>>()
         .join(" ");
     assert!(text.contains("/orders/[order]/paid"), "the URL rule applies to the path: {text}");

@@ -11,9 +11,13 @@ fn config(dir: &std::path::Path) -> Config {
     Config { data_dir: dir.join("data"), master_key_file: dir.join("keys/master.key"), ..Default::default() }
 }
 
+/// One runtime for these synchronous tests, alive as long as the stores they open.
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
+    std::sync::LazyLock::new(|| tokio::runtime::Runtime::new().expect("a runtime"));
+
 fn open(config: &Config) -> anyhow::Result<obscura::app::App> {
     let clock = Arc::new(obscura_model::ManualClock::new(datetime!(2026-06-01 10:00 UTC)));
-    obscura::app::open(config, clock)
+    RUNTIME.block_on(obscura::app::open(config, clock))
 }
 
 #[test]

@@ -191,11 +191,15 @@ async fn stats_api_same_numbers_from_day_files_and_rollups() {
         before.push(s.api(v).await);
     }
     s.clock.set(datetime!(2026-03-11 00:30 UTC));
-    let store = s.meta_app().clone();
+    let store = s.embedded().clone();
     use obscura_store::EventStore;
     s.wait_rolled_up(time::macros::date!(2026 - 03 - 10)).await;
     assert!(store.hot_days().is_empty(), "the finished day should have been flushed");
-    assert_eq!(store.rollup_days(), vec![time::macros::date!(2026 - 03 - 10)], "the finished day is rolled up");
+    assert_eq!(
+        store.rollup_days().await.unwrap(),
+        vec![time::macros::date!(2026 - 03 - 10)],
+        "the finished day is rolled up"
+    );
     for (v, expected) in views.iter().zip(before) {
         assert_eq!(s.api(v).await, expected, "{v} changed after the day was flushed and rolled up");
     }
@@ -208,13 +212,13 @@ async fn retention_destroying_a_day_removes_its_key_files_and_numbers() {
     let s = TestServer::start(datetime!(2026-03-10 11:00 UTC)).await;
     load_fixture(&s).await;
     s.clock.set(datetime!(2026-03-11 00:30 UTC));
-    let store = s.meta_app().clone();
+    let store = s.embedded().clone();
     let day = time::macros::date!(2026 - 03 - 10);
     s.wait_rolled_up(day).await;
     assert!(store.keyring().get(day).is_some());
     store.destroy_day(day).await.unwrap();
     assert!(store.keyring().get(day).is_none(), "the day's key is destroyed");
-    assert!(!store.days().contains(&day) && store.rollup_days().is_empty());
+    assert!(!store.days().await.unwrap().contains(&day) && store.rollup_days().await.unwrap().is_empty());
     let leftovers: Vec<_> = crate::harness::files_under(&s.data_dir)
         .into_iter()
         .filter(|f| f.to_string_lossy().contains("2026-03-10") && !f.to_string_lossy().contains("access-log"))

@@ -142,8 +142,8 @@ async fn p10_tls12_when_allowed_and_http_redirects_to_https() {
     s.stop();
 }
 
-#[test]
-fn p10_unreadable_certificate_refuses_to_start() {
+#[tokio::test]
+async fn p10_unreadable_certificate_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = obscura::config::Config {
         data_dir: dir.path().join("data"),
@@ -157,14 +157,14 @@ fn p10_unreadable_certificate_refuses_to_start() {
         redirect_http_from: None,
     });
     let clock = Arc::new(obscura_model::ManualClock::new(datetime!(2026-06-01 10:00 UTC)));
-    let err = obscura::app::open(&config, clock.clone()).err().expect("must refuse to start");
+    let err = obscura::app::open(&config, clock.clone()).await.err().expect("must refuse to start");
     assert!(
         format!("{err:#}").contains("cannot read the TLS certificate") && format!("{err:#}").contains("missing.pem"),
         "{err:#}"
     );
     std::fs::write(dir.path().join("bad.pem"), "not a certificate").unwrap();
     config.tls.as_mut().unwrap().cert_file = dir.path().join("bad.pem");
-    let err = obscura::app::open(&config, clock).err().expect("must refuse to start");
+    let err = obscura::app::open(&config, clock).await.err().expect("must refuse to start");
     assert!(format!("{err:#}").contains("holds no PEM certificate"), "{err:#}");
     assert!(!config.data_dir.join("events").exists(), "nothing may start before the certificate is checked");
 }

@@ -1,19 +1,99 @@
-//! Rendering a [`Query`] to SQL with bound parameters.
+//! Rendering a [`Query`] to SQL with bound parameters, for each backend's dialect.
 //!
 //! Values only ever travel as parameters (`$1`, `$2`, …); the SQL text is built from fixed
 //! fragments chosen by the typed model, so no input can change a query's shape.
 
 use obscura_model::unix_ms;
-use obscura_store::{Param, SqlQuery};
+use obscura_query::{Dimension, Filter, FilterOp, Interval, Query};
 use time::Date;
 
-use crate::model::{Dimension, Filter, FilterOp, Interval, Query};
+use crate::{Param, SqlQuery};
 
-/// SQL dialects with their differing function names. ClickHouse joins this list with its backend.
+/// SQL dialects with their differing function names. The query's shape is the same for every
+/// dialect; only these fragments differ, so the backends count the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// Apache DataFusion, the engine of the embedded store.
+pub(crate) enum Dialect {
+    /// Apache DataFusion, the engine of the embedded store: `ts` is a timestamp, `day` text.
     DataFusion,
+    /// ClickHouse (18.16 and later): `ts` is milliseconds since the epoch, `day` a `Date`.
+    ClickHouse,
+}
+
+impl Dialect {
+    /// Approximate distinct count.
+    fn distinct(self, expr: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("approx_distinct({expr})"),
+            Dialect::ClickHouse => format!("uniq({expr})"),
+        }
+    }
+
+    /// Whether `col` contains `value`, ignoring case.
+    fn contains(self, col: &str, value: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("strpos(lower({col}), lower({value})) > 0"),
+            Dialect::ClickHouse => format!("positionCaseInsensitiveUTF8({col}, {value}) > 0"),
+        }
+    }
+
+    /// The value of the property whose `\x01key\x02` marker is bound as `marker`, or NULL.
+    fn prop_value(self, marker: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("nullif(split_part(split_part(props, {marker}, 2), chr(1), 1), '')"),
+            Dialect::ClickHouse => {
+                format!("nullIf(splitByChar('\\x01', splitByString({marker}, ifNull(props, ''))[2])[1], '')")
+            }
+        }
+    }
+
+    /// The boolean false.
+    fn false_value(self) -> &'static str {
+        match self {
+            Dialect::DataFusion => "false",
+            Dialect::ClickHouse => "0",
+        }
+    }
+
+    /// `expr`'s value on the row with the greatest `by` (of each group).
+    fn last(self, expr: &str, by: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("last_value({expr} ORDER BY {by})"),
+            Dialect::ClickHouse => format!("argMax({expr}, {by})"),
+        }
+    }
+
+    /// The start of an event's time bucket. Day buckets line up with the `day` partition.
+    fn bucket(self, interval: Interval) -> &'static str {
+        match (self, interval) {
+            (Dialect::DataFusion, Interval::Day) => "day",
+            (Dialect::DataFusion, Interval::Hour) => {
+                "date_bin(INTERVAL '1 hour', ts, TIMESTAMP '1970-01-01T00:00:00Z')"
+            }
+            // Weeks start on Monday (1970-01-05 was one).
+            (Dialect::DataFusion, Interval::Week) => {
+                "date_bin(INTERVAL '7 days', ts, TIMESTAMP '1970-01-05T00:00:00Z')"
+            }
+            (Dialect::ClickHouse, Interval::Day) => "intDiv(ts, 86400000) * 86400000",
+            (Dialect::ClickHouse, Interval::Hour) => "intDiv(ts, 3600000) * 3600000",
+            (Dialect::ClickHouse, Interval::Week) => "intDiv(ts - 345600000, 604800000) * 604800000 + 345600000",
+        }
+    }
+
+    /// A rollup row's day as a time bucket, like [`Dialect::bucket`]'s day buckets.
+    fn rollup_bucket(self) -> &'static str {
+        match self {
+            Dialect::DataFusion => "day",
+            Dialect::ClickHouse => "toInt64(day) * 86400000",
+        }
+    }
+
+    /// The table a day's rollup is computed from: the embedded store's day files, or all events.
+    fn day_rows(self) -> &'static str {
+        match self {
+            Dialect::DataFusion => "cold",
+            Dialect::ClickHouse => "events",
+        }
+    }
 }
 
 /// Accumulates bound parameters while SQL is assembled.
@@ -67,7 +147,7 @@ fn is_visit_level(dim: &Dimension) -> bool {
 
 /// The SQL expression of a dimension's value on an event row. Exit page is visit-level and
 /// handled separately.
-fn column(dim: &Dimension, b: &mut Binder) -> String {
+fn column(d: Dialect, dim: &Dimension, b: &mut Binder) -> String {
     use Dimension::*;
     match dim {
         Source => "source".into(),
@@ -83,9 +163,14 @@ fn column(dim: &Dimension, b: &mut Binder) -> String {
         Province => "province".into(),
         Network => "network".into(),
         Browser => "browser".into(),
-        BrowserVersion => "CASE WHEN browser IS NULL THEN NULL ELSE concat(browser, ' ', browser_version) END".into(),
+        // Without a version, the name alone (every dialect's concat treats NULL its own way).
+        BrowserVersion => "CASE WHEN browser IS NULL THEN NULL WHEN browser_version IS NULL THEN browser \
+                           ELSE concat(browser, ' ', browser_version) END"
+            .into(),
         Os => "os".into(),
-        OsVersion => "CASE WHEN os IS NULL THEN NULL ELSE concat(os, ' ', os_version) END".into(),
+        OsVersion => "CASE WHEN os IS NULL THEN NULL WHEN os_version IS NULL THEN os \
+                      ELSE concat(os, ' ', os_version) END"
+            .into(),
         DeviceType => "device_type".into(),
         DeviceBrand => "device_brand".into(),
         DeviceModel => "device_model".into(),
@@ -97,13 +182,13 @@ fn column(dim: &Dimension, b: &mut Binder) -> String {
         Prop(key) => {
             // props is `\x01k\x02v\x01k\x02v\x01`: cut out the value after `\x01key\x02`.
             let marker = b.bind(Param::Text(format!("\u{1}{key}\u{2}")));
-            format!("nullif(split_part(split_part(props, {marker}, 2), chr(1), 1), '')")
+            d.prop_value(&marker)
         }
     }
 }
 
 /// A filter as a boolean SQL condition.
-fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
+fn filter_condition(d: Dialect, q: &Query, f: &Filter, b: &mut Binder) -> String {
     let missing = missing_label(&f.dimension);
     // `country==(unknown)` selects the rows the breakdown shows under that label.
     let values: Vec<Option<String>> = f
@@ -120,17 +205,15 @@ fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
                     None => format!("{col} IS NULL"),
                 })
                 .collect(),
-            FilterOp::Contains => {
-                values.iter().flatten().map(|v| format!("strpos(lower({col}), lower({v})) > 0")).collect()
-            }
+            FilterOp::Contains => values.iter().flatten().map(|v| d.contains(col, v)).collect(),
         };
         format!("({})", parts.join(" OR "))
     };
     let negate = |cond: String| -> String {
         if f.op == FilterOp::IsNot {
-            format!("NOT coalesce({cond}, false)")
+            format!("NOT coalesce({cond}, {})", d.false_value())
         } else {
-            format!("coalesce({cond}, false)")
+            format!("coalesce({cond}, {})", d.false_value())
         }
     };
     match &f.dimension {
@@ -139,20 +222,22 @@ fn filter_condition(q: &Query, f: &Filter, b: &mut Binder) -> String {
             let scope = scope(q, b);
             let inner = if *dim == Dimension::ExitPage {
                 let cond = matches("p");
+                let last = d.last("path", "ts");
                 format!(
-                    "SELECT visit FROM (SELECT visit, last_value(path ORDER BY ts) AS p FROM events \
+                    "SELECT visit FROM (SELECT visit, {last} AS p FROM events \
                      WHERE {scope} AND kind = 0 GROUP BY visit) WHERE {cond}"
                 )
             } else {
-                let cond = matches(&column(dim, b));
+                let cond = matches(&column(d, dim, b));
+                let no = d.false_value();
                 format!(
-                    "SELECT visit FROM events WHERE {scope} AND kind = 0 AND visit_seq = 1 AND coalesce({cond}, false)"
+                    "SELECT visit FROM events WHERE {scope} AND kind = 0 AND visit_seq = 1 AND coalesce({cond}, {no})"
                 )
             };
             if f.op == FilterOp::IsNot { format!("visit NOT IN ({inner})") } else { format!("visit IN ({inner})") }
         }
         dim => {
-            let col = column(dim, b);
+            let col = column(d, dim, b);
             let base = matches(&col);
             match row_condition(dim) {
                 // A previous-page filter looks at pageviews only.
@@ -177,10 +262,16 @@ fn day(t: time::OffsetDateTime) -> String {
     obscura_model::format_day(t.date())
 }
 
-fn where_clause(q: &Query, b: &mut Binder) -> String {
+/// The day partition a time in milliseconds since the epoch falls on.
+fn day_of_ms(ms: i64) -> String {
+    day(time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
+}
+
+fn where_clause(d: Dialect, q: &Query, b: &mut Binder) -> String {
     let mut parts = vec![scope(q, b)];
     for f in &q.filters {
-        parts.push(filter_condition(q, f, b));
+        parts.push(filter_condition(d, q, f, b));
     }
     parts.join(" AND ")
 }
@@ -188,30 +279,31 @@ fn where_clause(q: &Query, b: &mut Binder) -> String {
 /// Visit metrics without grouping by visit: a visit is counted by its entry pageview
 /// (`visit_seq = 1`), a visit with a second pageview is not a bounce (`visit_seq = 2`), and
 /// durations are sums of the gaps between a visit's events.
-const VISIT_METRICS: &str = "sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS visits, \
-     sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS pageviews, \
-     sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) - sum(CASE WHEN kind = 0 AND visit_seq = 2 THEN 1 ELSE 0 END) AS bounces, \
+const VISIT_METRICS: &str = "CAST(sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS BIGINT) AS visits, \
+     CAST(sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END) AS BIGINT) AS pageviews, \
+     CAST(sum(CASE WHEN kind = 0 AND visit_seq = 1 THEN 1 ELSE 0 END) AS BIGINT) - CAST(sum(CASE WHEN kind = 0 AND visit_seq = 2 THEN 1 ELSE 0 END) AS BIGINT) AS bounces, \
      sum(CAST(visit_gap_ms AS BIGINT)) AS duration_ms, \
-     sum(CASE WHEN kind = 1 THEN 1 ELSE 0 END) AS events";
+     CAST(sum(CASE WHEN kind = 1 THEN 1 ELSE 0 END) AS BIGINT) AS events";
 
 /// The breakdown of one dimension over rows of `table` matching `cond`, grouped by value (and by
 /// site when `by_site`, for rollups); no order, no limit. Columns: [site,] value, visitors,
 /// visits, pageviews, events, bounces, duration_ms.
-fn breakdown_rows(dim: &Dimension, cond: &str, b: &mut Binder, table: &str, by_site: bool) -> String {
+fn breakdown_rows(d: Dialect, dim: &Dimension, cond: &str, b: &mut Binder, table: &str, by_site: bool) -> String {
     let site = if by_site { "site, " } else { "" };
+    let visitors = d.distinct("visitor");
     if *dim == Dimension::ExitPage {
         // A pageview that is not an exit is followed by exactly one pageview whose previous
         // page it is, so exits(p) = views(p) − views with prev_path = p: no grouping by visit.
         return format!(
-            "SELECT {site}value, approx_distinct(visitor) AS visitors, sum(n) AS visits, \
-             sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS pageviews, CAST(0 AS BIGINT) AS events, \
+            "SELECT {site}value, {visitors} AS visitors, CAST(sum(n) AS BIGINT) AS visits, \
+             CAST(sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS BIGINT) AS pageviews, CAST(0 AS BIGINT) AS events, \
              CAST(0 AS BIGINT) AS bounces, CAST(0 AS BIGINT) AS duration_ms FROM ( \
              SELECT {site}path AS value, visitor, 1 AS n FROM {table} WHERE {cond} AND kind = 0 \
              UNION ALL SELECT {site}prev_path AS value, NULL AS visitor, -1 AS n FROM {table} WHERE {cond} AND kind = 0 AND prev_path IS NOT NULL) \
              GROUP BY {site}value"
         );
     }
-    let col = column(dim, b);
+    let col = column(d, dim, b);
     let rows = row_condition(dim).map(|r| format!(" AND {r}")).unwrap_or_default();
     // Labels are fixed strings of the model, never input.
     let (value, present) = match missing_label(dim) {
@@ -219,7 +311,7 @@ fn breakdown_rows(dim: &Dimension, cond: &str, b: &mut Binder, table: &str, by_s
         None => (col, " WHERE value IS NOT NULL"),
     };
     format!(
-        "SELECT {site}value, approx_distinct(visitor) AS visitors, {VISIT_METRICS} \
+        "SELECT {site}value, {visitors} AS visitors, {VISIT_METRICS} \
          FROM (SELECT {site}{value} AS value, visitor, visit_seq, visit_gap_ms, kind FROM {table} WHERE {cond}{rows}){present} \
          GROUP BY {site}value"
     )
@@ -252,8 +344,9 @@ impl Dialect {
     /// `rolled` lists the days that have rollups.
     pub fn aggregate(self, q: &Query, rolled: &[Date]) -> SqlQuery {
         let mut b = Binder::default();
-        let cond = where_clause(q, &mut b);
-        let raw = format!("SELECT approx_distinct(visitor) AS visitors, {VISIT_METRICS} FROM events WHERE {cond}");
+        let cond = where_clause(self, q, &mut b);
+        let visitors = self.distinct("visitor");
+        let raw = format!("SELECT {visitors} AS visitors, {VISIT_METRICS} FROM events WHERE {cond}");
         let days = rollup_days_in(q, rolled);
         if days.is_empty() {
             return SqlQuery { sql: raw, params: b.params };
@@ -265,7 +358,7 @@ impl Dialect {
              sum(duration_ms) AS duration_ms FROM ( \
              SELECT CAST(visitors AS BIGINT) AS visitors, visits, pageviews, bounces, duration_ms, events FROM rollups \
              WHERE site = {site} AND dim = '' AND day IN ({list}) \
-             UNION ALL SELECT CAST(approx_distinct(visitor) AS BIGINT) AS visitors, {VISIT_METRICS} FROM events WHERE {cond} AND day NOT IN ({list}))"
+             UNION ALL SELECT CAST({visitors} AS BIGINT) AS visitors, {VISIT_METRICS} FROM events WHERE {cond} AND day NOT IN ({list}))"
         );
         SqlQuery { sql, params: b.params }
     }
@@ -273,28 +366,24 @@ impl Dialect {
     /// Visitors, visits (by their start) and pageviews per hour or day.
     pub fn timeseries(self, q: &Query, interval: Interval, rolled: &[Date]) -> SqlQuery {
         let mut b = Binder::default();
-        let cond = where_clause(q, &mut b);
-        let raw_bucket = match interval {
-            // Day buckets are the day partitions, so raw and rolled-up days line up.
-            Interval::Day => "day",
-            Interval::Hour => "date_bin(INTERVAL '1 hour', ts, TIMESTAMP '1970-01-01T00:00:00Z')",
-            // Weeks start on Monday (1970-01-05 was one).
-            Interval::Week => "date_bin(INTERVAL '7 days', ts, TIMESTAMP '1970-01-05T00:00:00Z')",
-        };
+        let cond = where_clause(self, q, &mut b);
+        let raw_bucket = self.bucket(interval);
+        let visitors = self.distinct("visitor");
         let raw = format!(
-            "SELECT {raw_bucket} AS bucket, CAST(approx_distinct(visitor) AS BIGINT) AS visitors, {VISIT_METRICS} \
+            "SELECT {raw_bucket} AS bucket, CAST({visitors} AS BIGINT) AS visitors, {VISIT_METRICS} \
              FROM events WHERE {cond}"
         );
         let days = if interval == Interval::Day { rollup_days_in(q, rolled) } else { Vec::new() };
         let sql = if days.is_empty() {
-            format!("{raw} GROUP BY 1 ORDER BY 1")
+            format!("{raw} GROUP BY {raw_bucket} ORDER BY bucket")
         } else {
             let list = day_list(&days, &mut b);
             let site = b.bind(Param::UInt(q.site));
+            let rollup_bucket = self.rollup_bucket();
             format!(
-                "SELECT day AS bucket, CAST(visitors AS BIGINT) AS visitors, visits, pageviews FROM rollups \
+                "SELECT {rollup_bucket} AS bucket, CAST(visitors AS BIGINT) AS visitors, visits, pageviews FROM rollups \
                  WHERE site = {site} AND dim = '' AND day IN ({list}) \
-                 UNION ALL SELECT bucket, visitors, visits, pageviews FROM ({raw} AND day NOT IN ({list}) GROUP BY 1) ORDER BY 1"
+                 UNION ALL SELECT bucket, visitors, visits, pageviews FROM ({raw} AND day NOT IN ({list}) GROUP BY {raw_bucket})"
             )
         };
         SqlQuery { sql, params: b.params }
@@ -306,16 +395,16 @@ impl Dialect {
     /// exit pages: exits).
     pub fn breakdown(self, q: &Query, dim: &Dimension, limit: u32, rolled: &[Date]) -> SqlQuery {
         let mut b = Binder::default();
-        let cond = where_clause(q, &mut b);
+        let cond = where_clause(self, q, &mut b);
         let days = if rolled_up(dim) { rollup_days_in(q, rolled) } else { Vec::new() };
         let order = format!("ORDER BY visitors DESC, visits DESC, pageviews DESC, value LIMIT {limit}");
         let sql = if days.is_empty() {
-            let rows = breakdown_rows(dim, &cond, &mut b, "events", false);
+            let rows = breakdown_rows(self, dim, &cond, &mut b, "events", false);
             let exits_only = if *dim == Dimension::ExitPage { " WHERE visits > 0" } else { "" };
             format!("SELECT value, visitors, visits, pageviews, events FROM ({rows}){exits_only} {order}")
         } else {
             let list = day_list(&days, &mut b);
-            let rows = breakdown_rows(dim, &format!("{cond} AND day NOT IN ({list})"), &mut b, "events", false);
+            let rows = breakdown_rows(self, dim, &format!("{cond} AND day NOT IN ({list})"), &mut b, "events", false);
             let site = b.bind(Param::UInt(q.site));
             let dim_name = b.bind(Param::Text(dim.name()));
             let exits_only = if *dim == Dimension::ExitPage { " WHERE visits > 0" } else { "" };
@@ -330,14 +419,59 @@ impl Dialect {
         SqlQuery { sql, params: b.params }
     }
 
+    /// The visits with an event at or after `since_ms`: site, visitor, visit, last_ms,
+    /// pageviews (the highest sequence number) and last_path.
+    pub fn open_visits(self, since_ms: i64) -> SqlQuery {
+        let since = day_of_ms(since_ms);
+        SqlQuery {
+            sql: format!(
+                "SELECT CAST(site AS BIGINT) AS site, visitor, visit, \
+                  max(CAST(ts AS BIGINT)) AS last_ms, CAST(max(visit_seq) AS BIGINT) AS pageviews, \
+                  {} AS last_path \
+                  FROM events WHERE ts >= $1 AND day >= $2 GROUP BY site, visitor, visit",
+                self.last("path", "visit_seq")
+            ),
+            params: vec![Param::Timestamp(since_ms), Param::Text(since)],
+        }
+    }
+
+    /// Every row of a day, of one site or all, in time order.
+    pub fn rows_of_day(self, day: Date, site: Option<u32>) -> SqlQuery {
+        let mut b = Binder::default();
+        let mut sql =
+            format!("SELECT * FROM events WHERE day = {}", b.bind(Param::Text(obscura_model::format_day(day))));
+        if let Some(site) = site {
+            sql.push_str(&format!(" AND site = {}", b.bind(Param::UInt(site))));
+        }
+        sql.push_str(" ORDER BY ts, visit, visit_seq");
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// The number of stored events, as `n`.
+    pub fn count_events(self) -> SqlQuery {
+        SqlQuery { sql: "SELECT count(*) AS n FROM events".into(), params: Vec::new() }
+    }
+
+    /// The sites with rows on a day, as `site`, in order.
+    pub fn sites_of_day(self, day: Date) -> SqlQuery {
+        SqlQuery {
+            sql: "SELECT DISTINCT site FROM events WHERE day = $1 ORDER BY site".into(),
+            params: vec![Param::Text(obscura_model::format_day(day))],
+        }
+    }
+
     /// The SQL that rolls up one day (table `cold`, day bound to `$1`): totals under dimension
     /// `''` and every rolled-up dimension's values.
     pub fn rollup_day_sql(self) -> String {
         // UNION ALL matches columns by position: every part lists them in this order.
-        const COLUMNS: &str = "visitors, visits, pageviews, events, bounces, duration_ms";
+        // Every part's columns have one type, which ClickHouse's UNION ALL requires.
+        const COLUMNS: &str = "CAST(visitors AS BIGINT) AS visitors, CAST(visits AS BIGINT) AS visits, \
+            CAST(pageviews AS BIGINT) AS pageviews, CAST(events AS BIGINT) AS events, \
+            CAST(bounces AS BIGINT) AS bounces, CAST(duration_ms AS BIGINT) AS duration_ms";
+        let (visitors, table) = (self.distinct("visitor"), self.day_rows());
         let mut parts = vec![format!(
-            "SELECT site, '' AS dim, '' AS value, {COLUMNS} FROM (SELECT site, approx_distinct(visitor) AS visitors, \
-             {VISIT_METRICS} FROM cold WHERE day = $1 GROUP BY site)"
+            "SELECT site, '' AS dim, '' AS value, {COLUMNS} FROM (SELECT site, {visitors} AS visitors, \
+             {VISIT_METRICS} FROM {table} WHERE day = $1 GROUP BY site)"
         )];
         for (_, name) in Dimension::FIXED.iter() {
             let dim = Dimension::parse(name).expect("listed names parse");
@@ -346,7 +480,7 @@ impl Dialect {
             }
             // The day is `$1`; rolled-up dimensions bind no parameters of their own.
             let mut b = Binder { params: vec![Param::Text(String::new())] };
-            let rows = breakdown_rows(&dim, "day = $1", &mut b, "cold", true);
+            let rows = breakdown_rows(self, &dim, "day = $1", &mut b, table, true);
             debug_assert_eq!(b.params.len(), 1);
             parts.push(format!("SELECT site, '{name}' AS dim, value, {COLUMNS} FROM ({rows})"));
         }
@@ -354,23 +488,10 @@ impl Dialect {
     }
 }
 
-/// Rollups computed with this dialect's SQL.
-pub struct RollupSql(pub Dialect);
-
-impl obscura_store::RollupSpec for RollupSql {
-    fn day_sql(&self) -> String {
-        self.0.rollup_day_sql()
-    }
-
-    fn mergeable(&self, dim: &str) -> bool {
-        Dimension::parse(dim).is_ok_and(|d| d.one_value_per_visitor())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TimeRange;
+    use obscura_query::TimeRange;
 
     fn q(filters: &[&str]) -> Query {
         Query {
@@ -380,30 +501,34 @@ mod tests {
         }
     }
 
-    /// Every query the dashboard sends, as SQL with its parameters: one reviewed file
-    /// (`snapshots/`) shows what a change to the rendering does.
+    /// Every query the dashboard sends, as SQL with its parameters, in each dialect: one
+    /// reviewed file per dialect (`snapshots/`) shows what a change to the rendering does.
     #[test]
     fn query_sql_snapshot_of_every_dashboard_query() {
-        let rolled = [time::macros::date!(2026 - 01 - 02), time::macros::date!(2026 - 01 - 03)];
-        let mut out = String::new();
-        let mut add = |title: &str, rendered: SqlQuery| {
-            out.push_str(&format!("-- {title}\n{}\n-- params: {:?}\n\n", rendered.sql.trim(), rendered.params));
-        };
-        let plain = q(&[]);
-        let filtered = q(&["country==DE|FR", "page!=/login", "source~=news"]);
-        add("aggregate", Dialect::DataFusion.aggregate(&plain, &rolled));
-        add("aggregate, filtered", Dialect::DataFusion.aggregate(&filtered, &rolled));
-        add("timeseries by day", Dialect::DataFusion.timeseries(&plain, Interval::Day, &rolled));
-        add("timeseries by hour, filtered", Dialect::DataFusion.timeseries(&filtered, Interval::Hour, &[]));
-        for (dimension, name) in Dimension::FIXED.iter() {
-            add(&format!("breakdown {name}"), Dialect::DataFusion.breakdown(&plain, dimension, 10, &rolled));
+        for (dialect, name) in [(Dialect::DataFusion, "datafusion"), (Dialect::ClickHouse, "clickhouse")] {
+            let rolled = [time::macros::date!(2026 - 01 - 02), time::macros::date!(2026 - 01 - 03)];
+            let mut out = String::new();
+            let mut add = |title: &str, rendered: SqlQuery| {
+                out.push_str(&format!("-- {title}\n{}\n-- params: {:?}\n\n", rendered.sql.trim(), rendered.params));
+            };
+            let plain = q(&[]);
+            let filtered = q(&["country==DE|FR", "page!=/login", "source~=news", "exit_page==/bye"]);
+            add("aggregate", dialect.aggregate(&plain, &rolled));
+            add("aggregate, filtered", dialect.aggregate(&filtered, &rolled));
+            add("timeseries by day", dialect.timeseries(&plain, Interval::Day, &rolled));
+            add("timeseries by hour, filtered", dialect.timeseries(&filtered, Interval::Hour, &[]));
+            add("timeseries by week", dialect.timeseries(&plain, Interval::Week, &[]));
+            for (dimension, name) in Dimension::FIXED.iter() {
+                add(&format!("breakdown {name}"), dialect.breakdown(&plain, dimension, 10, &rolled));
+            }
+            add(
+                "breakdown prop:plan, filtered",
+                dialect.breakdown(&filtered, &Dimension::Prop("plan".into()), 10, &rolled),
+            );
+            add("open visits", dialect.open_visits(1_767_225_600_000));
+            add("rollup of a day", SqlQuery { sql: dialect.rollup_day_sql(), params: vec![] });
+            insta::assert_snapshot!(name, out);
         }
-        add(
-            "breakdown prop:plan, filtered",
-            Dialect::DataFusion.breakdown(&filtered, &Dimension::Prop("plan".into()), 10, &rolled),
-        );
-        add("rollup of a day", SqlQuery { sql: Dialect::DataFusion.rollup_day_sql(), params: vec![] });
-        insta::assert_snapshot!(out);
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! Turning the Arrow batches DataFusion answers with into the typed results of the seam.
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit};
+use obscura_query::{BreakdownRow, OpenVisit, SeriesPoint, Totals};
+
+fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Int64).expect("numeric column casts to Int64");
+    let arr = col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+    (0..arr.len()).map(|i| if arr.is_null(i) { 0 } else { arr.value(i) }).collect()
+}
+
+/// A timestamp column (any unit) or a day column (`YYYY-MM-DD`) as milliseconds since the epoch.
+fn timestamps_ms(batch: &RecordBatch, name: &str) -> Vec<i64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    if matches!(col.data_type(), DataType::Utf8 | DataType::Dictionary(_, _)) {
+        return strings(batch, name)
+            .iter()
+            .map(|d| obscura_model::parse_day(d).map_or(0, |d| obscura_model::unix_ms(d.midnight().assume_utc())))
+            .collect();
+    }
+    let ms = cast(col, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp casts to milliseconds");
+    let col = cast(&ms, &DataType::Int64).expect("timestamp casts to Int64");
+    let arr = col.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+    (0..arr.len()).map(|i| arr.value(i)).collect()
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Vec<f64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Float64).expect("numeric column casts to Float64");
+    let arr = col.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+    (0..arr.len()).map(|i| if arr.is_null(i) { 0.0 } else { arr.value(i) }).collect()
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Utf8).expect("value casts to Utf8");
+    let arr = col.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    (0..arr.len()).map(|i| arr.value(i).to_owned()).collect()
+}
+
+/// A text column with its missing values as `None`.
+fn optional_strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::Utf8).expect("value casts to Utf8");
+    let arr = col.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    (0..arr.len()).map(|i| (!arr.is_null(i)).then(|| arr.value(i).to_owned())).collect()
+}
+
+fn count(x: i64) -> u64 {
+    x.max(0) as u64
+}
+
+/// The sums of an aggregate query; zeros when it returned no row.
+pub(super) fn totals(batches: &[RecordBatch]) -> Totals {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Totals::default() };
+    Totals {
+        visitors: count(ints(b, "visitors")[0]),
+        visits: count(ints(b, "visits")[0]),
+        pageviews: count(ints(b, "pageviews")[0]),
+        bounces: count(ints(b, "bounces")[0]),
+        duration_ms: floats(b, "duration_ms")[0].max(0.0) as u64,
+    }
+}
+
+/// The buckets of a time-series query, in the order returned.
+pub(super) fn series(batches: &[RecordBatch]) -> Vec<SeriesPoint> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (bucket, visitors, visits, pageviews) =
+            (timestamps_ms(b, "bucket"), ints(b, "visitors"), ints(b, "visits"), ints(b, "pageviews"));
+        for i in 0..b.num_rows() {
+            out.push(SeriesPoint {
+                bucket_ms: bucket[i],
+                visitors: count(visitors[i]),
+                visits: count(visits[i]),
+                pageviews: count(pageviews[i]),
+            });
+        }
+    }
+    out
+}
+
+/// The rows of a breakdown query, in the order returned.
+pub(super) fn breakdown(batches: &[RecordBatch]) -> Vec<BreakdownRow> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (value, visitors, visits, pageviews, events) =
+            (strings(b, "value"), ints(b, "visitors"), ints(b, "visits"), ints(b, "pageviews"), ints(b, "events"));
+        for i in 0..b.num_rows() {
+            out.push(BreakdownRow {
+                value: value[i].clone(),
+                visitors: count(visitors[i]),
+                visits: count(visits[i]),
+                pageviews: count(pageviews[i]),
+                events: count(events[i]),
+            });
+        }
+    }
+    out
+}
+
+/// The visits of an open-visits query.
+pub(super) fn open_visits(batches: &[RecordBatch]) -> Vec<OpenVisit> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (site, visitor, visit) = (ints(b, "site"), unsigned(b, "visitor"), unsigned(b, "visit"));
+        let (last_ms, pageviews, last_path) =
+            (ints(b, "last_ms"), ints(b, "pageviews"), optional_strings(b, "last_path"));
+        for i in 0..b.num_rows() {
+            out.push(OpenVisit {
+                site: site[i] as u32,
+                visitor: visitor[i],
+                visit: visit[i],
+                last_ms: last_ms[i],
+                pageviews: count(pageviews[i]),
+                last_path: last_path[i].clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Visitor hashes and visit ids use all 64 bits.
+fn unsigned(batch: &RecordBatch, name: &str) -> Vec<u64> {
+    let col = batch.column_by_name(name).expect("query selects this column");
+    let col = cast(col, &DataType::UInt64).expect("id casts to UInt64");
+    let arr = col.as_any().downcast_ref::<arrow::array::UInt64Array>().expect("cast to UInt64");
+    (0..arr.len()).map(|i| arr.value(i)).collect()
+}
+
+/// The single number of a `count(*)` or similar query.
+pub(super) fn single_count(batches: &[RecordBatch], name: &str) -> u64 {
+    batches.iter().find(|b| b.num_rows() > 0).map_or(0, |b| count(ints(b, name)[0]))
+}
+
+/// The values of a one-column list of site ids.
+pub(super) fn sites(batches: &[RecordBatch]) -> Vec<u32> {
+    batches.iter().flat_map(|b| ints(b, "site")).map(|s| s as u32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        ArrayRef, DictionaryArray, Int32Array, TimestampMicrosecondArray, TimestampSecondArray, UInt64Array,
+    };
+    use arrow::datatypes::Int32Type;
+
+    use super::*;
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn dictionary(values: Vec<&str>) -> ArrayRef {
+        Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>())
+    }
+
+    const JAN_1_MS: i64 = 1_767_225_600_000;
+    const DAY_MS: i64 = 86_400_000;
+    const HOUR_MS: i64 = 3_600_000;
+
+    #[test]
+    fn results_ints_read_every_integer_type_and_missing_values_as_zero() {
+        let b = batch(vec![
+            ("small", Arc::new(Int32Array::from(vec![Some(7), None, Some(-3)])) as ArrayRef),
+            ("unsigned", Arc::new(UInt64Array::from(vec![0u64, 42, 1 << 40])) as ArrayRef),
+            ("wide", Arc::new(Int64Array::from(vec![None, Some(i64::MAX), Some(5)])) as ArrayRef),
+        ]);
+        assert_eq!(ints(&b, "small"), vec![7, 0, -3]);
+        assert_eq!(ints(&b, "unsigned"), vec![0, 42, 1 << 40]);
+        assert_eq!(ints(&b, "wide"), vec![0, i64::MAX, 5]);
+    }
+
+    #[test]
+    fn results_floats_read_integers_and_missing_values_as_zero() {
+        let b = batch(vec![
+            ("duration_ms", Arc::new(Float64Array::from(vec![Some(1.5), None])) as ArrayRef),
+            ("count", Arc::new(Int64Array::from(vec![3, -2])) as ArrayRef),
+        ]);
+        assert_eq!(floats(&b, "duration_ms"), vec![1.5, 0.0]);
+        assert_eq!(floats(&b, "count"), vec![3.0, -2.0]);
+    }
+
+    #[test]
+    fn results_strings_read_plain_and_dictionary_text() {
+        let b = batch(vec![
+            ("page", Arc::new(StringArray::from(vec!["/", "/pricing", ""])) as ArrayRef),
+            ("country", dictionary(vec!["DE", "FR", "DE"])),
+            ("number", Arc::new(Int64Array::from(vec![5, -1, 0])) as ArrayRef),
+        ]);
+        assert_eq!(strings(&b, "page"), vec!["/", "/pricing", ""]);
+        assert_eq!(strings(&b, "country"), vec!["DE", "FR", "DE"]);
+        assert_eq!(strings(&b, "number"), vec!["5", "-1", "0"]);
+    }
+
+    #[test]
+    fn results_timestamps_read_days_and_any_time_unit_as_epoch_ms() {
+        let b = batch(vec![
+            ("day", Arc::new(StringArray::from(vec!["2026-01-01", "2026-01-02", "01.01.2026"])) as ArrayRef),
+            ("dictionary_day", dictionary(vec!["2026-01-03", "2026-01-03", "2026-02-30"])),
+            ("seconds", Arc::new(TimestampSecondArray::from(vec![1_767_225_600, 1_767_229_200, 0])) as ArrayRef),
+            (
+                "micros",
+                Arc::new(TimestampMicrosecondArray::from(vec![1_767_261_600_123_456, 999, 0]).with_timezone("UTC"))
+                    as ArrayRef,
+            ),
+        ]);
+        assert_eq!(timestamps_ms(&b, "day"), vec![JAN_1_MS, JAN_1_MS + DAY_MS, 0]);
+        assert_eq!(timestamps_ms(&b, "dictionary_day"), vec![JAN_1_MS + 2 * DAY_MS, JAN_1_MS + 2 * DAY_MS, 0]);
+        assert_eq!(timestamps_ms(&b, "seconds"), vec![JAN_1_MS, JAN_1_MS + HOUR_MS, 0]);
+        assert_eq!(timestamps_ms(&b, "micros"), vec![JAN_1_MS + 10 * HOUR_MS + 123, 0, 0]);
+    }
+
+    #[test]
+    fn results_totals_read_the_first_row_and_clamp_negative_sums() {
+        let row = batch(vec![
+            ("visitors", Arc::new(Int64Array::from(vec![7])) as ArrayRef),
+            ("visits", Arc::new(UInt64Array::from(vec![3u64])) as ArrayRef),
+            ("pageviews", Arc::new(Int32Array::from(vec![10])) as ArrayRef),
+            ("bounces", Arc::new(Int64Array::from(vec![-1])) as ArrayRef),
+            ("duration_ms", Arc::new(Float64Array::from(vec![None::<f64>])) as ArrayRef),
+        ]);
+        let empty = batch(vec![("visitors", Arc::new(Int64Array::from(Vec::<i64>::new())) as ArrayRef)]);
+        assert_eq!(totals(&[empty, row]), Totals { visitors: 7, visits: 3, pageviews: 10, bounces: 0, duration_ms: 0 });
+        assert_eq!(totals(&[]), Totals::default());
+    }
+
+    #[test]
+    fn results_breakdown_keeps_the_store_order_across_batches() {
+        let first = batch(vec![
+            ("value", dictionary(vec!["DE", "(unknown)"])),
+            ("visitors", Arc::new(Int64Array::from(vec![12, 3])) as ArrayRef),
+            ("visits", Arc::new(UInt64Array::from(vec![15u64, 3])) as ArrayRef),
+            ("pageviews", Arc::new(Int32Array::from(vec![40, 4])) as ArrayRef),
+            ("events", Arc::new(Int64Array::from(vec![Some(2), None])) as ArrayRef),
+        ]);
+        let second = batch(vec![
+            ("value", Arc::new(StringArray::from(vec!["FR"])) as ArrayRef),
+            ("visitors", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("visits", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("pageviews", Arc::new(Int64Array::from(vec![2])) as ArrayRef),
+            ("events", Arc::new(Int64Array::from(vec![0])) as ArrayRef),
+        ]);
+        let values: Vec<(String, u64)> = breakdown(&[first, second]).into_iter().map(|r| (r.value, r.events)).collect();
+        assert_eq!(values, [("DE".into(), 2), ("(unknown)".into(), 0), ("FR".into(), 0)]);
+    }
+}

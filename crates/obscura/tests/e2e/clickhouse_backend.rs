@@ -1,0 +1,165 @@
+//! Obscura served from the ClickHouse backend: the same dashboard numbers as the embedded store
+//! for the same traffic, readiness, and a clear refusal to start without the cluster.
+
+use obscura::config::Backend;
+use obscura_query::Dimension;
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use crate::harness::{SITE, TestServer, clickhouse_shards, unique_database};
+
+/// A test server on a fresh database of the test cluster.
+async fn clickhouse_server(now: OffsetDateTime) -> (TestServer, String) {
+    let database = unique_database("obscura_e2e");
+    let shards = clickhouse_shards();
+    let db = database.clone();
+    let s = TestServer::start_with(now, move |c| {
+        c.backend = Backend::ClickHouse;
+        c.clickhouse.shards = shards;
+        c.clickhouse.database = db;
+    })
+    .await;
+    (s, database)
+}
+
+async fn drop_database(database: &str) {
+    for url in clickhouse_shards() {
+        let _ = reqwest::Client::new().post(url).body(format!("DROP DATABASE IF EXISTS {database}")).send().await;
+    }
+}
+
+/// Every question the dashboard and the stats API ask, over `range` (with filters).
+fn questions(range: &str) -> Vec<String> {
+    let q = format!("site={SITE}&{range}");
+    let mut paths = vec![
+        format!("/api/v1/stats/aggregate?{q}&compare=previous"),
+        format!("/api/v1/stats/timeseries?{q}&interval=day"),
+        format!("/api/v1/stats/timeseries?{q}&interval=hour"),
+        format!("/api/v1/stats/aggregate?{q}&filters=device_type==desktop"),
+        format!("/api/v1/stats/aggregate?{q}&filters=source!=direct"),
+        format!("/api/v1/stats/breakdown?{q}&dimension=page&filters=browser~=fire"),
+        format!("/api/v1/stats/breakdown?{q}&dimension=country&filters=exit_page==/"),
+    ];
+    for (_, name) in Dimension::FIXED.iter() {
+        paths.push(format!("/api/v1/stats/breakdown?{q}&dimension={name}&limit=100"));
+    }
+    paths.push(format!("/api/v1/stats/breakdown?{q}&dimension=prop:plan"));
+    paths
+}
+
+/// Whether two answers hold the same numbers. Visitor counts are estimates on both backends
+/// (HyperLogLog in the embedded store, ClickHouse's `uniq`): they may differ by one or 2%.
+/// Every other number is exact. Breakdown rows are compared by value, since rows whose visitor
+/// estimates differ may swap places.
+fn same_numbers(a: &Value, b: &Value, key: &str) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_numbers(v, w, k)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            let by_value = |rows: &Vec<Value>| {
+                let mut rows = rows.clone();
+                rows.sort_by(|p, q| p["value"].as_str().cmp(&q["value"].as_str()));
+                rows
+            };
+            let (x, y) = (by_value(x), by_value(y));
+            x.len() == y.len() && x.iter().zip(&y).all(|(v, w)| same_numbers(v, w, key))
+        }
+        (Value::Number(x), Value::Number(y)) if key == "visitors" => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            (x - y).abs() <= f64::max(1.0, 0.02 * x.max(y))
+        }
+        _ => a == b,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_dashboard_numbers_equal_the_embedded_stores() {
+    let now = OffsetDateTime::now_utc();
+    let embedded = TestServer::start(now).await;
+    let (clickhouse, database) = clickhouse_server(now).await;
+    assert_eq!(clickhouse.store.backend(), "clickhouse");
+
+    // The same prepared events into both: three finished days (imported, so rolled up) and
+    // today (appended, so read from raw rows).
+    let site = embedded.pipeline.resolve_site(SITE).unwrap();
+    let mut traffic = obscura::traffic::TrafficGenerator::new(SITE, 11);
+    for back in (0..4).rev() {
+        let day = now.date() - Duration::days(back);
+        let visitors = traffic.visitors_for(day, 40);
+        let events: Vec<_> = traffic
+            .day(day, visitors, Some(now))
+            .into_iter()
+            .map(|h| embedded.pipeline.prepare(h, &site).unwrap())
+            .collect();
+        assert!(!events.is_empty());
+        for s in [&embedded, &clickhouse] {
+            if back == 0 {
+                s.store.append(events.clone()).await.unwrap();
+            } else {
+                s.store.import(events.clone()).await.unwrap();
+            }
+        }
+    }
+    assert_eq!(embedded.store.count_events().await.unwrap(), clickhouse.store.count_events().await.unwrap());
+    assert_eq!(embedded.store.rollup_days().await.unwrap(), clickhouse.store.rollup_days().await.unwrap());
+
+    let mut compared = 0;
+    for range in ["range=7d", "range=today", "range=30d"] {
+        for path in questions(range) {
+            let (a, b): (Value, Value) = (embedded.api(&path).await, clickhouse.api(&path).await);
+            assert!(same_numbers(&a, &b, ""), "{path} differs between the embedded store and ClickHouse:\n{a}\n{b}");
+            compared += 1;
+        }
+    }
+    let overview = embedded.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=7d")).await;
+    assert!(overview["results"]["pageviews"].as_u64().unwrap() > 100, "{overview}");
+    assert!(compared > 90);
+    embedded.stop();
+    clickhouse.stop();
+    drop_database(&database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_server_is_ready_and_answers_from_the_cluster() {
+    let (s, database) = clickhouse_server(OffsetDateTime::now_utc()).await;
+    let ready = reqwest::get(format!("{}/ready", s.base)).await.unwrap();
+    assert_eq!(ready.status(), 204);
+    let body = serde_json::json!({"site": SITE, "url": format!("https://{SITE}/from-a-browser")});
+    assert_eq!(
+        s.send([127, 0, 0, 2], "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", body).await,
+        reqwest::StatusCode::NO_CONTENT
+    );
+    let pages = s.api(&format!("/api/v1/stats/breakdown?site={SITE}&range=today&dimension=page")).await;
+    assert_eq!(pages["results"][0]["value"], "/from-a-browser", "{pages}");
+    s.stop();
+    drop_database(&database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_unreachable_cluster_stops_the_start_naming_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = obscura::config::Config {
+        data_dir: dir.path().join("data"),
+        master_key_file: dir.path().join("keys/master.key"),
+        backend: Backend::ClickHouse,
+        ..Default::default()
+    };
+    config.clickhouse.shards = vec!["http://127.0.0.1:9".into()];
+    config.validate().unwrap();
+    let clock = std::sync::Arc::new(obscura_model::ManualClock::new(OffsetDateTime::now_utc()));
+    let err = obscura::app::open(&config, clock).await.err().expect("no cluster, no start");
+    assert!(format!("{err:#}").contains("cannot reach ClickHouse at http://127.0.0.1:9"), "{err:#}");
+
+    config.clickhouse.shards.clear();
+    assert!(format!("{:#}", config.validate().unwrap_err()).contains("[clickhouse] shards"));
+    config.clickhouse.shards = vec!["10.0.0.5:8123".into()];
+    assert!(format!("{:#}", config.validate().unwrap_err()).contains("must be an HTTP address"));
+    config.clickhouse.shards = vec!["http://10.0.0.5:8123".into()];
+    config.clickhouse.database = "obscura; DROP TABLE x".into();
+    assert!(format!("{:#}", config.validate().unwrap_err()).contains("letters, digits and _"));
+    let env = obscura::config::Config::default()
+        .apply_env(|k| (k == "OBSCURA_BACKEND").then(|| "cassandra".to_owned()))
+        .unwrap_err();
+    assert!(format!("{env:#}").contains("must be embedded or clickhouse"));
+}

@@ -1,0 +1,434 @@
+//! The storage conformance suite: what every `EventStore` backend must do, written once against
+//! the trait and run on each backend. A fixed, hand-countable data set goes in; every query the
+//! dashboard asks must come back with the numbers counted by hand below — from rollups (days
+//! imported as finished) and from raw rows (the same visits appended today) alike — and appends
+//! are durable, filters hold, a day is destroyed, some sites are purged from a day, k-anonymous
+//! aggregates are kept past retention and days are listed.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use obscura_model::{Event, EventKind, ManualClock};
+use obscura_privacy::scrub::scrub_text;
+use obscura_query::{Aggregate, BreakdownRow, Dimension, Filter, Interval, Query, SeriesPoint, TimeRange};
+use obscura_store::crypto::Key;
+use obscura_store::{ClickHouseOptions, ClickHouseStore, EmbeddedStore, EventStore, StoreOptions};
+use time::macros::{date, datetime};
+use time::{Date, OffsetDateTime};
+
+/// A backend under test: opens its store again and again on the same storage (reopening must
+/// find what was stored).
+pub trait Backend {
+    fn open(&self) -> Pin<Box<dyn Future<Output = Arc<dyn EventStore>> + Send + '_>>;
+}
+
+struct Embedded {
+    dir: PathBuf,
+    key: Key,
+    clock: Arc<ManualClock>,
+}
+
+impl Backend for Embedded {
+    fn open(&self) -> Pin<Box<dyn Future<Output = Arc<dyn EventStore>> + Send + '_>> {
+        Box::pin(async move {
+            let store = EmbeddedStore::open(StoreOptions {
+                data_dir: self.dir.join("data"),
+                keyring_path: self.dir.join("keys/keyring"),
+                master_key: self.key.clone(),
+                clock: self.clock.clone(),
+                rollups: true,
+                flush_rows: 1_000,
+            })
+            .expect("the embedded store opens");
+            Arc::new(store) as Arc<dyn EventStore>
+        })
+    }
+}
+
+/// A fresh database on the test cluster (two shards behind a Distributed table).
+pub struct ClickHouse {
+    pub options: ClickHouseOptions,
+}
+
+impl ClickHouse {
+    pub fn new(clock: Arc<ManualClock>) -> Self {
+        let options = ClickHouseOptions {
+            shards: crate::harness::clickhouse_shards(),
+            database: crate::harness::unique_database("obscura_conformance"),
+            cluster: "obscura".into(),
+            user: None,
+            password: None,
+            clock,
+        };
+        ClickHouse { options }
+    }
+
+    /// Drops the test database from every shard.
+    pub async fn drop_database(&self) {
+        for url in &self.options.shards {
+            let sql = format!("DROP DATABASE IF EXISTS {}", self.options.database);
+            let _ = reqwest::Client::new().post(url).body(sql).send().await;
+        }
+    }
+}
+
+impl Backend for ClickHouse {
+    fn open(&self) -> Pin<Box<dyn Future<Output = Arc<dyn EventStore>> + Send + '_>> {
+        Box::pin(async move {
+            let store = ClickHouseStore::connect(self.options.clone()).await.expect("the ClickHouse store connects");
+            Arc::new(store) as Arc<dyn EventStore>
+        })
+    }
+}
+
+/// Two finished days and today; the clock stands at [`NOW`].
+pub const DAY_1: Date = date!(2026 - 03 - 01);
+pub const DAY_2: Date = date!(2026 - 03 - 02);
+pub const DAY_3: Date = date!(2026 - 03 - 03);
+pub const TODAY: Date = date!(2026 - 03 - 05);
+pub const NOW: OffsetDateTime = datetime!(2026-03-05 13:00 UTC);
+
+/// One event of the data set.
+#[allow(clippy::too_many_arguments)]
+fn event(
+    site: u32,
+    visitor: u64,
+    at: OffsetDateTime,
+    path: &str,
+    seq: u16,
+    gap_ms: u32,
+    prev: Option<&str>,
+    country: Option<&str>,
+    browser: &str,
+) -> Event {
+    let mut e = obscura_ingest::synthetic::pageview(site, visitor, at, path);
+    e.visit = visitor * 1_000 + u64::from(at.day());
+    e.visit_seq = seq;
+    e.visit_gap_ms = gap_ms;
+    e.prev_path = prev.map(scrub_text);
+    e.country = country.map(scrub_text);
+    e.continent = country.map(|_| "EU");
+    e.browser = Some(scrub_text(browser));
+    e.browser_version = Some(scrub_text("133"));
+    e
+}
+
+/// Site 1's visits of one day (`day` at 10:00–12:00), counted by hand in [`site_1_day`]:
+/// - visitor 1 (DE, Firefox) from a search: `/`, 30 s later `/pricing`, 30 s later a `signup`
+///   event with `plan=pro` on `/pricing`;
+/// - visitor 2 (DE, Chrome), direct: `/`;
+/// - visitor 3 (FR, Firefox) from social media: `/blog`.
+fn site_1_visits(day: Date, visitor_base: u64) -> Vec<Event> {
+    let at = |h: u8, s: u8| day.with_hms(h, 0, s).expect("a time").assume_utc();
+    let (v1, v2, v3) = (visitor_base + 1, visitor_base + 2, visitor_base + 3);
+    let mut entry = event(1, v1, at(10, 0), "/", 1, 0, None, Some("DE"), "Firefox");
+    entry.source = "search";
+    entry.referrer_host = Some(scrub_text("google.com"));
+    let second = event(1, v1, at(10, 30), "/pricing", 2, 30_000, Some("/"), Some("DE"), "Firefox");
+    let mut signup = event(
+        1,
+        v1,
+        day.with_hms(10, 1, 0).expect("a time").assume_utc(),
+        "/pricing",
+        2,
+        30_000,
+        None,
+        Some("DE"),
+        "Firefox",
+    );
+    signup.kind = EventKind::Custom;
+    signup.name = Some(scrub_text("signup"));
+    signup.props = vec![(scrub_text("plan"), scrub_text("pro"))];
+    let mut direct = event(1, v2, at(11, 0), "/", 1, 0, None, Some("DE"), "Chrome");
+    direct.source = "direct";
+    let mut social = event(1, v3, at(12, 0), "/blog", 1, 0, None, Some("FR"), "Firefox");
+    social.source = "social";
+    social.referrer_host = Some(scrub_text("twitter.com"));
+    vec![entry, second, signup, direct, social]
+}
+
+/// Everything imported: site 1's visits on day 1; one visitor on day 2 (no country, direct,
+/// `/`); site 2's one pageview on day 1.
+fn imported() -> Vec<Event> {
+    let mut events = site_1_visits(DAY_1, 0);
+    let mut later = event(1, 4, DAY_2.with_hms(9, 0, 0).expect("a time").assume_utc(), "/", 1, 0, None, None, "Safari");
+    later.source = "direct";
+    events.push(later);
+    events.push(event(
+        2,
+        5,
+        DAY_1.with_hms(9, 0, 0).expect("a time").assume_utc(),
+        "/other-site",
+        1,
+        0,
+        None,
+        Some("DE"),
+        "Firefox",
+    ));
+    events
+}
+
+fn query(first: Date, last: Date, filters: &[&str]) -> Query {
+    Query {
+        site: 1,
+        range: TimeRange::days(first, last).expect("a range"),
+        filters: filters.iter().map(|f| Filter::parse(f).expect("a filter")).collect(),
+    }
+}
+
+fn aggregate(
+    visitors: u64,
+    visits: u64,
+    pageviews: u64,
+    views_per_visit: f64,
+    bounce_rate: f64,
+    visit_duration: f64,
+) -> Aggregate {
+    Aggregate { visitors, visits, pageviews, views_per_visit, bounce_rate, visit_duration }
+}
+
+fn row(value: &str, visitors: u64, visits: u64, pageviews: u64, events: u64) -> BreakdownRow {
+    BreakdownRow { value: value.to_owned(), visitors, visits, pageviews, events }
+}
+
+async fn breakdown(store: &dyn EventStore, q: &Query, dim: &str) -> Vec<BreakdownRow> {
+    let dim = Dimension::parse(dim).expect("a dimension");
+    store.breakdown(q, &dim, 10).await.unwrap_or_else(|e| panic!("breakdown {}: {e}", dim.name()))
+}
+
+/// Every figure of site 1's visits on `day` (see [`site_1_visits`]), counted by hand.
+async fn site_1_day(store: &dyn EventStore, day: Date, how: &str) {
+    let q = query(day, day, &[]);
+    // 3 visits, 4 pageviews; only visitor 1's visit has a second pageview; 60 s of gaps.
+    assert_eq!(store.aggregate(&q).await.unwrap(), aggregate(3, 3, 4, 1.33, 66.7, 20.0), "aggregate, {how}");
+    assert_eq!(
+        breakdown(store, &q, "page").await,
+        [row("/", 2, 2, 2, 0), row("/blog", 1, 1, 1, 0), row("/pricing", 1, 0, 1, 0)],
+        "pages, {how}"
+    );
+    assert_eq!(breakdown(store, &q, "entry_page").await, [row("/", 2, 2, 2, 0), row("/blog", 1, 1, 1, 0)], "{how}");
+    assert_eq!(
+        breakdown(store, &q, "exit_page").await.iter().map(|r| (r.value.as_str(), r.visits)).collect::<Vec<_>>(),
+        [("/", 1), ("/blog", 1), ("/pricing", 1)],
+        "exits, {how}"
+    );
+    assert_eq!(breakdown(store, &q, "country").await, [row("DE", 2, 2, 3, 1), row("FR", 1, 1, 1, 0)], "{how}");
+    assert_eq!(
+        breakdown(store, &q, "source").await,
+        [row("direct", 1, 1, 1, 0), row("search", 1, 1, 1, 0), row("social", 1, 1, 1, 0)],
+        "sources, {how}"
+    );
+    assert_eq!(
+        breakdown(store, &q, "referrer").await,
+        [row("(none)", 1, 1, 1, 0), row("google.com", 1, 1, 1, 0), row("twitter.com", 1, 1, 1, 0)],
+        "referrers, {how}"
+    );
+    assert_eq!(breakdown(store, &q, "browser").await, [row("Firefox", 2, 2, 3, 1), row("Chrome", 1, 1, 1, 0)], "{how}");
+    assert_eq!(
+        breakdown(store, &q, "browser_version").await,
+        [row("Firefox 133", 2, 2, 3, 1), row("Chrome 133", 1, 1, 1, 0)],
+        "{how}"
+    );
+    assert_eq!(breakdown(store, &q, "event").await, [row("signup", 1, 0, 0, 1)], "events, {how}");
+    assert_eq!(breakdown(store, &q, "prop:plan").await, [row("pro", 1, 0, 0, 1)], "properties, {how}");
+    assert_eq!(breakdown(store, &q, "previous_page").await, [row("/", 1, 0, 1, 0)], "{how}");
+    assert_eq!(breakdown(store, &q, "flow").await, [row("/ → /pricing", 1, 0, 1, 0)], "{how}");
+    assert_eq!(breakdown(store, &q, "visitor_type").await, [row("new", 3, 3, 4, 1)], "{how}");
+
+    // Filters: rows, whole visits, negation, "contains", the label of missing values.
+    let filtered = |filters: &[&str]| query(day, day, filters);
+    assert_eq!(
+        store.aggregate(&filtered(&["country==DE"])).await.unwrap(),
+        aggregate(2, 2, 3, 1.5, 50.0, 30.0),
+        "{how}"
+    );
+    assert_eq!(
+        store.aggregate(&filtered(&["source==search"])).await.unwrap(),
+        aggregate(1, 1, 2, 2.0, 0.0, 60.0),
+        "{how}"
+    );
+    assert_eq!(
+        store.aggregate(&filtered(&["source!=search"])).await.unwrap(),
+        aggregate(2, 2, 2, 1.0, 100.0, 0.0),
+        "{how}"
+    );
+    assert_eq!(store.aggregate(&filtered(&["page~=PRIC"])).await.unwrap(), aggregate(1, 0, 1, 0.0, 0.0, 0.0), "{how}");
+    assert_eq!(
+        store.aggregate(&filtered(&["referrer==(none)"])).await.unwrap(),
+        aggregate(1, 1, 1, 1.0, 100.0, 0.0),
+        "{how}"
+    );
+    assert_eq!(
+        store.aggregate(&filtered(&["country==DE|FR", "browser!=Chrome"])).await.unwrap(),
+        aggregate(2, 2, 3, 1.5, 50.0, 30.0),
+        "{how}"
+    );
+    assert_eq!(
+        breakdown(store, &filtered(&["country==FR"]), "page").await,
+        [row("/blog", 1, 1, 1, 0)],
+        "a filtered breakdown, {how}"
+    );
+    assert_eq!(
+        breakdown(store, &filtered(&["prop:plan==pro"]), "event").await,
+        [row("signup", 1, 0, 0, 1)],
+        "a property filter, {how}"
+    );
+
+    // Hours: visitor 1 at 10:00, visitor 2 at 11:00, visitor 3 at 12:00.
+    let hours = store.timeseries(&q, Interval::Hour).await.unwrap();
+    assert_eq!(hours.len(), 24, "every hour of the day, {how}");
+    let busy: Vec<(i64, u64, u64, u64)> = hours
+        .iter()
+        .filter(|p| p.pageviews > 0)
+        .map(|p| {
+            (
+                (p.bucket_ms - obscura_model::unix_ms(day.midnight().assume_utc())) / 3_600_000,
+                p.visitors,
+                p.visits,
+                p.pageviews,
+            )
+        })
+        .collect();
+    assert_eq!(busy, [(10, 1, 1, 2), (11, 1, 1, 1), (12, 1, 1, 1)], "{how}");
+}
+
+fn point(day: Date, visitors: u64, visits: u64, pageviews: u64) -> SeriesPoint {
+    SeriesPoint { bucket_ms: obscura_model::unix_ms(day.midnight().assume_utc()), visitors, visits, pageviews }
+}
+
+/// Every check, in order, on one backend.
+pub async fn conformance(backend: &dyn Backend) {
+    let store = backend.open().await;
+    assert!(store.days().await.unwrap().is_empty(), "a new store is empty");
+
+    // Imported finished days are answered from rollups, with the same numbers as raw rows.
+    store.import(imported()).await.expect("import");
+    assert_eq!(store.days().await.unwrap(), [DAY_1, DAY_2], "days with rows, oldest first");
+    assert_eq!(store.rollup_days().await.unwrap(), [DAY_1, DAY_2], "finished days imported are rolled up");
+    site_1_day(store.as_ref(), DAY_1, "a rolled-up day").await;
+
+    // Today's appends: the same visits, from raw rows.
+    store.append(site_1_visits(TODAY, 100)).await.expect("append");
+    site_1_day(store.as_ref(), TODAY, "today's rows").await;
+    assert!(!store.rollup_days().await.unwrap().contains(&TODAY), "today is not rolled up yet");
+
+    // Several days: visitors add up over days, empty days are zeros.
+    let days = query(DAY_1, DAY_3, &[]);
+    assert_eq!(store.aggregate(&days).await.unwrap(), aggregate(4, 4, 5, 1.25, 75.0, 15.0));
+    assert_eq!(
+        store.timeseries(&days, Interval::Day).await.unwrap(),
+        [point(DAY_1, 3, 3, 4), point(DAY_2, 1, 1, 1), point(DAY_3, 0, 0, 0)]
+    );
+    assert_eq!(
+        breakdown(store.as_ref(), &days, "country").await,
+        [row("DE", 2, 2, 3, 1), row("(unknown)", 1, 1, 1, 0), row("FR", 1, 1, 1, 0)]
+    );
+    let week = query(DAY_1, TODAY, &[]);
+    assert_eq!(
+        store.aggregate(&week).await.unwrap(),
+        aggregate(7, 7, 9, 1.29, 71.4, 17.1),
+        "rollups and raw rows together"
+    );
+    assert_eq!(
+        breakdown(store.as_ref(), &query(DAY_1, DAY_1, &[]), "page").await.len(),
+        3,
+        "site 2's page stays apart"
+    );
+    let other_site = Query { site: 2, ..query(DAY_1, DAY_2, &[]) };
+    assert_eq!(store.aggregate(&other_site).await.unwrap(), aggregate(1, 1, 1, 1.0, 100.0, 0.0));
+    assert_eq!(
+        store.aggregate(&Query { site: 3, ..days.clone() }).await.unwrap(),
+        Aggregate::default(),
+        "no such site"
+    );
+
+    // Rows read back; counts; sites per day; open visits.
+    assert_eq!(store.count_events().await.unwrap(), 7 + 5);
+    assert_eq!(store.rows_of_day(DAY_1, Some(1)).await.unwrap().len(), 5);
+    assert_eq!(store.rows_of_day(DAY_1, None).await.unwrap().len(), 6);
+    let paths: Vec<String> = store.rows_of_day(DAY_1, Some(2)).await.unwrap().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/other-site"]);
+    assert_eq!(store.sites_of_day(DAY_1).await.unwrap(), [1, 2]);
+    let mut open =
+        store.open_visits(obscura_model::unix_ms(TODAY.with_hms(10, 0, 30).unwrap().assume_utc())).await.unwrap();
+    open.sort_by_key(|v| v.last_ms);
+    let open: Vec<(u64, u64, Option<&str>)> =
+        open.iter().map(|v| (v.visit, v.pageviews, v.last_path.as_deref())).collect();
+    assert_eq!(
+        open,
+        [(101_005, 2, Some("/pricing")), (102_005, 1, Some("/")), (103_005, 1, Some("/blog"))],
+        "visits with events since 10:00:30 today"
+    );
+
+    // Appends are durable: found again after reopening.
+    drop(store);
+    let store = backend.open().await;
+    site_1_day(store.as_ref(), TODAY, "after reopening").await;
+
+    // k-anonymous aggregates: no cell under k visitors; small cells of one-value-per-visitor
+    // dimensions merge into "(other)" only if that reaches k.
+    let cells = store.k_anonymous_rollup(DAY_1, &[1], 2).await.expect("aggregates");
+    assert!(cells.iter().all(|c| c.visitors >= 2 && c.site == 1), "{cells:?}");
+    let found: Vec<(&str, Option<&str>, i64)> =
+        cells.iter().map(|c| (c.dim.as_str(), c.value.as_deref(), c.visitors)).collect();
+    for kept in [
+        ("", None, 3),
+        ("page", Some("/"), 2),
+        ("entry_page", Some("/"), 2),
+        ("country", Some("DE"), 2),
+        ("continent", Some("EU"), 3),
+        ("browser", Some("Firefox"), 2),
+        ("utm_campaign", Some("(none)"), 3),
+        ("visitor_type", Some("new"), 3),
+    ] {
+        assert!(found.contains(&kept), "{kept:?} is kept: {found:?}");
+    }
+    for small in ["/blog", "/pricing", "FR", "Chrome", "signup", "google.com", "direct"] {
+        assert!(!found.iter().any(|(_, value, _)| *value == Some(small)), "{small} counts one visitor: {found:?}");
+    }
+    store.keep_aggregates(DAY_1, &cells).await.expect("kept");
+
+    // Purging a site from a day removes its rows, and only its rows.
+    assert_eq!(store.purge_sites(DAY_1, &[2]).await.expect("purge"), 1);
+    assert_eq!(store.sites_of_day(DAY_1).await.unwrap(), [1]);
+    assert_eq!(store.aggregate(&Query { site: 2, ..query(DAY_1, DAY_1, &[]) }).await.unwrap(), Aggregate::default());
+    site_1_day(store.as_ref(), DAY_1, "after another site was purged").await;
+
+    // Destroying a day removes all of it; its kept aggregates still answer unfiltered views.
+    store.destroy_day(DAY_1).await.expect("destroy");
+    assert_eq!(store.days().await.unwrap(), [DAY_2, TODAY]);
+    assert!(store.rows_of_day(DAY_1, None).await.unwrap().is_empty());
+    let day_1 = query(DAY_1, DAY_1, &[]);
+    assert_eq!(store.aggregate(&day_1).await.unwrap(), aggregate(3, 3, 4, 1.33, 66.7, 20.0), "from kept aggregates");
+    assert_eq!(breakdown(store.as_ref(), &day_1, "page").await, [row("/", 2, 2, 2, 0)], "only cells of k visitors");
+    assert_eq!(
+        store.aggregate(&query(DAY_1, DAY_1, &["country==DE"])).await.unwrap(),
+        Aggregate::default(),
+        "no rows to filter"
+    );
+    assert!(store.rollup_days().await.unwrap().contains(&DAY_1));
+
+    drop(store);
+    let store = backend.open().await;
+    assert!(store.rows_of_day(DAY_1, None).await.unwrap().is_empty(), "a destroyed day stays destroyed");
+    assert_eq!(store.aggregate(&day_1).await.unwrap().pageviews, 4, "kept aggregates survive a reopen");
+    assert_eq!(store.count_events().await.unwrap(), 1 + 5);
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_embedded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(NOW));
+    let backend = Embedded { dir: dir.path().to_path_buf(), key: Key::random(), clock };
+    conformance(&backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_clickhouse() {
+    let backend = ClickHouse::new(Arc::new(ManualClock::new(NOW)));
+    conformance(&backend).await;
+    backend.drop_database().await;
+}
