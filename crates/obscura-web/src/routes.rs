@@ -133,10 +133,14 @@ async fn health() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// 204 when the event store answers; 503 naming what cannot be reached. Metadata is read from
-/// memory and reloaded from its store, so the event store is what a load balancer must know of.
+/// 204 when the event store answers, else 503. Metadata is held in memory, so the event store is
+/// what a load balancer must know of. What cannot be reached goes to the server's log only: the
+/// route is public, and addresses inside the cluster are not for every caller.
 async fn ready(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.store.ready().await.map_err(|e| ApiError::new(503, format!("not ready: {e}")))?;
+    if let Err(e) = state.store.ready().await {
+        tracing::warn!("not ready: {e}");
+        return Err(ApiError::new(503, "the event store cannot be reached; the server's log says why"));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,7 +13,7 @@ use obscura_store::meta::Role;
 use obscura_store::{EventStore, StoreError};
 
 use crate::app::{self, App};
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::load_profile::LoadProfile;
 use crate::{admin, demo};
 
@@ -38,6 +38,12 @@ pub enum BenchCmd {
         /// uses it.
         #[arg(long)]
         simple: bool,
+        /// Where events are stored: the embedded store, or the ClickHouse cluster of the
+        /// configuration (`[clickhouse] shards` or `OBSCURA_CLICKHOUSE_SHARDS`; a fresh database
+        /// each run). ClickHouse writes no day files, so the day-file phase is the embedded
+        /// store's only.
+        #[arg(long, value_enum, default_value = "embedded")]
+        backend: crate::config::Backend,
     },
     /// The load generator of `bench ingest`, run as its own process so that the server's
     /// memory and CPU figures are the server's alone. Prints `ok failed elapsed_µs p50_µs
@@ -72,6 +78,10 @@ pub enum BenchCmd {
         /// Runs per query (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also load the same traffic into the ClickHouse cluster of the configuration (a fresh
+        /// database) and run every query there, side by side.
+        #[arg(long)]
+        clickhouse: bool,
     },
     /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
     /// one site's rows.
@@ -86,10 +96,10 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
-        BenchCmd::Ingest { connections, seconds, flush_rows, simple } => {
-            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple).await
+        BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend } => {
+            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, backend).await
         }
-        BenchCmd::Query { events, runs } => query(events, runs).await,
+        BenchCmd::Query { events, runs, clickhouse } => query(events, runs, clickhouse).await,
         BenchCmd::Load { url, load, connections, millis, first, samples } => {
             generate_load(&url, load, connections, StdDuration::from_millis(millis), first, samples).await
         }
@@ -243,6 +253,13 @@ async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Confi
     config.data_dir = dir.join("data");
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
+    if config.backend == Backend::ClickHouse {
+        config.clickhouse.database = format!("obscura_bench_{}", std::process::id());
+        config.validate().context(
+            "the ClickHouse benchmark needs [clickhouse] shards or OBSCURA_CLICKHOUSE_SHARDS \
+             (scripts/clickhouse-cluster start runs a local two-shard cluster)",
+        )?;
+    }
     let app = app::open(&config, Arc::new(SystemClock)).await?;
     admin::add_site(&app.meta, BENCH_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
     let password = admin::add_user(&app.meta, "bench", Role::Owner, None)?;
@@ -407,19 +424,30 @@ fn memory_mb(field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, simple_only: bool) -> anyhow::Result<()> {
+async fn ingest(
+    connections: usize,
+    duration: StdDuration,
+    flush_rows: usize,
+    simple_only: bool,
+    backend: Backend,
+) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-ingest")?;
     // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
-    let (app, _) = fresh_app_with(&dir, |c| c.trusted_proxies = vec!["127.0.0.1".into()]).await?;
+    let (app, _) = fresh_app_with(&dir, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.backend = backend;
+    })
+    .await?;
     let config = Config::load(None)?;
     let store = app.store.clone();
-    let embedded = app.embedded.clone().context("the ingest benchmark measures the embedded store")?;
+    let embedded = app.embedded.clone();
     let pipeline = app.pipeline.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(app::serve(app, listener));
     println!(
-        "bench ingest: {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
+        "bench ingest: {} store, {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
+        store.backend(),
         duration.as_secs()
     );
 
@@ -439,28 +467,33 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     };
     // Again while today's events are written to day files every `flush_rows` events (the first
     // file also takes the rows of the phases before).
-    embedded.set_flush_rows(flush_rows);
-    let flushing_from = Instant::now();
-    // Request numbers no earlier phase reached: new visitors again.
     let flushing_load = if simple_only { LoadKind::Simple } else { LoadKind::Realistic };
-    let samples_file = dir.join("load-samples.txt");
-    let (flushing, flushing_peak) =
-        load_from_process(url.clone(), flushing_load, connections, duration, 500_000_000, &rss, Some(&samples_file))
-            .await?;
-    let flushing_to = Instant::now();
+    let mut flushing = None;
+    if let Some(embedded) = &embedded {
+        embedded.set_flush_rows(flush_rows);
+        let from = Instant::now();
+        // Request numbers no earlier phase reached: new visitors again.
+        let samples_file = dir.join("load-samples.txt");
+        let (phase, peak) = load_from_process(
+            url.clone(),
+            flushing_load,
+            connections,
+            duration,
+            500_000_000,
+            &rss,
+            Some(&samples_file),
+        )
+        .await?;
+        let to = Instant::now();
+        embedded.set_flush_rows(config.flush_rows);
+        let flushes: Vec<_> = embedded.flushes().into_iter().filter(|f| f.finished > from && f.started < to).collect();
+        flushing = Some((phase, peak, flushes));
+    }
     let flushing_load = flushing_load.name();
-    embedded.set_flush_rows(config.flush_rows);
-    let flushes: Vec<_> =
-        embedded.flushes().into_iter().filter(|f| f.finished > flushing_from && f.started < flushing_to).collect();
-    let overlaps = |(sent, us): &(Instant, u32)| {
-        let answered = *sent + StdDuration::from_micros(u64::from(*us));
-        flushes.iter().any(|f| *sent < f.finished && answered > f.started)
-    };
-    type Samples = Vec<(Instant, u32)>;
-    let (during, outside): (Samples, Samples) = flushing.samples.iter().copied().partition(overlaps);
 
     let stored = count_events(store.as_ref()).await?;
-    let acknowledged = simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.ok;
+    let acknowledged =
+        simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.as_ref().map_or(0, |(phase, _, _)| phase.ok);
     println!();
     println!("| route | requests/s | p50 ms | p99 ms | failed |");
     println!("|---|---:|---:|---:|---:|");
@@ -469,21 +502,31 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     if let Some(realistic) = &realistic {
         row("POST /api/event, realistic load (durable)", realistic);
     }
-    row(&format!("POST /api/event, {flushing_load} load, a day file every {flush_rows} events"), &flushing);
+    if let Some((phase, _, _)) = &flushing {
+        row(&format!("POST /api/event, {flushing_load} load, a day file every {flush_rows} events"), phase);
+    }
     println!();
-    let files: Vec<String> =
-        flushes.iter().map(|f| format!("{} rows in {} ms", f.rows, (f.finished - f.started).as_millis())).collect();
-    println!("day files written in the last phase: {} ({})", flushes.len(), files.join(", "));
-    let during_latencies: Vec<u32> = during.iter().map(|(_, us)| *us).collect();
-    let outside_latencies: Vec<u32> = outside.iter().map(|(_, us)| *us).collect();
-    println!(
-        "p99 across a day-file write: {:.2} ms over {} requests (p50 {:.2} ms); p99 outside: {:.2} ms over {} requests",
-        percentile(during_latencies.clone(), 0.99),
-        during.len(),
-        percentile(during_latencies, 0.5),
-        percentile(outside_latencies, 0.99),
-        outside.len()
-    );
+    if let Some((phase, _, flushes)) = &flushing {
+        let files: Vec<String> =
+            flushes.iter().map(|f| format!("{} rows in {} ms", f.rows, (f.finished - f.started).as_millis())).collect();
+        println!("day files written in the last phase: {} ({})", flushes.len(), files.join(", "));
+        let overlaps = |(sent, us): &(Instant, u32)| {
+            let answered = *sent + StdDuration::from_micros(u64::from(*us));
+            flushes.iter().any(|f| *sent < f.finished && answered > f.started)
+        };
+        type Samples = Vec<(Instant, u32)>;
+        let (during, outside): (Samples, Samples) = phase.samples.iter().copied().partition(overlaps);
+        let during_latencies: Vec<u32> = during.iter().map(|(_, us)| *us).collect();
+        let outside_latencies: Vec<u32> = outside.iter().map(|(_, us)| *us).collect();
+        println!(
+            "p99 across a day-file write: {:.2} ms over {} requests (p50 {:.2} ms); p99 outside: {:.2} ms over {} requests",
+            percentile(during_latencies.clone(), 0.99),
+            during.len(),
+            percentile(during_latencies, 0.5),
+            percentile(outside_latencies, 0.99),
+            outside.len()
+        );
+    }
     println!("acknowledged events: {acknowledged}; stored events counted in the store: {stored}");
     println!("durable ingest / bare-route ceiling: simple load {:.2}", simple.rate() / bare.rate());
     if let Some(realistic) = &realistic {
@@ -495,8 +538,11 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         pipeline.enricher().cached_devices()
     );
     let realistic_peak = if simple_only { String::new() } else { format!(", realistic {realistic_peak:.0} MB") };
+    let flushing_peak = flushing
+        .as_ref()
+        .map_or(String::new(), |(_, peak, _)| format!(", {flushing_load} with day files {peak:.0} MB"));
     println!(
-        "resident memory of the server, highest in each phase: before any load {at_start:.0} MB, bare {bare_peak:.0} MB, simple {simple_peak:.0} MB{realistic_peak}, {flushing_load} with day files {flushing_peak:.0} MB"
+        "resident memory of the server, highest in each phase: before any load {at_start:.0} MB, bare {bare_peak:.0} MB, simple {simple_peak:.0} MB{realistic_peak}{flushing_peak}"
     );
     if let Some(mb) = peak_rss_mb() {
         println!(
@@ -509,7 +555,7 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
     if stored != acknowledged {
         anyhow::bail!("stored {stored} events but acknowledged {acknowledged}");
     }
-    if flushes.is_empty() {
+    if flushing.as_ref().is_some_and(|(_, _, flushes)| flushes.is_empty()) {
         anyhow::bail!("no day file was written in the last phase: lower --flush-rows");
     }
     let scrub_us = scrub_micros_per_event(200_000);
@@ -521,6 +567,7 @@ async fn ingest(connections: usize, duration: StdDuration, flush_rows: usize, si
         share * 100.0
     );
     server.abort();
+    store.close();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -587,41 +634,44 @@ async fn purge(events: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
-    let dir = tempfile_dir("obscura-bench-query")?;
-    let (app, password) = fresh_app(&dir).await?;
+/// Loads 30 days of generated traffic (about `events` events) into the bench site of `app`
+/// and reports the time; returns the question over those 30 days.
+async fn load_history(app: &App, events: usize) -> anyhow::Result<Query> {
     // Generated visitors average about 3.9 events on a weekday-weighted day; size the days to
     // reach `events` (the figure loaded is reported).
     let per_day = (events as f64 / 30.0 / 3.9).ceil() as usize;
     let t = Instant::now();
-    let loaded = demo::generate_history(&app, BENCH_SITE, 30, per_day, 7, false).await?;
+    let loaded = demo::generate_history(app, BENCH_SITE, 30, per_day, 7, false).await?;
     let load_time = t.elapsed();
     let stored = count_events(app.store.as_ref()).await?;
     println!(
-        "bench query: loaded {loaded} events over 30 days in {:.1}s ({stored} in the store)",
+        "bench query, {} store: loaded {loaded} events over 30 days in {:.1}s ({stored} in the store)",
+        app.store.backend(),
         load_time.as_secs_f64()
     );
     let site = app.pipeline.resolve_site(BENCH_SITE)?;
-    let now = time::OffsetDateTime::now_utc();
     // The 30 whole days before today: every loaded event is in range.
-    let today = now.date();
-    let q = Query {
+    let today = time::OffsetDateTime::now_utc().date();
+    Ok(Query {
         site: site.id,
         range: TimeRange::days(today - time::Duration::days(30), today - time::Duration::days(1))?,
         filters: vec![],
-    };
+    })
+}
+
+/// The median time of every dashboard query over `q`.
+async fn query_times(store: &dyn EventStore, q: &Query, runs: usize) -> anyhow::Result<Vec<(String, f64)>> {
     let filtered = Query { filters: vec![obscura_query::Filter::parse("country==DE|FR|US")?], ..q.clone() };
-    let store = app.store.as_ref();
     let mut rows: Vec<(String, f64)> = Vec::new();
     let prev = Query { range: q.range.previous(), ..q.clone() };
-    rows.push(("aggregate (30 d)".into(), median_ms(runs, || async { store.aggregate(&q).await.map(drop) }).await?));
+    rows.push(("aggregate (30 d)".into(), median_ms(runs, || async { store.aggregate(q).await.map(drop) }).await?));
     rows.push((
         "aggregate, previous period".into(),
         median_ms(runs, || async { store.aggregate(&prev).await.map(drop) }).await?,
     ));
     rows.push((
         "timeseries by day".into(),
-        median_ms(runs, || async { store.timeseries(&q, Interval::Day).await.map(drop) }).await?,
+        median_ms(runs, || async { store.timeseries(q, Interval::Day).await.map(drop) }).await?,
     ));
     rows.push((
         "aggregate, filtered by country".into(),
@@ -645,17 +695,51 @@ async fn query(events: usize, runs: usize) -> anyhow::Result<()> {
         Dimension::Event,
         Dimension::Prop("plan".into()),
     ] {
-        let ms = median_ms(runs, || async { store.breakdown(&q, &dim, 10).await.map(drop) }).await?;
+        let ms = median_ms(runs, || async { store.breakdown(q, &dim, 10).await.map(drop) }).await?;
         rows.push((format!("breakdown {}", dim.name()), ms));
+    }
+    Ok(rows)
+}
+
+async fn query(events: usize, runs: usize, clickhouse: bool) -> anyhow::Result<()> {
+    let dir = tempfile_dir("obscura-bench-query")?;
+    let (app, password) = fresh_app(&dir).await?;
+    let q = load_history(&app, events).await?;
+    let rows = query_times(app.store.as_ref(), &q, runs).await?;
+    let mut beside = None;
+    if clickhouse {
+        let ch_dir = tempfile_dir("obscura-bench-query-clickhouse")?;
+        let (ch, _) = fresh_app_with(&ch_dir, |c| c.backend = Backend::ClickHouse).await?;
+        let ch_q = load_history(&ch, events).await?;
+        beside = Some(query_times(ch.store.as_ref(), &ch_q, runs).await?);
+        ch.store.close();
+        let _ = std::fs::remove_dir_all(&ch_dir);
     }
     let total: f64 = rows.iter().map(|(_, ms)| ms).sum();
     println!();
-    println!("| query | median ms ({runs} runs) |");
-    println!("|---|---:|");
-    for (name, ms) in &rows {
-        println!("| {name} | {ms:.1} |");
+    match &beside {
+        None => {
+            println!("| query | median ms ({runs} runs) |");
+            println!("|---|---:|");
+            for (name, ms) in &rows {
+                println!("| {name} | {ms:.1} |");
+            }
+            println!("| **all {} queries** | **{total:.1}** |", rows.len());
+        }
+        Some(ch_rows) => {
+            println!("| query | embedded median ms | ClickHouse median ms | ClickHouse / embedded |");
+            println!("|---|---:|---:|---:|");
+            for ((name, ms), (_, ch_ms)) in rows.iter().zip(ch_rows) {
+                println!("| {name} | {ms:.1} | {ch_ms:.1} | {:.2} |", ch_ms / ms);
+            }
+            let ch_total: f64 = ch_rows.iter().map(|(_, ms)| ms).sum();
+            println!(
+                "| **all {} queries** | **{total:.1}** | **{ch_total:.1}** | **{:.2}** |",
+                rows.len(),
+                ch_total / total
+            );
+        }
     }
-    println!("| **all {} queries** | **{total:.1}** |", rows.len());
     let slowest = rows.iter().map(|(_, ms)| *ms).fold(0.0, f64::max);
     println!();
     println!("slowest single query: {slowest:.1} ms");

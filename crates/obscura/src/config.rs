@@ -89,7 +89,7 @@ pub enum Backend {
     /// Encrypted write-ahead log and day files in `data_dir`, on this machine.
     #[default]
     Embedded,
-    /// A ClickHouse cluster (`[clickhouse]`), shared by several Obscura servers.
+    /// A ClickHouse cluster (`[clickhouse]`): events on one or more ClickHouse servers.
     #[value(name = "clickhouse")]
     #[serde(rename = "clickhouse")]
     ClickHouse,

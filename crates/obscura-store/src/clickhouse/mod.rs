@@ -10,6 +10,8 @@
 //! from the servers once the mutation or the partition drop is done, and backups of the
 //! ClickHouse data must follow the same retention.
 
+#[cfg(test)]
+mod current_release_tests;
 mod rows;
 mod schema;
 
@@ -27,6 +29,21 @@ use crate::row::StoredRow;
 use crate::sql::Dialect;
 use crate::{EventStore, Param, RollupCell, SqlQuery, StoreError};
 use rows::{CellRow, EventRow, day_number, day_of_number};
+
+/// How a day's rollup goes into `rollup_days`: the rendered rollup SQL follows in parentheses.
+const ROLLUP_INSERT: &str = "INSERT INTO rollup_days SELECT toDate(?) AS day, toUInt32(site), toString(dim), \
+    if(dim = '', NULL, value), toInt64(visitors), toInt64(visits), toInt64(pageviews), toInt64(events), \
+    toInt64(bounces), toInt64(duration_ms) FROM";
+/// How each kind of answer is read: the rendered query goes in `{}`; explicit casts fix the
+/// types RowBinary carries, whatever the server version infers.
+const AGGREGATE_OUTER: &str = "SELECT toInt64(ifNull(visitors, 0)), toInt64(ifNull(visits, 0)), \
+    toInt64(ifNull(pageviews, 0)), toInt64(ifNull(bounces, 0)), toInt64(ifNull(duration_ms, 0)) FROM ({})";
+const TIMESERIES_OUTER: &str = "SELECT toInt64(bucket), toInt64(ifNull(visitors, 0)), toInt64(ifNull(visits, 0)), \
+    toInt64(ifNull(pageviews, 0)) FROM ({})";
+const BREAKDOWN_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(ifNull(visitors, 0)), \
+    toInt64(ifNull(visits, 0)), toInt64(ifNull(pageviews, 0)), toInt64(ifNull(events, 0)) FROM ({})";
+const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
+    toInt64(pageviews), toString(last_path) FROM ({})";
 
 /// At most this many rows go into one insert (group commit).
 const MAX_BATCH_ROWS: usize = 50_000;
@@ -134,6 +151,13 @@ fn bind(mut query: clickhouse::query::Query, values: &[Param]) -> clickhouse::qu
     query
 }
 
+/// Whether a server of `version` (`18.16.1`, `26.9.2.1`) has encrypted disks (21.10 and later).
+fn has_encrypted_disks(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (21, 10)
+}
+
 fn day_of_ms(ts_ms: i64) -> Date {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms) * 1_000_000).map_or(Date::MIN, |t| t.date())
 }
@@ -203,11 +227,34 @@ impl ClickHouseStore {
             version,
             rolling: tokio::sync::Mutex::new(()),
         };
-        tracing::info!(
+        let encrypted_disks = if has_encrypted_disks(&store.version) {
+            let n: u64 = store
+                .client
+                .query("SELECT count() FROM system.disks WHERE type = 'encrypted'")
+                .fetch_one()
+                .await
+                .unwrap_or(0);
+            Some(n)
+        } else {
+            None
+        };
+        let at_rest = match encrypted_disks {
+            Some(n) if n > 0 => {
+                format!("{n} encrypted disks are defined: put Obscura's tables on them with a storage policy")
+            }
+            Some(_) => {
+                "no encrypted disk is defined: define one, or keep the data folder on an encrypted volume".into()
+            }
+            None => "this version has no encrypted disks (21.10 and later do): keep the data folder on an \
+                     encrypted volume"
+                .into(),
+        };
+        tracing::warn!(
             version = %store.version,
             shards = store.options.shards.len(),
-            "ClickHouse store: data at rest is as safe as the servers' disks; use an encrypted volume \
-             (or an encrypted disk, ClickHouse 21.10 and later) for its data folder"
+            "ClickHouse does not encrypt what Obscura stores in it by itself; {at_rest}. Retention is \
+             Obscura's own (partitions dropped, rows deleted), not table TTL; keep ClickHouse backups no \
+             longer than the shortest retention"
         );
         Ok(store)
     }
@@ -240,19 +287,7 @@ impl ClickHouseStore {
             .execute()
             .await
             .map_err(|e| failed("removing an old rollup", e))?;
-        let (sql, values) = placeholders(&SqlQuery {
-            sql: Dialect::ClickHouse.rollup_day_sql(),
-            params: vec![Param::Text(format_day(day))],
-        });
-        let insert = format!(
-            "INSERT INTO rollup_days SELECT toDate(?) AS day, toUInt32(site), toString(dim), \
-             if(dim = '', NULL, value), toInt64(visitors), toInt64(visits), toInt64(pageviews), toInt64(events), \
-             toInt64(bounces), toInt64(duration_ms) FROM ({sql})"
-        );
-        bind(self.client.query(&insert).bind(format_day(day).as_str()), &values)
-            .execute()
-            .await
-            .map_err(|e| failed("rolling up a day", e))
+        self.rollup_statement(day).execute().await.map_err(|e| failed("rolling up a day", e))
     }
 
     async fn dates(&self, sql: &str) -> Result<Vec<Date>, StoreError> {
@@ -318,16 +353,29 @@ impl ClickHouseStore {
         insert_rows(&self.client, &rows).await.map_err(|e| StoreError::Storage(anyhow::anyhow!(e)))
     }
 
-    /// Runs a rendered query wrapped in `outer` (which reads it as `({})`) and fetches rows of `T`.
+    /// The statement for a rendered query wrapped in `outer` (which reads it as `({})`), its
+    /// values bound by the client.
+    fn statement(&self, rendered: &SqlQuery, outer: &str) -> clickhouse::query::Query {
+        let (sql, values) = placeholders(rendered);
+        bind(self.client.query(&outer.replace("{}", &sql)), &values)
+    }
+
+    /// Runs a rendered query wrapped in `outer` and fetches rows of `T`.
     async fn fetch<T>(&self, rendered: &SqlQuery, outer: &str) -> Result<Vec<T>, StoreError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        let (sql, values) = placeholders(rendered);
-        bind(self.client.query(&outer.replace("{}", &sql)), &values)
-            .fetch_all()
-            .await
-            .map_err(|e| StoreError::Query(format!("ClickHouse: {e}")))
+        self.statement(rendered, outer).fetch_all().await.map_err(|e| StoreError::Query(format!("ClickHouse: {e}")))
+    }
+
+    /// The statement that fills `rollup_days` with `day`'s rollup.
+    fn rollup_statement(&self, day: Date) -> clickhouse::query::Query {
+        let rendered =
+            SqlQuery { sql: Dialect::ClickHouse.rollup_day_sql(), params: vec![Param::Text(format_day(day))] };
+        let (sql, values) = placeholders(&rendered);
+        // The day column's `?` comes first, then the rendered query's.
+        let insert = format!("{ROLLUP_INSERT} ({sql})");
+        bind(self.client.query(&insert).bind(format_day(day).as_str()), &values)
     }
 
     async fn rolled_days(&self) -> Result<Vec<Date>, StoreError> {
@@ -413,13 +461,7 @@ impl EventStore for ClickHouseStore {
 
     async fn aggregate(&self, q: &Query) -> Result<Aggregate, StoreError> {
         let rendered = Dialect::ClickHouse.aggregate(q, &self.rolled_days().await?);
-        let rows: Vec<(i64, i64, i64, i64, i64)> = self
-            .fetch(
-                &rendered,
-                "SELECT toInt64(ifNull(visitors, 0)), toInt64(ifNull(visits, 0)), toInt64(ifNull(pageviews, 0)), \
-                 toInt64(ifNull(bounces, 0)), toInt64(ifNull(duration_ms, 0)) FROM ({})",
-            )
-            .await?;
+        let rows: Vec<(i64, i64, i64, i64, i64)> = self.fetch(&rendered, AGGREGATE_OUTER).await?;
         let totals =
             rows.first().map_or(Totals::default(), |&(visitors, visits, pageviews, bounces, duration)| Totals {
                 visitors: count(visitors),
@@ -433,13 +475,7 @@ impl EventStore for ClickHouseStore {
 
     async fn timeseries(&self, q: &Query, interval: Interval) -> Result<Vec<SeriesPoint>, StoreError> {
         let rendered = Dialect::ClickHouse.timeseries(q, interval, &self.rolled_days().await?);
-        let rows: Vec<(i64, i64, i64, i64)> = self
-            .fetch(
-                &rendered,
-                "SELECT toInt64(bucket), toInt64(ifNull(visitors, 0)), toInt64(ifNull(visits, 0)), \
-                 toInt64(ifNull(pageviews, 0)) FROM ({})",
-            )
-            .await?;
+        let rows: Vec<(i64, i64, i64, i64)> = self.fetch(&rendered, TIMESERIES_OUTER).await?;
         let points = rows
             .into_iter()
             .map(|(bucket_ms, visitors, visits, pageviews)| SeriesPoint {
@@ -454,13 +490,7 @@ impl EventStore for ClickHouseStore {
 
     async fn breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<BreakdownRow>, StoreError> {
         let rendered = Dialect::ClickHouse.breakdown(q, dim, limit, &self.rolled_days().await?);
-        let rows: Vec<(String, i64, i64, i64, i64)> = self
-            .fetch(
-                &rendered,
-                "SELECT toString(ifNull(value, '')), toInt64(ifNull(visitors, 0)), toInt64(ifNull(visits, 0)), \
-                 toInt64(ifNull(pageviews, 0)), toInt64(ifNull(events, 0)) FROM ({})",
-            )
-            .await?;
+        let rows: Vec<(String, i64, i64, i64, i64)> = self.fetch(&rendered, BREAKDOWN_OUTER).await?;
         let mut rows: Vec<BreakdownRow> = rows
             .into_iter()
             .map(|(value, visitors, visits, pageviews, events)| BreakdownRow {
@@ -476,13 +506,8 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {
-        let rows: Vec<(i64, u64, u64, i64, i64, String)> = self
-            .fetch(
-                &Dialect::ClickHouse.open_visits(since_ms),
-                "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), toInt64(pageviews), \
-                 toString(last_path) FROM ({})",
-            )
-            .await?;
+        let rows: Vec<(i64, u64, u64, i64, i64, String)> =
+            self.fetch(&Dialect::ClickHouse.open_visits(since_ms), OPEN_VISITS_OUTER).await?;
         Ok(rows
             .into_iter()
             .map(|(site, visitor, visit, last_ms, pageviews, last_path)| OpenVisit {
@@ -688,6 +713,15 @@ mod tests {
         let (sql, values) = placeholders(&q);
         assert_eq!(sql, "SELECT '$' AS cost, x FROM t WHERE a = ? AND b = ? AND c = ? AND d = $10");
         assert_eq!(values, [Param::Text("two".into()), Param::UInt(1), Param::Text("two".into())]);
+    }
+
+    #[test]
+    fn clickhouse_encrypted_disks_exist_from_21_10() {
+        assert!(!has_encrypted_disks("18.16.1"));
+        assert!(!has_encrypted_disks("21.9.4.35"));
+        assert!(has_encrypted_disks("21.10.1"));
+        assert!(has_encrypted_disks("26.9.2.1"));
+        assert!(!has_encrypted_disks("unknown"));
     }
 
     #[test]

@@ -57,6 +57,7 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
             "GET /login",
             "GET /privacy",
             "GET /privacy.json",
+            "GET /ready",
             "GET /static/app.css",
             "GET /static/app.js",
             "OPTIONS /api/event",

@@ -132,6 +132,11 @@ async fn clickhouse_server_is_ready_and_answers_from_the_cluster() {
     );
     let pages = s.api(&format!("/api/v1/stats/breakdown?site={SITE}&range=today&dimension=page")).await;
     assert_eq!(pages["results"][0]["value"], "/from-a-browser", "{pages}");
+    s.store.close();
+    let closed = reqwest::get(format!("{}/ready", s.base)).await.unwrap();
+    assert_eq!(closed.status(), 503);
+    let text = closed.text().await.unwrap();
+    assert!(text.contains("cannot be reached") && !text.contains("127.0.0.1"), "{text}");
     s.stop();
     drop_database(&database).await;
 }
@@ -162,4 +167,63 @@ async fn clickhouse_unreachable_cluster_stops_the_start_naming_the_address() {
         .apply_env(|k| (k == "OBSCURA_BACKEND").then(|| "cassandra".to_owned()))
         .unwrap_err();
     assert!(format!("{env:#}").contains("must be embedded or clickhouse"));
+}
+
+/// Rows of `database.events_local` on each shard, counted on the shard itself.
+async fn rows_per_shard(database: &str, condition: &str) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for url in clickhouse_shards() {
+        let sql = format!("SELECT count() FROM {database}.events_local WHERE {condition}");
+        let text = reqwest::Client::new().post(&url).body(sql).send().await.unwrap().text().await.unwrap();
+        counts.push(text.trim().parse().unwrap_or_else(|_| panic!("{url} answered {text}")));
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p13_clickhouse_retention_deletes_rows_on_every_shard_and_keeps_aggregates() {
+    use time::macros::{date, datetime};
+    const LONG: &str = "long.example";
+    let (s, database) = clickhouse_server(datetime!(2026-03-10 12:00 UTC)).await;
+    let meta = s.meta();
+    obscura::admin::add_site(&meta, LONG, true, 90).unwrap();
+    obscura::admin::set_retention(&meta, SITE, 7).unwrap();
+    s.reload_metadata();
+    // Enough visitors on the expiring site that its day keeps k-anonymous aggregates.
+    let ua = |n: u32| format!("Mozilla/5.0 (X11; Linux x86_64; rv:{n}.0) Gecko/20100101 Firefox/{n}.0");
+    for n in 0..12u32 {
+        let body = serde_json::json!({"site": SITE, "url": format!("https://{SITE}/day-one")});
+        assert_eq!(s.send([127, 0, 1, n as u8], &ua(100 + n), body).await, reqwest::StatusCode::NO_CONTENT);
+    }
+    let kept = serde_json::json!({"site": LONG, "url": format!("https://{LONG}/kept")});
+    assert_eq!(s.send([127, 0, 0, 2], &ua(99), kept).await, reqwest::StatusCode::NO_CONTENT);
+    s.clock.set(datetime!(2026-03-11 12:00 UTC));
+    let later = serde_json::json!({"site": SITE, "url": format!("https://{SITE}/day-two")});
+    assert_eq!(s.send([127, 0, 0, 3], &ua(98), later).await, reqwest::StatusCode::NO_CONTENT);
+    let day_one = "day = '2026-03-10'";
+    let before: u64 = rows_per_shard(&database, day_one).await.iter().sum();
+    assert_eq!(before, 13);
+
+    // Day one is 7 days old: the short-retention site's rows go from every shard, awaited and
+    // verified; the other site's stay; the finished day is rolled up first.
+    s.clock.set(datetime!(2026-03-17 00:10 UTC));
+    s.store.maintain().await.unwrap();
+    let report = s.maintenance.enforce_retention().await.unwrap();
+    assert_eq!(report.purged, vec![(date!(2026 - 03 - 10), vec![1], 12)], "{report:?}");
+    assert_eq!(rows_per_shard(&database, day_one).await.iter().sum::<u64>(), 1, "only the long site's row is left");
+    let q = format!("site={SITE}&range=custom&from=2026-03-10&to=2026-03-10");
+    let aggregate = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    assert_eq!(aggregate["results"]["pageviews"], 12, "kept aggregates answer for the day: {aggregate}");
+    let pages = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=page")).await;
+    assert_eq!(pages["results"][0]["value"], "/day-one", "{pages}");
+
+    // Day one is 90 days old: the whole day goes, partitions dropped on every shard.
+    s.clock.set(datetime!(2026-06-08 00:10 UTC));
+    let report = s.maintenance.enforce_retention().await.unwrap();
+    assert!(report.destroyed_days.contains(&date!(2026 - 03 - 10)), "{report:?}");
+    assert_eq!(rows_per_shard(&database, "1").await, vec![0, 0], "nothing is left on any shard");
+    let aggregate = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    assert_eq!(aggregate["results"]["pageviews"], 12, "the kept aggregates outlive the rows: {aggregate}");
+    s.stop();
+    drop_database(&database).await;
 }
