@@ -94,6 +94,13 @@ pub async fn post_event(
     .await;
     cors(match result {
         Ok(Outcome::Stored) => StatusCode::NO_CONTENT.into_response(),
+        // The store is down for a moment (a full disk, a ClickHouse shard restarting): say when
+        // to come back, so clients retry instead of dropping the event.
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+            let mut response = e.into_response();
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            response
+        }
         Ok(Outcome::DroppedByPolicy) => {
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "by privacy policy: Global Privacy Control / Do-Not-Track, or the site does not collect this"}))).into_response()
         }

@@ -90,6 +90,9 @@ pub struct ClickHouseStore {
     version: String,
     /// One rollup build at a time: a day's partition is dropped and filled again.
     rolling: tokio::sync::Mutex<()>,
+    /// The days answered from rollups, as last read; emptied by whatever changes them (rollups,
+    /// destroyed days, kept aggregates), so most queries need no extra round trip.
+    rolled: Mutex<Option<Vec<Date>>>,
 }
 
 fn client(url: &str, options: &ClickHouseOptions) -> clickhouse::Client {
@@ -226,6 +229,7 @@ impl ClickHouseStore {
             tasks: Mutex::new(vec![committer]),
             version,
             rolling: tokio::sync::Mutex::new(()),
+            rolled: Mutex::new(None),
         };
         let encrypted_disks = if has_encrypted_disks(&store.version) {
             let n: u64 = store
@@ -281,13 +285,17 @@ impl ClickHouseStore {
     /// Replaces `day`'s rollup with one computed from its rows now.
     async fn roll_up(&self, day: Date) -> Result<(), StoreError> {
         let _one = self.rolling.lock().await;
+        self.forget_rolled_days();
         self.client
             .query("ALTER TABLE rollup_days DROP PARTITION ?")
             .bind(yyyymmdd(day))
             .execute()
             .await
             .map_err(|e| failed("removing an old rollup", e))?;
-        self.rollup_statement(day).execute().await.map_err(|e| failed("rolling up a day", e))
+        let built = self.rollup_statement(day).execute().await.map_err(|e| failed("rolling up a day", e));
+        // Also after: a query in between may have read the days before the insert.
+        self.forget_rolled_days();
+        built
     }
 
     async fn dates(&self, sql: &str) -> Result<Vec<Date>, StoreError> {
@@ -379,7 +387,17 @@ impl ClickHouseStore {
     }
 
     async fn rolled_days(&self) -> Result<Vec<Date>, StoreError> {
-        self.dates("SELECT DISTINCT day FROM rollups").await
+        if let Some(days) = self.rolled.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(days);
+        }
+        let days = self.dates("SELECT DISTINCT day FROM rollups").await?;
+        *self.rolled.lock().unwrap_or_else(|e| e.into_inner()) = Some(days.clone());
+        Ok(days)
+    }
+
+    /// Forgets the rolled-up days read last: they are about to change.
+    fn forget_rolled_days(&self) {
+        self.rolled.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 
@@ -539,6 +557,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
+        self.forget_rolled_days();
         self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day, None).await?;
         {
             let _one = self.rolling.lock().await;
@@ -548,6 +567,7 @@ impl EventStore for ClickHouseStore {
                 .execute()
                 .await
                 .map_err(|e| failed("removing a day's rollup", e))?;
+            self.forget_rolled_days();
         }
         let left = self.count_where("day = ?", day, None).await?;
         if left > 0 {
@@ -620,6 +640,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn keep_aggregates(&self, day: Date, cells: &[RollupCell]) -> Result<(), StoreError> {
+        self.forget_rolled_days();
         let sites: Vec<u32> = cells.iter().map(|c| c.site).collect::<BTreeSet<_>>().into_iter().collect();
         if !sites.is_empty() {
             self.client
@@ -648,7 +669,9 @@ impl EventStore for ClickHouseStore {
             };
             insert.write(&row).await.map_err(|e| failed("keeping aggregates", e))?;
         }
-        insert.end().await.map_err(|e| failed("keeping aggregates", e))
+        let kept = insert.end().await.map_err(|e| failed("keeping aggregates", e));
+        self.forget_rolled_days();
+        kept
     }
 
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {

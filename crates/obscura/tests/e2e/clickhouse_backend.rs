@@ -227,3 +227,79 @@ async fn p13_clickhouse_retention_deletes_rows_on_every_shard_and_keeps_aggregat
     s.stop();
     drop_database(&database).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_a_stopped_shard_gets_503_with_retry_after_and_loses_nothing_acknowledged() {
+    let dir = "/tmp/obscura-clickhouse-faults";
+    let (env, shards) = crate::harness::private_clickhouse_cluster(dir, 200);
+    let database = unique_database("obscura_faults");
+    let (shard_list, db) = (shards.clone(), database.clone());
+    let s = TestServer::start_with(OffsetDateTime::now_utc(), move |c| {
+        c.backend = Backend::ClickHouse;
+        c.clickhouse.shards = shard_list;
+        c.clickhouse.database = db;
+    })
+    .await;
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let event = |n: u32| serde_json::json!({"site": SITE, "url": format!("https://{SITE}/event-{n}")});
+    let mut acknowledged = Vec::new();
+    let send = |n: u32| {
+        let client = TestServer::client_from([127, 0, (n / 200) as u8, (n % 200) as u8 + 2]);
+        let (url, body) = (format!("{}/api/event", s.base), event(n));
+        async move { client.post(url).header("user-agent", ua).json(&body).send().await.unwrap() }
+    };
+    for n in 0..20 {
+        assert_eq!(send(n).await.status(), 204);
+        acknowledged.push(n);
+    }
+
+    // Shard 2 goes down hard.
+    let pid = std::fs::read_to_string(format!("{dir}/shard2/server.pid")).unwrap();
+    assert!(std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap().success());
+    let mut refused = 0;
+    for n in 20..80 {
+        let res = send(n).await;
+        match res.status().as_u16() {
+            204 => acknowledged.push(n),
+            503 => {
+                assert_eq!(res.headers()["retry-after"], "5", "a 503 says when to come back");
+                refused += 1;
+            }
+            other => panic!("event {n} answered {other}"),
+        }
+    }
+    assert!(refused > 0, "events bound for the stopped shard are refused, not acknowledged");
+    let ready = reqwest::get(format!("{}/ready", s.base)).await.unwrap();
+    assert_eq!(ready.status(), 503, "not ready while a shard is down");
+    let stats = reqwest::Client::new()
+        .get(format!("{}/api/v1/stats/aggregate?site={SITE}&range=today", s.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.status(), 503, "no partial figures are shown as if whole");
+
+    // The shard comes back: every acknowledged event is there.
+    let restarted = std::process::Command::new("bash")
+        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/clickhouse-cluster"), "start"])
+        .envs(env)
+        .status()
+        .unwrap();
+    assert!(restarted.success());
+    let mut paths = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        if reqwest::get(format!("{}/ready", s.base)).await.unwrap().status() == 204 {
+            let today = OffsetDateTime::now_utc().date();
+            paths = s.store.rows_of_day(today, None).await.unwrap().into_iter().map(|r| r.path).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for n in &acknowledged {
+        assert!(paths.contains(&format!("/event-{n}")), "acknowledged event {n} is missing after the outage");
+    }
+    s.stop();
+    for url in &shards {
+        let _ = reqwest::Client::new().post(url).body(format!("DROP DATABASE IF EXISTS {database}")).send().await;
+    }
+}

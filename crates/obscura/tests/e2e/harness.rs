@@ -355,6 +355,21 @@ pub fn clickhouse_shards() -> Vec<String> {
     split(list)
 }
 
+/// A two-shard ClickHouse cluster of its own (folder `dir`, ports moved by `offset`), for tests
+/// that stop a shard without disturbing the tests that share the default cluster. Returns the
+/// script's environment for restarting it and the shards' HTTP addresses.
+pub fn private_clickhouse_cluster(dir: &str, offset: u16) -> (Vec<(String, String)>, Vec<String>) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/clickhouse-cluster");
+    let env = vec![
+        ("OBSCURA_CLICKHOUSE_DIR".to_owned(), dir.to_owned()),
+        ("OBSCURA_CLICKHOUSE_PORT_OFFSET".to_owned(), offset.to_string()),
+    ];
+    let started = std::process::Command::new("bash").args([script, "start"]).envs(env.clone()).status().expect("bash");
+    assert!(started.success(), "{script} start failed");
+    let shards = (1..=2).map(|n| format!("http://127.0.0.1:{}", 18_122 + n + offset)).collect();
+    (env, shards)
+}
+
 /// A database name no other test run uses.
 pub fn unique_database(prefix: &str) -> String {
     format!("{prefix}_{}_{:08x}", std::process::id(), rand::random::<u32>())
