@@ -334,6 +334,11 @@ fn rollup_days_in<'a>(q: &Query, rolled: &'a [Date]) -> Vec<&'a Date> {
         .collect()
 }
 
+/// Whether the rolled-up `days` are every day of `q`'s range: then no row needs reading.
+fn covers(q: &Query, days: &[&Date]) -> bool {
+    days.len() as i64 == (q.range.to - q.range.from).whole_days()
+}
+
 /// `day IN (…)` / `day NOT IN (…)` over the rolled-up days, bound.
 fn day_list(days: &[&Date], b: &mut Binder) -> String {
     days.iter().map(|d| b.bind(Param::Text(obscura_model::format_day(**d)))).collect::<Vec<_>>().join(", ")
@@ -350,6 +355,16 @@ impl Dialect {
         let days = rollup_days_in(q, rolled);
         if days.is_empty() {
             return SqlQuery { sql: raw, params: b.params };
+        }
+        if covers(q, &days) {
+            let mut b = Binder::default();
+            let (site, list) = (b.bind(Param::UInt(q.site)), day_list(&days, &mut b));
+            let sql = format!(
+                "SELECT sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, \
+                 sum(bounces) AS bounces, sum(duration_ms) AS duration_ms FROM rollups \
+                 WHERE site = {site} AND dim = '' AND day IN ({list})"
+            );
+            return SqlQuery { sql, params: b.params };
         }
         let list = day_list(&days, &mut b);
         let site = b.bind(Param::UInt(q.site));
@@ -376,6 +391,15 @@ impl Dialect {
         let days = if interval == Interval::Day { rollup_days_in(q, rolled) } else { Vec::new() };
         let sql = if days.is_empty() {
             format!("{raw} GROUP BY {raw_bucket} ORDER BY bucket")
+        } else if covers(q, &days) {
+            let mut b = Binder::default();
+            let (site, list) = (b.bind(Param::UInt(q.site)), day_list(&days, &mut b));
+            let rollup_bucket = self.rollup_bucket();
+            let sql = format!(
+                "SELECT {rollup_bucket} AS bucket, CAST(visitors AS BIGINT) AS visitors, visits, pageviews FROM rollups \
+                 WHERE site = {site} AND dim = '' AND day IN ({list})"
+            );
+            return SqlQuery { sql, params: b.params };
         } else {
             let list = day_list(&days, &mut b);
             let site = b.bind(Param::UInt(q.site));
@@ -402,6 +426,17 @@ impl Dialect {
             let rows = breakdown_rows(self, dim, &cond, &mut b, "events", false);
             let exits_only = if *dim == Dimension::ExitPage { " WHERE visits > 0" } else { "" };
             format!("SELECT value, visitors, visits, pageviews, events FROM ({rows}){exits_only} {order}")
+        } else if covers(q, &days) {
+            let mut b = Binder::default();
+            let (site, list) = (b.bind(Param::UInt(q.site)), day_list(&days, &mut b));
+            let dim_name = b.bind(Param::Text(dim.name()));
+            let exits_only = if *dim == Dimension::ExitPage { " WHERE visits > 0" } else { "" };
+            let sql = format!(
+                "SELECT value, visitors, visits, pageviews, events FROM ( \
+                 SELECT value, sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, sum(events) AS events \
+                 FROM rollups WHERE site = {site} AND dim = {dim_name} AND day IN ({list}) GROUP BY value){exits_only} {order}"
+            );
+            return SqlQuery { sql, params: b.params };
         } else {
             let list = day_list(&days, &mut b);
             let rows = breakdown_rows(self, dim, &format!("{cond} AND day NOT IN ({list})"), &mut b, "events", false);
@@ -514,6 +549,11 @@ mod tests {
             let plain = q(&[]);
             let filtered = q(&["country==DE|FR", "page!=/login", "source~=news", "exit_page==/bye"]);
             add("aggregate", dialect.aggregate(&plain, &rolled));
+            let day = |d| TimeRange::days(d, d).unwrap();
+            let rolled_day = Query { range: day(rolled[0]), ..plain.clone() };
+            add("aggregate, a rolled-up day", dialect.aggregate(&rolled_day, &rolled));
+            add("timeseries, a rolled-up day", dialect.timeseries(&rolled_day, Interval::Day, &rolled));
+            add("breakdown page, a rolled-up day", dialect.breakdown(&rolled_day, &Dimension::Page, 10, &rolled));
             add("aggregate, filtered", dialect.aggregate(&filtered, &rolled));
             add("timeseries by day", dialect.timeseries(&plain, Interval::Day, &rolled));
             add("timeseries by hour, filtered", dialect.timeseries(&filtered, Interval::Hour, &[]));

@@ -106,8 +106,9 @@ fn statements(store: &ClickHouseStore) -> Vec<clickhouse::query::Query> {
             .collect(),
         ..plain.clone()
     };
+    let rolled_day = Query { range: TimeRange::days(FIRST, FIRST).expect("a range"), ..plain.clone() };
     let mut out = Vec::new();
-    for q in [&plain, &filtered] {
+    for q in [&plain, &filtered, &rolled_day] {
         out.push(store.statement(&d.aggregate(q, &rolled), AGGREGATE_OUTER));
         for interval in [Interval::Day, Interval::Hour, Interval::Week] {
             out.push(store.statement(&d.timeseries(q, interval, &rolled), TIMESERIES_OUTER));
