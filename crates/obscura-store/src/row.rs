@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 pub(crate) const PROP_START: char = '\u{1}';
 pub(crate) const PROP_EQ: char = '\u{2}';
 
-/// An event as stored: every value plain text or a number, as a backend reads it back.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// An event as stored: every value plain text or a number, as a backend reads it back. It is
+/// also a ClickHouse row: the ClickHouse backend's `events` table has these columns (and `day`,
+/// computed from `ts_ms`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, clickhouse::Row)]
 pub struct StoredRow {
     /// When it happened, milliseconds since the epoch (UTC).
     pub ts_ms: i64,

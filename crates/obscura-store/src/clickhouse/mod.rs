@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::row::StoredRow;
 use crate::sql::Dialect;
 use crate::{EventStore, Param, RollupCell, SqlQuery, StoreError};
-use rows::{CellRow, EventRow, day_number, day_of_number};
+use rows::{CellRow, day_number, day_of_number};
 
 /// How a day's rollup goes into `rollup_days`: the rendered rollup SQL follows in parentheses.
 const ROLLUP_INSERT: &str = "INSERT INTO rollup_days SELECT toDate(?) AS day, toUInt32(site), toString(dim), \
@@ -73,7 +73,7 @@ pub struct ClickHouseOptions {
 }
 
 struct Commit {
-    rows: Vec<EventRow>,
+    rows: Vec<StoredRow>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -100,8 +100,6 @@ fn client(url: &str, options: &ClickHouseOptions) -> clickhouse::Client {
         .with_url(url)
         // 18.16 does not know the format validation asks for.
         .with_validation(false)
-        // Inserts through the Distributed table return once every shard has its rows.
-        .with_setting("insert_distributed_sync", "1")
         // Rows of a visit share a shard (sharded by visit): visit-level subqueries run per shard.
         .with_setting("distributed_product_mode", "local");
     if let Some(user) = &options.user {
@@ -357,7 +355,7 @@ impl ClickHouseStore {
         }
     }
 
-    async fn rows(&self, rows: Vec<EventRow>) -> Result<(), StoreError> {
+    async fn rows(&self, rows: Vec<StoredRow>) -> Result<(), StoreError> {
         insert_rows(&self.shards, rows).await.map_err(|e| StoreError::Storage(anyhow::anyhow!(e)))
     }
 
@@ -405,13 +403,13 @@ impl ClickHouseStore {
 /// `v` goes to shard `v % shards`, where the Distributed table (sharded by visit, equal weights)
 /// would put it, without the extra hop through the first shard. Succeeds once every shard that
 /// got rows has acknowledged them.
-async fn insert_rows(shards: &[clickhouse::Client], rows: Vec<EventRow>) -> Result<(), String> {
-    let mut per_shard: Vec<Vec<EventRow>> = shards.iter().map(|_| Vec::new()).collect();
+async fn insert_rows(shards: &[clickhouse::Client], rows: Vec<StoredRow>) -> Result<(), String> {
+    let mut per_shard: Vec<Vec<StoredRow>> = shards.iter().map(|_| Vec::new()).collect();
     for row in rows {
         per_shard[(row.visit % shards.len() as u64) as usize].push(row);
     }
     let inserts = shards.iter().zip(per_shard).filter(|(_, rows)| !rows.is_empty()).map(|(shard, rows)| async move {
-        let mut insert = shard.insert::<EventRow>("events_local").await.map_err(|e| e.to_string())?;
+        let mut insert = shard.insert::<StoredRow>("events_local").await.map_err(|e| e.to_string())?;
         for row in &rows {
             insert.write(row).await.map_err(|e| e.to_string())?;
         }
@@ -435,7 +433,7 @@ async fn group_commit(shards: Vec<clickhouse::Client>, mut commits: mpsc::Receiv
                 Err(_) => break,
             }
         }
-        let all: Vec<EventRow> = batch.iter_mut().flat_map(|c| std::mem::take(&mut c.rows)).collect();
+        let all: Vec<StoredRow> = batch.iter_mut().flat_map(|c| std::mem::take(&mut c.rows)).collect();
         let result = insert_rows(&shards, all).await;
         for commit in batch {
             let _ = commit.done.send(result.clone());
@@ -443,8 +441,8 @@ async fn group_commit(shards: Vec<clickhouse::Client>, mut commits: mpsc::Receiv
     }
 }
 
-fn event_rows(events: &[Event]) -> Vec<EventRow> {
-    events.iter().map(|e| EventRow::new(StoredRow::from(e), day_of_ms(e.ts_ms))).collect()
+fn event_rows(events: &[Event]) -> Vec<StoredRow> {
+    events.iter().map(StoredRow::from).collect()
 }
 
 /// Breakdown rows in the order every backend answers with.
@@ -554,13 +552,14 @@ impl EventStore for ClickHouseStore {
         let site_condition = if site.is_some() { " AND site = ?" } else { "" };
         let mut query = self
             .client
-            .query(&format!("SELECT ?fields FROM events WHERE day = ?{site_condition} ORDER BY ts, visit, visit_seq"))
+            .query(&format!(
+                "SELECT ?fields FROM events WHERE day = ?{site_condition} ORDER BY ts_ms, visit, visit_seq"
+            ))
             .bind(format_day(day));
         if let Some(site) = site {
             query = query.bind(site);
         }
-        let rows: Vec<EventRow> = query.fetch_all().await.map_err(|e| failed("reading a day", e))?;
-        Ok(rows.into_iter().map(EventRow::into_stored).collect())
+        query.fetch_all().await.map_err(|e| failed("reading a day", e))
     }
 
     async fn count_events(&self) -> Result<u64, StoreError> {

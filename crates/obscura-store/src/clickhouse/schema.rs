@@ -26,7 +26,7 @@ pub(super) fn shard_tables(database: &str, cluster: &str) -> Vec<String> {
         format!("CREATE DATABASE IF NOT EXISTS {database}"),
         format!(
             "CREATE TABLE IF NOT EXISTS {database}.events_local ({EVENT_COLUMNS}) \
-             ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (site, ts)"
+             ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (site, ts_ms)"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {database}.events AS {database}.events_local \
