@@ -283,13 +283,7 @@ impl ClickHouseStore {
     /// Replaces `day`'s rollup with one computed from its rows now.
     async fn roll_up(&self, day: Date) -> Result<(), StoreError> {
         let _one = self.rolling.lock().await;
-        self.forget_rolled_days();
-        self.client
-            .query("ALTER TABLE rollup_days DROP PARTITION ?")
-            .bind(yyyymmdd(day))
-            .execute()
-            .await
-            .map_err(|e| failed("removing an old rollup", e))?;
+        self.drop_rollup(day).await?;
         let built = self.rollup_statement(day).execute().await.map_err(|e| failed("rolling up a day", e));
         // Also after: a query in between may have read the days before the insert.
         self.forget_rolled_days();
@@ -391,6 +385,14 @@ impl ClickHouseStore {
         let days = self.dates("SELECT DISTINCT day FROM rollups").await?;
         *self.rolled.lock().unwrap_or_else(|e| e.into_inner()) = Some(days.clone());
         Ok(days)
+    }
+
+    /// Removes `day`'s rollup (the caller holds `rolling`).
+    async fn drop_rollup(&self, day: Date) -> Result<(), StoreError> {
+        self.forget_rolled_days();
+        let dropped = self.client.query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await;
+        self.forget_rolled_days();
+        dropped.map_err(|e| failed("removing a day's rollup", e))
     }
 
     /// Forgets the rolled-up days read last: they are about to change.
@@ -571,13 +573,7 @@ impl EventStore for ClickHouseStore {
         self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day, None).await?;
         {
             let _one = self.rolling.lock().await;
-            self.client
-                .query("ALTER TABLE rollup_days DROP PARTITION ?")
-                .bind(yyyymmdd(day))
-                .execute()
-                .await
-                .map_err(|e| failed("removing a day's rollup", e))?;
-            self.forget_rolled_days();
+            self.drop_rollup(day).await?;
         }
         let left = self.count_where("day = ?", day, None).await?;
         if left > 0 {
