@@ -58,9 +58,6 @@ pub enum StoreError {
 /// A value bound to a query placeholder (`$1`, `$2`, …). Values are never spliced into SQL.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Param {
-    /// A signed 64-bit integer.
-    #[allow(dead_code)]
-    Int(i64),
     /// An unsigned 32-bit integer (e.g. a site id).
     UInt(u32),
     /// A text value.

@@ -144,7 +144,7 @@ fn placeholders(q: &SqlQuery) -> (String, Vec<Param>) {
 fn bind(mut query: clickhouse::query::Query, values: &[Param]) -> clickhouse::query::Query {
     for value in values {
         query = match value {
-            Param::Int(v) | Param::Timestamp(v) => query.bind(*v),
+            Param::Timestamp(v) => query.bind(*v),
             Param::UInt(v) => query.bind(*v),
             Param::Text(v) => query.bind(v.as_str()),
         };

@@ -402,7 +402,6 @@ fn forget_listings(ctx: &SessionContext) {
 
 fn scalar(p: &Param) -> ScalarValue {
     match p {
-        Param::Int(v) => ScalarValue::Int64(Some(*v)),
         Param::UInt(v) => ScalarValue::UInt32(Some(*v)),
         Param::Text(v) => ScalarValue::Utf8(Some(v.clone())),
         Param::Timestamp(v) => ScalarValue::TimestampMillisecond(Some(*v), Some("UTC".into())),
