@@ -43,6 +43,11 @@ pub fn format_day(day: Date) -> String {
     Day(day).to_string()
 }
 
+/// The UTC day of a time in milliseconds since the epoch (`Date::MIN` outside the calendar).
+pub fn day_of_ms(ms: i64) -> Date {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_or(Date::MIN, |t| t.date())
+}
+
 /// A `YYYY-MM-DD` day; `None` for anything else.
 pub fn parse_day(text: &str) -> Option<Date> {
     text.parse::<Day>().ok().map(|d| d.0)
@@ -52,6 +57,13 @@ pub fn parse_day(text: &str) -> Option<Date> {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn day_of_ms_is_the_utc_day_and_min_outside_the_calendar() {
+        assert_eq!(day_of_ms(1_772_323_200_000), date!(2026 - 03 - 01));
+        assert_eq!(day_of_ms(1_772_323_200_000 - 1), date!(2026 - 02 - 28));
+        assert_eq!(day_of_ms(i64::MAX), Date::MIN);
+    }
 
     #[test]
     fn day_names_round_trip() {

@@ -13,7 +13,7 @@ pub mod frequency;
 pub mod raw;
 
 pub use clock::{Clock, ManualClock, SystemClock, format_ms, unix_ms};
-pub use day::{Day, NotADay, format_day, parse_day};
+pub use day::{Day, NotADay, day_of_ms, format_day, parse_day};
 pub use event::{Event, EventKind, ScreenClass};
 pub use frequency::{DaysSinceLast, VisitCount};
 pub use raw::{PropValue, RawHit};

@@ -262,12 +262,6 @@ fn day(t: time::OffsetDateTime) -> String {
     obscura_model::format_day(t.date())
 }
 
-/// The day partition a time in milliseconds since the epoch falls on.
-fn day_of_ms(ms: i64) -> String {
-    day(time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
-}
-
 fn where_clause(d: Dialect, q: &Query, b: &mut Binder) -> String {
     let mut parts = vec![scope(q, b)];
     for f in &q.filters {
@@ -457,7 +451,7 @@ impl Dialect {
     /// The visits with an event at or after `since_ms`: site, visitor, visit, last_ms,
     /// pageviews (the highest sequence number) and last_path.
     pub fn open_visits(self, since_ms: i64) -> SqlQuery {
-        let since = day_of_ms(since_ms);
+        let since = obscura_model::format_day(obscura_model::day_of_ms(since_ms));
         SqlQuery {
             sql: format!(
                 "SELECT CAST(site AS BIGINT) AS site, visitor, visit, \

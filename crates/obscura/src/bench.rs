@@ -335,10 +335,6 @@ where
     phase
 }
 
-async fn count_events(store: &dyn EventStore) -> anyhow::Result<u64> {
-    Ok(store.count_events().await?)
-}
-
 /// One line of the ingest table.
 fn row(label: &str, phase: &Phase) {
     println!("| {label} | {:.0} | {:.2} | {:.2} | {} |", phase.rate(), phase.p50_ms, phase.p99_ms, phase.failed);
@@ -491,7 +487,7 @@ async fn ingest(
     }
     let flushing_load = flushing_load.name();
 
-    let stored = count_events(store.as_ref()).await?;
+    let stored = store.count_events().await?;
     let acknowledged =
         simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.as_ref().map_or(0, |(phase, _, _)| phase.ok);
     println!();
@@ -643,7 +639,7 @@ async fn load_history(app: &App, events: usize) -> anyhow::Result<Query> {
     let t = Instant::now();
     let loaded = demo::generate_history(app, BENCH_SITE, 30, per_day, 7, false).await?;
     let load_time = t.elapsed();
-    let stored = count_events(app.store.as_ref()).await?;
+    let stored = app.store.count_events().await?;
     println!(
         "bench query, {} store: loaded {loaded} events over 30 days in {:.1}s ({stored} in the store)",
         app.store.backend(),

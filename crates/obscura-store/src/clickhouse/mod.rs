@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use obscura_model::{Clock, Event, format_day};
+use obscura_model::{Clock, Event, day_of_ms, format_day};
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint, Totals};
-use time::{Date, OffsetDateTime};
+use time::Date;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::row::StoredRow;
@@ -141,6 +141,11 @@ fn placeholders(q: &SqlQuery) -> (String, Vec<Param>) {
     (sql, values)
 }
 
+/// `day`'s rollup query, with its values in the client's order.
+fn day_rollup(day: Date) -> (String, Vec<Param>) {
+    placeholders(&SqlQuery { sql: Dialect::ClickHouse.rollup_day_sql(), params: vec![Param::Text(format_day(day))] })
+}
+
 fn bind(mut query: clickhouse::query::Query, values: &[Param]) -> clickhouse::query::Query {
     for value in values {
         query = match value {
@@ -157,10 +162,6 @@ fn has_encrypted_disks(version: &str) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (21, 10)
-}
-
-fn day_of_ms(ts_ms: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms) * 1_000_000).map_or(Date::MIN, |t| t.date())
 }
 
 fn yyyymmdd(day: Date) -> u32 {
@@ -313,14 +314,10 @@ impl ClickHouseStore {
         query.fetch_one().await.map_err(|e| failed("counting rows", e))
     }
 
-    /// Runs `statement` (bound to `day` and `sites`) on every shard's `events_local`.
-    async fn on_every_shard(&self, statement: &str, day: Date, sites: Option<&[u32]>) -> Result<(), StoreError> {
+    /// Runs `statement`, bound to `day`'s partition, on every shard.
+    async fn on_every_shard(&self, statement: &str, day: Date) -> Result<(), StoreError> {
         for (shard, url) in self.shards.iter().zip(&self.options.shards) {
-            let mut query = shard.query(statement).bind(yyyymmdd(day));
-            if let Some(sites) = sites {
-                query = query.bind(sites.to_vec());
-            }
-            query.execute().await.map_err(|e| failed(&format!("at {url}"), e))?;
+            shard.query(statement).bind(yyyymmdd(day)).execute().await.map_err(|e| failed(&format!("at {url}"), e))?;
         }
         Ok(())
     }
@@ -370,9 +367,7 @@ impl ClickHouseStore {
 
     /// The statement that fills `rollup_days` with `day`'s rollup.
     fn rollup_statement(&self, day: Date) -> clickhouse::query::Query {
-        let rendered =
-            SqlQuery { sql: Dialect::ClickHouse.rollup_day_sql(), params: vec![Param::Text(format_day(day))] };
-        let (sql, values) = placeholders(&rendered);
+        let (sql, values) = day_rollup(day);
         // The day column's `?` comes first, then the rendered query's.
         let insert = format!("{ROLLUP_INSERT} ({sql})");
         bind(self.client.query(&insert).bind(format_day(day).as_str()), &values)
@@ -570,7 +565,7 @@ impl EventStore for ClickHouseStore {
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
         self.forget_rolled_days();
-        self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day, None).await?;
+        self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day).await?;
         {
             let _one = self.rolling.lock().await;
             self.drop_rollup(day).await?;
@@ -614,10 +609,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn k_anonymous_rollup(&self, day: Date, sites: &[u32], k: u32) -> Result<Vec<RollupCell>, StoreError> {
-        let (sql, day_values) = placeholders(&SqlQuery {
-            sql: Dialect::ClickHouse.rollup_day_sql(),
-            params: vec![Param::Text(format_day(day))],
-        });
+        let (sql, day_values) = day_rollup(day);
         let query = format!(
             "SELECT toUInt32(site), toString(dim), if(dim = '', NULL, value), toInt64(visitors), toInt64(visits), \
              toInt64(pageviews), toInt64(events), toInt64(bounces), toInt64(duration_ms) FROM ({sql}) WHERE has(?, site)"

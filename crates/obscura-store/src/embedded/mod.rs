@@ -23,8 +23,8 @@ use datafusion::common::ScalarValue;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
-use obscura_model::{Clock, Event, format_day, parse_day};
-use time::{Date, OffsetDateTime};
+use obscura_model::{Clock, Event, day_of_ms, format_day, parse_day};
+use time::Date;
 use tokio::sync::{RwLock, oneshot};
 
 use crate::cold::{self, FACTORY_ID, KeyringFactory};
@@ -114,10 +114,6 @@ pub struct EmbeddedStore {
     handover: Arc<RwLock<()>>,
     #[cfg(test)]
     flush_pause: Arc<tests::FlushPause>,
-}
-
-fn day_of(ts_ms: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp_nanos(ts_ms as i128 * 1_000_000).map(|t| t.date()).unwrap_or(Date::MIN)
 }
 
 impl EmbeddedStore {
@@ -420,7 +416,7 @@ impl EventStore for EmbeddedStore {
     async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
         let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
         for e in &events {
-            by_day.entry(day_of(e.ts_ms)).or_default().push(StoredRow::from(e));
+            by_day.entry(day_of_ms(e.ts_ms)).or_default().push(StoredRow::from(e));
         }
         let events_dir = self.events_dir.clone();
         let keyring = self.keyring.clone();

@@ -52,7 +52,7 @@ impl Writer {
         let mut acks = Vec::with_capacity(group.len());
         for commit in group {
             for row in commit.rows {
-                by_day.entry(day_of(row.ts_ms)).or_default().push(row);
+                by_day.entry(obscura_model::day_of_ms(row.ts_ms)).or_default().push(row);
             }
             acks.push(commit.done);
         }

@@ -23,9 +23,7 @@ async fn clickhouse_server(now: OffsetDateTime) -> (TestServer, String) {
 }
 
 async fn drop_database(database: &str) {
-    for url in clickhouse_shards() {
-        let _ = reqwest::Client::new().post(url).body(format!("DROP DATABASE IF EXISTS {database}")).send().await;
-    }
+    crate::harness::drop_clickhouse_database(&clickhouse_shards(), database).await;
 }
 
 /// Every question the dashboard and the stats API ask, over `range` (with filters).
@@ -299,7 +297,5 @@ async fn clickhouse_a_stopped_shard_gets_503_with_retry_after_and_loses_nothing_
         assert!(paths.contains(&format!("/event-{n}")), "acknowledged event {n} is missing after the outage");
     }
     s.stop();
-    for url in &shards {
-        let _ = reqwest::Client::new().post(url).body(format!("DROP DATABASE IF EXISTS {database}")).send().await;
-    }
+    crate::harness::drop_clickhouse_database(&shards, &database).await;
 }

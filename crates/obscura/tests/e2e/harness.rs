@@ -370,6 +370,13 @@ pub fn private_clickhouse_cluster(dir: &str, offset: u16) -> (Vec<(String, Strin
     (env, shards)
 }
 
+/// Drops a test database from every shard (best effort: a stopped shard keeps it).
+pub async fn drop_clickhouse_database(shards: &[String], database: &str) {
+    for url in shards {
+        let _ = reqwest::Client::new().post(url).body(format!("DROP DATABASE IF EXISTS {database}")).send().await;
+    }
+}
+
 /// A database name no other test run uses.
 pub fn unique_database(prefix: &str) -> String {
     format!("{prefix}_{}_{:08x}", std::process::id(), rand::random::<u32>())

@@ -67,10 +67,7 @@ impl ClickHouse {
 
     /// Drops the test database from every shard.
     pub async fn drop_database(&self) {
-        for url in &self.options.shards {
-            let sql = format!("DROP DATABASE IF EXISTS {}", self.options.database);
-            let _ = reqwest::Client::new().post(url).body(sql).send().await;
-        }
+        crate::harness::drop_clickhouse_database(&self.options.shards, &self.options.database).await;
     }
 }
 
