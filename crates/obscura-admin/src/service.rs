@@ -1,8 +1,8 @@
 //! [`AdminService`]: every administrative action, its rules, its metadata change and its audit
 //! entry, in one place.
 
-use obscura_store::audit::{AuditEntry, AuditLog};
-use obscura_store::meta::{Collection, MetaStore, Metadata, Role, Site, TokenScope, User, normalize_domain};
+use obscura_store::audit::{AuditEntry, AuditTrail};
+use obscura_store::meta::{Collection, Metadata, MetadataStore, Role, Site, TokenScope, User, normalize_domain};
 
 use crate::credentials::{self, hash_password, random_password};
 use crate::{AdminError, rules};
@@ -53,21 +53,21 @@ pub struct SiteSettings {
 
 /// Administrative actions on the metadata, taken by one actor at one moment.
 pub struct AdminService<'a> {
-    meta: &'a MetaStore,
-    audit: Option<&'a AuditLog>,
+    meta: &'a dyn MetadataStore,
+    audit: Option<&'a dyn AuditTrail>,
     actor: Actor,
     now_ms: i64,
 }
 
 impl<'a> AdminService<'a> {
     /// Actions by `actor` at `now_ms`, each recorded in `audit`.
-    pub fn new(meta: &'a MetaStore, audit: &'a AuditLog, actor: Actor, now_ms: i64) -> Self {
+    pub fn new(meta: &'a dyn MetadataStore, audit: &'a dyn AuditTrail, actor: Actor, now_ms: i64) -> Self {
         Self { meta, audit: Some(audit), actor, now_ms }
     }
 
     /// Actions that leave no audit entry, for filling a fresh data folder (the demo, the
     /// benchmarks and tests) before anyone uses it.
-    pub fn seeding(meta: &'a MetaStore, now_ms: i64) -> Self {
+    pub fn seeding(meta: &'a dyn MetadataStore, now_ms: i64) -> Self {
         Self { meta, audit: None, actor: Actor::Cli, now_ms }
     }
 
@@ -147,8 +147,13 @@ impl<'a> AdminService<'a> {
             if role == Role::Viewer && sites.is_empty() {
                 return Err(AdminError::Invalid("a viewer needs at least one site".into()));
             }
-            let user =
-                User { username: username.to_owned(), password_hash: hash, role, sites, created_ms: self.now_ms };
+            let user = User {
+                username: username.to_owned(),
+                password_hash: hash.clone(),
+                role,
+                sites,
+                created_ms: self.now_ms,
+            };
             m.users.push(user);
             Ok(())
         })?;
@@ -233,7 +238,7 @@ impl<'a> AdminService<'a> {
             // The site may have gone while the password was hashed.
             let current = m.site(site).map(|s| s.domain.clone());
             let current = current.ok_or_else(|| AdminError::NotFound(format!("no site {domain:?}")))?;
-            m.shares.push(share);
+            m.shares.push(share.clone());
             Ok(current)
         })?;
         let detail = format!("{domain}: {id} password={} expires_days={expires_days:?}", password.is_some());
@@ -256,7 +261,7 @@ impl<'a> AdminService<'a> {
 
     /// One metadata change: rule failures inside come back as they are, anything else is a
     /// storage failure. Nothing is written when the change fails.
-    fn update<R>(&self, change: impl FnOnce(&mut Metadata) -> Result<R, AdminError>) -> Result<R, AdminError> {
+    fn update<R>(&self, mut change: impl FnMut(&mut Metadata) -> Result<R, AdminError>) -> Result<R, AdminError> {
         self.meta.update(|m| change(m).map_err(anyhow::Error::from)).map_err(AdminError::from_update)
     }
 
@@ -287,7 +292,9 @@ fn site_ids(m: &Metadata, domains: &[String]) -> Result<Vec<u32>, AdminError> {
 
 #[cfg(test)]
 mod tests {
+    use obscura_store::audit::AuditLog;
     use obscura_store::crypto::Key;
+    use obscura_store::meta::MetaStore;
 
     use super::*;
 

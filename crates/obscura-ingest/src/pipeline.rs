@@ -9,16 +9,16 @@ use obscura_privacy::SaltRing;
 use obscura_privacy::page_url::normalize_page_keeping;
 use obscura_privacy::scrub::{SiteRules, scrub_text};
 use obscura_store::EventStore;
-use obscura_store::crypto::Key;
-use obscura_store::meta::{MetaStore, Site};
-use obscura_store::sealed_json::SealedJson;
-use time::Date;
+use obscura_store::meta::{MetadataStore, Site};
+use obscura_store::salts::SaltVault;
+use obscura_store::visit_book::{OpenVisitBook, SharedVisit};
+use time::{Date, OffsetDateTime};
 
 use crate::decode::{RequestContext, native};
 use crate::desensitize::{apply_site_rules, desensitize};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
-use crate::visits::{VisitLimits, VisitTracker};
+use crate::visits::{VisitLimits, VisitState, VisitTracker, advance};
 
 /// What happened to an accepted request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +87,18 @@ impl Counters {
 pub struct Pipeline {
     enricher: Arc<Enricher>,
     salts: Mutex<SaltRing>,
-    salt_file: SealedJson,
+    salt_vault: Arc<dyn SaltVault>,
     /// The ring changed but could not be saved: every later rotation and hit retries, so a
     /// destroyed salt does not outlive its 48 hours in the file (P2).
     salts_unsaved: AtomicBool,
     visits: Mutex<VisitTracker>,
+    /// Open visits shared with other nodes, when there are several; `visits` then serves only
+    /// while the book cannot be reached.
+    visit_book: Option<Arc<dyn OpenVisitBook>>,
+    /// Events whose visit was assigned by this node alone because the book could not be reached.
+    pub visits_assigned_locally: AtomicU64,
     store: Arc<dyn EventStore>,
-    meta: Arc<MetaStore>,
+    meta: Arc<dyn MetadataStore>,
     clock: Arc<dyn Clock>,
     scrub_rules: SiteRules,
     /// Query parameters that name the visit's source (`ref`, `source` by default).
@@ -101,8 +106,6 @@ pub struct Pipeline {
     /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
-
-type StoredSalts = Vec<(String, String)>;
 
 impl Pipeline {
     /// Adds the operator's scrub rules (`[[scrub.rules]]`) to the built-in ones.
@@ -115,6 +118,46 @@ impl Pipeline {
     pub fn with_visit_limits(self, limits: VisitLimits) -> Self {
         *self.visits.lock().unwrap_or_else(|e| e.into_inner()) = VisitTracker::new(limits);
         self
+    }
+
+    /// Shares open visits with other nodes through `book` (PostgreSQL), so a visitor whose
+    /// requests reach different nodes keeps one visit.
+    pub fn with_visit_book(mut self, book: Arc<dyn OpenVisitBook>) -> Self {
+        self.visit_book = Some(book);
+        self
+    }
+
+    /// Deletes the shared visits that have ended (no event for 30 minutes).
+    pub fn forget_ended_visits(&self) -> anyhow::Result<u64> {
+        let Some(book) = &self.visit_book else { return Ok(0) };
+        book.forget_ended(self.clock.now_ms() - crate::visits::VISIT_TIMEOUT_MS)
+    }
+
+    /// Assigns the event's visit from the shared book: read the visitor's visit, advance it,
+    /// store it unless another node changed it meanwhile (then read again).
+    fn assign_shared_visit(&self, book: &dyn OpenVisitBook, event: &mut Event) -> anyhow::Result<()> {
+        let (site, visitor) = (event.site, event.visitor.get());
+        for _ in 0..8 {
+            let kept = book.get(site, visitor)?;
+            let prior = kept.as_ref().map(|v| VisitState {
+                id: v.id,
+                last_ms: v.last_ms,
+                pageviews: v.pageviews,
+                // Kept paths are already scrubbed; scrubbing again only re-wraps them.
+                last_path: v.last_path.as_deref().map(scrub_text),
+            });
+            let next = advance(prior, event);
+            let next = SharedVisit {
+                id: next.id,
+                last_ms: next.last_ms,
+                pageviews: next.pageviews,
+                last_path: next.last_path.map(|p| p.as_str().to_owned()),
+            };
+            if book.replace(site, visitor, kept.as_ref(), &next)? {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the visitor's visit kept changing on other nodes")
     }
 
     /// Open visits held now, and visits forgotten because a ceiling was reached.
@@ -134,30 +177,24 @@ impl Pipeline {
         self
     }
 
-    /// Creates the pipeline, loading the visitor salts sealed with `master` from `salts_path` (none if
-    /// the file is missing), then rotating them. Fails if the salt file cannot be read, decrypted or saved.
+    /// Creates the pipeline, loading the visitor salts from `salt_vault`, then rotating them.
+    /// Fails if the salts cannot be read, decrypted or saved.
     pub fn new(
         enricher: Arc<Enricher>,
         store: Arc<dyn EventStore>,
-        meta: Arc<MetaStore>,
+        meta: Arc<dyn MetadataStore>,
         clock: Arc<dyn Clock>,
-        salts_path: &std::path::Path,
-        master: Key,
+        salt_vault: Arc<dyn SaltVault>,
     ) -> anyhow::Result<Self> {
-        let salt_file = SealedJson::new(salts_path.to_path_buf(), b"obscura salts v1", master);
-        let stored: StoredSalts = salt_file.load()?;
-        let entries = stored.into_iter().filter_map(|(day, salt)| {
-            let day = obscura_model::parse_day(&day)?;
-            let salt: [u8; 32] = hex::decode(salt).ok()?.try_into().ok()?;
-            Some((day, salt))
-        });
-        let ring = SaltRing::restore(entries, clock.now());
+        let ring = SaltRing::restore(salt_vault.load()?, clock.now());
         let pipeline = Pipeline {
             enricher,
             salts: Mutex::new(ring),
-            salt_file,
+            salt_vault,
             salts_unsaved: AtomicBool::new(false),
             visits: Mutex::new(VisitTracker::default()),
+            visit_book: None,
+            visits_assigned_locally: AtomicU64::new(0),
             store,
             meta,
             clock,
@@ -189,14 +226,16 @@ impl Pipeline {
         if created || !destroyed.is_empty() {
             self.salts_unsaved.store(true, Ordering::SeqCst);
         }
-        self.save_salts_if_changed(&ring)?;
+        self.save_salts_if_changed(&mut ring, now)?;
         Ok(destroyed)
     }
 
-    /// Saves the ring if it changed since the last successful save.
-    fn save_salts_if_changed(&self, ring: &SaltRing) -> anyhow::Result<()> {
+    /// Saves the ring if it changed since the last successful save, and adopts the salts as
+    /// stored (another node may have stored a day's salt first).
+    fn save_salts_if_changed(&self, ring: &mut SaltRing, now: OffsetDateTime) -> anyhow::Result<()> {
         if self.salts_unsaved.load(Ordering::SeqCst) {
-            self.persist_salts(ring)?;
+            let stored = self.salt_vault.store(ring.entries().map(|(d, s)| (d, *s)).collect())?;
+            *ring = SaltRing::restore(stored, now);
             self.salts_unsaved.store(false, Ordering::SeqCst);
         }
         Ok(())
@@ -205,11 +244,6 @@ impl Pipeline {
     /// Days whose salts are alive (for tests and status).
     pub fn salt_days(&self) -> Vec<Date> {
         self.salts.lock().unwrap_or_else(|e| e.into_inner()).days()
-    }
-
-    fn persist_salts(&self, ring: &SaltRing) -> anyhow::Result<()> {
-        let stored: StoredSalts = ring.entries().map(|(d, s)| (obscura_model::format_day(d), hex::encode(s))).collect();
-        self.salt_file.save(&stored)
     }
 
     /// Resumes the visits that were open when the server stopped, from the stored events of the
@@ -288,7 +322,7 @@ impl Pipeline {
                 self.salts_unsaved.store(true, Ordering::SeqCst);
             }
             // An unsaved salt would split every visitor in two after a restart.
-            self.save_salts_if_changed(&ring)
+            self.save_salts_if_changed(&mut ring, hit.received_at)
                 .map_err(|e| IngestError::Unavailable(format!("cannot persist the visitor salts: {e:#}")))?;
             ring.visitor_hash(hit.received_at, site.id, hit.ip, &hit.headers.user_agent)
         };
@@ -296,7 +330,16 @@ impl Pipeline {
         if let Some(rules) = self.scrub_rules.for_site(&site.domain) {
             apply_site_rules(&mut event, rules);
         }
-        self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
+        let shared = self.visit_book.as_ref().map(|book| self.assign_shared_visit(book.as_ref(), &mut event));
+        if let Some(Err(e)) = &shared {
+            // Ingest goes on; the visit may split across nodes until the book is back.
+            if self.visits_assigned_locally.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
+                tracing::warn!("open visits cannot be shared, assigning them on this node: {e:#}");
+            }
+        }
+        if !matches!(shared, Some(Ok(()))) {
+            self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
+        }
         Ok(event)
     }
 }
@@ -308,10 +351,12 @@ mod tests {
     use obscura_model::raw::RawHeaders;
     use obscura_model::{DaysSinceLast, EventKind, ManualClock, ScreenClass, VisitCount};
     use obscura_privacy::Clean;
-    use obscura_store::meta::{Collection, GeoLevel};
+    use obscura_store::crypto::Key;
+    use obscura_store::meta::{Collection, GeoLevel, MetaStore};
+    use obscura_store::salts::SaltFile;
     use obscura_store::{EmbeddedStore, StoreOptions};
+    use time::Duration;
     use time::macros::{date, datetime};
-    use time::{Duration, OffsetDateTime};
 
     use super::*;
 
@@ -352,8 +397,7 @@ mod tests {
                 store.clone(),
                 meta.clone(),
                 clock.clone(),
-                &dir.path().join("salts"),
-                master.clone(),
+                Arc::new(SaltFile::new(dir.path().join("salts"), master.clone())),
             )
             .unwrap();
             Fixture { pipeline, store, meta, clock, master, dir }
@@ -366,8 +410,7 @@ mod tests {
                 self.store.clone(),
                 self.meta.clone(),
                 self.clock.clone(),
-                &self.dir.path().join("salts"),
-                master,
+                Arc::new(SaltFile::new(self.dir.path().join("salts"), master)),
             )
         }
 

@@ -32,11 +32,37 @@ impl Default for VisitLimits {
     }
 }
 
-struct VisitState {
-    id: u64,
-    last_ms: i64,
-    pageviews: u16,
-    last_path: Option<Clean>,
+/// One open visit: what the next event of its visitor needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VisitState {
+    /// The visit's id.
+    pub id: u64,
+    /// Its latest event, in milliseconds since the Unix epoch (UTC).
+    pub last_ms: i64,
+    /// Pageviews so far.
+    pub pageviews: u16,
+    /// The last page viewed.
+    pub last_path: Option<Clean>,
+}
+
+/// The visitor's visit after `event`, given the visit open before it (`prior`), filling in the
+/// event's `visit`, `visit_seq`, `visit_gap_ms` and `prev_path`. The one rule for visits,
+/// whether they are held in this process or shared by several nodes.
+pub fn advance(prior: Option<VisitState>, event: &mut Event) -> VisitState {
+    let fresh = || VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None };
+    let mut state = match prior {
+        Some(state) if event.ts_ms - state.last_ms <= VISIT_TIMEOUT_MS => state,
+        _ => fresh(),
+    };
+    event.visit_gap_ms = (event.ts_ms - state.last_ms).clamp(0, VISIT_TIMEOUT_MS) as u32;
+    state.last_ms = state.last_ms.max(event.ts_ms);
+    event.visit = state.id;
+    if event.kind == EventKind::Pageview {
+        state.pageviews = state.pageviews.saturating_add(1);
+        event.visit_seq = state.pageviews;
+        event.prev_path = state.last_path.replace(event.path.clone());
+    }
+    state
 }
 
 impl VisitState {
@@ -79,23 +105,8 @@ impl VisitTracker {
     /// Fills in `visit`, `visit_seq`, `visit_gap_ms` and `prev_path`.
     pub fn assign(&mut self, event: &mut Event) {
         let key = (event.site, event.visitor.get());
-        let mut state = self.take(&key).unwrap_or(VisitState {
-            id: rand::random(),
-            last_ms: event.ts_ms,
-            pageviews: 0,
-            last_path: None,
-        });
-        if event.ts_ms - state.last_ms > VISIT_TIMEOUT_MS {
-            state = VisitState { id: rand::random(), last_ms: event.ts_ms, pageviews: 0, last_path: None };
-        }
-        event.visit_gap_ms = (event.ts_ms - state.last_ms).clamp(0, VISIT_TIMEOUT_MS) as u32;
-        state.last_ms = state.last_ms.max(event.ts_ms);
-        event.visit = state.id;
-        if event.kind == EventKind::Pageview {
-            state.pageviews = state.pageviews.saturating_add(1);
-            event.visit_seq = state.pageviews;
-            event.prev_path = state.last_path.replace(event.path.clone());
-        }
+        let prior = self.take(&key);
+        let state = advance(prior, event);
         self.put(key, state);
         self.assigned_since_prune += 1;
         if self.assigned_since_prune >= 10_000 {

@@ -66,6 +66,21 @@ pub struct AuditEntry<'a> {
     pub detail: &'a str,
 }
 
+/// Where audit records are kept: a sealed file in the data folder ([`AuditLog`]) or, for
+/// several nodes, PostgreSQL (`crate::postgres::PgAuditLog`). Either way one hash chain.
+pub trait AuditTrail: Send + Sync {
+    /// Appends a record; returns once it is durable.
+    fn append(&self, entry: AuditEntry<'_>) -> anyhow::Result<()>;
+    /// The last `n` records, oldest first.
+    fn read_last(&self, n: usize) -> anyhow::Result<Vec<AuditRecord>>;
+    /// Every record, decrypted, without checking the chain.
+    fn read_all(&self) -> anyhow::Result<Vec<AuditRecord>>;
+    /// Checks every record's hash and link; returns the number of the last record.
+    fn verify(&self) -> anyhow::Result<u64>;
+    /// Removes the records older than `cutoff_ms`, keeping the chain verifiable; returns how many.
+    fn purge_older_than(&self, cutoff_ms: i64) -> anyhow::Result<usize>;
+}
+
 /// The log of one data folder. The server and every CLI command open their own; they take
 /// turns through an exclusive lock on `audit.lock`, and each append reads the chain's head from
 /// the file under that lock, so no two records get the same number and a purge never drops a
@@ -119,18 +134,7 @@ impl AuditLog {
     pub fn append(&self, entry: AuditEntry<'_>) -> anyhow::Result<()> {
         let _turn = self.writer_turn()?;
         self.cut_torn_tail()?;
-        let (seq, prev) = self.head()?;
-        let mut record = AuditRecord {
-            seq: seq + 1,
-            ts_ms: entry.ts_ms,
-            actor: entry.actor.to_owned(),
-            action: entry.action.to_owned(),
-            site: entry.site.map(str::to_owned),
-            detail: entry.detail.chars().take(2000).collect(),
-            prev,
-            hash: String::new(),
-        };
-        record.hash = record.compute_hash();
+        let record = next_record(self.head()?, &entry);
         let line = self.seal_line(&record)?;
         let first = !self.path.exists();
         let mut file = OpenOptions::new()
@@ -226,45 +230,20 @@ impl AuditLog {
     }
 
     fn decode(&self, line: &str) -> anyhow::Result<AuditRecord> {
-        let sealed = STANDARD.decode(line.trim()).context("not base64")?;
-        let plain = self.key.open(CONTEXT, &sealed)?;
-        Ok(serde_json::from_slice(&plain)?)
+        open_record(&self.key, line)
     }
 
     /// Checks every record's hash and link. Returns the number of records, or says which record
     /// breaks the chain.
     pub fn verify(&self) -> anyhow::Result<u64> {
-        // After retention dropped old records, the chain starts at the anchor they left.
-        let ((anchor_seq, anchor_hash), text) = self.snapshot()?;
-        let (mut seq, mut prev) = (anchor_seq, anchor_hash.clone());
-        for record in self.decode_all(&text)? {
-            if record.seq <= anchor_seq {
-                // Left by a purge interrupted between saving the anchor and rewriting the file;
-                // the next purge removes it.
-                if record.seq == anchor_seq && record.hash != anchor_hash {
-                    bail!("record {} does not match the anchor retention left: the chain was broken", record.seq);
-                }
-                continue;
-            }
-            if record.seq != seq + 1 {
-                bail!("record {} follows record {seq}: records are missing or out of order", record.seq);
-            }
-            if record.prev != prev {
-                bail!("record {} does not link to the record before it: the chain was broken", record.seq);
-            }
-            if record.compute_hash() != record.hash {
-                bail!("record {} was altered: its hash does not match its content", record.seq);
-            }
-            prev = record.hash.clone();
-            seq = record.seq;
-        }
-        Ok(seq)
+        let (anchor, text) = self.snapshot()?;
+        verify_chain(anchor, self.decode_all(&text)?)
     }
 
     /// Where the chain starts: the genesis, or the last record that retention removed.
     fn anchor(&self) -> anyhow::Result<(u64, String)> {
         let anchor: Option<(u64, String)> = self.anchor_file().load()?;
-        Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
+        Ok(anchor.unwrap_or_else(genesis))
     }
 
     fn anchor_file(&self) -> crate::sealed_json::SealedJson {
@@ -310,8 +289,89 @@ impl AuditLog {
 
     /// Re-seals a record as it is (for tests that play an attacker holding the key).
     pub fn seal_line(&self, record: &AuditRecord) -> anyhow::Result<String> {
-        Ok(STANDARD.encode(self.key.seal(CONTEXT, &serde_json::to_vec(record)?)))
+        seal_record(&self.key, record)
     }
+}
+
+impl AuditTrail for AuditLog {
+    fn append(&self, entry: AuditEntry<'_>) -> anyhow::Result<()> {
+        AuditLog::append(self, entry)
+    }
+    fn read_last(&self, n: usize) -> anyhow::Result<Vec<AuditRecord>> {
+        AuditLog::read_last(self, n)
+    }
+    fn read_all(&self) -> anyhow::Result<Vec<AuditRecord>> {
+        AuditLog::read_all(self)
+    }
+    fn verify(&self) -> anyhow::Result<u64> {
+        AuditLog::verify(self)
+    }
+    fn purge_older_than(&self, cutoff_ms: i64) -> anyhow::Result<usize> {
+        AuditLog::purge_older_than(self, cutoff_ms)
+    }
+}
+
+/// The record that follows `head` (the last record's sequence number and hash, or the anchor).
+pub(crate) fn next_record(head: (u64, String), entry: &AuditEntry<'_>) -> AuditRecord {
+    let (seq, prev) = head;
+    let mut record = AuditRecord {
+        seq: seq + 1,
+        ts_ms: entry.ts_ms,
+        actor: entry.actor.to_owned(),
+        action: entry.action.to_owned(),
+        site: entry.site.map(str::to_owned),
+        detail: entry.detail.chars().take(2000).collect(),
+        prev,
+        hash: String::new(),
+    };
+    record.hash = record.compute_hash();
+    record
+}
+
+/// A record sealed under `key`, as one base64 line.
+pub(crate) fn seal_record(key: &Key, record: &AuditRecord) -> anyhow::Result<String> {
+    Ok(STANDARD.encode(key.seal(CONTEXT, &serde_json::to_vec(record)?)))
+}
+
+/// The record sealed in `line`.
+pub(crate) fn open_record(key: &Key, line: &str) -> anyhow::Result<AuditRecord> {
+    let sealed = STANDARD.decode(line.trim()).context("not base64")?;
+    let plain = key.open(CONTEXT, &sealed)?;
+    Ok(serde_json::from_slice(&plain)?)
+}
+
+/// Checks every record's hash and link from `anchor` (where retention left the chain's start).
+/// Returns the last sequence number, or says which record breaks the chain.
+pub(crate) fn verify_chain(anchor: (u64, String), records: Vec<AuditRecord>) -> anyhow::Result<u64> {
+    let (anchor_seq, anchor_hash) = anchor;
+    let (mut seq, mut prev) = (anchor_seq, anchor_hash.clone());
+    for record in records {
+        if record.seq <= anchor_seq {
+            // Left by a purge interrupted between saving the anchor and rewriting the file;
+            // the next purge removes it.
+            if record.seq == anchor_seq && record.hash != anchor_hash {
+                bail!("record {} does not match the anchor retention left: the chain was broken", record.seq);
+            }
+            continue;
+        }
+        if record.seq != seq + 1 {
+            bail!("record {} follows record {seq}: records are missing or out of order", record.seq);
+        }
+        if record.prev != prev {
+            bail!("record {} does not link to the record before it: the chain was broken", record.seq);
+        }
+        if record.compute_hash() != record.hash {
+            bail!("record {} was altered: its hash does not match its content", record.seq);
+        }
+        prev = record.hash.clone();
+        seq = record.seq;
+    }
+    Ok(seq)
+}
+
+/// The chain's start before any retention: sequence 0 and 64 zeros.
+pub(crate) fn genesis() -> (u64, String) {
+    (0, GENESIS.to_owned())
 }
 
 /// The first non-empty line of `path`, or `None` if it is missing or empty.

@@ -18,11 +18,14 @@ pub mod embedded;
 pub(crate) mod hot;
 pub(crate) mod keyring;
 pub mod meta;
+pub mod postgres;
 pub mod retention;
 pub(crate) mod rollup;
 pub(crate) mod row;
+pub mod salts;
 pub mod sealed_json;
 pub(crate) mod sql;
+pub mod visit_book;
 pub(crate) mod wal;
 
 use async_trait::async_trait;

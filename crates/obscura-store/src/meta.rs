@@ -279,7 +279,49 @@ pub fn normalize_domain(domain: &str) -> String {
     d.strip_prefix("www.").map(str::to_owned).unwrap_or(d)
 }
 
-/// The metadata document with a cached, reloadable copy.
+/// Where the metadata document is kept: a sealed file in the data folder ([`MetaStore`]) or, for
+/// several nodes, PostgreSQL (`crate::postgres::PgMetaStore`). Reads come from a cached copy
+/// (ingest reads metadata for every event); changes go to the shared document.
+pub trait MetadataStore: Send + Sync {
+    /// The current metadata (cached; refreshed when another process or node changed it).
+    fn get(&self) -> Arc<Metadata>;
+    /// Rereads the document now; on a read error, the last good copy.
+    fn reload(&self) -> Arc<Metadata>;
+    /// Applies a change and saves it. `change` may run more than once when another writer
+    /// saved in between (the last run's change is the one saved).
+    fn update_with(&self, change: &mut dyn FnMut(&mut Metadata) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// Whether the document can be read now (for `/ready`).
+    fn check(&self) -> anyhow::Result<()>;
+}
+
+impl dyn MetadataStore + '_ {
+    /// Applies a change and saves it; returns what the closure returned on its last run.
+    pub fn update<R>(&self, mut change: impl FnMut(&mut Metadata) -> anyhow::Result<R>) -> anyhow::Result<R> {
+        let mut result = None;
+        self.update_with(&mut |m| {
+            result = Some(change(m)?);
+            Ok(())
+        })?;
+        Ok(result.expect("a successful update ran the change"))
+    }
+}
+
+impl MetadataStore for MetaStore {
+    fn get(&self) -> Arc<Metadata> {
+        MetaStore::get(self)
+    }
+    fn reload(&self) -> Arc<Metadata> {
+        MetaStore::reload(self)
+    }
+    fn update_with(&self, change: &mut dyn FnMut(&mut Metadata) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        MetaStore::update(self, change)
+    }
+    fn check(&self) -> anyhow::Result<()> {
+        self.doc.load::<Metadata>().map(drop)
+    }
+}
+
+/// The metadata document in a sealed file, with a cached, reloadable copy.
 pub struct MetaStore {
     doc: SealedJson,
     cache: RwLock<(Arc<Metadata>, Option<SystemTime>)>,

@@ -80,7 +80,22 @@ pub async fn post_login(
     if state.login_attempts.try_attempt(client, &account, now).is_err() {
         return login_page(StatusCode::TOO_MANY_REQUESTS, Some("Too many failed attempts. Try again in 15 minutes."));
     }
-    let meta = state.meta.get();
+    // Checked live, not from the cached copy: a user removed or whose password changed on
+    // another node must not sign in here with the old one.
+    let meta_store = state.meta.clone();
+    let meta = match tokio::task::spawn_blocking(move || meta_store.check().map(|()| meta_store.reload())).await {
+        Ok(Ok(meta)) => meta,
+        failed => {
+            if let Ok(Err(e)) = failed {
+                tracing::error!("sign-in refused: {e:#}");
+            }
+            state.login_attempts.succeeded(client, &account);
+            return login_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("Signing in is unavailable: the user accounts cannot be read right now. Try again shortly."),
+            );
+        }
+    };
     let user = meta.users.iter().find(|u| u.username == form.username).cloned();
     let hash = user.as_ref().map_or(DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
     let password = form.password.clone();
@@ -219,7 +234,7 @@ pub async fn post_password(
     let username = session.username.clone();
     let saved = state.meta.update(|m| {
         if let Some(u) = m.users.iter_mut().find(|u| u.username == username) {
-            u.password_hash = new_hash;
+            u.password_hash = new_hash.clone();
         }
         Ok(())
     });

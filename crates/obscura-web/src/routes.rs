@@ -141,6 +141,12 @@ async fn ready(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
         tracing::warn!("not ready: {e}");
         return Err(ApiError::new(503, "the event store cannot be reached; the server's log says why"));
     }
+    let meta = state.meta.clone();
+    let checked = tokio::task::spawn_blocking(move || meta.check()).await;
+    if let Err(e) = checked.map_err(anyhow::Error::from).and_then(|r| r) {
+        tracing::warn!("not ready: {e:#}");
+        return Err(ApiError::new(503, "the metadata store cannot be reached; the server's log says why"));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

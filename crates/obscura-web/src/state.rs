@@ -5,8 +5,8 @@ use std::sync::Arc;
 use obscura_ingest::Pipeline;
 use obscura_model::Clock;
 use obscura_store::EventStore;
-use obscura_store::audit::AuditLog;
-use obscura_store::meta::MetaStore;
+use obscura_store::audit::AuditTrail;
+use obscura_store::meta::MetadataStore;
 
 use crate::sessions::Sessions;
 
@@ -37,13 +37,13 @@ pub struct SharedState {
     /// The event store statistics are read from.
     pub store: Arc<dyn EventStore>,
     /// Sites, users, API tokens and shared links.
-    pub meta: Arc<MetaStore>,
+    pub meta: Arc<dyn MetadataStore>,
     /// The current time (injected, so tests can set it).
     pub clock: Arc<dyn Clock>,
     /// Dashboard login sessions.
     pub sessions: Arc<Sessions>,
     /// Every read of data and every admin action (P12).
-    pub audit: Arc<AuditLog>,
+    pub audit: Arc<dyn AuditTrail>,
     /// Browsers that entered the password of a protected shared link.
     pub share_grants: Arc<crate::shares::ShareGrants>,
     /// Failed password attempts per network, user name and shared link.

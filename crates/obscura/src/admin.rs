@@ -10,19 +10,19 @@ use std::io::Read;
 
 use anyhow::Context;
 use obscura_admin::{Actor, AdminService};
-use obscura_store::audit::AuditLog;
-use obscura_store::meta::{MetaStore, Role, Site, TokenScope};
+use obscura_store::audit::AuditTrail;
+use obscura_store::meta::{MetadataStore, Role, Site, TokenScope};
 
 fn now_ms() -> i64 {
     obscura_model::Clock::now_ms(&obscura_model::SystemClock)
 }
 
 /// Actions of the `obscura` command line, recorded in the audit log.
-pub fn cli<'a>(meta: &'a MetaStore, audit: &'a AuditLog) -> AdminService<'a> {
+pub fn cli<'a>(meta: &'a dyn MetadataStore, audit: &'a dyn AuditTrail) -> AdminService<'a> {
     AdminService::new(meta, audit, Actor::Cli, now_ms())
 }
 
-fn seeding(meta: &MetaStore) -> AdminService<'_> {
+fn seeding(meta: &dyn MetadataStore) -> AdminService<'_> {
     AdminService::seeding(meta, now_ms())
 }
 
@@ -34,23 +34,33 @@ pub fn read_password_stdin() -> anyhow::Result<String> {
 }
 
 /// Adds a site.
-pub fn add_site(meta: &MetaStore, domain: &str, respect_dnt: bool, retention_days: u32) -> anyhow::Result<Site> {
+pub fn add_site(
+    meta: &dyn MetadataStore,
+    domain: &str,
+    respect_dnt: bool,
+    retention_days: u32,
+) -> anyhow::Result<Site> {
     Ok(seeding(meta).add_site(domain, respect_dnt, retention_days)?)
 }
 
 /// Sets how many days a site's per-event data is kept.
-pub fn set_retention(meta: &MetaStore, domain: &str, days: u32) -> anyhow::Result<()> {
+pub fn set_retention(meta: &dyn MetadataStore, domain: &str, days: u32) -> anyhow::Result<()> {
     Ok(seeding(meta).set_retention(domain, days)?)
 }
 
 /// Adds a user; returns the password (generated unless given).
-pub fn add_user(meta: &MetaStore, username: &str, role: Role, password: Option<String>) -> anyhow::Result<String> {
+pub fn add_user(
+    meta: &dyn MetadataStore,
+    username: &str,
+    role: Role,
+    password: Option<String>,
+) -> anyhow::Result<String> {
     add_user_with_sites(meta, username, role, password, &[])
 }
 
 /// Adds a user who, as a viewer, reads only `site_domains`.
 pub fn add_user_with_sites(
-    meta: &MetaStore,
+    meta: &dyn MetadataStore,
     username: &str,
     role: Role,
     password: Option<String>,
@@ -61,7 +71,7 @@ pub fn add_user_with_sites(
 
 /// Creates a shared read-only link to `domain`'s dashboard; returns its id and token.
 pub fn add_share(
-    meta: &MetaStore,
+    meta: &dyn MetadataStore,
     domain: &str,
     password: Option<&str>,
     expires_days: Option<u32>,
@@ -70,13 +80,13 @@ pub fn add_share(
 }
 
 /// Revokes a shared link by its id.
-pub fn revoke_share(meta: &MetaStore, id: &str) -> anyhow::Result<()> {
+pub fn revoke_share(meta: &dyn MetadataStore, id: &str) -> anyhow::Result<()> {
     Ok(seeding(meta).revoke_share(id)?)
 }
 
 /// Adds an API token; returns the secret, shown once.
 pub fn add_token(
-    meta: &MetaStore,
+    meta: &dyn MetadataStore,
     name: &str,
     scope: TokenScope,
     site_domains: &[String],

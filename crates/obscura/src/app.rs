@@ -9,9 +9,12 @@ use obscura_ingest::Pipeline;
 use obscura_ingest::enricher::Enricher;
 use obscura_model::Clock;
 use obscura_store::access_log::AccessLog;
-use obscura_store::audit::AuditLog;
-use obscura_store::crypto::load_master_key;
-use obscura_store::meta::MetaStore;
+use obscura_store::audit::{AuditLog, AuditTrail};
+use obscura_store::crypto::{Key, load_master_key};
+use obscura_store::meta::{MetaStore, MetadataStore};
+use obscura_store::postgres::{PgAuditLog, PgMetaStore, PgOpenVisits, PgSaltVault, Postgres};
+use obscura_store::salts::{SaltFile, SaltVault};
+use obscura_store::visit_book::OpenVisitBook;
 use obscura_store::{ClickHouseStore, EmbeddedStore, EventStore, StoreOptions};
 use obscura_web::AppState;
 use obscura_web::sessions::Sessions;
@@ -37,7 +40,7 @@ pub struct App {
     /// The ingest pipeline (its open visits are resumed when serving starts).
     pub pipeline: Arc<Pipeline>,
     /// Sites, users, API tokens and shared links.
-    pub meta: Arc<MetaStore>,
+    pub meta: Arc<dyn MetadataStore>,
     /// The background tasks, run once a minute while serving.
     pub maintenance: Maintenance,
     /// How long clients may take to send headers, and to stay silent.
@@ -45,11 +48,56 @@ pub struct App {
 }
 
 /// Opens metadata and the audit log only (for CLI commands that manage sites, users and tokens).
-pub fn open_meta(config: &Config) -> anyhow::Result<(MetaStore, AuditLog)> {
+pub fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetadataStore>, Arc<dyn AuditTrail>)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
     let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
-    Ok((MetaStore::open(&config.data_dir, key.clone())?, AuditLog::open(&config.data_dir, key)?))
+    let shared = SharedStores::open(config, &key)?;
+    Ok((shared.meta, shared.audit))
+}
+
+/// What every node of an installation shares: metadata, the audit log and the daily salts.
+/// Sealed files in the data folder, or PostgreSQL when `[postgres] url` is set.
+pub struct SharedStores {
+    /// Sites, users, API tokens and shared links.
+    pub meta: Arc<dyn MetadataStore>,
+    /// The audit log (P12).
+    pub audit: Arc<dyn AuditTrail>,
+    /// The daily visitor-hash salts (P2).
+    pub salts: Arc<dyn SaltVault>,
+    /// Open visits, when several nodes share them (with PostgreSQL).
+    pub visits: Option<Arc<dyn OpenVisitBook>>,
+}
+
+impl SharedStores {
+    /// Opens them under `key`; fails, naming the address, when PostgreSQL cannot be reached.
+    pub fn open(config: &Config, key: &Key) -> anyhow::Result<SharedStores> {
+        match &config.postgres.url {
+            Some(url) => {
+                let pg = Arc::new(Postgres::connect(url, config.postgres.schema.as_deref())?);
+                tracing::info!("metadata, audit log and salts are kept in PostgreSQL at {}", pg.address());
+                Ok(SharedStores {
+                    meta: Arc::new(PgMetaStore::open(pg.clone(), key.clone())?),
+                    audit: Arc::new(PgAuditLog::new(pg.clone(), key.clone())),
+                    salts: Arc::new(PgSaltVault::new(pg, key.clone())),
+                    // A connection of its own: ingest must not wait behind metadata and audit work.
+                    visits: Some(Arc::new(PgOpenVisits::new(Arc::new(Postgres::connect(
+                        url,
+                        config.postgres.schema.as_deref(),
+                    )?)))),
+                })
+            }
+            None => {
+                obscura_store::crypto::prepare_key_file(&config.salts_path(), &config.data_dir, "salts")?;
+                Ok(SharedStores {
+                    meta: Arc::new(MetaStore::open(&config.data_dir, key.clone())?),
+                    audit: Arc::new(AuditLog::open(&config.data_dir, key.clone())?),
+                    salts: Arc::new(SaltFile::new(config.salts_path(), key.clone())),
+                    visits: None,
+                })
+            }
+        }
+    }
 }
 
 /// The enricher from the configured data files: the User-Agent regexes (else the small built-in parser)
@@ -100,10 +148,10 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
     let key = load_master_key(&config.master_key_source(), &config.data_dir)?;
-    let meta = Arc::new(MetaStore::open(&config.data_dir, key.clone())?);
+    let shared = SharedStores::open(config, &key)?;
+    let meta = shared.meta.clone();
     let keyring_path = config.keyring_path();
     obscura_store::crypto::prepare_key_file(&keyring_path, &config.data_dir, "keyring")?;
-    obscura_store::crypto::prepare_key_file(&config.salts_path(), &config.data_dir, "salts")?;
     let (store, embedded): (Arc<dyn EventStore>, _) = match config.backend {
         Backend::Embedded => {
             let embedded = Arc::new(EmbeddedStore::open(StoreOptions {
@@ -127,13 +175,15 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         }
     };
     let enricher = Arc::new(load_enricher(config)?);
-    let pipeline = Arc::new(
-        Pipeline::new(enricher, store.clone(), meta.clone(), clock.clone(), &config.salts_path(), key.clone())?
-            .with_scrub_rules(config.scrub.site_rules()?)
-            .with_source_params(config.url.source_params.clone())
-            .with_visit_limits(config.limits.visits()),
-    );
-    let audit = Arc::new(AuditLog::open(&config.data_dir, key.clone())?);
+    let mut pipeline = Pipeline::new(enricher, store.clone(), meta.clone(), clock.clone(), shared.salts.clone())?
+        .with_scrub_rules(config.scrub.site_rules()?)
+        .with_source_params(config.url.source_params.clone())
+        .with_visit_limits(config.limits.visits());
+    if let Some(book) = shared.visits.clone() {
+        pipeline = pipeline.with_visit_book(book);
+    }
+    let pipeline = Arc::new(pipeline);
+    let audit = shared.audit.clone();
     let state = AppState::new(SharedState {
         pipeline: pipeline.clone(),
         store: store.clone(),

@@ -261,8 +261,8 @@ async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Confi
         )?;
     }
     let app = app::open(&config, Arc::new(SystemClock)).await?;
-    admin::add_site(&app.meta, BENCH_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
-    let password = admin::add_user(&app.meta, "bench", Role::Owner, None)?;
+    admin::add_site(&*app.meta, BENCH_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
+    let password = admin::add_user(&*app.meta, "bench", Role::Owner, None)?;
     Ok((app, password))
 }
 
@@ -594,7 +594,7 @@ async fn purge(events: usize) -> anyhow::Result<()> {
     const OTHER_SITE: &str = "other.obscura.test";
     let dir = tempfile_dir("obscura-bench-purge")?;
     let (app, _) = fresh_app(&dir).await?;
-    admin::add_site(&app.meta, OTHER_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
+    admin::add_site(&*app.meta, OTHER_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
     let per_day = (events as f64 / 3.9).ceil() as usize;
     // Two finished days of the bench site, one more small site on the second.
     let loaded = demo::generate_history(&app, BENCH_SITE, 2, per_day, 7, false).await?;

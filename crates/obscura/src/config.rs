@@ -80,6 +80,21 @@ pub struct Config {
     /// `[clickhouse]`: the cluster events are stored in with `backend = "clickhouse"`.
     #[serde(default)]
     pub clickhouse: ClickHouseConfig,
+    /// `[postgres]`: where several nodes share metadata, the audit log and the daily salts.
+    #[serde(default)]
+    pub postgres: PostgresConfig,
+}
+
+/// `[postgres]`: shared metadata for several nodes. Without `url`, metadata, the audit log and
+/// the salts are sealed files in `data_dir`, which only one machine can use.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresConfig {
+    /// `postgres://user@host:5432/database`; a password is best given in
+    /// `OBSCURA_POSTGRES_URL` rather than in the file.
+    pub url: Option<String>,
+    /// The schema of Obscura's tables (letters, digits and `_`; PostgreSQL's default when unset).
+    pub schema: Option<String>,
 }
 
 /// Where events are stored.
@@ -402,6 +417,7 @@ impl Default for Config {
             master_key_hex: None,
             backend: Backend::Embedded,
             clickhouse: ClickHouseConfig::default(),
+            postgres: PostgresConfig::default(),
         }
     }
 }
@@ -483,6 +499,12 @@ impl Config {
         }
         if let Some(v) = var("OBSCURA_CLICKHOUSE_PASSWORD") {
             self.clickhouse.password = Some(v);
+        }
+        if let Some(v) = var("OBSCURA_POSTGRES_URL") {
+            self.postgres.url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("OBSCURA_POSTGRES_SCHEMA") {
+            self.postgres.schema = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = var("OBSCURA_MASTER_KEY_FILE") {
             self.master_key_file = PathBuf::from(v);

@@ -91,8 +91,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let app = app::open(&config, Arc::new(SystemClock)).await?;
     let fresh = app.meta.get().site_by_domain(DEMO_SITE).is_none();
     let password = if fresh {
-        admin::add_site(&app.meta, DEMO_SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS)?;
-        let password = admin::add_user(&app.meta, "admin", Role::Owner, None)?;
+        admin::add_site(&*app.meta, DEMO_SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS)?;
+        let password = admin::add_user(&*app.meta, "admin", Role::Owner, None)?;
         let events = generate_history(&app, DEMO_SITE, args.days, args.visitors_per_day, 42, true).await?;
         eprintln!("imported {events} events for {DEMO_SITE}");
         Some(password)

@@ -190,7 +190,7 @@ fn main() {
 
 /// Records an administrative action taken from the command line.
 fn record(
-    audit: &obscura_store::audit::AuditLog,
+    audit: &dyn obscura_store::audit::AuditTrail,
     action: &str,
     site: Option<&str>,
     detail: &str,
@@ -227,7 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Command::Site(SiteCmd::Add { domain, ignore_dnt, retention_days }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            let site = admin::cli(&meta, &audit).add_site(
+            let site = admin::cli(&*meta, &*audit).add_site(
                 &domain,
                 !ignore_dnt,
                 retention_days.unwrap_or(config.retention_days),
@@ -241,7 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Site(SiteCmd::Retention { domain, days }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            admin::cli(&meta, &audit).set_retention(&domain, days)?;
+            admin::cli(&*meta, &*audit).set_retention(&domain, days)?;
             println!("{domain} keeps per-event data {days} days");
             Ok(())
         }
@@ -255,7 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let role = Role::parse(&role).expect("clap restricts the values");
             let given = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
             let (meta, audit) = app::open_meta(&config)?;
-            let password = admin::cli(&meta, &audit).add_user(&username, role, given.clone(), &sites)?;
+            let password = admin::cli(&*meta, &*audit).add_user(&username, role, given.clone(), &sites)?;
             println!("added user {username}");
             if given.is_none() {
                 println!("password (shown once): {password}");
@@ -269,7 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => TokenScope::Read,
             };
             let (meta, audit) = app::open_meta(&config)?;
-            let (_, secret) = admin::cli(&meta, &audit).add_token(&name, scope, &sites, expires_days)?;
+            let (_, secret) = admin::cli(&*meta, &*audit).add_token(&name, scope, &sites, expires_days)?;
             println!("token (shown once, stored only as a hash): {secret}");
             Ok(())
         }
@@ -283,7 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCmd::Revoke { id }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            admin::cli(&meta, &audit).revoke_token(&id)?;
+            admin::cli(&*meta, &*audit).revoke_token(&id)?;
             println!("revoked {id}");
             Ok(())
         }
@@ -323,7 +323,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Share(ShareCmd::Add { site, password_stdin, expires_days }) => {
             let password = if password_stdin { Some(admin::read_password_stdin()?) } else { None };
             let (meta, audit) = app::open_meta(&config)?;
-            let (id, token) = admin::cli(&meta, &audit).add_share(&site, password.as_deref(), expires_days)?;
+            let (id, token) = admin::cli(&*meta, &*audit).add_share(&site, password.as_deref(), expires_days)?;
             println!("shared link {id} (shown once): http://{}/share/{token}", config.listen);
             Ok(())
         }
@@ -339,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Share(ShareCmd::Revoke { id }) => {
             let (meta, audit) = app::open_meta(&config)?;
-            admin::cli(&meta, &audit).revoke_share(&id)?;
+            admin::cli(&*meta, &*audit).revoke_share(&id)?;
             println!("revoked {id}");
             Ok(())
         }
@@ -404,7 +404,7 @@ fn show_access_log(config: &Config, hours: i64, ip: Option<&str>) -> anyhow::Res
     });
     // Recorded even when the reading failed part-way.
     let filtered = if ip.is_some() { "yes" } else { "no" };
-    record(&audit, "logs.read", None, &format!("{hours} hours, address filter: {filtered}, {shown} lines"))?;
+    record(&*audit, "logs.read", None, &format!("{hours} hours, address filter: {filtered}, {shown} lines"))?;
     read?;
     written?;
     Ok(out.flush()?)

@@ -8,8 +8,8 @@ use obscura_ingest::Pipeline;
 use obscura_model::Clock;
 use obscura_store::EventStore;
 use obscura_store::access_log::AccessLog;
-use obscura_store::audit::AuditLog;
-use obscura_store::meta::MetaStore;
+use obscura_store::audit::AuditTrail;
+use obscura_store::meta::MetadataStore;
 use obscura_store::retention::{Destruction, PurgeReport, purge_expired};
 use time::Date;
 
@@ -24,9 +24,9 @@ pub struct Maintenance {
     /// The event store data past retention is destroyed from.
     pub store: Arc<dyn EventStore>,
     /// The sites and their retention settings.
-    pub meta: Arc<MetaStore>,
+    pub meta: Arc<dyn MetadataStore>,
     /// The audit log: every destruction is recorded there, and old records removed.
-    pub audit: Arc<AuditLog>,
+    pub audit: Arc<dyn AuditTrail>,
     /// The access log, whose hours past its promise are destroyed.
     pub access_log: Arc<AccessLog>,
     /// The current time (injected, so tests can set it).
@@ -49,8 +49,8 @@ impl Maintenance {
     pub fn new(
         pipeline: Arc<Pipeline>,
         store: Arc<dyn EventStore>,
-        meta: Arc<MetaStore>,
-        audit: Arc<AuditLog>,
+        meta: Arc<dyn MetadataStore>,
+        audit: Arc<dyn AuditTrail>,
         access_log: Arc<AccessLog>,
         clock: Arc<dyn Clock>,
         audit_retention_days: u32,
@@ -85,6 +85,10 @@ impl Maintenance {
             Ok(destroyed) if !destroyed.is_empty() => tracing::info!(?destroyed, "destroyed expired visitor salts"),
             Ok(_) => {}
             Err(e) => tracing::error!("salt rotation failed: {e:#}"),
+        }
+        match self.pipeline.forget_ended_visits() {
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot delete ended shared visits (retried in a minute): {e:#}"),
         }
         // Before retention: a finished day is rolled up while its rows exist.
         if let Err(e) = self.store.maintain().await {

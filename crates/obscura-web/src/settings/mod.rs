@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 /// Administrative actions as the signed-in user, now.
 pub(crate) fn service<'a>(state: &'a AppState, session: &Session) -> AdminService<'a> {
-    AdminService::new(&state.meta, &state.audit, actor(session), state.clock.now_ms())
+    AdminService::new(&*state.meta, &*state.audit, actor(session), state.clock.now_ms())
 }
 
 fn actor(session: &Session) -> Actor {
@@ -31,7 +31,7 @@ pub(crate) async fn with_hashing<T: Send + 'static>(
     action: impl FnOnce(&AdminService<'_>) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, Response> {
     let (meta, audit, actor, now) = (state.meta.clone(), state.audit.clone(), actor(session), state.clock.now_ms());
-    match state.password_hashing.run(move || action(&AdminService::new(&meta, &audit, actor, now))).await {
+    match state.password_hashing.run(move || action(&AdminService::new(&*meta, &*audit, actor, now))).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(admin_error_response(e)),
         Err(crate::password_hashing::Busy) => {

@@ -67,8 +67,8 @@ async fn start_dual_stack()
     config.enrich.asn_databases = vec![];
     let clock = Arc::new(ManualClock::new(datetime!(2026-08-01 10:00 UTC)));
     let app = app::open(&config, clock).await.unwrap();
-    admin::add_site(&app.meta, SITE, true, 30).unwrap();
-    let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
+    admin::add_site(&*app.meta, SITE, true, 30).unwrap();
+    let password = admin::add_user(&*app.meta, "owner", Role::Owner, None).unwrap();
     let store = app.store.clone();
     let listener = tokio::net::TcpListener::bind("[::]:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

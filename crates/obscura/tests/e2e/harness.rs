@@ -29,7 +29,7 @@ pub struct TestServer {
     /// The server's ingest pipeline (to prepare generated traffic as the server would).
     pub pipeline: Arc<obscura_ingest::Pipeline>,
     /// The server's own metadata, to reread at once after a change through [`TestServer::meta`].
-    server_meta: Arc<obscura_store::meta::MetaStore>,
+    server_meta: Arc<dyn obscura_store::meta::MetadataStore>,
     /// The server's maintenance tasks, to run at once after moving the clock.
     pub maintenance: obscura::maintenance::Maintenance,
     /// The owner's password.
@@ -81,9 +81,14 @@ impl TestServer {
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(now));
         let app = app::open(&config, clock.clone()).await.unwrap();
-        admin::add_site(&app.meta, SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS).unwrap();
-        let password = admin::add_user(&app.meta, "owner", Role::Owner, None).unwrap();
-        let token = admin::add_token(&app.meta, "tests", TokenScope::Read, &[], None).unwrap();
+        // A further node of an installation whose metadata is shared finds the site made.
+        let (password, token) = if app.meta.get().site_by_domain(SITE).is_some() {
+            (String::new(), String::new())
+        } else {
+            admin::add_site(&*app.meta, SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS).unwrap();
+            let password = admin::add_user(&*app.meta, "owner", Role::Owner, None).unwrap();
+            (password, admin::add_token(&*app.meta, "tests", TokenScope::Read, &[], None).unwrap())
+        };
         Self::serve(app, dir, config, clock, token, password).await
     }
 
@@ -138,14 +143,19 @@ impl TestServer {
         Self::serve(app, dir, config, clock, token, password).await
     }
 
-    /// The metadata (sites, users, tokens, links) as the CLI would open it; the server rereads
-    /// changes within a second.
     /// Makes the server reread the metadata now, after a change through [`TestServer::meta`]
     /// (it would otherwise notice within a second).
     pub fn reload_metadata(&self) {
         self.server_meta.reload();
     }
 
+    /// The server's own metadata store, whichever kind it is (sealed file or PostgreSQL).
+    pub fn server_meta(&self) -> Arc<dyn obscura_store::meta::MetadataStore> {
+        self.server_meta.clone()
+    }
+
+    /// The metadata (sites, users, tokens, links) as the CLI would open it; the server rereads
+    /// changes within a second.
     pub fn meta(&self) -> obscura_store::meta::MetaStore {
         obscura_store::meta::MetaStore::open(&self.data_dir, self.master_key()).unwrap()
     }
@@ -368,6 +378,23 @@ pub fn private_clickhouse_cluster(dir: &str, offset: u16) -> (Vec<(String, Strin
     assert!(started.success(), "{script} start failed");
     let shards = (1..=2).map(|n| format!("http://127.0.0.1:{}", 18_122 + n + offset)).collect();
     (env, shards)
+}
+
+/// The PostgreSQL server the tests use: from `OBSCURA_TEST_POSTGRES` (set by `scripts/test`),
+/// or started with the project's own `scripts/postgres-test` (which installs Debian's
+/// `postgresql` when missing).
+pub fn postgres_url() -> String {
+    if let Ok(url) = std::env::var("OBSCURA_TEST_POSTGRES") {
+        return url;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres-test");
+    let started = std::process::Command::new("bash").args([script, "start"]).status().expect("bash runs");
+    assert!(started.success(), "{script} start failed");
+    let env = std::process::Command::new("bash").args([script, "env"]).output().expect("bash runs");
+    let env = String::from_utf8_lossy(&env.stdout);
+    env.split_once("OBSCURA_TEST_POSTGRES=")
+        .map(|(_, rest)| rest.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
+        .expect("the script prints the address")
 }
 
 /// Drops a test database from every shard (best effort: a stopped shard keeps it).

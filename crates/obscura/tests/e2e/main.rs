@@ -20,6 +20,7 @@ mod real_data;
 mod repository_docs;
 mod retention;
 mod scrubbing;
+mod several_nodes;
 mod startup;
 mod stats_api;
 mod storage_conformance;

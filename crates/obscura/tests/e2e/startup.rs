@@ -54,7 +54,7 @@ fn startup_refuses_a_missing_or_wrong_master_key_for_existing_data() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path());
     let app = open(&c).unwrap();
-    obscura::admin::add_site(&app.meta, "example.com", true, 30).unwrap();
+    obscura::admin::add_site(&*app.meta, "example.com", true, 30).unwrap();
     drop(app);
     let key_file = c.master_key_file.clone();
     let saved = std::fs::read(&key_file).unwrap();
