@@ -34,7 +34,7 @@ use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Que
 use time::Date;
 
 pub use aggregates::RollupCell;
-pub use clickhouse::{ClickHouseOptions, ClickHouseStore};
+pub use clickhouse::{ClickHouseOptions, ClickHouseStore, SpoolOptions};
 pub use cold::read_day as read_day_files;
 pub use embedded::{EmbeddedStore, StoreOptions};
 pub use keyring::Keyring;
@@ -141,6 +141,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// Whether the store can take and answer requests now (for `/ready`): the error says what
     /// cannot be reached.
     async fn ready(&self) -> Result<(), StoreError>;
+
+    /// What answers leave out right now, in words for the reader (a shard that does not
+    /// answer, events still waiting to be stored); `None` while answers are complete.
+    fn partial(&self) -> Option<String> {
+        None
+    }
 
     /// Background work the backend needs from time to time (run once a minute while serving):
     /// the ClickHouse backend rolls up finished days; the embedded store does its own.

@@ -287,6 +287,9 @@ pub trait MetadataStore: Send + Sync {
     fn get(&self) -> Arc<Metadata>;
     /// Rereads the document now; on a read error, the last good copy.
     fn reload(&self) -> Arc<Metadata>;
+    /// Rereads the document now and fails when it cannot be read (signing in must not trust a
+    /// copy that may still hold a removed user).
+    fn read_now(&self) -> anyhow::Result<Arc<Metadata>>;
     /// Applies a change and saves it. `change` may run more than once when another writer
     /// saved in between (the last run's change is the one saved).
     fn update_with(&self, change: &mut dyn FnMut(&mut Metadata) -> anyhow::Result<()>) -> anyhow::Result<()>;
@@ -312,6 +315,9 @@ impl MetadataStore for MetaStore {
     }
     fn reload(&self) -> Arc<Metadata> {
         MetaStore::reload(self)
+    }
+    fn read_now(&self) -> anyhow::Result<Arc<Metadata>> {
+        self.try_reload()
     }
     fn update_with(&self, change: &mut dyn FnMut(&mut Metadata) -> anyhow::Result<()>) -> anyhow::Result<()> {
         MetaStore::update(self, change)
@@ -347,14 +353,20 @@ impl MetaStore {
     /// of the file system's clock look alike), instead of at the next check. Returns the
     /// current metadata; on a read error, the last good copy.
     pub fn reload(&self) -> Arc<Metadata> {
+        self.try_reload().unwrap_or_else(|e| {
+            tracing::error!("cannot reload metadata, keeping the last good copy: {e:#}");
+            self.cache.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+        })
+    }
+
+    /// Rereads the file now; fails (keeping the cached copy) when it cannot be read.
+    pub fn try_reload(&self) -> anyhow::Result<Arc<Metadata>> {
         let mut guard = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let modified = self.doc.modified();
-        match self.doc.load::<Metadata>() {
-            Ok(fresh) => *guard = (Arc::new(fresh), modified),
-            Err(e) => tracing::error!("cannot reload metadata, keeping the last good copy: {e:#}"),
-        }
         *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        guard.0.clone()
+        let fresh = Arc::new(self.doc.load::<Metadata>()?);
+        *guard = (fresh.clone(), modified);
+        Ok(fresh)
     }
 
     /// The current metadata, reloaded if another process changed the file.

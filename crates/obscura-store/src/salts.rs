@@ -39,7 +39,7 @@ impl SaltFile {
 impl SaltVault for SaltFile {
     fn load(&self) -> anyhow::Result<Vec<DaySalt>> {
         let stored: StoredSalts = self.0.load()?;
-        Ok(stored.into_iter().filter_map(|(day, salt)| decode_salt(&day, &salt)).collect())
+        Ok(stored.into_iter().filter_map(|(day, salt)| decode_salt(&day, &hex::decode(salt).ok()?)).collect())
     }
 
     fn store(&self, salts: Vec<DaySalt>) -> anyhow::Result<Vec<DaySalt>> {
@@ -49,9 +49,7 @@ impl SaltVault for SaltFile {
     }
 }
 
-/// A day and salt from their stored text forms; `None` if either is malformed.
-pub(crate) fn decode_salt(day: &str, salt_hex: &str) -> Option<DaySalt> {
-    let day = obscura_model::parse_day(day)?;
-    let salt: [u8; 32] = hex::decode(salt_hex).ok()?.try_into().ok()?;
-    Some((day, salt))
+/// A day and salt from their stored forms (the day as text); `None` if either is malformed.
+pub(crate) fn decode_salt(day: &str, salt: &[u8]) -> Option<DaySalt> {
+    Some((obscura_model::parse_day(day)?, salt.try_into().ok()?))
 }

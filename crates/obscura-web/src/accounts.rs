@@ -83,7 +83,7 @@ pub async fn post_login(
     // Checked live, not from the cached copy: a user removed or whose password changed on
     // another node must not sign in here with the old one.
     let meta_store = state.meta.clone();
-    let meta = match tokio::task::spawn_blocking(move || meta_store.check().map(|()| meta_store.reload())).await {
+    let meta = match tokio::task::spawn_blocking(move || meta_store.read_now()).await {
         Ok(Ok(meta)) => meta,
         failed => {
             if let Ok(Err(e)) = failed {

@@ -197,6 +197,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
         }
     };
     let filters = filter_list(&params);
+    let partial = store.partial();
     let body = page(
         "Dashboard",
         html! {
@@ -219,6 +220,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                 }
             }
             main {
+                @if let Some(partial) = &partial { p class="error partial" role="status" { (partial) } }
                 nav.ranges {
                     @for (key, label) in RANGES { a class=[(key == range_name).then_some("on")] href=(url_with(base, &params, &[("range", Some(key)), ("from", None), ("to", None), ("interval", None)])) { (label) } }
                     form.inline.custom method="get" action=(base) {

@@ -65,7 +65,16 @@ pub async fn aggregate(
         let previous = state.store.aggregate(&prev_q).await.map_err(ApiError::unavailable)?;
         out["previous"] = json!(previous);
     }
-    Ok(Json(out))
+    Ok(answer(&state, out))
+}
+
+/// `out` as the answer, with `partial` saying what the store left out, if anything (a
+/// ClickHouse shard that does not answer, events not yet stored).
+fn answer(state: &AppState, mut out: Value) -> Json<Value> {
+    if let Some(partial) = state.store.partial() {
+        out["partial"] = json!(partial);
+    }
+    Json(out)
 }
 
 /// `GET /api/v1/stats/timeseries` (read token or session): visitors, visits and pageviews per `interval`
@@ -85,7 +94,7 @@ pub async fn timeseries(
             })
         })
         .collect();
-    Ok(Json(json!({ "results": rows })))
+    Ok(answer(&state, json!({ "results": rows })))
 }
 
 /// `GET /api/v1/stats/breakdown` (read token or session): the top `limit` values of `dimension` (10 by
@@ -104,7 +113,7 @@ pub async fn breakdown(
         // DB-IP's licence (CC BY 4.0) asks for attribution wherever its data is shown.
         out["attribution"] = json!(GEO_ATTRIBUTION);
     }
-    Ok(Json(out))
+    Ok(answer(&state, out))
 }
 
 /// `GET /api/v1/export.csv`: a breakdown as CSV (aggregates only: per-event rows never leave).

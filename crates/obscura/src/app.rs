@@ -165,7 +165,8 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
             (embedded.clone(), Some(embedded))
         }
         Backend::ClickHouse => {
-            let store = ClickHouseStore::connect(config.clickhouse.options(clock.clone())).await?;
+            let store =
+                ClickHouseStore::connect(config.clickhouse.options(clock.clone(), &config.data_dir, &key)).await?;
             tracing::info!(
                 "events are stored in ClickHouse {} ({} shards)",
                 store.version(),
@@ -242,13 +243,13 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         Err(e) => tracing::warn!("cannot resume open visits (they will start anew): {e:#}"),
     }
     let maintenance = app.maintenance.clone();
-    let maintenance = tokio::spawn(async move {
+    let _maintenance = AbortOnDrop(tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             maintenance.run_once().await;
         }
-    });
+    }));
     let router = obscura_web::router(app.state.clone());
     let mut redirect = None;
     if let (Some(_), Some(from)) = (&app.tls, app.redirect_http_from) {
@@ -256,15 +257,22 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
             .await
             .with_context(|| format!("cannot listen on {from} for the HTTP-to-HTTPS redirect"))?;
         let target = crate::tls::RedirectTarget::new(app.public_url.as_deref(), listener.local_addr()?);
-        redirect = Some(tokio::spawn(crate::tls::serve_redirect(plain, target, app.timeouts)));
+        redirect = Some(AbortOnDrop(tokio::spawn(crate::tls::serve_redirect(plain, target, app.timeouts))));
     }
     crate::http_server::serve(listener, app.tls.clone(), router, app.timeouts, shutdown_signal()).await?;
-    if let Some(r) = redirect {
-        r.abort();
-    }
-    maintenance.abort();
+    drop(redirect);
     app.store.close();
     Ok(())
+}
+
+/// Stops a background task when serving ends, also when the serving task itself is aborted:
+/// a maintenance loop left running would keep the store (and its spool's lock) alive.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn shutdown_signal() {

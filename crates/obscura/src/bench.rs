@@ -44,6 +44,14 @@ pub enum BenchCmd {
         /// store's only.
         #[arg(long, value_enum, default_value = "embedded")]
         backend: crate::config::Backend,
+        /// Ingest nodes, each with its own data folder, sharing the ClickHouse database and
+        /// (from 2 on) the PostgreSQL of the configuration (`[postgres] url` or
+        /// `OBSCURA_POSTGRES_URL`, a fresh schema each run) for metadata, salts and open visits;
+        /// requests go to them in turn, as from a round-robin load balancer. With PostgreSQL
+        /// configured, a single node shares its visits there too, so the cost of shared visits
+        /// shows beside a run without it.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
     },
     /// The load generator of `bench ingest`, run as its own process so that the server's
     /// memory and CPU figures are the server's alone. Prints `ok failed elapsed_µs p50_µs
@@ -51,7 +59,7 @@ pub enum BenchCmd {
     /// request there.
     #[command(hide = true)]
     Load {
-        /// The URL requests go to.
+        /// The URL requests go to; several, comma-separated, take requests in turn.
         #[arg(long)]
         url: String,
         /// What to send.
@@ -96,8 +104,8 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
-        BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend } => {
-            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, backend).await
+        BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend, nodes } => {
+            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, backend, nodes).await
         }
         BenchCmd::Query { events, runs, clickhouse } => query(events, runs, clickhouse).await,
         BenchCmd::Load { url, load, connections, millis, first, samples } => {
@@ -136,12 +144,13 @@ async fn generate_load(
     first: u64,
     samples: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    let url = url.to_owned();
+    let urls: Vec<String> = url.split(',').map(str::to_owned).collect();
+    let n = urls.len() as u64;
     let phase = match kind {
-        LoadKind::Bare => load(connections, duration, move |c, _| c.get(&url)).await,
+        LoadKind::Bare => load(connections, duration, move |c, i| c.get(&urls[(i % n) as usize])).await,
         LoadKind::Simple => {
-            let event = simple_event(url);
-            load(connections, duration, move |c, i| event(c, i + first)).await
+            let events: Vec<_> = urls.into_iter().map(simple_event).collect();
+            load(connections, duration, move |c, i| events[(i % n) as usize](c, i + first)).await
         }
         LoadKind::Realistic => {
             let profile = Arc::new(realistic_profile()?);
@@ -155,8 +164,8 @@ async fn generate_load(
                 },
                 profile.browsers().len()
             );
-            let event = realistic_event(url, profile);
-            load(connections, duration, move |c, i| event(c, i + first)).await
+            let events: Vec<_> = urls.into_iter().map(|url| realistic_event(url, profile.clone())).collect();
+            load(connections, duration, move |c, i| events[(i % n) as usize](c, i + first)).await
         }
     };
     println!(
@@ -253,6 +262,9 @@ async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Confi
     config.data_dir = dir.join("data");
     config.master_key_file = dir.join("master.key");
     config.master_key_hex = None;
+    if config.postgres.url.is_some() {
+        config.postgres.schema = Some(format!("obscura_bench_{}", std::process::id()));
+    }
     if config.backend == Backend::ClickHouse {
         config.clickhouse.database = format!("obscura_bench_{}", std::process::id());
         config.validate().context(
@@ -261,6 +273,10 @@ async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Confi
         )?;
     }
     let app = app::open(&config, Arc::new(SystemClock)).await?;
+    // A further node of one installation (shared metadata) finds the site and owner made.
+    if app.meta.get().site_by_domain(BENCH_SITE).is_some() {
+        return Ok((app, String::new()));
+    }
     admin::add_site(&*app.meta, BENCH_SITE, true, obscura_store::meta::MAX_RETENTION_DAYS)?;
     let password = admin::add_user(&*app.meta, "bench", Role::Owner, None)?;
     Ok((app, password))
@@ -426,31 +442,56 @@ async fn ingest(
     flush_rows: usize,
     simple_only: bool,
     backend: Backend,
+    nodes: usize,
 ) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-ingest")?;
-    // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
-    let (app, _) = fresh_app_with(&dir, |c| {
-        c.trusted_proxies = vec!["127.0.0.1".into()];
-        c.backend = backend;
-    })
-    .await?;
     let config = Config::load(None)?;
-    let store = app.store.clone();
-    let embedded = app.embedded.clone();
-    let pipeline = app.pipeline.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server = tokio::spawn(app::serve(app, listener));
+    anyhow::ensure!(nodes >= 1, "--nodes must be at least 1");
+    anyhow::ensure!(
+        nodes == 1 || (backend == Backend::ClickHouse && config.postgres.url.is_some()),
+        "--nodes {nodes} needs --backend clickhouse and PostgreSQL for what the nodes share ([postgres] url or \
+         OBSCURA_POSTGRES_URL; scripts/postgres-test start runs one)"
+    );
+    let mut apps = Vec::new();
+    for n in 0..nodes {
+        let node_dir = dir.join(format!("node{n}"));
+        if n > 0 {
+            // One installation: every node has the same master key.
+            std::fs::create_dir_all(&node_dir)?;
+            std::fs::copy(dir.join("node0/master.key"), node_dir.join("master.key"))?;
+        }
+        // The realistic load comes through a proxy on loopback, as behind nginx or a load balancer.
+        let (app, _) = fresh_app_with(&node_dir, |c| {
+            c.trusted_proxies = vec!["127.0.0.1".into()];
+            c.backend = backend;
+        })
+        .await?;
+        apps.push(app);
+    }
+    let store = apps[0].store.clone();
+    let embedded = apps[0].embedded.clone();
+    let pipelines: Vec<_> = apps.iter().map(|a| a.pipeline.clone()).collect();
+    let shared_visits = config.postgres.url.is_some() && backend == Backend::ClickHouse;
+    let mut addrs = Vec::new();
+    let mut servers = Vec::new();
+    for app in apps {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        addrs.push(listener.local_addr()?);
+        servers.push(tokio::spawn(app::serve(app, listener)));
+    }
     println!(
-        "bench ingest: {} store, {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
+        "bench ingest: {} store, {nodes} node{} in this process{}, {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
         store.backend(),
+        if nodes == 1 { "" } else { "s" },
+        if shared_visits { ", open visits, salts and metadata shared in PostgreSQL" } else { "" },
         duration.as_secs()
     );
 
     let rss = RssSampler::start();
     let at_start = memory_mb("VmRSS:").unwrap_or(0.0);
-    let health = format!("http://{addr}/health");
-    let url = format!("http://{addr}/api/event");
+    let urls = |path: &str| addrs.iter().map(|a| format!("http://{a}{path}")).collect::<Vec<_>>().join(",");
+    let health = urls("/health");
+    let url = urls("/api/event");
     let (bare, bare_peak) = load_from_process(health, LoadKind::Bare, connections, duration, 0, &rss, None).await?;
     let (simple, simple_peak) =
         load_from_process(url.clone(), LoadKind::Simple, connections, duration, 0, &rss, None).await?;
@@ -528,11 +569,19 @@ async fn ingest(
     if let Some(realistic) = &realistic {
         println!("durable ingest / bare-route ceiling: realistic load {:.2}", realistic.rate() / bare.rate());
     }
-    let (open_visits, forgotten) = pipeline.visit_stats();
-    println!(
-        "open visits at the end: {open_visits} (forgotten early at the ceiling: {forgotten}); parsed User-Agents cached: {}",
-        pipeline.enricher().cached_devices()
-    );
+    for (n, pipeline) in pipelines.iter().enumerate() {
+        let (open_visits, forgotten) = pipeline.visit_stats();
+        let locally = pipeline.visits_assigned_locally.load(std::sync::atomic::Ordering::Relaxed);
+        let shared = if shared_visits {
+            format!("; visits assigned from this node's memory because PostgreSQL did not answer: {locally}")
+        } else {
+            String::new()
+        };
+        println!(
+            "node {n}: open visits at the end: {open_visits} (forgotten early at the ceiling: {forgotten}); parsed User-Agents cached: {}{shared}",
+            pipeline.enricher().cached_devices()
+        );
+    }
     let realistic_peak = if simple_only { String::new() } else { format!(", realistic {realistic_peak:.0} MB") };
     let flushing_peak = flushing
         .as_ref()
@@ -562,7 +611,9 @@ async fn ingest(
         simple.rate(),
         share * 100.0
     );
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     store.close();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

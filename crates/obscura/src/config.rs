@@ -126,6 +126,12 @@ pub struct ClickHouseConfig {
     /// Set from `OBSCURA_CLICKHOUSE_PASSWORD` only, never from the file.
     #[serde(skip)]
     pub password: Option<String>,
+    /// Keep rows a shard does not take in this node's encrypted spool (`<data_dir>/clickhouse-spool`)
+    /// and acknowledge them, storing them when the shard is back (default true). Off: such
+    /// appends fail with 503 and the client retries.
+    pub spool: bool,
+    /// The most the spool holds, in MB of sealed rows, before appends fail (default 1024).
+    pub spool_max_mb: u64,
 }
 
 impl Default for ClickHouseConfig {
@@ -136,13 +142,20 @@ impl Default for ClickHouseConfig {
             cluster: "obscura".into(),
             user: None,
             password: None,
+            spool: true,
+            spool_max_mb: 1024,
         }
     }
 }
 
 impl ClickHouseConfig {
-    /// The store's options, with `clock`.
-    pub fn options(&self, clock: std::sync::Arc<dyn obscura_model::Clock>) -> obscura_store::ClickHouseOptions {
+    /// The store's options, with `clock`; the spool (if on) lives in `data_dir`, sealed under `key`.
+    pub fn options(
+        &self,
+        clock: std::sync::Arc<dyn obscura_model::Clock>,
+        data_dir: &std::path::Path,
+        key: &obscura_store::crypto::Key,
+    ) -> obscura_store::ClickHouseOptions {
         obscura_store::ClickHouseOptions {
             shards: self.shards.clone(),
             database: self.database.clone(),
@@ -150,6 +163,11 @@ impl ClickHouseConfig {
             user: self.user.clone(),
             password: self.password.clone(),
             clock,
+            spool: self.spool.then(|| obscura_store::SpoolOptions {
+                dir: data_dir.join("clickhouse-spool"),
+                key: key.clone(),
+                max_bytes: self.spool_max_mb.saturating_mul(1 << 20),
+            }),
         }
     }
 

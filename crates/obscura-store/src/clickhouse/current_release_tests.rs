@@ -20,7 +20,7 @@ fn repository() -> PathBuf {
 }
 
 /// The test cluster's shards: `OBSCURA_TEST_CLICKHOUSE`, or started by the project's script.
-fn shards() -> Vec<String> {
+pub(super) fn shards() -> Vec<String> {
     let split = |list: &str| list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     if let Ok(list) = std::env::var("OBSCURA_TEST_CLICKHOUSE") {
         return split(&list);
@@ -153,6 +153,7 @@ async fn clickhouse_dialect_gives_the_same_answers_on_a_current_release() {
         user: None,
         password: None,
         clock,
+        spool: None,
     };
     let store = ClickHouseStore::connect(options.clone()).await.expect("the cluster is reachable");
     let rows = rows();

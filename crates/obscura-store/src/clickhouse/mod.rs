@@ -9,13 +9,20 @@
 //! There is no key to destroy (unlike the embedded store's crypto-shredding): the rows are gone
 //! from the servers once the mutation or the partition drop is done, and backups of the
 //! ClickHouse data must follow the same retention.
+//!
+//! When a shard does not answer, appends go on: its rows wait in the node's encrypted spool
+//! ([`spool`]) and reach it when it is back, and queries leave it out and say so
+//! ([`EventStore::partial`]). Rollups wait until every shard answers.
 
 #[cfg(test)]
 mod current_release_tests;
 mod rows;
 mod schema;
+mod spool;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -25,10 +32,12 @@ use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Que
 use time::Date;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::crypto::Key;
 use crate::row::StoredRow;
 use crate::sql::Dialect;
 use crate::{EventStore, Param, RollupCell, SqlQuery, StoreError};
 use rows::{CellRow, day_number, day_of_number};
+use spool::Spool;
 
 /// How a day's rollup goes into `rollup_days`: the rendered rollup SQL follows in parentheses.
 const ROLLUP_INSERT: &str = "INSERT INTO rollup_days SELECT toDate(?) AS day, toUInt32(site), toString(dim), \
@@ -53,6 +62,18 @@ const IMPORT_CHUNK: usize = 100_000;
 const MUTATION_TIMEOUT: StdDuration = StdDuration::from_secs(300);
 /// A finished day is rolled up once it has been over this long, so late appends are in.
 const ROLLUP_GRACE_MS: i64 = 5 * 60 * 1000;
+/// How often the shards are asked whether they answer, and the spool drained into them.
+const CHECK_EVERY: StdDuration = StdDuration::from_millis(500);
+/// A shard that does not answer `SELECT 1` within this long counts as down.
+const PING_TIMEOUT: StdDuration = StdDuration::from_secs(2);
+/// Visits asked about at once when spooled rows are checked against their shard.
+const CHECK_CHUNK: usize = 1_000;
+/// How long sending an insert's rows, and then waiting for its acknowledgement, may take: a
+/// shard that hangs must not hold up every append.
+const INSERT_SEND_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+const INSERT_END_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+/// How long one spool drain step (check or insert) may take.
+const DRAIN_STEP_TIMEOUT: StdDuration = StdDuration::from_secs(60);
 
 /// How to reach the cluster.
 #[derive(Clone)]
@@ -70,6 +91,20 @@ pub struct ClickHouseOptions {
     pub password: Option<String>,
     /// Says which day is finished (rolled up) and which is today.
     pub clock: Arc<dyn Clock>,
+    /// Where this node keeps rows a shard could not take yet; without it, an append that a
+    /// shard does not acknowledge fails (and the client is told to retry).
+    pub spool: Option<SpoolOptions>,
+}
+
+/// The node-local spool of [`ClickHouseOptions`].
+#[derive(Clone)]
+pub struct SpoolOptions {
+    /// The folder (on this node's disk) the sealed files go to.
+    pub dir: PathBuf,
+    /// The key they are sealed under (the master key).
+    pub key: Key,
+    /// How many bytes of sealed rows it takes before appends fail.
+    pub max_bytes: u64,
 }
 
 struct Commit {
@@ -83,10 +118,16 @@ pub struct ClickHouseStore {
     options: ClickHouseOptions,
     /// The first shard, with the database and the query settings.
     client: clickhouse::Client,
+    /// The first shard for dashboard queries, which leave out shards that do not answer.
+    reader: clickhouse::Client,
     /// Each shard, for statements that must run on every one (partitions, mutations).
     shards: Vec<clickhouse::Client>,
+    /// The shards as appends see them: which answer, and the spool for those that do not.
+    cluster: Arc<Cluster>,
     commits: Mutex<Option<mpsc::Sender<Commit>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Watches the shards and drains the spool, until the store closes.
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     version: String,
     /// One rollup build at a time: a day's partition is dropped and filled again.
     rolling: tokio::sync::Mutex<()>,
@@ -181,13 +222,18 @@ impl ClickHouseStore {
             );
         }
         let mut version = String::new();
+        let mut unreachable = Vec::new();
         for (i, url) in options.shards.iter().enumerate() {
             let plain = client(url, &options);
-            let v: String = plain
-                .query("SELECT version()")
-                .fetch_one()
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot reach ClickHouse at {url}: {e}"))?;
+            let v: String = match plain.query("SELECT version()").fetch_one().await {
+                Ok(v) => v,
+                // Another shard may be down at start when its rows can wait in the spool.
+                Err(e) if i > 0 && options.spool.is_some() => {
+                    unreachable.push((i, e.to_string()));
+                    continue;
+                }
+                Err(e) => anyhow::bail!("cannot reach ClickHouse at {url}: {e}"),
+            };
             let mut statements = schema::shard_tables(&options.database, &options.cluster);
             if i == 0 {
                 version = v;
@@ -218,14 +264,41 @@ impl ClickHouseStore {
             options.shards.len()
         );
         let client = shards[0].clone();
+        // A dashboard query leaves out a shard that does not answer rather than failing;
+        // `partial` says so. Rollups, retention and exports keep failing instead.
+        let reader = shards[0].clone().with_setting("skip_unavailable_shards", "1");
+        let spool = match options.spool.clone() {
+            Some(s) => {
+                Some(Arc::new(tokio::task::spawn_blocking(move || Spool::open(&s.dir, s.key, s.max_bytes)).await??))
+            }
+            None => None,
+        };
+        let cluster = Arc::new(Cluster {
+            shards: shards.clone(),
+            urls: options.shards.clone(),
+            down_since: options.shards.iter().map(|_| AtomicI64::new(0)).collect(),
+            spool,
+            clock: options.clock.clone(),
+            rollups_dropped: AtomicBool::new(false),
+            draining: tokio::sync::Mutex::new(()),
+            tables: schema::shard_tables(&options.database, &options.cluster),
+            plain: options.shards.iter().map(|url| self::client(url, &options)).collect(),
+        });
+        for (i, why) in unreachable {
+            cluster.mark_down(i, &format!("not reachable at start: {why}"));
+        }
         let (commits, rx) = mpsc::channel(1024);
-        let committer = tokio::spawn(group_commit(shards.clone(), rx));
+        let committer = tokio::spawn(group_commit(cluster.clone(), rx));
+        let watcher = tokio::spawn(watch_shards(cluster.clone()));
         let store = ClickHouseStore {
             options,
             client,
+            reader,
             shards,
+            cluster,
             commits: Mutex::new(Some(commits)),
             tasks: Mutex::new(vec![committer]),
+            watcher: Mutex::new(Some(watcher)),
             version,
             rolling: tokio::sync::Mutex::new(()),
             rolled: Mutex::new(None),
@@ -268,7 +341,13 @@ impl ClickHouseStore {
     }
 
     /// Rolls up every finished day that has rows but no rollup yet (run by maintenance).
+    /// Waits while a shard does not answer: a rollup of part of a day would stay wrong. (A
+    /// finished day that spooled rows reach later loses its rollup then, and is rolled up
+    /// again here.)
     pub async fn roll_up_finished_days(&self) -> Result<Vec<Date>, StoreError> {
+        if self.cluster.any_down() {
+            return Ok(Vec::new());
+        }
         let finished = day_of_ms(self.options.clock.now_ms() - ROLLUP_GRACE_MS);
         let rolled: BTreeSet<Date> = self.dates("SELECT DISTINCT day FROM rollup_days").await?.into_iter().collect();
         let mut built = Vec::new();
@@ -354,7 +433,7 @@ impl ClickHouseStore {
     /// values bound by the client.
     fn statement(&self, rendered: &SqlQuery, outer: &str) -> clickhouse::query::Query {
         let (sql, values) = placeholders(rendered);
-        bind(self.client.query(&outer.replace("{}", &sql)), &values)
+        bind(self.reader.query(&outer.replace("{}", &sql)), &values)
     }
 
     /// Runs a rendered query wrapped in `outer` and fetches rows of `T`.
@@ -374,6 +453,9 @@ impl ClickHouseStore {
     }
 
     async fn rolled_days(&self) -> Result<Vec<Date>, StoreError> {
+        if self.cluster.rollups_dropped.swap(false, Ordering::Relaxed) {
+            self.forget_rolled_days();
+        }
         if let Some(days) = self.rolled.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Ok(days);
         }
@@ -396,28 +478,411 @@ impl ClickHouseStore {
     }
 }
 
-/// Inserts rows into each shard's `events_local` directly, all shards at once: the row of visit
-/// `v` goes to shard `v % shards`, where the Distributed table (sharded by visit, equal weights)
-/// would put it, without the extra hop through the first shard. Succeeds once every shard that
-/// got rows has acknowledged them.
-async fn insert_rows(shards: &[clickhouse::Client], rows: Vec<StoredRow>) -> Result<(), String> {
-    let mut per_shard: Vec<Vec<StoredRow>> = shards.iter().map(|_| Vec::new()).collect();
+/// The rows of each shard: the row of visit `v` goes to shard `v % shards`, where the
+/// Distributed table (sharded by visit, equal weights) would put it.
+fn split_by_shard(rows: Vec<StoredRow>, shards: usize) -> Vec<Vec<StoredRow>> {
+    let mut per_shard: Vec<Vec<StoredRow>> = (0..shards).map(|_| Vec::new()).collect();
     for row in rows {
-        per_shard[(row.visit % shards.len() as u64) as usize].push(row);
+        per_shard[(row.visit % shards as u64) as usize].push(row);
     }
+    per_shard
+}
+
+/// Inserts `rows` into one shard's `events_local`; done when the shard acknowledged them.
+async fn insert_into(shard: &clickhouse::Client, rows: &[StoredRow]) -> Result<(), clickhouse::error::Error> {
+    let mut insert = shard
+        .insert::<StoredRow>("events_local")
+        .await?
+        .with_timeouts(Some(INSERT_SEND_TIMEOUT), Some(INSERT_END_TIMEOUT));
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}
+
+/// Whether `e` says the shard could not be reached (rather than that it refused the request).
+fn unreachable(e: &clickhouse::error::Error) -> bool {
+    matches!(e, clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut)
+}
+
+/// Inserts rows into each shard's `events_local` directly, all shards at once, without the
+/// extra hop through the first shard. Succeeds once every shard that got rows has acknowledged
+/// them (imports: no spool).
+async fn insert_rows(shards: &[clickhouse::Client], rows: Vec<StoredRow>) -> Result<(), String> {
+    let per_shard = split_by_shard(rows, shards.len());
     let inserts = shards.iter().zip(per_shard).filter(|(_, rows)| !rows.is_empty()).map(|(shard, rows)| async move {
-        let mut insert = shard.insert::<StoredRow>("events_local").await.map_err(|e| e.to_string())?;
-        for row in &rows {
-            insert.write(row).await.map_err(|e| e.to_string())?;
-        }
-        insert.end().await.map_err(|e| format!("ClickHouse did not take the rows: {e}"))
+        insert_into(shard, &rows).await.map_err(|e| format!("ClickHouse did not take the rows: {e}"))
     });
     futures::future::try_join_all(inserts).await.map(drop)
 }
 
+/// What became of one shard's part of a group commit.
+enum Part {
+    Stored,
+    Held(Vec<spool::SpoolFile>),
+    Failed(String),
+}
+
+/// The shards as appends see them: which answer now, and where rows wait for those that do not.
+struct Cluster {
+    shards: Vec<clickhouse::Client>,
+    urls: Vec<String>,
+    /// When each shard was last found not answering (ms since the epoch); 0 while it answers.
+    down_since: Vec<AtomicI64>,
+    spool: Option<Arc<Spool>>,
+    clock: Arc<dyn Clock>,
+    /// Set when a drain removed a finished day's rollup (its rows changed): the store's list of
+    /// rolled-up days is stale.
+    rollups_dropped: AtomicBool,
+    /// One drain (or discard) at a time: two could both find rows missing and store them twice.
+    draining: tokio::sync::Mutex<()>,
+    /// The statements that create a shard's tables, run again when a shard comes back (it may
+    /// not have had them: down since before this node started).
+    tables: Vec<String>,
+    /// Each shard without a database set: for pings and those statements, which work before
+    /// the database exists.
+    plain: Vec<clickhouse::Client>,
+}
+
+impl Cluster {
+    fn is_down(&self, shard: usize) -> bool {
+        self.down_since[shard].load(Ordering::Relaxed) != 0
+    }
+
+    fn any_down(&self) -> bool {
+        (0..self.shards.len()).any(|i| self.is_down(i))
+    }
+
+    fn mark_down(&self, shard: usize, why: &str) {
+        let now = self.clock.now_ms().max(1);
+        if self.down_since[shard].compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let then = if self.spool.is_some() {
+                "its rows wait in this node's spool and queries leave it out until it is back"
+            } else {
+                "appends fail (no spool is configured) and queries leave it out until it is back"
+            };
+            tracing::warn!(shard = %self.urls[shard], "ClickHouse shard does not answer ({why}); {then}");
+        }
+    }
+
+    fn mark_up(&self, shard: usize) {
+        if self.down_since[shard].swap(0, Ordering::Relaxed) != 0 {
+            tracing::info!(shard = %self.urls[shard], "ClickHouse shard answers again");
+        }
+    }
+
+    /// Inserts each shard's rows, or holds them in the spool for a shard that does not take
+    /// them; fails only when some rows are neither stored nor held, and then holds nothing.
+    async fn insert_or_hold(&self, rows: Vec<StoredRow>) -> Result<(), String> {
+        let per_shard = split_by_shard(rows, self.shards.len());
+        let work = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(i, rows)| self.insert_or_hold_part(i, rows));
+        let parts = futures::future::join_all(work).await;
+        let failed: Vec<&String> =
+            parts.iter().filter_map(|p| if let Part::Failed(e) = p { Some(e) } else { None }).collect();
+        let held: Vec<spool::SpoolFile> =
+            parts.iter().flat_map(|p| if let Part::Held(files) = p { files.clone() } else { Vec::new() }).collect();
+        let Some(spool) = self.spool.clone() else {
+            return match failed.first() {
+                Some(e) => Err((*e).clone()),
+                None => Ok(()),
+            };
+        };
+        if let Some(e) = failed.first() {
+            let e = (*e).clone();
+            tokio::task::spawn_blocking(move || spool.abandon(held)).await.map_err(|j| j.to_string())?;
+            return Err(e);
+        }
+        if held.is_empty() {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || spool.commit(held))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    async fn insert_or_hold_part(&self, i: usize, rows: Vec<StoredRow>) -> Part {
+        if !(self.is_down(i) && self.spool.is_some()) {
+            match insert_into(&self.shards[i], &rows).await {
+                Ok(()) => return Part::Stored,
+                Err(e) => {
+                    if unreachable(&e) {
+                        self.mark_down(i, &e.to_string());
+                    } else {
+                        tracing::warn!(shard = %self.urls[i], "ClickHouse shard refused an insert: {e}");
+                    }
+                    if self.spool.is_none() {
+                        return Part::Failed(format!("shard {}: {e}", self.urls[i]));
+                    }
+                }
+            }
+        }
+        let spool = self.spool.clone().expect("checked above");
+        match tokio::task::spawn_blocking(move || spool.hold(i, &rows)).await {
+            Ok(Ok(files)) => Part::Held(files),
+            Ok(Err(e)) => Part::Failed(format!("shard {} does not take rows, and {e:#}", self.urls[i])),
+            Err(e) => Part::Failed(e.to_string()),
+        }
+    }
+
+    /// Asks every shard whether it answers; one that comes back gets its tables first.
+    async fn check_shards(&self) {
+        for (i, shard) in self.plain.iter().enumerate() {
+            match tokio::time::timeout(PING_TIMEOUT, shard.query("SELECT 1").fetch_one::<u8>()).await {
+                Ok(Ok(_)) if self.is_down(i) => match self.create_tables(i).await {
+                    Ok(()) => self.mark_up(i),
+                    Err(e) => {
+                        tracing::warn!(shard = %self.urls[i], "ClickHouse shard answers but cannot create Obscura's tables: {e}")
+                    }
+                },
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => self.mark_down(i, &e.to_string()),
+                Err(_) => self.mark_down(i, &format!("no answer within {} s", PING_TIMEOUT.as_secs())),
+            }
+        }
+    }
+
+    async fn create_tables(&self, shard: usize) -> Result<(), clickhouse::error::Error> {
+        for statement in &self.tables {
+            tokio::time::timeout(DRAIN_STEP_TIMEOUT, self.plain[shard].query(statement).execute())
+                .await
+                .map_err(|_| clickhouse::error::Error::TimedOut)??;
+        }
+        Ok(())
+    }
+
+    /// Hands spooled files to their shards, oldest first, several files to one insert, skipping
+    /// shards that are down.
+    async fn drain(&self, spool: &Arc<Spool>) {
+        let _one = self.draining.lock().await;
+        let listed = {
+            let spool = spool.clone();
+            tokio::task::spawn_blocking(move || spool.pending()).await
+        };
+        let files = match listed {
+            Ok(Ok(files)) => files,
+            Ok(Err(e)) => return tracing::error!("cannot list the ClickHouse spool: {e:#}"),
+            Err(e) => return tracing::error!("cannot list the ClickHouse spool: {e}"),
+        };
+        for shard in 0..self.shards.len() {
+            let mine: Vec<&spool::SpoolFile> = files.iter().filter(|f| f.shard == shard).collect();
+            let mut batch = Vec::new();
+            let mut rows = 0;
+            for (n, file) in mine.iter().enumerate() {
+                batch.push((*file).clone());
+                rows += file.rows;
+                if (rows as usize) < MAX_BATCH_ROWS && n + 1 < mine.len() {
+                    continue;
+                }
+                if self.is_down(shard) || !self.drain_files(spool, shard, std::mem::take(&mut batch)).await {
+                    break;
+                }
+                rows = 0;
+            }
+        }
+        for file in files.iter().filter(|f| f.shard >= self.shards.len()) {
+            let (spool, file) = (spool.clone(), file.clone());
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || spool.set_aside(&file)).await {
+                tracing::error!("{e:#}");
+            }
+        }
+    }
+
+    /// Stores the rows of `files` (all of `shard`) that the shard lacks, then deletes the
+    /// files. Returns whether to go on with the shard's next files.
+    async fn drain_files(&self, spool: &Arc<Spool>, shard: usize, files: Vec<spool::SpoolFile>) -> bool {
+        let mut rows = Vec::new();
+        let mut readable = Vec::new();
+        for file in files {
+            let read = {
+                let (spool, file) = (spool.clone(), file.clone());
+                tokio::task::spawn_blocking(move || spool.read(&file)).await
+            };
+            match read {
+                Ok(Ok(mut r)) => {
+                    rows.append(&mut r);
+                    readable.push(file);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("{e:#}");
+                    let spool = spool.clone();
+                    let _ = tokio::task::spawn_blocking(move || spool.set_aside(&file)).await;
+                }
+                Err(e) => {
+                    tracing::error!("reading the ClickHouse spool: {e}");
+                    return false;
+                }
+            }
+        }
+        let days: BTreeSet<Date> = readable.iter().map(|f| f.day).collect();
+        let stored = tokio::time::timeout(DRAIN_STEP_TIMEOUT, async {
+            let missing = self.not_yet_stored(shard, rows).await?;
+            if !missing.is_empty() {
+                insert_into(&self.shards[shard], &missing).await?;
+            }
+            Ok::<usize, clickhouse::error::Error>(missing.len())
+        })
+        .await
+        .unwrap_or(Err(clickhouse::error::Error::TimedOut));
+        let inserted = match stored {
+            Ok(n) => n,
+            Err(e) if unreachable(&e) => {
+                self.mark_down(shard, &e.to_string());
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(shard = %self.urls[shard], "ClickHouse shard refused spooled rows; trying again later: {e}");
+                return false;
+            }
+        };
+        if inserted > 0 {
+            self.drop_stale_rollups(&days).await;
+        }
+        let count = readable.len();
+        let released = {
+            let spool = spool.clone();
+            tokio::task::spawn_blocking(move || readable.iter().try_for_each(|f| spool.release(f))).await
+        };
+        match released {
+            Ok(Ok(())) => {
+                tracing::info!(shard = %self.urls[shard], files = count, rows = inserted, "spooled rows stored");
+                true
+            }
+            // Kept: the next round finds the rows stored and only deletes the files.
+            Ok(Err(e)) => {
+                tracing::error!("cannot delete drained spool files: {e:#}");
+                false
+            }
+            Err(e) => {
+                tracing::error!("cannot delete drained spool files: {e}");
+                false
+            }
+        }
+    }
+
+    /// Removes the rollups of finished `days` whose rows just changed, so maintenance rolls
+    /// them up again (a lost rollup only makes queries read rows until then).
+    async fn drop_stale_rollups(&self, days: &BTreeSet<Date>) {
+        let finished = day_of_ms(self.clock.now_ms() - ROLLUP_GRACE_MS);
+        for day in days.iter().filter(|d| **d < finished) {
+            let dropped =
+                self.shards[0].query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(*day)).execute().await;
+            self.rollups_dropped.store(true, Ordering::Relaxed);
+            if let Err(e) = dropped {
+                tracing::error!(%day, "spooled rows were stored after the day was rolled up, and its rollup cannot be removed: {e}");
+            }
+        }
+    }
+
+    /// The rows (of any days) that `shard` does not hold yet. An insert whose answer was lost
+    /// may have landed, so a replay sends only what is missing: a spooled row is not counted
+    /// twice. Rows are compared whole, as many times as each occurs.
+    async fn not_yet_stored(
+        &self,
+        shard: usize,
+        rows: Vec<StoredRow>,
+    ) -> Result<Vec<StoredRow>, clickhouse::error::Error> {
+        let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
+        for row in rows {
+            by_day.entry(day_of_ms(row.ts_ms)).or_default().push(row);
+        }
+        let mut missing = Vec::new();
+        for (day, rows) in by_day {
+            let visits: Vec<u64> = rows.iter().map(|r| r.visit).collect::<BTreeSet<_>>().into_iter().collect();
+            let sites: Vec<u32> = rows.iter().map(|r| r.site).collect::<BTreeSet<_>>().into_iter().collect();
+            let first = rows.iter().map(|r| r.ts_ms).min().unwrap_or(0);
+            let last = rows.iter().map(|r| r.ts_ms).max().unwrap_or(0);
+            let mut present: HashMap<Vec<u8>, usize> = HashMap::new();
+            for chunk in visits.chunks(CHECK_CHUNK) {
+                let found: Vec<StoredRow> = self.shards[shard]
+                    .query(
+                        "SELECT ?fields FROM events_local WHERE day = ? AND has(?, site) AND ts_ms >= ? AND ts_ms <= ? \
+                         AND has(?, visit)",
+                    )
+                    .bind(format_day(day))
+                    .bind(sites.clone())
+                    .bind(first)
+                    .bind(last)
+                    .bind(chunk.to_vec())
+                    .fetch_all()
+                    .await?;
+                for row in found {
+                    *present.entry(row_key(&row)).or_default() += 1;
+                }
+            }
+            for row in rows {
+                match present.get_mut(&row_key(&row)) {
+                    Some(n) if *n > 0 => *n -= 1,
+                    _ => missing.push(row),
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Removes waiting rows of `day` (of `sites` only, when given) from the spool: retention
+    /// has destroyed them in the cluster.
+    async fn discard(&self, day: Date, sites: Option<Vec<u32>>) -> Result<(), StoreError> {
+        let Some(spool) = self.spool.clone() else { return Ok(()) };
+        let _one = self.draining.lock().await;
+        let removed = tokio::task::spawn_blocking(move || spool.discard(day, sites.as_deref()))
+            .await
+            .map_err(|e| StoreError::Storage(anyhow::anyhow!("{e}")))??;
+        if removed > 0 {
+            tracing::info!(%day, rows = removed, "retention removed rows that waited in the spool");
+        }
+        Ok(())
+    }
+
+    /// What answers leave out now, if anything.
+    fn partial(&self) -> Option<String> {
+        let down: Vec<String> = (0..self.shards.len())
+            .filter(|&i| self.is_down(i))
+            .map(|i| {
+                let since = self.down_since[i].load(Ordering::Relaxed);
+                let since = time::OffsetDateTime::from_unix_timestamp(since / 1000)
+                    .map(|t| format!("{:02}:{:02}:{:02} UTC", t.hour(), t.minute(), t.second()))
+                    .unwrap_or_default();
+                format!("ClickHouse shard {} does not answer (since {since}), so its rows are left out", self.urls[i])
+            })
+            .collect();
+        let waiting = self.spool.as_ref().map_or(0, |s| s.held().rows);
+        let mut parts = down;
+        if waiting > 0 {
+            parts.push(format!("{waiting} events this node accepted are waiting to be stored"));
+        }
+        (!parts.is_empty()).then(|| format!("Results are partial: {}.", parts.join("; ")))
+    }
+}
+
+/// A row's identity for the replay check: every column.
+fn row_key(row: &StoredRow) -> Vec<u8> {
+    serde_json::to_vec(row).unwrap_or_default()
+}
+
+/// Asks the shards whether they answer and drains the spool into those that do, until the
+/// store is dropped.
+async fn watch_shards(cluster: Arc<Cluster>) {
+    let mut every = tokio::time::interval(CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        cluster.check_shards().await;
+        if let Some(spool) = &cluster.spool
+            && spool.held().rows > 0
+        {
+            cluster.drain(spool).await;
+        }
+    }
+}
+
 /// Takes what the appends submitted since the last insert and inserts it at once, then answers
 /// each of them: many small appends make one insert (ClickHouse wants few, large inserts).
-async fn group_commit(shards: Vec<clickhouse::Client>, mut commits: mpsc::Receiver<Commit>) {
+async fn group_commit(cluster: Arc<Cluster>, mut commits: mpsc::Receiver<Commit>) {
     while let Some(first) = commits.recv().await {
         let mut batch = vec![first];
         let mut rows = batch[0].rows.len();
@@ -431,7 +896,7 @@ async fn group_commit(shards: Vec<clickhouse::Client>, mut commits: mpsc::Receiv
             }
         }
         let all: Vec<StoredRow> = batch.iter_mut().flat_map(|c| std::mem::take(&mut c.rows)).collect();
-        let result = insert_rows(&shards, all).await;
+        let result = cluster.insert_or_hold(all).await;
         for commit in batch {
             let _ = commit.done.send(result.clone());
         }
@@ -564,6 +1029,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
+        self.cluster.discard(day, None).await?;
         self.forget_rolled_days();
         self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day).await?;
         {
@@ -578,6 +1044,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
+        self.cluster.discard(day, Some(sites.to_vec())).await?;
         let condition = "day = ? AND has(?, site)";
         let before = self.count_where(condition, day, Some(sites)).await?;
         if before == 0 {
@@ -689,14 +1156,29 @@ impl EventStore for ClickHouseStore {
         self.rolled_days().await
     }
 
+    /// Ready while the first shard (which answers queries and keeps rollups) answers and
+    /// every other shard either answers or has the spool to wait in.
     async fn ready(&self) -> Result<(), StoreError> {
         if self.commits.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
             return Err(StoreError::Closed);
         }
-        for (shard, url) in self.shards.iter().zip(&self.options.shards) {
-            let _: u8 = shard.query("SELECT 1").fetch_one().await.map_err(|e| failed(&format!("at {url}"), e))?;
+        for (i, (shard, url)) in self.shards.iter().zip(&self.options.shards).enumerate() {
+            let answered: Result<u8, _> = shard.query("SELECT 1").fetch_one().await;
+            match answered {
+                Ok(_) => {}
+                Err(e) => {
+                    self.cluster.mark_down(i, &e.to_string());
+                    if i == 0 || self.cluster.spool.is_none() {
+                        return Err(failed(&format!("at {url}"), e));
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    fn partial(&self) -> Option<String> {
+        self.cluster.partial()
     }
 
     async fn maintain(&self) -> Result<(), StoreError> {
@@ -709,6 +1191,13 @@ impl EventStore for ClickHouseStore {
 
     fn close(&self) {
         self.commits.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // No more drains from this process: another may open the spool now.
+        if let Some(watcher) = self.watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            watcher.abort();
+        }
+        if let Some(spool) = &self.cluster.spool {
+            spool.unlock();
+        }
     }
 }
 
@@ -743,6 +1232,60 @@ mod tests {
         assert!(has_encrypted_disks("21.10.1"));
         assert!(has_encrypted_disks("26.9.2.1"));
         assert!(!has_encrypted_disks("unknown"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clickhouse_spool_replay_stores_only_what_the_shard_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("obscura_spool_{}_{:08x}", std::process::id(), rand::random::<u32>());
+        let now = time::macros::datetime!(2026-03-02 18:00 UTC);
+        let options = ClickHouseOptions {
+            shards: current_release_tests::shards(),
+            database: database.clone(),
+            cluster: "obscura".into(),
+            user: None,
+            password: None,
+            clock: Arc::new(obscura_model::ManualClock::new(now)),
+            spool: Some(SpoolOptions { dir: dir.path().join("spool"), key: Key::random(), max_bytes: 1 << 20 }),
+        };
+        let store = ClickHouseStore::connect(options).await.unwrap();
+        // Six rows of the first shard (even visits), two of them in one visit.
+        let rows: Vec<StoredRow> = (0..6u64)
+            .map(|i| {
+                let mut row = crate::wal::tests::row(obscura_model::unix_ms(now) - 3_600_000 + i as i64 * 1_000);
+                row.visit = 2 * (i / 2 + 1);
+                row.visit_seq = (i % 2 + 1) as u16;
+                row
+            })
+            .collect();
+        // An insert of the first three landed, but its answer was lost: all six were held.
+        insert_into(&store.shards[0], &rows[..3]).await.unwrap();
+        // A custom event sent twice in one millisecond of one visit (custom events share place
+        // 0 in the visit): one of them landed, both were held; two must be stored in the end.
+        let mut custom = rows[0].clone();
+        (custom.kind, custom.visit_seq, custom.name) = (1, 0, Some("signup".into()));
+        insert_into(&store.shards[0], &[custom.clone()]).await.unwrap();
+        let mut rows = rows;
+        rows.extend([custom.clone(), custom]);
+        let spool = store.cluster.spool.clone().unwrap();
+        let held = spool.hold(0, &rows).unwrap();
+        spool.commit(held).unwrap();
+        store.cluster.drain(&spool).await;
+        assert_eq!(spool.held().rows, 0, "drained");
+        let stored: Vec<(u64, u16)> = store
+            .client
+            .query("SELECT visit, visit_seq FROM events ORDER BY visit, visit_seq")
+            .fetch_all()
+            .await
+            .unwrap();
+        let mut expected: Vec<(u64, u16)> = rows.iter().map(|r| (r.visit, r.visit_seq)).collect();
+        expected.sort();
+        assert_eq!(stored, expected, "every row as often as it was sent");
+        assert_eq!(store.partial(), None);
+        store.close();
+        for url in &store.options.shards {
+            let _ = client(url, &store.options).query(&format!("DROP DATABASE IF EXISTS {database}")).execute().await;
+        }
     }
 
     #[test]

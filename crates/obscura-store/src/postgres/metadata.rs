@@ -100,6 +100,10 @@ impl MetadataStore for PgMetaStore {
         })
     }
 
+    fn read_now(&self) -> anyhow::Result<Arc<Metadata>> {
+        self.inner.refresh()
+    }
+
     fn update_with(&self, change: &mut dyn FnMut(&mut Metadata) -> anyhow::Result<()>) -> anyhow::Result<()> {
         for _ in 0..ATTEMPTS {
             let (version, mut doc) = self.inner.fetch(-1)?.expect("the metadata row exists from the start");

@@ -139,15 +139,30 @@ impl Postgres {
     }
 }
 
+/// After a failed connection attempt, jobs fail at once for this long instead of each waiting
+/// out a connect timeout of its own (ingest asks for every event while visits are shared).
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
 /// The connection thread: one job at a time, connecting when there is no live connection.
 fn run_connection(config: postgres::Config, jobs: mpsc::Receiver<Job>) {
     let mut client: Option<postgres::Client> = None;
+    let mut last_failure: Option<(std::time::Instant, String)> = None;
     while let Ok(job) = jobs.recv() {
         if client.as_ref().is_none_or(postgres::Client::is_closed) {
             client = None;
+            if let Some((at, why)) = &last_failure
+                && at.elapsed() < RECONNECT_AFTER
+            {
+                job(Err(&anyhow::anyhow!("cannot connect (a moment ago: {why})")));
+                continue;
+            }
             match config.connect(postgres::NoTls) {
-                Ok(c) => client = Some(c),
+                Ok(c) => {
+                    client = Some(c);
+                    last_failure = None;
+                }
                 Err(e) => {
+                    last_failure = Some((std::time::Instant::now(), e.to_string()));
                     job(Err(&anyhow::Error::new(e).context("cannot connect")));
                     continue;
                 }

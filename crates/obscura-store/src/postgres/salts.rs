@@ -29,7 +29,7 @@ fn decode(key: &Key, rows: Vec<postgres::Row>) -> anyhow::Result<Vec<DaySalt>> {
         let day: String = row.get(0);
         let sealed: Vec<u8> = row.get(1);
         let salt = key.open(CONTEXT, &sealed)?;
-        let parsed = crate::salts::decode_salt(&day, &hex::encode(&salt));
+        let parsed = crate::salts::decode_salt(&day, &salt);
         salts.push(parsed.ok_or_else(|| anyhow::anyhow!("the stored salt of {day:?} is malformed"))?);
     }
     Ok(salts)

@@ -1,6 +1,8 @@
 //! Obscura served from the ClickHouse backend: the same dashboard numbers as the embedded store
 //! for the same traffic, readiness, and a clear refusal to start without the cluster.
 
+use std::collections::BTreeMap;
+
 use obscura::config::Backend;
 use obscura_query::Dimension;
 use serde_json::Value;
@@ -46,7 +48,8 @@ fn questions(range: &str) -> Vec<String> {
 }
 
 /// Whether two answers hold the same numbers. Visitor counts are estimates on both backends
-/// (HyperLogLog in the embedded store, ClickHouse's `uniq`): they may differ by one or 2%.
+/// (HyperLogLog in the embedded store, ClickHouse's `uniq`): they may differ by two or 3% (the
+/// visitor hashes are salted anew each run, so the estimates' errors change from run to run).
 /// Every other number is exact. Breakdown rows are compared by value, since rows whose visitor
 /// estimates differ may swap places.
 fn same_numbers(a: &Value, b: &Value, key: &str) -> bool {
@@ -65,7 +68,7 @@ fn same_numbers(a: &Value, b: &Value, key: &str) -> bool {
         }
         (Value::Number(x), Value::Number(y)) if key == "visitors" => {
             let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-            (x - y).abs() <= f64::max(1.0, 0.02 * x.max(y))
+            (x - y).abs() <= f64::max(2.0, 0.03 * x.max(y))
         }
         _ => a == b,
     }
@@ -73,7 +76,8 @@ fn same_numbers(a: &Value, b: &Value, key: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_dashboard_numbers_equal_the_embedded_stores() {
-    let now = OffsetDateTime::now_utc();
+    // Late in a day, whenever the test runs, so that today has traffic before "now".
+    let now = OffsetDateTime::now_utc().replace_time(time::macros::time!(20:00));
     let embedded = TestServer::start(now).await;
     let (clickhouse, database) = clickhouse_server(now).await;
     assert_eq!(clickhouse.store.backend(), "clickhouse");
@@ -226,29 +230,81 @@ async fn p13_clickhouse_retention_deletes_rows_on_every_shard_and_keeps_aggregat
     drop_database(&database).await;
 }
 
+/// Pageview `n` of one test, to a path of its own.
+fn numbered_event(n: u32) -> serde_json::Value {
+    serde_json::json!({"site": SITE, "url": format!("https://{SITE}/event-{n}")})
+}
+
+/// Sends pageview `n` from an address of its own (so visits spread over both shards).
+async fn send_numbered(base: &str, n: u32) -> reqwest::Response {
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    TestServer::client_from([127, 0, (n / 200) as u8, (n % 200) as u8 + 2])
+        .post(format!("{base}/api/event"))
+        .header("user-agent", ua)
+        .json(&numbered_event(n))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn aggregate_today(s: &TestServer) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/stats/aggregate?site={SITE}&range=today", s.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// How many times each `/event-n` path is stored in `database` (on every shard, read directly).
+async fn stored_paths(shards: &[String], database: &str) -> BTreeMap<String, u32> {
+    let mut paths = BTreeMap::new();
+    for url in shards {
+        let body = reqwest::Client::new()
+            .post(url)
+            .body(format!("SELECT path FROM {database}.events_local FORMAT TSV"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for path in body.lines() {
+            *paths.entry(path.to_owned()).or_default() += 1;
+        }
+    }
+    paths
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clickhouse_a_stopped_shard_gets_503_with_retry_after_and_loses_nothing_acknowledged() {
+async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledged_is_lost_or_doubled() {
     let dir = "/tmp/obscura-clickhouse-faults";
     let (env, shards) = crate::harness::private_clickhouse_cluster(dir, 200);
-    let database = unique_database("obscura_faults");
-    let (shard_list, db) = (shards.clone(), database.clone());
-    let s = TestServer::start_with(OffsetDateTime::now_utc(), move |c| {
-        c.backend = Backend::ClickHouse;
-        c.clickhouse.shards = shard_list;
-        c.clickhouse.database = db;
-    })
-    .await;
-    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-    let event = |n: u32| serde_json::json!({"site": SITE, "url": format!("https://{SITE}/event-{n}")});
-    let mut acknowledged = Vec::new();
-    let send = |n: u32| {
-        let client = TestServer::client_from([127, 0, (n / 200) as u8, (n % 200) as u8 + 2]);
-        let (url, body) = (format!("{}/api/event", s.base), event(n));
-        async move { client.post(url).header("user-agent", ua).json(&body).send().await.unwrap() }
+    let node = |spool: bool| {
+        let (shard_list, database) = (shards.clone(), unique_database("obscura_faults"));
+        let db = database.clone();
+        async move {
+            let s = TestServer::start_with(OffsetDateTime::now_utc(), move |c| {
+                c.backend = Backend::ClickHouse;
+                c.clickhouse.shards = shard_list;
+                c.clickhouse.database = db;
+                c.clickhouse.spool = spool;
+            })
+            .await;
+            (s, database)
+        }
     };
+    // One node keeps what a shard does not take in its spool (the default); the other has no
+    // spool and refuses instead.
+    let (spooling, spooling_db) = node(true).await;
+    let (strict, strict_db) = node(false).await;
+    let mut acknowledged = (Vec::new(), Vec::new());
     for n in 0..20 {
-        assert_eq!(send(n).await.status(), 204);
-        acknowledged.push(n);
+        assert_eq!(send_numbered(&spooling.base, n).await.status(), 204);
+        acknowledged.0.push(n);
+        assert_eq!(send_numbered(&strict.base, n).await.status(), 204);
+        acknowledged.1.push(n);
     }
 
     // Shard 2 goes down hard.
@@ -256,9 +312,11 @@ async fn clickhouse_a_stopped_shard_gets_503_with_retry_after_and_loses_nothing_
     assert!(std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap().success());
     let mut refused = 0;
     for n in 20..80 {
-        let res = send(n).await;
+        assert_eq!(send_numbered(&spooling.base, n).await.status(), 204, "the spool takes event {n}");
+        acknowledged.0.push(n);
+        let res = send_numbered(&strict.base, n).await;
         match res.status().as_u16() {
-            204 => acknowledged.push(n),
+            204 => acknowledged.1.push(n),
             503 => {
                 assert_eq!(res.headers()["retry-after"], "5", "a 503 says when to come back");
                 refused += 1;
@@ -266,36 +324,84 @@ async fn clickhouse_a_stopped_shard_gets_503_with_retry_after_and_loses_nothing_
             other => panic!("event {n} answered {other}"),
         }
     }
-    assert!(refused > 0, "events bound for the stopped shard are refused, not acknowledged");
-    let ready = reqwest::get(format!("{}/ready", s.base)).await.unwrap();
-    assert_eq!(ready.status(), 503, "not ready while a shard is down");
-    let stats = reqwest::Client::new()
-        .get(format!("{}/api/v1/stats/aggregate?site={SITE}&range=today", s.base))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stats.status(), 503, "no partial figures are shown as if whole");
+    assert!(refused > 0, "without a spool, events bound for the stopped shard are refused, not acknowledged");
+    let ready = |s: &TestServer| reqwest::get(format!("{}/ready", s.base));
+    assert_eq!(
+        ready(&strict).await.unwrap().status(),
+        503,
+        "not ready while a shard is down and nothing holds its rows"
+    );
+    assert_eq!(ready(&spooling).await.unwrap().status(), 204, "ready: the spool holds the down shard's rows");
+    let spool_dir = spooling.data_dir.join("clickhouse-spool");
+    let held = crate::harness::files_under(&spool_dir)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "spool"))
+        .count();
+    assert!(held > 0, "rows wait in the spool");
+    for s in [&spooling, &strict] {
+        // Each node notices within its next check (half a second).
+        let mut body = serde_json::Value::Null;
+        for _ in 0..50 {
+            let (status, answer) = aggregate_today(s).await;
+            assert_eq!(status, 200, "{answer}");
+            body = answer;
+            if body.get("partial").is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let partial = body["partial"].as_str().unwrap_or_else(|| panic!("the answer says it is partial: {body}"));
+        assert!(partial.contains(&shards[1]), "it names the shard: {partial}");
+    }
+    let (_, body) = aggregate_today(&spooling).await;
+    assert!(body["partial"].as_str().unwrap().contains("waiting to be stored"), "{body}");
 
-    // The shard comes back: every acknowledged event is there.
+    // The spooling node stops while its spool holds rows, then the shard comes back.
+    let spooling = spooling.restart().await;
     let restarted = std::process::Command::new("bash")
         .args([concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/clickhouse-cluster"), "start"])
         .envs(env)
         .status()
         .unwrap();
     assert!(restarted.success());
-    let mut paths = std::collections::BTreeSet::new();
-    for _ in 0..100 {
-        if reqwest::get(format!("{}/ready", s.base)).await.unwrap().status() == 204 {
-            let today = OffsetDateTime::now_utc().date();
-            paths = s.store.rows_of_day(today, None).await.unwrap().into_iter().map(|r| r.path).collect();
+    let mut complete = false;
+    for _ in 0..150 {
+        let (status, body) = aggregate_today(&spooling).await;
+        if status == 200 && body.get("partial").is_none() {
+            assert_eq!(body["results"]["pageviews"], 80, "{body}");
+            complete = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    for n in &acknowledged {
-        assert!(paths.contains(&format!("/event-{n}")), "acknowledged event {n} is missing after the outage");
+    assert!(complete, "the spool drained into the shard once it was back");
+    let mut strict_complete = false;
+    for _ in 0..50 {
+        if aggregate_today(&strict).await.1.get("partial").is_none() {
+            strict_complete = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    s.stop();
-    crate::harness::drop_clickhouse_database(&shards, &database).await;
+    assert!(strict_complete, "the strict node's answers are whole again");
+
+    for ((acked, database), what) in
+        [(&acknowledged.0, &spooling_db), (&acknowledged.1, &strict_db)].into_iter().zip(["spooling", "strict"])
+    {
+        let paths = stored_paths(&shards, database).await;
+        for n in acked {
+            assert_eq!(
+                paths.get(&format!("/event-{n}")),
+                Some(&1),
+                "{what} node: acknowledged event {n} is stored exactly once"
+            );
+        }
+        assert_eq!(paths.values().sum::<u32>() as usize, acked.len(), "{what} node: nothing but what was acknowledged");
+    }
+    assert!(crate::harness::files_under(&spool_dir).iter().all(|f| f.extension().is_none_or(|e| e != "spool")));
+    spooling.stop();
+    strict.stop();
+    for database in [spooling_db, strict_db] {
+        crate::harness::drop_clickhouse_database(&shards, &database).await;
+    }
 }

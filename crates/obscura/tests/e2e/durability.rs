@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::harness::{free_port, wait_healthy as wait_ready};
+
 const BIN: &str = env!("CARGO_BIN_EXE_obscura");
 const SITE: &str = "durable.example";
 
@@ -30,20 +32,6 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-async fn wait_ready(base: &str) {
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/health")).await.is_ok_and(|r| r.status() == 204) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server at {base} did not come up");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

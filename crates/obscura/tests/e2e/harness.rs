@@ -404,6 +404,22 @@ pub async fn drop_clickhouse_database(shards: &[String], database: &str) {
     }
 }
 
+/// Waits until the server at `base` answers `/health` (10 s at most).
+pub async fn wait_healthy(base: &str) {
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/health")).await.is_ok_and(|r| r.status() == 204) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server at {base} did not come up");
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A database name no other test run uses.
 pub fn unique_database(prefix: &str) -> String {
     format!("{prefix}_{}_{:08x}", std::process::id(), rand::random::<u32>())

@@ -11,7 +11,7 @@ use obscura_store::postgres::{PgAuditLog, Postgres};
 use reqwest::StatusCode;
 use time::OffsetDateTime;
 
-use crate::harness::{SITE, TestServer, clickhouse_shards, postgres_url, unique_database};
+use crate::harness::{SITE, TestServer, clickhouse_shards, free_port, postgres_url, unique_database, wait_healthy};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
@@ -124,6 +124,139 @@ async fn nodes_share_visits_salts_metadata_and_one_audit_chain() {
 
     a.stop();
     b.stop();
+    crate::harness::drop_clickhouse_database(&clickhouse_shards(), &install.database).await;
+}
+
+/// An `obscura` process of `install` with its own folder `dir` (data and keyring): `args` run to
+/// completion (the admin commands) or, with `serve`, the node on `port`.
+fn node_process(install: &Installation, dir: &std::path::Path, port: u16, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"));
+    command
+        .args(args)
+        .env("OBSCURA_DATA_DIR", dir.join("data"))
+        .env("OBSCURA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OBSCURA_BACKEND", "clickhouse")
+        .env("OBSCURA_CLICKHOUSE_SHARDS", clickhouse_shards().join(","))
+        .env("OBSCURA_CLICKHOUSE_DATABASE", &install.database)
+        .env("OBSCURA_POSTGRES_URL", &install.postgres)
+        .env("OBSCURA_POSTGRES_SCHEMA", &install.schema)
+        .env("OBSCURA_MASTER_KEY", &install.master_key_hex)
+        .env("OBSCURA_KEYRING_FILE", dir.join("keyring"))
+        .env("OBSCURA_LOG", "warn")
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_one_killed_under_load_clients_retry_on_the_other_and_nothing_acknowledged_is_lost() {
+    use std::sync::{Arc, Mutex};
+    let install = Installation::new(postgres_url());
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let added = node_process(&install, dirs[0].path(), 0, &["site", "add", "killed.example"]).status().unwrap();
+    assert!(added.success(), "the site is added through the shared metadata");
+    let ports = [free_port(), free_port()];
+    let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        nodes.push(node_process(&install, dirs[i].path(), ports[i], &["serve"]).spawn().unwrap());
+        wait_healthy(&bases[i]).await;
+    }
+
+    // Clients send to both nodes in turn, as a load balancer would, and retry a request the
+    // node did not answer on the other one.
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    let mut workers = Vec::new();
+    for w in 0..16usize {
+        let (client, acknowledged, stop, bases) = (client.clone(), acknowledged.clone(), stop.clone(), bases.clone());
+        workers.push(tokio::spawn(async move {
+            let mut retried = 0;
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return retried;
+                }
+                let path = format!("/w{w}/{i}");
+                let body =
+                    serde_json::json!({"site": "killed.example", "url": format!("https://killed.example{path}")});
+                let mut answered = false;
+                for attempt in 0..4 {
+                    let base = &bases[(w + i + attempt) % 2];
+                    match client.post(format!("{base}/api/event")).json(&body).send().await {
+                        Ok(r) if r.status() == StatusCode::NO_CONTENT => {
+                            answered = true;
+                            break;
+                        }
+                        Ok(r) => panic!("{path}: {}", r.status()),
+                        Err(_) => retried += 1,
+                    }
+                }
+                assert!(answered, "{path}: neither node answered");
+                acknowledged.lock().unwrap().push(path);
+            }
+            retried
+        }));
+    }
+    let count = || acknowledged.lock().unwrap().len();
+    // A worker that fails (panics) stops adding: fail rather than wait for ever.
+    let wait_for = |n: usize| {
+        let count = &count;
+        let workers = &workers;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while count() < n {
+                assert!(!workers.iter().any(|w: &tokio::task::JoinHandle<usize>| w.is_finished()), "a client failed");
+                assert!(std::time::Instant::now() < deadline, "the load stalled at {} events", count());
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for(1_500).await;
+    // Node A dies without warning, in the middle of the load.
+    unsafe { libc::kill(nodes[0].id() as i32, libc::SIGKILL) };
+    nodes[0].wait().unwrap();
+    let at_kill = count();
+    wait_for(at_kill + 1_500).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut retried = 0;
+    for w in workers {
+        retried += w.await.unwrap();
+    }
+    nodes[1].kill().unwrap();
+    nodes[1].wait().unwrap();
+    assert!(retried > 0, "requests to the killed node were retried on the other");
+
+    let mut stored: BTreeMap<String, u32> = BTreeMap::new();
+    for url in clickhouse_shards() {
+        let body = reqwest::Client::new()
+            .post(&url)
+            .body(format!("SELECT path FROM {}.events_local FORMAT TSV", install.database))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for path in body.lines() {
+            *stored.entry(path.to_owned()).or_default() += 1;
+        }
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let lost: Vec<&String> = acknowledged.iter().filter(|p| !stored.contains_key(*p)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged events are lost: {:?}",
+        lost.len(),
+        acknowledged.len(),
+        &lost[..lost.len().min(5)]
+    );
+    // A request in flight when node A died may have been stored there and again on node B.
+    let twice: u32 = stored.values().map(|n| n - 1).sum();
+    assert!(twice <= 16, "only requests in flight at the kill may be stored twice: {twice}");
+    eprintln!(
+        "acknowledged {} ({at_kill} before the kill), retried {retried}, stored twice {twice}",
+        acknowledged.len()
+    );
     crate::harness::drop_clickhouse_database(&clickhouse_shards(), &install.database).await;
 }
 

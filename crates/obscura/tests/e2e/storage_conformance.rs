@@ -61,6 +61,7 @@ impl ClickHouse {
             user: None,
             password: None,
             clock,
+            spool: None,
         };
         ClickHouse { options }
     }
