@@ -52,6 +52,10 @@ pub enum BenchCmd {
         /// shows beside a run without it.
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+        /// With ClickHouse: answer once the shards acknowledged (`cluster`) or once the node's
+        /// spool holds the events (`node`); the configuration's `clickhouse.acknowledge` otherwise.
+        #[arg(long, value_enum)]
+        acknowledge: Option<crate::config::Acknowledge>,
     },
     /// The load generator of `bench ingest`, run as its own process so that the server's
     /// memory and CPU figures are the server's alone. Prints `ok failed elapsed_µs p50_µs
@@ -104,8 +108,9 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
-        BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend, nodes } => {
-            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, backend, nodes).await
+        BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend, nodes, acknowledge } => {
+            let setup = IngestSetup { backend, nodes, acknowledge };
+            ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, setup).await
         }
         BenchCmd::Query { events, runs, clickhouse } => query(events, runs, clickhouse).await,
         BenchCmd::Load { url, load, connections, millis, first, samples } => {
@@ -436,13 +441,19 @@ fn memory_mb(field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Where `bench ingest` stores events, through how many nodes.
+struct IngestSetup {
+    backend: Backend,
+    nodes: usize,
+    acknowledge: Option<crate::config::Acknowledge>,
+}
+
 async fn ingest(
     connections: usize,
     duration: StdDuration,
     flush_rows: usize,
     simple_only: bool,
-    backend: Backend,
-    nodes: usize,
+    IngestSetup { backend, nodes, acknowledge }: IngestSetup,
 ) -> anyhow::Result<()> {
     let dir = tempfile_dir("obscura-bench-ingest")?;
     let config = Config::load(None)?;
@@ -464,6 +475,9 @@ async fn ingest(
         let (app, _) = fresh_app_with(&node_dir, |c| {
             c.trusted_proxies = vec!["127.0.0.1".into()];
             c.backend = backend;
+            if let Some(acknowledge) = acknowledge {
+                c.clickhouse.acknowledge = acknowledge;
+            }
         })
         .await?;
         apps.push(app);
@@ -479,8 +493,13 @@ async fn ingest(
         addrs.push(listener.local_addr()?);
         servers.push(tokio::spawn(app::serve(app, listener)));
     }
+    let acknowledged_when = match (backend, acknowledge.unwrap_or(config.clickhouse.acknowledge)) {
+        (Backend::Embedded, _) => "",
+        (_, crate::config::Acknowledge::Cluster) => ", acknowledged by the shards",
+        (_, crate::config::Acknowledge::Node) => ", acknowledged once in the node's spool",
+    };
     println!(
-        "bench ingest: {} store, {nodes} node{} in this process{}, {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
+        "bench ingest: {} store{acknowledged_when}, {nodes} node{} in this process{}, {connections} keep-alive connections, {}s per phase; the load generator is a second process on this machine",
         store.backend(),
         if nodes == 1 { "" } else { "s" },
         if shared_visits { ", open visits, salts and metadata shared in PostgreSQL" } else { "" },
@@ -528,9 +547,16 @@ async fn ingest(
     }
     let flushing_load = flushing_load.name();
 
-    let stored = store.count_events().await?;
     let acknowledged =
         simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.as_ref().map_or(0, |(phase, _, _)| phase.ok);
+    // Acknowledged on the node, the last events reach ClickHouse a moment later.
+    let load_ended = Instant::now();
+    let mut stored = store.count_events().await?;
+    while stored < acknowledged && load_ended.elapsed() < StdDuration::from_secs(60) {
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+        stored = store.count_events().await?;
+    }
+    let caught_up_ms = load_ended.elapsed().as_millis();
     println!();
     println!("| route | requests/s | p50 ms | p99 ms | failed |");
     println!("|---|---:|---:|---:|---:|");
@@ -564,7 +590,9 @@ async fn ingest(
             outside.len()
         );
     }
-    println!("acknowledged events: {acknowledged}; stored events counted in the store: {stored}");
+    println!(
+        "acknowledged events: {acknowledged}; stored events counted in the store: {stored} (counted {caught_up_ms} ms after the load ended)"
+    );
     println!("durable ingest / bare-route ceiling: simple load {:.2}", simple.rate() / bare.rate());
     if let Some(realistic) = &realistic {
         println!("durable ingest / bare-route ceiling: realistic load {:.2}", realistic.rate() / bare.rate());

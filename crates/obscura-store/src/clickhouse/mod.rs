@@ -20,7 +20,7 @@ mod rows;
 mod schema;
 mod spool;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,6 +105,10 @@ pub struct SpoolOptions {
     pub key: Key,
     /// How many bytes of sealed rows it takes before appends fail.
     pub max_bytes: u64,
+    /// Acknowledge every append once it is held here, and store it in the cluster behind
+    /// (faster: the answer waits for a local fsync, not for ClickHouse); otherwise only rows a
+    /// shard does not take are held.
+    pub acknowledge_on_node: bool,
 }
 
 struct Commit {
@@ -277,7 +281,10 @@ impl ClickHouseStore {
             shards: shards.clone(),
             urls: options.shards.clone(),
             down_since: options.shards.iter().map(|_| AtomicI64::new(0)).collect(),
+            ahead: options.spool.as_ref().is_some_and(|s| s.acknowledge_on_node),
             spool,
+            unsent: Mutex::new(HashSet::new()),
+            wake: tokio::sync::Notify::new(),
             clock: options.clock.clone(),
             rollups_dropped: AtomicBool::new(false),
             draining: tokio::sync::Mutex::new(()),
@@ -516,13 +523,6 @@ async fn insert_rows(shards: &[clickhouse::Client], rows: Vec<StoredRow>) -> Res
     futures::future::try_join_all(inserts).await.map(drop)
 }
 
-/// What became of one shard's part of a group commit.
-enum Part {
-    Stored,
-    Held(Vec<spool::SpoolFile>),
-    Failed(String),
-}
-
 /// The shards as appends see them: which answer now, and where rows wait for those that do not.
 struct Cluster {
     shards: Vec<clickhouse::Client>,
@@ -530,6 +530,13 @@ struct Cluster {
     /// When each shard was last found not answering (ms since the epoch); 0 while it answers.
     down_since: Vec<AtomicI64>,
     spool: Option<Arc<Spool>>,
+    /// Appends are acknowledged once held in the spool (see [`SpoolOptions`]).
+    ahead: bool,
+    /// Spooled files this process wrote and never tried to insert: their rows cannot be in the
+    /// cluster yet, so draining them needs no check.
+    unsent: Mutex<HashSet<u64>>,
+    /// Wakes the drainer when files were added.
+    wake: tokio::sync::Notify,
     clock: Arc<dyn Clock>,
     /// Set when a drain removed a finished day's rollup (its rows changed): the store's list of
     /// rolled-up days is stale.
@@ -572,61 +579,64 @@ impl Cluster {
     }
 
     /// Inserts each shard's rows, or holds them in the spool for a shard that does not take
-    /// them; fails only when some rows are neither stored nor held, and then holds nothing.
+    /// them (or holds them all, when acknowledging on the node); fails only when some rows are
+    /// neither stored nor held, and then holds nothing.
     async fn insert_or_hold(&self, rows: Vec<StoredRow>) -> Result<(), String> {
-        let per_shard = split_by_shard(rows, self.shards.len());
-        let work = per_shard
+        let parts: Vec<(usize, Vec<StoredRow>)> = split_by_shard(rows, self.shards.len())
             .into_iter()
             .enumerate()
             .filter(|(_, rows)| !rows.is_empty())
-            .map(|(i, rows)| self.insert_or_hold_part(i, rows));
-        let parts = futures::future::join_all(work).await;
-        let failed: Vec<&String> =
-            parts.iter().filter_map(|p| if let Part::Failed(e) = p { Some(e) } else { None }).collect();
-        let held: Vec<spool::SpoolFile> =
-            parts.iter().flat_map(|p| if let Part::Held(files) = p { files.clone() } else { Vec::new() }).collect();
-        let Some(spool) = self.spool.clone() else {
-            return match failed.first() {
-                Some(e) => Err((*e).clone()),
-                None => Ok(()),
-            };
-        };
-        if let Some(e) = failed.first() {
-            let e = (*e).clone();
-            tokio::task::spawn_blocking(move || spool.abandon(held)).await.map_err(|j| j.to_string())?;
-            return Err(e);
+            .collect();
+        if self.ahead {
+            return self.hold(parts, true).await;
         }
-        if held.is_empty() {
-            return Ok(());
-        }
-        tokio::task::spawn_blocking(move || spool.commit(held))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))
-    }
-
-    async fn insert_or_hold_part(&self, i: usize, rows: Vec<StoredRow>) -> Part {
-        if !(self.is_down(i) && self.spool.is_some()) {
-            match insert_into(&self.shards[i], &rows).await {
-                Ok(()) => return Part::Stored,
-                Err(e) => {
-                    if unreachable(&e) {
-                        self.mark_down(i, &e.to_string());
-                    } else {
-                        tracing::warn!(shard = %self.urls[i], "ClickHouse shard refused an insert: {e}");
-                    }
-                    if self.spool.is_none() {
-                        return Part::Failed(format!("shard {}: {e}", self.urls[i]));
-                    }
+        let tried = futures::future::join_all(parts.into_iter().map(|(i, rows)| self.try_insert(i, rows))).await;
+        let mut to_hold = Vec::new();
+        for outcome in tried {
+            if let Err((shard, rows, e)) = outcome {
+                if self.spool.is_none() {
+                    return Err(e);
                 }
+                to_hold.push((shard, rows));
             }
         }
-        let spool = self.spool.clone().expect("checked above");
-        match tokio::task::spawn_blocking(move || spool.hold(i, &rows)).await {
-            Ok(Ok(files)) => Part::Held(files),
-            Ok(Err(e)) => Part::Failed(format!("shard {} does not take rows, and {e:#}", self.urls[i])),
-            Err(e) => Part::Failed(e.to_string()),
+        if to_hold.is_empty() {
+            return Ok(());
         }
+        self.hold(to_hold, false).await
+    }
+
+    /// Inserts one shard's rows; on failure gives them back with the reason.
+    async fn try_insert(&self, i: usize, rows: Vec<StoredRow>) -> Result<(), (usize, Vec<StoredRow>, String)> {
+        if self.is_down(i) && self.spool.is_some() {
+            return Err((i, rows, format!("shard {} does not answer", self.urls[i])));
+        }
+        match insert_into(&self.shards[i], &rows).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if unreachable(&e) {
+                    self.mark_down(i, &e.to_string());
+                } else {
+                    tracing::warn!(shard = %self.urls[i], "ClickHouse shard refused an insert: {e}");
+                }
+                Err((i, rows, format!("shard {}: {e}", self.urls[i])))
+            }
+        }
+    }
+
+    /// Holds `parts` in the spool, durably, and wakes the drainer. `unsent`: no insert of
+    /// these rows was tried.
+    async fn hold(&self, parts: Vec<(usize, Vec<StoredRow>)>, unsent: bool) -> Result<(), String> {
+        let spool = self.spool.clone().ok_or("no spool is configured")?;
+        let files = tokio::task::spawn_blocking(move || spool.hold(&parts))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("the rows could not be stored or held: {e:#}"))?;
+        if unsent {
+            self.unsent.lock().unwrap_or_else(|e| e.into_inner()).extend(files.iter().map(|f| f.id));
+        }
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// Asks every shard whether it answers; one that comes back gets its tables first.
@@ -719,8 +729,17 @@ impl Cluster {
             }
         }
         let days: BTreeSet<Date> = readable.iter().map(|f| f.day).collect();
+        // Files never sent cannot be in the cluster; once sent, they are checked if they stay.
+        let never_sent = {
+            let mut unsent = self.unsent.lock().unwrap_or_else(|e| e.into_inner());
+            let all = readable.iter().all(|f| unsent.contains(&f.id));
+            for file in &readable {
+                unsent.remove(&file.id);
+            }
+            all
+        };
         let stored = tokio::time::timeout(DRAIN_STEP_TIMEOUT, async {
-            let missing = self.not_yet_stored(shard, rows).await?;
+            let missing = if never_sent { rows } else { self.not_yet_stored(shard, rows).await? };
             if !missing.is_empty() {
                 insert_into(&self.shards[shard], &missing).await?;
             }
@@ -850,7 +869,8 @@ impl Cluster {
                 format!("ClickHouse shard {} does not answer (since {since}), so its rows are left out", self.urls[i])
             })
             .collect();
-        let waiting = self.spool.as_ref().map_or(0, |s| s.held().rows);
+        // Acknowledging on the node, rows always wait a moment: only an outage makes that news.
+        let waiting = if self.ahead && down.is_empty() { 0 } else { self.spool.as_ref().map_or(0, |s| s.held().rows) };
         let mut parts = down;
         if waiting > 0 {
             parts.push(format!("{waiting} events this node accepted are waiting to be stored"));
@@ -870,8 +890,10 @@ async fn watch_shards(cluster: Arc<Cluster>) {
     let mut every = tokio::time::interval(CHECK_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        every.tick().await;
-        cluster.check_shards().await;
+        tokio::select! {
+            _ = every.tick() => cluster.check_shards().await,
+            _ = cluster.wake.notified() => {}
+        }
         if let Some(spool) = &cluster.spool
             && spool.held().rows > 0
         {
@@ -1246,7 +1268,12 @@ mod tests {
             user: None,
             password: None,
             clock: Arc::new(obscura_model::ManualClock::new(now)),
-            spool: Some(SpoolOptions { dir: dir.path().join("spool"), key: Key::random(), max_bytes: 1 << 20 }),
+            spool: Some(SpoolOptions {
+                dir: dir.path().join("spool"),
+                key: Key::random(),
+                max_bytes: 1 << 20,
+                acknowledge_on_node: false,
+            }),
         };
         let store = ClickHouseStore::connect(options).await.unwrap();
         // Six rows of the first shard (even visits), two of them in one visit.
@@ -1268,8 +1295,7 @@ mod tests {
         let mut rows = rows;
         rows.extend([custom.clone(), custom]);
         let spool = store.cluster.spool.clone().unwrap();
-        let held = spool.hold(0, &rows).unwrap();
-        spool.commit(held).unwrap();
+        spool.hold(&[(0, rows.clone())]).unwrap();
         store.cluster.drain(&spool).await;
         assert_eq!(spool.held().rows, 0, "drained");
         let stored: Vec<(u64, u16)> = store

@@ -1,15 +1,15 @@
 //! The node's spool: rows a shard could not take yet, kept on this node's disk until it can.
 //!
-//! When a shard does not acknowledge an insert, its rows are sealed (AES-256-GCM under the
-//! master key) into files of one shard and one day each and fsynced; once every shard's part of
-//! a group commit is stored or held, the held files are made visible to the drainer and only
-//! then is the append answered: acknowledged still means durable. The store's drainer hands
-//! the files to their shard once it answers again, oldest first, and deletes each only after the
-//! shard has acknowledged the rows. A file's name carries its shard, day and row count, so the
-//! spool's size is known without opening anything.
+//! When a shard does not acknowledge an insert (or, with `acknowledge = "node"`, for every
+//! append), the rows are sealed (AES-256-GCM under the master key) into files of one shard and
+//! one day each and fsynced, and only then is the append answered: acknowledged still means
+//! durable. The store's drainer hands the files to their shard, oldest first, and deletes each
+//! only after the shard has acknowledged the rows. A file's name carries its shard, day and row
+//! count, so the spool's size is known without opening anything.
 //!
-//! File states: `*.held` (written, not yet acknowledged: removed at start), `*.spool` (waiting
-//! for its shard), `*.bad` (cannot be read or names no shard: kept for the operator, not counted).
+//! File states: `*.tmp` (being written; removed at start), `*.spool` (waiting for its shard;
+//! drained only once the whole hold that wrote it is on disk), `*.bad` (cannot be read or names
+//! no shard: kept for the operator, not counted).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,7 +21,7 @@ use anyhow::Context;
 use obscura_model::{day_of_ms, format_day, parse_day};
 use time::Date;
 
-use crate::crypto::{Key, write_atomic};
+use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, sync_dir};
 use crate::row::StoredRow;
 
@@ -77,6 +77,10 @@ pub(crate) struct Spool {
     key: Key,
     max_bytes: u64,
     next_id: AtomicU64,
+    /// Files with a smaller id are complete and may be drained.
+    visible_below: AtomicU64,
+    /// One hold at a time, so that making one hold's files visible cannot expose another's.
+    writing: Mutex<()>,
     held: Mutex<Held>,
 }
 
@@ -110,7 +114,7 @@ impl Spool {
         let mut last_id = 0;
         for entry in fs::read_dir(dir).with_context(|| format!("cannot read the spool folder {}", dir.display()))? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "tmp" || e == "held") {
+            if path.extension().is_some_and(|e| e == "tmp") {
                 fs::remove_file(&path)?;
                 continue;
             }
@@ -135,32 +139,50 @@ impl Spool {
             key,
             max_bytes,
             next_id: AtomicU64::new(last_id + 1),
+            visible_below: AtomicU64::new(last_id + 1),
+            writing: Mutex::new(()),
             held: Mutex::new(held),
         })
     }
 
-    /// Writes `rows` of `shard` durably (one file per day), not yet visible to the drainer:
-    /// [`Spool::commit`] them once the whole append is stored or held, or [`Spool::abandon`]
-    /// them. Fails when the spool is full or the disk refuses, keeping none of them.
-    pub fn hold(&self, shard: usize, rows: &[StoredRow]) -> anyhow::Result<Vec<SpoolFile>> {
-        let mut days: BTreeMap<Date, Vec<&StoredRow>> = BTreeMap::new();
-        for row in rows {
-            days.entry(day_of_ms(row.ts_ms)).or_default().push(row);
-        }
+    /// Writes the rows of each `(shard, rows)` part durably, one file per shard and day, and
+    /// only then makes them visible to the drainer, all at once. Fails when the spool is full
+    /// or the disk refuses, keeping none of them.
+    pub fn hold(&self, parts: &[(usize, Vec<StoredRow>)]) -> anyhow::Result<Vec<SpoolFile>> {
+        let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let mut written = Vec::new();
-        for (day, day_rows) in days {
-            match self.write(shard, day, &day_rows, "held") {
-                Ok(file) => written.push(file),
-                Err(e) => {
-                    self.abandon(written);
-                    return Err(e);
+        let result = (|| {
+            for (shard, rows) in parts {
+                let mut days: BTreeMap<Date, Vec<&StoredRow>> = BTreeMap::new();
+                for row in rows {
+                    days.entry(day_of_ms(row.ts_ms)).or_default().push(row);
+                }
+                for (day, day_rows) in days {
+                    written.push(self.write(*shard, day, &day_rows)?);
                 }
             }
+            // One folder sync for every name written.
+            sync_dir(&self.dir)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.visible_below.store(self.next_id.load(Ordering::SeqCst), Ordering::SeqCst);
+                Ok(written)
+            }
+            Err(e) => {
+                for file in &written {
+                    if let Err(e) = self.release(file) {
+                        tracing::error!("cannot remove {}: {e:#}", file.path.display());
+                    }
+                }
+                Err(e)
+            }
         }
-        Ok(written)
     }
 
-    fn write(&self, shard: usize, day: Date, rows: &[&StoredRow], state: &str) -> anyhow::Result<SpoolFile> {
+    /// Writes one file: sealed, fsynced, then given its name (the caller syncs the folder).
+    fn write(&self, shard: usize, day: Date, rows: &[&StoredRow]) -> anyhow::Result<SpoolFile> {
         let sealed = self.key.seal(CONTEXT, &serde_json::to_vec(rows)?);
         let held = self.held();
         anyhow::ensure!(
@@ -169,31 +191,18 @@ impl Spool {
             held.rows,
             held.bytes >> 20
         );
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.join(SpoolFile::name(id, shard, day, rows.len() as u64, state));
-        write_atomic(&path, &sealed).with_context(|| format!("cannot write {}", path.display()))?;
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let path = self.dir.join(SpoolFile::name(id, shard, day, rows.len() as u64, "spool"));
+        let tmp = path.with_extension("tmp");
+        (|| {
+            let mut file = fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut file, &sealed)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)
+        })()
+        .with_context(|| format!("cannot write {}", path.display()))?;
         self.change(rows.len() as i64, sealed.len() as i64);
         Ok(SpoolFile { id, shard, day, rows: rows.len() as u64, bytes: sealed.len() as u64, path })
-    }
-
-    /// Makes held files visible to the drainer, durably.
-    pub fn commit(&self, files: Vec<SpoolFile>) -> anyhow::Result<()> {
-        for file in &files {
-            let name = SpoolFile::name(file.id, file.shard, file.day, file.rows, "spool");
-            fs::rename(&file.path, self.dir.join(name))
-                .with_context(|| format!("cannot commit {}", file.path.display()))?;
-        }
-        sync_dir(&self.dir)?;
-        Ok(())
-    }
-
-    /// Removes held files of an append that is not acknowledged after all.
-    pub fn abandon(&self, files: Vec<SpoolFile>) {
-        for file in files {
-            if let Err(e) = self.release(&file) {
-                tracing::error!("cannot remove {}: {e:#}", file.path.display());
-            }
-        }
     }
 
     /// The files waiting, oldest first.
@@ -246,8 +255,7 @@ impl Spool {
                 continue;
             }
             if !keep.is_empty() {
-                let replacement = self.write(file.shard, day, &keep, "held")?;
-                self.commit(vec![replacement])?;
+                self.hold(&[(file.shard, keep.into_iter().cloned().collect())])?;
             }
             self.release(&file)?;
         }
@@ -286,19 +294,15 @@ mod tests {
     }
 
     #[test]
-    fn clickhouse_spool_keeps_committed_rows_per_shard_and_day_across_a_restart() {
+    fn clickhouse_spool_keeps_rows_per_shard_and_day_across_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let key = Key::random();
         let spool = Spool::open(dir.path(), key.clone(), 1 << 20).unwrap();
-        let held = spool.hold(1, &[row(5), row(DAY_MS + 5), row(6)]).unwrap();
-        assert_eq!(spool.pending().unwrap(), [], "held files wait for the whole append");
-        spool.commit(held).unwrap();
-        let held = spool.hold(0, &[row(7)]).unwrap();
-        spool.commit(held).unwrap();
-        // An append that was never acknowledged: its held file, and a half-written one.
-        let _never_acknowledged = spool.hold(0, &[row(8)]).unwrap();
+        spool.hold(&[(1, vec![row(5), row(DAY_MS + 5), row(6)])]).unwrap();
+        spool.hold(&[(0, vec![row(7)])]).unwrap();
+        // A file half-written when the process died: its append was never acknowledged.
         fs::write(dir.path().join("00000000000000000099.shard0.1970-01-01.rows1.tmp"), b"torn").unwrap();
-        assert_eq!(spool.held().rows, 5);
+        assert_eq!(spool.held().rows, 4);
         let err = Spool::open(dir.path(), key.clone(), 1 << 20).err().expect("one process per spool").to_string();
         assert!(err.contains("in use by another Obscura process"), "{err}");
         drop(spool);
@@ -318,8 +322,7 @@ mod tests {
         assert_eq!(spool.held(), Held::default());
         assert_eq!(spool.pending().unwrap(), []);
         // New files never reuse the id of one still on disk.
-        let held = spool.hold(0, &[row(8)]).unwrap();
-        spool.commit(held).unwrap();
+        spool.hold(&[(0, vec![row(8)])]).unwrap();
         let pending = spool.pending().unwrap();
         assert!(pending[0].id > files[2].id);
         spool.unlock();
@@ -334,13 +337,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let one_row = Key::random().seal(CONTEXT, &serde_json::to_vec(&[row(1)]).unwrap()).len() as u64;
         let spool = Spool::open(dir.path(), Key::random(), one_row * 3).unwrap();
-        let held = spool.hold(0, &[row(1)]).unwrap();
-        spool.commit(held).unwrap();
-        // The first day's file fits, the second does not: neither stays.
-        let err = spool.hold(0, &[row(DAY_MS), row(2 * DAY_MS), row(2 * DAY_MS + 1)]).unwrap_err().to_string();
+        spool.hold(&[(0, vec![row(1)])]).unwrap();
+        // The first shard's file fits, the second shard's does not: neither stays.
+        let err = spool.hold(&[(0, vec![row(DAY_MS)]), (1, vec![row(2), row(3)])]).unwrap_err().to_string();
         assert!(err.contains("spool is full"), "{err}");
         assert_eq!(spool.held().rows, 1);
-        assert_eq!(names(dir.path()).len(), 2, "the committed file and the lock: {:?}", names(dir.path()));
+        assert_eq!(names(dir.path()).len(), 2, "the first file and the lock: {:?}", names(dir.path()));
     }
 
     #[test]
@@ -348,8 +350,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), Key::random(), 1 << 20).unwrap();
         let other_site = StoredRow { site: 2, ..row(3) };
-        let held = spool.hold(0, &[row(1), other_site.clone(), row(DAY_MS + 1)]).unwrap();
-        spool.commit(held).unwrap();
+        spool.hold(&[(0, vec![row(1), other_site.clone(), row(DAY_MS + 1)])]).unwrap();
         assert_eq!(spool.discard(day_of_ms(0), Some(&[1])).unwrap(), 1);
         let left: Vec<(u32, i64)> =
             spool.pending().unwrap().iter().flat_map(|f| spool.read(f).unwrap()).map(|r| (r.site, r.ts_ms)).collect();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use obscura::config::Backend;
+use obscura::config::{Acknowledge, Backend};
 use obscura_query::Dimension;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -281,7 +281,7 @@ async fn stored_paths(shards: &[String], database: &str) -> BTreeMap<String, u32
 async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledged_is_lost_or_doubled() {
     let dir = "/tmp/obscura-clickhouse-faults";
     let (env, shards) = crate::harness::private_clickhouse_cluster(dir, 200);
-    let node = |spool: bool| {
+    let node = |spool: bool, acknowledge: Acknowledge| {
         let (shard_list, database) = (shards.clone(), unique_database("obscura_faults"));
         let db = database.clone();
         async move {
@@ -290,21 +290,24 @@ async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledg
                 c.clickhouse.shards = shard_list;
                 c.clickhouse.database = db;
                 c.clickhouse.spool = spool;
+                c.clickhouse.acknowledge = acknowledge;
             })
             .await;
             (s, database)
         }
     };
-    // One node keeps what a shard does not take in its spool (the default); the other has no
-    // spool and refuses instead.
-    let (spooling, spooling_db) = node(true).await;
-    let (strict, strict_db) = node(false).await;
+    // One node keeps what a shard does not take in its spool (the default); one has no spool
+    // and refuses instead; one acknowledges every event once its spool holds it.
+    let (spooling, spooling_db) = node(true, Acknowledge::Cluster).await;
+    let (strict, strict_db) = node(false, Acknowledge::Cluster).await;
+    let (ahead, ahead_db) = node(true, Acknowledge::Node).await;
     let mut acknowledged = (Vec::new(), Vec::new());
     for n in 0..20 {
         assert_eq!(send_numbered(&spooling.base, n).await.status(), 204);
         acknowledged.0.push(n);
         assert_eq!(send_numbered(&strict.base, n).await.status(), 204);
         acknowledged.1.push(n);
+        assert_eq!(send_numbered(&ahead.base, n).await.status(), 204);
     }
 
     // Shard 2 goes down hard.
@@ -314,6 +317,7 @@ async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledg
     for n in 20..80 {
         assert_eq!(send_numbered(&spooling.base, n).await.status(), 204, "the spool takes event {n}");
         acknowledged.0.push(n);
+        assert_eq!(send_numbered(&ahead.base, n).await.status(), 204, "the spool takes event {n}");
         let res = send_numbered(&strict.base, n).await;
         match res.status().as_u16() {
             204 => acknowledged.1.push(n),
@@ -375,6 +379,16 @@ async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledg
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(complete, "the spool drained into the shard once it was back");
+    let mut ahead_complete = false;
+    for _ in 0..50 {
+        let (status, body) = aggregate_today(&ahead).await;
+        if status == 200 && body.get("partial").is_none() && body["results"]["pageviews"] == 80 {
+            ahead_complete = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ahead_complete, "the node that acknowledges on its spool stored everything once the shard was back");
     let mut strict_complete = false;
     for _ in 0..50 {
         if aggregate_today(&strict).await.1.get("partial").is_none() {
@@ -385,9 +399,9 @@ async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledg
     }
     assert!(strict_complete, "the strict node's answers are whole again");
 
-    for ((acked, database), what) in
-        [(&acknowledged.0, &spooling_db), (&acknowledged.1, &strict_db)].into_iter().zip(["spooling", "strict"])
-    {
+    let all: Vec<u32> = (0..80).collect();
+    let checks = [(&acknowledged.0, &spooling_db), (&acknowledged.1, &strict_db), (&all, &ahead_db)];
+    for ((acked, database), what) in checks.into_iter().zip(["spooling", "strict", "ahead"]) {
         let paths = stored_paths(&shards, database).await;
         for n in acked {
             assert_eq!(
@@ -401,7 +415,8 @@ async fn clickhouse_a_stopped_shard_is_spooled_or_refused_and_nothing_acknowledg
     assert!(crate::harness::files_under(&spool_dir).iter().all(|f| f.extension().is_none_or(|e| e != "spool")));
     spooling.stop();
     strict.stop();
-    for database in [spooling_db, strict_db] {
+    ahead.stop();
+    for database in [spooling_db, strict_db, ahead_db] {
         crate::harness::drop_clickhouse_database(&shards, &database).await;
     }
 }
