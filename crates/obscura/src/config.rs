@@ -686,6 +686,23 @@ mod tests {
     }
 
     #[test]
+    fn clickhouse_config_spool_and_acknowledge_are_read_and_checked() {
+        let toml = "backend = \"clickhouse\"\n[clickhouse]\nshards = [\"http://10.0.0.5:8123\"]\nacknowledge = \"node\"\nspool_max_mb = 64";
+        let mut c: Config = toml::from_str(toml).unwrap();
+        assert_eq!(
+            (c.clickhouse.acknowledge, c.clickhouse.spool, c.clickhouse.spool_max_mb),
+            (Acknowledge::Node, true, 64)
+        );
+        c.validate().unwrap();
+        c.clickhouse.spool = false;
+        assert!(c.validate().unwrap_err().to_string().contains("needs clickhouse.spool = true"));
+        c.apply_env(|k| (k == "OBSCURA_CLICKHOUSE_ACKNOWLEDGE").then(|| "Cluster".to_owned())).unwrap();
+        assert_eq!(c.clickhouse.acknowledge, Acknowledge::Cluster);
+        let err = c.apply_env(|k| (k == "OBSCURA_CLICKHOUSE_ACKNOWLEDGE").then(|| "later".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("must be cluster or node"), "{err}");
+    }
+
+    #[test]
     fn config_rejects_unknown_keys_and_bad_values() {
         assert!(toml::from_str::<Config>("listn = \"x\"").is_err());
         let mut c = Config::default();

@@ -1,14 +1,13 @@
 //! Obscura served from the ClickHouse backend: the same dashboard numbers as the embedded store
-//! for the same traffic, readiness, and a clear refusal to start without the cluster.
-
-use std::collections::BTreeMap;
+//! for the same traffic, readiness, a shard going down (spooled, refused or partial answers, and
+//! nothing acknowledged lost or doubled), and a clear refusal to start without the cluster.
 
 use obscura::config::{Acknowledge, Backend};
 use obscura_query::Dimension;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::{SITE, TestServer, clickhouse_shards, unique_database};
+use crate::harness::{SITE, TestServer, clickhouse_shards, stored_paths, unique_database};
 
 /// A test server on a fresh database of the test cluster.
 async fn clickhouse_server(now: OffsetDateTime) -> (TestServer, String) {
@@ -255,26 +254,6 @@ async fn aggregate_today(s: &TestServer) -> (u16, serde_json::Value) {
         .await
         .unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
-}
-
-/// How many times each `/event-n` path is stored in `database` (on every shard, read directly).
-async fn stored_paths(shards: &[String], database: &str) -> BTreeMap<String, u32> {
-    let mut paths = BTreeMap::new();
-    for url in shards {
-        let body = reqwest::Client::new()
-            .post(url)
-            .body(format!("SELECT path FROM {database}.events_local FORMAT TSV"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        for path in body.lines() {
-            *paths.entry(path.to_owned()).or_default() += 1;
-        }
-    }
-    paths
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -404,6 +404,27 @@ pub async fn drop_clickhouse_database(shards: &[String], database: &str) {
     }
 }
 
+/// How many times each page path is stored in `database` on the ClickHouse `shards` (each
+/// shard's own table, read directly).
+pub async fn stored_paths(shards: &[String], database: &str) -> std::collections::BTreeMap<String, u32> {
+    let mut paths = std::collections::BTreeMap::new();
+    for url in shards {
+        let body = reqwest::Client::new()
+            .post(url)
+            .body(format!("SELECT path FROM {database}.events_local FORMAT TSV"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for path in body.lines() {
+            *paths.entry(path.to_owned()).or_default() += 1;
+        }
+    }
+    paths
+}
+
 /// Waits until the server at `base` answers `/health` (10 s at most).
 pub async fn wait_healthy(base: &str) {
     for _ in 0..200 {

@@ -11,7 +11,9 @@ use obscura_store::postgres::{PgAuditLog, Postgres};
 use reqwest::StatusCode;
 use time::OffsetDateTime;
 
-use crate::harness::{SITE, TestServer, clickhouse_shards, free_port, postgres_url, unique_database, wait_healthy};
+use crate::harness::{
+    SITE, TestServer, clickhouse_shards, free_port, postgres_url, stored_paths, unique_database, wait_healthy,
+};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
@@ -226,21 +228,7 @@ async fn nodes_one_killed_under_load_clients_retry_on_the_other_and_nothing_ackn
     nodes[1].wait().unwrap();
     assert!(retried > 0, "requests to the killed node were retried on the other");
 
-    let mut stored: BTreeMap<String, u32> = BTreeMap::new();
-    for url in clickhouse_shards() {
-        let body = reqwest::Client::new()
-            .post(&url)
-            .body(format!("SELECT path FROM {}.events_local FORMAT TSV", install.database))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        for path in body.lines() {
-            *stored.entry(path.to_owned()).or_default() += 1;
-        }
-    }
+    let stored = stored_paths(&clickhouse_shards(), &install.database).await;
     let acknowledged = acknowledged.lock().unwrap().clone();
     let lost: Vec<&String> = acknowledged.iter().filter(|p| !stored.contains_key(*p)).collect();
     assert!(
