@@ -227,8 +227,9 @@ impl ClickHouseStore {
         }
         let mut version = String::new();
         let mut unreachable = Vec::new();
-        for (i, url) in options.shards.iter().enumerate() {
-            let plain = client(url, &options);
+        let plain: Vec<clickhouse::Client> = options.shards.iter().map(|url| client(url, &options)).collect();
+        let tables = schema::shard_tables(&options.database, &options.cluster);
+        for (i, (url, plain)) in options.shards.iter().zip(&plain).enumerate() {
             let v: String = match plain.query("SELECT version()").fetch_one().await {
                 Ok(v) => v,
                 // Another shard may be down at start when its rows can wait in the spool.
@@ -238,7 +239,7 @@ impl ClickHouseStore {
                 }
                 Err(e) => anyhow::bail!("cannot reach ClickHouse at {url}: {e}"),
             };
-            let mut statements = schema::shard_tables(&options.database, &options.cluster);
+            let mut statements = tables.clone();
             if i == 0 {
                 version = v;
                 statements.extend(schema::rollup_tables(&options.database));
@@ -288,8 +289,8 @@ impl ClickHouseStore {
             clock: options.clock.clone(),
             rollups_dropped: AtomicBool::new(false),
             draining: tokio::sync::Mutex::new(()),
-            tables: schema::shard_tables(&options.database, &options.cluster),
-            plain: options.shards.iter().map(|url| self::client(url, &options)).collect(),
+            tables,
+            plain,
         });
         for (i, why) in unreachable {
             cluster.mark_down(i, &format!("not reachable at start: {why}"));
@@ -474,7 +475,7 @@ impl ClickHouseStore {
     /// Removes `day`'s rollup (the caller holds `rolling`).
     async fn drop_rollup(&self, day: Date) -> Result<(), StoreError> {
         self.forget_rolled_days();
-        let dropped = self.client.query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await;
+        let dropped = drop_rollup_partition(&self.client, day).await;
         self.forget_rolled_days();
         dropped.map_err(|e| failed("removing a day's rollup", e))
     }
@@ -493,6 +494,21 @@ fn split_by_shard(rows: Vec<StoredRow>, shards: usize) -> Vec<Vec<StoredRow>> {
         per_shard[(row.visit % shards as u64) as usize].push(row);
     }
     per_shard
+}
+
+/// Drops `day`'s partition of `rollup_days` (on the first shard, `first`).
+async fn drop_rollup_partition(first: &clickhouse::Client, day: Date) -> Result<(), clickhouse::error::Error> {
+    first.query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await
+}
+
+/// Runs `work` on the spool off the runtime's worker threads (it reads, writes and fsyncs
+/// files), one error for both ways it can fail.
+async fn on_spool<T: Send + 'static>(
+    spool: &Arc<Spool>,
+    work: impl FnOnce(&Spool) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let spool = spool.clone();
+    tokio::task::spawn_blocking(move || work(&spool)).await?
 }
 
 /// Inserts `rows` into one shard's `events_local`; done when the shard acknowledged them.
@@ -627,10 +643,9 @@ impl Cluster {
     /// Holds `parts` in the spool, durably, and wakes the drainer. `unsent`: no insert of
     /// these rows was tried.
     async fn hold(&self, parts: Vec<(usize, Vec<StoredRow>)>, unsent: bool) -> Result<(), String> {
-        let spool = self.spool.clone().ok_or("no spool is configured")?;
-        let files = tokio::task::spawn_blocking(move || spool.hold(&parts))
+        let spool = self.spool.as_ref().ok_or("no spool is configured")?;
+        let files = on_spool(spool, move |spool| spool.hold(&parts))
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| format!("the rows could not be stored or held: {e:#}"))?;
         if unsent {
             self.unsent.lock().unwrap_or_else(|e| e.into_inner()).extend(files.iter().map(|f| f.id));
@@ -669,14 +684,9 @@ impl Cluster {
     /// shards that are down.
     async fn drain(&self, spool: &Arc<Spool>) {
         let _one = self.draining.lock().await;
-        let listed = {
-            let spool = spool.clone();
-            tokio::task::spawn_blocking(move || spool.pending()).await
-        };
-        let files = match listed {
-            Ok(Ok(files)) => files,
-            Ok(Err(e)) => return tracing::error!("cannot list the ClickHouse spool: {e:#}"),
-            Err(e) => return tracing::error!("cannot list the ClickHouse spool: {e}"),
+        let files = match on_spool(spool, |spool| spool.pending()).await {
+            Ok(files) => files,
+            Err(e) => return tracing::error!("cannot list the ClickHouse spool: {e:#}"),
         };
         for shard in 0..self.shards.len() {
             let mine: Vec<&spool::SpoolFile> = files.iter().filter(|f| f.shard == shard).collect();
@@ -694,9 +704,8 @@ impl Cluster {
                 rows = 0;
             }
         }
-        for file in files.iter().filter(|f| f.shard >= self.shards.len()) {
-            let (spool, file) = (spool.clone(), file.clone());
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || spool.set_aside(&file)).await {
+        for file in files.into_iter().filter(|f| f.shard >= self.shards.len()) {
+            if let Err(e) = on_spool(spool, move |spool| spool.set_aside(&file)).await {
                 tracing::error!("{e:#}");
             }
         }
@@ -719,8 +728,9 @@ impl Cluster {
                 }
                 Ok(Err(e)) => {
                     tracing::error!("{e:#}");
-                    let spool = spool.clone();
-                    let _ = tokio::task::spawn_blocking(move || spool.set_aside(&file)).await;
+                    if let Err(e) = on_spool(spool, move |spool| spool.set_aside(&file)).await {
+                        tracing::error!("{e:#}");
+                    }
                 }
                 Err(e) => {
                     tracing::error!("reading the ClickHouse spool: {e}");
@@ -762,22 +772,14 @@ impl Cluster {
             self.drop_stale_rollups(&days).await;
         }
         let count = readable.len();
-        let released = {
-            let spool = spool.clone();
-            tokio::task::spawn_blocking(move || readable.iter().try_for_each(|f| spool.release(f))).await
-        };
-        match released {
-            Ok(Ok(())) => {
+        match on_spool(spool, move |spool| readable.iter().try_for_each(|f| spool.release(f))).await {
+            Ok(()) => {
                 tracing::info!(shard = %self.urls[shard], files = count, rows = inserted, "spooled rows stored");
                 true
             }
             // Kept: the next round finds the rows stored and only deletes the files.
-            Ok(Err(e)) => {
-                tracing::error!("cannot delete drained spool files: {e:#}");
-                false
-            }
             Err(e) => {
-                tracing::error!("cannot delete drained spool files: {e}");
+                tracing::error!("cannot delete drained spool files: {e:#}");
                 false
             }
         }
@@ -788,8 +790,7 @@ impl Cluster {
     async fn drop_stale_rollups(&self, days: &BTreeSet<Date>) {
         let finished = day_of_ms(self.clock.now_ms() - ROLLUP_GRACE_MS);
         for day in days.iter().filter(|d| **d < finished) {
-            let dropped =
-                self.shards[0].query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(*day)).execute().await;
+            let dropped = drop_rollup_partition(&self.shards[0], *day).await;
             self.rollups_dropped.store(true, Ordering::Relaxed);
             if let Err(e) = dropped {
                 tracing::error!(%day, "spooled rows were stored after the day was rolled up, and its rollup cannot be removed: {e}");
@@ -846,11 +847,9 @@ impl Cluster {
     /// Removes waiting rows of `day` (of `sites` only, when given) from the spool: retention
     /// has destroyed them in the cluster.
     async fn discard(&self, day: Date, sites: Option<Vec<u32>>) -> Result<(), StoreError> {
-        let Some(spool) = self.spool.clone() else { return Ok(()) };
+        let Some(spool) = &self.spool else { return Ok(()) };
         let _one = self.draining.lock().await;
-        let removed = tokio::task::spawn_blocking(move || spool.discard(day, sites.as_deref()))
-            .await
-            .map_err(|e| StoreError::Storage(anyhow::anyhow!("{e}")))??;
+        let removed = on_spool(spool, move |spool| spool.discard(day, sites.as_deref())).await?;
         if removed > 0 {
             tracing::info!(%day, rows = removed, "retention removed rows that waited in the spool");
         }
