@@ -102,6 +102,23 @@ impl<'a> AdminService<'a> {
         Ok(())
     }
 
+    /// Switches a site's speed beacons on or off, keeping `sample_percent` (1 to 100) of them.
+    pub fn set_speed(&self, domain: &str, on: bool, sample_percent: u8) -> Result<(), AdminError> {
+        if !(1..=100).contains(&sample_percent) {
+            return Err(AdminError::Invalid(format!(
+                "the share of speed beacons kept must be 1 to 100 percent, not {sample_percent}"
+            )));
+        }
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            site.collect.performance = on;
+            site.collect.performance_sample_percent = sample_percent;
+            Ok(site.domain.clone())
+        })?;
+        self.record("site.speed", Some(&domain), &format!("performance={on} sample_percent={sample_percent}"));
+        Ok(())
+    }
+
     /// Saves a site's settings page.
     pub fn update_site_settings(&self, domain: &str, settings: SiteSettings) -> Result<(), AdminError> {
         let retention_days = settings.retention_days.map(rules::retention_days).transpose()?;

@@ -380,6 +380,17 @@ fn is_android_noise(segment: &str) -> bool {
 }
 
 /// "en", "en-us", "de_DE".
+/// Markers of automated browsers and measuring tools in a User-Agent (headless browsers,
+/// page-speed robots, crawlers): their beacons must never count as people's speed.
+const AUTOMATION_MARKERS: [&str; 9] =
+    ["headless", "phantomjs", "lighthouse", "pagespeed", "gtmetrix", "bot", "crawler", "spider", "selenium"];
+
+/// Whether a User-Agent names itself as an automated browser or a robot.
+pub fn looks_automated(user_agent: &str) -> bool {
+    let ua = user_agent.to_ascii_lowercase();
+    AUTOMATION_MARKERS.iter().any(|m| ua.contains(m))
+}
+
 fn looks_like_locale(s: &str) -> bool {
     let b = s.as_bytes();
     match b.len() {
@@ -990,5 +1001,19 @@ device_parsers:
     #[test]
     fn debug_names_the_engine() {
         assert!(format!("{:?}", UaParser::builtin()).contains("builtin"));
+    }
+
+    #[test]
+    fn user_agent_automated_browsers_and_robots_are_told() {
+        for ua in [
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 Chrome-Lighthouse",
+        ] {
+            assert!(looks_automated(ua), "{ua}");
+        }
+        assert!(!looks_automated(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+        ));
     }
 }

@@ -6,7 +6,7 @@
 //! input, and are kept as they are; names a User-Agent parser captured are request input and
 //! lose strong personal data but keep model codes such as `SM-G991B`.
 
-use obscura_model::{Event, EventKind, RawHit, ScreenClass};
+use obscura_model::{Event, EventKind, RawHit, RawMeasure, ScreenClass};
 use obscura_privacy::page_url::{PageUrl, scrub_property_value};
 use obscura_privacy::referrer::{self, Source};
 use obscura_privacy::scrub::{Field, Scrubber, reference_label, scrub_label, scrub_user_agent_label};
@@ -62,7 +62,25 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
         days_since_last: raw.days_since_last,
         visit_count: raw.visit_count,
         engaged_ms: raw.engaged_ms,
+        measure: None,
     }
+}
+
+/// The events of a speed beacon: one per measurement, each a copy of the page's desensitized
+/// event `base` with the measurement and its labels (scrubbed like event properties). Only the
+/// first keeps the time since the visit's previous event, so visit durations count it once.
+pub fn measurements(base: Event, measures: Vec<RawMeasure>) -> Vec<Event> {
+    let mut events = Vec::with_capacity(measures.len());
+    for (i, m) in measures.into_iter().enumerate() {
+        let mut event = base.clone();
+        if i > 0 {
+            event.visit_gap_ms = 0;
+        }
+        event.props = m.labels.iter().map(|(k, v)| (scrub_label(k), scrub_property_value(v))).collect();
+        event.measure = Some((m.metric, m.value));
+        events.push(event);
+    }
+    events
 }
 
 /// Applies a site's configured scrub rules (see `[[scrub.rules]]`) to every free-text field;

@@ -14,8 +14,8 @@ use obscura_store::salts::SaltVault;
 use obscura_store::visit_book::{OpenVisitBook, SharedVisit};
 use time::{Date, OffsetDateTime};
 
-use crate::decode::{RequestContext, native};
-use crate::desensitize::{apply_site_rules, desensitize};
+use crate::decode::{RequestContext, app, native, vitals};
+use crate::desensitize::{apply_site_rules, desensitize, measurements};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
 use crate::visits::{VisitLimits, VisitState, VisitTracker, advance};
@@ -27,6 +27,9 @@ pub enum Outcome {
     Stored,
     /// Dropped by policy (Global Privacy Control / Do-Not-Track); answered 202 and counted.
     DroppedByPolicy,
+    /// A speed beacon from an automated browser, or one left out by the site's sample rate:
+    /// never mixed into the speed figures; answered 202 and counted.
+    DroppedFromSpeed,
 }
 
 /// Ingest outcomes since the server started, in total and per site.
@@ -38,6 +41,13 @@ pub struct Counters {
     pub dropped_by_policy: AtomicU64,
     /// Requests refused with an error (bad request, unknown site, store unavailable).
     pub rejected: AtomicU64,
+    /// Speed beacons from automated browsers (webdriver, headless), kept out of the figures.
+    pub speed_automated: AtomicU64,
+    /// Speed beacons left out by their site's sample rate.
+    pub speed_sampled_out: AtomicU64,
+    /// Measurements dropped from speed beacons for values out of range (negative, beyond ten
+    /// minutes) or CDN hosts no provider is known for.
+    pub measurements_dropped: AtomicU64,
     /// Per site id, for requests that named a configured site (requests for unknown sites or
     /// without a readable site count in the totals only), so there are never more entries than
     /// sites configured while the server runs.
@@ -59,7 +69,7 @@ impl Counters {
     fn record(&self, site: Option<u32>, result: &Result<Outcome, IngestError>) {
         let total = match result {
             Ok(Outcome::Stored) => &self.stored,
-            Ok(Outcome::DroppedByPolicy) => &self.dropped_by_policy,
+            Ok(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => &self.dropped_by_policy,
             Err(_) => &self.rejected,
         };
         total.fetch_add(1, Ordering::Relaxed);
@@ -68,7 +78,7 @@ impl Counters {
             let counts = per_site.entry(site).or_default();
             match result {
                 Ok(Outcome::Stored) => counts.stored += 1,
-                Ok(Outcome::DroppedByPolicy) => counts.dropped_by_policy += 1,
+                Ok(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => counts.dropped_by_policy += 1,
                 Err(_) => counts.rejected += 1,
             }
         }
@@ -103,6 +113,8 @@ pub struct Pipeline {
     scrub_rules: SiteRules,
     /// Query parameters that name the visit's source (`ref`, `source` by default).
     source_params: Vec<String>,
+    /// Which CDN provider serves a host, for speed beacons.
+    cdn: obscura_enrich::CdnMap,
     /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
@@ -111,6 +123,12 @@ impl Pipeline {
     /// Adds the operator's scrub rules (`[[scrub.rules]]`) to the built-in ones.
     pub fn with_scrub_rules(mut self, rules: SiteRules) -> Self {
         self.scrub_rules = rules;
+        self
+    }
+
+    /// Uses `cdn` (the built-in map with the operator's host rules) to name CDN providers.
+    pub fn with_cdn_map(mut self, cdn: obscura_enrich::CdnMap) -> Self {
+        self.cdn = cdn;
         self
     }
 
@@ -200,6 +218,7 @@ impl Pipeline {
             clock,
             scrub_rules: SiteRules::default(),
             source_params: obscura_privacy::page_url::DEFAULT_SOURCE_PARAMS.map(str::to_owned).to_vec(),
+            cdn: obscura_enrich::CdnMap::built_in(),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -291,6 +310,92 @@ impl Pipeline {
         Ok(Outcome::Stored)
     }
 
+    /// Handles one speed beacon (`POST /api/vitals`).
+    pub async fn ingest_vitals(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
+        let mut site = None;
+        let result = self.ingest_vitals_inner(body, ctx, &mut site).await;
+        self.counters.record(site, &result);
+        result
+    }
+
+    async fn ingest_vitals_inner(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        site_id: &mut Option<u32>,
+    ) -> Result<Outcome, IngestError> {
+        let opted_out = ctx.opted_out;
+        let automated = obscura_enrich::user_agent::looks_automated(&ctx.headers.user_agent);
+        let mut decoded = vitals::decode(body, &ctx)?;
+        let site = self.resolve_site(&decoded.site_domain)?;
+        *site_id = Some(site.id);
+        if opted_out && site.respect_dnt {
+            return Ok(Outcome::DroppedByPolicy);
+        }
+        if !site.collect.performance {
+            return Ok(Outcome::DroppedByPolicy);
+        }
+        if decoded.automated || automated {
+            self.counters.speed_automated.fetch_add(1, Ordering::Relaxed);
+            return Ok(Outcome::DroppedFromSpeed);
+        }
+        let rate = f64::from(site.collect.performance_sample_percent.clamp(1, 100)) / 100.0;
+        if rate < 1.0 && rand::random::<f64>() >= rate {
+            self.counters.speed_sampled_out.fetch_add(1, Ordering::Relaxed);
+            return Ok(Outcome::DroppedFromSpeed);
+        }
+        let before = decoded.hit.measures.len();
+        decoded.hit.measures.retain_mut(|m| name_provider(&self.cdn, m));
+        let dropped = decoded.dropped + (before - decoded.hit.measures.len()) as u64;
+        self.counters.measurements_dropped.fetch_add(dropped, Ordering::Relaxed);
+        if decoded.hit.measures.is_empty() {
+            return Ok(Outcome::DroppedByPolicy);
+        }
+        let events = self.prepare_measures(decoded.hit, &site)?;
+        self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        Ok(Outcome::Stored)
+    }
+
+    /// Handles one batch of the application API (`POST /api/app`).
+    pub async fn ingest_app(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
+        let mut site = None;
+        let result = self.ingest_app_inner(body, ctx, &mut site).await;
+        self.counters.record(site, &result);
+        result
+    }
+
+    async fn ingest_app_inner(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        site_id: &mut Option<u32>,
+    ) -> Result<Outcome, IngestError> {
+        let decoded = app::decode(body, &ctx)?;
+        let site = self.resolve_site(&decoded.site_domain)?;
+        *site_id = Some(site.id);
+        if !site.collect.performance {
+            return Ok(Outcome::DroppedByPolicy);
+        }
+        self.counters.measurements_dropped.fetch_add(decoded.dropped, Ordering::Relaxed);
+        let mut events = Vec::with_capacity(decoded.hits.len());
+        for hit in decoded.hits {
+            events.extend(self.prepare_measures(hit, &site)?);
+        }
+        if events.is_empty() {
+            return Ok(Outcome::DroppedByPolicy);
+        }
+        self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        Ok(Outcome::Stored)
+    }
+
+    /// [`Pipeline::prepare`] for a speed beacon: one event per measurement, sharing the page's
+    /// visit (only the first carries the time since the visit's previous event).
+    pub fn prepare_measures(&self, mut hit: RawHit, site: &Site) -> Result<Vec<Event>, IngestError> {
+        let measures = std::mem::take(&mut hit.measures);
+        let base = self.prepare(hit, site)?;
+        Ok(measurements(base, measures))
+    }
+
     /// The configured site with this domain, or [`IngestError::UnknownSite`].
     pub fn resolve_site(&self, domain: &str) -> Result<Site, IngestError> {
         self.meta.get().site_by_domain(domain).cloned().ok_or_else(|| IngestError::UnknownSite(domain.to_owned()))
@@ -305,7 +410,11 @@ impl Pipeline {
         if hit.kind == obscura_model::EventKind::Engagement && !collect.engagement {
             return Err(IngestError::NotCollected("engagement"));
         }
-        let found = self.enricher.enrich(hit.ip, &hit.headers, collect);
+        let mut found = self.enricher.enrich(hit.ip, &hit.headers, collect);
+        if let Some(app) = hit.app_device.take().filter(|_| collect.device) {
+            // An application tells its device itself; its User-Agent names only the SDK.
+            found.device = app_device(app);
+        }
         if !collect.referrer {
             hit.referrer = None;
         }
@@ -341,6 +450,45 @@ impl Pipeline {
             self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
         }
         Ok(event)
+    }
+}
+
+/// The device an application reported, as enrichment would have found it.
+fn app_device(app: obscura_model::AppDevice) -> obscura_enrich::Device {
+    use obscura_enrich::DeviceType;
+    obscura_enrich::Device {
+        browser: None,
+        browser_version: None,
+        os: app.os,
+        os_version: app.os_version,
+        brand: None,
+        model: app.model,
+        device_type: match app.device_type.as_deref() {
+            Some("desktop") => DeviceType::Desktop,
+            Some("mobile") => DeviceType::Mobile,
+            Some("tablet") => DeviceType::Tablet,
+            _ => DeviceType::Unknown,
+        },
+    }
+}
+
+/// Replaces a CDN measurement's resource host (and `Server-Timing` names) by the provider that
+/// serves it; false when no provider is known, so the measurement is dropped: the host may be
+/// the site's own or anyone's, and only providers are compared.
+fn name_provider(cdn: &obscura_enrich::CdnMap, m: &mut obscura_model::RawMeasure) -> bool {
+    let Some(host_at) = m.labels.iter().position(|(k, _)| *k == "host") else { return true };
+    let host = m.labels.remove(host_at).1;
+    let timing = m.labels.iter().position(|(k, _)| *k == "server_timing").map(|i| m.labels.remove(i).1);
+    let provider = cdn
+        .provider_of_host(&host)
+        .map(str::to_owned)
+        .or_else(|| timing.as_deref().and_then(|t| cdn.provider_of_server_timing(t)).map(str::to_owned));
+    match provider {
+        Some(provider) => {
+            m.labels.insert(0, ("provider", provider));
+            true
+        }
+        None => false,
     }
 }
 
@@ -501,6 +649,58 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_speed_beacons_name_providers_drop_hosts_and_keep_robots_out() {
+        let f = Fixture::new();
+        f.add_site("fast.example", |s| s.collect.performance = true);
+        f.add_site("quiet.example", |_| {});
+        let beacon = |site: &str, automated: bool| {
+            format!(
+                r#"{{"site":"{site}","url":"https://{site}/a","automated":{automated},"vitals":{{"lcp":1200,"inp":-3}},
+                    "cdn":[{{"host":"cdn.jsdelivr.net","protocol":"h2","resources":2,"ttfb":30}},{{"host":"img.{site}","resources":5}}]}}"#
+            )
+            .into_bytes()
+        };
+        let as_browser = |user_agent: &str| RequestContext {
+            headers: RawHeaders { user_agent: user_agent.to_owned(), ..RawHeaders::default() },
+            ..context(false)
+        };
+        let outcome = |body: Vec<u8>, ctx: RequestContext| {
+            let pipeline = &f.pipeline;
+            async move { pipeline.ingest_vitals(&body, ctx).await.unwrap() }
+        };
+        assert_eq!(
+            outcome(beacon("quiet.example", false), context(false)).await,
+            Outcome::DroppedByPolicy,
+            "not opted in"
+        );
+        assert_eq!(outcome(beacon("fast.example", true), context(false)).await, Outcome::DroppedFromSpeed);
+        let headless = CHROME.replace("Chrome/", "HeadlessChrome/");
+        assert_eq!(outcome(beacon("fast.example", false), as_browser(&headless)).await, Outcome::DroppedFromSpeed);
+        assert_eq!(f.pipeline.counters.speed_automated.load(Ordering::Relaxed), 2);
+        assert!(f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap().is_empty(), "nothing of robots stored");
+
+        assert_eq!(outcome(beacon("fast.example", false), context(false)).await, Outcome::Stored);
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
+        let mut stored: Vec<(String, f64, String)> = rows
+            .iter()
+            .map(|r| (r.metric.clone().unwrap(), r.value.unwrap(), r.props.clone().unwrap_or_default()))
+            .collect();
+        stored.sort_by(|a, b| a.0.cmp(&b.0));
+        let labels = "\u{1}provider\u{2}jsDelivr\u{1}protocol\u{2}h2\u{1}";
+        assert_eq!(
+            stored,
+            [
+                ("cdn.resources".into(), 2.0, labels.into()),
+                ("cdn.ttfb".into(), 30.0, labels.into()),
+                ("lcp".into(), 1200.0, String::new()),
+            ],
+            "the site's own host and the negative INP are dropped; hosts are never stored"
+        );
+        assert!(rows.iter().all(|r| r.kind == 3 && r.visit_seq == 0), "measurements are neither pageviews nor events");
+        assert_eq!(f.pipeline.counters.measurements_dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pipeline_switched_off_collection_leaves_fields_out_of_the_event() {
         let f = Fixture::new();
         let full = f.add_site("example.com", |_| {});
@@ -513,6 +713,8 @@ mod tests {
                 network: false,
                 frequency: false,
                 engagement: false,
+                performance: false,
+                performance_sample_percent: 100,
             }
         });
         let detailed = |url: &str| RawHit {

@@ -27,6 +27,8 @@ pub fn raw_pageview(site: u32, at: OffsetDateTime, ip: IpAddr, user_agent: &str,
         returning: None,
         days_since_last: None,
         visit_count: None,
+        measures: Vec::new(),
+        app_device: None,
     }
 }
 

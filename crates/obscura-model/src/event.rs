@@ -6,6 +6,7 @@
 use obscura_privacy::{Clean, VisitorHash};
 
 use crate::frequency::{DaysSinceLast, VisitCount};
+use crate::measure::Metric;
 
 /// What an event records; stored as the number given by [`EventKind::code`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,15 +17,20 @@ pub enum EventKind {
     Custom,
     /// Engaged time on a page, sent when the page is hidden; carries `engaged_ms`.
     Engagement,
+    /// One speed measurement (a web vital, a CDN timing, an application launch or span);
+    /// carries `measure`, its labels in `props`.
+    Measure,
 }
 
 impl EventKind {
-    /// The stable code stored for this kind: 0 pageview, 1 custom event, 2 engagement.
+    /// The stable code stored for this kind: 0 pageview, 1 custom event, 2 engagement, 3
+    /// measurement.
     pub fn code(self) -> u8 {
         match self {
             EventKind::Pageview => 0,
             EventKind::Custom => 1,
             EventKind::Engagement => 2,
+            EventKind::Measure => 3,
         }
     }
 
@@ -34,6 +40,7 @@ impl EventKind {
             0 => Some(EventKind::Pageview),
             1 => Some(EventKind::Custom),
             2 => Some(EventKind::Engagement),
+            3 => Some(EventKind::Measure),
             _ => None,
         }
     }
@@ -142,4 +149,7 @@ pub struct Event {
     pub visit_count: Option<VisitCount>,
     /// Engaged time on the page in milliseconds (at most a day), sent with engagement events.
     pub engaged_ms: Option<u32>,
+    /// The measurement of a `Measure` event: which metric and its value (checked against
+    /// [`Metric::accepts`] before it got here).
+    pub measure: Option<(Metric, f64)>,
 }

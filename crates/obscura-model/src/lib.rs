@@ -10,10 +10,12 @@ pub mod clock;
 pub mod day;
 pub mod event;
 pub mod frequency;
+pub mod measure;
 pub mod raw;
 
 pub use clock::{Clock, ManualClock, SystemClock, format_ms, unix_ms};
 pub use day::{Day, NotADay, day_of_ms, format_day, parse_day};
 pub use event::{Event, EventKind, ScreenClass};
 pub use frequency::{DaysSinceLast, VisitCount};
-pub use raw::{PropValue, RawHit};
+pub use measure::{Metric, Rating, Unit};
+pub use raw::{AppDevice, PropValue, RawHit, RawMeasure};

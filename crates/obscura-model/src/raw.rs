@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::event::EventKind;
 use crate::frequency::{DaysSinceLast, VisitCount};
+use crate::measure::Metric;
 
 /// A scalar custom-event property value as it arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,4 +79,34 @@ pub struct RawHit {
     pub days_since_last: Option<DaysSinceLast>,
     /// Visits so far by this browser, bucketed by the tracker.
     pub visit_count: Option<VisitCount>,
+    /// The measurements a speed beacon carries (kind `Measure`); empty for other kinds.
+    pub measures: Vec<RawMeasure>,
+    /// What an application reported of its device, in place of what a User-Agent tells.
+    pub app_device: Option<AppDevice>,
+}
+
+/// The device an application runs on, as its SDK reports it (text as sent: scrubbed later).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppDevice {
+    /// The application's version, e.g. `2.3.1`.
+    pub app_version: Option<String>,
+    /// Operating system name, e.g. `macOS`, `Windows`, `Linux`.
+    pub os: Option<String>,
+    /// Operating system version.
+    pub os_version: Option<String>,
+    /// Device model, e.g. `MacBookPro18,3`.
+    pub model: Option<String>,
+    /// `desktop`, `mobile` or `tablet`.
+    pub device_type: Option<String>,
+}
+
+/// One measurement as decoded, with its labels (provider, protocol, span name, …) as sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawMeasure {
+    /// What it measures.
+    pub metric: Metric,
+    /// Its value, already checked with [`Metric::accepts`].
+    pub value: f64,
+    /// Labels as (key, value) text: keys are fixed by the decoder, values may be input.
+    pub labels: Vec<(&'static str, String)>,
 }

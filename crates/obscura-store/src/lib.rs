@@ -29,7 +29,8 @@ pub mod visit_book;
 pub(crate) mod wal;
 
 use async_trait::async_trait;
-use obscura_model::Event;
+use obscura_model::{Event, Metric};
+use obscura_query::measures::MeasureCell;
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 use time::Date;
 
@@ -102,6 +103,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// The top `limit` values of `dim` for `q`, ordered by visitors, then visits, then
     /// pageviews, then value.
     async fn breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<BreakdownRow>, StoreError>;
+
+    /// Speed figures of `metrics` for `q`, one cell per metric and group of `by`'s values (at
+    /// most three dimensions; none for the totals), from the measurements of the days that still
+    /// hold rows.
+    async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError>;
 
     /// The visits with an event at or after `since_ms` (milliseconds since the epoch), so a
     /// restart can resume them.

@@ -103,6 +103,11 @@ pub struct Collection {
     pub frequency: bool,
     /// Accept engagement events; when off they are refused.
     pub engagement: bool,
+    /// Accept speed beacons (web vitals, CDN timings) from the tracker's performance part;
+    /// off by default: a site opts in.
+    pub performance: bool,
+    /// The share of speed beacons kept, in percent (1 to 100; 100 by default), for busy sites.
+    pub performance_sample_percent: u8,
 }
 
 impl Default for Collection {
@@ -115,6 +120,8 @@ impl Default for Collection {
             network: true,
             frequency: true,
             engagement: true,
+            performance: false,
+            performance_sample_percent: 100,
         }
     }
 }

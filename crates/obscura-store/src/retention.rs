@@ -156,6 +156,14 @@ mod tests {
         async fn breakdown(&self, _: &Query, _: &Dimension, _: u32) -> Result<Vec<BreakdownRow>, StoreError> {
             Err(io("unused"))
         }
+        async fn measures(
+            &self,
+            _: &Query,
+            _: &[obscura_model::Metric],
+            _: &[Dimension],
+        ) -> Result<Vec<obscura_query::measures::MeasureCell>, StoreError> {
+            Err(io("unused"))
+        }
         async fn open_visits(&self, _: i64) -> Result<Vec<OpenVisit>, StoreError> {
             Err(io("unused"))
         }

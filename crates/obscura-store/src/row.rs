@@ -6,8 +6,8 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMillisecondBuilder, UInt8Builder, UInt16Builder,
-    UInt32Builder, UInt64Builder,
+    ArrayRef, BooleanBuilder, Float64Builder, RecordBatch, StringBuilder, TimestampMillisecondBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use obscura_model::Event;
@@ -90,6 +90,12 @@ pub struct StoredRow {
     pub visit_count: Option<String>,
     /// Engaged time an engagement event reports.
     pub engaged_ms: Option<u32>,
+    /// A measurement's metric name (`lcp`, `cdn.ttfb`, …).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// A measurement's value.
+    #[serde(default)]
+    pub value: Option<f64>,
 }
 
 fn text(c: &Option<Clean>) -> Option<String> {
@@ -142,12 +148,14 @@ impl From<&Event> for StoredRow {
             days_since_last: e.days_since_last.map(|d| d.as_str().to_owned()),
             visit_count: e.visit_count.map(|v| v.as_str().to_owned()),
             engaged_ms: e.engaged_ms,
+            metric: e.measure.map(|(m, _)| m.name().to_owned()),
+            value: e.measure.map(|(_, v)| v),
         }
     }
 }
 
 /// Text columns, in schema order after the fixed leading columns.
-const TEXT_COLUMNS: [(&str, bool); 24] = [
+const TEXT_COLUMNS: [(&str, bool); 25] = [
     ("path", false),
     ("prev_path", true),
     ("referrer_host", true),
@@ -171,6 +179,7 @@ const TEXT_COLUMNS: [(&str, bool); 24] = [
     ("screen", true),
     ("days_since_last", true),
     ("visit_count", true),
+    ("metric", true),
     ("day", false),
 ];
 
@@ -187,6 +196,7 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("visit_gap_ms", DataType::UInt32, false),
         Field::new("returning", DataType::Boolean, true),
         Field::new("engaged_ms", DataType::UInt32, true),
+        Field::new("value", DataType::Float64, true),
     ];
     fields.extend(TEXT_COLUMNS.iter().map(|(name, nullable)| Field::new(*name, DataType::Utf8, *nullable)));
     Arc::new(Schema::new(fields))
@@ -210,6 +220,7 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
     let mut visit_gap = UInt32Builder::with_capacity(n);
     let mut returning = BooleanBuilder::with_capacity(n);
     let mut engaged = UInt32Builder::with_capacity(n);
+    let mut value = Float64Builder::with_capacity(n);
     let mut texts: Vec<StringBuilder> = TEXT_COLUMNS.iter().map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
     for r in rows {
         ts.append_value(r.ts_ms);
@@ -221,7 +232,8 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
         visit_gap.append_value(r.visit_gap_ms);
         returning.append_option(r.returning);
         engaged.append_option(r.engaged_ms);
-        let values: [Option<&str>; 24] = [
+        value.append_option(r.value);
+        let values: [Option<&str>; 25] = [
             Some(&r.path),
             r.prev_path.as_deref(),
             r.referrer_host.as_deref(),
@@ -245,6 +257,7 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
             r.screen.as_deref(),
             r.days_since_last.as_deref(),
             r.visit_count.as_deref(),
+            r.metric.as_deref(),
             Some(day),
         ];
         for (builder, value) in texts.iter_mut().zip(values) {
@@ -261,6 +274,7 @@ pub fn rows_to_batch(rows: &[StoredRow], day: &str) -> RecordBatch {
         Arc::new(visit_gap.finish()),
         Arc::new(returning.finish()),
         Arc::new(engaged.finish()),
+        Arc::new(value.finish()),
     ];
     columns.extend(texts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     RecordBatch::try_new(SCHEMA.clone(), columns).expect("columns are built to match SCHEMA")
@@ -301,6 +315,8 @@ pub fn batch_to_rows(batch: &RecordBatch) -> anyhow::Result<Vec<StoredRow>> {
     let (ts, site, kind, visitor, visit) =
         (signed("ts")?, signed("site")?, signed("kind")?, unsigned("visitor")?, unsigned("visit")?);
     let (visit_seq, visit_gap, engaged) = (signed("visit_seq")?, signed("visit_gap_ms")?, signed("engaged_ms")?);
+    let value = column("value", &DataType::Float64)?;
+    let value = value.as_any().downcast_ref::<arrow::array::Float64Array>().expect("cast to Float64");
     let returning = column("returning", &DataType::Boolean)?;
     let returning = returning.as_any().downcast_ref::<BooleanArray>().expect("cast to Boolean");
     let mut texts: std::collections::HashMap<&str, std::vec::IntoIter<Option<String>>> =
@@ -344,6 +360,8 @@ pub fn batch_to_rows(batch: &RecordBatch) -> anyhow::Result<Vec<StoredRow>> {
             screen: next("screen"),
             days_since_last: next("days_since_last"),
             visit_count: next("visit_count"),
+            metric: next("metric"),
+            value: (!value.is_null(i)).then(|| value.value(i)),
         });
     }
     Ok(rows)
@@ -360,6 +378,8 @@ mod tests {
         rows[1].engaged_ms = Some(1_500);
         rows[2].props = Some("\u{1}plan\u{2}pro\u{1}".into());
         rows[2].prev_path = None;
+        rows[2].metric = Some("lcp".into());
+        rows[2].value = Some(1234.5);
         let batch = rows_to_batch(&rows, "2026-01-01");
         assert_eq!(batch_to_rows(&batch).unwrap(), rows);
         assert_eq!(batch_to_rows(&without_day(&batch)).unwrap(), rows, "day files lack the day column");

@@ -3,7 +3,7 @@
 //! Values only ever travel as parameters (`$1`, `$2`, …); the SQL text is built from fixed
 //! fragments chosen by the typed model, so no input can change a query's shape.
 
-use obscura_model::unix_ms;
+use obscura_model::{Metric, unix_ms};
 use obscura_query::{Dimension, Filter, FilterOp, Interval, Query};
 use time::Date;
 
@@ -517,6 +517,80 @@ impl Dialect {
     }
 }
 
+/// The 3-significant-digit bucket of measurement `v` (0 for 0): values within 0.05% of each
+/// other share a bucket, so a histogram query returns a bounded number of rows whatever the
+/// number of measurements, and the quantile sketch built from it stays within its error.
+const MEASURE_BUCKET: &str =
+    "CASE WHEN v <= 0 THEN 0.0 ELSE round(v / pow(10.0, floor(log10(v)) - 2.0)) * pow(10.0, floor(log10(v)) - 2.0) END";
+
+/// The web-vitals rating of a row: 0 good, 1 needs improvement, 2 poor, 3 for metrics without
+/// thresholds. The thresholds are the model's constants, not input.
+fn measure_rating(metrics: &[Metric]) -> String {
+    let cases: String = metrics
+        .iter()
+        .filter_map(|m| m.thresholds().map(|t| (m, t)))
+        .map(|(m, (good, poor))| {
+            format!(
+                " WHEN m = '{}' THEN (CASE WHEN v <= {good:?} THEN 0 WHEN v <= {poor:?} THEN 1 ELSE 2 END)",
+                m.name()
+            )
+        })
+        .collect();
+    if cases.is_empty() { "3".into() } else { format!("CASE{cases} ELSE 3 END") }
+}
+
+impl Dialect {
+    /// `expr`, or `fallback` where it is NULL, as a non-nullable text.
+    fn or_text(self, expr: &str, fallback: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("coalesce({expr}, '{fallback}')"),
+            Dialect::ClickHouse => format!("ifNull({expr}, '{fallback}')"),
+        }
+    }
+
+    /// `expr` of a column that may hold NULL, where the rows read hold none.
+    fn not_null(self, expr: &str) -> String {
+        match self {
+            Dialect::DataFusion => expr.to_owned(),
+            Dialect::ClickHouse => format!("assumeNotNull({expr})"),
+        }
+    }
+
+    /// The measurements of `metrics` matching `q`, as a histogram per group: columns `k0`,
+    /// `k1` and `k2` (the values of `by`'s dimensions, or `''`; missing values under the
+    /// dimension's missing label), `metric`, `bucket` (see [`MEASURE_BUCKET`]), `rating` (see
+    /// [`measure_rating`]), `n` (how many) and `total` (their exact sum).
+    pub fn measure_histogram(self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = where_clause(self, q, &mut b);
+        let mut keys = Vec::new();
+        for i in 0..3 {
+            let key = match by.get(i) {
+                Some(dim) => {
+                    let col = column(self, dim, &mut b);
+                    self.or_text(&col, missing_label(dim).unwrap_or("(none)"))
+                }
+                None => "''".into(),
+            };
+            keys.push(format!("{key} AS k{i}"));
+        }
+        let names = metrics.iter().map(|m| b.bind(Param::Text(m.name().to_owned()))).collect::<Vec<_>>().join(", ");
+        let rating = measure_rating(metrics);
+        // Innermost the matching rows, then each row's bucket and rating, then the histogram.
+        let sql = format!(
+            "SELECT k0, k1, k2, m AS metric, bucket, rating, CAST(count(*) AS BIGINT) AS n, sum(v) AS total FROM ( \
+             SELECT k0, k1, k2, m, v, {MEASURE_BUCKET} AS bucket, {rating} AS rating FROM ( \
+             SELECT {keys}, {m} AS m, {v} AS v \
+             FROM events WHERE {cond} AND kind = 3 AND metric IN ({names}) AND value IS NOT NULL)) \
+             GROUP BY k0, k1, k2, m, bucket, rating",
+            keys = keys.join(", "),
+            m = self.or_text("metric", ""),
+            v = self.not_null("value"),
+        );
+        SqlQuery { sql, params: b.params }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,6 +635,15 @@ mod tests {
             );
             add("open visits", dialect.open_visits(1_767_225_600_000));
             add("rollup of a day", SqlQuery { sql: dialect.rollup_day_sql(), params: vec![] });
+            add("measures, by page", dialect.measure_histogram(&plain, &Metric::VITALS, &[Dimension::Page]));
+            add(
+                "measures, CDN by provider and protocol, filtered",
+                dialect.measure_histogram(
+                    &filtered,
+                    &Metric::CDN,
+                    &[Dimension::Prop("provider".into()), Dimension::Prop("protocol".into())],
+                ),
+            );
             insta::assert_snapshot!(name, out);
         }
     }

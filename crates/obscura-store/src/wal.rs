@@ -174,6 +174,8 @@ pub(crate) mod tests {
             days_since_last: None,
             visit_count: None,
             engaged_ms: None,
+            metric: None,
+            value: None,
         }
     }
 

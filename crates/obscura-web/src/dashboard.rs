@@ -208,6 +208,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                     button type="button" id="theme" class="link" { "Theme" }
                     @if let Some(session) = &session {
                         a href=(format!("/realtime?site={}", enc(&site.domain))) { "Realtime" }
+                        a href=(format!("/speed?site={}", enc(&site.domain))) { "Speed" }
                         @if session.role >= obscura_store::meta::Role::Admin { a href="/sites" { "Sites" } }
                         a href="/account" { "Account" }
                         form.inline method="post" action="/logout" {

@@ -1,4 +1,5 @@
-//! Ingest endpoints over HTTP: `POST /api/event` (Obscura's own format).
+//! Ingest endpoints over HTTP: `POST /api/event` (Obscura's own format) and `POST /api/vitals`
+//! (the tracker's speed beacons).
 
 use std::net::SocketAddr;
 
@@ -75,6 +76,41 @@ pub async fn post_event(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    ingest(state, peer, headers, body, Protocol::Native).await
+}
+
+/// `POST /api/vitals` (public, any origin): ingests one speed beacon of the tracker's
+/// performance part (`docs/performance.md`), with the same answers as `POST /api/event`; 202
+/// also when the beacon came from an automated browser or fell outside the site's sample.
+pub async fn post_vitals(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    ingest(state, peer, headers, body, Protocol::Vitals).await
+}
+
+/// `POST /api/app` (public, any origin): ingests one batch of the application API
+/// (`docs/applications.md`): launches, timing spans and sessions, with the same answers.
+pub async fn post_app(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    ingest(state, peer, headers, body, Protocol::App).await
+}
+
+/// The request formats of the ingest endpoints.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Native,
+    Vitals,
+    App,
+}
+
+async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Body, protocol: Protocol) -> Response {
     let result = async {
         let bytes = read_body(body).await?;
         let ctx = RequestContext {
@@ -83,7 +119,12 @@ pub async fn post_event(
             headers: raw_headers(&headers),
             opted_out: opted_out(&headers),
         };
-        state.pipeline.ingest_native(&bytes, ctx).await.map_err(|e| match e {
+        let outcome = match protocol {
+            Protocol::Native => state.pipeline.ingest_native(&bytes, ctx).await,
+            Protocol::Vitals => state.pipeline.ingest_vitals(&bytes, ctx).await,
+            Protocol::App => state.pipeline.ingest_app(&bytes, ctx).await,
+        };
+        outcome.map_err(|e| match e {
             IngestError::Unavailable(msg) => {
                 tracing::error!("ingest could not store an event: {msg}");
                 ApiError::new(503, "the event could not be stored; retry later")
@@ -103,6 +144,9 @@ pub async fn post_event(
         }
         Ok(Outcome::DroppedByPolicy) => {
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "by privacy policy: Global Privacy Control / Do-Not-Track, or the site does not collect this"}))).into_response()
+        }
+        Ok(Outcome::DroppedFromSpeed) => {
+            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "kept out of the speed figures: an automated browser, or outside the site's sample"}))).into_response()
         }
         Err(e) => e.into_response(),
     })

@@ -46,6 +46,7 @@ pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -
             "network_operator": yes_no(c.network, "network operator (ASN organisation)"),
             "visit_frequency": yes_no(c.frequency, "new or returning, days since last visit and visits so far, in buckets, computed in the browser"),
             "engaged_time": yes_no(c.engagement, "time the page was visible"),
+            "page_speed": yes_no(c.performance, "web vitals (TTFB, FCP, LCP, INP, CLS), page load time and, per content-delivery provider, resource timings and cache hits; the largest element as a CSS selector, never its text; nothing from automated browsers"),
             "custom_events": "event names and a few properties the site defines, scrubbed of personal data",
         },
         "never_collected": [

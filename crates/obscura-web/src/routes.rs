@@ -9,7 +9,8 @@ use axum::routing::{MethodRouter, get, post};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, headers, ingest_http, layout, overview, policy, request_log, settings, shares, stats_api, tracker,
+    accounts, headers, ingest_http, layout, overview, policy, request_log, settings, shares, speed, speed_api,
+    stats_api, tracker,
 };
 
 /// Who may call a route.
@@ -50,7 +51,16 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format"),
             post(ingest_http::post_event).options(ingest_http::preflight),
         ),
+        (
+            spec("POST|OPTIONS", "/api/vitals", Public, "ingest: speed beacons of the tracker's performance part"),
+            post(ingest_http::post_vitals).options(ingest_http::preflight),
+        ),
+        (
+            spec("POST|OPTIONS", "/api/app", Public, "ingest: application launches, timing spans and sessions"),
+            post(ingest_http::post_app).options(ingest_http::preflight),
+        ),
         (spec("GET", "/js/obscura.js", Public, "the tracking script"), get(tracker::tracker_js)),
+        (spec("GET", "/js/perf.js", Public, "the tracking script's performance part"), get(tracker::perf_js)),
         (
             spec("GET", "/privacy", Public, "the privacy policy, generated from the configuration"),
             get(policy::privacy_html),
@@ -74,6 +84,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(shares::get_share).post(shares::post_share_password),
         ),
         (spec("GET", "/realtime", Session, "visitors of the last five minutes"), get(overview::realtime)),
+        (spec("GET", "/speed", Session, "speed dashboard: web vitals and CDN providers"), get(speed::speed_page)),
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
         (
             spec("GET|POST", "/sites", Session, "sites: list and add (admins)"),
@@ -122,6 +133,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),
         (spec("GET", "/api/v1/stats/timeseries", ReadToken, "numbers per hour or day"), get(stats_api::timeseries)),
         (spec("GET", "/api/v1/stats/breakdown", ReadToken, "top values of a dimension"), get(stats_api::breakdown)),
+        (
+            spec("GET", "/api/v1/stats/performance", ReadToken, "speed figures: percentiles, ratings, CDN providers"),
+            get(speed_api::performance),
+        ),
         (
             spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown as CSV (tokens, analysts and up)"),
             get(stats_api::export_csv),

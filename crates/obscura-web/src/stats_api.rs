@@ -5,11 +5,10 @@
 //! `limit`. Authentication: an API token with read scope, or a dashboard session.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Query as UrlQuery, State};
+use axum::extract::{Query as UrlQuery, State};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use obscura_query::{Dimension, Interval, Query};
-use obscura_store::meta::{Role, Site};
+use obscura_store::meta::Role;
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
@@ -17,40 +16,7 @@ use crate::audit::record_read;
 use crate::state::AppState;
 use obscura_model::format_ms;
 
-use crate::stats_query::{GEO_ATTRIBUTION, Params, authorize, parse_limit, parse_query};
-
-/// A stats request that may be served: its reader authorized, its query parsed (the reader may
-/// read the site), and the read recorded in the audit log — a read that cannot be recorded is
-/// not served.
-pub struct AuditedRead {
-    /// The request's URL parameters.
-    pub params: Params,
-    /// The typed query they make.
-    pub query: Query,
-    /// The site queried.
-    pub site: Site,
-}
-
-impl FromRequestParts<AppState> for AuditedRead {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let UrlQuery(params) = UrlQuery::<Params>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-        let reader = authorize(state, &parts.headers)?;
-        let (query, site) = parse_query(state, &reader, &params)?;
-        record_read(state, &reader.actor, Some(&site.domain), &describe(parts.uri.path(), &params))?;
-        Ok(AuditedRead { params, query, site })
-    }
-}
-
-/// The request as the audit log records it: path and parameters.
-fn describe(path: &str, params: &Params) -> String {
-    let mut pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    pairs.sort();
-    format!("{path}?{}", pairs.join("&"))
-}
+use crate::stats_query::{AuditedRead, GEO_ATTRIBUTION, Params, authorize, describe, parse_limit, parse_query};
 
 /// `GET /api/v1/stats/aggregate` (read token or session): headline numbers of the range;
 /// `compare=previous` adds those of the range before it.
@@ -203,6 +169,14 @@ pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) ->
     };
     let mut out = counts_json(totals);
     out["sites"] = Value::Object(per_site);
+    if reader.sites.is_none() {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        out["speed"] = json!({
+            "automated": load(&c.speed_automated),
+            "sampled_out": load(&c.speed_sampled_out),
+            "measurements_dropped": load(&c.measurements_dropped),
+        });
+    }
     Ok(Json(out))
 }
 

@@ -4,11 +4,14 @@
 
 use std::collections::HashMap;
 
+use axum::extract::{FromRequestParts, Query as UrlQuery};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use obscura_query::{Filter, Query, TimeRange};
 use obscura_store::meta::{Role, Site, TokenScope};
 
 use crate::api_error::ApiError;
+use crate::audit::record_read;
 use crate::state::AppState;
 use crate::tokens;
 
@@ -103,3 +106,36 @@ pub fn parse_limit(params: &Params) -> Result<u32, ApiError> {
 
 /// The credit DB-IP's licence (CC BY 4.0) asks for wherever its location data is shown.
 pub const GEO_ATTRIBUTION: &str = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
+
+/// A stats request that may be served: its reader authorized, its query parsed (the reader may
+/// read the site), and the read recorded in the audit log — a read that cannot be recorded is
+/// not served.
+pub struct AuditedRead {
+    /// The request's URL parameters.
+    pub params: Params,
+    /// The typed query they make.
+    pub query: Query,
+    /// The site queried.
+    pub site: Site,
+}
+
+impl FromRequestParts<AppState> for AuditedRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let UrlQuery(params) = UrlQuery::<Params>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        let reader = authorize(state, &parts.headers)?;
+        let (query, site) = parse_query(state, &reader, &params)?;
+        record_read(state, &reader.actor, Some(&site.domain), &describe(parts.uri.path(), &params))?;
+        Ok(AuditedRead { params, query, site })
+    }
+}
+
+/// The request as the audit log records it: path and parameters, sorted.
+pub fn describe(path: &str, params: &Params) -> String {
+    let mut pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    format!("{path}?{}", pairs.join("&"))
+}

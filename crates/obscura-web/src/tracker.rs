@@ -1,4 +1,5 @@
-//! `GET /js/obscura.js`: the tracking script, compiled into the binary.
+//! `GET /js/obscura.js` and `GET /js/perf.js`: the tracking script and its performance part,
+//! compiled into the binary.
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -19,6 +20,22 @@ pub async fn tracker_js() -> impl IntoResponse {
     )
 }
 
+/// The tracking script's performance part (`tracker/perf.js`): a site that wants speed figures
+/// loads it beside the tracking script.
+pub const PERF_JS: &str = include_str!("../../../tracker/perf.js");
+
+/// `GET /js/perf.js` (public): the performance part, cacheable like the tracking script.
+pub async fn perf_js() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+            (axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        PERF_JS,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -31,5 +48,15 @@ mod tests {
         assert!(size <= 1024, "tracker is {size} bytes gzipped");
         assert!(!super::TRACKER_JS.contains("document.cookie"));
         assert!(super::TRACKER_JS.contains("globalPrivacyControl"));
+    }
+
+    #[test]
+    fn tracker_performance_part_is_at_most_1536_bytes_gzipped_and_honours_privacy_signals() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(super::PERF_JS.as_bytes()).unwrap();
+        let size = gz.finish().unwrap().len();
+        assert!(size <= 1536, "the performance part is {size} bytes gzipped");
+        assert!(!super::PERF_JS.contains("document.cookie") && !super::PERF_JS.contains("innerText"));
+        assert!(super::PERF_JS.contains("globalPrivacyControl") && super::PERF_JS.contains("obscura_ignore"));
     }
 }

@@ -43,6 +43,11 @@ pub fn add_site(
     Ok(seeding(meta).add_site(domain, respect_dnt, retention_days)?)
 }
 
+/// Switches a site's speed beacons on or off, keeping `sample_percent` of them.
+pub fn set_speed(meta: &dyn MetadataStore, domain: &str, on: bool, sample_percent: u8) -> anyhow::Result<()> {
+    Ok(seeding(meta).set_speed(domain, on, sample_percent)?)
+}
+
 /// Sets how many days a site's per-event data is kept.
 pub fn set_retention(meta: &dyn MetadataStore, domain: &str, days: u32) -> anyhow::Result<()> {
     Ok(seeding(meta).set_retention(domain, days)?)

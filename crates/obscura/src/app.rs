@@ -179,6 +179,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let mut pipeline = Pipeline::new(enricher, store.clone(), meta.clone(), clock.clone(), shared.salts.clone())?
         .with_scrub_rules(config.scrub.site_rules()?)
         .with_source_params(config.url.source_params.clone())
+        .with_cdn_map(config.enrich.cdn_map()?)
         .with_visit_limits(config.limits.visits());
     if let Some(book) = shared.visits.clone() {
         pipeline = pipeline.with_visit_book(book);

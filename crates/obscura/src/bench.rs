@@ -1,4 +1,5 @@
-//! The benchmark harness: `obscura bench ingest`, `obscura bench query`, `obscura bench purge`.
+//! The benchmark harness: `obscura bench ingest`, `obscura bench query`, `obscura bench purge`,
+//! and `obscura bench speed` (in [`crate::speed_bench`]).
 //!
 //! Figures are reported side by side from one run (the machine is shared and noisy): ingest is
 //! compared with a bare 204 route of the same server under the same load.
@@ -95,6 +96,22 @@ pub enum BenchCmd {
         #[arg(long)]
         clickhouse: bool,
     },
+    /// Speed beacons over HTTP beside the bare-route ceiling, then the speed dashboard's
+    /// queries over N beacons spread over 30 days.
+    Speed {
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds per ingest phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Beacons to load for the queries (1M default).
+        #[arg(long, default_value_t = 1_000_000)]
+        beacons: usize,
+        /// Runs per query (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
     /// one site's rows.
     Purge {
@@ -113,6 +130,9 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, setup).await
         }
         BenchCmd::Query { events, runs, clickhouse } => query(events, runs, clickhouse).await,
+        BenchCmd::Speed { connections, seconds, beacons, runs } => {
+            crate::speed_bench::run(connections, seconds, beacons, runs).await
+        }
         BenchCmd::Load { url, load, connections, millis, first, samples } => {
             generate_load(&url, load, connections, StdDuration::from_millis(millis), first, samples).await
         }
@@ -128,6 +148,8 @@ pub enum LoadKind {
     Simple,
     /// The realistic mix of [`LoadProfile`].
     Realistic,
+    /// Speed beacons of the tracker's performance part.
+    Speed,
 }
 
 impl LoadKind {
@@ -136,6 +158,7 @@ impl LoadKind {
             LoadKind::Bare => "bare",
             LoadKind::Simple => "simple",
             LoadKind::Realistic => "realistic",
+            LoadKind::Speed => "speed",
         }
     }
 }
@@ -155,6 +178,10 @@ async fn generate_load(
         LoadKind::Bare => load(connections, duration, move |c, i| c.get(&urls[(i % n) as usize])).await,
         LoadKind::Simple => {
             let events: Vec<_> = urls.into_iter().map(simple_event).collect();
+            load(connections, duration, move |c, i| events[(i % n) as usize](c, i + first)).await
+        }
+        LoadKind::Speed => {
+            let events: Vec<_> = urls.into_iter().map(crate::speed_bench::speed_event).collect();
             load(connections, duration, move |c, i| events[(i % n) as usize](c, i + first)).await
         }
         LoadKind::Realistic => {
@@ -197,7 +224,7 @@ async fn generate_load(
 /// Runs one phase in a load-generator process (`obscura bench load`). Returns the phase and
 /// the server's highest resident memory while it ran. With `keep_samples`, the requests' send
 /// times and latencies come back too, read only after the memory figure is taken.
-async fn load_from_process(
+pub(crate) async fn load_from_process(
     url: String,
     kind: LoadKind,
     connections: usize,
@@ -253,10 +280,10 @@ fn realistic_profile() -> anyhow::Result<LoadProfile> {
     Ok(LoadProfile::new(BENCH_SITE, asn_csv.as_deref()))
 }
 
-const BENCH_SITE: &str = "bench.obscura.test";
+pub(crate) const BENCH_SITE: &str = "bench.obscura.test";
 
 /// A fresh app in a temporary folder with the bench site and an owner; returns the owner's password.
-async fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
+pub(crate) async fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, String)> {
     fresh_app_with(dir, |_| {}).await
 }
 
@@ -287,19 +314,19 @@ async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Confi
     Ok((app, password))
 }
 
-struct Phase {
-    ok: u64,
-    failed: u64,
-    elapsed: StdDuration,
+pub(crate) struct Phase {
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) elapsed: StdDuration,
     /// Median and 99th-percentile latency, in ms.
-    p50_ms: f64,
-    p99_ms: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
     /// When each request was sent, and how long its answer took (µs); only when asked for.
-    samples: Vec<(Instant, u32)>,
+    pub(crate) samples: Vec<(Instant, u32)>,
 }
 
 impl Phase {
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
     }
 }
@@ -408,12 +435,12 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 /// The highest resident memory seen during each phase, sampled every 50 ms.
-struct RssSampler {
+pub(crate) struct RssSampler {
     max_kb: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RssSampler {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let max_kb = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let sampled = Arc::downgrade(&max_kb);
         tokio::spawn(async move {
@@ -882,7 +909,7 @@ async fn login(base: &str, username: &str, password: &str) -> anyhow::Result<Str
 }
 
 /// Median wall time of `runs` runs, in milliseconds.
-async fn median_ms<F, Fut>(runs: usize, mut f: F) -> anyhow::Result<f64>
+pub(crate) async fn median_ms<F, Fut>(runs: usize, mut f: F) -> anyhow::Result<f64>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
@@ -897,7 +924,7 @@ where
     Ok(times[times.len() / 2])
 }
 
-fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("{prefix}-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

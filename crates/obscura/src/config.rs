@@ -230,6 +230,19 @@ pub struct EnrichConfig {
     pub asn_databases: Vec<PathBuf>,
     /// uap-core `regexes.yaml`; without it a small built-in parser is used.
     pub user_agent_regexes: Option<PathBuf>,
+    /// `[enrich.cdn_hosts]`: hosts (or `*.suffix`) of content-delivery providers the built-in
+    /// list lacks, with the provider's name, e.g. `"static.example.net" = "Example CDN"`; a
+    /// rule replaces the built-in one for the same host.
+    #[serde(default)]
+    pub cdn_hosts: std::collections::BTreeMap<String, String>,
+}
+
+impl EnrichConfig {
+    /// The CDN map: the built-in hosts with `cdn_hosts` added.
+    pub fn cdn_map(&self) -> anyhow::Result<obscura_enrich::CdnMap> {
+        obscura_enrich::CdnMap::with_rules(self.cdn_hosts.iter().map(|(h, p)| (h.as_str(), p.as_str())))
+            .map_err(|e| anyhow::anyhow!("[enrich.cdn_hosts]: {e}"))
+    }
 }
 
 /// `[url]`: a page URL keeps its path and `utm_*` parameters; of the rest only the first of
@@ -505,6 +518,7 @@ impl Config {
         self.scrub.site_rules()?;
         self.limits.validate()?;
         self.access_log.validate()?;
+        self.enrich.cdn_map()?;
         if self.backend == Backend::ClickHouse {
             self.clickhouse.validate()?;
         }

@@ -52,18 +52,27 @@ pub async fn generate_history(
 ) -> anyhow::Result<usize> {
     let site = app.pipeline.resolve_site(domain)?;
     let now = SystemClock.now();
+    let speed = site.collect.performance;
     let mut traffic = TrafficGenerator::new(domain, seed);
+    if speed {
+        traffic = traffic.with_speed();
+    }
     let mut total = 0;
     let skip = u32::from(!include_today);
     for back in (skip..days + skip).rev() {
         let day = now.date() - Duration::days(i64::from(back));
         let visitors = traffic.visitors_for(day, visitors_per_day);
         let hits = traffic.day(day, visitors, Some(now));
-        let events = hits
-            .into_iter()
-            .map(|h| app.pipeline.prepare(h, &site))
-            .collect::<Result<Vec<_>, _>>()
-            .context("generated traffic was rejected")?;
+        let mut events = Vec::with_capacity(hits.len());
+        for hit in hits {
+            if hit.kind == obscura_model::EventKind::Measure {
+                events.extend(
+                    app.pipeline.prepare_measures(hit, &site).context("a generated speed beacon was rejected")?,
+                );
+            } else {
+                events.push(app.pipeline.prepare(hit, &site).context("generated traffic was rejected")?);
+            }
+        }
         total += events.len();
         app.store.import(events).await?;
         eprint!("\rgenerating traffic: day {}/{days}, {total} events", days + skip - back);
@@ -92,6 +101,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let fresh = app.meta.get().site_by_domain(DEMO_SITE).is_none();
     let password = if fresh {
         admin::add_site(&*app.meta, DEMO_SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS)?;
+        admin::set_speed(&*app.meta, DEMO_SITE, true, 100)?;
         let password = admin::add_user(&*app.meta, "admin", Role::Owner, None)?;
         let events = generate_history(&app, DEMO_SITE, args.days, args.visitors_per_day, 42, true).await?;
         eprintln!("imported {events} events for {DEMO_SITE}");
@@ -111,6 +121,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!("data folder: {} (encrypted; key in {})", config.data_dir.display(), config.master_key_file.display());
     println!("tracker snippet: <script defer data-site=\"{DEMO_SITE}\" src=\"{url}js/obscura.js\"></script>");
+    println!("speed snippet:   <script defer data-site=\"{DEMO_SITE}\" src=\"{url}js/perf.js\"></script>");
     if args.no_serve {
         app.store.close();
         return Ok(());

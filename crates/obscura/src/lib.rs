@@ -11,5 +11,6 @@ pub mod demo;
 pub mod http_server;
 pub mod load_profile;
 pub mod maintenance;
+pub mod speed_bench;
 pub mod tls;
 pub mod traffic;

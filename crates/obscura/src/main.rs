@@ -99,6 +99,17 @@ enum SiteCmd {
     },
     /// Set how many days a site keeps per-event data; older days are destroyed within the hour.
     Retention { domain: String, days: u32 },
+    /// Accept speed beacons (web vitals, CDN timings) of the tracker's performance part for a
+    /// site, keeping a share of them on busy sites; `--off` stops accepting them.
+    Speed {
+        domain: String,
+        /// Stop accepting speed beacons.
+        #[arg(long)]
+        off: bool,
+        /// Percent of speed beacons kept (1 to 100).
+        #[arg(long, default_value_t = 100)]
+        sample: u8,
+    },
     /// List sites.
     List,
 }
@@ -243,6 +254,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (meta, audit) = app::open_meta(&config)?;
             admin::cli(&*meta, &*audit).set_retention(&domain, days)?;
             println!("{domain} keeps per-event data {days} days");
+            Ok(())
+        }
+        Command::Site(SiteCmd::Speed { domain, off, sample }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::cli(&*meta, &*audit).set_speed(&domain, !off, sample)?;
+            if off {
+                println!("{domain} no longer accepts speed beacons");
+            } else {
+                println!(
+                    "{domain} accepts speed beacons, keeping {sample}% of them; add /js/perf.js beside the tracker"
+                );
+            }
             Ok(())
         }
         Command::Site(SiteCmd::List) => {

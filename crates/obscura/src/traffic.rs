@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use obscura_model::raw::RawHeaders;
-use obscura_model::{DaysSinceLast, EventKind, PropValue, RawHit, VisitCount};
+use obscura_model::{DaysSinceLast, EventKind, Metric, PropValue, RawHit, RawMeasure, VisitCount};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::{Date, Duration, OffsetDateTime, Weekday};
@@ -91,12 +91,24 @@ pub struct TrafficGenerator {
     rng: StdRng,
     /// The site the hits are for.
     pub site_domain: String,
+    /// Whether page views also send speed beacons (web vitals and CDN timings).
+    speed: bool,
 }
+
+/// CDN providers the generated pages load from, with their protocol and typical time to first
+/// byte in ms.
+const CDN_PROVIDERS: [(&str, &str, f64); 3] = [("jsDelivr", "h2", 45.0), ("cdnjs", "h3", 35.0), ("Google", "h3", 28.0)];
 
 impl TrafficGenerator {
     /// A generator for `site_domain`, seeded with `seed`.
     pub fn new(site_domain: &str, seed: u64) -> Self {
-        TrafficGenerator { rng: StdRng::seed_from_u64(seed), site_domain: site_domain.to_owned() }
+        TrafficGenerator { rng: StdRng::seed_from_u64(seed), site_domain: site_domain.to_owned(), speed: false }
+    }
+
+    /// Makes most page views also send a speed beacon, as with the tracker's performance part.
+    pub fn with_speed(mut self) -> Self {
+        self.speed = true;
+        self
     }
 
     /// Typical visitors for `day`, around `base` on weekdays.
@@ -161,6 +173,8 @@ impl TrafficGenerator {
             returning: Some(returning),
             days_since_last,
             visit_count,
+            measures: Vec::new(),
+            app_device: None,
         };
         for i in 0..pages {
             let path = pick(rng, &PAGES);
@@ -174,6 +188,11 @@ impl TrafficGenerator {
             }
             hits.push(hit);
             let dwell = rng.random_range(5_000..150_000u32);
+            if self.speed && rng.random_bool(0.6) {
+                let mut beacon = base(EventKind::Measure, url.clone(), at + Duration::milliseconds(i64::from(dwell)));
+                beacon.measures = speed_beacon(rng, mobile, path);
+                hits.push(beacon);
+            }
             if rng.random_bool(0.7) {
                 let mut e = base(EventKind::Engagement, url.clone(), at + Duration::milliseconds(i64::from(dwell)));
                 e.engaged_ms = Some(dwell);
@@ -195,4 +214,45 @@ impl TrafficGenerator {
             at += Duration::milliseconds(i64::from(dwell) + 500);
         }
     }
+}
+
+/// A log-normal value around `median`.
+fn lognormal(rng: &mut StdRng, median: f64, sigma: f64) -> f64 {
+    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+    median * (sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()).exp()
+}
+
+/// The measurements of one page load: web vitals (slower on phones and on the blog's big
+/// pictures) and two CDN providers' timings.
+fn speed_beacon(rng: &mut StdRng, mobile: bool, path: &str) -> Vec<RawMeasure> {
+    let slow = if mobile { 1.6 } else { 1.0 } * if path.starts_with("/blog") { 1.4 } else { 1.0 };
+    let lcp = lognormal(rng, 1_500.0 * slow, 0.5).min(60_000.0);
+    let vital = |metric, value: f64| RawMeasure { metric, value: value.round(), labels: vec![] };
+    let mut out = vec![
+        vital(Metric::Ttfb, lognormal(rng, 250.0, 0.5).min(lcp)),
+        vital(Metric::Fcp, lcp * rng.random_range(0.5..0.9)),
+        RawMeasure { metric: Metric::Lcp, value: lcp.round(), labels: vec![("element", "main>img.hero".to_owned())] },
+        RawMeasure {
+            metric: Metric::Cls,
+            value: (rng.random::<f64>().powi(4) * 0.4 * 1e4).round() / 1e4,
+            labels: vec![],
+        },
+        vital(Metric::Load, lcp * rng.random_range(1.1..1.6)),
+    ];
+    if rng.random_bool(0.5) {
+        out.push(vital(Metric::Inp, lognormal(rng, 90.0 * slow, 0.6).min(5_000.0)));
+    }
+    for _ in 0..2 {
+        let (provider, protocol, ttfb) = CDN_PROVIDERS[rng.random_range(0..CDN_PROVIDERS.len())];
+        let labels = vec![("provider", provider.to_owned()), ("protocol", protocol.to_owned())];
+        let cdn = |metric, value: f64| RawMeasure { metric, value: value.round(), labels: labels.clone() };
+        let resources = f64::from(rng.random_range(1..6u8));
+        out.push(cdn(Metric::CdnResources, resources));
+        out.push(cdn(Metric::CdnTtfb, lognormal(rng, ttfb * slow, 0.5).min(30_000.0)));
+        out.push(cdn(Metric::CdnDownload, lognormal(rng, 6.0 * slow, 0.7).min(30_000.0)));
+        if rng.random_bool(0.3) {
+            out.push(cdn(Metric::CdnCacheHits, 1.0));
+        }
+    }
+    out
 }

@@ -1,7 +1,9 @@
 //! Protocol decoders. Each turns one protocol's request body into [`obscura_model::RawHit`]s;
 //! nothing after decoding knows which protocol a hit came from.
 
+pub mod app;
 pub mod native;
+pub mod vitals;
 
 use std::net::IpAddr;
 

@@ -109,6 +109,8 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
             returning: body.returning,
             days_since_last,
             visit_count,
+            measures: Vec::new(),
+            app_device: None,
         },
     })
 }

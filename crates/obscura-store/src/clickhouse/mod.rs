@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use obscura_model::{Clock, Event, day_of_ms, format_day};
+use obscura_model::{Clock, Event, Metric, day_of_ms, format_day};
+use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells};
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint, Totals};
 use time::Date;
 use tokio::sync::{mpsc, oneshot};
@@ -51,6 +52,8 @@ const TIMESERIES_OUTER: &str = "SELECT toInt64(bucket), toInt64(ifNull(visitors,
     toInt64(ifNull(pageviews, 0)) FROM ({})";
 const BREAKDOWN_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(ifNull(visitors, 0)), \
     toInt64(ifNull(visits, 0)), toInt64(ifNull(pageviews, 0)), toInt64(ifNull(events, 0)) FROM ({})";
+const MEASURES_OUTER: &str = "SELECT toString(k0), toString(k1), toString(k2), toString(metric), toFloat64(bucket), \
+    toInt64(rating), toInt64(n), toFloat64(ifNull(total, 0)) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
     toInt64(pageviews), toString(last_path) FROM ({})";
 
@@ -251,6 +254,9 @@ impl ClickHouseStore {
                     .await
                     .map_err(|e| anyhow::anyhow!("ClickHouse at {url} cannot create Obscura's tables: {e}"))?;
             }
+            add_missing_columns(plain, &options.database)
+                .await
+                .map_err(|e| anyhow::anyhow!("ClickHouse at {url} cannot add Obscura's new columns: {e}"))?;
         }
         let shards: Vec<clickhouse::Client> =
             options.shards.iter().map(|url| client(url, &options).with_database(&options.database)).collect();
@@ -497,6 +503,27 @@ fn split_by_shard(rows: Vec<StoredRow>, shards: usize) -> Vec<Vec<StoredRow>> {
 }
 
 /// Drops `day`'s partition of `rollup_days` (on the first shard, `first`).
+/// Adds the columns of [`rows::ADDED_EVENT_COLUMNS`] that tables made by an earlier release
+/// lack (18.16 has no `ADD COLUMN IF NOT EXISTS`).
+async fn add_missing_columns(shard: &clickhouse::Client, database: &str) -> Result<(), clickhouse::error::Error> {
+    for table in ["events_local", "events"] {
+        for (column, kind) in rows::ADDED_EVENT_COLUMNS {
+            let present: u64 = shard
+                .query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
+                .bind(database)
+                .bind(table)
+                .bind(column)
+                .fetch_one()
+                .await?;
+            if present == 0 {
+                // Names come from constants and a checked identifier, never from input.
+                shard.query(&format!("ALTER TABLE {database}.{table} ADD COLUMN {column} {kind}")).execute().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn drop_rollup_partition(first: &clickhouse::Client, day: Date) -> Result<(), clickhouse::error::Error> {
     first.query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await
 }
@@ -1013,6 +1040,18 @@ impl EventStore for ClickHouseStore {
             .collect();
         sort_breakdown(&mut rows);
         Ok(rows)
+    }
+
+    async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError> {
+        let rendered = Dialect::ClickHouse.measure_histogram(q, metrics, by);
+        let rows: Vec<(String, String, String, String, f64, i64, i64, f64)> =
+            self.fetch(&rendered, MEASURES_OUTER).await?;
+        let mut cells = MeasureCells::default();
+        for (k0, k1, k2, metric, bucket, rating, n, total) in rows {
+            let keys = [k0, k1, k2].into_iter().take(by.len()).collect();
+            cells.add(HistogramRow { keys, metric, bucket, rating: rating.clamp(0, 3) as u8, n: count(n), total });
+        }
+        Ok(cells.into_cells())
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

@@ -28,7 +28,12 @@ pub(super) const EVENT_COLUMNS: &str = "day Date DEFAULT toDate(toUInt16(intDiv(
     province Nullable(String), network Nullable(String), browser Nullable(String), \
     browser_version Nullable(String), os Nullable(String), os_version Nullable(String), device_type String, \
     device_brand Nullable(String), device_model Nullable(String), screen Nullable(String), \
-    days_since_last Nullable(String), visit_count Nullable(String)";
+    days_since_last Nullable(String), visit_count Nullable(String), metric Nullable(String), value Nullable(Float64)";
+
+/// Columns added since the first release, with their types: tables made earlier gain them
+/// when the store connects.
+pub(super) const ADDED_EVENT_COLUMNS: [(&str, &str); 2] =
+    [("metric", "Nullable(String)"), ("value", "Nullable(Float64)")];
 
 /// The columns of a rollup cell, as tables `rollup_days` and `kept_aggregates` hold them.
 pub(super) const ROLLUP_COLUMNS: &str = "day Date, site UInt32, dim String, value Nullable(String), visitors Int64, \

@@ -3,6 +3,7 @@
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
+use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells};
 use obscura_query::{BreakdownRow, OpenVisit, SeriesPoint, Totals};
 
 fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
@@ -100,6 +101,28 @@ pub(super) fn breakdown(batches: &[RecordBatch]) -> Vec<BreakdownRow> {
         }
     }
     out
+}
+
+/// The cells of a measure histogram query (see `Dialect::measure_histogram`) grouped by
+/// `dimensions` dimensions.
+pub(super) fn measures(batches: &[RecordBatch], dimensions: usize) -> Vec<MeasureCell> {
+    let mut cells = MeasureCells::default();
+    for b in batches {
+        let (k0, k1, k2, metric) = (strings(b, "k0"), strings(b, "k1"), strings(b, "k2"), strings(b, "metric"));
+        let (bucket, rating, n, total) = (floats(b, "bucket"), ints(b, "rating"), ints(b, "n"), floats(b, "total"));
+        for i in 0..b.num_rows() {
+            let keys = [&k0[i], &k1[i], &k2[i]].into_iter().take(dimensions).cloned().collect();
+            cells.add(HistogramRow {
+                keys,
+                metric: metric[i].clone(),
+                bucket: bucket[i],
+                rating: rating[i].clamp(0, 3) as u8,
+                n: count(n[i]),
+                total: total[i],
+            });
+        }
+    }
+    cells.into_cells()
 }
 
 /// The visits of an open-visits query.

@@ -23,7 +23,8 @@ use datafusion::common::ScalarValue;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
-use obscura_model::{Clock, Event, day_of_ms, format_day, parse_day};
+use obscura_model::{Clock, Event, Metric, day_of_ms, format_day, parse_day};
+use obscura_query::measures::MeasureCell;
 use time::Date;
 use tokio::sync::{RwLock, oneshot};
 
@@ -555,6 +556,11 @@ impl EventStore for EmbeddedStore {
     async fn breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<BreakdownRow>, StoreError> {
         let batches = self.run_sql(&Dialect::DataFusion.breakdown(q, dim, limit, &self.rolled_days())).await?;
         Ok(answers::breakdown(&batches))
+    }
+
+    async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.measure_histogram(q, metrics, by)).await?;
+        Ok(answers::measures(&batches, by.len()))
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

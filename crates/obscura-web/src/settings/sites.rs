@@ -76,13 +76,14 @@ pub async fn add_site(
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
-const SWITCHES: [(&str, &str); 6] = [
+const SWITCHES: [(&str, &str); 7] = [
     ("referrer", "Referrer (host and channel)"),
     ("device", "Device (browser, OS, brand, model)"),
     ("screen", "Screen class"),
     ("network", "Network operator"),
     ("frequency", "Visit frequency (new/returning, buckets)"),
     ("engagement", "Engaged time"),
+    ("performance", "Page speed (web vitals, CDN timings; needs the tracker's performance part)"),
 ];
 
 fn switch(c: &Collection, name: &str) -> bool {
@@ -92,6 +93,7 @@ fn switch(c: &Collection, name: &str) -> bool {
         "screen" => c.screen,
         "network" => c.network,
         "frequency" => c.frequency,
+        "performance" => c.performance,
         _ => c.engagement,
     }
 }
@@ -125,6 +127,9 @@ pub async fn get_settings(
                     fieldset {
                         legend { "Collect" }
                         @for (name, label) in SWITCHES { label { input type="checkbox" name=(name) checked[switch(c, name)]; " " (label) } }
+                        label { "Keep this share of speed beacons, percent "
+                            input type="number" name="performance_sample_percent" min="1" max="100" value=(c.performance_sample_percent);
+                        }
                         label { "Location precision "
                             select name="geo" {
                                 @for g in GeoLevel::ALL { option value=(g.as_str()) selected[g == c.geo] { (g.as_str()) } }
@@ -178,6 +183,9 @@ pub struct SettingsForm {
     network: Option<String>,
     frequency: Option<String>,
     engagement: Option<String>,
+    performance: Option<String>,
+    /// Absent: unchanged.
+    performance_sample_percent: Option<String>,
     geo: String,
     /// Absent: unchanged.
     retention_days: Option<String>,
@@ -194,6 +202,19 @@ pub async fn post_settings(
     let Some(geo) = GeoLevel::parse(&form.geo) else {
         return (StatusCode::BAD_REQUEST, "geo must be off, continent, country or province").into_response();
     };
+    let sample = match form.performance_sample_percent.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match text.parse::<u8>() {
+            Ok(p) if (1..=100).contains(&p) => Some(p),
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    "the share of speed beacons kept must be a whole percent from 1 to 100",
+                )
+                    .into_response();
+            }
+        },
+    };
     let collect = Collection {
         referrer: form.referrer.is_some(),
         device: form.device.is_some(),
@@ -202,6 +223,8 @@ pub async fn post_settings(
         network: form.network.is_some(),
         frequency: form.frequency.is_some(),
         engagement: form.engagement.is_some(),
+        performance: form.performance.is_some(),
+        performance_sample_percent: sample.unwrap_or(site_sample(&state, &domain)),
     };
     let retention_days = match form.retention_days.as_deref().map(rules::retention_days_text).transpose() {
         Ok(days) => days,
@@ -212,6 +235,11 @@ pub async fn post_settings(
         return admin_error_response(e);
     }
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
+}
+
+/// The site's current share of speed beacons kept (100 for an unknown site).
+fn site_sample(state: &AppState, domain: &str) -> u8 {
+    state.meta.get().site_by_domain(domain).map_or(100, |s| s.collect.performance_sample_percent)
 }
 
 csrf_field!(NewSiteForm, SettingsForm);

@@ -54,17 +54,22 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
         vec![
             "GET /health",
             "GET /js/obscura.js",
+            "GET /js/perf.js",
             "GET /login",
             "GET /privacy",
             "GET /privacy.json",
             "GET /ready",
             "GET /static/app.css",
             "GET /static/app.js",
+            "OPTIONS /api/app",
             "OPTIONS /api/event",
+            "OPTIONS /api/vitals",
+            "POST /api/app",
             "POST /api/event",
-            "POST /login"
+            "POST /api/vitals",
+            "POST /login",
         ],
-        "the public routes are the ingest endpoint, the tracker, login, health and the static assets"
+        "the public routes are the ingest endpoints, the tracker and its performance part, login, health and the static assets"
     );
     // Routes not in the table do not exist.
     for path in ["/admin", "/debug", "/api/v1/users", "/.env"] {

@@ -13,7 +13,7 @@ use crate::harness::{SITE, TestServer};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver(Child);
+pub struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -48,6 +48,11 @@ document.getElementById('out').addEventListener('click', function (e) { e.preven
 
 /// Starts ChromeDriver and a headless Chromium session with a fresh profile.
 async fn start_browser() -> (Driver, fantoccini::Client, tempfile::TempDir) {
+    start_browser_with(&[]).await
+}
+
+/// Like [`start_browser`], with more command-line switches for Chromium.
+pub async fn start_browser_with(extra: &[String]) -> (Driver, fantoccini::Client, tempfile::TempDir) {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "Chromium and ChromeDriver are needed: `apt-get install chromium chromium-driver` (scripts/test installs them)"
@@ -62,17 +67,24 @@ async fn start_browser() -> (Driver, fantoccini::Client, tempfile::TempDir) {
             .unwrap(),
     );
     let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,900",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--disable-quic", "--window-size=1280,900",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
     for _ in 0..50 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         if let Ok(c) =
@@ -86,7 +98,7 @@ async fn start_browser() -> (Driver, fantoccini::Client, tempfile::TempDir) {
 }
 
 /// Saves a screenshot under target/test-artifacts.
-async fn screenshot(browser: &fantoccini::Client, name: &str) {
+pub async fn screenshot(browser: &fantoccini::Client, name: &str) {
     let shot = browser.screenshot().await.unwrap();
     let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();

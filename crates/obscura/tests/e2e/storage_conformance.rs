@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use obscura_model::{Event, EventKind, ManualClock};
+use obscura_model::{Event, EventKind, ManualClock, Metric};
 use obscura_privacy::scrub::scrub_text;
+use obscura_query::measures::MeasureCell;
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Filter, Interval, Query, SeriesPoint, TimeRange};
 use obscura_store::crypto::Key;
 use obscura_store::{ClickHouseOptions, ClickHouseStore, EmbeddedStore, EventStore, StoreOptions};
@@ -414,6 +415,164 @@ pub async fn conformance(backend: &dyn Backend) {
     assert_eq!(store.aggregate(&day_1).await.unwrap().pageviews, 4, "kept aggregates survive a reopen");
     assert_eq!(store.count_events().await.unwrap(), 1 + 5);
     store.close();
+}
+
+/// The site the speed beacons are sent for.
+const SPEED_SITE: u32 = 3;
+
+/// One measurement event: of a page load of `visitor` on [`SPEED_SITE`] at `at`.
+fn measurement(
+    visitor: u64,
+    at: OffsetDateTime,
+    path: &str,
+    country: &str,
+    m: (Metric, f64),
+    labels: &[(&str, &str)],
+) -> Event {
+    let mut e = event(SPEED_SITE, visitor, at, path, 0, 0, None, Some(country), "Chrome");
+    e.kind = EventKind::Measure;
+    e.measure = Some(m);
+    e.network = Some(scrub_text(if country == "DE" { "Telekom" } else { "Orange" }));
+    e.props = labels.iter().map(|(k, v)| (scrub_text(k), scrub_text(v))).collect();
+    e
+}
+
+/// Speed beacons of one day at noon, one per page load: load `i` (1 to 100) has LCP `i × 50`
+/// ms (50 to 5000 ms), on `/` for odd `i`, `/slow` for even; loads 1–60 from DE, the rest from
+/// FR; every load also brings CLS `i / 1000` and two CDN entries (cdnjs over h2: TTFB `i` ms, 3
+/// resources, 1 cache hit; jsDelivr over h3: TTFB `2i` ms, 2 resources).
+fn beacons(day: Date, visitor_base: u64) -> Vec<Event> {
+    let mut events = Vec::new();
+    for i in 1..=100u64 {
+        let at = day.with_hms(12, 0, 0).expect("a time").assume_utc() + time::Duration::seconds(i as i64);
+        let (path, country) = (if i % 2 == 1 { "/" } else { "/slow" }, if i <= 60 { "DE" } else { "FR" });
+        let v = visitor_base + i;
+        let x = i as f64;
+        events.push(measurement(v, at, path, country, (Metric::Lcp, x * 50.0), &[("element", "main>img")]));
+        events.push(measurement(v, at, path, country, (Metric::Cls, x / 1000.0), &[]));
+        for (provider, protocol, ttfb, resources, hits) in
+            [("cdnjs", "h2", x, 3.0, 1.0), ("jsDelivr", "h3", 2.0 * x, 2.0, 0.0)]
+        {
+            let labels = [("provider", provider), ("protocol", protocol)];
+            events.push(measurement(v, at, path, country, (Metric::CdnTtfb, ttfb), &labels));
+            events.push(measurement(v, at, path, country, (Metric::CdnResources, resources), &labels));
+            if hits > 0.0 {
+                events.push(measurement(v, at, path, country, (Metric::CdnCacheHits, hits), &labels));
+            }
+        }
+    }
+    events
+}
+
+fn cell<'a>(cells: &'a [MeasureCell], keys: &[&str], metric: Metric) -> &'a MeasureCell {
+    cells
+        .iter()
+        .find(|c| c.keys == keys && c.metric == metric.name())
+        .unwrap_or_else(|| panic!("no cell {keys:?} {}: {cells:?}", metric.name()))
+}
+
+/// Within the sketch's accuracy (0.5%, and 0.05% from the buckets) of `exact`.
+fn near(value: Option<f64>, exact: f64) -> bool {
+    value.is_some_and(|v| (v - exact).abs() <= exact * 0.006)
+}
+
+/// Every speed figure of one day of [`beacons`], counted by hand.
+async fn beacon_day(store: &dyn EventStore, day: Date, how: &str) {
+    let speed_query = |filters: &[&str]| Query { site: SPEED_SITE, ..query(day, day, filters) };
+    let q = speed_query(&[]);
+    let totals = store.measures(&q, &[Metric::Lcp, Metric::Cls, Metric::Inp], &[]).await.expect("measures");
+    assert_eq!(totals.len(), 2, "no INP was measured, {how}: {totals:?}");
+    let lcp = cell(&totals, &[], Metric::Lcp);
+    assert_eq!(lcp.samples, 100, "{how}");
+    assert_eq!(lcp.sum, 50.0 * 5050.0, "sums are exact, {how}");
+    // Good up to 2500 ms (i ≤ 50), poor above 4000 ms (i > 80).
+    assert_eq!(lcp.ratings, [50, 30, 20], "{how}");
+    for (p, exact) in [(50.0, 2500.0), (75.0, 3750.0), (95.0, 4750.0)] {
+        assert!(near(lcp.percentile(p), exact), "p{p} LCP {:?} ≈ {exact}, {how}", lcp.percentile(p));
+    }
+    let cls = cell(&totals, &[], Metric::Cls);
+    assert_eq!(cls.ratings, [100, 0, 0], "CLS up to 0.1 is good, {how}");
+    assert!(near(cls.percentile(75.0), 0.075), "{how}: {:?}", cls.percentile(75.0));
+
+    let pages = store.measures(&q, &[Metric::Lcp], &[Dimension::Page]).await.unwrap();
+    assert_eq!(pages.len(), 2, "{how}");
+    assert_eq!(cell(&pages, &["/"], Metric::Lcp).samples, 50);
+    assert_eq!(cell(&pages, &["/slow"], Metric::Lcp).sum, 50.0 * 2550.0, "even loads, {how}");
+
+    let providers = Dimension::Prop("provider".into());
+    let by = [providers.clone(), Dimension::Prop("protocol".into())];
+    let cdn = store.measures(&q, &[Metric::CdnTtfb, Metric::CdnResources, Metric::CdnCacheHits], &by).await.unwrap();
+    assert_eq!(cell(&cdn, &["cdnjs", "h2"], Metric::CdnResources).sum, 300.0, "{how}");
+    assert_eq!(cell(&cdn, &["cdnjs", "h2"], Metric::CdnCacheHits).sum, 100.0, "{how}");
+    assert_eq!(cell(&cdn, &["jsDelivr", "h3"], Metric::CdnResources).sum, 200.0, "{how}");
+    assert!(!cdn.iter().any(|c| c.keys == ["jsDelivr", "h3"] && c.metric == "cdn.cache_hits"), "{how}");
+    assert!(near(cell(&cdn, &["cdnjs", "h2"], Metric::CdnTtfb).percentile(75.0), 75.0), "{how}");
+    assert!(near(cell(&cdn, &["jsDelivr", "h3"], Metric::CdnTtfb).percentile(75.0), 150.0), "{how}");
+
+    // Three dimensions: country × network × provider; missing values under their label.
+    let grid = store
+        .measures(&q, &[Metric::CdnTtfb], &[Dimension::Country, Dimension::Network, providers.clone()])
+        .await
+        .unwrap();
+    assert_eq!(grid.len(), 4, "{how}: {grid:?}");
+    assert_eq!(cell(&grid, &["DE", "Telekom", "cdnjs"], Metric::CdnTtfb).samples, 60, "{how}");
+    assert_eq!(cell(&grid, &["FR", "Orange", "jsDelivr"], Metric::CdnTtfb).samples, 40, "{how}");
+    let elements = store.measures(&q, &[Metric::Lcp], &[Dimension::Prop("element".into())]).await.unwrap();
+    assert_eq!(elements.iter().map(|c| c.keys[0].as_str()).collect::<Vec<_>>(), ["main>img"], "{how}");
+    let unlabelled = store.measures(&q, &[Metric::Cls], &[Dimension::Prop("element".into())]).await.unwrap();
+    assert_eq!(unlabelled[0].keys, ["(none)"], "{how}");
+
+    // Filters hold for measurements as for pageviews.
+    let fr = store.measures(&speed_query(&["country==FR"]), &[Metric::Lcp], &[]).await.unwrap();
+    assert_eq!(cell(&fr, &[], Metric::Lcp).samples, 40, "{how}");
+    assert_eq!(cell(&fr, &[], Metric::Lcp).ratings, [0, 20, 20], "loads 61–100, {how}");
+    let slow_fr = store.measures(&speed_query(&["country==FR", "page==/slow"]), &[Metric::Lcp], &[]).await.unwrap();
+    let none = store.measures(&query(day, day, &[]), &[Metric::Lcp], &[]).await.unwrap();
+    assert!(none.is_empty(), "another site's measurements stay apart, {how}");
+    // Measurements are neither pageviews nor visits.
+    let site = store.aggregate(&q).await.unwrap();
+    assert_eq!((site.pageviews, site.visits), (0, 0), "{how}");
+    assert_eq!(cell(&slow_fr, &[], Metric::Lcp).samples, 20, "{how}");
+}
+
+/// Speed measurements on one backend: stored beside pageviews without changing their figures,
+/// answered per group with percentiles, ratings and sums, filtered, durable, destroyed with
+/// their day.
+pub async fn measures_conformance(backend: &dyn Backend) {
+    let store = backend.open().await;
+    store.import(imported()).await.expect("import");
+    store.import(beacons(DAY_1, 1_000)).await.expect("import beacons");
+    beacon_day(store.as_ref(), DAY_1, "a finished day").await;
+    site_1_day(store.as_ref(), DAY_1, "another site's measurements change nothing").await;
+
+    store.append(beacons(TODAY, 2_000)).await.expect("append beacons");
+    beacon_day(store.as_ref(), TODAY, "today's rows").await;
+    let both =
+        store.measures(&Query { site: SPEED_SITE, ..query(DAY_1, TODAY, &[]) }, &[Metric::Lcp], &[]).await.unwrap();
+    assert_eq!(cell(&both, &[], Metric::Lcp).samples, 200, "days add up");
+    assert_eq!(cell(&both, &[], Metric::Lcp).ratings, [100, 60, 40]);
+
+    drop(store);
+    let store = backend.open().await;
+    beacon_day(store.as_ref(), TODAY, "after reopening").await;
+    store.destroy_day(DAY_1).await.expect("destroy");
+    let day_1 = Query { site: SPEED_SITE, ..query(DAY_1, DAY_1, &[]) };
+    assert!(store.measures(&day_1, &[Metric::Lcp], &[]).await.unwrap().is_empty(), "destroyed with the day");
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_measures_embedded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(NOW));
+    measures_conformance(&Embedded { dir: dir.path().to_path_buf(), key: Key::random(), clock }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_measures_clickhouse() {
+    let backend = ClickHouse::new(Arc::new(ManualClock::new(NOW)));
+    measures_conformance(&backend).await;
+    backend.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,262 @@
+//! Speed figures: percentiles through a mergeable quantile sketch, web-vitals ratings and sums,
+//! per group of measurements.
+//!
+//! A backend answers a measure query with a histogram — per group, metric and 3-significant-
+//! digit value bucket, how many measurements and their exact sum — which [`MeasureCells`] turns
+//! into one [`MeasureCell`] per group and metric. Each cell's percentiles come from a DDSketch
+//! (relative accuracy [`SKETCH_ACCURACY`]); sketches merge, so cells of several days or of
+//! several backends' answers add up without the rows.
+
+use std::collections::BTreeMap;
+
+use obscura_model::{Metric, Rating};
+use sketches_ddsketch::{Config, DDSketch};
+
+/// The sketch's relative accuracy: a percentile is within 0.5% of a value of the data (the
+/// 3-significant-digit buckets add at most 0.05%), so the figures shown are within 1%.
+pub const SKETCH_ACCURACY: f64 = 0.005;
+
+/// The most bins a sketch keeps (the lowest collapse beyond it): at 0.5% accuracy, 2048 bins
+/// span values from 1 µs to over an hour.
+const SKETCH_BINS: u32 = 2048;
+
+/// A mergeable quantile sketch of one metric's values.
+#[derive(Clone)]
+pub struct Sketch(DDSketch);
+
+impl std::fmt::Debug for Sketch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sketch({} values)", self.0.count())
+    }
+}
+
+impl Default for Sketch {
+    fn default() -> Self {
+        Sketch(DDSketch::new(Config::new(SKETCH_ACCURACY, SKETCH_BINS, 1e-3)))
+    }
+}
+
+impl Sketch {
+    /// Adds `value` `times` times.
+    pub fn add(&mut self, value: f64, times: u64) {
+        for _ in 0..times {
+            self.0.add(value);
+        }
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &Sketch) {
+        // Every sketch is made with the same configuration, so merging cannot fail.
+        let _ = self.0.merge(&other.0);
+    }
+
+    /// How many values were added.
+    pub fn count(&self) -> u64 {
+        self.0.count() as u64
+    }
+
+    /// The value at quantile `q` (0 to 1); `None` when the sketch is empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.0.quantile(q.clamp(0.0, 1.0)).ok().flatten()
+    }
+}
+
+/// The figures of one metric in one group of measurements.
+#[derive(Clone, Debug, Default)]
+pub struct MeasureCell {
+    /// The values of the query's dimensions that make the group (none when not grouped).
+    pub keys: Vec<String>,
+    /// The metric's name.
+    pub metric: String,
+    /// How many measurements.
+    pub samples: u64,
+    /// Their exact sum (for counts: the total; for timings: the mean's numerator).
+    pub sum: f64,
+    /// Measurements rated good, needs improvement and poor (zeros for metrics without
+    /// thresholds).
+    pub ratings: [u64; 3],
+    /// The values' sketch, for percentiles.
+    pub sketch: Sketch,
+}
+
+impl MeasureCell {
+    /// The `q` percentile (0 to 100) of the values; `None` without values.
+    pub fn percentile(&self, q: f64) -> Option<f64> {
+        self.sketch.quantile(q / 100.0)
+    }
+
+    /// The mean of the values; `None` without values.
+    pub fn mean(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.sum / self.samples as f64)
+    }
+
+    /// Adds the measurements of `other` (same group and metric) to this cell.
+    pub fn merge(&mut self, other: &MeasureCell) {
+        self.samples += other.samples;
+        self.sum += other.sum;
+        for (mine, theirs) in self.ratings.iter_mut().zip(other.ratings) {
+            *mine += theirs;
+        }
+        self.sketch.merge(&other.sketch);
+    }
+}
+
+/// One histogram row of a backend's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramRow {
+    /// The group's dimension values, as many as the query has dimensions.
+    pub keys: Vec<String>,
+    /// The metric's name.
+    pub metric: String,
+    /// The bucket's value.
+    pub bucket: f64,
+    /// 0 good, 1 needs improvement, 2 poor, anything else: no rating.
+    pub rating: u8,
+    /// How many measurements fell in the bucket.
+    pub n: u64,
+    /// Their exact sum.
+    pub total: f64,
+}
+
+/// Builds cells from histogram rows, then hands them out in group order.
+#[derive(Default)]
+pub struct MeasureCells {
+    cells: BTreeMap<(Vec<String>, String), MeasureCell>,
+}
+
+impl MeasureCells {
+    /// Adds one histogram row to its group's cell.
+    pub fn add(&mut self, row: HistogramRow) {
+        let cell = self.cells.entry((row.keys.clone(), row.metric.clone())).or_insert_with(|| MeasureCell {
+            keys: row.keys,
+            metric: row.metric,
+            ..MeasureCell::default()
+        });
+        cell.samples += row.n;
+        cell.sum += row.total;
+        if let Some(r) = cell.ratings.get_mut(usize::from(row.rating)) {
+            *r += row.n;
+        }
+        cell.sketch.add(row.bucket, row.n);
+    }
+
+    /// Adds a whole cell (from another day or backend) to its group's cell.
+    pub fn merge(&mut self, cell: MeasureCell) {
+        match self.cells.get_mut(&(cell.keys.clone(), cell.metric.clone())) {
+            Some(mine) => mine.merge(&cell),
+            None => {
+                self.cells.insert((cell.keys.clone(), cell.metric.clone()), cell);
+            }
+        }
+    }
+
+    /// The cells, ordered by group, then metric name.
+    pub fn into_cells(self) -> Vec<MeasureCell> {
+        self.cells.into_values().collect()
+    }
+}
+
+/// Which rating index a web vital's value falls in; for tests and for the backends that rate
+/// values in code.
+pub fn rating_index(metric: Metric, value: f64) -> u8 {
+    match metric.rate(value) {
+        Some(Rating::Good) => 0,
+        Some(Rating::NeedsImprovement) => 1,
+        Some(Rating::Poor) => 2,
+        None => 3,
+    }
+}
+
+/// The 3-significant-digit bucket of `v`, as the backends compute it in SQL.
+pub fn bucket_of(v: f64) -> f64 {
+    if v <= 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powf(v.log10().floor() - 2.0);
+    (v / scale).round() * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic log-normal-ish generator: page loads of a day, median about `median` ms.
+    fn day_of_timings(seed: u64, n: usize, median: f64) -> Vec<f64> {
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                let mut u = [0.0f64; 2];
+                for ui in &mut u {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    *ui = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                }
+                // Box-Muller: a normal deviate, exponentiated.
+                let z = (-2.0 * u[0].ln()).sqrt() * (2.0 * std::f64::consts::PI * u[1]).cos();
+                (median * (0.8 * z).exp()).round().max(1.0)
+            })
+            .collect()
+    }
+
+    fn exact(sorted: &[f64], q: f64) -> f64 {
+        // The same rank rule as the sketch: the value below which a share q lies.
+        let rank = (q * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank]
+    }
+
+    #[test]
+    fn sketch_percentiles_of_merged_daily_sketches_are_within_one_percent_of_exact() {
+        let mut all = Vec::new();
+        let mut merged = MeasureCells::default();
+        for day in 0..30u64 {
+            let values = day_of_timings(day + 1, 5_000 + day as usize * 100, 1_500.0 + day as f64 * 40.0);
+            // Each day goes the way the backends send it: a 3-significant-digit histogram.
+            let mut histogram: BTreeMap<(u64, u8), (u64, f64)> = BTreeMap::new();
+            for &v in &values {
+                let entry = histogram.entry((bucket_of(v).to_bits(), rating_index(Metric::Lcp, v))).or_insert((0, 0.0));
+                entry.0 += 1;
+                entry.1 += v;
+            }
+            let mut daily = MeasureCells::default();
+            for ((bucket, rating), (n, total)) in histogram {
+                daily.add(HistogramRow {
+                    keys: vec![],
+                    metric: "lcp".into(),
+                    bucket: f64::from_bits(bucket),
+                    rating,
+                    n,
+                    total,
+                });
+            }
+            for cell in daily.into_cells() {
+                merged.merge(cell);
+            }
+            all.extend(values);
+        }
+        all.sort_by(f64::total_cmp);
+        let cells = merged.into_cells();
+        assert_eq!(cells.len(), 1);
+        let cell = &cells[0];
+        assert_eq!(cell.samples as usize, all.len());
+        assert!((cell.sum - all.iter().sum::<f64>()).abs() < 1e-6 * cell.sum, "sums are exact");
+        for q in [50.0, 75.0, 95.0] {
+            let (estimate, truth) = (cell.percentile(q).unwrap(), exact(&all, q / 100.0));
+            let error = (estimate - truth).abs() / truth;
+            assert!(error <= 0.01, "p{q}: {estimate} vs exact {truth}: {:.3}% off", error * 100.0);
+        }
+        let good = all.iter().filter(|v| **v <= 2500.0).count() as u64;
+        let poor = all.iter().filter(|v| **v > 4000.0).count() as u64;
+        assert_eq!(cell.ratings, [good, all.len() as u64 - good - poor, poor], "ratings are exact");
+    }
+
+    #[test]
+    fn sketch_buckets_keep_three_significant_digits() {
+        assert_eq!(bucket_of(0.0), 0.0);
+        assert_eq!(bucket_of(2504.0), 2500.0);
+        assert_eq!(bucket_of(2505.0), 2510.0);
+        assert_eq!(bucket_of(87.0), 87.0);
+        assert!((bucket_of(0.12345) - 0.123).abs() < 1e-12);
+        for v in [1.0, 17.3, 999.9, 12_345.0, 599_999.0] {
+            assert!((bucket_of(v) - v).abs() / v <= 0.005);
+        }
+    }
+}

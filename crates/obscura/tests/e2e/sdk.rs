@@ -1,0 +1,116 @@
+//! The Rust SDK (`obscura-sdk`) against a running server: launches and spans arrive with the
+//! device the application reports; while the server cannot be reached they wait in the offline
+//! queue — across a restart of the application — and are retried by themselves.
+
+use std::time::Duration;
+
+use obscura_sdk::{Config, Error, Launch, Obscura};
+
+use crate::harness::{SITE, TestServer, free_port};
+
+fn config(endpoint: &str, queue: &std::path::Path) -> Config {
+    Config {
+        flush_interval: Duration::from_millis(200),
+        max_backoff: Duration::from_millis(400),
+        timeout: Duration::from_secs(2),
+        os_version: Some("6.1".into()),
+        ..Config::new(endpoint, SITE, "2.3.1", queue)
+    }
+}
+
+fn queued_lines(queue: &std::path::Path) -> usize {
+    std::fs::read_to_string(queue.join("obscura-queue.jsonl")).map_or(0, |s| s.lines().count())
+}
+
+fn cell<'a>(answer: &'a serde_json::Value, keys: &[&str], metric: &str) -> Option<&'a serde_json::Value> {
+    answer["results"].as_array()?.iter().find(|c| c["metric"] == metric && c["keys"] == serde_json::json!(keys))
+}
+
+/// A stand-in for the server's address that starts answering later: forwards `/api/app`.
+async fn forward_later(port: u16, to: String) {
+    let app = axum::Router::new().route(
+        "/api/app",
+        axum::routing::post(move |body: String| {
+            let to = to.clone();
+            async move {
+                let res = reqwest::Client::new().post(format!("{to}/api/app")).body(body).send().await.unwrap();
+                axum::http::StatusCode::from_u16(res.status().as_u16()).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_reports_launches_and_spans_queues_offline_and_retries_by_itself() {
+    let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
+    obscura::admin::set_speed(&*s.server_meta(), SITE, true, 100).unwrap();
+    let queue = tempfile::tempdir().unwrap();
+    let dir = queue.path().to_path_buf();
+
+    // Offline: nothing listens; the events wait in the queue file when the application exits.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let (offline_dir, offline) = (dir.clone(), dead.clone());
+    tokio::task::spawn_blocking(move || {
+        let obscura = Obscura::start(config(&offline, &offline_dir)).unwrap();
+        obscura.launch(Launch::Cold, Duration::from_millis(840));
+        obscura.span("checkout.render", Duration::from_millis(120), true);
+        obscura.span("checkout.render", Duration::from_millis(300), false);
+        assert!(matches!(obscura.flush(), Err(Error::Unreachable(_))), "the server cannot be reached");
+    })
+    .await
+    .unwrap();
+    assert_eq!(queued_lines(&dir), 3, "queued for the next start");
+
+    // The next start sends them.
+    let (online_dir, base) = (dir.clone(), s.base.clone());
+    tokio::task::spawn_blocking(move || {
+        let obscura = Obscura::start(config(&base, &online_dir)).unwrap();
+        obscura.flush().expect("the server takes them");
+    })
+    .await
+    .unwrap();
+    assert_eq!(queued_lines(&dir), 0, "nothing left queued");
+    let q = format!("site={SITE}&range=today");
+    let launches = s.api(&format!("/api/v1/stats/performance?{q}&metrics=launch&by=prop:start,prop:version")).await;
+    let cold = cell(&launches, &["cold", "2.3.1"], "launch").unwrap_or_else(|| panic!("{launches}"));
+    assert_eq!(cold["samples"], 1);
+    assert!((cold["p50"].as_f64().unwrap() - 840.0).abs() <= 5.0, "{cold}");
+    let spans = s.api(&format!("/api/v1/stats/performance?{q}&metrics=span&by=prop:span,prop:status")).await;
+    assert_eq!(
+        cell(&spans, &["checkout.render", "ok"], "span").map(|c| c["samples"].clone()),
+        Some(1.into()),
+        "{spans}"
+    );
+    assert_eq!(cell(&spans, &["checkout.render", "error"], "span").map(|c| c["samples"].clone()), Some(1.into()));
+    let devices = s.api(&format!("/api/v1/stats/performance?{q}&metrics=launch&by=os_version,device_type")).await;
+    let os = cell(&devices, &[&format!("{} 6.1", std::env::consts::OS), "desktop"], "launch");
+    assert!(os.is_some(), "the device the application reported: {devices}");
+
+    // Retried by itself: the server's address answers only after a while.
+    let port = free_port();
+    let later = format!("http://127.0.0.1:{port}");
+    let (retry_dir, retry) = (dir.clone(), later.clone());
+    let app = tokio::task::spawn_blocking(move || {
+        let obscura = Obscura::start(config(&retry, &retry_dir)).unwrap();
+        obscura.session(Duration::from_secs(95));
+        std::thread::sleep(Duration::from_millis(700));
+        obscura
+    })
+    .await
+    .unwrap();
+    forward_later(port, s.base.clone()).await;
+    let mut sessions = serde_json::Value::Null;
+    for _ in 0..50 {
+        sessions = s.api(&format!("/api/v1/stats/performance?{q}&metrics=session")).await;
+        if cell(&sessions, &[], "session").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(cell(&sessions, &[], "session").map(|c| c["samples"].clone()), Some(1.into()), "{sessions}");
+    tokio::task::spawn_blocking(move || drop(app)).await.unwrap();
+    assert_eq!(queued_lines(&dir), 0);
+    s.stop();
+}
