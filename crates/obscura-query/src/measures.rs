@@ -17,8 +17,10 @@ use sketches_ddsketch::{Config, DDSketch};
 pub const SKETCH_ACCURACY: f64 = 0.005;
 
 /// The most bins a sketch keeps (the lowest collapse beyond it): at 0.5% accuracy, 2048 bins
-/// span values from 1 µs to over an hour.
+/// span values from 1 µs to over an hour. With the crate's default smallest value this is the
+/// configuration its binary format decodes to, so stored sketches merge with fresh ones.
 const SKETCH_BINS: u32 = 2048;
+const SKETCH_MIN_VALUE: f64 = 1e-9;
 
 /// A mergeable quantile sketch of one metric's values.
 #[derive(Clone)]
@@ -32,22 +34,32 @@ impl std::fmt::Debug for Sketch {
 
 impl Default for Sketch {
     fn default() -> Self {
-        Sketch(DDSketch::new(Config::new(SKETCH_ACCURACY, SKETCH_BINS, 1e-3)))
+        Sketch(DDSketch::new(Config::new(SKETCH_ACCURACY, SKETCH_BINS, SKETCH_MIN_VALUE)))
     }
 }
 
 impl Sketch {
     /// Adds `value` `times` times.
     pub fn add(&mut self, value: f64, times: u64) {
-        for _ in 0..times {
-            self.0.add(value);
+        if times > 0 {
+            self.0.add_with_count(value, times);
         }
     }
 
-    /// Adds every value of `other`.
-    pub fn merge(&mut self, other: &Sketch) {
-        // Every sketch is made with the same configuration, so merging cannot fail.
-        let _ = self.0.merge(&other.0);
+    /// The sketch in DDSketch's portable binary format (as its Java and Go versions write it).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.to_java_bytes()
+    }
+
+    /// A sketch from [`Sketch::to_bytes`]; `None` for bytes that are not one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Sketch> {
+        DDSketch::from_java_bytes(bytes).ok().map(Sketch)
+    }
+
+    /// Adds every value of `other`; false (and nothing added) when `other` was made with
+    /// another accuracy, as a stored sketch from elsewhere might be.
+    pub fn merge(&mut self, other: &Sketch) -> bool {
+        self.0.merge(&other.0).is_ok()
     }
 
     /// How many values were added.
@@ -90,14 +102,22 @@ impl MeasureCell {
         (self.samples > 0).then(|| self.sum / self.samples as f64)
     }
 
-    /// Adds the measurements of `other` (same group and metric) to this cell.
-    pub fn merge(&mut self, other: &MeasureCell) {
-        self.samples += other.samples;
-        self.sum += other.sum;
-        for (mine, theirs) in self.ratings.iter_mut().zip(other.ratings) {
+    /// Adds the measurements of `other` (same group and metric) to this cell; false (and
+    /// nothing added) when its sketch does not merge.
+    pub fn merge(&mut self, other: &MeasureCell) -> bool {
+        self.add_parts(other.samples, other.sum, other.ratings, &other.sketch)
+    }
+
+    fn add_parts(&mut self, samples: u64, sum: f64, ratings: [u64; 3], sketch: &Sketch) -> bool {
+        if !self.sketch.merge(sketch) {
+            return false;
+        }
+        self.samples += samples;
+        self.sum += sum;
+        for (mine, theirs) in self.ratings.iter_mut().zip(ratings) {
             *mine += theirs;
         }
-        self.sketch.merge(&other.sketch);
+        true
     }
 }
 
@@ -140,14 +160,40 @@ impl MeasureCells {
         cell.sketch.add(row.bucket, row.n);
     }
 
-    /// Adds a whole cell (from another day or backend) to its group's cell.
-    pub fn merge(&mut self, cell: MeasureCell) {
-        match self.cells.get_mut(&(cell.keys.clone(), cell.metric.clone())) {
+    /// Adds a whole cell (from another day or backend) to its group's cell; false when its
+    /// sketch does not merge.
+    pub fn merge(&mut self, cell: MeasureCell) -> bool {
+        let (keys, metric) = (cell.keys.clone(), cell.metric.clone());
+        match self.cells.get_mut(&(keys, metric)) {
             Some(mine) => mine.merge(&cell),
             None => {
                 self.cells.insert((cell.keys.clone(), cell.metric.clone()), cell);
+                true
             }
         }
+    }
+
+    /// Adds a stored cell given by its parts; its sketch is copied only when the group is new.
+    /// False when the sketch does not merge.
+    pub fn merge_parts(
+        &mut self,
+        keys: &[String],
+        metric: &str,
+        samples: u64,
+        sum: f64,
+        ratings: [u64; 3],
+        sketch: &Sketch,
+    ) -> bool {
+        let key = (keys.to_vec(), metric.to_owned());
+        if let Some(cell) = self.cells.get_mut(&key) {
+            return cell.add_parts(samples, sum, ratings, sketch);
+        }
+        let mut cell = MeasureCell { keys: key.0.clone(), metric: key.1.clone(), ..MeasureCell::default() };
+        if !cell.add_parts(samples, sum, ratings, sketch) {
+            return false;
+        }
+        self.cells.insert(key, cell);
+        true
     }
 
     /// The cells, ordered by group, then metric name.
@@ -246,6 +292,21 @@ mod tests {
         let good = all.iter().filter(|v| **v <= 2500.0).count() as u64;
         let poor = all.iter().filter(|v| **v > 4000.0).count() as u64;
         assert_eq!(cell.ratings, [good, all.len() as u64 - good - poor, poor], "ratings are exact");
+    }
+
+    #[test]
+    fn sketch_bytes_round_trip_and_merge_with_fresh_sketches() {
+        let mut stored = Sketch::default();
+        stored.add(1200.0, 3);
+        stored.add(0.05, 2);
+        let back = Sketch::from_bytes(&stored.to_bytes()).expect("decodes");
+        assert_eq!(back.count(), 5);
+        let mut fresh = Sketch::default();
+        fresh.add(4000.0, 5);
+        fresh.merge(&back);
+        assert_eq!(fresh.count(), 10, "a stored sketch merges with a new one");
+        assert!((fresh.quantile(0.5).unwrap() - 1200.0).abs() <= 12.0);
+        assert!(Sketch::from_bytes(b"not a sketch").is_none());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub(crate) mod durable_fs;
 pub mod embedded;
 pub(crate) mod hot;
 pub(crate) mod keyring;
+pub(crate) mod measure_rollup;
 pub mod meta;
 pub mod postgres;
 pub mod retention;
@@ -39,6 +40,7 @@ pub use clickhouse::{ClickHouseOptions, ClickHouseStore, SpoolOptions};
 pub use cold::read_day as read_day_files;
 pub use embedded::{EmbeddedStore, StoreOptions};
 pub use keyring::Keyring;
+pub use measure_rollup::DayCell;
 pub use row::StoredRow;
 
 /// Why the store could not do what was asked.
@@ -134,6 +136,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// Keeps aggregates (from [`EventStore::k_anonymous_rollup`]) past retention, replacing
     /// earlier ones of the same sites and day. Durable when it returns.
     async fn keep_aggregates(&self, day: Date, cells: &[RollupCell]) -> Result<(), StoreError>;
+
+    /// The speed cells of `sites` on `day` that count at least `k` distinct visitors (P3), for
+    /// every rolled grouping, computed from the day's rows before they are destroyed.
+    async fn k_anonymous_measures(&self, day: Date, sites: &[u32], k: u32) -> Result<Vec<DayCell>, StoreError>;
+
+    /// Keeps speed cells (from [`EventStore::k_anonymous_measures`]) past retention, replacing
+    /// earlier ones of the same sites and day; unfiltered speed figures of the day come from
+    /// them once its rows are gone. Durable when it returns.
+    async fn keep_measures(&self, day: Date, cells: &[DayCell]) -> Result<(), StoreError>;
 
     /// The sites with rows on `day`, in order.
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError>;

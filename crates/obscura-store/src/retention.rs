@@ -72,6 +72,8 @@ pub async fn purge_expired(
         // Computed while the rows exist, and durable before they go.
         let aggregates = store.k_anonymous_rollup(day, &expired, k).await?;
         store.keep_aggregates(day, &aggregates).await?;
+        let measures = store.k_anonymous_measures(day, &expired, k).await?;
+        store.keep_measures(day, &measures).await?;
         let destruction = if expired.len() == present.len() {
             store.destroy_day(day).await?;
             report.destroyed_days.push(day);
@@ -166,6 +168,12 @@ mod tests {
         }
         async fn open_visits(&self, _: i64) -> Result<Vec<OpenVisit>, StoreError> {
             Err(io("unused"))
+        }
+        async fn k_anonymous_measures(&self, _: Date, _: &[u32], _: u32) -> Result<Vec<crate::DayCell>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn keep_measures(&self, _: Date, _: &[crate::DayCell]) -> Result<(), StoreError> {
+            Ok(())
         }
         async fn rows_of_day(&self, _: Date, _: Option<u32>) -> Result<Vec<StoredRow>, StoreError> {
             Err(io("unused"))

@@ -316,20 +316,26 @@ pub fn rolled_up(dim: &Dimension) -> bool {
     !matches!(dim, Dimension::Prop(_) | Dimension::PreviousPage | Dimension::Flow)
 }
 
+/// Whether rollups may answer for some of `q`'s days: whole days, no filters.
+pub(crate) fn rollup_days_wanted(q: &Query) -> bool {
+    q.filters.is_empty() && q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT
+}
+
+/// Whether `day` is one of `q`'s days.
+pub(crate) fn day_in_range(q: &Query, day: Date) -> bool {
+    day.midnight().assume_utc() >= q.range.from && day.midnight().assume_utc() < q.range.to
+}
+
 /// The days of `q`'s range that can be read from rollups: whole days, no filters.
 fn rollup_days_in<'a>(q: &Query, rolled: &'a [Date]) -> Vec<&'a Date> {
-    let whole_days = q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT;
-    if !q.filters.is_empty() || !whole_days {
+    if !rollup_days_wanted(q) {
         return Vec::new();
     }
-    rolled
-        .iter()
-        .filter(|d| d.midnight().assume_utc() >= q.range.from && d.midnight().assume_utc() < q.range.to)
-        .collect()
+    rolled.iter().filter(|d| day_in_range(q, **d)).collect()
 }
 
 /// Whether the rolled-up `days` are every day of `q`'s range: then no row needs reading.
-fn covers(q: &Query, days: &[&Date]) -> bool {
+pub(crate) fn covers(q: &Query, days: &[&Date]) -> bool {
     days.len() as i64 == (q.range.to - q.range.from).whole_days()
 }
 
@@ -559,10 +565,38 @@ impl Dialect {
     /// The measurements of `metrics` matching `q`, as a histogram per group: columns `k0`,
     /// `k1` and `k2` (the values of `by`'s dimensions, or `''`; missing values under the
     /// dimension's missing label), `metric`, `bucket` (see [`MEASURE_BUCKET`]), `rating` (see
-    /// [`measure_rating`]), `n` (how many) and `total` (their exact sum).
-    pub fn measure_histogram(self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> SqlQuery {
+    /// [`measure_rating`]), `n` (how many) and `total` (their exact sum). Days in `skip` are left
+    /// out (their rollups answer for them).
+    pub fn measure_histogram(self, q: &Query, metrics: &[Metric], by: &[Dimension], skip: &[&Date]) -> SqlQuery {
         let mut b = Binder::default();
-        let cond = where_clause(self, q, &mut b);
+        let mut cond = where_clause(self, q, &mut b);
+        if !skip.is_empty() {
+            cond.push_str(&format!(" AND day NOT IN ({})", day_list(skip, &mut b)));
+        }
+        let names = metrics.iter().map(|m| b.bind(Param::Text(m.name().to_owned()))).collect::<Vec<_>>().join(", ");
+        cond.push_str(&format!(" AND metric IN ({names})"));
+        let sql = self.measure_rows(by, &cond, &measure_rating(metrics), &mut b, "events", false);
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// One finished day's measurements of `metrics` (the day bound to `$1`) as the histogram of
+    /// [`Dialect::measure_histogram`] per site (column `site`) and group of `by`.
+    pub fn measure_day_histogram(self, by: &[Dimension], metrics: &[Metric]) -> SqlQuery {
+        let mut b = Binder { params: vec![Param::Text(String::new())] };
+        let names = metrics.iter().map(|m| b.bind(Param::Text(m.name().to_owned()))).collect::<Vec<_>>().join(", ");
+        let cond = format!("day = $1 AND metric IN ({names})");
+        let sql = self.measure_rows(by, &cond, &measure_rating(metrics), &mut b, self.day_rows(), true);
+        // The day is the caller's; the rest (property keys) are this query's.
+        b.params.remove(0);
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// Distinct visitors per site, group of `by` and metric among one finished day's
+    /// measurements of `metrics` (the day bound to `$1`): columns `site`, `k0`, `k1`, `k2`,
+    /// `metric`, `visitors` — for k-anonymity before the day's rows go.
+    pub fn measure_day_visitors(self, by: &[Dimension], metrics: &[Metric]) -> SqlQuery {
+        let mut b = Binder { params: vec![Param::Text(String::new())] };
+        let names = metrics.iter().map(|m| b.bind(Param::Text(m.name().to_owned()))).collect::<Vec<_>>().join(", ");
         let mut keys = Vec::new();
         for i in 0..3 {
             let key = match by.get(i) {
@@ -574,20 +608,53 @@ impl Dialect {
             };
             keys.push(format!("{key} AS k{i}"));
         }
-        let names = metrics.iter().map(|m| b.bind(Param::Text(m.name().to_owned()))).collect::<Vec<_>>().join(", ");
-        let rating = measure_rating(metrics);
-        // Innermost the matching rows, then each row's bucket and rating, then the histogram.
         let sql = format!(
-            "SELECT k0, k1, k2, m AS metric, bucket, rating, CAST(count(*) AS BIGINT) AS n, sum(v) AS total FROM ( \
-             SELECT k0, k1, k2, m, v, {MEASURE_BUCKET} AS bucket, {rating} AS rating FROM ( \
-             SELECT {keys}, {m} AS m, {v} AS v \
-             FROM events WHERE {cond} AND kind = 3 AND metric IN ({names}) AND value IS NOT NULL)) \
-             GROUP BY k0, k1, k2, m, bucket, rating",
+            "SELECT site, k0, k1, k2, m AS metric, CAST({visitors} AS BIGINT) AS visitors FROM ( \
+             SELECT site, {keys}, {m} AS m, visitor FROM {table} \
+             WHERE day = $1 AND metric IN ({names}) AND kind = 3 AND value IS NOT NULL) \
+             GROUP BY site, k0, k1, k2, m",
+            visitors = self.distinct("visitor"),
+            keys = keys.join(", "),
+            m = self.or_text("metric", ""),
+            table = self.day_rows(),
+        );
+        b.params.remove(0);
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// The histogram query over rows of `table` matching `cond` (measurements only).
+    fn measure_rows(
+        self,
+        by: &[Dimension],
+        cond: &str,
+        rating: &str,
+        b: &mut Binder,
+        table: &str,
+        by_site: bool,
+    ) -> String {
+        let mut keys = Vec::new();
+        for i in 0..3 {
+            let key = match by.get(i) {
+                Some(dim) => {
+                    let col = column(self, dim, b);
+                    self.or_text(&col, missing_label(dim).unwrap_or("(none)"))
+                }
+                None => "''".into(),
+            };
+            keys.push(format!("{key} AS k{i}"));
+        }
+        let site = if by_site { "site, " } else { "" };
+        // Innermost the matching rows, then each row's bucket and rating, then the histogram.
+        format!(
+            "SELECT {site}k0, k1, k2, m AS metric, bucket, rating, CAST(count(*) AS BIGINT) AS n, sum(v) AS total FROM ( \
+             SELECT {site}k0, k1, k2, m, v, {MEASURE_BUCKET} AS bucket, {rating} AS rating FROM ( \
+             SELECT {site}{keys}, {m} AS m, {v} AS v \
+             FROM {table} WHERE {cond} AND kind = 3 AND value IS NOT NULL)) \
+             GROUP BY {site}k0, k1, k2, m, bucket, rating",
             keys = keys.join(", "),
             m = self.or_text("metric", ""),
             v = self.not_null("value"),
-        );
-        SqlQuery { sql, params: b.params }
+        )
     }
 }
 
@@ -635,13 +702,20 @@ mod tests {
             );
             add("open visits", dialect.open_visits(1_767_225_600_000));
             add("rollup of a day", SqlQuery { sql: dialect.rollup_day_sql(), params: vec![] });
-            add("measures, by page", dialect.measure_histogram(&plain, &Metric::VITALS, &[Dimension::Page]));
+            add("measures, by page", dialect.measure_histogram(&plain, &Metric::VITALS, &[Dimension::Page], &[]));
+            let kept: Vec<&Date> = rolled.iter().collect();
+            add(
+                "measures, totals, two days from rollups",
+                dialect.measure_histogram(&plain, &[Metric::Lcp], &[], &kept),
+            );
+            add("measures of a day, by country", dialect.measure_day_histogram(&[Dimension::Country], &[Metric::Lcp]));
             add(
                 "measures, CDN by provider and protocol, filtered",
                 dialect.measure_histogram(
                     &filtered,
                     &Metric::CDN,
                     &[Dimension::Prop("provider".into()), Dimension::Prop("protocol".into())],
+                    &[],
                 ),
             );
             insta::assert_snapshot!(name, out);

@@ -36,8 +36,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::crypto::Key;
 use crate::row::StoredRow;
 use crate::sql::Dialect;
-use crate::{EventStore, Param, RollupCell, SqlQuery, StoreError};
-use rows::{CellRow, day_number, day_of_number};
+use crate::{DayCell, EventStore, Param, RollupCell, SqlQuery, StoreError};
+use rows::{CellRow, MeasureCellRow, day_number, day_of_number};
 use spool::Spool;
 
 /// How a day's rollup goes into `rollup_days`: the rendered rollup SQL follows in parentheses.
@@ -54,6 +54,13 @@ const BREAKDOWN_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(ifNul
     toInt64(ifNull(visits, 0)), toInt64(ifNull(pageviews, 0)), toInt64(ifNull(events, 0)) FROM ({})";
 const MEASURES_OUTER: &str = "SELECT toString(k0), toString(k1), toString(k2), toString(metric), toFloat64(bucket), \
     toInt64(rating), toInt64(n), toFloat64(ifNull(total, 0)) FROM ({})";
+/// A row of [`MEASURE_DAY_OUTER`]: site, group values, metric, bucket, rating, count, sum.
+type DayHistogramRow = (u32, String, String, String, String, f64, i64, i64, f64);
+
+const MEASURE_DAY_OUTER: &str = "SELECT toUInt32(site), toString(k0), toString(k1), toString(k2), \
+    toString(metric), toFloat64(bucket), toInt64(rating), toInt64(n), toFloat64(ifNull(total, 0)) FROM ({})";
+const MEASURE_VISITORS_OUTER: &str = "SELECT toUInt32(site), toString(k0), toString(k1), toString(k2), \
+    toString(metric), toInt64(visitors) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
     toInt64(pageviews), toString(last_path) FROM ({})";
 
@@ -378,6 +385,8 @@ impl ClickHouseStore {
     async fn roll_up(&self, day: Date) -> Result<(), StoreError> {
         let _one = self.rolling.lock().await;
         self.drop_rollup(day).await?;
+        // The speed cells first: a day counts as rolled up once `rollup_days` has it.
+        self.roll_up_measures(day).await?;
         let built = self.rollup_statement(day).execute().await.map_err(|e| failed("rolling up a day", e));
         // Also after: a query in between may have read the days before the insert.
         self.forget_rolled_days();
@@ -458,6 +467,80 @@ impl ClickHouseStore {
         self.statement(rendered, outer).fetch_all().await.map_err(|e| StoreError::Query(format!("ClickHouse: {e}")))
     }
 
+    /// `day`'s speed cells of grouping `set` and `metrics`, from its rows.
+    async fn day_cells(
+        &self,
+        day: Date,
+        set: &[Dimension],
+        metrics: &[Metric],
+    ) -> Result<Vec<crate::measure_rollup::DayCell>, StoreError> {
+        let failure = |e| failed("rolling up a day's speed figures", e);
+        let rendered = Dialect::ClickHouse.measure_day_histogram(set, metrics);
+        let (sql, values) = placeholders(&SqlQuery {
+            sql: rendered.sql,
+            params: std::iter::once(Param::Text(format_day(day))).chain(rendered.params).collect(),
+        });
+        let histogram: Vec<DayHistogramRow> = bind(self.client.query(&MEASURE_DAY_OUTER.replace("{}", &sql)), &values)
+            .fetch_all()
+            .await
+            .map_err(failure)?;
+        let histogram = histogram
+            .into_iter()
+            .map(|(site, k0, k1, k2, metric, bucket, rating, n, total)| {
+                let keys = [k0, k1, k2].into_iter().take(set.len()).collect();
+                (site, HistogramRow { keys, metric, bucket, rating: rating.clamp(0, 3) as u8, n: count(n), total })
+            })
+            .collect();
+        Ok(crate::measure_rollup::day_cells(set, histogram))
+    }
+
+    /// Writes `day`'s speed cells (every rolled grouping) to `measure_rollup_days`.
+    async fn roll_up_measures(&self, day: Date) -> Result<(), StoreError> {
+        let failure = |e| failed("rolling up a day's speed figures", e);
+        let mut rows = Vec::new();
+        for (set, metrics) in crate::measure_rollup::rolled_sets() {
+            let cells = self.day_cells(day, &set, metrics).await?;
+            rows.extend(cells.into_iter().map(|c| MeasureCellRow::new(day_number(day), c)));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<MeasureCellRow>("measure_rollup_days").await.map_err(failure)?;
+        for row in &rows {
+            insert.write(row).await.map_err(failure)?;
+        }
+        insert.end().await.map_err(failure)
+    }
+
+    /// The speed cells of `site` and grouping `by` in `table` (`measure_rollup_days` or
+    /// `kept_measures`) on the days of `q`'s range, by day.
+    async fn cells_in_range(
+        &self,
+        table: &str,
+        site: u32,
+        by: &[Dimension],
+        q: &Query,
+    ) -> Result<Vec<(Date, std::sync::Arc<Vec<crate::measure_rollup::DayCell>>)>, StoreError> {
+        let first = q.range.from.date();
+        let last = (q.range.to - time::Duration::milliseconds(1)).date();
+        // The table is one of two constants, never input.
+        let rows: Vec<MeasureCellRow> = self
+            .reader
+            .query(&format!("SELECT ?fields FROM {table} WHERE site = ? AND dims = ? AND day >= ? AND day <= ?"))
+            .bind(site)
+            .bind(crate::measure_rollup::set_name(by))
+            .bind(format_day(first))
+            .bind(format_day(last))
+            .fetch_all()
+            .await
+            .map_err(|e| StoreError::Query(format!("ClickHouse: {e}")))?;
+        let mut days: BTreeMap<Date, Vec<crate::measure_rollup::DayCell>> = BTreeMap::new();
+        for row in rows {
+            days.entry(day_of_number(row.day)).or_default().push(row.into_cell());
+        }
+        Ok(days.into_iter().map(|(d, cells)| (d, std::sync::Arc::new(cells))).collect())
+    }
+
     /// The statement that fills `rollup_days` with `day`'s rollup.
     fn rollup_statement(&self, day: Date) -> clickhouse::query::Query {
         let (sql, values) = day_rollup(day);
@@ -525,7 +608,8 @@ async fn add_missing_columns(shard: &clickhouse::Client, database: &str) -> Resu
 }
 
 async fn drop_rollup_partition(first: &clickhouse::Client, day: Date) -> Result<(), clickhouse::error::Error> {
-    first.query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await
+    first.query("ALTER TABLE rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await?;
+    first.query("ALTER TABLE measure_rollup_days DROP PARTITION ?").bind(yyyymmdd(day)).execute().await
 }
 
 /// Runs `work` on the spool off the runtime's worker threads (it reads, writes and fsyncs
@@ -1043,10 +1127,31 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError> {
-        let rendered = Dialect::ClickHouse.measure_histogram(q, metrics, by);
+        let mut cells = MeasureCells::default();
+        // Whole days of an unfiltered grouping the rollups keep come from their cells.
+        let mut kept_days = Vec::new();
+        if crate::measure_rollup::is_rolled(by, metrics) && crate::sql::rollup_days_wanted(q) {
+            // Days rolled up (a day without speed cells had no measurements), then the cells.
+            let rolled_days = self.dates("SELECT DISTINCT day FROM rollup_days").await?;
+            let mut rolled = self.cells_in_range("measure_rollup_days", q.site, by, q).await?;
+            for day in rolled_days.into_iter().filter(|d| crate::sql::day_in_range(q, *d)) {
+                if !rolled.iter().any(|(d, _)| *d == day) {
+                    rolled.push((day, std::sync::Arc::new(Vec::new())));
+                }
+            }
+            let kept = self.cells_in_range("kept_measures", q.site, by, q).await?;
+            for (day, day_cells) in crate::measure_rollup::cells_per_day(rolled, kept, q.site) {
+                crate::measure_rollup::merge_kept(&mut cells, day_cells.iter(), q.site, by, metrics);
+                kept_days.push(day);
+            }
+        }
+        let kept: Vec<&Date> = kept_days.iter().collect();
+        if crate::sql::covers(q, &kept) {
+            return Ok(cells.into_cells());
+        }
+        let rendered = Dialect::ClickHouse.measure_histogram(q, metrics, by, &kept);
         let rows: Vec<(String, String, String, String, f64, i64, i64, f64)> =
             self.fetch(&rendered, MEASURES_OUTER).await?;
-        let mut cells = MeasureCells::default();
         for (k0, k1, k2, metric, bucket, rating, n, total) in rows {
             let keys = [k0, k1, k2].into_iter().take(by.len()).collect();
             cells.add(HistogramRow { keys, metric, bucket, rating: rating.clamp(0, 3) as u8, n: count(n), total });
@@ -1197,6 +1302,54 @@ impl EventStore for ClickHouseStore {
         let kept = insert.end().await.map_err(|e| failed("keeping aggregates", e));
         self.forget_rolled_days();
         kept
+    }
+
+    async fn k_anonymous_measures(&self, day: Date, sites: &[u32], k: u32) -> Result<Vec<DayCell>, StoreError> {
+        let failure = |e| failed("keeping a day's speed figures", e);
+        let mut cells = Vec::new();
+        let mut visitors = std::collections::HashMap::new();
+        for (set, metrics) in crate::measure_rollup::rolled_sets() {
+            cells.extend(self.day_cells(day, &set, metrics).await?);
+            let rendered = Dialect::ClickHouse.measure_day_visitors(&set, metrics);
+            let (sql, values) = placeholders(&SqlQuery {
+                sql: rendered.sql,
+                params: std::iter::once(Param::Text(format_day(day))).chain(rendered.params).collect(),
+            });
+            let rows: Vec<(u32, String, String, String, String, i64)> =
+                bind(self.client.query(&MEASURE_VISITORS_OUTER.replace("{}", &sql)), &values)
+                    .fetch_all()
+                    .await
+                    .map_err(failure)?;
+            let dims = crate::measure_rollup::set_name(&set);
+            for (site, k0, k1, k2, metric, n) in rows {
+                let keys = [k0, k1, k2].into_iter().take(set.len()).collect();
+                visitors.insert((site, dims.clone(), keys, metric), count(n));
+            }
+        }
+        Ok(crate::measure_rollup::k_anonymous(cells, &visitors, sites, k))
+    }
+
+    async fn keep_measures(&self, day: Date, cells: &[DayCell]) -> Result<(), StoreError> {
+        let failure = |e| failed("keeping speed figures", e);
+        let sites: Vec<u32> = cells.iter().map(|c| c.site).collect::<BTreeSet<_>>().into_iter().collect();
+        if !sites.is_empty() {
+            self.client
+                .query("ALTER TABLE kept_measures DELETE WHERE day = ? AND has(?, site)")
+                .bind(format_day(day))
+                .bind(sites)
+                .execute()
+                .await
+                .map_err(failure)?;
+            self.await_mutations(&self.client, "kept_measures").await?;
+        }
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<MeasureCellRow>("kept_measures").await.map_err(failure)?;
+        for cell in cells {
+            insert.write(&MeasureCellRow::new(day_number(day), cell.clone())).await.map_err(failure)?;
+        }
+        insert.end().await.map_err(failure)
     }
 
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {

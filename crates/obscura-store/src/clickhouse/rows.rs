@@ -54,6 +54,58 @@ pub(super) struct CellRow {
     pub duration_ms: i64,
 }
 
+/// The columns of `measure_rollup_days`: a day's speed cells ([`MeasureCellRow`]).
+pub(super) const MEASURE_CELL_COLUMNS: &str = "day Date, site UInt32, dims String, keys Array(String), metric String, \
+    samples UInt64, sum Float64, good UInt64, needs_improvement UInt64, poor UInt64, sketch Array(UInt8)";
+
+/// One speed cell of a day (a `DayCell` of `crate::measure_rollup`) with its day.
+#[derive(clickhouse::Row, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(super) struct MeasureCellRow {
+    pub day: u16,
+    pub site: u32,
+    pub dims: String,
+    pub keys: Vec<String>,
+    pub metric: String,
+    pub samples: u64,
+    pub sum: f64,
+    pub good: u64,
+    pub needs_improvement: u64,
+    pub poor: u64,
+    pub sketch: Vec<u8>,
+}
+
+impl MeasureCellRow {
+    pub(super) fn new(day: u16, c: crate::measure_rollup::DayCell) -> Self {
+        let [good, needs_improvement, poor] = c.ratings;
+        MeasureCellRow {
+            day,
+            site: c.site,
+            dims: c.dims,
+            keys: c.keys,
+            metric: c.metric,
+            samples: c.samples,
+            sum: c.sum,
+            good,
+            needs_improvement,
+            poor,
+            sketch: c.sketch,
+        }
+    }
+
+    pub(super) fn into_cell(self) -> crate::measure_rollup::DayCell {
+        crate::measure_rollup::DayCell {
+            site: self.site,
+            dims: self.dims,
+            keys: self.keys,
+            metric: self.metric,
+            samples: self.samples,
+            sum: self.sum,
+            ratings: [self.good, self.needs_improvement, self.poor],
+            sketch: self.sketch,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

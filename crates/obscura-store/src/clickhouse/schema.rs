@@ -6,11 +6,13 @@
 //! - `events` on each shard: a Distributed table over the cluster's `events_local`, sharded by
 //!   visit, so every row of a visit is on one shard and visit-level filters run shard by shard;
 //! - on the first shard only: `rollup_days` (each finished day's rollup cells),
+//!   `measure_rollup_days` (each finished day's speed cells, with their quantile sketches),
+//!   `kept_measures` (the k-anonymous speed cells kept past retention),
 //!   `kept_aggregates` (k-anonymous cells kept past retention) and the view `rollups` that serves
 //!   kept aggregates of a site's day only once its rollup is gone. They are small (thousands of
 //!   rows a day), written once a day, and read by every dashboard view.
 
-use super::rows::{EVENT_COLUMNS, ROLLUP_COLUMNS};
+use super::rows::{EVENT_COLUMNS, MEASURE_CELL_COLUMNS, ROLLUP_COLUMNS};
 
 /// Whether `name` is a plain identifier, safe to write into DDL unquoted.
 pub(super) fn is_identifier(name: &str) -> bool {
@@ -46,6 +48,14 @@ pub(super) fn rollup_tables(database: &str) -> Vec<String> {
     vec![
         table("rollup_days"),
         table("kept_aggregates"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {database}.measure_rollup_days ({MEASURE_CELL_COLUMNS}) \
+             ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (site, day, dims)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {database}.kept_measures ({MEASURE_CELL_COLUMNS}) \
+             ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (site, day, dims)"
+        ),
         // A site's kept aggregates are written just before its rows and rollup go: until then
         // the rollup answers for it, so nothing is counted twice.
         format!(

@@ -3,7 +3,7 @@
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
-use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells};
+use obscura_query::measures::HistogramRow;
 use obscura_query::{BreakdownRow, OpenVisit, SeriesPoint, Totals};
 
 fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
@@ -103,26 +103,42 @@ pub(super) fn breakdown(batches: &[RecordBatch]) -> Vec<BreakdownRow> {
     out
 }
 
-/// The cells of a measure histogram query (see `Dialect::measure_histogram`) grouped by
-/// `dimensions` dimensions.
-pub(super) fn measures(batches: &[RecordBatch], dimensions: usize) -> Vec<MeasureCell> {
-    let mut cells = MeasureCells::default();
+/// The rows of a measure histogram query (see `Dialect::measure_histogram`) grouped by
+/// `dimensions` dimensions, each with its site (0 unless the query has a `site` column).
+pub(super) fn histogram_rows(batches: &[RecordBatch], dimensions: usize, by_site: bool) -> Vec<(u32, HistogramRow)> {
+    let mut out = Vec::new();
     for b in batches {
         let (k0, k1, k2, metric) = (strings(b, "k0"), strings(b, "k1"), strings(b, "k2"), strings(b, "metric"));
         let (bucket, rating, n, total) = (floats(b, "bucket"), ints(b, "rating"), ints(b, "n"), floats(b, "total"));
+        let site = if by_site { ints(b, "site") } else { vec![0; b.num_rows()] };
         for i in 0..b.num_rows() {
             let keys = [&k0[i], &k1[i], &k2[i]].into_iter().take(dimensions).cloned().collect();
-            cells.add(HistogramRow {
+            let row = HistogramRow {
                 keys,
                 metric: metric[i].clone(),
                 bucket: bucket[i],
                 rating: rating[i].clamp(0, 3) as u8,
                 n: count(n[i]),
                 total: total[i],
-            });
+            };
+            out.push((site[i] as u32, row));
         }
     }
-    cells.into_cells()
+    out
+}
+
+/// The rows of a measure visitors query: site, group, metric, distinct visitors.
+pub(super) fn cell_visitors(batches: &[RecordBatch], dimensions: usize) -> Vec<(u32, Vec<String>, String, u64)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (k0, k1, k2, metric) = (strings(b, "k0"), strings(b, "k1"), strings(b, "k2"), strings(b, "metric"));
+        let (site, visitors) = (ints(b, "site"), ints(b, "visitors"));
+        for i in 0..b.num_rows() {
+            let keys = [&k0[i], &k1[i], &k2[i]].into_iter().take(dimensions).cloned().collect();
+            out.push((site[i] as u32, keys, metric[i].clone(), count(visitors[i])));
+        }
+    }
+    out
 }
 
 /// The visits of an open-visits query.

@@ -24,7 +24,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use obscura_model::{Clock, Event, Metric, day_of_ms, format_day, parse_day};
-use obscura_query::measures::MeasureCell;
+use obscura_query::measures::{MeasureCell, MeasureCells};
 use time::Date;
 use tokio::sync::{RwLock, oneshot};
 
@@ -37,12 +37,13 @@ use crate::rollup;
 use crate::row::StoredRow;
 use crate::sql::Dialect;
 use crate::wal::{self, Segment};
-use crate::{EventStore, Param, RollupCell, SqlQuery, StoreError};
+use crate::{DayCell, EventStore, Param, RollupCell, SqlQuery, StoreError};
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 
 mod answers;
 mod flusher;
 pub(crate) mod kept_aggregates;
+mod measure_rollups;
 mod recovery;
 mod rollups;
 mod writer;
@@ -97,6 +98,8 @@ pub struct FlushSpan {
 pub struct EmbeddedStore {
     events_dir: PathBuf,
     rollups: Rollups,
+    /// Speed cells kept past retention.
+    kept_measures: Arc<measure_rollups::KeptMeasures>,
     clock: Arc<dyn Clock>,
     wal_dir: PathBuf,
     keyring: Arc<Keyring>,
@@ -142,6 +145,8 @@ impl EmbeddedStore {
             create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let aggregates = Arc::new(kept_aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
+        let kept_measures =
+            Arc::new(measure_rollups::KeptMeasures::open(data_dir.join("aggregates"), master_key.clone())?);
         let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
@@ -160,8 +165,10 @@ impl EmbeddedStore {
         futures::executor::block_on(ctx.sql("CREATE VIEW events AS SELECT * FROM cold UNION ALL SELECT * FROM hot"))?;
 
         let handover = Arc::new(RwLock::new(()));
+        let measure_rollups = Arc::new(measure_rollups::MeasureRollups::new(rollups_dir.clone(), keyring.clone()));
         let rollups = Rollups {
             aggregates,
+            measures: measure_rollups,
             dir: rollups_dir,
             enabled: rollups,
             ctx: ctx.clone(),
@@ -213,6 +220,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             events_dir,
             rollups,
+            kept_measures,
             clock,
             wal_dir,
             keyring,
@@ -358,6 +366,7 @@ impl EmbeddedStore {
         let prepared = prepare();
         forget_listings(&self.ctx);
         self.rollups.cache.remove(day);
+        self.rollups.measures.remove(day);
         if let Err(e) = prepared {
             // Put the old folders back; the pending key and the staging folder go.
             for (from, to) in set_aside.iter().rev() {
@@ -472,6 +481,7 @@ impl EventStore for EmbeddedStore {
         }
         forget_listings(&self.ctx);
         self.rollups.cache.remove(day);
+        self.rollups.measures.remove(day);
         self.keyring.destroy(day).map_err(io)?;
         for dir in trash {
             fs::remove_dir_all(&dir).map_err(|e| io(anyhow::anyhow!("cannot remove {}: {e}", dir.display())))?;
@@ -527,6 +537,21 @@ impl EventStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn k_anonymous_measures(&self, day: Date, sites: &[u32], k: u32) -> Result<Vec<DayCell>, StoreError> {
+        let cells = self.rollups.compute_measures(day).await.map_err(StoreError::Storage)?;
+        let visitors = self.rollups.compute_measure_visitors(day).await.map_err(StoreError::Storage)?;
+        Ok(crate::measure_rollup::k_anonymous(cells, &visitors, sites, k))
+    }
+
+    async fn keep_measures(&self, day: Date, cells: &[DayCell]) -> Result<(), StoreError> {
+        let kept = self.kept_measures.clone();
+        let cells = cells.to_vec();
+        tokio::task::spawn_blocking(move || kept.keep(day, &cells))
+            .await
+            .map_err(|e| StoreError::Storage(e.into()))??;
+        Ok(())
+    }
+
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError> {
         Ok(answers::sites(&self.run_sql(&Dialect::DataFusion.sites_of_day(day)).await?))
     }
@@ -559,8 +584,26 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError> {
-        let batches = self.run_sql(&Dialect::DataFusion.measure_histogram(q, metrics, by)).await?;
-        Ok(answers::measures(&batches, by.len()))
+        let mut cells = MeasureCells::default();
+        // Whole days of an unfiltered grouping the rollups keep come from their cells.
+        let mut kept_days = Vec::new();
+        if crate::measure_rollup::is_rolled(by, metrics) && crate::sql::rollup_days_wanted(q) {
+            let in_range = |d: Date| crate::sql::day_in_range(q, d);
+            let rolled = self.rollups.measures.cells(in_range).map_err(StoreError::Storage)?;
+            let kept = self.kept_measures.cells(in_range);
+            for (day, day_cells) in crate::measure_rollup::cells_per_day(rolled, kept, q.site) {
+                crate::measure_rollup::merge_kept(&mut cells, day_cells.iter(), q.site, by, metrics);
+                kept_days.push(day);
+            }
+        }
+        let kept: Vec<&Date> = kept_days.iter().collect();
+        if !crate::sql::covers(q, &kept) {
+            let batches = self.run_sql(&Dialect::DataFusion.measure_histogram(q, metrics, by, &kept)).await?;
+            for (_, row) in answers::histogram_rows(&batches, by.len(), false) {
+                cells.add(row);
+            }
+        }
+        Ok(cells.into_cells())
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

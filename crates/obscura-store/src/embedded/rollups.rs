@@ -14,6 +14,8 @@ pub(super) struct Rollups {
     /// For building from the writer thread, which has no runtime of its own.
     pub(super) runtime: Option<tokio::runtime::Handle>,
     pub(super) cache: Arc<rollup::RollupCache>,
+    /// Each day's speed cells, built with its rollup.
+    pub(super) measures: Arc<super::measure_rollups::MeasureRollups>,
     pub(super) handover: Arc<RwLock<()>>,
 }
 
@@ -29,7 +31,54 @@ impl Rollups {
         })
         .await??;
         self.cache.put(day, rollup::with_day(&merged, &format_day(day))?);
+        let cells = self.compute_measures(day).await?;
+        let measures = self.measures.clone();
+        tokio::task::spawn_blocking(move || measures.write(day, cells)).await??;
         Ok(())
+    }
+
+    /// Distinct visitors of each of `day`'s speed cells, for every rolled grouping.
+    pub(super) async fn compute_measure_visitors(
+        &self,
+        day: Date,
+    ) -> anyhow::Result<std::collections::HashMap<crate::measure_rollup::CellKey, u64>> {
+        let mut out = std::collections::HashMap::new();
+        for (set, metrics) in crate::measure_rollup::rolled_sets() {
+            let query = Dialect::DataFusion.measure_day_visitors(&set, metrics);
+            let batches = self.day_query(day, &query).await?;
+            let dims = crate::measure_rollup::set_name(&set);
+            for (site, keys, metric, visitors) in super::answers::cell_visitors(&batches, set.len()) {
+                out.insert((site, dims.clone(), keys, metric), visitors);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `query` with `day` bound to `$1` (its own parameters after).
+    async fn day_query(&self, day: Date, query: &SqlQuery) -> anyhow::Result<Vec<RecordBatch>> {
+        let mut params = vec![ScalarValue::Utf8(Some(format_day(day)))];
+        params.extend(query.params.iter().map(scalar));
+        let df = self.ctx.sql(&query.sql).await?.with_param_values(params)?;
+        let task = Arc::new(df.task_ctx());
+        let plan = {
+            let _planning = self.handover.read().await;
+            df.create_physical_plan().await?
+        };
+        Ok(datafusion::physical_plan::collect(plan, task).await?)
+    }
+
+    /// `day`'s speed cells, for every rolled grouping, from its day files.
+    pub(super) async fn compute_measures(&self, day: Date) -> anyhow::Result<Vec<crate::measure_rollup::DayCell>> {
+        let mut cells = Vec::new();
+        for (set, metrics) in crate::measure_rollup::rolled_sets() {
+            let query = Dialect::DataFusion.measure_day_histogram(&set, metrics);
+            let batches = self.day_query(day, &query).await?;
+            cells.extend(crate::measure_rollup::day_cells(
+                &set,
+                super::answers::histogram_rows(&batches, set.len(), true),
+            ));
+        }
+        Ok(cells)
     }
 
     /// `day`'s rollup rows from its day files; `None` when rollups are off.

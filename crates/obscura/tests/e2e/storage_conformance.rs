@@ -536,8 +536,8 @@ async fn beacon_day(store: &dyn EventStore, day: Date, how: &str) {
 }
 
 /// Speed measurements on one backend: stored beside pageviews without changing their figures,
-/// answered per group with percentiles, ratings and sums, filtered, durable, destroyed with
-/// their day.
+/// answered per group with percentiles, ratings and sums (from rows, and from the day rollups of
+/// finished days), filtered, durable; past retention only k-anonymous cells stay, and answer.
 pub async fn measures_conformance(backend: &dyn Backend) {
     let store = backend.open().await;
     store.import(imported()).await.expect("import");
@@ -555,9 +555,34 @@ pub async fn measures_conformance(backend: &dyn Backend) {
     drop(store);
     let store = backend.open().await;
     beacon_day(store.as_ref(), TODAY, "after reopening").await;
+
+    // Past retention only k-anonymous cells stay (P3): with k = 45, the 40 visitors of FR's
+    // cells are too few; the whole day's (100), each page's (50) and DE's (60) are kept.
+    let kept = store.k_anonymous_measures(DAY_1, &[SPEED_SITE], 45).await.expect("k-anonymous cells");
+    assert!(kept.iter().all(|c| c.site == SPEED_SITE) && !kept.is_empty());
+    assert!(!kept.iter().any(|c| c.keys.first().is_some_and(|k| k == "FR")), "small cells are not kept");
+    store.keep_measures(DAY_1, &kept).await.expect("kept");
     store.destroy_day(DAY_1).await.expect("destroy");
-    let day_1 = Query { site: SPEED_SITE, ..query(DAY_1, DAY_1, &[]) };
-    assert!(store.measures(&day_1, &[Metric::Lcp], &[]).await.unwrap().is_empty(), "destroyed with the day");
+    let day_1 = |filters: &[&str]| Query { site: SPEED_SITE, ..query(DAY_1, DAY_1, filters) };
+    assert!(store.rows_of_day(DAY_1, None).await.unwrap().is_empty(), "the rows are gone");
+    let totals = store.measures(&day_1(&[]), &[Metric::Lcp], &[]).await.unwrap();
+    let lcp = cell(&totals, &[], Metric::Lcp);
+    assert_eq!((lcp.samples, lcp.ratings), (100, [50, 30, 20]), "percentiles and ratings outlive the rows");
+    assert!(near(lcp.percentile(75.0), 3750.0), "{:?}", lcp.percentile(75.0));
+    let pages = store.measures(&day_1(&[]), &[Metric::Lcp], &[Dimension::Page]).await.unwrap();
+    assert_eq!(cell(&pages, &["/slow"], Metric::Lcp).samples, 50);
+    let grid = [Dimension::Country, Dimension::Network, Dimension::Prop("provider".into())];
+    let grid = store.measures(&day_1(&[]), &[Metric::CdnTtfb], &grid).await.unwrap();
+    assert_eq!(grid.iter().map(|c| c.keys[0].as_str()).collect::<Vec<_>>(), ["DE", "DE"], "both providers: {grid:?}");
+    assert!(
+        store.measures(&day_1(&["country==DE"]), &[Metric::Lcp], &[]).await.unwrap().is_empty(),
+        "no rows to filter"
+    );
+
+    drop(store);
+    let store = backend.open().await;
+    let totals = store.measures(&day_1(&[]), &[Metric::Lcp], &[]).await.unwrap();
+    assert_eq!(cell(&totals, &[], Metric::Lcp).samples, 100, "kept speed cells survive a reopen");
     store.close();
 }
 
