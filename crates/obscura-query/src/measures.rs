@@ -173,6 +173,25 @@ impl MeasureCells {
         }
     }
 
+    /// Adds a stored cell given by its values — (value, count) pairs, every count part of the
+    /// cell's samples — with its exact sum and ratings.
+    pub fn merge_values(&mut self, keys: &[String], metric: &str, sum: f64, ratings: [u64; 3], values: &[(f64, u64)]) {
+        let key = (keys.to_vec(), metric.to_owned());
+        let cell = self.cells.entry(key).or_insert_with(|| MeasureCell {
+            keys: keys.to_vec(),
+            metric: metric.to_owned(),
+            ..MeasureCell::default()
+        });
+        for &(value, n) in values {
+            cell.sketch.add(value, n);
+            cell.samples += n;
+        }
+        cell.sum += sum;
+        for (mine, theirs) in cell.ratings.iter_mut().zip(ratings) {
+            *mine += theirs;
+        }
+    }
+
     /// Adds a stored cell given by its parts; its sketch is copied only when the group is new.
     /// False when the sketch does not merge.
     pub fn merge_parts(

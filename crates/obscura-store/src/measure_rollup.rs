@@ -60,31 +60,48 @@ pub struct DayCell {
     pub sum: f64,
     /// Good, needs improvement, poor.
     pub ratings: [u64; 3],
-    /// The values' sketch ([`Sketch::to_bytes`]).
+    /// The values themselves, as (3-significant-digit value, count), when there are at most
+    /// [`FEW_VALUES`] distinct ones; `sketch` is then empty.
+    #[serde(default)]
+    pub values: Vec<(f64, u64)>,
+    /// The values' sketch ([`Sketch::to_bytes`]), when there are more.
     pub sketch: Vec<u8>,
 }
 
+/// Cells with at most this many distinct values keep the values rather than a sketch.
+pub(crate) const FEW_VALUES: usize = 16;
+
 /// The cells of one grouping from a day's histogram rows, each row with its site.
 pub(crate) fn day_cells(by: &[Dimension], rows: Vec<(u32, HistogramRow)>) -> Vec<DayCell> {
-    let mut per_site: std::collections::BTreeMap<u32, MeasureCells> = Default::default();
+    let mut groups: std::collections::BTreeMap<(u32, Vec<String>, String), Vec<HistogramRow>> = Default::default();
     for (site, row) in rows {
-        per_site.entry(site).or_default().add(row);
+        groups.entry((site, row.keys.clone(), row.metric.clone())).or_default().push(row);
     }
     let dims = set_name(by);
-    per_site
+    groups
         .into_iter()
-        .flat_map(|(site, cells)| {
-            let dims = dims.clone();
-            cells.into_cells().into_iter().map(move |c| DayCell {
+        .map(|((site, keys, metric), rows)| {
+            let mut cells = MeasureCells::default();
+            let mut values: Vec<(f64, u64)> = rows.iter().map(|r| (r.bucket, r.n)).collect();
+            for row in rows {
+                cells.add(row);
+            }
+            let cell = cells.into_cells().pop().expect("one group, one cell");
+            // A few distinct values travel as they are: cheaper to merge than a sketch to decode.
+            values.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (values, sketch) =
+                if values.len() <= FEW_VALUES { (values, Vec::new()) } else { (Vec::new(), cell.sketch.to_bytes()) };
+            DayCell {
                 site,
                 dims: dims.clone(),
-                keys: c.keys,
-                metric: c.metric,
-                samples: c.samples,
-                sum: c.sum,
-                ratings: c.ratings,
-                sketch: c.sketch.to_bytes(),
-            })
+                keys,
+                metric,
+                samples: cell.samples,
+                sum: cell.sum,
+                ratings: cell.ratings,
+                values,
+                sketch,
+            }
         })
         .collect()
 }
@@ -145,16 +162,15 @@ pub(crate) fn merge_kept<'a>(
         if day_cell.site != site || day_cell.dims != dims || !metrics.iter().any(|m| m.name() == day_cell.metric) {
             continue;
         }
-        let merged = Sketch::from_bytes(&day_cell.sketch).is_some_and(|sketch| {
-            cells.merge_parts(
-                &day_cell.keys,
-                &day_cell.metric,
-                day_cell.samples,
-                day_cell.sum,
-                day_cell.ratings,
-                &sketch,
-            )
-        });
+        let (keys, metric) = (&day_cell.keys, &day_cell.metric);
+        let merged = if day_cell.sketch.is_empty() {
+            cells.merge_values(keys, metric, day_cell.sum, day_cell.ratings, &day_cell.values);
+            true
+        } else {
+            Sketch::from_bytes(&day_cell.sketch).is_some_and(|sketch| {
+                cells.merge_parts(keys, metric, day_cell.samples, day_cell.sum, day_cell.ratings, &sketch)
+            })
+        };
         if !merged {
             tracing::warn!(site, metric = %day_cell.metric, "a kept speed sketch cannot be read; skipped");
         }
@@ -164,6 +180,24 @@ pub(crate) fn merge_kept<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p03_speed_cells_under_k_visitors_are_not_kept() {
+        let cells = day_cells(
+            &[Dimension::Page],
+            vec![(1, row("/", "lcp", 1000.0, 7)), (1, row("/rare", "lcp", 900.0, 2)), (2, row("/", "lcp", 9.0, 9))],
+        );
+        let key = |site: u32, page: &str| (site, "page".to_owned(), vec![page.to_owned()], "lcp".to_owned());
+        let visitors = std::collections::HashMap::from([(key(1, "/"), 5), (key(1, "/rare"), 2), (key(2, "/"), 9)]);
+        let kept = |sites: &[u32], k| -> Vec<(u32, String)> {
+            k_anonymous(cells.clone(), &visitors, sites, k).into_iter().map(|c| (c.site, c.keys[0].clone())).collect()
+        };
+        assert_eq!(kept(&[1], 5), [(1, "/".to_owned())], "the page of two visitors is dropped");
+        assert!(kept(&[1], 6).is_empty(), "five visitors are under k = 6");
+        assert_eq!(kept(&[2], 2), [(2, "/".to_owned())], "only the sites whose rows go");
+        let unknown = day_cells(&[Dimension::Country], vec![(1, row("DE", "lcp", 1.0, 50))]);
+        assert!(k_anonymous(unknown, &visitors, &[1], 1).is_empty(), "a cell without a visitor count is not kept");
+    }
 
     fn row(key: &str, metric: &str, bucket: f64, n: u64) -> HistogramRow {
         HistogramRow { keys: vec![key.into()], metric: metric.into(), bucket, rating: 0, n, total: bucket * n as f64 }
@@ -189,11 +223,6 @@ mod tests {
         let mut other = MeasureCells::default();
         merge_kept(&mut other, &back, 1, &[Dimension::Country], &[obscura_model::Metric::Lcp]);
         assert!(other.into_cells().is_empty(), "another grouping's cells stay out");
-        let visitors =
-            std::collections::HashMap::from([((1, "page".to_owned(), vec!["/".to_owned()], "lcp".to_owned()), 5)]);
-        assert_eq!(k_anonymous(cells.clone(), &visitors, &[1, 2], 5).len(), 1, "site 2's cell counts no visitor");
-        assert!(k_anonymous(cells.clone(), &visitors, &[1], 6).is_empty(), "under k");
-        assert!(k_anonymous(cells, &visitors, &[2], 1).is_empty(), "only the sites asked for");
         assert!(is_rolled(&[], &[obscura_model::Metric::Span]) && is_rolled(&by, &[obscura_model::Metric::Lcp]));
         assert!(!is_rolled(&[Dimension::Flow], &[]) && !is_rolled(&by, &[obscura_model::Metric::CdnTtfb]));
     }

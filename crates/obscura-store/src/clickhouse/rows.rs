@@ -56,7 +56,8 @@ pub(super) struct CellRow {
 
 /// The columns of `measure_rollup_days`: a day's speed cells ([`MeasureCellRow`]).
 pub(super) const MEASURE_CELL_COLUMNS: &str = "day Date, site UInt32, dims String, keys Array(String), metric String, \
-    samples UInt64, sum Float64, good UInt64, needs_improvement UInt64, poor UInt64, sketch Array(UInt8)";
+    samples UInt64, sum Float64, good UInt64, needs_improvement UInt64, poor UInt64, \
+    value_buckets Array(Float64), value_counts Array(UInt64), sketch Array(UInt8)";
 
 /// One speed cell of a day (a `DayCell` of `crate::measure_rollup`) with its day.
 #[derive(clickhouse::Row, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -71,6 +72,8 @@ pub(super) struct MeasureCellRow {
     pub good: u64,
     pub needs_improvement: u64,
     pub poor: u64,
+    pub value_buckets: Vec<f64>,
+    pub value_counts: Vec<u64>,
     pub sketch: Vec<u8>,
 }
 
@@ -88,6 +91,8 @@ impl MeasureCellRow {
             good,
             needs_improvement,
             poor,
+            value_buckets: c.values.iter().map(|v| v.0).collect(),
+            value_counts: c.values.iter().map(|v| v.1).collect(),
             sketch: c.sketch,
         }
     }
@@ -101,6 +106,7 @@ impl MeasureCellRow {
             samples: self.samples,
             sum: self.sum,
             ratings: [self.good, self.needs_improvement, self.poor],
+            values: self.value_buckets.into_iter().zip(self.value_counts).collect(),
             sketch: self.sketch,
         }
     }
