@@ -20,6 +20,17 @@ use crate::enricher::Enricher;
 use crate::error::IngestError;
 use crate::visits::{VisitLimits, VisitState, VisitTracker, advance};
 
+/// The request formats the pipeline decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Obscura's own event format (`POST /api/event`).
+    Native,
+    /// A speed beacon of the tracker's performance part (`POST /api/vitals`).
+    Vitals,
+    /// A batch of the application API (`POST /api/app`).
+    App,
+}
+
 /// What happened to an accepted request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -280,10 +291,14 @@ impl Pipeline {
         Ok(open.len())
     }
 
-    /// Handles one body of Obscura's own format.
-    pub async fn ingest_native(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
+    /// Handles one request body of `protocol`, counting its outcome (for its site, once known).
+    pub async fn ingest(&self, protocol: Protocol, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
         let mut site = None;
-        let result = self.ingest_native_inner(body, ctx, &mut site).await;
+        let result = match protocol {
+            Protocol::Native => self.ingest_native_inner(body, ctx, &mut site).await,
+            Protocol::Vitals => self.ingest_vitals_inner(body, ctx, &mut site).await,
+            Protocol::App => self.ingest_app_inner(body, ctx, &mut site).await,
+        };
         self.counters.record(site, &result);
         result
     }
@@ -308,14 +323,6 @@ impl Pipeline {
         };
         self.store.append(vec![event]).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
         Ok(Outcome::Stored)
-    }
-
-    /// Handles one speed beacon (`POST /api/vitals`).
-    pub async fn ingest_vitals(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
-        let mut site = None;
-        let result = self.ingest_vitals_inner(body, ctx, &mut site).await;
-        self.counters.record(site, &result);
-        result
     }
 
     async fn ingest_vitals_inner(
@@ -354,14 +361,6 @@ impl Pipeline {
         let events = self.prepare_measures(decoded.hit, &site)?;
         self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
         Ok(Outcome::Stored)
-    }
-
-    /// Handles one batch of the application API (`POST /api/app`).
-    pub async fn ingest_app(&self, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
-        let mut site = None;
-        let result = self.ingest_app_inner(body, ctx, &mut site).await;
-        self.counters.record(site, &result);
-        result
     }
 
     async fn ingest_app_inner(
@@ -613,7 +612,7 @@ mod tests {
         assert!(matches!(&err, IngestError::UnknownSite(d) if d == "other.example"), "{err:?}");
         assert_eq!(err.status(), 404);
 
-        let result = f.pipeline.ingest_native(&body("other.example"), context(false)).await;
+        let result = f.pipeline.ingest(Protocol::Native, &body("other.example"), context(false)).await;
         assert!(matches!(&result, Err(IngestError::UnknownSite(d)) if d == "other.example"), "{result:?}");
         assert_eq!(f.pipeline.counters.rejected.load(Ordering::Relaxed), 1);
         assert_eq!(f.pipeline.counters.stored.load(Ordering::Relaxed), 0);
@@ -628,15 +627,15 @@ mod tests {
         let ignoring = f.add_site("blog.example", |s| s.respect_dnt = false);
         let day = date!(2026 - 03 - 01);
 
-        let outcome = f.pipeline.ingest_native(&body("example.com"), context(true)).await.unwrap();
+        let outcome = f.pipeline.ingest(Protocol::Native, &body("example.com"), context(true)).await.unwrap();
         assert_eq!(outcome, Outcome::DroppedByPolicy);
         assert!(f.store.hot_days().is_empty(), "nothing of the opted-out visitor is stored");
 
-        let outcome = f.pipeline.ingest_native(&body("example.com"), context(false)).await.unwrap();
+        let outcome = f.pipeline.ingest(Protocol::Native, &body("example.com"), context(false)).await.unwrap();
         assert_eq!(outcome, Outcome::Stored);
         assert_eq!(f.store.hot_days(), vec![(day, 1)]);
 
-        let outcome = f.pipeline.ingest_native(&body("blog.example"), context(true)).await.unwrap();
+        let outcome = f.pipeline.ingest(Protocol::Native, &body("blog.example"), context(true)).await.unwrap();
         assert_eq!(outcome, Outcome::Stored);
         assert_eq!(f.store.hot_days(), vec![(day, 2)]);
 
@@ -666,7 +665,7 @@ mod tests {
         };
         let outcome = |body: Vec<u8>, ctx: RequestContext| {
             let pipeline = &f.pipeline;
-            async move { pipeline.ingest_vitals(&body, ctx).await.unwrap() }
+            async move { pipeline.ingest(Protocol::Vitals, &body, ctx).await.unwrap() }
         };
         assert_eq!(
             outcome(beacon("quiet.example", false), context(false)).await,

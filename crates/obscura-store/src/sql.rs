@@ -597,29 +597,33 @@ impl Dialect {
     pub fn measure_day_visitors(self, by: &[Dimension], metrics: &[Metric]) -> SqlQuery {
         let mut b = Binder { params: vec![Param::Text(String::new())] };
         let names = metrics.iter().map(|m| b.bind(Param::Text(m.name().to_owned()))).collect::<Vec<_>>().join(", ");
-        let mut keys = Vec::new();
-        for i in 0..3 {
-            let key = match by.get(i) {
-                Some(dim) => {
-                    let col = column(self, dim, &mut b);
-                    self.or_text(&col, missing_label(dim).unwrap_or("(none)"))
-                }
-                None => "''".into(),
-            };
-            keys.push(format!("{key} AS k{i}"));
-        }
+        let keys = self.measure_keys(by, &mut b);
         let sql = format!(
             "SELECT site, k0, k1, k2, m AS metric, CAST({visitors} AS BIGINT) AS visitors FROM ( \
              SELECT site, {keys}, {m} AS m, visitor FROM {table} \
              WHERE day = $1 AND metric IN ({names}) AND kind = 3 AND value IS NOT NULL) \
              GROUP BY site, k0, k1, k2, m",
             visitors = self.distinct("visitor"),
-            keys = keys.join(", "),
             m = self.or_text("metric", ""),
             table = self.day_rows(),
         );
         b.params.remove(0);
         SqlQuery { sql, params: b.params }
+    }
+
+    /// The columns `k0`, `k1`, `k2` of a measure query: `by`'s values (missing ones under the
+    /// dimension's missing label), or `''` for the dimensions `by` lacks.
+    fn measure_keys(self, by: &[Dimension], b: &mut Binder) -> String {
+        (0..3)
+            .map(|i| match by.get(i) {
+                Some(dim) => {
+                    let col = column(self, dim, b);
+                    format!("{} AS k{i}", self.or_text(&col, missing_label(dim).unwrap_or("(none)")))
+                }
+                None => format!("'' AS k{i}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The histogram query over rows of `table` matching `cond` (measurements only).
@@ -632,17 +636,7 @@ impl Dialect {
         table: &str,
         by_site: bool,
     ) -> String {
-        let mut keys = Vec::new();
-        for i in 0..3 {
-            let key = match by.get(i) {
-                Some(dim) => {
-                    let col = column(self, dim, b);
-                    self.or_text(&col, missing_label(dim).unwrap_or("(none)"))
-                }
-                None => "''".into(),
-            };
-            keys.push(format!("{key} AS k{i}"));
-        }
+        let keys = self.measure_keys(by, b);
         let site = if by_site { "site, " } else { "" };
         // Innermost the matching rows, then each row's bucket and rating, then the histogram.
         format!(
@@ -651,7 +645,6 @@ impl Dialect {
              SELECT {site}{keys}, {m} AS m, {v} AS v \
              FROM {table} WHERE {cond} AND kind = 3 AND value IS NOT NULL)) \
              GROUP BY {site}k0, k1, k2, m, bucket, rating",
-            keys = keys.join(", "),
             m = self.or_text("metric", ""),
             v = self.not_null("value"),
         )

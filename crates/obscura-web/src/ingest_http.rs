@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use obscura_ingest::decode::RequestContext;
+use obscura_ingest::pipeline::Protocol;
 use obscura_ingest::{IngestError, Outcome};
 use obscura_model::raw::RawHeaders;
 
@@ -102,14 +103,6 @@ pub async fn post_app(
     ingest(state, peer, headers, body, Protocol::App).await
 }
 
-/// The request formats of the ingest endpoints.
-#[derive(Clone, Copy)]
-enum Protocol {
-    Native,
-    Vitals,
-    App,
-}
-
 async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Body, protocol: Protocol) -> Response {
     let result = async {
         let bytes = read_body(body).await?;
@@ -119,12 +112,7 @@ async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Bod
             headers: raw_headers(&headers),
             opted_out: opted_out(&headers),
         };
-        let outcome = match protocol {
-            Protocol::Native => state.pipeline.ingest_native(&bytes, ctx).await,
-            Protocol::Vitals => state.pipeline.ingest_vitals(&bytes, ctx).await,
-            Protocol::App => state.pipeline.ingest_app(&bytes, ctx).await,
-        };
-        outcome.map_err(|e| match e {
+        state.pipeline.ingest(protocol, &bytes, ctx).await.map_err(|e| match e {
             IngestError::Unavailable(msg) => {
                 tracing::error!("ingest could not store an event: {msg}");
                 ApiError::new(503, "the event could not be stored; retry later")

@@ -7,17 +7,22 @@ use axum::response::IntoResponse;
 /// The tracking script (`tracker/obscura.js`), compiled into the binary.
 pub const TRACKER_JS: &str = include_str!("../../../tracker/obscura.js");
 
-/// `GET /js/obscura.js` (public): the tracking script, cacheable for an hour and loadable from any origin.
-pub async fn tracker_js() -> impl IntoResponse {
+/// A script as sites load it: cacheable for an hour, loadable from any origin.
+fn script(body: &'static str) -> impl IntoResponse {
     (
         [
             (CONTENT_TYPE, "application/javascript; charset=utf-8"),
             (CACHE_CONTROL, "public, max-age=3600"),
-            // Sites on other origins load this script.
+            // Sites on other origins load these scripts.
             (axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
-        TRACKER_JS,
+        body,
     )
+}
+
+/// `GET /js/obscura.js` (public): the tracking script, cacheable for an hour and loadable from any origin.
+pub async fn tracker_js() -> impl IntoResponse {
+    script(TRACKER_JS)
 }
 
 /// The tracking script's performance part (`tracker/perf.js`): a site that wants speed figures
@@ -26,14 +31,7 @@ pub const PERF_JS: &str = include_str!("../../../tracker/perf.js");
 
 /// `GET /js/perf.js` (public): the performance part, cacheable like the tracking script.
 pub async fn perf_js() -> impl IntoResponse {
-    (
-        [
-            (CONTENT_TYPE, "application/javascript; charset=utf-8"),
-            (CACHE_CONTROL, "public, max-age=3600"),
-            (axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        PERF_JS,
-    )
+    script(PERF_JS)
 }
 
 #[cfg(test)]

@@ -156,21 +156,9 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
         }
         hits.push(RawHit {
             received_at: ctx.received_at - time::Duration::milliseconds(age_ms as i64),
-            site: 0,
-            ip: ctx.ip,
-            headers: ctx.headers.clone(),
-            kind: EventKind::Measure,
-            name: None,
-            url: format!("https://{}/", body.site),
-            referrer: None,
-            props: Vec::new(),
-            screen_width: None,
-            engaged_ms: None,
-            returning: None,
-            days_since_last: None,
-            visit_count: None,
             measures: vec![RawMeasure { metric, value, labels }],
             app_device: Some(device.clone()),
+            ..ctx.hit(EventKind::Measure, format!("https://{}/", body.site))
         });
     }
     Ok(Decoded { site_domain: body.site, hits, dropped })

@@ -22,3 +22,28 @@ pub struct RequestContext {
     /// `Sec-GPC: 1` or `DNT: 1` was sent.
     pub opted_out: bool,
 }
+
+impl RequestContext {
+    /// A hit of `kind` on `url` received in this request, every optional field empty for the
+    /// decoder to fill in; its `site` is 0 until the caller resolves the site's domain.
+    pub fn hit(&self, kind: obscura_model::EventKind, url: String) -> obscura_model::RawHit {
+        obscura_model::RawHit {
+            received_at: self.received_at,
+            site: 0,
+            ip: self.ip,
+            headers: self.headers.clone(),
+            kind,
+            name: None,
+            url,
+            referrer: None,
+            props: Vec::new(),
+            screen_width: None,
+            engaged_ms: None,
+            returning: None,
+            days_since_last: None,
+            visit_count: None,
+            measures: Vec::new(),
+            app_device: None,
+        }
+    }
+}

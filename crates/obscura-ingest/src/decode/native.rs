@@ -95,13 +95,7 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
     Ok(Decoded {
         site_domain,
         hit: RawHit {
-            received_at: ctx.received_at,
-            site: 0,
-            ip: ctx.ip,
-            headers: ctx.headers.clone(),
-            kind,
             name,
-            url,
             referrer: body.referrer.filter(|r| !r.is_empty()),
             props,
             screen_width: body.screen_width,
@@ -109,8 +103,7 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
             returning: body.returning,
             days_since_last,
             visit_count,
-            measures: Vec::new(),
-            app_device: None,
+            ..ctx.hit(kind, url)
         },
     })
 }

@@ -162,24 +162,7 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
     Ok(Decoded {
         site_domain: body.site,
         automated: body.automated,
-        hit: RawHit {
-            received_at: ctx.received_at,
-            site: 0,
-            ip: ctx.ip,
-            headers: ctx.headers.clone(),
-            kind: EventKind::Measure,
-            name: None,
-            url: body.url,
-            referrer: None,
-            props: Vec::new(),
-            screen_width: None,
-            engaged_ms: None,
-            returning: None,
-            days_since_last: None,
-            visit_count: None,
-            measures,
-            app_device: None,
-        },
+        hit: RawHit { measures, ..ctx.hit(EventKind::Measure, body.url) },
         dropped,
     })
 }
