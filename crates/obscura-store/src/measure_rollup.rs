@@ -22,6 +22,7 @@ pub(crate) fn rolled_sets() -> Vec<(Vec<Dimension>, &'static [Metric])> {
         (vec![Dimension::Country], &Metric::VITALS),
         (vec![Dimension::Browser], &Metric::VITALS),
         (vec![Dimension::Os], &Metric::VITALS),
+        (vec![prop("element")], &[Metric::Lcp]),
         (vec![prop("provider")], &Metric::CDN),
         (vec![prop("provider"), prop("protocol")], &Metric::CDN),
         (vec![Dimension::Province, Dimension::Network, prop("provider")], &[Metric::CdnTtfb]),

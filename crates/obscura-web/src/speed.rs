@@ -90,6 +90,49 @@ fn distribution(cell: &MeasureCell, metric: Metric) -> Markup {
     }
 }
 
+/// One query per day of `q`'s range (at most 92 days; none for a longer range).
+fn day_queries(q: &obscura_query::Query) -> Vec<obscura_query::Query> {
+    let (first, last) = (q.range.from.date(), (q.range.to - time::Duration::milliseconds(1)).date());
+    if (last - first).whole_days() > 91 {
+        return Vec::new();
+    }
+    std::iter::successors(Some(first), |d| d.next_day().filter(|n| *n <= last))
+        .filter_map(|day| obscura_query::TimeRange::days(day, day).ok())
+        .map(|range| obscura_query::Query { range, ..q.clone() })
+        .collect()
+}
+
+/// The trend: each day's p75 LCP as a bar (hover for INP too), the "good" threshold drawn in.
+fn trend_chart(days: &[obscura_query::Query], trend: &[Vec<MeasureCell>]) -> Markup {
+    let (w, h) = (1000.0_f64, 160.0_f64);
+    let p75 = |cells: &[MeasureCell], m: Metric| {
+        cells.iter().find(|c| c.metric == m.name() && c.keys.is_empty()).and_then(|c| c.percentile(75.0))
+    };
+    let lcp: Vec<Option<f64>> = trend.iter().map(|cells| p75(cells, Metric::Lcp)).collect();
+    let top = lcp.iter().flatten().copied().fold(2_500.0_f64, f64::max) * 1.1;
+    let slot = w / days.len().max(1) as f64;
+    let good = h - 2_500.0 / top * h;
+    html! {
+        div.chart.trend {
+            h2 { "p75 LCP per day" }
+            svg viewBox=(format!("0 0 {w} {}", h + 16.0)) role="img" aria-label="p75 LCP per day" {
+                line.good x1="0" x2=(w) y1=(format!("{good:.1}")) y2=(format!("{good:.1}")) stroke="currentColor" stroke-dasharray="4 4" stroke-opacity="0.5" {}
+                @for (i, (day, cells)) in days.iter().zip(trend).enumerate() {
+                    @if let Some(v) = lcp[i] {
+                        @let bh = v / top * h;
+                        g {
+                            title { (obscura_model::format_day(day.range.from.date())) ": p75 LCP " (shown(Metric::Lcp, Some(v))) ", p75 INP " (shown(Metric::Inp, p75(cells, Metric::Inp))) }
+                            rect x=(format!("{:.1}", i as f64 * slot + slot * 0.1)) y=(format!("{:.1}", h - bh)) width=(format!("{:.1}", slot * 0.8)) height=(format!("{bh:.1}")) {}
+                        }
+                    }
+                }
+                text x="0" y=(h + 14.0) font-size="10" fill="currentColor" { (days.first().map(|d| obscura_model::format_day(d.range.from.date())).unwrap_or_default()) }
+                text x=(w) y=(h + 14.0) font-size="10" fill="currentColor" text-anchor="end" { (days.last().map(|d| obscura_model::format_day(d.range.from.date())).unwrap_or_default()) }
+            }
+        }
+    }
+}
+
 /// A table of groups (rows) with p75 of the given vitals.
 fn vitals_table(title: &str, cells: &[MeasureCell], vitals: &[Metric], sort_by: Option<Metric>, rows: usize) -> Markup {
     let mut groups: Vec<Vec<String>> = Vec::new();
@@ -196,6 +239,7 @@ pub async fn speed_page(
     let store = state.store.as_ref();
     let page_vitals = [Metric::Lcp, Metric::Inp, Metric::Cls];
     let prop = |key: &str| Dimension::Prop(key.into());
+    let lcp_element = [prop("element")];
     let (providers_protocols, network_grid) =
         ([prop("provider"), prop("protocol")], [Dimension::Province, Dimension::Network, prop("provider")]);
     let (launch_versions, launch_os, span_names) =
@@ -205,6 +249,11 @@ pub async fn speed_page(
         store.measures(&q, &[Metric::Launch], &launch_os),
         store.measures(&q, &[Metric::Span], &span_names),
     );
+    // The trend: each day's p75 (day rollups answer finished days), for ranges up to 92 days.
+    let days: Vec<obscura_query::Query> = day_queries(&q);
+    let trend = futures::future::join_all(days.iter().map(|d| store.measures(d, &[Metric::Lcp, Metric::Inp], &[])));
+    let elements = store.measures(&q, &[Metric::Lcp], &lcp_element);
+    let (trend, elements) = futures::join!(trend, elements);
     let (totals, pages, devices, countries, cdn, networks) = futures::join!(
         store.measures(&q, &Metric::VITALS, &[]),
         store.measures(&q, &page_vitals, &[Dimension::Page]),
@@ -217,19 +266,21 @@ pub async fn speed_page(
         Ok::<_, obscura_store::StoreError>((
             (totals?, pages?, devices?, countries?, cdn?, networks?),
             (apps.0?, apps.1?, apps.2?),
+            (trend.into_iter().collect::<Result<Vec<_>, _>>()?, elements?),
         ))
     })();
-    let ((totals, pages, devices, countries, cdn, networks), (launches, launch_os, spans)) = match loaded {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!("speed dashboard query failed: {e}");
-            let body = page(
-                "Unavailable",
-                html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } },
-            );
-            return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
-        }
-    };
+    let ((totals, pages, devices, countries, cdn, networks), (launches, launch_os, spans), (trend, elements)) =
+        match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!("speed dashboard query failed: {e}");
+                let body = page(
+                    "Unavailable",
+                    html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } },
+                );
+                return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
+            }
+        };
     let pages = top_groups(pages, 50);
     let countries = top_groups(countries, 15);
     let range_name = params.get("range").cloned().unwrap_or_else(|| "30d".into());
@@ -295,8 +346,10 @@ pub async fn speed_page(
                         }
                     }
                 }
+                @if !trend.is_empty() { (trend_chart(&days, &trend)) }
                 div.panels {
                     (vitals_table("Slowest pages (by p75 LCP)", &pages, &page_vitals, Some(Metric::Lcp), 10))
+                    (vitals_table("Largest elements (LCP), a CSS selector each", &top_groups(elements, 10), &[Metric::Lcp], Some(Metric::Lcp), 10))
                     (vitals_table("By device", &devices, &page_vitals, None, 10))
                     (vitals_table("By country", &countries, &[Metric::Lcp, Metric::Ttfb], None, 15))
                 }

@@ -178,7 +178,14 @@ async fn chromium_speed_vitals_agree_with_web_vitals_and_cdn_timings_show_in_api
     let owner = TestClient::sign_in(&s.base, "owner", &s.password).await;
     let (status, html) = owner.get(&format!("/speed?site={SITE}&range=today")).await;
     assert_eq!(status, 200);
-    for expected in ["data-metric=\"lcp\"", "data-provider=\"CDN A\"", "data-provider=\"CDN B\"", "Fastest provider"] {
+    for expected in [
+        "data-metric=\"lcp\"",
+        "data-provider=\"CDN A\"",
+        "data-provider=\"CDN B\"",
+        "Fastest provider",
+        "p75 LCP per day",
+        "img#hero.hero.wide",
+    ] {
         assert!(html.contains(expected), "the speed dashboard lacks {expected}: {html}");
     }
 
