@@ -1,6 +1,6 @@
 /* Obscura tracker, performance part, AGPL-3.0 */
 (()=>{var d=document,n=navigator,s=d.currentScript,D=s.dataset,P=performance,R=Math.round,X=Math.max,
-N=P.getEntriesByType('navigation')[0]||{},A=N.activationStart||0,H=d.hidden?0:1/0,V={},I={},W=[],Z=0,C=0,S,E,L,T
+N=P.getEntriesByType('navigation')[0]||{},A=N.activationStart||0,H=d.hidden&&!d.prerendering?0:1/0,V={},I={},W=[],Z=0,C=0,S,E,L,T
 try{T=localStorage.obscura_ignore=='true'}catch(e){}
 if(T||D.respectDnt!='false'&&(n.globalPrivacyControl||/1/.test(n.doNotTrack+window.doNotTrack)))return
 var O=(t,f,o)=>{try{new PerformanceObserver(x=>x.getEntries().map(f)).observe({type:t,buffered:!0,...o})}catch(e){}},
@@ -9,7 +9,7 @@ Q=e=>{for(var p=[],i=0;e&&i<4;e=e.parentElement,i++)p.unshift(e.localName+(e.id?
 K=e=>e.interactionId&&(I[e.interactionId]=X(I[e.interactionId]||0,e.duration)),
 F=()=>{if(S)return;S=1;var m={},v=Object.values(I).sort((a,b)=>b-a)
 v.length&&(V.inp=R(v[Math.min(v.length-1,(P.interactionCount||v.length)/50|0)]))
-V.cls=R(C*1e4)/1e4;N.responseStart>0&&(V.ttfb=M(N.responseStart));N.loadEventEnd>0&&(V.load=R(N.loadEventEnd))
+V.fcp>=0&&(V.cls=R(C*1e4)/1e4);N.responseStart>0&&(V.ttfb=M(N.responseStart));N.loadEventEnd>0&&(V.load=R(N.loadEventEnd))
 P.getEntriesByType('resource').map(e=>{if(!/^http/.test(e.name))return;var h=new URL(e.name).hostname,c=m[h]=m[h]||{host:h,k:0,t:[0,0,0,0,0,0]}
 c.resources=-~c.resources;e.responseStatus>399&&(c.failures=-~c.failures);if(!e.responseStart)return c.timing_hidden=-~c.timing_hidden
 c.protocol=e.nextHopProtocol||c.protocol;e.serverTiming&&(c.server_timing=e.serverTiming.map(x=>x.name));if(!e.transferSize&&e.encodedBodySize)return c.cache_hits=-~c.cache_hits

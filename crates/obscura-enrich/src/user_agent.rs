@@ -382,13 +382,27 @@ fn is_android_noise(segment: &str) -> bool {
 /// "en", "en-us", "de_DE".
 /// Markers of automated browsers and measuring tools in a User-Agent (headless browsers,
 /// page-speed robots, crawlers): their beacons must never count as people's speed.
-const AUTOMATION_MARKERS: [&str; 9] =
-    ["headless", "phantomjs", "lighthouse", "pagespeed", "gtmetrix", "bot", "crawler", "spider", "selenium"];
+const AUTOMATION_MARKERS: [&str; 13] = [
+    "headless",
+    "phantomjs",
+    "lighthouse",
+    "pagespeed",
+    "gtmetrix",
+    "crawler",
+    "spider",
+    "selenium",
+    "robot",
+    // "…bot" as a product name ("Googlebot/2.1", "bingbot;"), not a phone brand ("CUBOT X30").
+    "bot/",
+    "bot;",
+    "bot)",
+    "bot+",
+];
 
 /// Whether a User-Agent names itself as an automated browser or a robot.
 pub fn looks_automated(user_agent: &str) -> bool {
     let ua = user_agent.to_ascii_lowercase();
-    AUTOMATION_MARKERS.iter().any(|m| ua.contains(m))
+    AUTOMATION_MARKERS.iter().any(|m| ua.contains(m)) || ua.ends_with("bot")
 }
 
 fn looks_like_locale(s: &str) -> bool {
@@ -1012,8 +1026,11 @@ device_parsers:
         ] {
             assert!(looks_automated(ua), "{ua}");
         }
-        assert!(!looks_automated(
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-        ));
+        for person in [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 13; CUBOT X30 Build/TP1A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
+        ] {
+            assert!(!looks_automated(person), "{person}");
+        }
     }
 }

@@ -38,8 +38,8 @@ pub enum Outcome {
     Stored,
     /// Dropped by policy (Global Privacy Control / Do-Not-Track); answered 202 and counted.
     DroppedByPolicy,
-    /// A speed beacon from an automated browser, or one left out by the site's sample rate:
-    /// never mixed into the speed figures; answered 202 and counted.
+    /// A speed beacon from an automated browser, left out by the site's sample rate, or with
+    /// no measurement left: never mixed into the speed figures; answered 202 and counted.
     DroppedFromSpeed,
 }
 
@@ -356,7 +356,7 @@ impl Pipeline {
         let dropped = decoded.dropped + (before - decoded.hit.measures.len()) as u64;
         self.counters.measurements_dropped.fetch_add(dropped, Ordering::Relaxed);
         if decoded.hit.measures.is_empty() {
-            return Ok(Outcome::DroppedByPolicy);
+            return Ok(Outcome::DroppedFromSpeed);
         }
         let events = self.prepare_measures(decoded.hit, &site)?;
         self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
@@ -392,7 +392,12 @@ impl Pipeline {
     pub fn prepare_measures(&self, mut hit: RawHit, site: &Site) -> Result<Vec<Event>, IngestError> {
         let measures = std::mem::take(&mut hit.measures);
         let base = self.prepare(hit, site)?;
-        Ok(measurements(base, measures))
+        let mut events = measurements(base, measures);
+        // The labels (an element's selector, a span's name) are text the page or app sent.
+        if let Some(rules) = self.scrub_rules.for_site(&site.domain) {
+            events.iter_mut().for_each(|e| apply_site_rules(e, rules));
+        }
+        Ok(events)
     }
 
     /// The configured site with this domain, or [`IngestError::UnknownSite`].

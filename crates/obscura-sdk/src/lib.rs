@@ -56,7 +56,7 @@ pub struct Config {
     pub queue_dir: PathBuf,
     /// The most the queue file may hold, in bytes (default 1 MiB, about 10,000 events).
     pub max_queue_bytes: u64,
-    /// Events per request (default 100; the server takes up to 1,000).
+    /// Events per request (default 100, at most 200).
     pub batch_size: usize,
     /// How often pending events are sent (default 10 s).
     pub flush_interval: Duration,
@@ -101,9 +101,51 @@ pub enum Launch {
     Warm,
 }
 
+/// The longest label the server takes (versions, OS, device model, span names), in bytes.
+const MAX_LABEL_BYTES: usize = 100;
+/// The most events in one request: well inside the server's 64 KiB body limit.
+const MAX_BATCH: usize = 200;
+/// The most events kept in memory while the queue file cannot be written.
+const MAX_PENDING: usize = 10_000;
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl Config {
+    /// Whether the server would take this configuration's batches.
+    fn check(&self) -> Result<(), Error> {
+        for (name, value) in [
+            ("app_version", Some(&self.app_version)),
+            ("os", self.os.as_ref()),
+            ("os_version", self.os_version.as_ref()),
+            ("device_model", self.device_model.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.len() > MAX_LABEL_BYTES) {
+                return Err(Error::Config(format!("`{name}` is longer than {MAX_LABEL_BYTES} bytes")));
+            }
+        }
+        if self.device_type.as_deref().is_some_and(|t| !matches!(t, "desktop" | "mobile" | "tablet")) {
+            return Err(Error::Config("`device_type` must be desktop, mobile or tablet".into()));
+        }
+        if self.site.is_empty() || self.endpoint.is_empty() {
+            return Err(Error::Config("`endpoint` and `site` are needed".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Why events could not be sent now (they stay queued and are retried).
 #[derive(Debug)]
 pub enum Error {
+    /// The configuration would be refused by the server (a label too long, an unknown device
+    /// type): nothing is started.
+    Config(String),
     /// The queue folder or file could not be used.
     Queue(std::io::Error),
     /// The server could not be reached, or answered with a status worth retrying (429, 5xx).
@@ -115,6 +157,7 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Error::Config(why) => write!(f, "the configuration cannot be used: {why}"),
             Error::Queue(e) => write!(f, "the offline queue cannot be used: {e}"),
             Error::Unreachable(why) => write!(f, "the server cannot take events now ({why}); they stay queued"),
             Error::Stopped => write!(f, "the reporting thread has stopped"),
@@ -179,8 +222,9 @@ pub struct Obscura {
 
 impl Obscura {
     /// Opens the offline queue and starts the background thread, which first sends what an
-    /// earlier run left queued.
+    /// earlier run left queued. Fails for a configuration the server would refuse.
     pub fn start(config: Config) -> Result<Obscura, Error> {
+        config.check()?;
         let queue = FileQueue::open(&config.queue_dir, config.max_queue_bytes).map_err(Error::Queue)?;
         let (messages, inbox) = mpsc::channel();
         let worker = std::thread::Builder::new()
@@ -205,7 +249,7 @@ impl Obscura {
     /// Records a named timing span (`checkout.render`, `db.migrate`, …) and whether it succeeded.
     /// Names are labels shown on the dashboard: keep them few and free of personal data.
     pub fn span(&self, name: &str, duration: Duration, ok: bool) {
-        self.record(EventKind::Span { name: name.chars().take(100).collect(), ok }, duration);
+        self.record(EventKind::Span { name: cut(name, MAX_LABEL_BYTES).to_owned(), ok }, duration);
     }
 
     /// Times a span from now until [`SpanTimer::finish`] (or until it is dropped, as failed).
@@ -302,6 +346,10 @@ impl Worker {
             };
             match inbox.recv_timeout(wait.min(self.config.flush_interval)) {
                 Ok(Message::Record(event)) => {
+                    if self.pending.len() >= MAX_PENDING {
+                        // The queue file cannot be written: the oldest go first, as in the file.
+                        self.pending.remove(0);
+                    }
                     self.pending.push(event);
                     if self.pending.len() >= self.config.batch_size && Instant::now() >= self.next_try {
                         let _ = self.send_all();
@@ -337,14 +385,24 @@ impl Worker {
     /// Sends the queued events, then the pending ones, in batches; on failure everything not
     /// yet accepted goes to the queue file and the next try waits longer.
     fn send_all(&mut self) -> Result<(), Error> {
-        let mut events = if self.queued { self.queue.read().map_err(Error::Queue)? } else { Vec::new() };
+        let mut events = if self.queued {
+            match self.queue.read() {
+                Ok(events) => events,
+                Err(e) => {
+                    self.next_try = Instant::now() + self.config.max_backoff.min(Duration::from_secs(5));
+                    return Err(Error::Queue(e));
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let from_queue = events.len();
         events.append(&mut self.pending);
         if events.is_empty() {
             self.queued = false;
             return Ok(());
         }
-        let size = self.config.batch_size.clamp(1, 1_000);
+        let size = self.config.batch_size.clamp(1, MAX_BATCH);
         let mut sent = 0;
         while sent < events.len() {
             let batch = &events[sent..(sent + size).min(events.len())];
@@ -352,12 +410,16 @@ impl Worker {
                 // Accepted, or refused for good (a client error cannot succeed on a retry).
                 Ok(()) => sent += batch.len(),
                 Err(e) => {
-                    // What the server has not accepted becomes the whole queue (oldest first).
-                    self.queue.replace_with(&events[sent..]).map_err(Error::Queue)?;
-                    self.queued = true;
                     let first = Duration::from_secs(1).min(self.config.max_backoff);
                     self.backoff = (self.backoff * 2).max(first).min(self.config.max_backoff);
                     self.next_try = Instant::now() + self.backoff;
+                    // What the server has not accepted becomes the whole queue (oldest first);
+                    // if the file cannot take it, it waits in memory.
+                    if let Err(io) = self.queue.replace_with(&events[sent..]) {
+                        self.pending = events.split_off(sent);
+                        return Err(Error::Queue(io));
+                    }
+                    self.queued = true;
                     return Err(e);
                 }
             }

@@ -118,11 +118,10 @@ pub(crate) fn cells_per_day(
     site: u32,
 ) -> Vec<(Date, DayCells)> {
     let mut out: std::collections::BTreeMap<Date, DayCells> = rolled.into_iter().collect();
+    // Other sites' kept cells say nothing of this site's day: its rows (if any) answer then.
     for (day, cells) in kept {
         if cells.iter().any(|c| c.site == site) {
             out.insert(day, cells);
-        } else {
-            out.entry(day).or_insert(cells);
         }
     }
     out.into_iter().collect()

@@ -134,7 +134,7 @@ async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Bod
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "by privacy policy: Global Privacy Control / Do-Not-Track, or the site does not collect this"}))).into_response()
         }
         Ok(Outcome::DroppedFromSpeed) => {
-            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "kept out of the speed figures: an automated browser, or outside the site's sample"}))).into_response()
+            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "kept out of the speed figures: an automated browser, outside the site's sample, or no measurement in range"}))).into_response()
         }
         Err(e) => e.into_response(),
     })

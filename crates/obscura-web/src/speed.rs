@@ -90,10 +90,12 @@ fn distribution(cell: &MeasureCell, metric: Metric) -> Markup {
     }
 }
 
-/// One query per day of `q`'s range (at most 92 days; none for a longer range).
+/// One query per day of `q`'s range: whole days only, at most 31 (none otherwise: each day is
+/// its own question to the store).
 fn day_queries(q: &obscura_query::Query) -> Vec<obscura_query::Query> {
     let (first, last) = (q.range.from.date(), (q.range.to - time::Duration::milliseconds(1)).date());
-    if (last - first).whole_days() > 91 {
+    let whole_days = q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT;
+    if !whole_days || (last - first).whole_days() > 30 {
         return Vec::new();
     }
     std::iter::successors(Some(first), |d| d.next_day().filter(|n| *n <= last))
@@ -249,7 +251,7 @@ pub async fn speed_page(
         store.measures(&q, &[Metric::Launch], &launch_os),
         store.measures(&q, &[Metric::Span], &span_names),
     );
-    // The trend: each day's p75 (day rollups answer finished days), for ranges up to 92 days.
+    // The trend: each day's p75 (day rollups answer finished days), for up to 31 whole days.
     let days: Vec<obscura_query::Query> = day_queries(&q);
     let trend = futures::future::join_all(days.iter().map(|d| store.measures(d, &[Metric::Lcp, Metric::Inp], &[])));
     let elements = store.measures(&q, &[Metric::Lcp], &lcp_element);

@@ -6,8 +6,9 @@
 //! only has to run steadily, not be set right), so events queued while offline keep their time.
 //! Rules for bad input: a body that is not the documented JSON, an unknown field or event type,
 //! a missing or over-long name, more than [`MAX_EVENTS`] events → 400 with a message naming it.
-//! A duration out of range (negative, over ten minutes — a day for sessions) or an event older
-//! than [`MAX_AGE_MS`] is dropped and counted; the rest of the batch is kept.
+//! A duration out of range (negative, over ten minutes — a day for sessions) or an event of an
+//! earlier UTC day than the request (that day's visitor salt may be destroyed, its figures
+//! rolled up) is dropped and counted; the rest of the batch is kept.
 
 use obscura_model::measure::Metric;
 use obscura_model::{AppDevice, EventKind, RawHit, RawMeasure};
@@ -18,8 +19,8 @@ use crate::error::IngestError;
 
 /// The most events one request may carry.
 pub const MAX_EVENTS: usize = 1_000;
-/// Events older than this (seven days) are dropped: too late for anything but history.
-pub const MAX_AGE_MS: u64 = 7 * 86_400_000;
+/// No event is older than this (a day): events of an earlier UTC day are dropped anyway.
+pub const MAX_AGE_MS: u64 = 86_400_000;
 const MAX_LABEL: usize = 100;
 
 #[derive(Deserialize)]
@@ -150,12 +151,15 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
             }
             AppEvent::Session { duration_ms, age_ms } => (Metric::Session, duration_ms, age_ms, version.collect()),
         };
-        if !metric.accepts(value) || age_ms > MAX_AGE_MS {
+        // An event of an earlier UTC day comes too late: that day's visitor salt may be gone
+        // and its figures rolled up.
+        let at = ctx.received_at - time::Duration::milliseconds(age_ms.min(MAX_AGE_MS) as i64);
+        if !metric.accepts(value) || age_ms > MAX_AGE_MS || at.date() != ctx.received_at.date() {
             dropped += 1;
             continue;
         }
         hits.push(RawHit {
-            received_at: ctx.received_at - time::Duration::milliseconds(age_ms as i64),
+            received_at: at,
             measures: vec![RawMeasure { metric, value, labels }],
             app_device: Some(device.clone()),
             ..ctx.hit(EventKind::Measure, format!("https://{}/", body.site))
@@ -203,13 +207,13 @@ mod tests {
     }
 
     #[test]
-    fn app_out_of_range_durations_and_old_events_are_dropped_and_counted() {
+    fn app_out_of_range_durations_and_events_of_earlier_days_are_dropped_and_counted() {
         let body = br#"{"site":"a.b","events":[{"type":"launch","start":"warm","duration_ms":-1},
             {"type":"span","name":"x","duration_ms":700000},{"type":"session","duration_ms":1,"age_ms":900000000},
-            {"type":"span","name":"y","duration_ms":3}]}"#;
+            {"type":"span","name":"y","duration_ms":3},{"type":"span","name":"yesterday","duration_ms":3,"age_ms":46800000}]}"#;
         let d = decode(body, &ctx()).unwrap();
         assert_eq!(d.hits.len(), 1);
-        assert_eq!(d.dropped, 3);
+        assert_eq!(d.dropped, 4, "out of range, too old, and of the day before (13 hours before noon)");
     }
 
     #[test]

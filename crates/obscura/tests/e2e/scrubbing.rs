@@ -40,6 +40,28 @@ async fn p01_site_scrub_rules_apply_at_ingest() {
     s.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p01_site_scrub_rules_apply_to_speed_labels() {
+    let rules = serde_json::from_value(json!([{"name": "user", "pattern": "user-[a-z]+", "sites": [SITE]}])).unwrap();
+    let s = TestServer::start_with(datetime!(2026-07-01 10:00 UTC), |c| c.scrub.rules = rules).await;
+    obscura::admin::set_speed(&*s.server_meta(), SITE, true, 100).unwrap();
+    let beacon = json!({"site": SITE, "url": format!("https://{SITE}/profile"), "vitals": {"lcp": 900},
+        "lcp_element": "main>img#user-jane.avatar"});
+    let status = reqwest::Client::new()
+        .post(format!("{}/api/vitals", s.base))
+        .header("user-agent", UA)
+        .body(beacon.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+    let labels: Vec<String> = s.stored_rows().await.into_iter().filter_map(|r| r.props).collect();
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert!(labels[0].contains("[user]") && !labels[0].contains("jane"), "the site's rule applies: {labels:?}");
+    s.stop();
+}
+
 #[test]
 fn p01_obscura_scrub_shows_the_result_and_the_findings() {
     let dir = tempfile::tempdir().unwrap();
