@@ -89,22 +89,7 @@ pub async fn performance(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use obscura_query::measures::{HistogramRow, MeasureCells};
-
-    fn cells(rows: &[(&str, &str, f64, u64)]) -> Vec<MeasureCell> {
-        let mut cells = MeasureCells::default();
-        for (key, metric, value, n) in rows {
-            cells.add(HistogramRow {
-                keys: vec![key.to_string()],
-                metric: metric.to_string(),
-                bucket: *value,
-                rating: obscura_query::measures::rating_index(Metric::parse(metric).unwrap(), *value),
-                n: *n,
-                total: value * *n as f64,
-            });
-        }
-        cells.into_cells()
-    }
+    use crate::speed_query::test_cells as cells;
 
     #[test]
     fn speed_api_shows_percentiles_and_ratings_for_vitals_and_sums_for_counts() {

@@ -48,30 +48,36 @@ pub fn top_groups(cells: Vec<MeasureCell>, limit: usize) -> Vec<MeasureCell> {
     kept
 }
 
+/// Cells of one-key groups from (key, metric, value, count) rows, rated as the backends rate.
+#[cfg(test)]
+pub(crate) fn test_cells(rows: &[(&str, &str, f64, u64)]) -> Vec<MeasureCell> {
+    use obscura_query::measures::{HistogramRow, MeasureCells, rating_index};
+    let mut cells = MeasureCells::default();
+    for (key, metric, value, n) in rows {
+        cells.add(HistogramRow {
+            keys: vec![key.to_string()],
+            metric: metric.to_string(),
+            bucket: *value,
+            rating: rating_index(Metric::parse(metric).expect("a known metric"), *value),
+            n: *n,
+            total: value * *n as f64,
+        });
+    }
+    cells.into_cells()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use obscura_query::measures::{HistogramRow, MeasureCells};
-
-    fn cells(rows: &[(&str, &str, f64, u64)]) -> Vec<MeasureCell> {
-        let mut cells = MeasureCells::default();
-        for (key, metric, value, n) in rows {
-            cells.add(HistogramRow {
-                keys: vec![key.to_string()],
-                metric: metric.to_string(),
-                bucket: *value,
-                rating: 3,
-                n: *n,
-                total: value * *n as f64,
-            });
-        }
-        cells.into_cells()
-    }
 
     #[test]
     fn speed_api_keeps_the_groups_with_most_measurements_in_order() {
-        let all =
-            cells(&[("/a", "lcp", 1000.0, 3), ("/b", "lcp", 900.0, 10), ("/b", "cls", 0.1, 10), ("/c", "lcp", 1.0, 1)]);
+        let all = test_cells(&[
+            ("/a", "lcp", 1000.0, 3),
+            ("/b", "lcp", 900.0, 10),
+            ("/b", "cls", 0.1, 10),
+            ("/c", "lcp", 1.0, 1),
+        ]);
         let kept: Vec<(String, String)> =
             top_groups(all, 2).into_iter().map(|c| (c.keys[0].clone(), c.metric)).collect();
         assert_eq!(kept, [("/b".into(), "lcp".into()), ("/b".into(), "cls".into()), ("/a".into(), "lcp".into())]);

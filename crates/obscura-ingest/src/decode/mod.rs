@@ -47,3 +47,14 @@ impl RequestContext {
         }
     }
 }
+
+/// A request context for decoder tests: noon on 2026-01-01, from 198.51.100.1, no headers.
+#[cfg(test)]
+pub(crate) fn test_context() -> RequestContext {
+    RequestContext {
+        received_at: time::macros::datetime!(2026-01-01 12:00 UTC),
+        ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 1)),
+        headers: Default::default(),
+        opted_out: false,
+    }
+}

@@ -136,15 +136,8 @@ fn decode_props(props: Option<serde_json::Map<String, Value>>) -> Result<Vec<(St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{IpAddr, Ipv4Addr};
-
     fn ctx() -> RequestContext {
-        RequestContext {
-            received_at: time::macros::datetime!(2026-01-01 12:00 UTC),
-            ip: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
-            headers: Default::default(),
-            opted_out: false,
-        }
+        super::super::test_context()
     }
 
     #[test]

@@ -169,17 +169,10 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
-
     use super::*;
 
     fn ctx() -> RequestContext {
-        RequestContext {
-            received_at: time::macros::datetime!(2026-01-01 12:00 UTC),
-            ip: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
-            headers: Default::default(),
-            opted_out: false,
-        }
+        super::super::test_context()
     }
 
     fn metrics(d: &Decoded) -> Vec<(&'static str, f64)> {
