@@ -93,11 +93,7 @@ fn bad(msg: impl Into<String>) -> IngestError {
 }
 
 fn label(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
-    match value {
-        Some(v) if v.len() > MAX_LABEL => Err(bad(format!("field `{field}` is longer than {MAX_LABEL} bytes"))),
-        Some(v) if v.trim().is_empty() => Ok(None),
-        other => Ok(other),
-    }
+    super::optional_label(field, value, MAX_LABEL)
 }
 
 /// Decodes one batch. `site` in the returned hits is 0 until the caller resolves the domain.

@@ -48,6 +48,22 @@ impl RequestContext {
     }
 }
 
+/// An optional text field of at most `max` bytes: `None` when absent or blank, a 400 naming the
+/// field when longer.
+pub(crate) fn optional_label(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, crate::error::IngestError> {
+    match value {
+        Some(v) if v.len() > max => {
+            Err(crate::error::IngestError::BadRequest(format!("field `{field}` is longer than {max} bytes")))
+        }
+        Some(v) if v.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
 /// A request context for decoder tests: noon on 2026-01-01, from 198.51.100.1, no headers.
 #[cfg(test)]
 pub(crate) fn test_context() -> RequestContext {
