@@ -321,8 +321,7 @@ impl Pipeline {
             Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
             other => other?,
         };
-        self.store.append(vec![event]).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
-        Ok(Outcome::Stored)
+        self.append(vec![event]).await
     }
 
     async fn ingest_vitals_inner(
@@ -359,8 +358,7 @@ impl Pipeline {
             return Ok(Outcome::DroppedFromSpeed);
         }
         let events = self.prepare_measures(decoded.hit, &site)?;
-        self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
-        Ok(Outcome::Stored)
+        self.append(events).await
     }
 
     async fn ingest_app_inner(
@@ -383,6 +381,11 @@ impl Pipeline {
         if events.is_empty() {
             return Ok(Outcome::DroppedByPolicy);
         }
+        self.append(events).await
+    }
+
+    /// Stores `events` durably: [`Outcome::Stored`], or unavailable (the client may retry).
+    async fn append(&self, events: Vec<Event>) -> Result<Outcome, IngestError> {
         self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
         Ok(Outcome::Stored)
     }

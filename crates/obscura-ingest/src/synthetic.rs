@@ -12,24 +12,9 @@ use time::OffsetDateTime;
 /// A pageview hit as a decoder makes it: `url` at `at`, from `ip` with `user_agent`, nothing
 /// else sent.
 pub fn raw_pageview(site: u32, at: OffsetDateTime, ip: IpAddr, user_agent: &str, url: &str) -> RawHit {
-    RawHit {
-        received_at: at,
-        site,
-        ip,
-        headers: RawHeaders { user_agent: user_agent.to_owned(), ..Default::default() },
-        kind: EventKind::Pageview,
-        name: None,
-        url: url.to_owned(),
-        referrer: None,
-        props: vec![],
-        screen_width: None,
-        engaged_ms: None,
-        returning: None,
-        days_since_last: None,
-        visit_count: None,
-        measures: Vec::new(),
-        app_device: None,
-    }
+    let headers = RawHeaders { user_agent: user_agent.to_owned(), ..Default::default() };
+    let ctx = crate::decode::RequestContext { received_at: at, ip, headers, opted_out: false };
+    RawHit { site, ..ctx.hit(EventKind::Pageview, url.to_owned()) }
 }
 
 /// A pageview of `https://site{site}.example{path}` at `at` by visitor number `visitor` (its

@@ -102,12 +102,6 @@ impl MeasureCell {
         (self.samples > 0).then(|| self.sum / self.samples as f64)
     }
 
-    /// Adds the measurements of `other` (same group and metric) to this cell; false (and
-    /// nothing added) when its sketch does not merge.
-    pub fn merge(&mut self, other: &MeasureCell) -> bool {
-        self.add_parts(other.samples, other.sum, other.ratings, &other.sketch)
-    }
-
     fn add_parts(&mut self, samples: u64, sum: f64, ratings: [u64; 3], sketch: &Sketch) -> bool {
         if !self.sketch.merge(sketch) {
             return false;
@@ -145,13 +139,18 @@ pub struct MeasureCells {
 }
 
 impl MeasureCells {
+    /// The cell of a group and metric, empty when new.
+    fn cell(&mut self, keys: &[String], metric: &str) -> &mut MeasureCell {
+        self.cells.entry((keys.to_vec(), metric.to_owned())).or_insert_with(|| MeasureCell {
+            keys: keys.to_vec(),
+            metric: metric.to_owned(),
+            ..MeasureCell::default()
+        })
+    }
+
     /// Adds one histogram row to its group's cell.
     pub fn add(&mut self, row: HistogramRow) {
-        let cell = self.cells.entry((row.keys.clone(), row.metric.clone())).or_insert_with(|| MeasureCell {
-            keys: row.keys,
-            metric: row.metric,
-            ..MeasureCell::default()
-        });
+        let cell = self.cell(&row.keys, &row.metric);
         cell.samples += row.n;
         cell.sum += row.total;
         if let Some(r) = cell.ratings.get_mut(usize::from(row.rating)) {
@@ -163,25 +162,13 @@ impl MeasureCells {
     /// Adds a whole cell (from another day or backend) to its group's cell; false when its
     /// sketch does not merge.
     pub fn merge(&mut self, cell: MeasureCell) -> bool {
-        let (keys, metric) = (cell.keys.clone(), cell.metric.clone());
-        match self.cells.get_mut(&(keys, metric)) {
-            Some(mine) => mine.merge(&cell),
-            None => {
-                self.cells.insert((cell.keys.clone(), cell.metric.clone()), cell);
-                true
-            }
-        }
+        self.merge_parts(&cell.keys, &cell.metric, cell.samples, cell.sum, cell.ratings, &cell.sketch)
     }
 
     /// Adds a stored cell given by its values — (value, count) pairs, every count part of the
     /// cell's samples — with its exact sum and ratings.
     pub fn merge_values(&mut self, keys: &[String], metric: &str, sum: f64, ratings: [u64; 3], values: &[(f64, u64)]) {
-        let key = (keys.to_vec(), metric.to_owned());
-        let cell = self.cells.entry(key).or_insert_with(|| MeasureCell {
-            keys: keys.to_vec(),
-            metric: metric.to_owned(),
-            ..MeasureCell::default()
-        });
+        let cell = self.cell(keys, metric);
         for &(value, n) in values {
             cell.sketch.add(value, n);
             cell.samples += n;

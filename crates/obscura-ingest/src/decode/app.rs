@@ -14,7 +14,7 @@ use obscura_model::measure::Metric;
 use obscura_model::{AppDevice, EventKind, RawHit, RawMeasure};
 use serde::Deserialize;
 
-use super::RequestContext;
+use super::{RequestContext, bad};
 use crate::error::IngestError;
 
 /// The most events one request may carry.
@@ -88,10 +88,6 @@ pub struct Decoded {
     pub dropped: u64,
 }
 
-fn bad(msg: impl Into<String>) -> IngestError {
-    IngestError::BadRequest(msg.into())
-}
-
 fn label(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
     super::optional_label(field, value, MAX_LABEL)
 }
@@ -99,9 +95,7 @@ fn label(field: &str, value: Option<String>) -> Result<Option<String>, IngestErr
 /// Decodes one batch. `site` in the returned hits is 0 until the caller resolves the domain.
 pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError> {
     let body: Body = serde_json::from_slice(body).map_err(|e| bad(format!("invalid application batch: {e}")))?;
-    if body.site.trim().is_empty() || body.site.len() > 253 {
-        return Err(bad("field `site` must have 1 to 253 characters"));
-    }
+    let site = super::site_domain(body.site)?;
     if body.events.is_empty() || body.events.len() > MAX_EVENTS {
         return Err(bad(format!("`events` must hold 1 to {MAX_EVENTS} events")));
     }
@@ -158,10 +152,10 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
             received_at: at,
             measures: vec![RawMeasure { metric, value, labels }],
             app_device: Some(device.clone()),
-            ..ctx.hit(EventKind::Measure, format!("https://{}/", body.site))
+            ..ctx.hit(EventKind::Measure, format!("https://{site}/"))
         });
     }
-    Ok(Decoded { site_domain: body.site, hits, dropped })
+    Ok(Decoded { site_domain: site, hits, dropped })
 }
 
 #[cfg(test)]

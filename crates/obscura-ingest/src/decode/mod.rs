@@ -48,6 +48,19 @@ impl RequestContext {
     }
 }
 
+/// A 400 with `msg`, saying what is wrong with the body.
+pub(crate) fn bad(msg: impl Into<String>) -> crate::error::IngestError {
+    crate::error::IngestError::BadRequest(msg.into())
+}
+
+/// The `site` field of a body that requires one: 1 to 253 characters.
+pub(crate) fn site_domain(site: String) -> Result<String, crate::error::IngestError> {
+    if site.trim().is_empty() || site.len() > 253 {
+        return Err(bad("field `site` must have 1 to 253 characters"));
+    }
+    Ok(site)
+}
+
 /// An optional text field of at most `max` bytes: `None` when absent or blank, a 400 naming the
 /// field when longer.
 pub(crate) fn optional_label(
@@ -56,9 +69,7 @@ pub(crate) fn optional_label(
     max: usize,
 ) -> Result<Option<String>, crate::error::IngestError> {
     match value {
-        Some(v) if v.len() > max => {
-            Err(crate::error::IngestError::BadRequest(format!("field `{field}` is longer than {max} bytes")))
-        }
+        Some(v) if v.len() > max => Err(bad(format!("field `{field}` is longer than {max} bytes"))),
         Some(v) if v.trim().is_empty() => Ok(None),
         other => Ok(other),
     }

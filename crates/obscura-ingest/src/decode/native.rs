@@ -4,7 +4,7 @@ use obscura_model::{DaysSinceLast, EventKind, PropValue, RawHit, VisitCount};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::RequestContext;
+use super::{RequestContext, bad};
 use crate::error::IngestError;
 
 const MAX_URL: usize = 4096;
@@ -26,10 +26,6 @@ struct Body {
     returning: Option<bool>,
     days_since_last: Option<String>,
     visit_count: Option<String>,
-}
-
-fn bad(msg: impl Into<String>) -> IngestError {
-    IngestError::BadRequest(msg.into())
 }
 
 /// The site domain named in the body, before the site is resolved to an id.

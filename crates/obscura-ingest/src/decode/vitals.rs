@@ -13,7 +13,7 @@ use obscura_model::measure::Metric;
 use obscura_model::{EventKind, RawHit, RawMeasure};
 use serde::Deserialize;
 
-use super::RequestContext;
+use super::{RequestContext, bad};
 use crate::error::IngestError;
 
 const MAX_URL: usize = 4096;
@@ -75,10 +75,6 @@ pub struct Decoded {
     pub dropped: u64,
 }
 
-fn bad(msg: impl Into<String>) -> IngestError {
-    IngestError::BadRequest(msg.into())
-}
-
 fn label(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
     super::optional_label(field, value, MAX_LABEL)
 }
@@ -86,9 +82,7 @@ fn label(field: &str, value: Option<String>) -> Result<Option<String>, IngestErr
 /// Decodes one beacon. `site` in the returned hit is 0 until the caller resolves the domain.
 pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError> {
     let body: Body = serde_json::from_slice(body).map_err(|e| bad(format!("invalid speed beacon: {e}")))?;
-    if body.site.trim().is_empty() || body.site.len() > 253 {
-        return Err(bad("field `site` must have 1 to 253 characters"));
-    }
+    let site = super::site_domain(body.site)?;
     if body.url.len() > MAX_URL {
         return Err(bad(format!("field `url` is longer than {MAX_URL} bytes")));
     }
@@ -156,7 +150,7 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
         }
     }
     Ok(Decoded {
-        site_domain: body.site,
+        site_domain: site,
         automated: body.automated,
         hit: RawHit { measures, ..ctx.hit(EventKind::Measure, body.url) },
         dropped,
