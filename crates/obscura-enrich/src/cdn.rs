@@ -88,11 +88,14 @@ const SERVER_TIMING: &[(&str, &str)] = &[
 /// The longest a provider name from the configuration may be.
 const MAX_NAME: usize = 40;
 
-/// Maps hosts to CDN providers: the built-in list, overridden by a site's own rules.
+/// Maps hosts to CDN providers: the built-in list, overridden by the installation's rules, and
+/// those by a site's own.
 #[derive(Clone, Debug, Default)]
 pub struct CdnMap {
     /// Host suffix → provider, built-in and configured together (configured ones replace).
     suffixes: HashMap<String, String>,
+    /// Site domain → host suffix → provider: hosts only that site's pages name this way.
+    sites: HashMap<String, HashMap<String, String>>,
 }
 
 /// A host rule from the configuration that cannot be used.
@@ -105,6 +108,9 @@ pub enum CdnRuleError {
     /// spaces and `.-_`.
     #[error("CDN provider name {0:?} must be 1 to 40 letters, digits, spaces or .-_")]
     Provider(String),
+    /// Site rules named something that is not a site's domain.
+    #[error("CDN rules are for {0:?}, which is not a site's domain like example.com")]
+    Site(String),
 }
 
 impl CdnMap {
@@ -112,6 +118,7 @@ impl CdnMap {
     pub fn built_in() -> CdnMap {
         CdnMap {
             suffixes: BUILT_IN.iter().map(|(host, provider)| ((*host).to_owned(), (*provider).to_owned())).collect(),
+            sites: HashMap::new(),
         }
     }
 
@@ -119,33 +126,45 @@ impl CdnMap {
     /// built-in entry for the same host. A rule covers its host and every host under it.
     pub fn with_rules<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<CdnMap, CdnRuleError> {
         let mut map = CdnMap::built_in();
-        for (host, provider) in rules {
-            let bare = host.strip_prefix("*.").unwrap_or(host).trim_end_matches('.').to_ascii_lowercase();
-            if !is_host_name(&bare) {
-                return Err(CdnRuleError::Host(host.to_owned()));
-            }
-            let provider = provider.trim();
-            let plain = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_');
-            if provider.is_empty() || provider.chars().count() > MAX_NAME || !provider.chars().all(plain) {
-                return Err(CdnRuleError::Provider(provider.to_owned()));
-            }
-            map.suffixes.insert(bare, provider.to_owned());
-        }
+        add_rules(&mut map.suffixes, rules)?;
         Ok(map)
+    }
+
+    /// Adds `rules` (as for [`CdnMap::with_rules`]) that hold only for the pages of `site` (a
+    /// domain): a host the site serves from its own or a contracted CDN, which would mean
+    /// nothing, or something else, on other sites.
+    pub fn with_site_rules<'a>(
+        mut self,
+        site: &str,
+        rules: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CdnMap, CdnRuleError> {
+        let site = site.trim_end_matches('.').to_ascii_lowercase();
+        if !is_host_name(&site) {
+            return Err(CdnRuleError::Site(site));
+        }
+        add_rules(self.sites.entry(site).or_default(), rules)?;
+        Ok(self)
     }
 
     /// The provider serving `host` (a host name, possibly with a port or a trailing dot), if
     /// it is a known CDN host.
     pub fn provider_of_host(&self, host: &str) -> Option<&str> {
+        self.provider_for_site("", host)
+    }
+
+    /// The provider serving `host` on the pages of `site`: the site's own rules first, then
+    /// the installation's and the built-in ones. The longest matching suffix wins.
+    pub fn provider_for_site(&self, site: &str, host: &str) -> Option<&str> {
         let host = host.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()).map_or(host, |(h, _)| h);
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if !is_host_name(&host) {
             return None;
         }
+        let own = self.sites.get(site);
         // Longest suffix first: the host itself, then without its first label, and so on.
         let mut rest = host.as_str();
         loop {
-            if let Some(provider) = self.suffixes.get(rest) {
+            if let Some(provider) = own.and_then(|o| o.get(rest)).or_else(|| self.suffixes.get(rest)) {
                 return Some(provider);
             }
             rest = rest.split_once('.')?.1;
@@ -162,6 +181,26 @@ impl CdnMap {
                 SERVER_TIMING.iter().find(|(signature, _)| *signature == name).map(|(_, provider)| *provider)
             })
     }
+}
+
+/// Checks `rules` (host or `*.suffix` → provider name) and adds them to `suffixes`.
+fn add_rules<'a>(
+    suffixes: &mut HashMap<String, String>,
+    rules: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), CdnRuleError> {
+    for (host, provider) in rules {
+        let bare = host.strip_prefix("*.").unwrap_or(host).trim_end_matches('.').to_ascii_lowercase();
+        if !is_host_name(&bare) {
+            return Err(CdnRuleError::Host(host.to_owned()));
+        }
+        let provider = provider.trim();
+        let plain = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_');
+        if provider.is_empty() || provider.chars().count() > MAX_NAME || !provider.chars().all(plain) {
+            return Err(CdnRuleError::Provider(provider.to_owned()));
+        }
+        suffixes.insert(bare, provider.to_owned());
+    }
+    Ok(())
 }
 
 /// Whether `host` is a plain DNS name of at least two labels (letters, digits, `-`).
@@ -221,6 +260,22 @@ mod tests {
         );
         assert!(matches!(CdnMap::with_rules([("x.example", "<script>")]), Err(CdnRuleError::Provider(_))));
         assert!(matches!(CdnMap::with_rules([("x.example", "a".repeat(41).as_str())]), Err(CdnRuleError::Provider(_))));
+    }
+
+    #[test]
+    fn cdn_site_rules_hold_for_their_site_only() {
+        let map = CdnMap::with_rules([("assets.shared.example", "Shared CDN")])
+            .unwrap()
+            .with_site_rules("Shop.Example", [("*.img.shop.example", "Shop edge"), ("cdn.jsdelivr.net", "Mirror")])
+            .unwrap();
+        assert_eq!(map.provider_for_site("shop.example", "a.img.shop.example"), Some("Shop edge"));
+        assert_eq!(map.provider_for_site("blog.example", "a.img.shop.example"), None, "another site's rule");
+        assert_eq!(map.provider_for_site("shop.example", "cdn.jsdelivr.net"), Some("Mirror"), "the site's rule first");
+        assert_eq!(map.provider_for_site("blog.example", "cdn.jsdelivr.net"), Some("jsDelivr"));
+        assert_eq!(map.provider_for_site("shop.example", "assets.shared.example"), Some("Shared CDN"));
+        assert_eq!(map.provider_for_site("shop.example", "fastly.jsdelivr.net"), Some("jsDelivr"));
+        assert!(matches!(CdnMap::built_in().with_site_rules("not a site", []), Err(CdnRuleError::Site(_))));
+        assert!(matches!(CdnMap::built_in().with_site_rules("a.example", [("x", "X")]), Err(CdnRuleError::Host(_))));
     }
 
     #[test]

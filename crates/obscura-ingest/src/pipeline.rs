@@ -351,7 +351,7 @@ impl Pipeline {
             return Ok(Outcome::DroppedFromSpeed);
         }
         let before = decoded.hit.measures.len();
-        decoded.hit.measures.retain_mut(|m| name_provider(&self.cdn, m));
+        decoded.hit.measures.retain_mut(|m| name_provider(&self.cdn, &site.domain, m));
         let dropped = decoded.dropped + (before - decoded.hit.measures.len()) as u64;
         self.counters.measurements_dropped.fetch_add(dropped, Ordering::Relaxed);
         if decoded.hit.measures.is_empty() {
@@ -480,14 +480,14 @@ fn app_device(app: obscura_model::AppDevice) -> obscura_enrich::Device {
 }
 
 /// Replaces a CDN measurement's resource host (and `Server-Timing` names) by the provider that
-/// serves it; false when no provider is known, so the measurement is dropped: the host may be
-/// the site's own or anyone's, and only providers are compared.
-fn name_provider(cdn: &obscura_enrich::CdnMap, m: &mut obscura_model::RawMeasure) -> bool {
+/// serves it on `site`'s pages; false when no provider is known, so the measurement is dropped:
+/// the host may be the site's own or anyone's, and only providers are compared.
+fn name_provider(cdn: &obscura_enrich::CdnMap, site: &str, m: &mut obscura_model::RawMeasure) -> bool {
     let Some(host_at) = m.labels.iter().position(|(k, _)| *k == "host") else { return true };
     let host = m.labels.remove(host_at).1;
     let timing = m.labels.iter().position(|(k, _)| *k == "server_timing").map(|i| m.labels.remove(i).1);
     let provider = cdn
-        .provider_of_host(&host)
+        .provider_for_site(site, &host)
         .map(str::to_owned)
         .or_else(|| timing.as_deref().and_then(|t| cdn.provider_of_server_timing(t)).map(str::to_owned));
     match provider {
@@ -705,6 +705,45 @@ mod tests {
         );
         assert!(rows.iter().all(|r| r.kind == 3 && r.visit_seq == 0), "measurements are neither pageviews nor events");
         assert_eq!(f.pipeline.counters.measurements_dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_speed_sample_rate_keeps_about_that_share_of_beacons() {
+        let f = Fixture::new();
+        f.add_site("busy.example", |s| {
+            s.collect.performance = true;
+            s.collect.performance_sample_percent = 25;
+        });
+        let body = br#"{"site":"busy.example","url":"https://busy.example/","vitals":{"lcp":900}}"#;
+        let mut stored = 0;
+        for _ in 0..800 {
+            if f.pipeline.ingest(Protocol::Vitals, body, context(false)).await.unwrap() == Outcome::Stored {
+                stored += 1;
+            }
+        }
+        // 25% of 800 is 200, give or take 12 (one standard deviation): 6 deviations either way.
+        assert!((128..=272).contains(&stored), "{stored} of 800 beacons kept at a 25% sample rate");
+        assert_eq!(f.pipeline.counters.speed_sampled_out.load(Ordering::Relaxed), 800 - stored);
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
+        assert_eq!(rows.len() as u64, stored, "what is sampled out is not stored");
+    }
+
+    #[test]
+    fn pipeline_speed_site_cdn_rules_name_the_sites_own_hosts() {
+        let cdn = obscura_enrich::CdnMap::built_in().with_site_rules("shop.example", [("img.shop.example", "Own edge")]);
+        let cdn = cdn.unwrap();
+        let measure = |host: &str| obscura_model::RawMeasure {
+            metric: obscura_model::Metric::CdnTtfb,
+            value: 30.0,
+            labels: vec![("host", host.to_owned()), ("protocol", "h2".to_owned())],
+        };
+        let mut own = measure("img.shop.example");
+        assert!(name_provider(&cdn, "shop.example", &mut own));
+        assert_eq!(own.labels, [("provider", "Own edge".to_owned()), ("protocol", "h2".to_owned())]);
+        assert!(!name_provider(&cdn, "blog.example", &mut measure("img.shop.example")), "another site's host");
+        let mut public = measure("cdn.jsdelivr.net");
+        assert!(name_provider(&cdn, "blog.example", &mut public));
+        assert_eq!(public.labels[0], ("provider", "jsDelivr".to_owned()));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

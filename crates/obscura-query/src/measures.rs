@@ -7,7 +7,7 @@
 //! (relative accuracy [`SKETCH_ACCURACY`]); sketches merge, so cells of several days or of
 //! several backends' answers add up without the rows.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use obscura_model::{Metric, Rating};
 use sketches_ddsketch::{Config, DDSketch};
@@ -135,17 +135,23 @@ pub struct HistogramRow {
 /// Builds cells from histogram rows, then hands them out in group order.
 #[derive(Default)]
 pub struct MeasureCells {
-    cells: BTreeMap<(Vec<String>, String), MeasureCell>,
+    /// Per metric, per group: looked up by borrowed keys, so adding to a known group allocates
+    /// nothing (a long range merges hundreds of thousands of stored cells).
+    cells: HashMap<String, HashMap<Vec<String>, MeasureCell>>,
 }
 
 impl MeasureCells {
     /// The cell of a group and metric, empty when new.
     fn cell(&mut self, keys: &[String], metric: &str) -> &mut MeasureCell {
-        self.cells.entry((keys.to_vec(), metric.to_owned())).or_insert_with(|| MeasureCell {
-            keys: keys.to_vec(),
-            metric: metric.to_owned(),
-            ..MeasureCell::default()
-        })
+        if !self.cells.contains_key(metric) {
+            self.cells.insert(metric.to_owned(), HashMap::new());
+        }
+        let groups = self.cells.get_mut(metric).expect("inserted above");
+        if !groups.contains_key(keys) {
+            let cell = MeasureCell { keys: keys.to_vec(), metric: metric.to_owned(), ..MeasureCell::default() };
+            groups.insert(keys.to_vec(), cell);
+        }
+        groups.get_mut(keys).expect("inserted above")
     }
 
     /// Adds one histogram row to its group's cell.
@@ -179,8 +185,8 @@ impl MeasureCells {
         }
     }
 
-    /// Adds a stored cell given by its parts; its sketch is copied only when the group is new.
-    /// False when the sketch does not merge.
+    /// Adds a stored cell given by its parts. False (and nothing added) when the sketch does
+    /// not merge.
     pub fn merge_parts(
         &mut self,
         keys: &[String],
@@ -190,21 +196,29 @@ impl MeasureCells {
         ratings: [u64; 3],
         sketch: &Sketch,
     ) -> bool {
-        let key = (keys.to_vec(), metric.to_owned());
-        if let Some(cell) = self.cells.get_mut(&key) {
-            return cell.add_parts(samples, sum, ratings, sketch);
+        let cell = self.cell(keys, metric);
+        let merged = cell.add_parts(samples, sum, ratings, sketch);
+        if cell.samples == 0 {
+            // A group made only for this cell, which did not merge: leave no trace of it.
+            if let Some(groups) = self.cells.get_mut(metric) {
+                groups.remove(keys);
+            }
         }
-        let mut cell = MeasureCell { keys: key.0.clone(), metric: key.1.clone(), ..MeasureCell::default() };
-        if !cell.add_parts(samples, sum, ratings, sketch) {
-            return false;
+        merged
+    }
+
+    /// Adds every cell of `other`.
+    pub fn absorb(&mut self, other: MeasureCells) {
+        for cell in other.cells.into_values().flat_map(HashMap::into_values) {
+            self.merge(cell);
         }
-        self.cells.insert(key, cell);
-        true
     }
 
     /// The cells, ordered by group, then metric name.
     pub fn into_cells(self) -> Vec<MeasureCell> {
-        self.cells.into_values().collect()
+        let mut out: Vec<MeasureCell> = self.cells.into_values().flat_map(HashMap::into_values).collect();
+        out.sort_by(|a, b| a.keys.cmp(&b.keys).then_with(|| a.metric.cmp(&b.metric)));
+        out
     }
 }
 
@@ -231,6 +245,7 @@ pub fn bucket_of(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     /// A deterministic log-normal-ish generator: page loads of a day, median about `median` ms.
     fn day_of_timings(seed: u64, n: usize, median: f64) -> Vec<f64> {

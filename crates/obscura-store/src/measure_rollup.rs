@@ -6,8 +6,8 @@
 //! them with the day.
 
 use obscura_model::Metric;
-use obscura_query::Dimension;
 use obscura_query::measures::{HistogramRow, MeasureCells, Sketch};
+use obscura_query::{Dimension, Filter, FilterOp, Query};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -25,6 +25,7 @@ pub(crate) fn rolled_sets() -> Vec<(Vec<Dimension>, &'static [Metric])> {
         (vec![prop("element")], &[Metric::Lcp]),
         (vec![prop("provider")], &Metric::CDN),
         (vec![prop("provider"), prop("protocol")], &Metric::CDN),
+        (vec![Dimension::Page, prop("provider")], &[Metric::CdnTtfb, Metric::CdnDownload, Metric::CdnResources]),
         (vec![Dimension::Province, Dimension::Network, prop("provider")], &[Metric::CdnTtfb]),
         (vec![Dimension::Country, Dimension::Network, prop("provider")], &[Metric::CdnTtfb]),
         (vec![prop("start")], &[Metric::Launch]),
@@ -39,9 +40,96 @@ pub(crate) fn set_name(by: &[Dimension]) -> String {
     by.iter().map(Dimension::name).collect::<Vec<_>>().join(",")
 }
 
-/// Whether the rollups keep grouping `by` for every one of `metrics`.
-pub(crate) fn is_rolled(by: &[Dimension], metrics: &[Metric]) -> bool {
-    rolled_sets().iter().any(|(set, kept)| set.as_slice() == by && metrics.iter().all(|m| kept.contains(m)))
+/// How a speed question is answered from a rolled grouping: which grouping's cells, which of
+/// their keys make the question's groups, and which filters select cells. A filter on a rolled
+/// dimension selects whole cells, so `country==DE` over the vitals reads the by-country cells
+/// of Germany instead of every German measurement.
+pub(crate) struct RollupPlan {
+    /// The grouping's name ([`set_name`]).
+    dims: String,
+    /// For each of the question's dimensions, its position in the grouping.
+    picks: Vec<usize>,
+    /// Each filter with the position of its dimension in the grouping.
+    filters: Vec<(usize, Filter)>,
+    metrics: Vec<Metric>,
+}
+
+/// The plan answering `metrics` by `by` under `q`'s filters from the rollups: the smallest
+/// rolled grouping holding every dimension of `by` and of the filters and keeping every metric;
+/// `None` when there is none (the rows answer) or when `q` does not cover whole days.
+pub(crate) fn plan(q: &Query, by: &[Dimension], metrics: &[Metric]) -> Option<RollupPlan> {
+    let whole_days = q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT;
+    if !whole_days || by.iter().enumerate().any(|(i, d)| by[..i].contains(d)) {
+        return None;
+    }
+    rolled_sets()
+        .into_iter()
+        .filter(|(set, kept)| metrics.iter().all(|m| kept.contains(m)) && by.iter().all(|d| set.contains(d)))
+        .filter(|(set, _)| q.filters.iter().all(|f| set.contains(&f.dimension)))
+        .min_by_key(|(set, _)| set.len())
+        .map(|(set, _)| {
+            let at = |d: &Dimension| set.iter().position(|s| s == d).expect("checked above");
+            RollupPlan {
+                dims: set_name(&set),
+                picks: by.iter().map(at).collect(),
+                filters: q.filters.iter().map(|f| (at(&f.dimension), f.clone())).collect(),
+                metrics: metrics.to_vec(),
+            }
+        })
+}
+
+impl RollupPlan {
+    /// The grouping whose cells answer ([`set_name`]).
+    pub(crate) fn dims(&self) -> &str {
+        &self.dims
+    }
+
+    /// Adds the cells of `site` that answer to `cells`, under the question's keys; a cell whose
+    /// sketch cannot be read is skipped with a warning.
+    pub(crate) fn merge<'a>(&self, cells: &mut MeasureCells, stored: impl IntoIterator<Item = &'a DayCell>, site: u32) {
+        let mut keys = Vec::with_capacity(self.picks.len());
+        for day_cell in stored {
+            if day_cell.site != site
+                || day_cell.dims != self.dims
+                || !self.metrics.iter().any(|m| m.name() == day_cell.metric)
+                || !self.filters.iter().all(|(at, f)| day_cell.keys.get(*at).is_some_and(|k| cell_matches(f, k)))
+            {
+                continue;
+            }
+            keys.clear();
+            keys.extend(self.picks.iter().map(|at| day_cell.keys.get(*at).cloned().unwrap_or_default()));
+            let metric = &day_cell.metric;
+            let merged = if day_cell.sketch.is_empty() {
+                cells.merge_values(&keys, metric, day_cell.sum, day_cell.ratings, &day_cell.values);
+                true
+            } else {
+                Sketch::from_bytes(&day_cell.sketch).is_some_and(|sketch| {
+                    cells.merge_parts(&keys, metric, day_cell.samples, day_cell.sum, day_cell.ratings, &sketch)
+                })
+            };
+            if !merged {
+                tracing::warn!(site, %metric, "a stored speed sketch cannot be read; skipped");
+            }
+        }
+    }
+}
+
+/// Whether a cell whose key for `f`'s dimension is `key` holds rows `f` selects, as the SQL
+/// filter decides for those rows: cells keep rows without a value under the dimension's missing
+/// label, which a filter names to select them; `!=` keeps what `==` does not.
+fn cell_matches(f: &Filter, key: &str) -> bool {
+    let missing = crate::sql::missing_label(&f.dimension);
+    let no_value = key == missing.unwrap_or("(none)");
+    match f.op {
+        FilterOp::Contains => {
+            let key = key.to_lowercase();
+            !no_value && f.values.iter().any(|v| key.contains(&v.to_lowercase()))
+        }
+        FilterOp::Is | FilterOp::IsNot => {
+            let hit = f.values.iter().any(|v| if Some(v.as_str()) == missing { no_value } else { !no_value && v == key });
+            hit == (f.op == FilterOp::Is)
+        }
+    }
 }
 
 /// One kept cell: a site's group of a grouping on one day, one metric.
@@ -148,35 +236,6 @@ pub(crate) fn k_anonymous(
         .collect()
 }
 
-/// Adds the kept cells of `site`, grouping `by`, `metrics` to `cells`; a cell whose sketch
-/// cannot be read is skipped with a warning.
-pub(crate) fn merge_kept<'a>(
-    cells: &mut MeasureCells,
-    kept: impl IntoIterator<Item = &'a DayCell>,
-    site: u32,
-    by: &[Dimension],
-    metrics: &[obscura_model::Metric],
-) {
-    let dims = set_name(by);
-    for day_cell in kept {
-        if day_cell.site != site || day_cell.dims != dims || !metrics.iter().any(|m| m.name() == day_cell.metric) {
-            continue;
-        }
-        let (keys, metric) = (&day_cell.keys, &day_cell.metric);
-        let merged = if day_cell.sketch.is_empty() {
-            cells.merge_values(keys, metric, day_cell.sum, day_cell.ratings, &day_cell.values);
-            true
-        } else {
-            Sketch::from_bytes(&day_cell.sketch).is_some_and(|sketch| {
-                cells.merge_parts(keys, metric, day_cell.samples, day_cell.sum, day_cell.ratings, &sketch)
-            })
-        };
-        if !merged {
-            tracing::warn!(site, metric = %day_cell.metric, "a kept speed sketch cannot be read; skipped");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,16 +273,62 @@ mod tests {
         assert_eq!((cells[0].site, cells[0].dims.as_str(), cells[0].samples), (1, "page", 4));
         let json = serde_json::to_vec(&cells).unwrap();
         let back: Vec<DayCell> = serde_json::from_slice(&json).unwrap();
+        let lcp = [obscura_model::Metric::Lcp];
+        let pages = plan_for(&[], &by, &lcp);
         let mut merged = MeasureCells::default();
-        merge_kept(&mut merged, &back, 1, &by, &[obscura_model::Metric::Lcp]);
-        merge_kept(&mut merged, &back, 1, &by, &[obscura_model::Metric::Lcp]);
+        pages.merge(&mut merged, &back, 1);
+        pages.merge(&mut merged, &back, 1);
         let out = merged.into_cells();
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].samples, out[0].sum), (8, 10_000.0), "two days of site 1 only");
         let mut other = MeasureCells::default();
-        merge_kept(&mut other, &back, 1, &[Dimension::Country], &[obscura_model::Metric::Lcp]);
+        plan_for(&[], &[Dimension::Country], &lcp).merge(&mut other, &back, 1);
         assert!(other.into_cells().is_empty(), "another grouping's cells stay out");
-        assert!(is_rolled(&[], &[obscura_model::Metric::Span]) && is_rolled(&by, &[obscura_model::Metric::Lcp]));
-        assert!(!is_rolled(&[Dimension::Flow], &[]) && !is_rolled(&by, &[obscura_model::Metric::CdnTtfb]));
+        assert!(plan(&query(&[]), &[], &[obscura_model::Metric::Span]).is_some());
+        assert!(plan(&query(&[]), &[Dimension::Flow], &[]).is_none(), "flows are not rolled");
+        assert!(plan(&query(&[]), &by, &[obscura_model::Metric::CdnDns]).is_none(), "nor DNS times per page");
+        let mut part_of_a_day = query(&[]);
+        part_of_a_day.range.to -= time::Duration::hours(1);
+        assert!(plan(&part_of_a_day, &[], &lcp).is_none(), "rollups hold whole days");
+    }
+
+    fn query(filters: &[&str]) -> Query {
+        let day = time::macros::date!(2026 - 01 - 10);
+        Query {
+            site: 1,
+            range: obscura_query::TimeRange::days(day, day).unwrap(),
+            filters: filters.iter().map(|f| Filter::parse(f).unwrap()).collect(),
+        }
+    }
+
+    fn plan_for(filters: &[&str], by: &[Dimension], metrics: &[obscura_model::Metric]) -> RollupPlan {
+        plan(&query(filters), by, metrics).expect("a rolled grouping answers")
+    }
+
+    #[test]
+    fn measure_rollup_filters_pick_the_smallest_grouping_that_holds_them() {
+        use obscura_model::Metric::{CdnTtfb, Lcp};
+        let provider = Dimension::Prop("provider".into());
+        assert_eq!(plan_for(&["country==DE"], &[], &[Lcp]).dims(), "country");
+        assert_eq!(plan_for(&["country==DE"], &[Dimension::Country], &[Lcp]).dims(), "country");
+        assert_eq!(plan_for(&["prop:provider==cdnjs"], &[], &[CdnTtfb]).dims(), "prop:provider");
+        let grid = plan_for(&["network~=tele"], &[Dimension::Province, provider.clone()], &[CdnTtfb]);
+        assert_eq!(grid.dims(), "province,network,prop:provider");
+        assert_eq!(grid.picks, [0, 2], "the question's keys, in its order");
+        assert!(plan(&query(&["country==DE", "page==/"]), &[], &[Lcp]).is_none(), "no grouping holds both");
+        assert!(plan(&query(&["source==Search"]), &[], &[Lcp]).is_none());
+    }
+
+    #[test]
+    fn measure_rollup_filters_select_cells_as_sql_selects_rows() {
+        let f = |text: &str| Filter::parse(text).unwrap();
+        assert!(cell_matches(&f("country==DE|FR"), "FR") && !cell_matches(&f("country==DE"), "FR"));
+        assert!(cell_matches(&f("country!=DE"), "FR") && !cell_matches(&f("country!=DE|FR"), "FR"));
+        assert!(cell_matches(&f("country==(unknown)"), "(unknown)"), "the label selects rows without a value");
+        assert!(cell_matches(&f("country!=DE"), "(unknown)"), "rows without a value are not DE");
+        assert!(!cell_matches(&f("country~=unk"), "(unknown)"), "nor do they contain anything");
+        assert!(cell_matches(&f("network~=TELE"), "Deutsche Telekom"), "contains ignores case");
+        assert!(!cell_matches(&f("prop:element==(none)"), "(none)"), "properties have no missing label");
+        assert!(cell_matches(&f("prop:element!=x"), "(none)"));
     }
 }

@@ -317,7 +317,7 @@ pub fn rolled_up(dim: &Dimension) -> bool {
 }
 
 /// Whether rollups may answer for some of `q`'s days: whole days, no filters.
-pub(crate) fn rollup_days_wanted(q: &Query) -> bool {
+fn rollup_days_wanted(q: &Query) -> bool {
     q.filters.is_empty() && q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT
 }
 

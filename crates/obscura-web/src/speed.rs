@@ -2,7 +2,7 @@
 //! needs-improvement and poor page loads, each vital's distribution, the slowest pages, by
 //! device and by country), the CDN comparison (per provider and protocol: p75 time to first
 //! byte and download, cache hits, failures, hidden timings; and per province × network
-//! operator, which provider answers fastest) and applications (launch time by start, version
+//! operator, which provider answers fastest; per page, the slowest providers) and applications (launch time by start, version
 //! and operating system; the slowest timing spans). Server-rendered, range in the URL.
 
 use axum::extract::{Query as UrlQuery, State};
@@ -135,6 +135,68 @@ fn trend_chart(days: &[obscura_query::Query], trend: &[Vec<MeasureCell>]) -> Mar
     }
 }
 
+/// The CDN comparison as a chart: a bar per provider and protocol, p75 time to first byte and
+/// p75 download laid end to end, so the shortest bar is the fastest way to get a resource.
+fn cdn_chart(cdn: &[MeasureCell], providers: &[Vec<String>]) -> Markup {
+    let p75 = |keys: &[String], m: Metric| find(cdn, keys, m).and_then(|c| c.percentile(75.0)).unwrap_or(0.0);
+    let rows: Vec<(&Vec<String>, f64, f64)> =
+        providers.iter().take(12).map(|k| (k, p75(k, Metric::CdnTtfb), p75(k, Metric::CdnDownload))).collect();
+    let longest = rows.iter().map(|(_, t, d)| t + d).fold(1.0_f64, f64::max);
+    let (label_w, bar_w, row_h) = (180.0_f64, 640.0_f64, 22.0_f64);
+    let x = |ms: f64| ms / longest * bar_w;
+    html! {
+        svg.cdn viewBox=(format!("0 0 {} {}", label_w + bar_w + 120.0, rows.len() as f64 * row_h + 18.0)) role="img" aria-label="p75 time to first byte and download per CDN provider" {
+            @for (i, (keys, ttfb, download)) in rows.iter().enumerate() {
+                @let y = i as f64 * row_h;
+                g data-provider=(keys[0]) {
+                    title { (keys.join(" · ")) ": p75 TTFB " (shown(Metric::CdnTtfb, Some(*ttfb))) ", p75 download " (shown(Metric::CdnDownload, Some(*download))) }
+                    text x="0" y=(format!("{:.1}", y + 15.0)) font-size="12" fill="currentColor" { (keys.join(" · ")) }
+                    rect.ttfb x=(label_w) y=(format!("{:.1}", y + 4.0)) width=(format!("{:.1}", x(*ttfb))) height="14" {}
+                    rect.download x=(format!("{:.1}", label_w + x(*ttfb))) y=(format!("{:.1}", y + 4.0)) width=(format!("{:.1}", x(*download))) height="14" {}
+                    text x=(format!("{:.1}", label_w + x(ttfb + download) + 6.0)) y=(format!("{:.1}", y + 15.0)) font-size="11" fill="currentColor" { (shown(Metric::CdnTtfb, Some(ttfb + download))) }
+                }
+            }
+            text x=(label_w) y=(format!("{:.1}", rows.len() as f64 * row_h + 14.0)) font-size="11" fill="currentColor" {
+                tspan.ttfb { "■ " } "time to first byte  " tspan.download { "■ " } "download (p75 each)"
+            }
+        }
+    }
+}
+
+/// Per page, the providers its resources came from, slowest first: where a page waits on a CDN.
+fn slowest_resources(cells: &[MeasureCell], rows: usize) -> Markup {
+    let mut groups: Vec<&Vec<String>> = Vec::new();
+    for c in cells {
+        if !groups.contains(&&c.keys) {
+            groups.push(&c.keys);
+        }
+    }
+    let p75_of = |keys: &[String], m: Metric| find(cells, keys, m).and_then(|c| c.percentile(75.0)).unwrap_or(0.0);
+    let total = |keys: &[String]| p75_of(keys, Metric::CdnTtfb) + p75_of(keys, Metric::CdnDownload);
+    groups.sort_by(|a, b| total(b).total_cmp(&total(a)));
+    html! {
+        div.panel.wide {
+            h2 { "Slowest resources per page" }
+            p.muted { "Per page, the resources it loaded from each CDN provider: p75 time to first byte and download. Resource addresses are never collected, only their provider." }
+            @if groups.is_empty() { p.muted { "No CDN timings in this range." } }
+            @else {
+                table.top.resources {
+                    thead { tr { th { "Page" } th { "Provider" } th { "p75 TTFB" } th { "p75 download" } th { "Resources" } } }
+                    tbody {
+                        @for keys in groups.iter().take(rows) {
+                            tr {
+                                td { (keys[0]) } td { (keys.get(1).map_or("", String::as_str)) }
+                                td { (p75(cells, keys, Metric::CdnTtfb)) } td { (p75(cells, keys, Metric::CdnDownload)) }
+                                td { (sum(cells, keys, Metric::CdnResources) as u64) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A table of groups (rows) with p75 of the given vitals.
 fn vitals_table(title: &str, cells: &[MeasureCell], vitals: &[Metric], sort_by: Option<Metric>, rows: usize) -> Markup {
     let mut groups: Vec<Vec<String>> = Vec::new();
@@ -242,8 +304,11 @@ pub async fn speed_page(
     let page_vitals = [Metric::Lcp, Metric::Inp, Metric::Cls];
     let prop = |key: &str| Dimension::Prop(key.into());
     let lcp_element = [prop("element")];
-    let (providers_protocols, network_grid) =
-        ([prop("provider"), prop("protocol")], [Dimension::Province, Dimension::Network, prop("provider")]);
+    let (providers_protocols, network_grid, page_providers) = (
+        [prop("provider"), prop("protocol")],
+        [Dimension::Province, Dimension::Network, prop("provider")],
+        [Dimension::Page, prop("provider")],
+    );
     let (launch_versions, launch_os, span_names) =
         ([prop("start"), prop("version")], [Dimension::Os, prop("start")], [prop("span"), prop("status")]);
     let apps = futures::join!(
@@ -255,7 +320,8 @@ pub async fn speed_page(
     let days: Vec<obscura_query::Query> = day_queries(&q);
     let trend = futures::future::join_all(days.iter().map(|d| store.measures(d, &[Metric::Lcp, Metric::Inp], &[])));
     let elements = store.measures(&q, &[Metric::Lcp], &lcp_element);
-    let (trend, elements) = futures::join!(trend, elements);
+    let resources = store.measures(&q, &[Metric::CdnTtfb, Metric::CdnDownload, Metric::CdnResources], &page_providers);
+    let (trend, elements, resources) = futures::join!(trend, elements, resources);
     let (totals, pages, devices, countries, cdn, networks) = futures::join!(
         store.measures(&q, &Metric::VITALS, &[]),
         store.measures(&q, &page_vitals, &[Dimension::Page]),
@@ -268,10 +334,10 @@ pub async fn speed_page(
         Ok::<_, obscura_store::StoreError>((
             (totals?, pages?, devices?, countries?, cdn?, networks?),
             (apps.0?, apps.1?, apps.2?),
-            (trend.into_iter().collect::<Result<Vec<_>, _>>()?, elements?),
+            (trend.into_iter().collect::<Result<Vec<_>, _>>()?, elements?, resources?),
         ))
     })();
-    let ((totals, pages, devices, countries, cdn, networks), (launches, launch_os, spans), (trend, elements)) =
+    let ((totals, pages, devices, countries, cdn, networks), (launches, launch_os, spans), (trend, elements, resources)) =
         match loaded {
             Ok(x) => x,
             Err(e) => {
@@ -361,6 +427,7 @@ pub async fn speed_page(
                 div.panel.wide {
                     @if providers.is_empty() { p.muted { "No CDN resources measured in this range." } }
                     @else {
+                        (cdn_chart(&cdn, &providers))
                         table.top.cdn {
                             thead { tr { th { "Provider" } th { "Protocol" } th { "p75 TTFB" } th { "p75 download" } th { "Cache hits" } th { "Failures" } th { "Timing hidden" } th { "Resources" } } }
                             tbody {
@@ -397,6 +464,7 @@ pub async fn speed_page(
                         }
                     }
                 }
+                (slowest_resources(&resources, 15))
                 (applications(&launches, &launch_os, &spans))
             }
             script src="/static/app.js" defer {}

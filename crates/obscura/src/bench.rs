@@ -111,6 +111,10 @@ pub enum BenchCmd {
         /// Runs per query (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also load the same beacons into the ClickHouse cluster of the configuration (a fresh
+        /// database) and run every speed query there, side by side.
+        #[arg(long)]
+        clickhouse: bool,
     },
     /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
     /// one site's rows.
@@ -130,8 +134,8 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, setup).await
         }
         BenchCmd::Query { events, runs, clickhouse } => query(events, runs, clickhouse).await,
-        BenchCmd::Speed { connections, seconds, beacons, runs } => {
-            crate::speed_bench::run(connections, seconds, beacons, runs).await
+        BenchCmd::Speed { connections, seconds, beacons, runs, clickhouse } => {
+            crate::speed_bench::run(connections, seconds, beacons, runs, clickhouse).await
         }
         BenchCmd::Load { url, load, connections, millis, first, samples } => {
             generate_load(&url, load, connections, StdDuration::from_millis(millis), first, samples).await
@@ -288,7 +292,7 @@ pub(crate) async fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, Str
 }
 
 /// Like [`fresh_app`], with a change to the configuration.
-async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> anyhow::Result<(App, String)> {
+pub(crate) async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> anyhow::Result<(App, String)> {
     let mut config = Config::load(None)?;
     configure(&mut config);
     config.data_dir = dir.join("data");

@@ -235,13 +235,28 @@ pub struct EnrichConfig {
     /// rule replaces the built-in one for the same host.
     #[serde(default)]
     pub cdn_hosts: std::collections::BTreeMap<String, String>,
+    /// `[enrich.site_cdn_hosts."shop.example"]`: rules like `cdn_hosts` that hold only for the
+    /// pages of that site, e.g. the host of its own or its contracted CDN; they come first.
+    #[serde(default)]
+    pub site_cdn_hosts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+/// Host rules as the CDN map takes them.
+fn pairs(rules: &std::collections::BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+    rules.iter().map(|(h, p)| (h.as_str(), p.as_str()))
 }
 
 impl EnrichConfig {
-    /// The CDN map: the built-in hosts with `cdn_hosts` added.
+    /// The CDN map: the built-in hosts with `cdn_hosts` and each site's `site_cdn_hosts` added.
     pub fn cdn_map(&self) -> anyhow::Result<obscura_enrich::CdnMap> {
-        obscura_enrich::CdnMap::with_rules(self.cdn_hosts.iter().map(|(h, p)| (h.as_str(), p.as_str())))
-            .map_err(|e| anyhow::anyhow!("[enrich.cdn_hosts]: {e}"))
+        let mut map = obscura_enrich::CdnMap::with_rules(pairs(&self.cdn_hosts))
+            .map_err(|e| anyhow::anyhow!("[enrich.cdn_hosts]: {e}"))?;
+        for (site, rules) in &self.site_cdn_hosts {
+            map = map
+                .with_site_rules(site, pairs(rules))
+                .map_err(|e| anyhow::anyhow!("[enrich.site_cdn_hosts.\"{site}\"]: {e}"))?;
+        }
+        Ok(map)
     }
 }
 

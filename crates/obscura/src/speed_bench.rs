@@ -12,7 +12,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::app::{self, App};
-use crate::bench::{BENCH_SITE, LoadKind, RssSampler, fresh_app, load_from_process, median_ms, tempfile_dir};
+use crate::bench::{
+    BENCH_SITE, LoadKind, RssSampler, fresh_app, fresh_app_with, load_from_process, median_ms, tempfile_dir,
+};
+use crate::config::Backend;
 
 /// Public CDN hosts the generated pages load from (all in the built-in map), with a protocol.
 const CDN_HOSTS: [(&str, &str, &str); 3] = [
@@ -133,6 +136,11 @@ async fn dashboard_queries(store: &dyn EventStore, q: &Query, runs: usize) -> an
             vec![Metric::CdnTtfb],
             vec![Dimension::Province, Dimension::Network, provider()],
         ),
+        (
+            "CDN TTFB, download by page × provider",
+            vec![Metric::CdnTtfb, Metric::CdnDownload, Metric::CdnResources],
+            vec![Dimension::Page, provider()],
+        ),
     ];
     let mut rows = Vec::new();
     for (name, metrics, by) in cases {
@@ -142,10 +150,47 @@ async fn dashboard_queries(store: &dyn EventStore, q: &Query, runs: usize) -> an
     Ok(rows)
 }
 
-/// Runs `obscura bench speed`.
-pub async fn run(connections: usize, seconds: u64, beacons: usize, runs: usize) -> anyhow::Result<()> {
+/// Filtered speed questions: one a rolled grouping answers (a filter on its dimension), one
+/// only the rows can (two filters no grouping holds together).
+async fn filtered_queries(store: &dyn EventStore, q: &Query, runs: usize) -> anyhow::Result<Vec<(String, f64)>> {
+    let cases = [
+        ("vitals, filtered by country (from the by-country cells)", vec!["country==DE|FR"]),
+        ("vitals, filtered by country and device (from rows)", vec!["country==DE|FR", "device_type==mobile"]),
+    ];
+    let mut rows = Vec::new();
+    for (name, filters) in cases {
+        let filters = filters.iter().map(|f| obscura_query::Filter::parse(f)).collect::<Result<_, _>>()?;
+        let filtered = Query { filters, ..q.clone() };
+        let ms = median_ms(runs, || async { store.measures(&filtered, &Metric::VITALS, &[]).await.map(drop) }).await?;
+        rows.push((name.to_owned(), ms));
+    }
+    Ok(rows)
+}
+
+/// Runs `obscura bench speed`; with `clickhouse`, the queries also on the ClickHouse cluster of
+/// the configuration, side by side.
+pub async fn run(connections: usize, seconds: u64, beacons: usize, runs: usize, clickhouse: bool) -> anyhow::Result<()> {
     ingest(connections, StdDuration::from_secs(seconds)).await?;
-    queries(beacons, runs).await
+    let embedded = queries(Backend::Embedded, beacons, runs).await?;
+    let beside = if clickhouse { Some(queries(Backend::ClickHouse, beacons, runs).await?) } else { None };
+    println!();
+    match &beside {
+        None => {
+            println!("| speed query, 30 days | median ms ({runs} runs) |");
+            println!("|---|---:|");
+            for (name, ms) in &embedded {
+                println!("| {name} | {ms:.1} |");
+            }
+        }
+        Some(ch) => {
+            println!("| speed query, 30 days | embedded median ms | ClickHouse median ms | ClickHouse / embedded |");
+            println!("|---|---:|---:|---:|");
+            for ((name, ms), (_, ch_ms)) in embedded.iter().zip(ch) {
+                println!("| {name} | {ms:.1} | {ch_ms:.1} | {:.2} |", ch_ms / ms);
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()> {
@@ -193,9 +238,11 @@ async fn ingest(connections: usize, duration: StdDuration) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn queries(beacons: usize, runs: usize) -> anyhow::Result<()> {
+/// Loads `beacons` page loads over 30 days into a fresh store of `backend` and times every
+/// speed question over them.
+async fn queries(backend: Backend, beacons: usize, runs: usize) -> anyhow::Result<Vec<(String, f64)>> {
     let dir = tempfile_dir("obscura-bench-speed-query")?;
-    let (app, _): (App, String) = fresh_app(&dir).await?;
+    let (app, _): (App, String) = fresh_app_with(&dir, |c| c.backend = backend).await?;
     let site = app.pipeline.resolve_site(BENCH_SITE)?.id;
     let t = Instant::now();
     let mut loaded = 0;
@@ -217,22 +264,13 @@ async fn queries(beacons: usize, runs: usize) -> anyhow::Result<()> {
         range: TimeRange::days(today - time::Duration::days(30), today - time::Duration::days(1))?,
         filters: vec![],
     };
-    let rows = dashboard_queries(app.store.as_ref(), &q, runs).await?;
-    let filtered = Query { filters: vec![obscura_query::Filter::parse("country==DE|FR")?], ..q.clone() };
-    let filtered_ms =
-        median_ms(runs, || async { app.store.measures(&filtered, &Metric::VITALS, &[]).await.map(drop) }).await?;
-    println!();
-    println!("| speed query, 30 days | median ms ({runs} runs) |");
-    println!("|---|---:|");
-    for (name, ms) in &rows {
-        println!("| {name} | {ms:.1} |");
-    }
-    println!("| vitals, filtered by country | {filtered_ms:.1} |");
+    let mut rows = dashboard_queries(app.store.as_ref(), &q, runs).await?;
     let all: f64 = rows.iter().map(|(_, ms)| ms).sum();
-    println!("| **the speed dashboard's {} queries** | **{all:.1}** |", rows.len());
+    rows.push((format!("**the speed dashboard's {} queries**", rows.len()), all));
+    rows.extend(filtered_queries(app.store.as_ref(), &q, runs).await?);
     let store: Arc<dyn EventStore> = app.store.clone();
     drop(app);
     store.close();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(rows)
 }

@@ -518,7 +518,7 @@ impl ClickHouseStore {
         &self,
         table: &str,
         site: u32,
-        by: &[Dimension],
+        dims: &str,
         q: &Query,
     ) -> Result<Vec<(Date, std::sync::Arc<Vec<crate::measure_rollup::DayCell>>)>, StoreError> {
         let first = q.range.from.date();
@@ -528,7 +528,7 @@ impl ClickHouseStore {
             .reader
             .query(&format!("SELECT ?fields FROM {table} WHERE site = ? AND dims = ? AND day >= ? AND day <= ?"))
             .bind(site)
-            .bind(crate::measure_rollup::set_name(by))
+            .bind(dims)
             .bind(format_day(first))
             .bind(format_day(last))
             .fetch_all()
@@ -1128,20 +1128,20 @@ impl EventStore for ClickHouseStore {
 
     async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError> {
         let mut cells = MeasureCells::default();
-        // Whole days of an unfiltered grouping the rollups keep come from their cells.
+        // Whole days of a grouping (and filters) the rollups keep come from their cells.
         let mut kept_days = Vec::new();
-        if crate::measure_rollup::is_rolled(by, metrics) && crate::sql::rollup_days_wanted(q) {
+        if let Some(plan) = crate::measure_rollup::plan(q, by, metrics) {
             // Days rolled up (a day without speed cells had no measurements), then the cells.
             let rolled_days = self.dates("SELECT DISTINCT day FROM rollup_days").await?;
-            let mut rolled = self.cells_in_range("measure_rollup_days", q.site, by, q).await?;
+            let mut rolled = self.cells_in_range("measure_rollup_days", q.site, plan.dims(), q).await?;
             for day in rolled_days.into_iter().filter(|d| crate::sql::day_in_range(q, *d)) {
                 if !rolled.iter().any(|(d, _)| *d == day) {
                     rolled.push((day, std::sync::Arc::new(Vec::new())));
                 }
             }
-            let kept = self.cells_in_range("kept_measures", q.site, by, q).await?;
+            let kept = self.cells_in_range("kept_measures", q.site, plan.dims(), q).await?;
             for (day, day_cells) in crate::measure_rollup::cells_per_day(rolled, kept, q.site) {
-                crate::measure_rollup::merge_kept(&mut cells, day_cells.iter(), q.site, by, metrics);
+                plan.merge(&mut cells, day_cells.iter(), q.site);
                 kept_days.push(day);
             }
         }

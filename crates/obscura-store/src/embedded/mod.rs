@@ -585,14 +585,14 @@ impl EventStore for EmbeddedStore {
 
     async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError> {
         let mut cells = MeasureCells::default();
-        // Whole days of an unfiltered grouping the rollups keep come from their cells.
+        // Whole days of a grouping (and filters) the rollups keep come from their cells.
         let mut kept_days = Vec::new();
-        if crate::measure_rollup::is_rolled(by, metrics) && crate::sql::rollup_days_wanted(q) {
+        if let Some(plan) = crate::measure_rollup::plan(q, by, metrics) {
             let in_range = |d: Date| crate::sql::day_in_range(q, d);
             let rolled = self.rollups.measures.cells(in_range).map_err(StoreError::Storage)?;
             let kept = self.kept_measures.cells(in_range);
             for (day, day_cells) in crate::measure_rollup::cells_per_day(rolled, kept, q.site) {
-                crate::measure_rollup::merge_kept(&mut cells, day_cells.iter(), q.site, by, metrics);
+                plan.merge(&mut cells, day_cells.iter(), q.site);
                 kept_days.push(day);
             }
         }

@@ -86,8 +86,10 @@ fn cell<'a>(answer: &'a Value, keys: &[&str], metric: &str) -> Option<&'a Value>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_speed_vitals_agree_with_web_vitals_and_cdn_timings_show_in_api_and_dashboard() {
     let s = TestServer::start_with(time::OffsetDateTime::now_utc(), |c| {
-        c.enrich.cdn_hosts =
-            BTreeMap::from([("cdn-a.test".into(), "CDN A".into()), ("cdn-b.test".into(), "CDN B".into())]);
+        // One host named for every site, one for this site only.
+        c.enrich.cdn_hosts = BTreeMap::from([("cdn-a.test".into(), "CDN A".into())]);
+        c.enrich.site_cdn_hosts =
+            BTreeMap::from([(SITE.into(), BTreeMap::from([("cdn-b.test".into(), "CDN B".into())]))]);
     })
     .await;
     obscura::admin::set_speed(&*s.server_meta(), SITE, true, 100).unwrap();
@@ -185,9 +187,12 @@ async fn chromium_speed_vitals_agree_with_web_vitals_and_cdn_timings_show_in_api
         "Fastest provider",
         "p75 LCP per day",
         "img#hero.hero.wide",
+        "<svg class=\"cdn\"",
     ] {
         assert!(html.contains(expected), "the speed dashboard lacks {expected}: {html}");
     }
+    let resources = html.split_once("Slowest resources per page").map(|(_, rest)| rest).unwrap_or_default();
+    assert!(resources.contains("<td>CDN A</td>"), "the page's slowest provider: {resources}");
 
     // A browser driven as a robot (webdriver, headless): its beacon never counts.
     let (_driver, robot, _profile) = start_browser_with(&[resolve]).await;

@@ -527,6 +527,21 @@ async fn beacon_day(store: &dyn EventStore, day: Date, how: &str) {
     assert_eq!(cell(&fr, &[], Metric::Lcp).samples, 40, "{how}");
     assert_eq!(cell(&fr, &[], Metric::Lcp).ratings, [0, 20, 20], "loads 61–100, {how}");
     let slow_fr = store.measures(&speed_query(&["country==FR", "page==/slow"]), &[Metric::Lcp], &[]).await.unwrap();
+    // Every kind of filter, on a finished day answered from the rollups' cells and on today's rows.
+    let samples = |cells: Vec<MeasureCell>, keys: &[&str], metric| cell(&cells, keys, metric).samples;
+    let lcp_where =
+        |filters: &'static [&'static str]| async move { store.measures(&speed_query(filters), &[Metric::Lcp], &[]).await };
+    assert_eq!(samples(lcp_where(&["country!=DE"]).await.unwrap(), &[], Metric::Lcp), 40, "{how}");
+    assert_eq!(samples(lcp_where(&["country~=d"]).await.unwrap(), &[], Metric::Lcp), 60, "{how}");
+    assert!(lcp_where(&["country==(unknown)"]).await.unwrap().is_empty(), "{how}");
+    let cdnjs = store.measures(&speed_query(&["prop:provider==cdnjs"]), &[Metric::CdnTtfb], &[]).await.unwrap();
+    assert!(near(cell(&cdnjs, &[], Metric::CdnTtfb).percentile(75.0), 75.0), "{how}: {cdnjs:?}");
+    let grid_de = store
+        .measures(&speed_query(&["network==Telekom"]), &[Metric::CdnTtfb], &[Dimension::Country, providers.clone()])
+        .await
+        .unwrap();
+    assert_eq!(grid_de.len(), 2, "{how}: {grid_de:?}");
+    assert_eq!(samples(grid_de, &["DE", "jsDelivr"], Metric::CdnTtfb), 60, "{how}");
     let none = store.measures(&query(day, day, &[]), &[Metric::Lcp], &[]).await.unwrap();
     assert!(none.is_empty(), "another site's measurements stay apart, {how}");
     // Measurements are neither pageviews nor visits.
@@ -574,9 +589,12 @@ pub async fn measures_conformance(backend: &dyn Backend) {
     let grid = [Dimension::Country, Dimension::Network, Dimension::Prop("provider".into())];
     let grid = store.measures(&day_1(&[]), &[Metric::CdnTtfb], &grid).await.unwrap();
     assert_eq!(grid.iter().map(|c| c.keys[0].as_str()).collect::<Vec<_>>(), ["DE", "DE"], "both providers: {grid:?}");
+    let de = store.measures(&day_1(&["country==DE"]), &[Metric::Lcp], &[]).await.unwrap();
+    assert_eq!(cell(&de, &[], Metric::Lcp).samples, 60, "a kept cell answers a filter on its dimension");
+    assert!(store.measures(&day_1(&["country==FR"]), &[Metric::Lcp], &[]).await.unwrap().is_empty(), "under k");
     assert!(
-        store.measures(&day_1(&["country==DE"]), &[Metric::Lcp], &[]).await.unwrap().is_empty(),
-        "no rows to filter"
+        store.measures(&day_1(&["country==DE", "page==/"]), &[Metric::Lcp], &[]).await.unwrap().is_empty(),
+        "no kept grouping holds both, and no rows are left to filter"
     );
 
     drop(store);
