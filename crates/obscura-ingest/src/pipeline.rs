@@ -730,7 +730,8 @@ mod tests {
 
     #[test]
     fn pipeline_speed_site_cdn_rules_name_the_sites_own_hosts() {
-        let cdn = obscura_enrich::CdnMap::built_in().with_site_rules("shop.example", [("img.shop.example", "Own edge")]);
+        let cdn =
+            obscura_enrich::CdnMap::built_in().with_site_rules("shop.example", [("img.shop.example", "Own edge")]);
         let cdn = cdn.unwrap();
         let measure = |host: &str| obscura_model::RawMeasure {
             metric: obscura_model::Metric::CdnTtfb,

@@ -12,6 +12,7 @@ pub mod event;
 pub mod frequency;
 pub mod measure;
 pub mod raw;
+pub mod raw_error;
 
 pub use clock::{Clock, ManualClock, SystemClock, format_ms, unix_ms};
 pub use day::{Day, NotADay, day_of_ms, format_day, parse_day};

@@ -22,54 +22,134 @@ pub const SKETCH_ACCURACY: f64 = 0.005;
 const SKETCH_BINS: u32 = 2048;
 const SKETCH_MIN_VALUE: f64 = 1e-9;
 
-/// A mergeable quantile sketch of one metric's values.
+/// Up to this many distinct values a sketch keeps them exactly: most groups of a fine
+/// grouping (a province × network × provider on one day) hold a few measurements, and a short
+/// sorted list is cheaper to build, merge and read than a DDSketch's bins.
+const EXACT_VALUES: usize = 64;
+
+/// A mergeable quantile sketch of one metric's values: exact while the values are few, a
+/// DDSketch beyond.
 #[derive(Clone)]
-pub struct Sketch(DDSketch);
+pub struct Sketch(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    /// (value, times), sorted by value, at most [`EXACT_VALUES`] entries.
+    Exact(Vec<(f64, u64)>),
+    Approximate(DDSketch),
+}
 
 impl std::fmt::Debug for Sketch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sketch({} values)", self.0.count())
+        write!(f, "Sketch({} values)", self.count())
     }
 }
 
 impl Default for Sketch {
     fn default() -> Self {
-        Sketch(DDSketch::new(Config::new(SKETCH_ACCURACY, SKETCH_BINS, SKETCH_MIN_VALUE)))
+        Sketch(Inner::Exact(Vec::new()))
     }
+}
+
+fn empty_ddsketch() -> DDSketch {
+    DDSketch::new(Config::new(SKETCH_ACCURACY, SKETCH_BINS, SKETCH_MIN_VALUE))
+}
+
+/// A DDSketch of `values` (sorted): the smallest and largest first, so its bins are laid out
+/// once instead of growing and re-centring value by value.
+fn ddsketch_of(values: &[(f64, u64)]) -> DDSketch {
+    let mut sketch = empty_ddsketch();
+    let ends = [0, values.len().saturating_sub(1)];
+    for &i in ends.iter().take(values.len().min(2)) {
+        sketch.add_with_count(values[i].0, values[i].1);
+    }
+    for &(value, times) in values.iter().take(values.len().saturating_sub(1)).skip(1) {
+        sketch.add_with_count(value, times);
+    }
+    sketch
 }
 
 impl Sketch {
     /// Adds `value` `times` times.
     pub fn add(&mut self, value: f64, times: u64) {
-        if times > 0 {
-            self.0.add_with_count(value, times);
+        if times == 0 {
+            return;
+        }
+        match &mut self.0 {
+            Inner::Exact(values) => {
+                match values.binary_search_by(|(v, _)| v.total_cmp(&value)) {
+                    Ok(at) => values[at].1 += times,
+                    Err(at) => values.insert(at, (value, times)),
+                }
+                if values.len() > EXACT_VALUES {
+                    self.0 = Inner::Approximate(ddsketch_of(values));
+                }
+            }
+            Inner::Approximate(sketch) => sketch.add_with_count(value, times),
         }
     }
 
     /// The sketch in DDSketch's portable binary format (as its Java and Go versions write it).
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_java_bytes()
+        match &self.0 {
+            Inner::Exact(values) => ddsketch_of(values).to_java_bytes(),
+            Inner::Approximate(sketch) => sketch.to_java_bytes(),
+        }
     }
 
     /// A sketch from [`Sketch::to_bytes`]; `None` for bytes that are not one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Sketch> {
-        DDSketch::from_java_bytes(bytes).ok().map(Sketch)
+        DDSketch::from_java_bytes(bytes).ok().map(|s| Sketch(Inner::Approximate(s)))
     }
 
     /// Adds every value of `other`; false (and nothing added) when `other` was made with
     /// another accuracy, as a stored sketch from elsewhere might be.
     pub fn merge(&mut self, other: &Sketch) -> bool {
-        self.0.merge(&other.0).is_ok()
+        match (&mut self.0, &other.0) {
+            (_, Inner::Exact(values)) => {
+                for &(value, times) in values {
+                    self.add(value, times);
+                }
+                true
+            }
+            (Inner::Approximate(mine), Inner::Approximate(theirs)) => mine.merge(theirs).is_ok(),
+            (Inner::Exact(values), Inner::Approximate(theirs)) => {
+                let mut merged = theirs.clone();
+                for &(value, times) in values.iter() {
+                    merged.add_with_count(value, times);
+                }
+                self.0 = Inner::Approximate(merged);
+                true
+            }
+        }
     }
 
     /// How many values were added.
     pub fn count(&self) -> u64 {
-        self.0.count() as u64
+        match &self.0 {
+            Inner::Exact(values) => values.iter().map(|(_, n)| n).sum(),
+            Inner::Approximate(sketch) => sketch.count() as u64,
+        }
     }
 
-    /// The value at quantile `q` (0 to 1); `None` when the sketch is empty.
+    /// The value at quantile `q` (0 to 1); `None` when the sketch is empty. Exact values
+    /// follow DDSketch's rank rule: the value below which `q × (count − 1)` values lie.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.0.quantile(q.clamp(0.0, 1.0)).ok().flatten()
+        let q = q.clamp(0.0, 1.0);
+        match &self.0 {
+            Inner::Exact(values) => {
+                let rank = (q * (self.count().checked_sub(1)? as f64)) as u64;
+                let mut seen = 0;
+                values
+                    .iter()
+                    .find(|(_, n)| {
+                        seen += n;
+                        seen > rank
+                    })
+                    .map(|(v, _)| *v)
+            }
+            Inner::Approximate(sketch) => sketch.quantile(q).ok().flatten(),
+        }
     }
 }
 
@@ -328,6 +408,31 @@ mod tests {
         assert_eq!(fresh.count(), 10, "a stored sketch merges with a new one");
         assert!((fresh.quantile(0.5).unwrap() - 1200.0).abs() <= 12.0);
         assert!(Sketch::from_bytes(b"not a sketch").is_none());
+    }
+
+    #[test]
+    fn sketch_exact_values_answer_like_the_ddsketch_they_become() {
+        let mut few = Sketch::default();
+        let mut many = Sketch::default();
+        for (i, v) in [120.0, 80.0, 3000.0, 80.0, 950.0, 0.0].into_iter().enumerate() {
+            few.add(v, i as u64 + 1);
+        }
+        for i in 0..200 {
+            many.add(f64::from(i) * 10.0, 1);
+        }
+        let as_ddsketch = Sketch::from_bytes(&few.to_bytes()).unwrap();
+        assert_eq!(few.count(), 21);
+        for q in [0.0, 0.1, 0.5, 0.75, 0.95, 1.0] {
+            let (exact, approx) = (few.quantile(q).unwrap(), as_ddsketch.quantile(q).unwrap());
+            assert!((exact - approx).abs() <= exact * 0.011, "q{q}: exact {exact}, DDSketch {approx}");
+        }
+        assert_eq!(few.quantile(0.5), Some(80.0), "ranks 6 to 11 of 0–20 hold 80");
+        assert!((many.quantile(0.75).unwrap() - 1490.0).abs() <= 1490.0 * 0.01, "many values: a DDSketch");
+        let mut merged = few.clone();
+        assert!(merged.merge(&many) && merged.count() == 221);
+        let mut other_way = many.clone();
+        assert!(other_way.merge(&few) && other_way.count() == 221);
+        assert_eq!(Sketch::default().quantile(0.5), None);
     }
 
     #[test]

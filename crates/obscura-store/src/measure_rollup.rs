@@ -126,7 +126,8 @@ fn cell_matches(f: &Filter, key: &str) -> bool {
             !no_value && f.values.iter().any(|v| key.contains(&v.to_lowercase()))
         }
         FilterOp::Is | FilterOp::IsNot => {
-            let hit = f.values.iter().any(|v| if Some(v.as_str()) == missing { no_value } else { !no_value && v == key });
+            let hit =
+                f.values.iter().any(|v| if Some(v.as_str()) == missing { no_value } else { !no_value && v == key });
             hit == (f.op == FilterOp::Is)
         }
     }

@@ -337,18 +337,21 @@ pub async fn speed_page(
             (trend.into_iter().collect::<Result<Vec<_>, _>>()?, elements?, resources?),
         ))
     })();
-    let ((totals, pages, devices, countries, cdn, networks), (launches, launch_os, spans), (trend, elements, resources)) =
-        match loaded {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::error!("speed dashboard query failed: {e}");
-                let body = page(
-                    "Unavailable",
-                    html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } },
-                );
-                return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
-            }
-        };
+    let (
+        (totals, pages, devices, countries, cdn, networks),
+        (launches, launch_os, spans),
+        (trend, elements, resources),
+    ) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!("speed dashboard query failed: {e}");
+            let body = page(
+                "Unavailable",
+                html! { main { h1 { "The store could not answer" } p class="error" { "Please try again; the server log has the details." } } },
+            );
+            return (StatusCode::SERVICE_UNAVAILABLE, Html(body.into_string())).into_response();
+        }
+    };
     let pages = top_groups(pages, 50);
     let countries = top_groups(countries, 15);
     let range_name = params.get("range").cloned().unwrap_or_else(|| "30d".into());

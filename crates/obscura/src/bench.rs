@@ -292,7 +292,10 @@ pub(crate) async fn fresh_app(dir: &std::path::Path) -> anyhow::Result<(App, Str
 }
 
 /// Like [`fresh_app`], with a change to the configuration.
-pub(crate) async fn fresh_app_with(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> anyhow::Result<(App, String)> {
+pub(crate) async fn fresh_app_with(
+    dir: &std::path::Path,
+    configure: impl FnOnce(&mut Config),
+) -> anyhow::Result<(App, String)> {
     let mut config = Config::load(None)?;
     configure(&mut config);
     config.data_dir = dir.join("data");

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod native;
+pub mod sentry;
 pub mod vitals;
 
 use std::net::IpAddr;

@@ -529,8 +529,9 @@ async fn beacon_day(store: &dyn EventStore, day: Date, how: &str) {
     let slow_fr = store.measures(&speed_query(&["country==FR", "page==/slow"]), &[Metric::Lcp], &[]).await.unwrap();
     // Every kind of filter, on a finished day answered from the rollups' cells and on today's rows.
     let samples = |cells: Vec<MeasureCell>, keys: &[&str], metric| cell(&cells, keys, metric).samples;
-    let lcp_where =
-        |filters: &'static [&'static str]| async move { store.measures(&speed_query(filters), &[Metric::Lcp], &[]).await };
+    let lcp_where = |filters: &'static [&'static str]| async move {
+        store.measures(&speed_query(filters), &[Metric::Lcp], &[]).await
+    };
     assert_eq!(samples(lcp_where(&["country!=DE"]).await.unwrap(), &[], Metric::Lcp), 40, "{how}");
     assert_eq!(samples(lcp_where(&["country~=d"]).await.unwrap(), &[], Metric::Lcp), 60, "{how}");
     assert!(lcp_where(&["country==(unknown)"]).await.unwrap().is_empty(), "{how}");
