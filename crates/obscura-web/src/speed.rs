@@ -1,9 +1,10 @@
 //! The speed dashboard (`/speed`, signed-in users): web vitals (p75 with the share of good,
 //! needs-improvement and poor page loads, each vital's distribution, the slowest pages, by
 //! device and by country), the CDN comparison (per provider and protocol: p75 time to first
-//! byte and download, cache hits, failures, hidden timings; and per province × network
-//! operator, which provider answers fastest; per page, the slowest providers) and applications (launch time by start, version
-//! and operating system; the slowest timing spans). Server-rendered, range in the URL.
+//! byte and download as a chart and a table, cache hits, failures, hidden timings; per province
+//! × network operator, which provider answers fastest; per page, the slowest providers) and
+//! applications (launch time by start, version and operating system; the slowest timing
+//! spans). Server-rendered, range in the URL.
 
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::StatusCode;
@@ -138,9 +139,9 @@ fn trend_chart(days: &[obscura_query::Query], trend: &[Vec<MeasureCell>]) -> Mar
 /// The CDN comparison as a chart: a bar per provider and protocol, p75 time to first byte and
 /// p75 download laid end to end, so the shortest bar is the fastest way to get a resource.
 fn cdn_chart(cdn: &[MeasureCell], providers: &[Vec<String>]) -> Markup {
-    let p75 = |keys: &[String], m: Metric| find(cdn, keys, m).and_then(|c| c.percentile(75.0)).unwrap_or(0.0);
+    let p75_of = |keys: &[String], m: Metric| find(cdn, keys, m).and_then(|c| c.percentile(75.0)).unwrap_or(0.0);
     let rows: Vec<(&Vec<String>, f64, f64)> =
-        providers.iter().take(12).map(|k| (k, p75(k, Metric::CdnTtfb), p75(k, Metric::CdnDownload))).collect();
+        providers.iter().take(12).map(|k| (k, p75_of(k, Metric::CdnTtfb), p75_of(k, Metric::CdnDownload))).collect();
     let longest = rows.iter().map(|(_, t, d)| t + d).fold(1.0_f64, f64::max);
     let (label_w, bar_w, row_h) = (180.0_f64, 640.0_f64, 22.0_f64);
     let x = |ms: f64| ms / longest * bar_w;

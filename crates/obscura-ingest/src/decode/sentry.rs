@@ -180,11 +180,8 @@ pub fn event(json: &[u8]) -> Result<RawError, IngestError> {
     if !v.is_object() {
         return Err(bad("event: not a JSON object"));
     }
-    let exceptions = values(v.get("exception"))
+    let exceptions = most_recent(values(v.get("exception")), MAX_EXCEPTIONS)
         .iter()
-        .rev()
-        .take(MAX_EXCEPTIONS)
-        .rev()
         .map(|e| RawException {
             kind: text(e.get("type")),
             value: text(e.get("value")),
@@ -210,11 +207,8 @@ pub fn event(json: &[u8]) -> Result<RawError, IngestError> {
         }
         _ => Vec::new(),
     };
-    let mut detail: Vec<String> = values(v.get("breadcrumbs"))
+    let mut detail: Vec<String> = most_recent(values(v.get("breadcrumbs")), MAX_DETAIL)
         .iter()
-        .rev()
-        .take(MAX_DETAIL)
-        .rev()
         .map(|b| {
             let part = |key: &str| text(b.get(key)).unwrap_or_default();
             let data = b.get("data").map(Value::to_string).unwrap_or_default();
@@ -250,11 +244,8 @@ fn values(v: Option<&Value>) -> &[Value] {
 /// The frames of a stacktrace, the most recent [`MAX_FRAMES`].
 fn frames(stacktrace: Option<&Value>) -> Vec<RawFrame> {
     let Some(frames) = stacktrace.and_then(|s| s.get("frames")).and_then(Value::as_array) else { return Vec::new() };
-    frames
+    most_recent(frames, MAX_FRAMES)
         .iter()
-        .rev()
-        .take(MAX_FRAMES)
-        .rev()
         .map(|f| RawFrame {
             function: text(f.get("function")),
             module: text(f.get("module")).or_else(|| text(f.get("package"))),
@@ -275,6 +266,11 @@ fn text(v: Option<&Value>) -> Option<String> {
         _ => return None,
     };
     (!s.trim().is_empty()).then(|| cut(&s))
+}
+
+/// The last `n` of `list`: SDKs put the most recent exception, frame and breadcrumb last.
+fn most_recent<T>(list: &[T], n: usize) -> &[T] {
+    &list[list.len().saturating_sub(n)..]
 }
 
 fn cut(s: &str) -> String {
@@ -328,6 +324,19 @@ mod tests {
         assert_eq!(m(r#"{"exception":[{"type":"E"}]}"#), None);
         let legacy = event(br#"{"exception":[{"type":"E","value":"v"}]}"#).unwrap();
         assert_eq!(legacy.exceptions[0].kind.as_deref(), Some("E"), "a bare list of exceptions");
+    }
+
+    #[test]
+    fn sentry_long_stacks_keep_their_most_recent_frames() {
+        let frames: Vec<String> = (0..150).map(|i| format!(r#"{{"function":"f{i}"}}"#)).collect();
+        let json = format!(
+            r#"{{"exception":{{"values":[{{"type":"E","stacktrace":{{"frames":[{}]}}}}]}}}}"#,
+            frames.join(",")
+        );
+        let kept = &event(json.as_bytes()).unwrap().exceptions[0].frames;
+        assert_eq!(kept.len(), MAX_FRAMES);
+        assert_eq!(kept[0].function.as_deref(), Some("f50"));
+        assert_eq!(kept[MAX_FRAMES - 1].function.as_deref(), Some("f149"), "the innermost call stays");
     }
 
     #[test]
