@@ -591,10 +591,9 @@ impl EventStore for EmbeddedStore {
             let in_range = |d: Date| crate::sql::day_in_range(q, d);
             let rolled = self.rollups.measures.cells(in_range).map_err(StoreError::Storage)?;
             let kept = self.kept_measures.cells(in_range);
-            for (day, day_cells) in crate::measure_rollup::cells_per_day(rolled, kept, q.site) {
-                plan.merge(&mut cells, day_cells.iter(), q.site);
-                kept_days.push(day);
-            }
+            let days = crate::measure_rollup::cells_per_day(rolled, kept, q.site);
+            plan.merge(&mut cells, days.iter().flat_map(|(_, day_cells)| day_cells.iter()), q.site);
+            kept_days.extend(days.iter().map(|(day, _)| *day));
         }
         let kept: Vec<&Date> = kept_days.iter().collect();
         if !crate::sql::covers(q, &kept) {
