@@ -34,7 +34,8 @@ pub struct Sketch(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    /// (value, times), sorted by value, at most [`EXACT_VALUES`] entries.
+    /// (value, times) in the order added (a value may repeat), at most [`EXACT_VALUES`]
+    /// entries: appending is cheaper than keeping them sorted, and reading sorts a copy.
     Exact(Vec<(f64, u64)>),
     Approximate(DDSketch),
 }
@@ -55,15 +56,17 @@ fn empty_ddsketch() -> DDSketch {
     DDSketch::new(Config::new(SKETCH_ACCURACY, SKETCH_BINS, SKETCH_MIN_VALUE))
 }
 
-/// A DDSketch of `values` (sorted): the smallest and largest first, so its bins are laid out
-/// once instead of growing and re-centring value by value.
+/// A DDSketch of `values`: the smallest and largest first, so its bins are laid out once
+/// instead of growing and re-centring value by value.
 fn ddsketch_of(values: &[(f64, u64)]) -> DDSketch {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut sketch = empty_ddsketch();
-    let ends = [0, values.len().saturating_sub(1)];
-    for &i in ends.iter().take(values.len().min(2)) {
-        sketch.add_with_count(values[i].0, values[i].1);
+    let ends = [0, sorted.len().saturating_sub(1)];
+    for &i in ends.iter().take(sorted.len().min(2)) {
+        sketch.add_with_count(sorted[i].0, sorted[i].1);
     }
-    for &(value, times) in values.iter().take(values.len().saturating_sub(1)).skip(1) {
+    for &(value, times) in sorted.iter().take(sorted.len().saturating_sub(1)).skip(1) {
         sketch.add_with_count(value, times);
     }
     sketch
@@ -77,10 +80,7 @@ impl Sketch {
         }
         match &mut self.0 {
             Inner::Exact(values) => {
-                match values.binary_search_by(|(v, _)| v.total_cmp(&value)) {
-                    Ok(at) => values[at].1 += times,
-                    Err(at) => values.insert(at, (value, times)),
-                }
+                values.push((value, times));
                 if values.len() > EXACT_VALUES {
                     self.0 = Inner::Approximate(ddsketch_of(values));
                 }
@@ -139,8 +139,10 @@ impl Sketch {
         match &self.0 {
             Inner::Exact(values) => {
                 let rank = (q * (self.count().checked_sub(1)? as f64)) as u64;
+                let mut sorted = values.clone();
+                sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let mut seen = 0;
-                values
+                sorted
                     .iter()
                     .find(|(_, n)| {
                         seen += n;
