@@ -184,16 +184,32 @@ impl MeasureCell {
         (self.samples > 0).then(|| self.sum / self.samples as f64)
     }
 
-    fn add_parts(&mut self, samples: u64, sum: f64, ratings: [u64; 3], sketch: &Sketch) -> bool {
+    /// Adds a stored cell given by its parts; false (and nothing added) when its sketch does
+    /// not merge.
+    pub fn add_parts(&mut self, samples: u64, sum: f64, ratings: [u64; 3], sketch: &Sketch) -> bool {
         if !self.sketch.merge(sketch) {
             return false;
         }
         self.samples += samples;
+        self.add_totals(sum, ratings);
+        true
+    }
+
+    /// Adds a stored cell given by its values — (value, count) pairs, every count part of the
+    /// cell's samples — with its exact sum and ratings.
+    pub fn add_values(&mut self, sum: f64, ratings: [u64; 3], values: &[(f64, u64)]) {
+        for &(value, n) in values {
+            self.sketch.add(value, n);
+            self.samples += n;
+        }
+        self.add_totals(sum, ratings);
+    }
+
+    fn add_totals(&mut self, sum: f64, ratings: [u64; 3]) {
         self.sum += sum;
         for (mine, theirs) in self.ratings.iter_mut().zip(ratings) {
             *mine += theirs;
         }
-        true
     }
 }
 
@@ -253,20 +269,6 @@ impl MeasureCells {
         self.merge_parts(&cell.keys, &cell.metric, cell.samples, cell.sum, cell.ratings, &cell.sketch)
     }
 
-    /// Adds a stored cell given by its values — (value, count) pairs, every count part of the
-    /// cell's samples — with its exact sum and ratings.
-    pub fn merge_values(&mut self, keys: &[String], metric: &str, sum: f64, ratings: [u64; 3], values: &[(f64, u64)]) {
-        let cell = self.cell(keys, metric);
-        for &(value, n) in values {
-            cell.sketch.add(value, n);
-            cell.samples += n;
-        }
-        cell.sum += sum;
-        for (mine, theirs) in cell.ratings.iter_mut().zip(ratings) {
-            *mine += theirs;
-        }
-    }
-
     /// Adds a stored cell given by its parts. False (and nothing added) when the sketch does
     /// not merge.
     pub fn merge_parts(
@@ -287,13 +289,6 @@ impl MeasureCells {
             }
         }
         merged
-    }
-
-    /// Adds every cell of `other`.
-    pub fn absorb(&mut self, other: MeasureCells) {
-        for cell in other.cells.into_values().flat_map(HashMap::into_values) {
-            self.merge(cell);
-        }
     }
 
     /// The cells, ordered by group, then metric name.

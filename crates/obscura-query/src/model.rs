@@ -217,6 +217,11 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    /// Whether the range starts and ends at midnight (UTC): it holds only whole days.
+    pub fn is_whole_days(&self) -> bool {
+        self.from.time() == time::Time::MIDNIGHT && self.to.time() == time::Time::MIDNIGHT
+    }
+
     /// Whole UTC days from `first` to `last` inclusive.
     pub fn days(first: Date, last: Date) -> Result<Self, QueryError> {
         if last < first {

@@ -6,7 +6,7 @@
 //! them with the day.
 
 use obscura_model::Metric;
-use obscura_query::measures::{HistogramRow, MeasureCells, Sketch};
+use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells, Sketch};
 use obscura_query::{Dimension, Filter, FilterOp, Query};
 use std::collections::HashMap;
 
@@ -60,8 +60,7 @@ pub(crate) struct RollupPlan {
 /// rolled grouping holding every dimension of `by` and of the filters and keeping every metric;
 /// `None` when there is none (the rows answer) or when `q` does not cover whole days.
 pub(crate) fn plan(q: &Query, by: &[Dimension], metrics: &[Metric]) -> Option<RollupPlan> {
-    let whole_days = q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT;
-    if !whole_days || by.iter().enumerate().any(|(i, d)| by[..i].contains(d)) {
+    if !q.range.is_whole_days() || by.iter().enumerate().any(|(i, d)| by[..i].contains(d)) {
         return None;
     }
     rolled_sets()
@@ -86,12 +85,27 @@ impl RollupPlan {
         &self.dims
     }
 
+    /// Adds the cells that answer for `site` on each day — its kept cells where it has any, else
+    /// the day's rollup ([`cells_per_day`]) — to `cells`, and returns those days: the rows of
+    /// the rest of the range answer for them.
+    pub(crate) fn merge_days(
+        &self,
+        cells: &mut MeasureCells,
+        rolled: Vec<(Date, DayCells)>,
+        kept: Vec<(Date, DayCells)>,
+        site: u32,
+    ) -> Vec<Date> {
+        let days = cells_per_day(rolled, kept, site);
+        self.merge(cells, days.iter().flat_map(|(_, day_cells)| day_cells.iter()), site);
+        days.into_iter().map(|(day, _)| day).collect()
+    }
+
     /// Adds the cells of `site` that answer to `cells`, under the question's keys; a cell whose
     /// sketch cannot be read is skipped with a warning. Pass every day's cells in one call: they
     /// are gathered under borrowed keys with a fast hash first (no allocation per stored cell —
     /// 30 days of a fine grouping hold hundreds of thousands) and handed to `cells` once per group.
     pub(crate) fn merge<'a>(&self, cells: &mut MeasureCells, stored: impl IntoIterator<Item = &'a DayCell>, site: u32) {
-        let mut groups: HashMap<([&'a str; 3], &'a str), Gathered, foldhash::fast::RandomState> = HashMap::default();
+        let mut groups: HashMap<([&'a str; 3], &'a str), MeasureCell, foldhash::fast::RandomState> = HashMap::default();
         for day_cell in stored {
             if day_cell.site != site
                 || day_cell.dims != self.dims
@@ -105,34 +119,24 @@ impl RollupPlan {
                 *key = day_cell.keys.get(*at).map_or("", String::as_str);
             }
             let group = groups.entry((keys, day_cell.metric.as_str())).or_default();
-            if day_cell.sketch.is_empty() {
-                for &(value, n) in &day_cell.values {
-                    group.sketch.add(value, n);
-                }
-            } else if !Sketch::from_bytes(&day_cell.sketch).is_some_and(|sketch| group.sketch.merge(&sketch)) {
+            let (samples, sum, ratings) = (day_cell.samples, day_cell.sum, day_cell.ratings);
+            let merged = if day_cell.sketch.is_empty() {
+                group.add_values(sum, ratings, &day_cell.values);
+                true
+            } else {
+                Sketch::from_bytes(&day_cell.sketch)
+                    .is_some_and(|sketch| group.add_parts(samples, sum, ratings, &sketch))
+            };
+            if !merged {
                 tracing::warn!(site, metric = %day_cell.metric, "a stored speed sketch cannot be read; skipped");
-                continue;
-            }
-            group.samples += day_cell.samples;
-            group.sum += day_cell.sum;
-            for (mine, theirs) in group.ratings.iter_mut().zip(day_cell.ratings) {
-                *mine += theirs;
             }
         }
-        for ((keys, metric), group) in groups {
-            let keys: Vec<String> = keys.iter().take(self.picks.len()).map(|k| (*k).to_owned()).collect();
-            cells.merge_parts(&keys, metric, group.samples, group.sum, group.ratings, &group.sketch);
+        for ((keys, metric), mut group) in groups {
+            group.keys = keys.iter().take(self.picks.len()).map(|k| (*k).to_owned()).collect();
+            group.metric = metric.to_owned();
+            cells.merge(group);
         }
     }
-}
-
-/// One group's figures gathered from stored cells.
-#[derive(Default)]
-struct Gathered {
-    samples: u64,
-    sum: f64,
-    ratings: [u64; 3],
-    sketch: Sketch,
 }
 
 /// Whether a cell whose key for `f`'s dimension is `key` holds rows `f` selects, as the SQL

@@ -318,7 +318,7 @@ pub fn rolled_up(dim: &Dimension) -> bool {
 
 /// Whether rollups may answer for some of `q`'s days: whole days, no filters.
 fn rollup_days_wanted(q: &Query) -> bool {
-    q.filters.is_empty() && q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT
+    q.filters.is_empty() && q.range.is_whole_days()
 }
 
 /// Whether `day` is one of `q`'s days.

@@ -44,8 +44,24 @@ fn shown(metric: Metric, v: Option<f64>) -> String {
     }
 }
 
+/// The 75th percentile of a group's metric, if measured.
+fn p75_value(cells: &[MeasureCell], keys: &[String], metric: Metric) -> Option<f64> {
+    find(cells, keys, metric).and_then(|c| c.percentile(75.0))
+}
+
 fn p75(cells: &[MeasureCell], keys: &[String], metric: Metric) -> String {
-    shown(metric, find(cells, keys, metric).and_then(|c| c.percentile(75.0)))
+    shown(metric, p75_value(cells, keys, metric))
+}
+
+/// The groups of `cells`, each once, in the order they first appear.
+fn groups_of(cells: &[MeasureCell]) -> Vec<Vec<String>> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for c in cells {
+        if !groups.contains(&c.keys) {
+            groups.push(c.keys.clone());
+        }
+    }
+    groups
 }
 
 /// The good / needs improvement / poor shares as a bar.
@@ -95,8 +111,7 @@ fn distribution(cell: &MeasureCell, metric: Metric) -> Markup {
 /// its own question to the store).
 fn day_queries(q: &obscura_query::Query) -> Vec<obscura_query::Query> {
     let (first, last) = (q.range.from.date(), (q.range.to - time::Duration::milliseconds(1)).date());
-    let whole_days = q.range.from.time() == time::Time::MIDNIGHT && q.range.to.time() == time::Time::MIDNIGHT;
-    if !whole_days || (last - first).whole_days() > 30 {
+    if !q.range.is_whole_days() || (last - first).whole_days() > 30 {
         return Vec::new();
     }
     std::iter::successors(Some(first), |d| d.next_day().filter(|n| *n <= last))
@@ -139,7 +154,7 @@ fn trend_chart(days: &[obscura_query::Query], trend: &[Vec<MeasureCell>]) -> Mar
 /// The CDN comparison as a chart: a bar per provider and protocol, p75 time to first byte and
 /// p75 download laid end to end, so the shortest bar is the fastest way to get a resource.
 fn cdn_chart(cdn: &[MeasureCell], providers: &[Vec<String>]) -> Markup {
-    let p75_of = |keys: &[String], m: Metric| find(cdn, keys, m).and_then(|c| c.percentile(75.0)).unwrap_or(0.0);
+    let p75_of = |keys: &[String], m: Metric| p75_value(cdn, keys, m).unwrap_or(0.0);
     let rows: Vec<(&Vec<String>, f64, f64)> =
         providers.iter().take(12).map(|k| (k, p75_of(k, Metric::CdnTtfb), p75_of(k, Metric::CdnDownload))).collect();
     let longest = rows.iter().map(|(_, t, d)| t + d).fold(1.0_f64, f64::max);
@@ -166,13 +181,8 @@ fn cdn_chart(cdn: &[MeasureCell], providers: &[Vec<String>]) -> Markup {
 
 /// Per page, the providers its resources came from, slowest first: where a page waits on a CDN.
 fn slowest_resources(cells: &[MeasureCell], rows: usize) -> Markup {
-    let mut groups: Vec<&Vec<String>> = Vec::new();
-    for c in cells {
-        if !groups.contains(&&c.keys) {
-            groups.push(&c.keys);
-        }
-    }
-    let p75_of = |keys: &[String], m: Metric| find(cells, keys, m).and_then(|c| c.percentile(75.0)).unwrap_or(0.0);
+    let mut groups = groups_of(cells);
+    let p75_of = |keys: &[String], m: Metric| p75_value(cells, keys, m).unwrap_or(0.0);
     let total = |keys: &[String]| p75_of(keys, Metric::CdnTtfb) + p75_of(keys, Metric::CdnDownload);
     groups.sort_by(|a, b| total(b).total_cmp(&total(a)));
     html! {
@@ -200,14 +210,9 @@ fn slowest_resources(cells: &[MeasureCell], rows: usize) -> Markup {
 
 /// A table of groups (rows) with p75 of the given vitals.
 fn vitals_table(title: &str, cells: &[MeasureCell], vitals: &[Metric], sort_by: Option<Metric>, rows: usize) -> Markup {
-    let mut groups: Vec<Vec<String>> = Vec::new();
-    for c in cells {
-        if !groups.contains(&c.keys) {
-            groups.push(c.keys.clone());
-        }
-    }
+    let mut groups = groups_of(cells);
     if let Some(metric) = sort_by {
-        let p = |k: &Vec<String>| find(cells, k, metric).and_then(|c| c.percentile(75.0)).unwrap_or(-1.0);
+        let p = |k: &Vec<String>| p75_value(cells, k, metric).unwrap_or(-1.0);
         groups.sort_by(|a, b| p(b).total_cmp(&p(a)));
     }
     html! {
@@ -366,12 +371,7 @@ pub async fn speed_page(
         format!("/speed?{}", pairs.join("&"))
     };
     // Providers per protocol, most resources first.
-    let mut providers: Vec<Vec<String>> = Vec::new();
-    for c in &cdn {
-        if !providers.contains(&c.keys) {
-            providers.push(c.keys.clone());
-        }
-    }
+    let mut providers = groups_of(&cdn);
     providers.sort_by(|a, b| sum(&cdn, b, Metric::CdnResources).total_cmp(&sum(&cdn, a, Metric::CdnResources)));
     // Per province and network: each provider's p75 time to first byte, fastest first.
     let mut by_network: std::collections::BTreeMap<(String, String), Vec<ProviderTiming>> = Default::default();

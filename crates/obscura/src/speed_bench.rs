@@ -2,9 +2,9 @@
 //! the speed dashboard's queries over N beacons spread over 30 days.
 
 use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
-use std::time::{Duration as StdDuration, Instant};
 
 use obscura_model::{Event, EventKind, Metric};
 use obscura_privacy::scrub::scrub_text;

@@ -1140,9 +1140,7 @@ impl EventStore for ClickHouseStore {
                 }
             }
             let kept = self.cells_in_range("kept_measures", q.site, plan.dims(), q).await?;
-            let days = crate::measure_rollup::cells_per_day(rolled, kept, q.site);
-            plan.merge(&mut cells, days.iter().flat_map(|(_, day_cells)| day_cells.iter()), q.site);
-            kept_days.extend(days.iter().map(|(day, _)| *day));
+            kept_days = plan.merge_days(&mut cells, rolled, kept, q.site);
         }
         let kept: Vec<&Date> = kept_days.iter().collect();
         if crate::sql::covers(q, &kept) {

@@ -591,9 +591,7 @@ impl EventStore for EmbeddedStore {
             let in_range = |d: Date| crate::sql::day_in_range(q, d);
             let rolled = self.rollups.measures.cells(in_range).map_err(StoreError::Storage)?;
             let kept = self.kept_measures.cells(in_range);
-            let days = crate::measure_rollup::cells_per_day(rolled, kept, q.site);
-            plan.merge(&mut cells, days.iter().flat_map(|(_, day_cells)| day_cells.iter()), q.site);
-            kept_days.extend(days.iter().map(|(day, _)| *day));
+            kept_days = plan.merge_days(&mut cells, rolled, kept, q.site);
         }
         let kept: Vec<&Date> = kept_days.iter().collect();
         if !crate::sql::covers(q, &kept) {
