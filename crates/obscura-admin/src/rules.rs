@@ -22,6 +22,14 @@ pub fn username(name: &str) -> Result<&str, AdminError> {
     Ok(name)
 }
 
+/// An issue's fingerprint: 16 hexadecimal digits.
+pub fn issue(fingerprint: &str) -> Result<(), AdminError> {
+    if fingerprint.len() != 16 || !fingerprint.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(AdminError::Invalid(format!("{fingerprint:?} is not an issue (16 hexadecimal digits)")));
+    }
+    Ok(())
+}
+
 /// A password for an account (`what` = "passwords") or a shared link ("link passwords").
 pub fn password(password: &str, what: &str) -> Result<(), AdminError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {

@@ -2,7 +2,10 @@
 //! entry, in one place.
 
 use obscura_store::audit::{AuditEntry, AuditTrail};
-use obscura_store::meta::{Collection, Metadata, MetadataStore, Role, Site, TokenScope, User, normalize_domain};
+use obscura_store::meta::{
+    Collection, DetailKind, DiagnosticsRequest, IssueStatus, MAX_OPEN_DIAGNOSTICS, Metadata, MetadataStore, Role, Site,
+    TokenScope, User, normalize_domain,
+};
 
 use crate::credentials::{self, hash_password, random_password};
 use crate::{AdminError, rules};
@@ -273,6 +276,114 @@ impl<'a> AdminService<'a> {
             Ok(domain)
         })?;
         self.record("share.revoke", Some(&domain), &format!("{domain}: {id}"));
+        Ok(())
+    }
+
+    /// Makes a new DSN key for a site, with which Sentry SDKs and the tracker's error part
+    /// report; the old key stops working. Returns the key.
+    pub fn new_error_key(&self, domain: &str) -> Result<String, AdminError> {
+        let key = obscura_store::meta::new_error_key();
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            site.error_key = Some(key.clone());
+            Ok(site.domain.clone())
+        })?;
+        self.record("site.dsn", Some(&domain), &format!("{domain}: a new DSN key"));
+        Ok(key)
+    }
+
+    /// Marks an issue of a site open, resolved or ignored.
+    pub fn set_issue_status(&self, domain: &str, fingerprint: &str, status: IssueStatus) -> Result<(), AdminError> {
+        rules::issue(fingerprint)?;
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            let (id, domain) = (site.id, site.domain.clone());
+            m.set_issue_status(id, fingerprint, status, self.now_ms);
+            Ok(domain)
+        })?;
+        self.record("issue.status", Some(&domain), &format!("{domain}: {fingerprint} {}", status.as_str()));
+        Ok(())
+    }
+
+    /// Opens a diagnostics request on an issue: clients that meet it are told, ask the person
+    /// with `purpose`, and with their consent send the detail in `wants`, for `days` days or
+    /// `max_reports` reports. Returns the request's id.
+    pub fn open_diagnostics(
+        &self,
+        domain: &str,
+        fingerprint: &str,
+        purpose: &str,
+        wants: &[DetailKind],
+        days: u32,
+        max_reports: u32,
+    ) -> Result<String, AdminError> {
+        rules::issue(fingerprint)?;
+        let purpose = purpose.trim();
+        if purpose.is_empty() || purpose.chars().count() > 500 {
+            return Err(AdminError::Invalid(
+                "the purpose, shown to the person asked, takes 1 to 500 characters".into(),
+            ));
+        }
+        if wants.is_empty() {
+            return Err(AdminError::Invalid("ask for breadcrumbs, extra context or both".into()));
+        }
+        if !(1..=90).contains(&days) || !(1..=1000).contains(&max_reports) {
+            return Err(AdminError::Invalid(format!(
+                "a diagnostics request runs 1 to 90 days and takes 1 to 1000 reports, not {days} days and {max_reports}"
+            )));
+        }
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            let (site_id, domain) = (site.id, site.domain.clone());
+            let now = self.now_ms;
+            if m.open_diagnostics(site_id, fingerprint, now).is_some() {
+                return Err(AdminError::Conflict("this issue has an open diagnostics request already".into()));
+            }
+            if m.diagnostics.iter().filter(|d| d.site == site_id && d.is_open(now)).count() >= MAX_OPEN_DIAGNOSTICS {
+                return Err(AdminError::Invalid(format!(
+                    "a site has at most {MAX_OPEN_DIAGNOSTICS} open diagnostics requests"
+                )));
+            }
+            // Requests that ended a retention ago say nothing anyone can still read.
+            m.diagnostics.retain(|d| d.is_open(now) || now - d.expires_ms < 90 * 86_400_000);
+            m.diagnostics.push(DiagnosticsRequest {
+                id: id.clone(),
+                site: site_id,
+                fingerprint: fingerprint.to_owned(),
+                purpose: purpose.to_owned(),
+                wants: wants.to_vec(),
+                created_ms: now,
+                expires_ms: now + i64::from(days) * 86_400_000,
+                max_reports,
+                received: 0,
+                tokens: Vec::new(),
+                closed: false,
+            });
+            Ok(domain)
+        })?;
+        let kinds: Vec<&str> = wants.iter().map(|w| w.as_str()).collect();
+        let detail =
+            format!("{domain}: {fingerprint} {id} wants {} for {days} days, {max_reports} reports", kinds.join("+"));
+        self.record("diagnostics.open", Some(&domain), &detail);
+        Ok(id)
+    }
+
+    /// Closes a diagnostics request: no more consents or reports for it.
+    pub fn close_diagnostics(&self, domain: &str, id: &str) -> Result<(), AdminError> {
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            let (site_id, domain) = (site.id, site.domain.clone());
+            let request = m
+                .diagnostics
+                .iter_mut()
+                .find(|d| d.site == site_id && d.id == id)
+                .ok_or_else(|| AdminError::NotFound(format!("no diagnostics request {id:?}")))?;
+            request.closed = true;
+            request.tokens.clear();
+            Ok(domain)
+        })?;
+        self.record("diagnostics.close", Some(&domain), &format!("{domain}: {id}"));
         Ok(())
     }
 

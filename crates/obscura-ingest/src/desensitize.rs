@@ -6,13 +6,17 @@
 //! input, and are kept as they are; names a User-Agent parser captured are request input and
 //! lose strong personal data but keep model codes such as `SM-G991B`.
 
+use obscura_model::raw_error::{RawError, RawFrame};
 use obscura_model::{Event, EventKind, RawHit, RawMeasure, ScreenClass};
 use obscura_privacy::page_url::{PageUrl, scrub_property_value};
 use obscura_privacy::referrer::{self, Source};
-use obscura_privacy::scrub::{Field, Scrubber, reference_label, scrub_label, scrub_user_agent_label};
+use obscura_privacy::scrub::{
+    Field, Scrubber, digest_label, reference_label, scrub_label, scrub_lines, scrub_text, scrub_user_agent_label,
+};
 use obscura_privacy::{Clean, VisitorHash};
 
 use crate::enricher::Enrichment;
+use crate::grouping::{GroupFrame, GroupInput, fingerprint};
 
 /// Builds the stored event. Visit fields are filled in by [`crate::visits`].
 pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: VisitorHash) -> Event {
@@ -83,6 +87,96 @@ pub fn measurements(base: Event, measures: Vec<RawMeasure>) -> Vec<Event> {
     events
 }
 
+/// The event of an error report: a copy of the page's desensitized event `base` (page, device,
+/// visitor) with the fingerprint as its name and the report's scrubbed parts as
+/// properties: `type`, `message`, `culprit`, `level`, `release`, `environment`, `platform` and
+/// `frames` (one line per frame, the innermost first). Tags, breadcrumbs and extra context are
+/// not kept: detail leaves the device only with the person's consent (P7).
+pub fn error_event(mut base: Event, raw: &RawError) -> Event {
+    let reported = raw.exceptions.last();
+    let kind = reported.and_then(|e| e.kind.as_deref()).map(scrub_label);
+    let message = reported.and_then(|e| e.value.as_deref()).or(raw.message.as_deref()).map(scrub_text);
+    let frames: &[RawFrame] = reported.map_or(&[][..], |e| e.frames.as_slice());
+    let lines: Vec<String> = frames.iter().rev().map(frame_line).collect();
+    let group: Vec<GroupFrame> = frames
+        .iter()
+        .map(|f| GroupFrame {
+            location: f
+                .module
+                .as_deref()
+                .or(f.filename.as_deref())
+                .map(|l| scrub_label(without_query(l)).into_string()),
+            function: f.function.as_deref().map(|x| scrub_label(x).into_string()),
+            in_app: f.in_app,
+        })
+        .collect();
+    let transaction = raw.transaction.as_deref().map(scrub_label);
+    let sdk: Vec<String> = raw.fingerprint.iter().map(|p| scrub_label(p).into_string()).collect();
+    let print = fingerprint(&GroupInput {
+        kind: kind.as_ref().map(Clean::as_str),
+        message: message.as_ref().map(Clean::as_str),
+        frames: &group,
+        transaction: transaction.as_ref().map(Clean::as_str),
+        sdk: &sdk,
+    });
+    // Where it happened: the SDK's transaction, else the innermost frame of the application.
+    let culprit = transaction.or_else(|| {
+        let innermost = group.iter().rev().find(|f| f.in_app != Some(false))?;
+        let function = innermost.function.as_deref().unwrap_or("?");
+        Some(scrub_label(&match innermost.location.as_deref() {
+            Some(location) => format!("{function} ({location})"),
+            None => function.to_owned(),
+        }))
+    });
+    let level = match raw.level.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some(l @ ("fatal" | "warning" | "info" | "debug")) => l.to_owned(),
+        Some("warn") => "warning".to_owned(),
+        _ => "error".to_owned(),
+    };
+    let label = |key: &str, value: Option<Clean>| value.filter(|v| !v.is_empty()).map(|v| (scrub_label(key), v));
+    base.props = [
+        label("type", kind),
+        label("message", message),
+        label("culprit", culprit),
+        label("level", Some(scrub_label(&level))),
+        label("release", raw.release.as_deref().map(scrub_label)),
+        label("environment", raw.environment.as_deref().map(scrub_label)),
+        label("platform", raw.platform.as_deref().map(scrub_label)),
+        label("frames", Some(scrub_lines(lines.iter().map(String::as_str)))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    base.name = Some(digest_label(&print));
+    base.kind = EventKind::Error;
+    base.visit_seq = 0;
+    base.visit_gap_ms = 0;
+    base
+}
+
+/// Adds a consented report's detail to its event: the lines (breadcrumbs, extra context) each
+/// scrubbed like a frame, as property `detail`, and the diagnostics request they answer as
+/// `diagnostics`. The event is stored under its day's key like every other, so retention
+/// destroys the detail with the day.
+pub fn with_detail(event: &mut Event, lines: &[&String], request_id: &str) {
+    event.props.push((scrub_label("detail"), scrub_lines(lines.iter().map(|l| l.as_str()))));
+    event.props.push((scrub_label("diagnostics"), scrub_label(request_id)));
+}
+
+/// One frame as a line: `function (file:line)`, library frames marked.
+fn frame_line(f: &RawFrame) -> String {
+    let function = f.function.as_deref().unwrap_or("?");
+    let place = f.filename.as_deref().or(f.module.as_deref()).map(without_query).unwrap_or("?");
+    let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+    let library = if f.in_app == Some(false) { " [library]" } else { "" };
+    format!("{function} ({place}{line}){library}")
+}
+
+/// A file or URL without its query and fragment (they may carry tokens).
+fn without_query(location: &str) -> &str {
+    location.split(['?', '#']).next().unwrap_or("")
+}
+
 /// Applies a site's configured scrub rules (see `[[scrub.rules]]`) to every free-text field;
 /// the built-in rules have already run.
 pub fn apply_site_rules(event: &mut Event, rules: &Scrubber) {
@@ -98,12 +192,14 @@ pub fn apply_site_rules(event: &mut Event, rules: &Scrubber) {
     if let Some(host) = &event.referrer_host {
         event.referrer_host = Some(rules.apply(host, Field::Referrer));
     }
-    if let Some(name) = &event.name {
+    // An error's name is its fingerprint, a hash of scrubbed text; its properties are its parts.
+    let property = if event.kind == EventKind::Error { Field::Error } else { Field::Property };
+    if let Some(name) = event.name.as_ref().filter(|_| event.kind != EventKind::Error) {
         event.name = Some(rules.apply(name, Field::EventName));
     }
     for (key, value) in &mut event.props {
-        *key = rules.apply(key, Field::Property);
-        *value = rules.apply(value, Field::Property);
+        *key = rules.apply(key, property);
+        *value = rules.apply(value, property);
     }
 }
 

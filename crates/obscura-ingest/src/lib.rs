@@ -12,6 +12,7 @@ pub mod decode;
 pub mod desensitize;
 pub mod enricher;
 pub mod error;
+pub mod error_limit;
 pub mod grouping;
 pub mod pipeline;
 pub mod synthetic;

@@ -1,4 +1,9 @@
 //! The ingest pipeline: decode → enrich → desensitize → visits → durable store.
+//! Error reports take their own path through it ([`errors`]).
+
+mod errors;
+
+pub use errors::{DiagnosticsOffer, ErrorsAccepted, SentryEndpoint, SentryRequest};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +23,7 @@ use crate::decode::{RequestContext, app, native, vitals};
 use crate::desensitize::{apply_site_rules, desensitize, measurements};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
+use crate::error_limit::ErrorLimiter;
 use crate::visits::{VisitLimits, VisitState, VisitTracker, advance};
 
 /// The request formats the pipeline decodes.
@@ -59,6 +65,19 @@ pub struct Counters {
     /// Measurements dropped from speed beacons for values out of range (negative, beyond ten
     /// minutes) or CDN hosts no provider is known for.
     pub measurements_dropped: AtomicU64,
+    /// Error events stored.
+    pub errors_stored: AtomicU64,
+    /// Error reports refused because their site sent more than its ceiling (429).
+    pub errors_rate_limited: AtomicU64,
+    /// Envelope items that are not events (sessions, transactions, client reports, …), skipped.
+    pub error_items_skipped: AtomicU64,
+    /// Error reports whose detail (breadcrumbs, extra context) was stripped: detail is kept
+    /// only with the person's consent (P7).
+    pub error_detail_stripped: AtomicU64,
+    /// Error reports whose detail was kept: they came with a valid consent token.
+    pub error_detail_consented: AtomicU64,
+    /// Consent tokens refused: unknown, used already, expired, or for another issue.
+    pub consent_refused: AtomicU64,
     /// Per site id, for requests that named a configured site (requests for unknown sites or
     /// without a readable site count in the totals only), so there are never more entries than
     /// sites configured while the server runs.
@@ -77,20 +96,21 @@ pub struct SiteCounts {
 }
 
 impl Counters {
-    fn record(&self, site: Option<u32>, result: &Result<Outcome, IngestError>) {
+    /// Counts a request: its outcome, or `None` when it was refused.
+    fn record(&self, site: Option<u32>, result: Option<Outcome>) {
         let total = match result {
-            Ok(Outcome::Stored) => &self.stored,
-            Ok(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => &self.dropped_by_policy,
-            Err(_) => &self.rejected,
+            Some(Outcome::Stored) => &self.stored,
+            Some(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => &self.dropped_by_policy,
+            None => &self.rejected,
         };
         total.fetch_add(1, Ordering::Relaxed);
         if let Some(site) = site {
             let mut per_site = self.per_site.lock().unwrap_or_else(|e| e.into_inner());
             let counts = per_site.entry(site).or_default();
             match result {
-                Ok(Outcome::Stored) => counts.stored += 1,
-                Ok(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => counts.dropped_by_policy += 1,
-                Err(_) => counts.rejected += 1,
+                Some(Outcome::Stored) => counts.stored += 1,
+                Some(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => counts.dropped_by_policy += 1,
+                None => counts.rejected += 1,
             }
         }
     }
@@ -126,11 +146,20 @@ pub struct Pipeline {
     source_params: Vec<String>,
     /// Which CDN provider serves a host, for speed beacons.
     cdn: obscura_enrich::CdnMap,
+    /// The per-site ceiling on error reports.
+    error_limiter: ErrorLimiter,
     /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
 
 impl Pipeline {
+    /// Lets each site send at most `per_minute` error reports a minute (`[limits]
+    /// errors_per_minute`); more are answered 429.
+    pub fn with_errors_per_minute(mut self, per_minute: u32) -> Self {
+        self.error_limiter = ErrorLimiter::new(per_minute);
+        self
+    }
+
     /// Adds the operator's scrub rules (`[[scrub.rules]]`) to the built-in ones.
     pub fn with_scrub_rules(mut self, rules: SiteRules) -> Self {
         self.scrub_rules = rules;
@@ -230,6 +259,7 @@ impl Pipeline {
             scrub_rules: SiteRules::default(),
             source_params: obscura_privacy::page_url::DEFAULT_SOURCE_PARAMS.map(str::to_owned).to_vec(),
             cdn: obscura_enrich::CdnMap::built_in(),
+            error_limiter: ErrorLimiter::default(),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -299,7 +329,7 @@ impl Pipeline {
             Protocol::Vitals => self.ingest_vitals_inner(body, ctx, &mut site).await,
             Protocol::App => self.ingest_app_inner(body, ctx, &mut site).await,
         };
-        self.counters.record(site, &result);
+        self.counters.record(site, result.as_ref().ok().copied());
         result
     }
 
@@ -409,7 +439,24 @@ impl Pipeline {
     }
 
     /// Enrich, desensitize and assign the visit: the hit's IP and raw text end here.
-    pub fn prepare(&self, mut hit: RawHit, site: &Site) -> Result<Event, IngestError> {
+    pub fn prepare(&self, hit: RawHit, site: &Site) -> Result<Event, IngestError> {
+        let mut event = self.desensitized(hit, site)?;
+        let shared = self.visit_book.as_ref().map(|book| self.assign_shared_visit(book.as_ref(), &mut event));
+        if let Some(Err(e)) = &shared {
+            // Ingest goes on; the visit may split across nodes until the book is back.
+            if self.visits_assigned_locally.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
+                tracing::warn!("open visits cannot be shared, assigning them on this node: {e:#}");
+            }
+        }
+        if !matches!(shared, Some(Ok(()))) {
+            self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
+        }
+        Ok(event)
+    }
+
+    /// Enrich and desensitize, without a visit (error reports belong to none): the hit's IP
+    /// and raw text end here.
+    fn desensitized(&self, mut hit: RawHit, site: &Site) -> Result<Event, IngestError> {
         hit.site = site.id;
         let page = normalize_page_keeping(&hit.url, &self.source_params)
             .map_err(|e| IngestError::BadRequest(format!("field `url`: {e}")))?;
@@ -445,16 +492,6 @@ impl Pipeline {
         let mut event = desensitize(hit, page, found, visitor);
         if let Some(rules) = self.scrub_rules.for_site(&site.domain) {
             apply_site_rules(&mut event, rules);
-        }
-        let shared = self.visit_book.as_ref().map(|book| self.assign_shared_visit(book.as_ref(), &mut event));
-        if let Some(Err(e)) = &shared {
-            // Ingest goes on; the visit may split across nodes until the book is back.
-            if self.visits_assigned_locally.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
-                tracing::warn!("open visits cannot be shared, assigning them on this node: {e:#}");
-            }
-        }
-        if !matches!(shared, Some(Ok(()))) {
-            self.visits.lock().unwrap_or_else(|e| e.into_inner()).assign(&mut event);
         }
         Ok(event)
     }
@@ -726,6 +763,120 @@ mod tests {
         assert_eq!(f.pipeline.counters.speed_sampled_out.load(Ordering::Relaxed), 800 - stored);
         let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
         assert_eq!(rows.len() as u64, stored, "what is sampled out is not stored");
+    }
+
+    fn sentry_request<'a>(project: &'a str, key: &'a str) -> SentryRequest<'a> {
+        SentryRequest {
+            endpoint: SentryEndpoint::Store,
+            project,
+            auth_header: None,
+            query: Some(key),
+            content_encoding: None,
+            consent: None,
+        }
+    }
+
+    /// A report of `kind` raised in `function`, from line `line`, with personal data planted in
+    /// its message, a frame and its detail.
+    fn sentry_event(kind: &str, function: &str, line: u32) -> Vec<u8> {
+        format!(
+            r#"{{"event_id":"9ec79c33-ec99-42ab-8353-589fcb2e04dc","level":"error","release":"shop@1.4.2",
+                "environment":"production","request":{{"url":"https://shop.example/checkout/991?mail=jane@example.com"}},
+                "user":{{"email":"jane@example.com","ip_address":"{{{{auto}}}}"}},
+                "exception":{{"values":[{{"type":"{kind}","value":"card 4111 1111 1111 1111 declined for jane@example.com",
+                "stacktrace":{{"frames":[{{"filename":"/home/jdoe/shop/app.js","function":"{function}","lineno":{line},"in_app":true}}]}}}}]}},
+                "breadcrumbs":[{{"message":"clicked pay"}}]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_sentry_reports_are_keyed_scrubbed_grouped_and_never_visits() {
+        let f = Fixture::new();
+        let site = f.add_site("shop.example", |_| {});
+        let key = format!("sentry_key={}", site.error_key.clone().unwrap());
+        let project = site.id.to_string();
+        let ingest = |body: Vec<u8>, project: &str, key: &str| {
+            let pipeline = &f.pipeline;
+            let (project, key) = (project.to_owned(), key.to_owned());
+            async move { pipeline.ingest_errors(sentry_request(&project, &key), &body, context(false)).await }
+        };
+        let (project, key) = (project.as_str(), key.as_str());
+        let accepted = ingest(sentry_event("TypeError", "pay", 42), project, key).await.unwrap();
+        assert_eq!(accepted.id, "9ec79c33ec9942ab8353589fcb2e04dc", "the SDK's id comes back");
+        assert_eq!(accepted.stored, 1);
+        ingest(sentry_event("TypeError", "pay", 57), project, key).await.unwrap();
+        ingest(sentry_event("RangeError", "pay", 42), project, key).await.unwrap();
+
+        // Wrong, missing and disagreeing keys; an unknown project.
+        let wrong = ingest(sentry_event("E", "f", 1), project, "sentry_key=0123").await.unwrap_err();
+        assert_eq!(wrong.status(), 403, "{wrong}");
+        let none = ingest(sentry_event("E", "f", 1), project, "").await.unwrap_err();
+        assert_eq!(none.status(), 403, "{none}");
+        let unknown = ingest(sentry_event("E", "f", 1), "99", key).await.unwrap_err();
+        assert_eq!(unknown.status(), 404, "{unknown}");
+        assert_eq!(f.pipeline.counters.site(site.id).rejected, 1, "refused for the known site");
+
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), Some(site.id)).await.unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r.kind == 4 && r.visit == 0 && r.visit_seq == 0));
+        assert!(rows[0].path.starts_with("/checkout/"), "the page, without its query: {}", rows[0].path);
+        let props = rows[0].props.clone().unwrap();
+        assert!(props.contains("\u{1}type\u{2}TypeError\u{1}"), "{props:?}");
+        assert!(props.contains("[card] declined for [email]"), "{props:?}");
+        assert!(props.contains("pay (/home/[user]/shop/app.js:42)"), "{props:?}");
+        assert!(props.contains("\u{1}release\u{2}shop@1.4.2\u{1}"), "{props:?}");
+        let everything = format!("{rows:?}");
+        for never in ["jane", "4111", "jdoe", "clicked pay", "auto"] {
+            assert!(!everything.contains(never), "{never} is not stored: {everything}");
+        }
+        assert_eq!(rows[0].name, rows[1].name, "the same bug from another line is one issue");
+        assert_ne!(rows[0].name, rows[2].name, "another exception type is another issue");
+        assert_eq!(f.pipeline.counters.error_detail_stripped.load(Ordering::Relaxed), 3, "breadcrumbs need consent");
+
+        // Error reports belong to no visit (the storage conformance suite shows they count in no
+        // visit figure).
+        assert!(f.store.open_visits(0).await.unwrap().is_empty(), "no visit to resume after a restart");
+    }
+
+    /// P7: breadcrumbs and extra context are detail, kept only with the person's consent; a
+    /// report without it is stored without them, and counted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn p07_error_detail_is_never_stored_without_consent() {
+        let f = Fixture::new();
+        let site = f.add_site("shop.example", |_| {});
+        let (project, key) = (site.id.to_string(), format!("sentry_key={}", site.error_key.clone().unwrap()));
+        let body = br#"{"message":"checkout failed","breadcrumbs":{"values":[{"category":"ui.click","message":"button#pay-now"}]},
+            "extra":{"basket":"three-books-and-a-lamp"},"tags":{"tenant":"acme-corp"}}"#;
+        let accepted = f.pipeline.ingest_errors(sentry_request(&project, &key), body, context(false)).await.unwrap();
+        assert_eq!(accepted.stored, 1, "the report itself is stored");
+        assert_eq!(f.pipeline.counters.error_detail_stripped.load(Ordering::Relaxed), 1);
+        let stored = format!("{:?}", f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap());
+        assert!(stored.contains("checkout failed"), "{stored}");
+        for detail in ["pay-now", "ui.click", "three-books", "acme-corp"] {
+            assert!(!stored.contains(detail), "{detail} was stored without consent: {stored}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_sentry_site_ceiling_answers_429_with_the_wait() {
+        let f = Fixture::new();
+        let site = f.add_site("shop.example", |_| {});
+        let pipeline = f.reopen(f.master.clone()).unwrap().with_errors_per_minute(2);
+        let key = format!("sentry_key={}", site.error_key.clone().unwrap());
+        let project = site.id.to_string();
+        for _ in 0..2 {
+            let body = sentry_event("E", "f", 1);
+            pipeline.ingest_errors(sentry_request(&project, &key), &body, context(false)).await.unwrap();
+        }
+        let body = sentry_event("E", "f", 1);
+        let err = pipeline.ingest_errors(sentry_request(&project, &key), &body, context(false)).await.unwrap_err();
+        assert!(matches!(err, IngestError::RateLimited(30)), "{err:?}");
+        assert_eq!(err.status(), 429);
+        assert_eq!(pipeline.counters.errors_rate_limited.load(Ordering::Relaxed), 1);
+        f.clock.set(at(1));
+        let body = sentry_event("E", "f", 1);
+        assert!(pipeline.ingest_errors(sentry_request(&project, &key), &body, context(false)).await.is_ok());
     }
 
     #[test]

@@ -20,17 +20,22 @@ pub enum EventKind {
     /// One speed measurement (a web vital, a CDN timing, an application launch or span);
     /// carries `measure`, its labels in `props`.
     Measure,
+    /// One error report (a Sentry SDK's event, the tracker's error part): its issue's
+    /// fingerprint in `name`, its scrubbed type, message, frames, release and environment in
+    /// `props`. Never counted as a visit, pageview or visitor.
+    Error,
 }
 
 impl EventKind {
     /// The stable code stored for this kind: 0 pageview, 1 custom event, 2 engagement, 3
-    /// measurement.
+    /// measurement, 4 error.
     pub fn code(self) -> u8 {
         match self {
             EventKind::Pageview => 0,
             EventKind::Custom => 1,
             EventKind::Engagement => 2,
             EventKind::Measure => 3,
+            EventKind::Error => 4,
         }
     }
 
@@ -41,6 +46,7 @@ impl EventKind {
             1 => Some(EventKind::Custom),
             2 => Some(EventKind::Engagement),
             3 => Some(EventKind::Measure),
+            4 => Some(EventKind::Error),
             _ => None,
         }
     }

@@ -23,6 +23,11 @@ pub struct RawError {
     pub transaction: Option<String>,
     /// Tags (key, value).
     pub tags: Vec<(String, String)>,
+    /// The page or request URL the error happened on (`request.url`), as sent.
+    pub url: Option<String>,
+    /// What the SDK reported of the device (`contexts.os`, `contexts.device`, `contexts.app`),
+    /// in place of what a User-Agent tells.
+    pub device: Option<crate::AppDevice>,
     /// Detail that leaves the device only with the person's consent: breadcrumbs and extra
     /// context, each as one line of text.
     pub detail: Vec<String>,

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod errors;
 pub mod measures;
 pub mod model;
 pub mod results;

@@ -1,6 +1,8 @@
 //! Report how fast a desktop or command-line application is — launches (cold or warm), named
 //! timing spans and sessions — to an Obscura server, through its application API
-//! (`POST /api/app`, documented in `docs/applications.md` for other languages).
+//! (`POST /api/app`, documented in `docs/applications.md` for other languages); and, with the
+//! site's DSN, its errors, whose detail (breadcrumbs) is sent only when the person agrees
+//! ([`Config::on_diagnostics_request`], `docs/errors.md`).
 //!
 //! Recording never blocks and never fails: events go to a background thread that sends them in
 //! batches, retries with growing pauses while the server cannot be reached, and keeps what it
@@ -24,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+mod errors;
 mod queue;
 
 use std::path::PathBuf;
@@ -33,10 +36,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::errors::{Breadcrumbs, Dsn, Report};
 use crate::queue::FileQueue;
+pub use errors::{ConsentHook, DiagnosticsRequest};
 
 /// Where and how to report.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The server's address, e.g. `https://stats.example.com`.
     pub endpoint: String,
@@ -64,6 +69,25 @@ pub struct Config {
     pub timeout: Duration,
     /// The longest pause between retries while the server cannot be reached (default 5 min).
     pub max_backoff: Duration,
+    /// The site's DSN (`obscura site dsn`), for [`Obscura::report_error`]; none: errors are
+    /// not reported.
+    pub dsn: Option<String>,
+    /// Asks the person whether to send an error's detail, when the operator opened a
+    /// diagnostics request on its issue; none: detail is never sent.
+    pub on_diagnostics_request: Option<ConsentHook>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("endpoint", &self.endpoint)
+            .field("site", &self.site)
+            .field("app_version", &self.app_version)
+            .field("queue_dir", &self.queue_dir)
+            .field("dsn", &self.dsn)
+            .field("on_diagnostics_request", &self.on_diagnostics_request.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -88,6 +112,8 @@ impl Config {
             flush_interval: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             max_backoff: Duration::from_secs(300),
+            dsn: None,
+            on_diagnostics_request: None,
         }
     }
 }
@@ -135,6 +161,9 @@ impl Config {
         }
         if self.site.is_empty() || self.endpoint.is_empty() {
             return Err(Error::Config("`endpoint` and `site` are needed".into()));
+        }
+        if self.dsn.as_deref().is_some_and(|d| Dsn::parse(d).is_none()) {
+            return Err(Error::Config("`dsn` must look like https://<key>@<host>/<site number>".into()));
         }
         Ok(())
     }
@@ -211,6 +240,7 @@ fn now_ms() -> u64 {
 enum Message {
     Record(Event),
     Flush(mpsc::Sender<Result<(), Error>>),
+    Error(Box<Report>),
 }
 
 /// The reporter: records events and hands them to its background thread. Dropping it writes
@@ -218,6 +248,9 @@ enum Message {
 pub struct Obscura {
     messages: Option<mpsc::Sender<Message>>,
     worker: Option<JoinHandle<()>>,
+    breadcrumbs: Breadcrumbs,
+    app_version: String,
+    reports_errors: bool,
 }
 
 impl Obscura {
@@ -227,11 +260,18 @@ impl Obscura {
         config.check()?;
         let queue = FileQueue::open(&config.queue_dir, config.max_queue_bytes).map_err(Error::Queue)?;
         let (messages, inbox) = mpsc::channel();
+        let (app_version, reports_errors) = (config.app_version.clone(), config.dsn.is_some());
         let worker = std::thread::Builder::new()
             .name("obscura-sdk".into())
             .spawn(move || Worker::new(config, queue).run(inbox))
             .map_err(Error::Queue)?;
-        Ok(Obscura { messages: Some(messages), worker: Some(worker) })
+        Ok(Obscura {
+            messages: Some(messages),
+            worker: Some(worker),
+            breadcrumbs: Breadcrumbs::default(),
+            app_version,
+            reports_errors,
+        })
     }
 
     fn record(&self, kind: EventKind, duration: Duration) {
@@ -260,6 +300,27 @@ impl Obscura {
     /// Records a session of use that lasted `duration`.
     pub fn session(&self, duration: Duration) {
         self.record(EventKind::Session, duration);
+    }
+
+    /// Remembers what the application just did (`opened the settings`, `sync started`): the
+    /// last twenty go with an error report only if the person agrees to send its detail. Keep
+    /// personal data out; the server scrubs what it finds all the same.
+    pub fn breadcrumb(&self, message: &str) {
+        self.breadcrumbs.push(message);
+    }
+
+    /// Reports an error of type `kind` (its message and causes, the current stack) to the
+    /// site's DSN. Sent at once by the background thread and not queued offline; when the
+    /// server answers that the issue has an open diagnostics request, the configured hook asks
+    /// the person, and only if they agree the report goes again with the breadcrumbs.
+    pub fn report_error(&self, kind: &str, error: &dyn std::error::Error) {
+        if !self.reports_errors {
+            return;
+        }
+        let report = Report::new(cut(kind, MAX_LABEL_BYTES), error, &self.app_version, &self.breadcrumbs);
+        if let Some(messages) = &self.messages {
+            let _ = messages.send(Message::Error(Box::new(report)));
+        }
     }
 
     /// Sends every pending and queued event now; on failure they stay queued for a retry.
@@ -358,6 +419,7 @@ impl Worker {
                 Ok(Message::Flush(reply)) => {
                     let _ = reply.send(self.send_all());
                 }
+                Ok(Message::Error(report)) => self.send_report(&report),
                 Err(RecvTimeoutError::Timeout) => {
                     if Instant::now() >= self.next_try {
                         let _ = self.send_all();
@@ -431,6 +493,32 @@ impl Worker {
         self.backoff = Duration::ZERO;
         self.next_try = Instant::now();
         Ok(())
+    }
+
+    /// Sends an error report; if the server offers a diagnostics request and the person agrees
+    /// (the hook), fetches a consent token and sends it again with its detail. Failures are
+    /// dropped: an error report is not worth a queue.
+    fn send_report(&self, report: &Report) {
+        let Some(dsn) = self.config.dsn.as_deref().and_then(Dsn::parse) else { return };
+        let post = |url: &str, body: String| -> Option<serde_json::Value> {
+            let mut response = self.agent.post(url).header("content-type", "application/json").send(body).ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
+        };
+        let Some(answer) = post(&dsn.store_url(None), report.body()) else { return };
+        let (Some((id, request)), Some(ask)) = (errors::offered(&answer), &self.config.on_diagnostics_request) else {
+            return;
+        };
+        if !ask(&request) {
+            return;
+        }
+        let token = post(&dsn.consent_url(&id), String::new())
+            .and_then(|granted| granted.get("token").and_then(|t| t.as_str()).map(str::to_owned));
+        if let Some(token) = token {
+            let _ = post(&dsn.store_url(Some(&token)), report.body_with_detail());
+        }
     }
 
     /// Posts one batch: `Ok` when accepted or refused for good (4xx but 408 and 429).

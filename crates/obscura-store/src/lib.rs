@@ -31,6 +31,7 @@ pub(crate) mod wal;
 
 use async_trait::async_trait;
 use obscura_model::{Event, Metric};
+use obscura_query::errors::{ErrorCountRow, IssueRow};
 use obscura_query::measures::MeasureCell;
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 use time::Date;
@@ -110,6 +111,17 @@ pub trait EventStore: Send + Sync + 'static {
     /// most three dimensions; none for the totals), from the measurements of the days that still
     /// hold rows.
     async fn measures(&self, q: &Query, metrics: &[Metric], by: &[Dimension]) -> Result<Vec<MeasureCell>, StoreError>;
+
+    /// The issues of `q`'s error reports (its filters apply; `event==<fingerprint>` picks one):
+    /// the `limit` with the most reports, each with its trend over the whole range.
+    async fn issues(&self, q: &Query, limit: u32) -> Result<Vec<IssueRow>, StoreError>;
+
+    /// Reports and visitors per value of `dim` among `q`'s error reports, the `limit` values
+    /// with the most reports.
+    async fn error_breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError>;
+
+    /// The latest `limit` error reports of `q`, newest first.
+    async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError>;
 
     /// The visits with an event at or after `since_ms` (milliseconds since the epoch), so a
     /// restart can resume them.

@@ -30,6 +30,22 @@ pub struct Site {
     /// Days the site's per-event data is kept before it is destroyed (P13).
     #[serde(default = "default_retention")]
     pub retention_days: u32,
+    /// The public key of the site's DSN, with which Sentry SDKs and the tracker's error part
+    /// report errors; `None` until one is made (`obscura site dsn`, the site's settings).
+    /// Public like any DSN key: it names the site, it does not protect anything.
+    #[serde(default)]
+    pub error_key: Option<String>,
+}
+
+/// The SHA-256 of a consent token, as kept.
+fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// A new DSN key: 32 random hexadecimal digits, like Sentry's.
+pub fn new_error_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 /// Per-event data is kept 30 days unless a site says otherwise (P13).
@@ -244,7 +260,184 @@ pub struct Metadata {
     /// Every shared dashboard link.
     #[serde(default)]
     pub shares: Vec<Share>,
+    /// Issues an operator resolved or ignored (every other issue is open).
+    #[serde(default)]
+    pub issue_states: Vec<IssueState>,
+    /// Diagnostics requests: detail an operator asked for on an issue, sent only by people who
+    /// agree (P7).
+    #[serde(default)]
+    pub diagnostics: Vec<DiagnosticsRequest>,
 }
+
+/// Detail a diagnostics request may ask for.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DetailKind {
+    /// What happened before the error (clicks, navigations, requests, log lines).
+    Breadcrumbs,
+    /// The extra context the application attached.
+    Extra,
+}
+
+impl DetailKind {
+    /// `breadcrumbs` or `extra`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetailKind::Breadcrumbs => "breadcrumbs",
+            DetailKind::Extra => "extra",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "breadcrumbs" => Some(DetailKind::Breadcrumbs),
+            "extra" => Some(DetailKind::Extra),
+            _ => None,
+        }
+    }
+}
+
+/// An operator's request for detail on one issue: clients that meet the issue are told of it,
+/// ask the person, and only with their consent upload the detail, with a single-use token.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DiagnosticsRequest {
+    /// Its id: 16 hexadecimal digits.
+    pub id: String,
+    /// The site's id.
+    pub site: u32,
+    /// The issue's fingerprint.
+    pub fingerprint: String,
+    /// Why the detail is wanted, shown to the person who is asked.
+    pub purpose: String,
+    /// What detail is asked for.
+    pub wants: Vec<DetailKind>,
+    /// When it was opened, milliseconds since the Unix epoch (UTC).
+    pub created_ms: i64,
+    /// When it stops taking reports.
+    pub expires_ms: i64,
+    /// The most consented reports it takes.
+    pub max_reports: u32,
+    /// Consented reports received.
+    pub received: u32,
+    /// Consent tokens handed out and not used yet: SHA-256 (hex) and expiry.
+    #[serde(default)]
+    pub tokens: Vec<(String, i64)>,
+    /// Closed by an operator before it expired or filled.
+    #[serde(default)]
+    pub closed: bool,
+}
+
+impl DiagnosticsRequest {
+    /// Whether it still takes consents and reports at `now_ms`.
+    pub fn is_open(&self, now_ms: i64) -> bool {
+        !self.closed && now_ms < self.expires_ms && self.received < self.max_reports
+    }
+}
+
+/// Why a consent token was not handed out or not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConsentRefusal {
+    /// The site has no such request.
+    #[error("no such diagnostics request")]
+    UnknownRequest,
+    /// The request expired, was closed or has all its reports.
+    #[error("the diagnostics request is closed")]
+    Closed,
+    /// Too many tokens are out and unused for this request.
+    #[error("too many consents are waiting for their reports; try later")]
+    TooManyWaiting,
+    /// The token was never handed out, was used already, or expired.
+    #[error("the consent token is unknown, used already or expired")]
+    UnknownToken,
+    /// The token is for another issue's request.
+    #[error("the consent token is for another issue")]
+    OtherIssue,
+}
+
+/// How long a consent token stays good: the person agreed to send this report, not any later.
+pub const CONSENT_TOKEN_MS: i64 = 60 * 60 * 1000;
+/// Diagnostics requests a site may have open at once.
+pub const MAX_OPEN_DIAGNOSTICS: usize = 50;
+
+/// What an operator decided about an issue.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueStatus {
+    /// To look at (every issue, until someone decides otherwise).
+    Open,
+    /// Fixed: a report after that moment reopens it (a regression).
+    Resolved,
+    /// Not worth fixing: hidden from the open issues, its reports still counted.
+    Ignored,
+}
+
+impl IssueStatus {
+    /// `open`, `resolved` or `ignored`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Open => "open",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::Ignored => "ignored",
+        }
+    }
+
+    /// The status named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(IssueStatus::Open),
+            "resolved" => Some(IssueStatus::Resolved),
+            "ignored" => Some(IssueStatus::Ignored),
+            _ => None,
+        }
+    }
+}
+
+/// An issue's status, as an operator set it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IssueState {
+    /// The site's id.
+    pub site: u32,
+    /// The issue's fingerprint.
+    pub fingerprint: String,
+    /// Resolved or ignored.
+    pub status: IssueStatus,
+    /// When it was set, in milliseconds since the Unix epoch (UTC).
+    pub changed_ms: i64,
+}
+
+/// How an issue shows, from its state and its latest report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShownStatus {
+    /// Open.
+    Open,
+    /// Resolved, and no report since.
+    Resolved,
+    /// Ignored.
+    Ignored,
+    /// Resolved, then reported again: open again.
+    Regressed,
+}
+
+impl ShownStatus {
+    /// `open`, `resolved`, `ignored` or `regressed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShownStatus::Open => "open",
+            ShownStatus::Resolved => "resolved",
+            ShownStatus::Ignored => "ignored",
+            ShownStatus::Regressed => "regressed",
+        }
+    }
+
+    /// Whether the issue counts among the open ones (open or regressed).
+    pub fn is_open(self) -> bool {
+        matches!(self, ShownStatus::Open | ShownStatus::Regressed)
+    }
+}
+
+/// Issue states kept at most; beyond, the oldest go (their issues show as open again).
+pub const MAX_ISSUE_STATES: usize = 100_000;
 
 impl Metadata {
     /// Adds a site with the default collection settings; the domain must be new and valid.
@@ -263,6 +456,7 @@ impl Metadata {
             collect: Collection::default(),
             created_ms,
             retention_days: check_retention(retention_days)?,
+            error_key: Some(new_error_key()),
         };
         self.sites.push(site.clone());
         Ok(site)
@@ -277,6 +471,89 @@ impl Metadata {
     /// The site with this id.
     pub fn site(&self, id: u32) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
+    }
+
+    /// How issue `fingerprint` of `site` shows, given its latest report at `last_ms`: a report
+    /// after it was resolved reopens it.
+    pub fn issue_status(&self, site: u32, fingerprint: &str, last_ms: i64) -> ShownStatus {
+        let state = self.issue_states.iter().find(|s| s.site == site && s.fingerprint == fingerprint);
+        match state {
+            None => ShownStatus::Open,
+            Some(s) => match s.status {
+                IssueStatus::Open => ShownStatus::Open,
+                IssueStatus::Ignored => ShownStatus::Ignored,
+                IssueStatus::Resolved if last_ms > s.changed_ms => ShownStatus::Regressed,
+                IssueStatus::Resolved => ShownStatus::Resolved,
+            },
+        }
+    }
+
+    /// The open diagnostics request of `site`'s issue `fingerprint` at `now_ms`, if any.
+    pub fn open_diagnostics(&self, site: u32, fingerprint: &str, now_ms: i64) -> Option<&DiagnosticsRequest> {
+        self.diagnostics.iter().find(|d| d.site == site && d.fingerprint == fingerprint && d.is_open(now_ms))
+    }
+
+    /// Hands out a single-use consent token for `site`'s request `id`: the person agreed.
+    /// Returns the token (only its hash is kept) and its expiry.
+    pub fn grant_consent(&mut self, site: u32, id: &str, now_ms: i64) -> Result<(String, i64), ConsentRefusal> {
+        let request =
+            self.diagnostics.iter_mut().find(|d| d.site == site && d.id == id).ok_or(ConsentRefusal::UnknownRequest)?;
+        if !request.is_open(now_ms) {
+            return Err(ConsentRefusal::Closed);
+        }
+        request.tokens.retain(|(_, expires)| *expires > now_ms);
+        let room = (request.max_reports - request.received) as usize * 2;
+        if request.tokens.len() >= room.max(1) {
+            return Err(ConsentRefusal::TooManyWaiting);
+        }
+        let token = hex::encode(rand::random::<[u8; 16]>());
+        let expires = (now_ms + CONSENT_TOKEN_MS).min(request.expires_ms);
+        request.tokens.push((token_hash(&token), expires));
+        Ok((token, expires))
+    }
+
+    /// Takes consent token `token` for a report of `site`'s issue `fingerprint`: used once, for
+    /// that issue's open request only. Returns the request (after counting the report).
+    pub fn redeem_consent(
+        &mut self,
+        site: u32,
+        fingerprint: &str,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<DiagnosticsRequest, ConsentRefusal> {
+        let hash = token_hash(token);
+        let request = self
+            .diagnostics
+            .iter_mut()
+            .find(|d| d.site == site && d.tokens.iter().any(|(h, e)| *h == hash && *e > now_ms))
+            .ok_or(ConsentRefusal::UnknownToken)?;
+        if request.fingerprint != fingerprint {
+            return Err(ConsentRefusal::OtherIssue);
+        }
+        if !request.is_open(now_ms) {
+            return Err(ConsentRefusal::Closed);
+        }
+        request.tokens.retain(|(h, e)| *h != hash && *e > now_ms);
+        request.received += 1;
+        Ok(request.clone())
+    }
+
+    /// Sets issue `fingerprint`'s status (open removes its state), keeping at most
+    /// [`MAX_ISSUE_STATES`] states.
+    pub fn set_issue_status(&mut self, site: u32, fingerprint: &str, status: IssueStatus, now_ms: i64) {
+        self.issue_states.retain(|s| !(s.site == site && s.fingerprint == fingerprint));
+        if status != IssueStatus::Open {
+            self.issue_states.push(IssueState {
+                site,
+                fingerprint: fingerprint.to_owned(),
+                status,
+                changed_ms: now_ms,
+            });
+        }
+        if self.issue_states.len() > MAX_ISSUE_STATES {
+            let extra = self.issue_states.len() - MAX_ISSUE_STATES;
+            self.issue_states.drain(..extra);
+        }
     }
 }
 
@@ -400,5 +677,68 @@ impl MetaStore {
         self.doc.save(&meta)?;
         *guard = (Arc::new(meta), self.doc.modified());
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_request(max_reports: u32) -> Metadata {
+        let mut m = Metadata::default();
+        m.add_site("shop.example", 0, 30).unwrap();
+        m.diagnostics.push(DiagnosticsRequest {
+            id: "00000000000000d1".into(),
+            site: 1,
+            fingerprint: "aaaaaaaaaaaaaaaa".into(),
+            purpose: "Why does checkout fail?".into(),
+            wants: vec![DetailKind::Breadcrumbs],
+            created_ms: 0,
+            expires_ms: 10 * CONSENT_TOKEN_MS,
+            max_reports,
+            received: 0,
+            tokens: Vec::new(),
+            closed: false,
+        });
+        m
+    }
+
+    #[test]
+    fn p07_consent_tokens_are_single_use_for_one_issue_and_expire() {
+        let mut m = with_request(2);
+        assert!(m.open_diagnostics(1, "aaaaaaaaaaaaaaaa", 0).is_some());
+        assert!(m.open_diagnostics(1, "bbbbbbbbbbbbbbbb", 0).is_none(), "another issue has none");
+        let (token, expires) = m.grant_consent(1, "00000000000000d1", 0).unwrap();
+        assert_eq!(expires, CONSENT_TOKEN_MS);
+        assert!(!format!("{m:?}").contains(&token), "only the token's hash is kept");
+        assert_eq!(m.redeem_consent(1, "bbbbbbbbbbbbbbbb", &token, 1).unwrap_err(), ConsentRefusal::OtherIssue);
+        assert_eq!(m.redeem_consent(2, "aaaaaaaaaaaaaaaa", &token, 1).unwrap_err(), ConsentRefusal::UnknownToken);
+        assert_eq!(m.redeem_consent(1, "aaaaaaaaaaaaaaaa", &token, 1).unwrap().received, 1);
+        assert_eq!(
+            m.redeem_consent(1, "aaaaaaaaaaaaaaaa", &token, 2).unwrap_err(),
+            ConsentRefusal::UnknownToken,
+            "a token is used once"
+        );
+        let (late, _) = m.grant_consent(1, "00000000000000d1", 0).unwrap();
+        assert_eq!(
+            m.redeem_consent(1, "aaaaaaaaaaaaaaaa", &late, CONSENT_TOKEN_MS + 1).unwrap_err(),
+            ConsentRefusal::UnknownToken,
+            "a token expires after an hour"
+        );
+        assert_eq!(m.grant_consent(1, "00000000000000d9", 0).unwrap_err(), ConsentRefusal::UnknownRequest);
+    }
+
+    #[test]
+    fn p07_diagnostics_requests_close_when_full_expired_or_closed() {
+        let mut m = with_request(1);
+        let tokens: Vec<String> = (0..2).map(|_| m.grant_consent(1, "00000000000000d1", 0).unwrap().0).collect();
+        assert_eq!(m.grant_consent(1, "00000000000000d1", 0).unwrap_err(), ConsentRefusal::TooManyWaiting);
+        m.redeem_consent(1, "aaaaaaaaaaaaaaaa", &tokens[0], 1).unwrap();
+        assert_eq!(m.redeem_consent(1, "aaaaaaaaaaaaaaaa", &tokens[1], 1).unwrap_err(), ConsentRefusal::Closed, "full");
+        assert!(m.open_diagnostics(1, "aaaaaaaaaaaaaaaa", 1).is_none());
+        let mut m = with_request(5);
+        assert_eq!(m.grant_consent(1, "00000000000000d1", 10 * CONSENT_TOKEN_MS).unwrap_err(), ConsentRefusal::Closed);
+        m.diagnostics[0].closed = true;
+        assert_eq!(m.grant_consent(1, "00000000000000d1", 0).unwrap_err(), ConsentRefusal::Closed);
     }
 }

@@ -178,6 +178,20 @@ mod tests {
         async fn rows_of_day(&self, _: Date, _: Option<u32>) -> Result<Vec<StoredRow>, StoreError> {
             Err(io("unused"))
         }
+        async fn issues(&self, _: &Query, _: u32) -> Result<Vec<obscura_query::errors::IssueRow>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn error_breakdown(
+            &self,
+            _: &Query,
+            _: &Dimension,
+            _: u32,
+        ) -> Result<Vec<obscura_query::errors::ErrorCountRow>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn error_reports(&self, _: &Query, _: u32) -> Result<Vec<StoredRow>, StoreError> {
+            Err(io("unused"))
+        }
         async fn count_events(&self) -> Result<u64, StoreError> {
             Err(io("unused"))
         }

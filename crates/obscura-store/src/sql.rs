@@ -79,6 +79,19 @@ impl Dialect {
         }
     }
 
+    /// The start of an event's time bucket in milliseconds since the epoch, for either dialect.
+    fn bucket_ms(self, interval: Interval) -> String {
+        match self {
+            Dialect::ClickHouse => self.bucket(interval).to_owned(),
+            // Integer division: DataFusion divides integers as integers.
+            Dialect::DataFusion => match interval {
+                Interval::Hour => "(CAST(ts AS BIGINT) / 3600000) * 3600000".into(),
+                Interval::Day => "(CAST(ts AS BIGINT) / 86400000) * 86400000".into(),
+                Interval::Week => "((CAST(ts AS BIGINT) - 345600000) / 604800000) * 604800000 + 345600000".into(),
+            },
+        }
+    }
+
     /// A rollup row's day as a time bucket, like [`Dialect::bucket`]'s day buckets.
     fn rollup_bucket(self) -> &'static str {
         match self {
@@ -262,8 +275,19 @@ fn day(t: time::OffsetDateTime) -> String {
     obscura_model::format_day(t.date())
 }
 
+/// The analytics rows of `q`: every kind but error reports, which are neither visits nor
+/// pageviews and come from clients (servers, apps) that are not visitors.
 fn where_clause(d: Dialect, q: &Query, b: &mut Binder) -> String {
-    let mut parts = vec![scope(q, b)];
+    rows_where(d, q, b, "kind <> 4")
+}
+
+/// The error reports of `q`.
+fn error_where(d: Dialect, q: &Query, b: &mut Binder) -> String {
+    rows_where(d, q, b, "kind = 4")
+}
+
+fn rows_where(d: Dialect, q: &Query, b: &mut Binder, kinds: &str) -> String {
+    let mut parts = vec![scope(q, b), kinds.to_owned()];
     for f in &q.filters {
         parts.push(filter_condition(d, q, f, b));
     }
@@ -463,7 +487,7 @@ impl Dialect {
                 "SELECT CAST(site AS BIGINT) AS site, visitor, visit, \
                   max(CAST(ts AS BIGINT)) AS last_ms, CAST(max(visit_seq) AS BIGINT) AS pageviews, \
                   {} AS last_path \
-                  FROM events WHERE ts >= $1 AND day >= $2 GROUP BY site, visitor, visit",
+                  FROM events WHERE ts >= $1 AND day >= $2 AND kind <> 4 GROUP BY site, visitor, visit",
                 self.last("path", "visit_seq")
             ),
             params: vec![Param::Timestamp(since_ms), Param::Text(since)],
@@ -479,6 +503,60 @@ impl Dialect {
             sql.push_str(&format!(" AND site = {}", b.bind(Param::UInt(site))));
         }
         sql.push_str(" ORDER BY ts, visit, visit_seq");
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// Issues: per fingerprint of `q`'s error reports, the reports, visitors, first and last
+    /// time and the latest report's properties; the `limit` with the most reports. (No alias
+    /// may be a column's name: ClickHouse would read the alias in the filters.)
+    pub fn issues(self, q: &Query, limit: u32) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = error_where(self, q, &mut b);
+        let (visitors, props) = (self.distinct("visitor"), self.last("props", "ts"));
+        let sql = format!(
+            "SELECT name AS fingerprint, CAST(count(*) AS BIGINT) AS events, CAST({visitors} AS BIGINT) AS visitors, \
+             min(CAST(ts AS BIGINT)) AS first_ms, max(CAST(ts AS BIGINT)) AS last_ms, {props} AS latest_props \
+             FROM events WHERE {cond} AND name IS NOT NULL GROUP BY name \
+             ORDER BY events DESC, last_ms DESC, fingerprint LIMIT {limit}"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// Reports of `q` per issue and bucket of `interval` (milliseconds since the epoch), for
+    /// the issues `fingerprints`.
+    pub fn issue_trend(self, q: &Query, interval: Interval, fingerprints: &[String]) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = error_where(self, q, &mut b);
+        let list: Vec<String> = fingerprints.iter().map(|f| b.bind(Param::Text(f.clone()))).collect();
+        let list = if list.is_empty() { "NULL".to_owned() } else { list.join(", ") };
+        let bucket = self.bucket_ms(interval);
+        let sql = format!(
+            "SELECT fingerprint, bucket, CAST(count(*) AS BIGINT) AS events FROM ( \
+             SELECT name AS fingerprint, {bucket} AS bucket FROM events WHERE {cond} AND name IN ({list})) \
+             GROUP BY fingerprint, bucket"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// Reports and visitors per value of `dim` among `q`'s error reports, the `limit` values
+    /// with the most reports.
+    pub fn error_breakdown(self, q: &Query, dim: &Dimension, limit: u32) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = error_where(self, q, &mut b);
+        let col = column(self, dim, &mut b);
+        let visitors = self.distinct("visitor");
+        let sql = format!(
+            "SELECT value, CAST(count(*) AS BIGINT) AS events, CAST({visitors} AS BIGINT) AS visitors FROM ( \
+             SELECT coalesce({col}, '(unknown)') AS value, visitor FROM events WHERE {cond}) \
+             GROUP BY value ORDER BY events DESC, value LIMIT {limit}"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// The condition of `q`'s error reports, for a backend that selects their rows itself.
+    pub fn error_rows(self, q: &Query) -> SqlQuery {
+        let mut b = Binder::default();
+        let sql = error_where(self, q, &mut b);
         SqlQuery { sql, params: b.params }
     }
 
@@ -506,7 +584,7 @@ impl Dialect {
         let (visitors, table) = (self.distinct("visitor"), self.day_rows());
         let mut parts = vec![format!(
             "SELECT site, '' AS dim, '' AS value, {COLUMNS} FROM (SELECT site, {visitors} AS visitors, \
-             {VISIT_METRICS} FROM {table} WHERE day = $1 GROUP BY site)"
+             {VISIT_METRICS} FROM {table} WHERE day = $1 AND kind <> 4 GROUP BY site)"
         )];
         for (_, name) in Dimension::FIXED.iter() {
             let dim = Dimension::parse(name).expect("listed names parse");
@@ -515,7 +593,7 @@ impl Dialect {
             }
             // The day is `$1`; rolled-up dimensions bind no parameters of their own.
             let mut b = Binder { params: vec![Param::Text(String::new())] };
-            let rows = breakdown_rows(self, &dim, "day = $1", &mut b, table, true);
+            let rows = breakdown_rows(self, &dim, "day = $1 AND kind <> 4", &mut b, table, true);
             debug_assert_eq!(b.params.len(), 1);
             parts.push(format!("SELECT site, '{name}' AS dim, value, {COLUMNS} FROM ({rows})"));
         }
@@ -711,6 +789,9 @@ mod tests {
                     &[],
                 ),
             );
+            add("issues, filtered", dialect.issues(&filtered, 100));
+            add("issue trend by day", dialect.issue_trend(&plain, Interval::Day, &["aaaaaaaaaaaaaaaa".into()]));
+            add("error reports by release", dialect.error_breakdown(&plain, &Dimension::Prop("release".into()), 20));
             insta::assert_snapshot!(name, out);
         }
     }

@@ -209,6 +209,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                     @if let Some(session) = &session {
                         a href=(format!("/realtime?site={}", enc(&site.domain))) { "Realtime" }
                         a href=(format!("/speed?site={}", enc(&site.domain))) { "Speed" }
+                        a href=(format!("/errors?site={}", enc(&site.domain))) { "Errors" }
                         @if session.role >= obscura_store::meta::Role::Admin { a href="/sites" { "Sites" } }
                         a href="/account" { "Account" }
                         form.inline method="post" action="/logout" {

@@ -64,6 +64,15 @@ pub trait MinimumRole {
     const EXPLANATION: &'static str;
 }
 
+/// Analysts and up: changes to what the dashboard shows, such as an issue's status.
+pub struct Analyst;
+
+impl MinimumRole for Analyst {
+    const ROLE: Role = Role::Analyst;
+    const HEADING: &'static str = "Analysts only";
+    const EXPLANATION: &'static str = "Changing an issue's status needs the analyst role or higher.";
+}
+
 /// Admins and owners: sites, users, tokens and their settings.
 pub struct Admin;
 

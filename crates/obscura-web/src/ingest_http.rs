@@ -1,5 +1,6 @@
-//! Ingest endpoints over HTTP: `POST /api/event` (Obscura's own format) and `POST /api/vitals`
-//! (the tracker's speed beacons).
+//! Ingest endpoints over HTTP: `POST /api/event` (Obscura's own format), `POST /api/vitals`
+//! (the tracker's speed beacons), `POST /api/app` (applications) and Sentry's
+//! `POST /api/{project}/envelope/` and `/store/` (error reports).
 
 use std::net::SocketAddr;
 
@@ -12,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use obscura_ingest::decode::RequestContext;
-use obscura_ingest::pipeline::Protocol;
+use obscura_ingest::pipeline::{Protocol, SentryEndpoint, SentryRequest};
 use obscura_ingest::{IngestError, Outcome};
 use obscura_model::raw::RawHeaders;
 
@@ -49,6 +50,17 @@ pub async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             Err(ApiError::new(413, format!("request body is larger than {} KiB", MAX_BODY / 1024)))
+        }
+        Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
+    }
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_body_up_to(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::new(413, format!("request body is larger than {} KiB", limit / 1024)))
         }
         Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
     }
@@ -101,6 +113,145 @@ pub async fn post_app(
     body: Body,
 ) -> Response {
     ingest(state, peer, headers, body, Protocol::App).await
+}
+
+/// `OPTIONS /api/{project}/envelope/` and `/store/` (public): the CORS preflight of browser SDKs.
+pub async fn sentry_preflight() -> Response {
+    sentry_cors(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Browser SDKs report from the site's own origin; they read the rate-limit headers.
+fn sentry_cors(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().expect("static"));
+    h.insert(ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS".parse().expect("static"));
+    h.insert(ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, X-Sentry-Auth, X-Obscura-Consent".parse().expect("static"));
+    h.insert(
+        axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        "Retry-After, X-Sentry-Rate-Limits".parse().expect("static"),
+    );
+    res
+}
+
+/// `POST /api/{project}/envelope/` (public, any origin, DSN key): Sentry's envelope endpoint.
+/// `200 {"id": …}` when accepted; 400 for a malformed envelope, 403 without the project's DSN
+/// key, 404 for an unknown project, 413 over a limit, 429 with `Retry-After` over the site's
+/// ceiling, 503 when it cannot be stored.
+pub async fn post_sentry_envelope(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    sentry(state, peer, &project, &uri, headers, body, SentryEndpoint::Envelope).await
+}
+
+/// `POST /api/{project}/store/` (public, any origin, DSN key): Sentry's legacy endpoint, one
+/// event as JSON; answered like the envelope endpoint.
+pub async fn post_sentry_store(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    sentry(state, peer, &project, &uri, headers, body, SentryEndpoint::Store).await
+}
+
+async fn sentry(
+    state: AppState,
+    peer: SocketAddr,
+    project: &str,
+    uri: &axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+    endpoint: SentryEndpoint,
+) -> Response {
+    let auth = header(&headers, "x-sentry-auth");
+    let encoding = header(&headers, "content-encoding");
+    let consent = header(&headers, "x-obscura-consent");
+    let result = async {
+        let bytes = read_body_up_to(body, obscura_ingest::decode::sentry::MAX_BODY).await.map_err(|e| (e, 0))?;
+        let ctx = RequestContext {
+            received_at: state.clock.now(),
+            ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
+            headers: raw_headers(&headers),
+            opted_out: opted_out(&headers),
+        };
+        let request = SentryRequest {
+            endpoint,
+            project,
+            auth_header: auth.as_deref(),
+            query: uri.query(),
+            content_encoding: encoding.as_deref(),
+            consent: consent.as_deref(),
+        };
+        state.pipeline.ingest_errors(request, &bytes, ctx).await.map_err(|e| match e {
+            IngestError::Unavailable(msg) => {
+                tracing::error!("ingest could not store an error report: {msg}");
+                (ApiError::new(503, "the error report could not be stored; retry later"), 5)
+            }
+            IngestError::RateLimited(wait) => (ApiError::new(429, e.to_string()), wait),
+            other => (ApiError::new(other.status(), other.to_string()), 0),
+        })
+    }
+    .await;
+    sentry_cors(match result {
+        Ok(accepted) => {
+            let mut answer = serde_json::json!({ "id": accepted.id });
+            if let Some(offer) = &accepted.diagnostics {
+                answer["diagnostics"] = serde_json::json!({
+                    "request": offer.id,
+                    "purpose": offer.purpose,
+                    "wants": offer.wants.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
+                    "consent": format!("/api/{project}/diagnostics/{}/consent", offer.id),
+                });
+            }
+            if let Some(detail) = &accepted.detail {
+                answer["detail"] = serde_json::json!(detail);
+            }
+            (StatusCode::OK, axum::Json(answer)).into_response()
+        }
+        Err((e, wait)) if wait > 0 => {
+            let mut response = e.into_response();
+            let h = response.headers_mut();
+            h.insert(axum::http::header::RETRY_AFTER, wait.into());
+            // Sentry's own header: seconds, every category, for this key.
+            h.insert("x-sentry-rate-limits", format!("{wait}::key").parse().expect("digits and colons"));
+            response
+        }
+        Err((e, _)) => e.into_response(),
+    })
+}
+
+/// `POST /api/{project}/diagnostics/{request}/consent` (public, any origin, DSN key): the
+/// person agreed to send the detail a diagnostics request asks for; answers `200 {"token",
+/// "expires"}` with a single-use token to send with the report (`X-Obscura-Consent` or
+/// `?obscura_consent=`); 403 without the site's key, 404 for an unknown request, 409 when it is
+/// closed or too many consents wait for their reports.
+pub async fn post_consent(
+    State(state): State<AppState>,
+    axum::extract::Path((project, request)): axum::extract::Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let auth = header(&headers, "x-sentry-auth");
+    let answer = match state.pipeline.grant_consent(&project, auth.as_deref(), uri.query(), &request) {
+        Ok((token, expires_ms)) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "token": token, "expires": obscura_model::format_ms(expires_ms) })),
+        )
+            .into_response(),
+        Err(IngestError::Unavailable(msg)) => {
+            tracing::error!("a consent could not be recorded: {msg}");
+            ApiError::new(503, "the consent could not be recorded; retry later").into_response()
+        }
+        Err(e) => ApiError::new(e.status(), e.to_string()).into_response(),
+    };
+    sentry_cors(answer)
 }
 
 async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Body, protocol: Protocol) -> Response {

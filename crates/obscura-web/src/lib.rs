@@ -12,6 +12,8 @@ pub mod api_error;
 pub mod audit;
 pub mod client_ip;
 pub mod dashboard;
+pub mod errors;
+pub mod errors_api;
 pub mod extract;
 pub mod headers;
 pub mod ingest_http;

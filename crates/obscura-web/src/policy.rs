@@ -48,6 +48,7 @@ pub fn inventory(site: Option<&Site>, privacy: &crate::state::PrivacySettings) -
             "engaged_time": yes_no(c.engagement, "time the page was visible"),
             "page_speed": yes_no(c.performance, "web vitals (TTFB, FCP, LCP, INP, CLS), page load time and, per content-delivery provider, resource timings and cache hits; the largest element as a CSS selector, never its text; nothing from automated browsers"),
             "custom_events": "event names and a few properties the site defines, scrubbed of personal data",
+            "errors": "when the site reports errors: error type, message, stack frames, page, release and environment, scrubbed of personal data and grouped into issues; what happened before an error (breadcrumbs, extra context) only if you agree to send it, for a request about that error",
         },
         "never_collected": [
             "IP addresses (used in memory only for location, network operator and the daily visitor hash)",
@@ -198,6 +199,7 @@ mod tests {
             collect: Collection { geo: GeoLevel::Country, network: false, device: false, ..Collection::default() },
             created_ms: 0,
             retention_days: 90,
+            error_key: None,
         };
         let text = |v: &Value| serde_json::to_string_pretty(v).expect("JSON");
         let out = format!(

@@ -9,8 +9,8 @@ use axum::routing::{MethodRouter, get, post};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, headers, ingest_http, layout, overview, policy, request_log, settings, shares, speed, speed_api,
-    stats_api, tracker,
+    accounts, errors, errors_api, headers, ingest_http, layout, overview, policy, request_log, settings, shares, speed,
+    speed_api, stats_api, tracker,
 };
 
 /// Who may call a route.
@@ -59,8 +59,26 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             spec("POST|OPTIONS", "/api/app", Public, "ingest: application launches, timing spans and sessions"),
             post(ingest_http::post_app).options(ingest_http::preflight),
         ),
+        (
+            spec("POST|OPTIONS", "/api/{project}/envelope/", Public, "ingest: Sentry envelopes (DSN key)"),
+            post(ingest_http::post_sentry_envelope).options(ingest_http::sentry_preflight),
+        ),
+        (
+            spec("POST|OPTIONS", "/api/{project}/store/", Public, "ingest: Sentry's legacy store endpoint (DSN key)"),
+            post(ingest_http::post_sentry_store).options(ingest_http::sentry_preflight),
+        ),
+        (
+            spec(
+                "POST|OPTIONS",
+                "/api/{project}/diagnostics/{request}/consent",
+                Public,
+                "a person's consent to send an issue's detail: a single-use token (DSN key)",
+            ),
+            post(ingest_http::post_consent).options(ingest_http::sentry_preflight),
+        ),
         (spec("GET", "/js/obscura.js", Public, "the tracking script"), get(tracker::tracker_js)),
         (spec("GET", "/js/perf.js", Public, "the tracking script's performance part"), get(tracker::perf_js)),
+        (spec("GET", "/js/errors.js", Public, "the tracking script's error part"), get(tracker::errors_js)),
         (
             spec("GET", "/privacy", Public, "the privacy policy, generated from the configuration"),
             get(policy::privacy_html),
@@ -85,10 +103,36 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (spec("GET", "/realtime", Session, "visitors of the last five minutes"), get(overview::realtime)),
         (spec("GET", "/speed", Session, "speed dashboard: web vitals and CDN providers"), get(speed::speed_page)),
+        (spec("GET", "/errors", Session, "errors dashboard: issues"), get(errors::errors_page)),
+        (
+            spec("GET", "/errors/{fingerprint}", Session, "one issue: frames, timeline, reports"),
+            get(errors::issue_page),
+        ),
+        (
+            spec("POST", "/errors/{fingerprint}/status", Session, "resolve, ignore or reopen an issue (analysts)"),
+            post(errors::post_status),
+        ),
+        (
+            spec(
+                "POST",
+                "/errors/{fingerprint}/diagnostics",
+                Session,
+                "ask for an issue's detail, with consent (analysts)",
+            ),
+            post(errors::post_diagnostics),
+        ),
+        (
+            spec("POST", "/errors/{fingerprint}/diagnostics/close", Session, "close a diagnostics request (analysts)"),
+            post(errors::post_close_diagnostics),
+        ),
         (spec("GET", "/account", Session, "account settings"), get(accounts::get_account)),
         (
             spec("GET|POST", "/sites", Session, "sites: list and add (admins)"),
             get(settings::sites::list_sites).post(settings::sites::add_site),
+        ),
+        (
+            spec("POST", "/sites/{domain}/dsn", Session, "make a new DSN key for error reports (admins)"),
+            post(settings::sites::post_dsn),
         ),
         (
             spec("POST", "/sites/{domain}/shares", Session, "create a shared link (admins)"),
@@ -136,6 +180,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             spec("GET", "/api/v1/stats/performance", ReadToken, "speed figures: percentiles, ratings, CDN providers"),
             get(speed_api::performance),
+        ),
+        (
+            spec("GET", "/api/v1/stats/issues", ReadToken, "error issues: reports, visitors, trend, status"),
+            get(errors_api::issues),
+        ),
+        (
+            spec("GET", "/api/v1/stats/errors", ReadToken, "error reports per value of a dimension"),
+            get(errors_api::error_breakdown),
         ),
         (
             spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown as CSV (tokens, analysts and up)"),

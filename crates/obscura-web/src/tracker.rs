@@ -1,5 +1,5 @@
-//! `GET /js/obscura.js` and `GET /js/perf.js`: the tracking script and its performance part,
-//! compiled into the binary.
+//! `GET /js/obscura.js`, `GET /js/perf.js` and `GET /js/errors.js`: the tracking script, its
+//! performance part and its error part, compiled into the binary.
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -34,6 +34,17 @@ pub async fn perf_js() -> impl IntoResponse {
     script(PERF_JS)
 }
 
+/// The tracking script's error part (`tracker/errors.js`): a site that wants its visitors'
+/// JavaScript errors loads it with its DSN (`data-dsn`); it reports them to Sentry's store
+/// endpoint, at most ten distinct ones a page, and sends what happened before an error only
+/// when the site asked the person and they agreed (`obscura.onDiagnosticsRequest`).
+pub const ERRORS_JS: &str = include_str!("../../../tracker/errors.js");
+
+/// `GET /js/errors.js` (public): the error part, cacheable like the tracking script.
+pub async fn errors_js() -> impl IntoResponse {
+    script(ERRORS_JS)
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -56,5 +67,18 @@ mod tests {
         assert!(size <= 1536, "the performance part is {size} bytes gzipped");
         assert!(!super::PERF_JS.contains("document.cookie") && !super::PERF_JS.contains("innerText"));
         assert!(super::PERF_JS.contains("globalPrivacyControl") && super::PERF_JS.contains("obscura_ignore"));
+    }
+
+    #[test]
+    fn tracker_error_part_is_at_most_1536_bytes_gzipped_and_honours_privacy_signals() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(super::ERRORS_JS.as_bytes()).unwrap();
+        let size = gz.finish().unwrap().len();
+        assert!(size <= 1536, "the error part is {size} bytes gzipped");
+        assert!(!super::ERRORS_JS.contains("document.cookie") && !super::ERRORS_JS.contains("innerText"));
+        assert!(super::ERRORS_JS.contains("globalPrivacyControl") && super::ERRORS_JS.contains("obscura_ignore"));
+        // Breadcrumbs go only into the report sent with a consent token (P7).
+        assert_eq!(super::ERRORS_JS.matches("breadcrumbs:crumbs").count(), 1);
+        assert!(super::ERRORS_JS.contains("obscura_consent='+t.token"));
     }
 }

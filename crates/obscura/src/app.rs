@@ -180,7 +180,8 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         .with_scrub_rules(config.scrub.site_rules()?)
         .with_source_params(config.url.source_params.clone())
         .with_cdn_map(config.enrich.cdn_map()?)
-        .with_visit_limits(config.limits.visits());
+        .with_visit_limits(config.limits.visits())
+        .with_errors_per_minute(config.limits.errors_per_minute);
     if let Some(book) = shared.visits.clone() {
         pipeline = pipeline.with_visit_book(book);
     }

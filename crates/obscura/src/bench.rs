@@ -116,6 +116,26 @@ pub enum BenchCmd {
         #[arg(long)]
         clickhouse: bool,
     },
+    /// Sentry envelopes over HTTP beside the bare-route ceiling, then the Errors tab's queries
+    /// over N error reports spread over 30 days.
+    Errors {
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds per ingest phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Error reports to load for the queries (1M default).
+        #[arg(long, default_value_t = 1_000_000)]
+        reports: usize,
+        /// Runs per query (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also load the same reports into the ClickHouse cluster of the configuration (a fresh
+        /// database) and run every query there, side by side.
+        #[arg(long)]
+        clickhouse: bool,
+    },
     /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
     /// one site's rows.
     Purge {
@@ -137,6 +157,9 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Speed { connections, seconds, beacons, runs, clickhouse } => {
             crate::speed_bench::run(connections, seconds, beacons, runs, clickhouse).await
         }
+        BenchCmd::Errors { connections, seconds, reports, runs, clickhouse } => {
+            crate::errors_bench::run(connections, seconds, reports, runs, clickhouse).await
+        }
         BenchCmd::Load { url, load, connections, millis, first, samples } => {
             generate_load(&url, load, connections, StdDuration::from_millis(millis), first, samples).await
         }
@@ -154,6 +177,8 @@ pub enum LoadKind {
     Realistic,
     /// Speed beacons of the tracker's performance part.
     Speed,
+    /// Sentry envelopes of one error report each (the URL carries the DSN key).
+    Envelope,
 }
 
 impl LoadKind {
@@ -163,6 +188,7 @@ impl LoadKind {
             LoadKind::Simple => "simple",
             LoadKind::Realistic => "realistic",
             LoadKind::Speed => "speed",
+            LoadKind::Envelope => "envelope",
         }
     }
 }
@@ -186,6 +212,10 @@ async fn generate_load(
         }
         LoadKind::Speed => {
             let events: Vec<_> = urls.into_iter().map(crate::speed_bench::speed_event).collect();
+            load(connections, duration, move |c, i| events[(i % n) as usize](c, i + first)).await
+        }
+        LoadKind::Envelope => {
+            let events: Vec<_> = urls.into_iter().map(crate::errors_bench::envelope_request).collect();
             load(connections, duration, move |c, i| events[(i % n) as usize](c, i + first)).await
         }
         LoadKind::Realistic => {

@@ -310,6 +310,8 @@ pub struct LimitsConfig {
     pub header_timeout_secs: u64,
     /// Seconds a connection may stay silent before it is closed.
     pub idle_timeout_secs: u64,
+    /// Error reports a site may send per minute; more are answered 429 with `Retry-After`.
+    pub errors_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -322,6 +324,7 @@ impl Default for LimitsConfig {
             user_agent_cache: obscura_ingest::enricher::DEVICE_CACHE_ENTRIES,
             header_timeout_secs: timeouts.headers.as_secs(),
             idle_timeout_secs: timeouts.idle.as_secs(),
+            errors_per_minute: obscura_ingest::error_limit::DEFAULT_ERRORS_PER_MINUTE,
         }
     }
 }
@@ -341,6 +344,9 @@ impl LimitsConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=10_000_000).contains(&self.errors_per_minute) {
+            bail!("limits.errors_per_minute must be 1 to 10000000, not {}", self.errors_per_minute);
+        }
         if !(1_000..=100_000_000).contains(&self.open_visits) {
             bail!("limits.open_visits must be 1000 to 100000000, not {}", self.open_visits);
         }

@@ -1,8 +1,8 @@
 //! `obscura demo`: a working dashboard for a newcomer, with no setup.
 //!
 //! Makes a store in a folder (a new temporary one by default), a demo site, 30 days of
-//! generated traffic sent through the real enrich → desensitize pipeline, and a one-time admin
-//! login; then serves.
+//! generated traffic (page views, speed beacons and error reports) sent through the real
+//! enrich → desensitize pipeline, and a one-time admin login; then serves.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,6 +64,26 @@ pub async fn generate_history(
         let visitors = traffic.visitors_for(day, visitors_per_day);
         let hits = traffic.day(day, visitors, Some(now));
         let mut events = Vec::with_capacity(hits.len());
+        // About one page view in 60 meets a bug, reported as a browser SDK would.
+        let reports: Vec<(obscura_ingest::decode::RequestContext, obscura_model::raw_error::RawError)> = hits
+            .iter()
+            .filter(|h| h.kind == obscura_model::EventKind::Pageview)
+            .step_by(60)
+            .map(|h| {
+                let ctx = obscura_ingest::decode::RequestContext {
+                    received_at: h.received_at,
+                    ip: h.ip,
+                    headers: h.headers.clone(),
+                    opted_out: false,
+                };
+                (ctx, traffic.error_report(&h.url))
+            })
+            .collect();
+        for (ctx, report) in reports {
+            events.push(
+                app.pipeline.prepare_error(report, &ctx, &site).context("a generated error report was rejected")?,
+            );
+        }
         for hit in hits {
             if hit.kind == obscura_model::EventKind::Measure {
                 events.extend(

@@ -8,6 +8,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod errors_bench;
 pub mod http_server;
 pub mod load_profile;
 pub mod maintenance;

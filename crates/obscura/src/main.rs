@@ -110,6 +110,14 @@ enum SiteCmd {
         #[arg(long, default_value_t = 100)]
         sample: u8,
     },
+    /// Print the DSN with which Sentry SDKs report a site's errors (`--new`: make a new key; the
+    /// old one stops working).
+    Dsn {
+        domain: String,
+        /// Make a new key.
+        #[arg(long)]
+        new: bool,
+    },
     /// List sites.
     List,
 }
@@ -266,6 +274,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "{domain} accepts speed beacons, keeping {sample}% of them; add /js/perf.js beside the tracker"
                 );
             }
+            Ok(())
+        }
+        Command::Site(SiteCmd::Dsn { domain, new }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            let existing = meta.get().site_by_domain(&domain).map(|s| s.error_key.clone());
+            let key = match existing {
+                None => anyhow::bail!("no site {domain:?}: add it with `obscura site add {domain}`"),
+                Some(Some(key)) if !new => key,
+                Some(_) => admin::cli(&*meta, &*audit).new_error_key(&domain)?,
+            };
+            let id = meta.get().site_by_domain(&domain).map_or(0, |s| s.id);
+            let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+            let (scheme, host) = base.split_once("://").unwrap_or(("http", base.as_str()));
+            println!("{scheme}://{key}@{}/{id}", host.trim_end_matches('/'));
             Ok(())
         }
         Command::Site(SiteCmd::List) => {

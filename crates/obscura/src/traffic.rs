@@ -99,7 +99,50 @@ pub struct TrafficGenerator {
 /// byte in ms.
 const CDN_PROVIDERS: [(&str, &str, f64); 3] = [("jsDelivr", "h2", 45.0), ("cdnjs", "h3", 35.0), ("Google", "h3", 28.0)];
 
+/// A bug of the demo: its type, message, and the application's function and file.
+type Bug = (&'static str, &'static str, &'static str, &'static str);
+
+/// The demo's bugs, and how often each happens.
+const BUGS: [(Bug, u32); 4] = [
+    (("TypeError", "Cannot read properties of undefined (reading 'price')", "addToCart", "cart"), 6),
+    (("NetworkError", "Failed to fetch /api/stock/1842", "refreshStock", "stock"), 3),
+    (("ChunkLoadError", "Loading chunk 7 failed", "loadCheckout", "router"), 2),
+    (("RangeError", "Maximum call stack size exceeded", "renderTree", "menu"), 1),
+];
+
 impl TrafficGenerator {
+    /// An error report of one of a few bugs, on `page_url`, as a browser SDK would send it.
+    pub fn error_report(&mut self, page_url: &str) -> obscura_model::raw_error::RawError {
+        use obscura_model::raw_error::{RawError, RawException, RawFrame};
+        let (kind, message, function, file) = pick(&mut self.rng, &BUGS);
+        let line = self.rng.random_range(10..400);
+        let frame = |function: &str, file: String, line: u32, in_app: bool| RawFrame {
+            function: Some(function.to_owned()),
+            filename: Some(file),
+            line: Some(line),
+            in_app: Some(in_app),
+            ..RawFrame::default()
+        };
+        let origin = format!("https://{}", self.site_domain);
+        RawError {
+            level: Some("error".into()),
+            platform: Some("javascript".into()),
+            release: Some(format!("shop@1.{}.0", 3 + line % 2)),
+            environment: Some("production".into()),
+            url: Some(page_url.to_owned()),
+            exceptions: vec![RawException {
+                kind: Some(kind.to_owned()),
+                value: Some(message.to_owned()),
+                frames: vec![
+                    frame("dispatch", format!("{origin}/js/vendor.4f1c9a2b.js"), 1, false),
+                    frame(function, format!("{origin}/js/{file}.js"), line, true),
+                ],
+                ..RawException::default()
+            }],
+            ..RawError::default()
+        }
+    }
+
     /// A generator for `site_domain`, seeded with `seed`.
     pub fn new(site_domain: &str, seed: u64) -> Self {
         TrafficGenerator { rng: StdRng::seed_from_u64(seed), site_domain: site_domain.to_owned(), speed: false }

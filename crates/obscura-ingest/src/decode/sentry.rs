@@ -34,12 +34,15 @@ const MAX_DETAIL: usize = 100;
 /// Texts are cut to this many characters.
 const MAX_TEXT: usize = 1_000;
 
-/// A decoded envelope: the key its header names (if any), its events, and how many items were
-/// skipped.
+/// A decoded envelope (or `/store/` body): the key its header names (if any), its events, and
+/// how many items were skipped.
 #[derive(Debug, Default)]
 pub struct Envelope {
     /// The public key of the header's `dsn`.
     pub dsn_key: Option<String>,
+    /// The id the SDK gave the event (the envelope header's or the event's `event_id`), answered
+    /// back as Sentry does; only 32 hexadecimal digits (dashes removed) are taken.
+    pub event_id: Option<String>,
     /// The event items, decoded.
     pub events: Vec<RawError>,
     /// Items of other types, skipped.
@@ -125,8 +128,11 @@ pub fn envelope(bytes: &[u8]) -> Result<Envelope, IngestError> {
     if !header.is_object() {
         return Err(bad("envelope header: not a JSON object"));
     }
-    let mut envelope =
-        Envelope { dsn_key: header.get("dsn").and_then(Value::as_str).and_then(dsn_key), ..Envelope::default() };
+    let mut envelope = Envelope {
+        dsn_key: header.get("dsn").and_then(Value::as_str).and_then(dsn_key),
+        event_id: header.get("event_id").and_then(event_id),
+        ..Envelope::default()
+    };
     while !rest.is_empty() {
         let (item_header, after) = line(rest);
         if item_header.iter().all(u8::is_ascii_whitespace) {
@@ -161,6 +167,18 @@ pub fn envelope(bytes: &[u8]) -> Result<Envelope, IngestError> {
         }
     }
     Ok(envelope)
+}
+
+/// Decodes the body of the legacy `/store/` endpoint: one event.
+pub fn store(bytes: &[u8]) -> Result<Envelope, IngestError> {
+    let event_id = serde_json::from_slice::<Value>(bytes).ok().and_then(|v| v.get("event_id").and_then(event_id));
+    Ok(Envelope { dsn_key: None, event_id, events: vec![event(bytes)?], skipped: 0 })
+}
+
+/// An event id as Sentry writes it (a UUID, with or without dashes), as 32 lowercase hex digits.
+fn event_id(v: &Value) -> Option<String> {
+    let id: String = v.as_str()?.chars().filter(|c| *c != '-').collect();
+    (id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
 }
 
 /// The first line of `bytes` (without its newline) and what follows it.
@@ -218,7 +236,18 @@ pub fn event(json: &[u8]) -> Result<RawError, IngestError> {
     if let Some(Value::Object(extra)) = v.get("extra") {
         detail.extend(extra.iter().take(MAX_DETAIL).map(|(k, v)| cut(&format!("extra {k}: {v}"))));
     }
+    let contexts = v.get("contexts");
+    let context = |name: &str, key: &str| contexts.and_then(|c| c.get(name)).and_then(|c| text(c.get(key)));
+    let device = obscura_model::AppDevice {
+        app_version: context("app", "app_version"),
+        os: context("os", "name"),
+        os_version: context("os", "version"),
+        model: context("device", "model"),
+        device_type: None,
+    };
     Ok(RawError {
+        url: v.get("request").and_then(|r| text(r.get("url"))),
+        device: (device != obscura_model::AppDevice::default()).then_some(device),
         level: text(v.get("level")),
         platform: text(v.get("platform")),
         release: text(v.get("release")),

@@ -235,6 +235,39 @@ pub fn scrub_text(input: &str) -> Clean {
     Clean::wrap(normalize::truncate_chars(text, MAX_TEXT_CHARS))
 }
 
+/// A digest in hexadecimal, such as an error issue's fingerprint (a hash of text already
+/// scrubbed): kept as it is when it is one (1 to 64 hexadecimal digits, lower-cased), since a
+/// hash that happens to hold only decimal digits must not be taken for a number to remove;
+/// anything else is scrubbed as a label.
+pub fn digest_label(hex: &str) -> Clean {
+    if !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Clean::wrap(hex.to_ascii_lowercase())
+    } else {
+        scrub_label(hex)
+    }
+}
+
+/// The most characters [`scrub_lines`] keeps.
+pub const MAX_LINES_CHARS: usize = 4_000;
+
+/// Scrubs lines such as a stack's frames one by one, each like [`scrub_text`] (newlines inside
+/// a line become spaces), and joins them with newlines, keeping whole lines while they fit in
+/// [`MAX_LINES_CHARS`]: put the lines that matter most first.
+pub fn scrub_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Clean {
+    let mut out = String::new();
+    for line in lines {
+        let scrubbed = scrub_text(&line.replace(['\n', '\r'], " ")).into_string();
+        if out.chars().count() + scrubbed.chars().count() + 1 > MAX_LINES_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&scrubbed);
+    }
+    Clean::wrap(out)
+}
+
 /// Scrubs a short label such as an event name, a property key or a browser name.
 ///
 /// Like [`scrub_text`], and also trims, collapses runs of whitespace to one space and cuts the

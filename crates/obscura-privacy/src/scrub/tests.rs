@@ -393,3 +393,24 @@ fn p01_scrub_snapshot_of_a_table_of_cases() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn p01_scrub_lines_scrub_each_frame_and_keep_whole_lines_within_the_limit() {
+    let frames = ["pay (/home/jdoe/shop/app.js:42)", "notify jane@example.com (mail.js:7)", "main (main.js:1)"];
+    let stack = scrub_lines(frames);
+    assert_eq!(stack.as_str(), "pay (/home/[user]/shop/app.js:42)\nnotify [email] (mail.js:7)\nmain (main.js:1)");
+    let long: Vec<String> = (0..100).map(|i| format!("frame{i} {}", "x".repeat(90))).collect();
+    let kept = scrub_lines(long.iter().map(String::as_str));
+    assert!(kept.as_str().chars().count() <= MAX_LINES_CHARS);
+    assert!(kept.as_str().starts_with("frame0 "), "the first lines are kept");
+    assert!(kept.as_str().lines().all(|l| l.ends_with(&"x".repeat(90))), "whole lines only");
+    assert!(kept.as_str().lines().count() < 100, "lines beyond the limit are left out");
+}
+
+#[test]
+fn p01_digest_labels_keep_hashes_whole_and_scrub_anything_else() {
+    assert_eq!(digest_label("4111111111111111").as_str(), "4111111111111111", "a hash of only decimal digits");
+    assert_eq!(digest_label("3F9A2C1B00D4E5F6").as_str(), "3f9a2c1b00d4e5f6");
+    assert_eq!(digest_label("jane@example.com").as_str(), "[email]", "not a digest: scrubbed");
+    assert_eq!(digest_label(&"a".repeat(150)).as_str().len(), MAX_LABEL_CHARS, "too long for a digest: a label");
+}

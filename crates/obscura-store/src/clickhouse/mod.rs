@@ -28,6 +28,7 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use obscura_model::{Clock, Event, Metric, day_of_ms, format_day};
+use obscura_query::errors::{ErrorCountRow, IssueRow, IssueSummary};
 use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells};
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint, Totals};
 use time::Date;
@@ -61,6 +62,10 @@ const MEASURE_DAY_OUTER: &str = "SELECT toUInt32(site), toString(k0), toString(k
     toString(metric), toFloat64(bucket), toInt64(rating), toInt64(n), toFloat64(ifNull(total, 0)) FROM ({})";
 const MEASURE_VISITORS_OUTER: &str = "SELECT toUInt32(site), toString(k0), toString(k1), toString(k2), \
     toString(metric), toInt64(visitors) FROM ({})";
+const ISSUES_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(events), toInt64(visitors), toInt64(first_ms), \
+    toInt64(last_ms), toString(ifNull(latest_props, '')) FROM ({})";
+const ISSUE_TREND_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(bucket), toInt64(events) FROM ({})";
+const ERROR_COUNTS_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
     toInt64(pageviews), toString(last_path) FROM ({})";
 
@@ -1154,6 +1159,46 @@ impl EventStore for ClickHouseStore {
             cells.add(HistogramRow { keys, metric, bucket, rating: rating.clamp(0, 3) as u8, n: count(n), total });
         }
         Ok(cells.into_cells())
+    }
+
+    async fn issues(&self, q: &Query, limit: u32) -> Result<Vec<IssueRow>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64, i64, String)> =
+            self.fetch(&Dialect::ClickHouse.issues(q, limit), ISSUES_OUTER).await?;
+        let summaries: Vec<IssueSummary> = rows
+            .into_iter()
+            .map(|(fingerprint, events, visitors, first_ms, last_ms, props)| IssueSummary {
+                fingerprint,
+                events: count(events),
+                visitors: count(visitors),
+                first_ms,
+                last_ms,
+                props: Some(props).filter(|p| !p.is_empty()),
+            })
+            .collect();
+        if summaries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fingerprints: Vec<String> = summaries.iter().map(|s| s.fingerprint.clone()).collect();
+        let interval = obscura_query::errors::trend_interval(q);
+        let trend: Vec<(String, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.issue_trend(q, interval, &fingerprints), ISSUE_TREND_OUTER).await?;
+        let trend = trend.into_iter().map(|(f, bucket, n)| (f, bucket, count(n))).collect();
+        Ok(obscura_query::errors::assemble(summaries, trend, q))
+    }
+
+    async fn error_breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
+        let rows: Vec<(String, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.error_breakdown(q, dim, limit), ERROR_COUNTS_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(value, events, visitors)| ErrorCountRow { value, events: count(events), visitors: count(visitors) })
+            .collect())
+    }
+
+    async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let (cond, values) = placeholders(&Dialect::ClickHouse.error_rows(q));
+        let sql = format!("SELECT ?fields FROM events WHERE {cond} ORDER BY ts_ms DESC LIMIT {limit}");
+        bind(self.reader.query(&sql), &values).fetch_all().await.map_err(|e| failed("reading error reports", e))
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

@@ -54,6 +54,50 @@ fn count(x: i64) -> u64 {
     x.max(0) as u64
 }
 
+/// The rows of an issues query.
+pub(super) fn issue_summaries(batches: &[RecordBatch]) -> Vec<obscura_query::errors::IssueSummary> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (fingerprint, events, visitors) = (strings(b, "fingerprint"), ints(b, "events"), ints(b, "visitors"));
+        let (first, last, props) = (ints(b, "first_ms"), ints(b, "last_ms"), optional_strings(b, "latest_props"));
+        for i in 0..b.num_rows() {
+            out.push(obscura_query::errors::IssueSummary {
+                fingerprint: fingerprint[i].clone(),
+                events: count(events[i]),
+                visitors: count(visitors[i]),
+                first_ms: first[i],
+                last_ms: last[i],
+                props: props[i].clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The (fingerprint, bucket, reports) rows of an issue-trend query.
+pub(super) fn issue_trend(batches: &[RecordBatch]) -> Vec<(String, i64, u64)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (fingerprint, bucket, events) = (strings(b, "fingerprint"), ints(b, "bucket"), ints(b, "events"));
+        out.extend((0..b.num_rows()).map(|i| (fingerprint[i].clone(), bucket[i], count(events[i]))));
+    }
+    out
+}
+
+/// The rows of an error breakdown, in the order returned.
+pub(super) fn error_counts(batches: &[RecordBatch]) -> Vec<obscura_query::errors::ErrorCountRow> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (value, events, visitors) = (strings(b, "value"), ints(b, "events"), ints(b, "visitors"));
+        out.extend((0..b.num_rows()).map(|i| obscura_query::errors::ErrorCountRow {
+            value: value[i].clone(),
+            events: count(events[i]),
+            visitors: count(visitors[i]),
+        }));
+    }
+    out
+}
+
 /// The sums of an aggregate query; zeros when it returned no row.
 pub(super) fn totals(batches: &[RecordBatch]) -> Totals {
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Totals::default() };

@@ -24,6 +24,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use obscura_model::{Clock, Event, Metric, day_of_ms, format_day, parse_day};
+use obscura_query::errors::{ErrorCountRow, IssueRow};
 use obscura_query::measures::{MeasureCell, MeasureCells};
 use time::Date;
 use tokio::sync::{RwLock, oneshot};
@@ -601,6 +602,34 @@ impl EventStore for EmbeddedStore {
             }
         }
         Ok(cells.into_cells())
+    }
+
+    async fn issues(&self, q: &Query, limit: u32) -> Result<Vec<IssueRow>, StoreError> {
+        let summaries = answers::issue_summaries(&self.run_sql(&Dialect::DataFusion.issues(q, limit)).await?);
+        if summaries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fingerprints: Vec<String> = summaries.iter().map(|s| s.fingerprint.clone()).collect();
+        let interval = obscura_query::errors::trend_interval(q);
+        let trend = self.run_sql(&Dialect::DataFusion.issue_trend(q, interval, &fingerprints)).await?;
+        Ok(obscura_query::errors::assemble(summaries, answers::issue_trend(&trend), q))
+    }
+
+    async fn error_breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
+        Ok(answers::error_counts(&self.run_sql(&Dialect::DataFusion.error_breakdown(q, dim, limit)).await?))
+    }
+
+    async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let cond = Dialect::DataFusion.error_rows(q);
+        let sql = SqlQuery {
+            sql: format!("SELECT * FROM events WHERE {} ORDER BY ts DESC LIMIT {limit}", cond.sql),
+            params: cond.params,
+        };
+        let mut rows = Vec::new();
+        for batch in &self.run_sql(&sql).await? {
+            rows.extend(crate::row::batch_to_rows(batch)?);
+        }
+        Ok(rows)
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

@@ -104,6 +104,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     RequireRole(session, _): RequireRole<Admin>,
     Path(domain): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(site) = state.meta.get().site_by_domain(&domain).cloned() else {
         return (
@@ -145,6 +146,19 @@ pub async fn get_settings(
                     }
                     button type="submit" { "Save" }
                 }
+                h2 { "Error reporting" }
+                @match &site.error_key {
+                    Some(key) => {
+                        p { "Sentry SDKs report this site's errors to Obscura with this DSN:" }
+                        pre.dsn { (dsn(&state, &headers, key, site.id)) }
+                        p.muted { "A DSN key is public (it is in your pages); it names the site. Messages, frames and pages are scrubbed before they are stored." }
+                    }
+                    None => { p.muted { "This site has no DSN key yet." } }
+                }
+                form method="post" action=(format!("/sites/{}/dsn", site.domain)) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" { @if site.error_key.is_some() { "Make a new DSN key (the old one stops working)" } @else { "Make a DSN key" } }
+                }
                 h2 { "Shared links" }
                 @let shares: Vec<_> = state.meta.get().shares.iter().filter(|s| s.site == site.id).cloned().collect();
                 @if shares.is_empty() { p.muted { "No shared links." } }
@@ -170,6 +184,33 @@ pub async fn get_settings(
         },
     );
     Html(body.into_string()).into_response()
+}
+
+/// The DSN of a site's key, at the address the browser used.
+fn dsn(state: &AppState, headers: &axum::http::HeaderMap, key: &str, site: u32) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if state.https { "https" } else { "http" };
+    format!("{scheme}://{key}@{host}/{site}")
+}
+
+/// The form making a new DSN key.
+#[derive(serde::Deserialize)]
+pub struct DsnForm {
+    csrf: String,
+}
+
+/// `POST /sites/{domain}/dsn` (admins, with the session's CSRF token): makes a new DSN key for
+/// the site, then back to its settings.
+pub async fn post_dsn(
+    State(state): State<AppState>,
+    RequireRole(session, _): RequireRole<Admin>,
+    Path(domain): Path<String>,
+    CsrfForm(_): CsrfForm<DsnForm>,
+) -> Response {
+    if let Err(e) = service(&state, &session).new_error_key(&domain) {
+        return admin_error_response(e);
+    }
+    (StatusCode::SEE_OTHER, [(LOCATION, format!("/sites/{domain}/settings"))]).into_response()
 }
 
 /// Checkboxes send `on` when ticked and nothing otherwise.
@@ -242,4 +283,4 @@ fn site_sample(state: &AppState, domain: &str) -> u8 {
     state.meta.get().site_by_domain(domain).map_or(100, |s| s.collect.performance_sample_percent)
 }
 
-csrf_field!(NewSiteForm, SettingsForm);
+csrf_field!(NewSiteForm, SettingsForm, DsnForm);

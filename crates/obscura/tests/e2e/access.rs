@@ -16,7 +16,8 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
             let path = spec
                 .path
                 .replace("{token}", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
-                .replace("{domain}", "shop.example");
+                .replace("{domain}", "shop.example")
+                .replace("{fingerprint}", "0123456789abcdef");
             if spec.access == Access::Public {
                 public.push(format!("{method} {}", spec.path));
                 continue;
@@ -53,6 +54,7 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
         public,
         vec![
             "GET /health",
+            "GET /js/errors.js",
             "GET /js/obscura.js",
             "GET /js/perf.js",
             "GET /login",
@@ -64,9 +66,15 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
             "OPTIONS /api/app",
             "OPTIONS /api/event",
             "OPTIONS /api/vitals",
+            "OPTIONS /api/{project}/diagnostics/{request}/consent",
+            "OPTIONS /api/{project}/envelope/",
+            "OPTIONS /api/{project}/store/",
             "POST /api/app",
             "POST /api/event",
             "POST /api/vitals",
+            "POST /api/{project}/diagnostics/{request}/consent",
+            "POST /api/{project}/envelope/",
+            "POST /api/{project}/store/",
             "POST /login",
         ],
         "the public routes are the ingest endpoints, the tracker and its performance part, login, health and the static assets"

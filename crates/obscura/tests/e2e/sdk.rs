@@ -1,7 +1,9 @@
 //! The Rust SDK (`obscura-sdk`) against a running server: launches and spans arrive with the
 //! device the application reports; while the server cannot be reached they wait in the offline
-//! queue — across a restart of the application — and are retried by themselves.
+//! queue — across a restart of the application — and are retried by themselves. Its error
+//! reports carry detail only when the person agrees.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use obscura_sdk::{Config, Error, Launch, Obscura};
@@ -112,5 +114,82 @@ async fn sdk_reports_launches_and_spans_queues_offline_and_retries_by_itself() {
     assert_eq!(cell(&sessions, &[], "session").map(|c| c["samples"].clone()), Some(1.into()), "{sessions}");
     tokio::task::spawn_blocking(move || drop(app)).await.unwrap();
     assert_eq!(queued_lines(&dir), 0);
+    s.stop();
+}
+
+/// The SDK's error reports and the same consent hook as the tracker's (P7): a report lands
+/// without detail; once the operator asks for breadcrumbs, a person who declines sends none,
+/// and one who agrees sends the last breadcrumbs with a single-use token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_reports_errors_and_sends_detail_only_when_the_person_agrees() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
+    let site = s.server_meta().get().site_by_domain(SITE).cloned().expect("the test site");
+    let dsn = format!(
+        "{}/{}",
+        s.base.replacen("http://", &format!("http://{}@", site.error_key.clone().unwrap()), 1),
+        site.id
+    );
+    let agree = Arc::new(AtomicBool::new(false));
+    let asked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let queue = tempfile::tempdir().unwrap();
+    let (hook_agree, hook_asked) = (agree.clone(), asked.clone());
+    let config = Config {
+        dsn: Some(dsn),
+        on_diagnostics_request: Some(Arc::new(move |request: &obscura_sdk::DiagnosticsRequest| {
+            hook_asked.lock().unwrap().push(request.purpose.clone());
+            hook_agree.load(Ordering::SeqCst)
+        })),
+        ..config(&s.base, queue.path())
+    };
+    let sdk = Arc::new(tokio::task::spawn_blocking(move || Obscura::start(config).unwrap()).await.unwrap());
+    let report = |sdk: &Obscura| {
+        sdk.breadcrumb("opened the settings");
+        sdk.report_error("SyncError", &std::io::Error::other("sync failed for jane@example.com"));
+    };
+    let errors = || async { s.stored_rows().await.into_iter().filter(|r| r.kind == 4).collect::<Vec<_>>() };
+    let wait_for = |n: usize| async move {
+        for _ in 0..100 {
+            if errors().await.len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{n} error reports did not arrive");
+    };
+
+    report(&sdk);
+    wait_for(1).await;
+    let first = errors().await.remove(0);
+    let props = first.props.clone().unwrap_or_default();
+    assert!(props.contains("SyncError") && props.contains("sync failed for [email]"), "{props}");
+    assert!(!props.contains("opened the settings"), "no detail without a request and consent");
+    let fingerprint = first.name.clone().expect("an issue");
+    let meta = s.server_meta();
+    let admin = obscura_admin::AdminService::seeding(&*meta, obscura_model::unix_ms(time::OffsetDateTime::now_utc()));
+    let wants = [obscura_store::meta::DetailKind::Breadcrumbs];
+    admin.open_diagnostics(SITE, &fingerprint, "Why does sync fail?", &wants, 7, 5).unwrap();
+
+    report(&sdk);
+    wait_for(2).await;
+    for _ in 0..50 {
+        if !asked.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(*asked.lock().unwrap(), ["Why does sync fail?"], "the hook was asked with the purpose");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(errors().await.len(), 2, "declined: nothing more is sent");
+
+    agree.store(true, Ordering::SeqCst);
+    report(&sdk);
+    wait_for(4).await;
+    let detailed: Vec<String> =
+        errors().await.into_iter().filter_map(|r| r.props).filter(|p| p.contains("\u{1}detail\u{2}")).collect();
+    assert_eq!(detailed.len(), 1, "{detailed:?}");
+    assert!(detailed[0].contains("opened the settings"), "{}", detailed[0]);
+    assert!(errors().await.iter().all(|r| r.name.as_deref() == Some(fingerprint.as_str())), "one issue");
+    tokio::task::spawn_blocking(move || drop(sdk)).await.unwrap();
     s.stop();
 }

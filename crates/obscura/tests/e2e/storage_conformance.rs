@@ -3,7 +3,8 @@
 //! dashboard asks must come back with the numbers counted by hand below — from rollups (days
 //! imported as finished) and from raw rows (the same visits appended today) alike — and appends
 //! are durable, filters hold, a day is destroyed, some sites are purged from a day, k-anonymous
-//! aggregates are kept past retention and days are listed.
+//! aggregates are kept past retention and days are listed. Speed measurements and error reports
+//! have their own parts.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -603,6 +604,106 @@ pub async fn measures_conformance(backend: &dyn Backend) {
     let totals = store.measures(&day_1(&[]), &[Metric::Lcp], &[]).await.unwrap();
     assert_eq!(cell(&totals, &[], Metric::Lcp).samples, 100, "kept speed cells survive a reopen");
     store.close();
+}
+
+/// Two issues' fingerprints.
+const ISSUE_A: &str = "aaaaaaaaaaaaaaaa";
+const ISSUE_B: &str = "bbbbbbbbbbbbbbbb";
+
+/// One error report of site 1 (kind 4, no visit), as the ingest pipeline stores it.
+fn report(visitor: u64, at: OffsetDateTime, issue: &str, kind: &str, release: &str, browser: &str) -> Event {
+    let mut e = event(1, visitor, at, "/checkout", 0, 0, None, Some("DE"), browser);
+    e.kind = EventKind::Error;
+    e.visit = 0;
+    e.name = Some(scrub_text(issue));
+    e.props = [("type", kind), ("message", "x is undefined"), ("release", release), ("frames", "pay (app.js:42)")]
+        .iter()
+        .map(|(k, v)| (scrub_text(k), scrub_text(v)))
+        .collect();
+    e
+}
+
+/// Site 1's error reports of [`DAY_1`]: issue A (TypeError) three times, by visitors 1, 1 and
+/// 2, releases 1.0, 1.0 and 1.1, in Chrome; issue B (RangeError) once, visitor 3, release 1.1,
+/// in Firefox.
+fn day_1_reports() -> Vec<Event> {
+    let at = |h: u8| DAY_1.with_hms(h, 30, 0).expect("a time").assume_utc();
+    vec![
+        report(1, at(10), ISSUE_A, "TypeError", "1.0", "Chrome"),
+        report(1, at(11), ISSUE_A, "TypeError", "1.0", "Chrome"),
+        report(2, at(12), ISSUE_A, "TypeError", "1.1", "Chrome"),
+        report(3, at(12), ISSUE_B, "RangeError", "1.1", "Firefox"),
+    ]
+}
+
+/// Error reports: issues with their counts, trend and latest parts; breakdowns; the latest
+/// reports; filters; and no visit figure changes (rollups included).
+pub async fn errors_conformance(backend: &dyn Backend) {
+    let store = backend.open().await;
+    let mut events = imported();
+    events.extend(day_1_reports());
+    store.import(events).await.expect("import");
+    site_1_day(store.as_ref(), DAY_1, "error reports count no visit, visitor or pageview (rolled up)").await;
+    let mut today = site_1_visits(TODAY, 100);
+    let at = |m: u8| TODAY.with_hms(12, m, 0).expect("a time").assume_utc();
+    today.push(report(105, at(1), ISSUE_A, "TypeError", "1.1", "Chrome"));
+    today.push(report(106, at(2), ISSUE_A, "TypeError", "1.1", "Chrome"));
+    store.append(today).await.expect("append");
+    site_1_day(store.as_ref(), TODAY, "error reports count no visit, visitor or pageview (rows)").await;
+
+    let week = query(DAY_1, TODAY, &[]);
+    let issues = store.issues(&week, 10).await.expect("issues");
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let (a, b) = (&issues[0], &issues[1]);
+    assert_eq!((a.fingerprint.as_str(), a.events, a.visitors), (ISSUE_A, 5, 4), "most reports first");
+    assert_eq!((b.fingerprint.as_str(), b.events, b.visitors), (ISSUE_B, 1, 1));
+    assert_eq!(a.first_ms, obscura_model::unix_ms(DAY_1.with_hms(10, 30, 0).unwrap().assume_utc()));
+    assert_eq!(a.last_ms, obscura_model::unix_ms(at(2)));
+    assert_eq!(a.trend, [3, 0, 0, 0, 2], "reports per day over the range");
+    assert_eq!((a.title().as_str(), a.frames.as_deref()), ("TypeError: x is undefined", Some("pay (app.js:42)")));
+    assert_eq!(b.kind.as_deref(), Some("RangeError"));
+
+    let old_release = store.issues(&query(DAY_1, TODAY, &["prop:release==1.0"]), 10).await.unwrap();
+    assert_eq!(old_release.iter().map(|i| (i.fingerprint.as_str(), i.events)).collect::<Vec<_>>(), [(ISSUE_A, 2)]);
+    let one = store.issues(&query(DAY_1, TODAY, &[&format!("event=={ISSUE_B}")]), 10).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].fingerprint, ISSUE_B);
+    assert_eq!(store.issues(&query(DAY_1, TODAY, &[]), 1).await.unwrap().len(), 1, "the limit holds");
+    let other_site = Query { site: 2, ..query(DAY_1, TODAY, &[]) };
+    assert!(store.issues(&other_site, 10).await.unwrap().is_empty(), "another site's issues");
+
+    let releases = store.error_breakdown(&week, &Dimension::Prop("release".into()), 10).await.unwrap();
+    let releases: Vec<(&str, u64, u64)> = releases.iter().map(|r| (r.value.as_str(), r.events, r.visitors)).collect();
+    assert_eq!(releases, [("1.1", 4, 4), ("1.0", 2, 1)]);
+    let browsers =
+        store.error_breakdown(&query(DAY_1, TODAY, &[&format!("event=={ISSUE_B}")]), &Dimension::Browser, 10).await;
+    assert_eq!(browsers.unwrap().iter().map(|r| (r.value.as_str(), r.events)).collect::<Vec<_>>(), [("Firefox", 1)]);
+
+    let latest = store.error_reports(&week, 2).await.unwrap();
+    assert_eq!(latest.iter().map(|r| r.ts_ms).collect::<Vec<_>>(), [at(2), at(1)].map(obscura_model::unix_ms));
+    assert!(latest.iter().all(|r| r.kind == 4 && r.name.as_deref() == Some(ISSUE_A)));
+
+    drop(store);
+    let store = backend.open().await;
+    assert_eq!(store.issues(&week, 10).await.unwrap()[0].events, 5, "error reports survive a reopen");
+    store.destroy_day(DAY_1).await.expect("destroy");
+    let left = store.issues(&week, 10).await.unwrap();
+    assert_eq!(left.iter().map(|i| (i.fingerprint.as_str(), i.events)).collect::<Vec<_>>(), [(ISSUE_A, 2)]);
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_errors_embedded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(NOW));
+    errors_conformance(&Embedded { dir: dir.path().to_path_buf(), key: Key::random(), clock }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_errors_clickhouse() {
+    let backend = ClickHouse::new(Arc::new(ManualClock::new(NOW)));
+    errors_conformance(&backend).await;
+    backend.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
