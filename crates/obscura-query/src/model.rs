@@ -217,6 +217,12 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    /// Whether `day` begins inside the range.
+    pub fn contains_day(&self, day: time::Date) -> bool {
+        let start = day.midnight().assume_utc();
+        start >= self.from && start < self.to
+    }
+
     /// Whether the range starts and ends at midnight (UTC): it holds only whole days.
     pub fn is_whole_days(&self) -> bool {
         self.from.time() == time::Time::MIDNIGHT && self.to.time() == time::Time::MIDNIGHT

@@ -553,6 +553,43 @@ impl Dialect {
         SqlQuery { sql, params: b.params }
     }
 
+    /// [`Dialect::issues`] per day (`on_day`, `YYYY-MM-DD`) and fingerprint, unlimited: to fill
+    /// the answers of several finished days with one read.
+    pub fn issues_by_day(self, q: &Query) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = error_where(self, q, &mut b);
+        let (visitors, props, day) = (self.distinct("visitor"), self.last("props", "ts"), self.day_text());
+        let sql = format!(
+            "SELECT {day} AS on_day, name AS fingerprint, CAST(count(*) AS BIGINT) AS events, \
+             CAST({visitors} AS BIGINT) AS visitors, min(CAST(ts AS BIGINT)) AS first_ms, \
+             max(CAST(ts AS BIGINT)) AS last_ms, {props} AS latest_props \
+             FROM events WHERE {cond} AND name IS NOT NULL GROUP BY day, name"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// [`Dialect::error_breakdown`] per day (`on_day`) and value, unlimited.
+    pub fn error_breakdown_by_day(self, q: &Query, dim: &Dimension) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = error_where(self, q, &mut b);
+        let col = column(self, dim, &mut b);
+        let (visitors, day) = (self.distinct("visitor"), self.day_text());
+        let sql = format!(
+            "SELECT {day} AS on_day, value, CAST(count(*) AS BIGINT) AS events, CAST({visitors} AS BIGINT) AS visitors \
+             FROM (SELECT day, coalesce({col}, '(unknown)') AS value, visitor FROM events WHERE {cond}) \
+             GROUP BY day, value"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// The `day` column as `YYYY-MM-DD` text.
+    fn day_text(self) -> &'static str {
+        match self {
+            Dialect::DataFusion => "day",
+            Dialect::ClickHouse => "toString(day)",
+        }
+    }
+
     /// The condition of `q`'s error reports, for a backend that selects their rows itself.
     pub fn error_rows(self, q: &Query) -> SqlQuery {
         let mut b = Binder::default();
@@ -792,6 +829,8 @@ mod tests {
             add("issues, filtered", dialect.issues(&filtered, 100));
             add("issue trend by day", dialect.issue_trend(&plain, Interval::Day, &["aaaaaaaaaaaaaaaa".into()]));
             add("error reports by release", dialect.error_breakdown(&plain, &Dimension::Prop("release".into()), 20));
+            add("issues per day", dialect.issues_by_day(&plain));
+            add("error reports per day by browser", dialect.error_breakdown_by_day(&plain, &Dimension::Browser));
             insta::assert_snapshot!(name, out);
         }
     }

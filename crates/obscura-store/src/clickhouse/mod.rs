@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use obscura_model::{Clock, Event, Metric, day_of_ms, format_day};
+use obscura_model::{Clock, Event, Metric, day_of_ms, format_day, parse_day};
 use obscura_query::errors::{ErrorCountRow, IssueRow, IssueSummary};
 use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells};
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint, Totals};
@@ -64,6 +64,10 @@ const MEASURE_VISITORS_OUTER: &str = "SELECT toUInt32(site), toString(k0), toStr
     toString(metric), toInt64(visitors) FROM ({})";
 const ISSUES_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(events), toInt64(visitors), toInt64(first_ms), \
     toInt64(last_ms), toString(ifNull(latest_props, '')) FROM ({})";
+const ISSUES_BY_DAY_OUTER: &str = "SELECT toString(on_day), toString(ifNull(fingerprint, '')), toInt64(events), \
+    toInt64(visitors), toInt64(first_ms), toInt64(last_ms), toString(ifNull(latest_props, '')) FROM ({})";
+const ERROR_COUNTS_BY_DAY_OUTER: &str =
+    "SELECT toString(on_day), toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
 const ISSUE_TREND_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(bucket), toInt64(events) FROM ({})";
 const ERROR_COUNTS_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
@@ -153,6 +157,8 @@ pub struct ClickHouseStore {
     /// The days answered from rollups, as last read; emptied by whatever changes them (rollups,
     /// destroyed days, kept aggregates), so most queries need no extra round trip.
     rolled: Mutex<Option<Vec<Date>>>,
+    /// Finished days' answers to error questions.
+    error_days: crate::error_days::ErrorDays,
 }
 
 fn client(url: &str, options: &ClickHouseOptions) -> clickhouse::Client {
@@ -328,6 +334,7 @@ impl ClickHouseStore {
             version,
             rolling: tokio::sync::Mutex::new(()),
             rolled: Mutex::new(None),
+            error_days: crate::error_days::ErrorDays::default(),
         };
         let encrypted_disks = if has_encrypted_disks(&store.version) {
             let n: u64 = store
@@ -1058,6 +1065,81 @@ fn count(x: i64) -> u64 {
 }
 
 #[async_trait]
+impl crate::error_days::ErrorRows for ClickHouseStore {
+    async fn summaries_by_day(&self, q: &Query) -> Result<Vec<(Date, IssueSummary)>, StoreError> {
+        let rows: Vec<(String, String, i64, i64, i64, i64, String)> =
+            self.fetch(&Dialect::ClickHouse.issues_by_day(q), ISSUES_BY_DAY_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(day, fingerprint, events, visitors, first_ms, last_ms, props)| {
+                let summary = IssueSummary {
+                    fingerprint,
+                    events: count(events),
+                    visitors: count(visitors),
+                    first_ms,
+                    last_ms,
+                    props: Some(props).filter(|p| !p.is_empty()),
+                };
+                Some((parse_day(&day)?, summary))
+            })
+            .collect())
+    }
+
+    async fn counts_by_day(&self, q: &Query, dim: &Dimension) -> Result<Vec<(Date, ErrorCountRow)>, StoreError> {
+        let rows: Vec<(String, String, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.error_breakdown_by_day(q, dim), ERROR_COUNTS_BY_DAY_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(day, value, events, visitors)| {
+                Some((parse_day(&day)?, ErrorCountRow { value, events: count(events), visitors: count(visitors) }))
+            })
+            .collect())
+    }
+
+    async fn summaries(&self, q: &Query, limit: u32) -> Result<Vec<IssueSummary>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64, i64, String)> =
+            self.fetch(&Dialect::ClickHouse.issues(q, limit), ISSUES_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(fingerprint, events, visitors, first_ms, last_ms, props)| IssueSummary {
+                fingerprint,
+                events: count(events),
+                visitors: count(visitors),
+                first_ms,
+                last_ms,
+                props: Some(props).filter(|p| !p.is_empty()),
+            })
+            .collect())
+    }
+
+    async fn trend(
+        &self,
+        q: &Query,
+        interval: Interval,
+        fingerprints: &[String],
+    ) -> Result<Vec<(String, i64, u64)>, StoreError> {
+        let rows: Vec<(String, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.issue_trend(q, interval, fingerprints), ISSUE_TREND_OUTER).await?;
+        Ok(rows.into_iter().map(|(f, bucket, n)| (f, bucket, count(n))).collect())
+    }
+
+    async fn counts(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
+        let rows: Vec<(String, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.error_breakdown(q, dim, limit), ERROR_COUNTS_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(value, events, visitors)| ErrorCountRow { value, events: count(events), visitors: count(visitors) })
+            .collect())
+    }
+
+    async fn latest(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let (cond, values) = placeholders(&Dialect::ClickHouse.error_rows(q));
+        let sql = format!("SELECT ?fields FROM events WHERE {cond} ORDER BY ts_ms DESC LIMIT {limit}");
+        bind(self.reader.query(&sql), &values).fetch_all().await.map_err(|e| failed("reading error reports", e))
+    }
+}
+
+#[async_trait]
 impl EventStore for ClickHouseStore {
     fn backend(&self) -> &'static str {
         "clickhouse"
@@ -1075,6 +1157,7 @@ impl EventStore for ClickHouseStore {
 
     async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
         let days: BTreeSet<Date> = events.iter().map(|e| day_of_ms(e.ts_ms)).collect();
+        days.iter().for_each(|d| self.error_days.forget(*d));
         for chunk in events.chunks(IMPORT_CHUNK) {
             self.rows(event_rows(chunk)).await?;
         }
@@ -1162,43 +1245,17 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn issues(&self, q: &Query, limit: u32) -> Result<Vec<IssueRow>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64, i64, String)> =
-            self.fetch(&Dialect::ClickHouse.issues(q, limit), ISSUES_OUTER).await?;
-        let summaries: Vec<IssueSummary> = rows
-            .into_iter()
-            .map(|(fingerprint, events, visitors, first_ms, last_ms, props)| IssueSummary {
-                fingerprint,
-                events: count(events),
-                visitors: count(visitors),
-                first_ms,
-                last_ms,
-                props: Some(props).filter(|p| !p.is_empty()),
-            })
-            .collect();
-        if summaries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let fingerprints: Vec<String> = summaries.iter().map(|s| s.fingerprint.clone()).collect();
-        let interval = obscura_query::errors::trend_interval(q);
-        let trend: Vec<(String, i64, i64)> =
-            self.fetch(&Dialect::ClickHouse.issue_trend(q, interval, &fingerprints), ISSUE_TREND_OUTER).await?;
-        let trend = trend.into_iter().map(|(f, bucket, n)| (f, bucket, count(n))).collect();
-        Ok(obscura_query::errors::assemble(summaries, trend, q))
+        let today = crate::error_days::finished_before(self.options.clock.as_ref());
+        self.error_days.issues(self, q, limit, today).await
     }
 
     async fn error_breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
-        let rows: Vec<(String, i64, i64)> =
-            self.fetch(&Dialect::ClickHouse.error_breakdown(q, dim, limit), ERROR_COUNTS_OUTER).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(value, events, visitors)| ErrorCountRow { value, events: count(events), visitors: count(visitors) })
-            .collect())
+        let today = crate::error_days::finished_before(self.options.clock.as_ref());
+        self.error_days.breakdown(self, q, dim, limit, today).await
     }
 
     async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
-        let (cond, values) = placeholders(&Dialect::ClickHouse.error_rows(q));
-        let sql = format!("SELECT ?fields FROM events WHERE {cond} ORDER BY ts_ms DESC LIMIT {limit}");
-        bind(self.reader.query(&sql), &values).fetch_all().await.map_err(|e| failed("reading error reports", e))
+        crate::error_days::latest_reports(self, q, limit).await
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {
@@ -1236,6 +1293,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
+        self.error_days.forget(day);
         self.cluster.discard(day, None).await?;
         self.forget_rolled_days();
         self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day).await?;
@@ -1251,6 +1309,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
+        self.error_days.forget(day);
         self.cluster.discard(day, Some(sites.to_vec())).await?;
         let condition = "day = ? AND has(?, site)";
         let before = self.count_where(condition, day, Some(sites)).await?;

@@ -54,6 +54,20 @@ fn count(x: i64) -> u64 {
     x.max(0) as u64
 }
 
+/// Rows with their `on_day` column (`YYYY-MM-DD`), each batch read by `rows`.
+pub(super) fn by_day<T>(batches: &[RecordBatch], rows: fn(&[RecordBatch]) -> Vec<T>) -> Vec<(time::Date, T)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let days = strings(b, "on_day");
+        for (day, row) in days.iter().zip(rows(std::slice::from_ref(b))) {
+            if let Some(day) = obscura_model::parse_day(day) {
+                out.push((day, row));
+            }
+        }
+    }
+    out
+}
+
 /// The rows of an issues query.
 pub(super) fn issue_summaries(batches: &[RecordBatch]) -> Vec<obscura_query::errors::IssueSummary> {
     let mut out = Vec::new();

@@ -24,7 +24,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use obscura_model::{Clock, Event, Metric, day_of_ms, format_day, parse_day};
-use obscura_query::errors::{ErrorCountRow, IssueRow};
+use obscura_query::errors::{ErrorCountRow, IssueRow, IssueSummary};
 use obscura_query::measures::{MeasureCell, MeasureCells};
 use time::Date;
 use tokio::sync::{RwLock, oneshot};
@@ -101,6 +101,8 @@ pub struct EmbeddedStore {
     rollups: Rollups,
     /// Speed cells kept past retention.
     kept_measures: Arc<measure_rollups::KeptMeasures>,
+    /// Finished days' answers to error questions.
+    error_days: crate::error_days::ErrorDays,
     clock: Arc<dyn Clock>,
     wal_dir: PathBuf,
     keyring: Arc<Keyring>,
@@ -222,6 +224,7 @@ impl EmbeddedStore {
             events_dir,
             rollups,
             kept_measures,
+            error_days: crate::error_days::ErrorDays::default(),
             clock,
             wal_dir,
             keyring,
@@ -416,6 +419,49 @@ fn scalar(p: &Param) -> ScalarValue {
 }
 
 #[async_trait]
+impl crate::error_days::ErrorRows for EmbeddedStore {
+    async fn summaries_by_day(&self, q: &Query) -> Result<Vec<(Date, IssueSummary)>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.issues_by_day(q)).await?;
+        Ok(answers::by_day(&batches, answers::issue_summaries))
+    }
+
+    async fn counts_by_day(&self, q: &Query, dim: &Dimension) -> Result<Vec<(Date, ErrorCountRow)>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.error_breakdown_by_day(q, dim)).await?;
+        Ok(answers::by_day(&batches, answers::error_counts))
+    }
+
+    async fn summaries(&self, q: &Query, limit: u32) -> Result<Vec<IssueSummary>, StoreError> {
+        Ok(answers::issue_summaries(&self.run_sql(&Dialect::DataFusion.issues(q, limit)).await?))
+    }
+
+    async fn trend(
+        &self,
+        q: &Query,
+        interval: Interval,
+        fingerprints: &[String],
+    ) -> Result<Vec<(String, i64, u64)>, StoreError> {
+        Ok(answers::issue_trend(&self.run_sql(&Dialect::DataFusion.issue_trend(q, interval, fingerprints)).await?))
+    }
+
+    async fn counts(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
+        Ok(answers::error_counts(&self.run_sql(&Dialect::DataFusion.error_breakdown(q, dim, limit)).await?))
+    }
+
+    async fn latest(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let cond = Dialect::DataFusion.error_rows(q);
+        let sql = SqlQuery {
+            sql: format!("SELECT * FROM events WHERE {} ORDER BY ts DESC LIMIT {limit}", cond.sql),
+            params: cond.params,
+        };
+        let mut rows = Vec::new();
+        for batch in &self.run_sql(&sql).await? {
+            rows.extend(crate::row::batch_to_rows(batch)?);
+        }
+        Ok(rows)
+    }
+}
+
+#[async_trait]
 impl EventStore for EmbeddedStore {
     async fn append(&self, events: Vec<Event>) -> Result<(), StoreError> {
         if events.is_empty() {
@@ -432,6 +478,7 @@ impl EventStore for EmbeddedStore {
         let events_dir = self.events_dir.clone();
         let keyring = self.keyring.clone();
         let days: Vec<Date> = by_day.keys().copied().collect();
+        days.iter().for_each(|d| self.error_days.forget(*d));
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             for (day, rows) in by_day {
                 let batch = crate::row::rows_to_batch(&rows, &format_day(day));
@@ -453,6 +500,7 @@ impl EventStore for EmbeddedStore {
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
         let io = StoreError::Storage;
         let _guard = self.lock_maintenance().await;
+        self.error_days.forget(day);
         self.hot.remove(day);
         // Files first leave the tables (a file without its key would fail every query), then the
         // key is destroyed, then the bytes.
@@ -492,6 +540,7 @@ impl EventStore for EmbeddedStore {
 
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
         let io = StoreError::Storage;
+        self.error_days.forget(day);
         let (removed, kept) = {
             let _guard = self.lock_maintenance().await;
             if self.hot.days().iter().any(|(d, _)| *d == day) {
@@ -605,31 +654,16 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn issues(&self, q: &Query, limit: u32) -> Result<Vec<IssueRow>, StoreError> {
-        let summaries = answers::issue_summaries(&self.run_sql(&Dialect::DataFusion.issues(q, limit)).await?);
-        if summaries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let fingerprints: Vec<String> = summaries.iter().map(|s| s.fingerprint.clone()).collect();
-        let interval = obscura_query::errors::trend_interval(q);
-        let trend = self.run_sql(&Dialect::DataFusion.issue_trend(q, interval, &fingerprints)).await?;
-        Ok(obscura_query::errors::assemble(summaries, answers::issue_trend(&trend), q))
+        self.error_days.issues(self, q, limit, crate::error_days::finished_before(self.clock.as_ref())).await
     }
 
     async fn error_breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
-        Ok(answers::error_counts(&self.run_sql(&Dialect::DataFusion.error_breakdown(q, dim, limit)).await?))
+        let today = crate::error_days::finished_before(self.clock.as_ref());
+        self.error_days.breakdown(self, q, dim, limit, today).await
     }
 
     async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
-        let cond = Dialect::DataFusion.error_rows(q);
-        let sql = SqlQuery {
-            sql: format!("SELECT * FROM events WHERE {} ORDER BY ts DESC LIMIT {limit}", cond.sql),
-            params: cond.params,
-        };
-        let mut rows = Vec::new();
-        for batch in &self.run_sql(&sql).await? {
-            rows.extend(crate::row::batch_to_rows(batch)?);
-        }
-        Ok(rows)
+        crate::error_days::latest_reports(self, q, limit).await
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

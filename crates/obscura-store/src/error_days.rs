@@ -1,0 +1,402 @@
+//! The error questions over long ranges, answered day by day: a finished day's answer (its
+//! issues, or its reports per value of a dimension, for the question's filters) never changes
+//! until the day is destroyed, purged or imported into, so each is kept in memory once asked
+//! and a 30-day Errors tab merges thirty small answers instead of reading every report again.
+//! Visitors add up across days exactly because visitor hashes change every day (P2). Today and
+//! ranges that are not whole days are read from the rows. Both backends answer through this.
+//!
+//! Bounded: at most [`MAX_ROWS`] answer rows in all (the least recently used days go first),
+//! [`MAX_PER_DAY`] per day's answer; an answer older than [`TTL`] is asked again, so another
+//! node's purge shows within minutes.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use obscura_query::errors::{ErrorCountRow, IssueRow, IssueSummary, assemble, trend_interval};
+use obscura_query::{Dimension, Interval, Query, TimeRange};
+use time::Date;
+
+use crate::StoreError;
+
+/// Answer rows kept in all.
+pub(crate) const MAX_ROWS: usize = 200_000;
+/// Rows of one day's answer: issues (or values) beyond are left out of the merge.
+pub(crate) const MAX_PER_DAY: u32 = 5_000;
+/// How long a day's answer is trusted.
+pub(crate) const TTL: Duration = Duration::from_secs(600);
+
+/// What a backend reads from its rows.
+#[async_trait]
+pub(crate) trait ErrorRows: Send + Sync {
+    /// Issue summaries of `q`, the `limit` with the most reports.
+    async fn summaries(&self, q: &Query, limit: u32) -> Result<Vec<IssueSummary>, StoreError>;
+    /// Reports per issue of `fingerprints` and bucket of `interval`.
+    async fn trend(
+        &self,
+        q: &Query,
+        interval: Interval,
+        fingerprints: &[String],
+    ) -> Result<Vec<(String, i64, u64)>, StoreError>;
+    /// Reports and visitors per value of `dim`.
+    async fn counts(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError>;
+    /// Issue summaries per day of `q` (whole days), every issue.
+    async fn summaries_by_day(&self, q: &Query) -> Result<Vec<(Date, IssueSummary)>, StoreError>;
+    /// Reports and visitors per day of `q` (whole days) and value of `dim`, every value.
+    async fn counts_by_day(&self, q: &Query, dim: &Dimension) -> Result<Vec<(Date, ErrorCountRow)>, StoreError>;
+    /// The latest `limit` reports, newest first.
+    async fn latest(&self, q: &Query, limit: u32) -> Result<Vec<crate::StoredRow>, StoreError>;
+}
+
+/// The latest `limit` reports of `q`, newest first, read a day at a time from the last day
+/// back (each day its own partition), so a long range stops at the day that fills the page.
+pub(crate) async fn latest_reports(
+    rows: &dyn ErrorRows,
+    q: &Query,
+    limit: u32,
+) -> Result<Vec<crate::StoredRow>, StoreError> {
+    if !q.range.is_whole_days() {
+        return rows.latest(q, limit).await;
+    }
+    let (first, mut day) = (q.range.from.date(), (q.range.to - time::Duration::milliseconds(1)).date());
+    let mut found = Vec::new();
+    while found.len() < limit as usize && day >= first {
+        if let Some(one) = day_query(q, day) {
+            found.extend(rows.latest(&one, limit - found.len() as u32).await?);
+        }
+        let Some(before) = day.previous_day() else { break };
+        day = before;
+    }
+    Ok(found)
+}
+
+#[derive(Clone)]
+enum Answer {
+    Issues(Arc<Vec<IssueSummary>>),
+    Counts(Arc<Vec<ErrorCountRow>>),
+}
+
+impl Answer {
+    fn rows(&self) -> usize {
+        match self {
+            Answer::Issues(rows) => rows.len(),
+            Answer::Counts(rows) => rows.len(),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    site: u32,
+    day: Date,
+    /// The question: `issues` or the dimension, and the filters.
+    question: String,
+}
+
+#[derive(Default)]
+struct Entries {
+    answers: HashMap<Key, (Answer, Instant)>,
+    /// Keys from least to most recently used.
+    order: VecDeque<Key>,
+    rows: usize,
+}
+
+/// The finished days' answers.
+#[derive(Default)]
+pub(crate) struct ErrorDays {
+    entries: Mutex<Entries>,
+}
+
+/// `q`'s finished whole days (before `today`) and the query of the rest, if any: `None` for
+/// the days when the range is not whole days.
+fn split(q: &Query, today: Date) -> (Vec<Date>, Option<Query>) {
+    if !q.range.is_whole_days() {
+        return (Vec::new(), Some(q.clone()));
+    }
+    let (first, last) = (q.range.from.date(), (q.range.to - time::Duration::milliseconds(1)).date());
+    let finished: Vec<Date> =
+        std::iter::successors(Some(first), |d| d.next_day()).take_while(|d| *d <= last && *d < today).collect();
+    let rest_from = finished.last().and_then(|d| d.next_day()).unwrap_or(first);
+    let rest = (rest_from <= last).then(|| TimeRange::days(rest_from, last).ok()).flatten();
+    (finished, rest.map(|range| Query { range, ..q.clone() }))
+}
+
+/// The first day not yet finished by `clock`: a day counts as finished two minutes after it
+/// ended, when reports received at its last moment have been committed.
+pub(crate) fn finished_before(clock: &dyn obscura_model::Clock) -> Date {
+    (clock.now() - time::Duration::minutes(2)).date()
+}
+
+/// `q` for one day.
+fn day_query(q: &Query, day: Date) -> Option<Query> {
+    TimeRange::days(day, day).ok().map(|range| Query { range, ..q.clone() })
+}
+
+impl ErrorDays {
+    /// Forgets every answer about `day` (destroyed, purged or imported into). Called before
+    /// the change; an answer asked while it runs lives at most [`TTL`].
+    pub(crate) fn forget(&self, day: Date) {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<Key> = e.answers.keys().filter(|k| k.day == day).cloned().collect();
+        for key in gone {
+            if let Some((answer, _)) = e.answers.remove(&key) {
+                e.rows -= answer.rows();
+            }
+            e.order.retain(|k| *k != key);
+        }
+    }
+
+    fn get(&self, key: &Key) -> Option<Answer> {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (answer, at) = e.answers.get(key).cloned()?;
+        if at.elapsed() > TTL {
+            return None;
+        }
+        e.order.retain(|k| k != key);
+        e.order.push_back(key.clone());
+        Some(answer)
+    }
+
+    fn put(&self, key: Key, answer: Answer) {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((old, _)) = e.answers.remove(&key) {
+            e.rows -= old.rows();
+            e.order.retain(|k| *k != key);
+        }
+        e.rows += answer.rows();
+        e.answers.insert(key.clone(), (answer, Instant::now()));
+        e.order.push_back(key);
+        while e.rows > MAX_ROWS {
+            let Some(oldest) = e.order.pop_front() else { break };
+            if let Some((answer, _)) = e.answers.remove(&oldest) {
+                e.rows -= answer.rows();
+            }
+        }
+    }
+
+    fn issues_key(q: &Query, day: Date) -> Key {
+        Key { site: q.site, day, question: format!("issues {:?}", q.filters) }
+    }
+
+    fn counts_key(q: &Query, dim: &Dimension, day: Date) -> Key {
+        Key { site: q.site, day, question: format!("{} {:?}", dim.name(), q.filters) }
+    }
+
+    /// The span from the first to the last of `days` whose answer is missing, as a query.
+    fn missing_span(&self, q: &Query, days: &[Date], key: impl Fn(Date) -> Key) -> Option<Query> {
+        let missing: Vec<Date> = days.iter().copied().filter(|d| self.get(&key(*d)).is_none()).collect();
+        let range = TimeRange::days(*missing.first()?, *missing.last()?).ok()?;
+        Some(Query { range, ..q.clone() })
+    }
+
+    /// The finished days' issue answers, those missing read in one pass over their span.
+    async fn day_issues(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        days: &[Date],
+    ) -> Result<Vec<(Date, Arc<Vec<IssueSummary>>)>, StoreError> {
+        if let Some(span) = self.missing_span(q, days, |d| Self::issues_key(q, d)) {
+            let mut by_day: HashMap<Date, Vec<IssueSummary>> = HashMap::new();
+            for (day, s) in rows.summaries_by_day(&span).await? {
+                by_day.entry(day).or_default().push(s);
+            }
+            for day in days.iter().filter(|d| span.range.contains_day(**d)) {
+                let mut answer = by_day.remove(day).unwrap_or_default();
+                answer.sort_by_key(|a| std::cmp::Reverse(a.events));
+                answer.truncate(MAX_PER_DAY as usize);
+                self.put(Self::issues_key(q, *day), Answer::Issues(Arc::new(answer)));
+            }
+        }
+        Ok(days
+            .iter()
+            .map(|d| match self.get(&Self::issues_key(q, *d)) {
+                Some(Answer::Issues(found)) => (*d, found),
+                _ => (*d, Arc::default()),
+            })
+            .collect())
+    }
+
+    /// The finished days' answers per value of `dim`, those missing read in one pass.
+    async fn day_counts(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        dim: &Dimension,
+        days: &[Date],
+    ) -> Result<Vec<Arc<Vec<ErrorCountRow>>>, StoreError> {
+        if let Some(span) = self.missing_span(q, days, |d| Self::counts_key(q, dim, d)) {
+            let mut by_day: HashMap<Date, Vec<ErrorCountRow>> = HashMap::new();
+            for (day, r) in rows.counts_by_day(&span, dim).await? {
+                by_day.entry(day).or_default().push(r);
+            }
+            for day in days.iter().filter(|d| span.range.contains_day(**d)) {
+                let mut answer = by_day.remove(day).unwrap_or_default();
+                answer.sort_by_key(|a| std::cmp::Reverse(a.events));
+                answer.truncate(MAX_PER_DAY as usize);
+                self.put(Self::counts_key(q, dim, *day), Answer::Counts(Arc::new(answer)));
+            }
+        }
+        Ok(days
+            .iter()
+            .map(|d| match self.get(&Self::counts_key(q, dim, *d)) {
+                Some(Answer::Counts(found)) => found,
+                _ => Arc::default(),
+            })
+            .collect())
+    }
+
+    /// The issues of `q` (see `EventStore::issues`), finished days from their answers.
+    pub(crate) async fn issues(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        limit: u32,
+        today: Date,
+    ) -> Result<Vec<IssueRow>, StoreError> {
+        let interval = trend_interval(q);
+        let (days, rest) = split(q, today);
+        if days.is_empty() || interval == Interval::Hour {
+            let summaries = rows.summaries(q, limit).await?;
+            return trended(rows, q, interval, summaries, Vec::new()).await;
+        }
+        let mut merged: HashMap<String, IssueSummary> = HashMap::new();
+        let mut per_day: Vec<(String, i64, u64)> = Vec::new();
+        let mut add = |s: &IssueSummary| match merged.get_mut(&s.fingerprint) {
+            Some(m) => {
+                m.events += s.events;
+                m.visitors += s.visitors;
+                m.first_ms = m.first_ms.min(s.first_ms);
+                if s.last_ms >= m.last_ms {
+                    m.last_ms = s.last_ms;
+                    m.props = s.props.clone();
+                }
+            }
+            None => {
+                merged.insert(s.fingerprint.clone(), s.clone());
+            }
+        };
+        for (day, answer) in self.day_issues(rows, q, &days).await? {
+            let day_ms = obscura_model::unix_ms(day.midnight().assume_utc());
+            for s in answer.iter() {
+                add(s);
+                per_day.push((s.fingerprint.clone(), day_ms, s.events));
+            }
+        }
+        if let Some(rest) = &rest {
+            for s in rows.summaries(rest, MAX_PER_DAY).await? {
+                add(&s);
+            }
+        }
+        let mut summaries: Vec<IssueSummary> = merged.into_values().collect();
+        summaries.sort_by(|a, b| {
+            b.events.cmp(&a.events).then(b.last_ms.cmp(&a.last_ms)).then_with(|| a.fingerprint.cmp(&b.fingerprint))
+        });
+        summaries.truncate(limit as usize);
+        // Days from their answers, weeks from the days; the rest's buckets from its rows.
+        let wanted: std::collections::HashSet<&str> = summaries.iter().map(|s| s.fingerprint.as_str()).collect();
+        let mut trend: Vec<(String, i64, u64)> =
+            per_day.into_iter().filter(|(f, _, _)| wanted.contains(f.as_str())).collect();
+        if let Some(rest) = &rest {
+            let fingerprints: Vec<String> = summaries.iter().map(|s| s.fingerprint.clone()).collect();
+            if !fingerprints.is_empty() {
+                trend.extend(rows.trend(rest, Interval::Day, &fingerprints).await?);
+            }
+        }
+        if interval == Interval::Week {
+            let week = |ms: i64| (ms - 345_600_000).div_euclid(604_800_000) * 604_800_000 + 345_600_000;
+            let mut weeks: HashMap<(String, i64), u64> = HashMap::new();
+            for (f, day_ms, n) in trend {
+                *weeks.entry((f, week(day_ms))).or_default() += n;
+            }
+            trend = weeks.into_iter().map(|((f, w), n)| (f, w, n)).collect();
+        }
+        Ok(assemble(summaries, trend, q))
+    }
+
+    /// Reports and visitors per value of `dim` (see `EventStore::error_breakdown`), finished
+    /// days from their answers.
+    pub(crate) async fn breakdown(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        dim: &Dimension,
+        limit: u32,
+        today: Date,
+    ) -> Result<Vec<ErrorCountRow>, StoreError> {
+        let (days, rest) = split(q, today);
+        if days.is_empty() {
+            return rows.counts(q, dim, limit).await;
+        }
+        let mut merged: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut add = |r: &ErrorCountRow| {
+            let m = merged.entry(r.value.clone()).or_default();
+            m.0 += r.events;
+            m.1 += r.visitors;
+        };
+        for answer in self.day_counts(rows, q, dim, &days).await? {
+            answer.iter().for_each(&mut add);
+        }
+        if let Some(rest) = &rest {
+            rows.counts(rest, dim, MAX_PER_DAY).await?.iter().for_each(&mut add);
+        }
+        let mut out: Vec<ErrorCountRow> =
+            merged.into_iter().map(|(value, (events, visitors))| ErrorCountRow { value, events, visitors }).collect();
+        out.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.value.cmp(&b.value)));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+}
+
+/// Issues with their trend read from the rows.
+async fn trended(
+    rows: &dyn ErrorRows,
+    q: &Query,
+    interval: Interval,
+    summaries: Vec<IssueSummary>,
+    mut trend: Vec<(String, i64, u64)>,
+) -> Result<Vec<IssueRow>, StoreError> {
+    let fingerprints: Vec<String> = summaries.iter().map(|s| s.fingerprint.clone()).collect();
+    if !fingerprints.is_empty() {
+        trend.extend(rows.trend(q, interval, &fingerprints).await?);
+    }
+    Ok(assemble(summaries, trend, q))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    fn q(first: Date, last: Date) -> Query {
+        Query { site: 1, range: TimeRange::days(first, last).unwrap(), filters: Vec::new() }
+    }
+
+    #[test]
+    fn error_days_split_finished_days_from_today() {
+        let (days, rest) = split(&q(date!(2026 - 03 - 01), date!(2026 - 03 - 05)), date!(2026 - 03 - 04));
+        assert_eq!(days, [date!(2026 - 03 - 01), date!(2026 - 03 - 02), date!(2026 - 03 - 03)]);
+        assert_eq!(rest.unwrap().range, TimeRange::days(date!(2026 - 03 - 04), date!(2026 - 03 - 05)).unwrap());
+        let (days, rest) = split(&q(date!(2026 - 03 - 01), date!(2026 - 03 - 02)), date!(2026 - 03 - 10));
+        assert_eq!((days.len(), rest), (2, None), "all finished");
+    }
+
+    #[test]
+    fn error_days_keep_at_most_their_rows_and_forget_a_day() {
+        let cache = ErrorDays::default();
+        let counts =
+            |n: usize| Answer::Counts(Arc::new(vec![ErrorCountRow { value: "x".into(), events: 1, visitors: 1 }; n]));
+        let key = |d: Date| Key { site: 1, day: d, question: "browser []".into() };
+        cache.put(key(date!(2026 - 03 - 01)), counts(MAX_ROWS / 2));
+        cache.put(key(date!(2026 - 03 - 02)), counts(MAX_ROWS / 2));
+        assert!(cache.get(&key(date!(2026 - 03 - 01))).is_some(), "used: now the most recent");
+        cache.put(key(date!(2026 - 03 - 03)), counts(10));
+        assert!(cache.get(&key(date!(2026 - 03 - 02))).is_none(), "the least recently used went");
+        assert!(cache.entries.lock().unwrap().rows <= MAX_ROWS);
+        cache.forget(date!(2026 - 03 - 01));
+        assert!(cache.get(&key(date!(2026 - 03 - 01))).is_none());
+        assert_eq!(cache.entries.lock().unwrap().rows, 10);
+    }
+}
