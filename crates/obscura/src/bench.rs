@@ -961,6 +961,37 @@ where
     Ok(times[times.len() / 2])
 }
 
+/// Fails early, before minutes of work, when `--clickhouse` is asked for without a cluster in
+/// the configuration.
+pub(crate) fn check_clickhouse_configured(command: &str) -> anyhow::Result<()> {
+    let mut config = Config::load(None)?;
+    config.backend = crate::config::Backend::ClickHouse;
+    config.validate().with_context(|| format!("{command} --clickhouse"))
+}
+
+/// Prints the `kind` queries' medians of the embedded store, and beside them ClickHouse's
+/// when there are any, with the ratio.
+pub(crate) fn print_side_by_side(
+    kind: &str,
+    runs: usize,
+    embedded: &[(String, f64)],
+    clickhouse: Option<&[(String, f64)]>,
+) {
+    println!();
+    println!("| {kind}, 30 days | median ms ({runs} runs) |");
+    println!("|---|---:|");
+    for (name, ms) in embedded {
+        println!("| {name} | {ms:.1} |");
+    }
+    let Some(beside) = clickhouse else { return };
+    println!();
+    println!("| {kind}, 30 days | embedded median ms | ClickHouse median ms | ClickHouse / embedded |");
+    println!("|---|---:|---:|---:|");
+    for ((name, ms), (_, ch_ms)) in embedded.iter().zip(beside) {
+        println!("| {name} | {ms:.1} | {ch_ms:.1} | {:.2} |", ch_ms / ms);
+    }
+}
+
 pub(crate) fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("{prefix}-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;

@@ -146,27 +146,12 @@ pub async fn run(
     clickhouse: bool,
 ) -> anyhow::Result<()> {
     if clickhouse {
-        let mut config = crate::config::Config::load(None)?;
-        config.backend = Backend::ClickHouse;
-        config.validate().context("bench errors --clickhouse")?;
+        crate::bench::check_clickhouse_configured("bench errors")?;
     }
     ingest(connections, StdDuration::from_secs(seconds)).await?;
     let embedded = queries(Backend::Embedded, reports, runs).await?;
-    println!();
-    println!("| errors query, 30 days | median ms ({runs} runs) |");
-    println!("|---|---:|");
-    for (name, ms) in &embedded {
-        println!("| {name} | {ms:.1} |");
-    }
-    if clickhouse {
-        let beside = queries(Backend::ClickHouse, reports, runs).await?;
-        println!();
-        println!("| errors query, 30 days | embedded median ms | ClickHouse median ms | ClickHouse / embedded |");
-        println!("|---|---:|---:|---:|");
-        for ((name, ms), (_, ch_ms)) in embedded.iter().zip(&beside) {
-            println!("| {name} | {ms:.1} | {ch_ms:.1} | {:.2} |", ch_ms / ms);
-        }
-    }
+    let beside = if clickhouse { Some(queries(Backend::ClickHouse, reports, runs).await?) } else { None };
+    crate::bench::print_side_by_side("errors query", runs, &embedded, beside.as_deref());
     Ok(())
 }
 

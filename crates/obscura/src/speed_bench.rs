@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use anyhow::Context;
-
 use obscura_model::{Event, EventKind, Metric};
 use obscura_privacy::scrub::scrub_text;
 use obscura_query::{Dimension, Query, TimeRange};
@@ -179,28 +177,12 @@ pub async fn run(
     clickhouse: bool,
 ) -> anyhow::Result<()> {
     if clickhouse {
-        // Before minutes of work: the cluster must be configured.
-        let mut config = crate::config::Config::load(None)?;
-        config.backend = Backend::ClickHouse;
-        config.validate().context("bench speed --clickhouse")?;
+        crate::bench::check_clickhouse_configured("bench speed")?;
     }
     ingest(connections, StdDuration::from_secs(seconds)).await?;
     let embedded = queries(Backend::Embedded, beacons, runs).await?;
-    println!();
-    println!("| speed query, 30 days | median ms ({runs} runs) |");
-    println!("|---|---:|");
-    for (name, ms) in &embedded {
-        println!("| {name} | {ms:.1} |");
-    }
-    if clickhouse {
-        let beside = queries(Backend::ClickHouse, beacons, runs).await?;
-        println!();
-        println!("| speed query, 30 days | embedded median ms | ClickHouse median ms | ClickHouse / embedded |");
-        println!("|---|---:|---:|---:|");
-        for ((name, ms), (_, ch_ms)) in embedded.iter().zip(&beside) {
-            println!("| {name} | {ms:.1} | {ch_ms:.1} | {:.2} |", ch_ms / ms);
-        }
-    }
+    let beside = if clickhouse { Some(queries(Backend::ClickHouse, beacons, runs).await?) } else { None };
+    crate::bench::print_side_by_side("speed query", runs, &embedded, beside.as_deref());
     Ok(())
 }
 

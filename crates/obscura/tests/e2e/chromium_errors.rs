@@ -43,15 +43,7 @@ async fn chromium_error_part_reports_exceptions_and_rejections_once_each() {
     for button in ["pay", "pay", "reject"] {
         browser.find(Locator::Id(button)).await.unwrap().click().await.unwrap();
     }
-    let q = format!("/api/v1/stats/issues?site={SITE}&range=today");
-    let mut issues = Vec::new();
-    for _ in 0..100 {
-        issues = s.api(&q).await["results"].as_array().cloned().unwrap_or_default();
-        if issues.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let issues = s.issues(2).await;
     browser.close().await.unwrap();
     assert_eq!(issues.len(), 2, "{issues:?}");
     let by_type = |t: &str| issues.iter().find(|i| i["type"] == t).unwrap_or_else(|| panic!("{t} in {issues:?}"));
@@ -112,15 +104,7 @@ function checkout() {{ throw new TypeError("total of jane@example.com is undefin
     browser.wait().for_element(Locator::Id("boom")).await.unwrap();
     browser.find(Locator::Id("boom")).await.unwrap().click().await.unwrap();
     browser.find(Locator::Id("say")).await.unwrap().click().await.unwrap();
-    let q = format!("/api/v1/stats/issues?site={SITE}&range=today");
-    let mut issues = Vec::new();
-    for _ in 0..100 {
-        issues = s.api(&q).await["results"].as_array().cloned().unwrap_or_default();
-        if issues.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let issues = s.issues(2).await;
     browser.close().await.unwrap();
     let titles: Vec<&str> = issues.iter().filter_map(|i| i["title"].as_str()).collect();
     assert!(titles.contains(&"TypeError: total of [email] is undefined"), "{titles:?}");
@@ -161,16 +145,6 @@ function pay(order) {{ return order.total.price; }}
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let page_url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let reports = || async { s.stored_rows().await.into_iter().filter(|r| r.kind == 4).collect::<Vec<_>>() };
-    let wait_for = |n: usize| async move {
-        for _ in 0..100 {
-            if reports().await.len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{n} error reports did not arrive");
-    };
 
     let (_driver, browser, _profile) = start_browser_with(&[]).await;
     let pay = || async {
@@ -178,8 +152,7 @@ function pay(order) {{ return order.total.price; }}
     };
     browser.goto(&page_url).await.unwrap();
     pay().await;
-    wait_for(1).await;
-    let fingerprint = reports().await[0].name.clone().expect("an issue");
+    let fingerprint = s.error_reports(1).await[0].name.clone().expect("an issue");
 
     // The operator asks for breadcrumbs.
     let owner = crate::harness::TestClient::sign_in(&s.base, "owner", &s.password).await;
@@ -189,18 +162,18 @@ function pay(order) {{ return order.total.price; }}
 
     browser.goto(&format!("{page_url}?agree=no")).await.unwrap();
     pay().await;
-    wait_for(2).await;
+    s.error_reports(2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let asked = browser.execute("return window.asked", vec![]).await.unwrap();
     assert_eq!(asked, "Help us fix the checkout", "the page asked the person, with the operator's purpose");
-    assert_eq!(reports().await.len(), 2, "declined: no second report");
-    assert!(reports().await.iter().all(|r| !r.props.as_deref().unwrap_or("").contains("detail")));
+    let declined = s.error_reports(2).await;
+    assert_eq!(declined.len(), 2, "declined: no second report");
+    assert!(declined.iter().all(|r| !r.props.as_deref().unwrap_or("").contains("detail")));
 
     browser.goto(&format!("{page_url}?agree=yes")).await.unwrap();
     pay().await;
-    wait_for(4).await;
+    let all = s.error_reports(4).await;
     browser.close().await.unwrap();
-    let all = reports().await;
     let with_detail: Vec<&str> =
         all.iter().filter_map(|r| r.props.as_deref()).filter(|p| p.contains("\u{1}detail\u{2}")).collect();
     assert_eq!(with_detail.len(), 1, "one consented report: {all:?}");

@@ -216,6 +216,36 @@ impl TestServer {
         rows
     }
 
+    /// The stored error reports, once there are at least `n` (they arrive from a browser or an
+    /// SDK's thread); panics after ten seconds.
+    pub async fn error_reports(&self, n: usize) -> Vec<obscura_store::StoredRow> {
+        for _ in 0..100 {
+            let reports: Vec<_> = self.stored_rows().await.into_iter().filter(|r| r.kind == 4).collect();
+            if reports.len() >= n {
+                return reports;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{n} error reports did not arrive");
+    }
+
+    /// The test site's issues of today from the stats API, once there are at least `n`; what
+    /// there is after ten seconds.
+    pub async fn issues(&self, n: usize) -> Vec<serde_json::Value> {
+        let mut issues = Vec::new();
+        for _ in 0..100 {
+            issues = self.api(&format!("/api/v1/stats/issues?site={SITE}&range=today")).await["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if issues.len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        issues
+    }
+
     /// A client whose connections come from `ip` (any 127.x.y.z address works on loopback).
     pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
         reqwest::Client::builder().local_address(IpAddr::from(ip)).build().unwrap()

@@ -147,20 +147,9 @@ async fn sdk_reports_errors_and_sends_detail_only_when_the_person_agrees() {
         sdk.breadcrumb("opened the settings");
         sdk.report_error("SyncError", &std::io::Error::other("sync failed for jane@example.com"));
     };
-    let errors = || async { s.stored_rows().await.into_iter().filter(|r| r.kind == 4).collect::<Vec<_>>() };
-    let wait_for = |n: usize| async move {
-        for _ in 0..100 {
-            if errors().await.len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{n} error reports did not arrive");
-    };
 
     report(&sdk);
-    wait_for(1).await;
-    let first = errors().await.remove(0);
+    let first = s.error_reports(1).await.remove(0);
     let props = first.props.clone().unwrap_or_default();
     assert!(props.contains("SyncError") && props.contains("sync failed for [email]"), "{props}");
     assert!(!props.contains("opened the settings"), "no detail without a request and consent");
@@ -171,7 +160,7 @@ async fn sdk_reports_errors_and_sends_detail_only_when_the_person_agrees() {
     admin.open_diagnostics(SITE, &fingerprint, "Why does sync fail?", &wants, 7, 5).unwrap();
 
     report(&sdk);
-    wait_for(2).await;
+    s.error_reports(2).await;
     for _ in 0..50 {
         if !asked.lock().unwrap().is_empty() {
             break;
@@ -180,16 +169,16 @@ async fn sdk_reports_errors_and_sends_detail_only_when_the_person_agrees() {
     }
     assert_eq!(*asked.lock().unwrap(), ["Why does sync fail?"], "the hook was asked with the purpose");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(errors().await.len(), 2, "declined: nothing more is sent");
+    assert_eq!(s.error_reports(2).await.len(), 2, "declined: nothing more is sent");
 
     agree.store(true, Ordering::SeqCst);
     report(&sdk);
-    wait_for(4).await;
+    let all = s.error_reports(4).await;
     let detailed: Vec<String> =
-        errors().await.into_iter().filter_map(|r| r.props).filter(|p| p.contains("\u{1}detail\u{2}")).collect();
+        all.iter().filter_map(|r| r.props.clone()).filter(|p| p.contains("\u{1}detail\u{2}")).collect();
     assert_eq!(detailed.len(), 1, "{detailed:?}");
     assert!(detailed[0].contains("opened the settings"), "{}", detailed[0]);
-    assert!(errors().await.iter().all(|r| r.name.as_deref() == Some(fingerprint.as_str())), "one issue");
+    assert!(all.iter().all(|r| r.name.as_deref() == Some(fingerprint.as_str())), "one issue");
     tokio::task::spawn_blocking(move || drop(sdk)).await.unwrap();
     s.stop();
 }
