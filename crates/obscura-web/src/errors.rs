@@ -1,6 +1,6 @@
 //! The errors dashboard (signed-in users): `/errors`, the issues of a site (reports grouped by
 //! fingerprint) with their reports, visitors, first and last time and trend, filtered by
-//! status, release, environment or browser; `/errors/{fingerprint}`, one issue: its frames, its
+//! status, release, environment or browser (links for each, any filter in the URL); `/errors/{fingerprint}`, one issue: its frames, its
 //! timeline, where it happens (releases, environments, browsers, systems, pages), its latest
 //! reports and the buttons that resolve, ignore or reopen it; its diagnostics requests (detail
 //! sent only by people who agree, P7) and the consented reports. Server-rendered, state in the
@@ -142,14 +142,15 @@ pub async fn errors_page(
     let wanted = params.get("status").map_or("open", String::as_str).to_owned();
     let store = state.store.as_ref();
     let (release, environment) = (Dimension::Prop("release".into()), Dimension::Prop("environment".into()));
-    let (issues, releases, environments) = futures::join!(
+    let (issues, releases, environments, browsers) = futures::join!(
         store.issues(&q, ISSUE_LIMIT),
         store.error_breakdown(&q, &release, 20),
         store.error_breakdown(&q, &environment, 20),
+        store.error_breakdown(&q, &Dimension::Browser, 20),
     );
-    let (issues, releases, environments) = match (issues, releases, environments) {
-        (Ok(i), Ok(r), Ok(e)) => (i, r, e),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
+    let (issues, releases, environments, browsers) = match (issues, releases, environments, browsers) {
+        (Ok(i), Ok(r), Ok(e), Ok(b)) => (i, r, e, b),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return unavailable(e),
     };
     let shown: Vec<(IssueRow, ShownStatus)> = issues
         .into_iter()
@@ -198,6 +199,7 @@ pub async fn errors_page(
                 }
                 p.muted { "Releases: " (filter_links(&releases, "prop:release")) }
                 p.muted { "Environments: " (filter_links(&environments, "prop:environment")) }
+                p.muted { "Browsers: " (filter_links(&browsers, "browser")) }
                 @if shown.is_empty() {
                     p.muted { "No " (wanted) " issues in this range." }
                 } @else {

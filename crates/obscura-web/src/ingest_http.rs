@@ -231,7 +231,7 @@ async fn sentry(
 /// person agreed to send the detail a diagnostics request asks for; answers `200 {"token",
 /// "expires"}` with a single-use token to send with the report (`X-Obscura-Consent` or
 /// `?obscura_consent=`); 403 without the site's key, 404 for an unknown request, 409 when it is
-/// closed or too many consents wait for their reports.
+/// closed or too many consents wait for their reports, 429 over the site's ceiling.
 pub async fn post_consent(
     State(state): State<AppState>,
     axum::extract::Path((project, request)): axum::extract::Path<(String, String)>,
@@ -248,6 +248,11 @@ pub async fn post_consent(
         Err(IngestError::Unavailable(msg)) => {
             tracing::error!("a consent could not be recorded: {msg}");
             ApiError::new(503, "the consent could not be recorded; retry later").into_response()
+        }
+        Err(e @ IngestError::RateLimited(wait)) => {
+            let mut response = ApiError::new(429, e.to_string()).into_response();
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, wait.into());
+            response
         }
         Err(e) => ApiError::new(e.status(), e.to_string()).into_response(),
     };

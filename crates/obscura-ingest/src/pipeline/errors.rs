@@ -237,6 +237,10 @@ impl Pipeline {
             .ok_or_else(|| IngestError::Forbidden("no DSN key: send `?sentry_key=<key>`".into()))?;
         let site = self.error_site(project, &key, &mut None)?;
         let now = self.clock.now_ms();
+        // Each consent is a metadata write: held to the site's ceiling like a report.
+        if let Err(wait) = self.error_limiter.take(site.id, 1, now) {
+            return Err(IngestError::RateLimited(wait));
+        }
         let granted = self
             .meta
             .update(|m| Ok(m.grant_consent(site.id, request_id, now)))

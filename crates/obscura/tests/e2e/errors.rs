@@ -205,6 +205,11 @@ async fn errors_bad_sentry_requests_are_clear_4xx_and_a_busy_site_is_told_when_t
     assert_eq!(res.headers()["retry-after"], "30");
     assert_eq!(res.headers()["x-sentry-rate-limits"], "30::key");
     assert_eq!(res.headers()["access-control-allow-origin"], "*", "browser SDKs can read the answer");
+    // Consents are metadata writes: they share the ceiling.
+    let consent = format!("{}/api/{}/diagnostics/00000000000000d1/consent?sentry_key={key}", s.base, site.id);
+    let res = client.post(consent).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    assert!(res.headers().contains_key("retry-after"));
     s.stop();
 }
 
