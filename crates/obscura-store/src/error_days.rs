@@ -6,8 +6,9 @@
 //! ranges that are not whole days are read from the rows. Both backends answer through this.
 //!
 //! Bounded: at most [`MAX_ROWS`] answer rows in all (the least recently used days go first),
-//! [`MAX_PER_DAY`] per day's answer; an answer older than [`TTL`] is asked again, so another
-//! node's purge shows within minutes.
+//! [`MAX_PER_DAY`] per day's answer. Where other nodes can change a day (ClickHouse), an answer
+//! older than [`TTL`] is asked again, so their purge shows within minutes. The server's
+//! maintenance asks the Errors tab's questions every minute, so the first view finds them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -106,6 +107,8 @@ struct Entries {
 #[derive(Default)]
 pub(crate) struct ErrorDays {
     entries: Mutex<Entries>,
+    /// How long an answer is trusted; `None`: until its day changes here (one node alone).
+    ttl: Option<Duration>,
 }
 
 /// `q`'s finished whole days (before `today`) and the query of the rest, if any: `None` for
@@ -134,6 +137,11 @@ fn day_query(q: &Query, day: Date) -> Option<Query> {
 }
 
 impl ErrorDays {
+    /// Answers trusted for `ttl` (`None`: until their day changes through this store).
+    pub(crate) fn new(ttl: Option<Duration>) -> Self {
+        ErrorDays { entries: Mutex::default(), ttl }
+    }
+
     /// Forgets every answer about `day` (destroyed, purged or imported into). Called before
     /// the change; an answer asked while it runs lives at most [`TTL`].
     pub(crate) fn forget(&self, day: Date) {
@@ -150,7 +158,7 @@ impl ErrorDays {
     fn get(&self, key: &Key) -> Option<Answer> {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (answer, at) = e.answers.get(key).cloned()?;
-        if at.elapsed() > TTL {
+        if self.ttl.is_some_and(|ttl| at.elapsed() > ttl) {
             return None;
         }
         e.order.retain(|k| k != key);

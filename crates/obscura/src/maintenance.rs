@@ -1,6 +1,6 @@
 //! Background maintenance, run once a minute by the server and directly by tests (with an
 //! injected clock): visitor salts (P2), data retention (P13), access-log purge (P8), audit-log
-//! retention.
+//! retention, and the Errors tab's questions asked ahead of its first view.
 
 use std::sync::Arc;
 
@@ -102,6 +102,7 @@ impl Maintenance {
             Ok(_) => {}
             Err(e) => tracing::error!("data retention failed (retried in a minute): {e:#}"),
         }
+        self.warm_errors().await;
         let days = self.audit_retention_days;
         let cutoff = self.clock.now() - time::Duration::days(i64::from(days));
         let audit = self.audit.clone();
@@ -109,6 +110,29 @@ impl Maintenance {
             Ok(0) => {}
             Ok(n) => tracing::info!("removed {n} audit records older than {days} days"),
             Err(e) => tracing::error!("audit log retention failed: {e:#}"),
+        }
+    }
+
+    /// Asks each site's Errors tab questions (the default 30 days: issues, reports by release,
+    /// environment and browser), so the store holds the finished days' answers before anyone
+    /// opens the tab; once answered, a day costs nothing until it changes.
+    pub async fn warm_errors(&self) {
+        let now = self.clock.now();
+        let Ok(range) = obscura_query::TimeRange::named("30d", now, None, None) else { return };
+        let by = [
+            obscura_query::Dimension::Prop("release".into()),
+            obscura_query::Dimension::Prop("environment".into()),
+            obscura_query::Dimension::Browser,
+        ];
+        for site in self.meta.get().sites.iter().filter(|s| s.error_key.is_some()) {
+            let q = obscura_query::Query { site: site.id, range, filters: Vec::new() };
+            let mut asked = vec![self.store.issues(&q, 100).await.map(drop)];
+            for dim in &by {
+                asked.push(self.store.error_breakdown(&q, dim, 20).await.map(drop));
+            }
+            if let Some(Err(e)) = asked.into_iter().find(Result::is_err) {
+                tracing::warn!(site = %site.domain, "the Errors tab's questions could not be asked ahead: {e}");
+            }
         }
     }
 

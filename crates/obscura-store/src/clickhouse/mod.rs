@@ -334,7 +334,8 @@ impl ClickHouseStore {
             version,
             rolling: tokio::sync::Mutex::new(()),
             rolled: Mutex::new(None),
-            error_days: crate::error_days::ErrorDays::default(),
+            // Other nodes may purge or import: answers are asked again after a while.
+            error_days: crate::error_days::ErrorDays::new(Some(crate::error_days::TTL)),
         };
         let encrypted_disks = if has_encrypted_disks(&store.version) {
             let n: u64 = store

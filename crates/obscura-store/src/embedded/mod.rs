@@ -224,7 +224,8 @@ impl EmbeddedStore {
             events_dir,
             rollups,
             kept_measures,
-            error_days: crate::error_days::ErrorDays::default(),
+            // One process owns the files: a day changes only through this store.
+            error_days: crate::error_days::ErrorDays::new(None),
             clock,
             wal_dir,
             keyring,
