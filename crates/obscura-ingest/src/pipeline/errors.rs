@@ -126,24 +126,19 @@ impl Pipeline {
         ctx: RequestContext,
         site_id: &mut Option<u32>,
     ) -> Result<ErrorsAccepted, IngestError> {
-        // Credentials first: a request without any is refused before its body is read.
-        let early_key = sentry::request_key(request.auth_header, request.query, None)?;
+        // Credentials that are malformed or disagree are refused before the body is read.
+        sentry::request_key(request.auth_header, request.query, None)?;
         let bytes = sentry::decompress(body, request.content_encoding)?;
         let decoded = match request.endpoint {
             SentryEndpoint::Envelope => sentry::envelope(&bytes)?,
             SentryEndpoint::Store => sentry::store(&bytes)?,
         };
-        let key = match early_key {
-            Some(key) => {
-                sentry::request_key(Some(&format!("Sentry sentry_key={key}")), None, decoded.dsn_key.as_deref())?
-            }
-            None => decoded.dsn_key.clone(),
-        }
-        .ok_or_else(|| {
-            IngestError::Forbidden(
-                "no DSN key: send `X-Sentry-Auth: Sentry sentry_key=<key>` or `?sentry_key=<key>`".into(),
-            )
-        })?;
+        let key =
+            sentry::request_key(request.auth_header, request.query, decoded.dsn_key.as_deref())?.ok_or_else(|| {
+                IngestError::Forbidden(
+                    "no DSN key: send `X-Sentry-Auth: Sentry sentry_key=<key>` or `?sentry_key=<key>`".into(),
+                )
+            })?;
         let site = self.error_site(request.project, &key, site_id)?;
         self.counters.error_items_skipped.fetch_add(u64::from(decoded.skipped), Ordering::Relaxed);
         let id = decoded.event_id.clone().unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));

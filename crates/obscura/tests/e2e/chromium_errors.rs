@@ -21,14 +21,13 @@ document.getElementById('reject').addEventListener('click', function () {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_error_part_reports_exceptions_and_rejections_once_each() {
     let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
-    let site = s.server_meta().get().site_by_domain(SITE).cloned().expect("the test site");
-    let dsn = s.base.replacen("http://", &format!("http://{}@", site.error_key.clone().unwrap()), 1);
+    let dsn = s.dsn();
     let page = format!(
         r#"<!doctype html><html><head><title>Errors test</title>
-<script src="{}/js/errors.js" data-dsn="{dsn}/{}" data-release="shop@2.0.0"></script>
+<script src="{}/js/errors.js" data-dsn="{dsn}" data-release="shop@2.0.0"></script>
 <script defer src="/page.js"></script></head>
 <body><button id="pay">Pay</button><button id="reject">Reject</button></body></html>"#,
-        s.base, site.id
+        s.base
     );
     let app = axum::Router::new()
         .route("/", axum::routing::get(move || async move { Html(page) }))
@@ -73,12 +72,7 @@ fn sentry_browser_bundle() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_sentry_browser_sdk_reports_to_obscura_without_personal_data() {
     let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
-    let site = s.server_meta().get().site_by_domain(SITE).cloned().expect("the test site");
-    let dsn = format!(
-        "{}/{}",
-        s.base.replacen("http://", &format!("http://{}@", site.error_key.clone().unwrap()), 1),
-        site.id
-    );
+    let dsn = s.dsn();
     let page = format!(
         r#"<!doctype html><html><head><title>Sentry SDK test</title><script src="/sentry.js"></script>
 <script>
@@ -125,12 +119,11 @@ function checkout() {{ throw new TypeError("total of jane@example.com is undefin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_p07_detail_is_sent_only_after_the_person_agrees() {
     let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
-    let site = s.server_meta().get().site_by_domain(SITE).cloned().expect("the test site");
-    let dsn = s.base.replacen("http://", &format!("http://{}@", site.error_key.clone().unwrap()), 1);
+    let dsn = s.dsn();
     let page = format!(
         r#"<!doctype html><html><head><title>Consent test</title>
 <script>window.obscura = function () {{}};</script>
-<script src="{}/js/errors.js" data-dsn="{dsn}/{}"></script>
+<script src="{}/js/errors.js" data-dsn="{dsn}"></script>
 <script>
 obscura.onDiagnosticsRequest(function (request) {{
   window.asked = request.purpose;
@@ -139,7 +132,7 @@ obscura.onDiagnosticsRequest(function (request) {{
 function pay(order) {{ return order.total.price; }}
 </script></head>
 <body><button id="pay" onclick="pay({{}})">Pay</button></body></html>"#,
-        s.base, site.id
+        s.base
     );
     let app = axum::Router::new().route("/", axum::routing::get(move || async move { Html(page) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

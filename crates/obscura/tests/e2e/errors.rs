@@ -82,9 +82,7 @@ async fn send_with_sentry(dsn: String, events: Vec<Event<'static>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p01_sentry_sdk_reports_form_issues_without_personal_data() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
-    let site = s.server_meta().get().site_by_domain(SITE).cloned().expect("the test site");
-    let key = site.error_key.clone().expect("a new site has a DSN key");
-    let dsn = format!("{}/{}", s.base.replacen("http://", &format!("http://{key}@"), 1), site.id);
+    let dsn = s.dsn();
 
     let message = Event {
         level: Level::Warning,

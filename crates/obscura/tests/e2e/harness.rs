@@ -216,6 +216,13 @@ impl TestServer {
         rows
     }
 
+    /// The test site's DSN, as Sentry SDKs and the tracker's error part take it.
+    pub fn dsn(&self) -> String {
+        let site = self.server_meta.get().site_by_domain(SITE).cloned().expect("the test site");
+        let key = site.error_key.expect("a new site has a DSN key");
+        format!("{}/{}", self.base.replacen("http://", &format!("http://{key}@"), 1), site.id)
+    }
+
     /// The stored error reports, once there are at least `n` (they arrive from a browser or an
     /// SDK's thread); panics after ten seconds.
     pub async fn error_reports(&self, n: usize) -> Vec<obscura_store::StoredRow> {

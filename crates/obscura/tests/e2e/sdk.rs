@@ -124,12 +124,7 @@ async fn sdk_reports_launches_and_spans_queues_offline_and_retries_by_itself() {
 async fn sdk_reports_errors_and_sends_detail_only_when_the_person_agrees() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let s = TestServer::start(time::OffsetDateTime::now_utc()).await;
-    let site = s.server_meta().get().site_by_domain(SITE).cloned().expect("the test site");
-    let dsn = format!(
-        "{}/{}",
-        s.base.replacen("http://", &format!("http://{}@", site.error_key.clone().unwrap()), 1),
-        site.id
-    );
+    let dsn = s.dsn();
     let agree = Arc::new(AtomicBool::new(false));
     let asked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let queue = tempfile::tempdir().unwrap();
