@@ -96,7 +96,7 @@ impl RollupPlan {
         site: u32,
     ) -> Vec<Date> {
         let days = cells_per_day(rolled, kept, site);
-        self.merge(cells, days.iter().flat_map(|(_, day_cells)| day_cells.iter()), site);
+        self.merge(cells, days.iter().flat_map(|(_, day_cells)| day_cells.of(site, &self.dims)), site);
         days.into_iter().map(|(day, _)| day).collect()
     }
 
@@ -221,8 +221,36 @@ pub(crate) fn day_cells(by: &[Dimension], rows: Vec<(u32, HistogramRow)>) -> Vec
         .collect()
 }
 
-/// A day's cells, shared with the queries reading them.
-pub(crate) type DayCells = std::sync::Arc<Vec<DayCell>>;
+/// A day's cells, sorted by site and grouping so that a question reads only the cells of its
+/// grouping (a day holds every grouping of every site); shared with the queries reading them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DayCells(std::sync::Arc<Vec<DayCell>>);
+
+impl DayCells {
+    /// The cells, sorted.
+    pub(crate) fn new(mut cells: Vec<DayCell>) -> Self {
+        cells.sort_by(|a, b| (a.site, &a.dims).cmp(&(b.site, &b.dims)));
+        DayCells(std::sync::Arc::new(cells))
+    }
+
+    /// Every cell.
+    pub(crate) fn all(&self) -> &[DayCell] {
+        &self.0
+    }
+
+    /// The cells of `site`'s grouping `dims`.
+    pub(crate) fn of(&self, site: u32, dims: &str) -> &[DayCell] {
+        let from = self.0.partition_point(|c| (c.site, c.dims.as_str()) < (site, dims));
+        let to = from + self.0[from..].partition_point(|c| (c.site, c.dims.as_str()) == (site, dims));
+        &self.0[from..to]
+    }
+
+    /// Whether any cell is `site`'s.
+    pub(crate) fn has_site(&self, site: u32) -> bool {
+        let at = self.0.partition_point(|c| c.site < site);
+        self.0.get(at).is_some_and(|c| c.site == site)
+    }
+}
 
 /// The cells that answer for `site` on each day: its kept cells where it has any (its rows are
 /// gone, or about to go), else the day's rollup.
@@ -234,7 +262,7 @@ pub(crate) fn cells_per_day(
     let mut out: std::collections::BTreeMap<Date, DayCells> = rolled.into_iter().collect();
     // Other sites' kept cells say nothing of this site's day: its rows (if any) answer then.
     for (day, cells) in kept {
-        if cells.iter().any(|c| c.site == site) {
+        if cells.has_site(site) {
             out.insert(day, cells);
         }
     }

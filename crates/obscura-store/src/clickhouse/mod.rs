@@ -533,7 +533,7 @@ impl ClickHouseStore {
         site: u32,
         dims: &str,
         q: &Query,
-    ) -> Result<Vec<(Date, std::sync::Arc<Vec<crate::measure_rollup::DayCell>>)>, StoreError> {
+    ) -> Result<Vec<(Date, crate::measure_rollup::DayCells)>, StoreError> {
         let first = q.range.from.date();
         let last = (q.range.to - time::Duration::milliseconds(1)).date();
         // The table is one of two constants, never input.
@@ -551,7 +551,7 @@ impl ClickHouseStore {
         for row in rows {
             days.entry(day_of_number(row.day)).or_default().push(row.into_cell());
         }
-        Ok(days.into_iter().map(|(d, cells)| (d, std::sync::Arc::new(cells))).collect())
+        Ok(days.into_iter().map(|(d, cells)| (d, crate::measure_rollup::DayCells::new(cells))).collect())
     }
 
     /// The statement that fills `rollup_days` with `day`'s rollup.
@@ -1225,7 +1225,7 @@ impl EventStore for ClickHouseStore {
             let mut rolled = self.cells_in_range("measure_rollup_days", q.site, plan.dims(), q).await?;
             for day in rolled_days.into_iter().filter(|d| crate::sql::day_in_range(q, *d)) {
                 if !rolled.iter().any(|(d, _)| *d == day) {
-                    rolled.push((day, std::sync::Arc::new(Vec::new())));
+                    rolled.push((day, crate::measure_rollup::DayCells::default()));
                 }
             }
             let kept = self.cells_in_range("kept_measures", q.site, plan.dims(), q).await?;

@@ -11,13 +11,10 @@ use time::Date;
 use crate::cold;
 use crate::crypto::SealedFile;
 use crate::keyring::Keyring;
-use crate::measure_rollup::DayCell;
+use crate::measure_rollup::{DayCell, DayCells as Cells};
 
 const FILE: &str = "measures.sealed";
 const CONTEXT: &[u8] = b"obscura measure rollup v1";
-
-/// A day's cells, shared with the queries reading them.
-type Cells = Arc<Vec<DayCell>>;
 
 /// The days' measure cells, loaded from their files on first use.
 pub(crate) struct MeasureRollups {
@@ -42,7 +39,7 @@ impl MeasureRollups {
         std::fs::create_dir_all(cold::day_dir(&self.dir, day))?;
         self.sealed(day).write(&key, &serde_json::to_vec(&cells)?)?;
         if let Some(days) = self.lock().as_mut() {
-            days.insert(day, Arc::new(cells));
+            days.insert(day, Cells::new(cells));
         }
         Ok(())
     }
@@ -84,7 +81,7 @@ impl MeasureRollups {
                 None => Ok(None),
             }) {
                 Ok(Some(cells)) => {
-                    out.insert(day, Arc::new(cells));
+                    out.insert(day, Cells::new(cells));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(%day, "cannot read the speed rollup of the day: {e:#}"),
@@ -116,7 +113,7 @@ impl KeptMeasures {
             let plain = SealedFile::new(entry.path(), KEPT_CONTEXT).read(&master)?.unwrap_or_default();
             let cells: Vec<DayCell> = serde_json::from_slice(&plain)
                 .map_err(|e| anyhow::anyhow!("{} is corrupt: {e}", entry.path().display()))?;
-            days.insert(day, Arc::new(cells));
+            days.insert(day, Cells::new(cells));
         }
         Ok(KeptMeasures { dir, master, days: Mutex::new(days) })
     }
@@ -127,12 +124,12 @@ impl KeptMeasures {
         let sites: Vec<u32> = cells.iter().map(|c| c.site).collect();
         let mut all: Vec<DayCell> = days
             .get(&day)
-            .map(|old| old.iter().filter(|c| !sites.contains(&c.site)).cloned().collect())
+            .map(|old| old.all().iter().filter(|c| !sites.contains(&c.site)).cloned().collect())
             .unwrap_or_default();
         all.extend_from_slice(cells);
         let path = self.dir.join(format!("{}.measures", obscura_model::format_day(day)));
         SealedFile::new(path, KEPT_CONTEXT).write(&self.master, &serde_json::to_vec(&all)?)?;
-        days.insert(day, Arc::new(all));
+        days.insert(day, Cells::new(all));
         Ok(())
     }
 
