@@ -47,7 +47,7 @@ impl IssueRow {
 }
 
 /// One issue as a backend's summary query returns it, before its trend is added.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct IssueSummary {
     /// The fingerprint.
     pub fingerprint: String,
@@ -64,7 +64,7 @@ pub struct IssueSummary {
 }
 
 /// One value of a dimension among error reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ErrorCountRow {
     /// The value (`(unknown)` where there is none).
     pub value: String,

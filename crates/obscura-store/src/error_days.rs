@@ -8,7 +8,9 @@
 //! Bounded: at most [`MAX_ROWS`] answer rows in all (the least recently used days go first),
 //! [`MAX_PER_DAY`] per day's answer. Where other nodes can change a day (ClickHouse), an answer
 //! older than [`TTL`] is asked again, so their purge shows within minutes. The server's
-//! maintenance asks the Errors tab's questions every minute, so the first view finds them.
+//! maintenance asks the Errors tab's questions every minute, so the first view finds them;
+//! where the backend can keep them ([`SavedDays`]), answers to unfiltered questions are saved
+//! too, so the first view after a start reads thirty small answers rather than every report.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -78,6 +80,35 @@ enum Answer {
     Counts(Arc<Vec<ErrorCountRow>>),
 }
 
+/// A finished day's answer to one site's unfiltered question, as saved.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SavedAnswer {
+    site: u32,
+    question: String,
+    #[serde(default)]
+    issues: Option<Vec<IssueSummary>>,
+    #[serde(default)]
+    counts: Option<Vec<ErrorCountRow>>,
+}
+
+impl SavedAnswer {
+    /// Which site and question it answers.
+    pub(crate) fn question(&self) -> (u32, &str) {
+        (self.site, &self.question)
+    }
+}
+
+/// Where a backend keeps finished days' answers across starts; each day's are destroyed with
+/// the day (the embedded store seals them under the day's key).
+pub(crate) trait SavedDays: Send + Sync {
+    /// `day`'s saved answers, every site's; none when there are none.
+    fn load(&self, day: Date) -> anyhow::Result<Vec<SavedAnswer>>;
+    /// Adds `answers` to `day`'s, replacing those to the same site and question.
+    fn save(&self, day: Date, answers: Vec<SavedAnswer>) -> anyhow::Result<()>;
+    /// Removes `day`'s answers.
+    fn remove(&self, day: Date);
+}
+
 impl Answer {
     fn rows(&self) -> usize {
         match self {
@@ -109,7 +140,12 @@ pub(crate) struct ErrorDays {
     entries: Mutex<Entries>,
     /// How long an answer is trusted; `None`: until its day changes here (one node alone).
     ttl: Option<Duration>,
+    /// Where unfiltered answers are kept across starts, and the days read from it since.
+    saved: Option<(Arc<dyn SavedDays>, DaysRead)>,
 }
+
+/// The days whose saved answers were put in memory since the start.
+type DaysRead = Mutex<std::collections::HashSet<Date>>;
 
 /// `q`'s finished whole days (before `today`) and the query of the rest, if any: `None` for
 /// the days when the range is not whole days.
@@ -139,12 +175,21 @@ fn day_query(q: &Query, day: Date) -> Option<Query> {
 impl ErrorDays {
     /// Answers trusted for `ttl` (`None`: until their day changes through this store).
     pub(crate) fn new(ttl: Option<Duration>) -> Self {
-        ErrorDays { entries: Mutex::default(), ttl }
+        ErrorDays { entries: Mutex::default(), ttl, saved: None }
     }
 
-    /// Forgets every answer about `day` (destroyed, purged or imported into). Called before
-    /// the change; an answer asked while it runs lives at most [`TTL`].
+    /// Answers trusted until their day changes, the unfiltered ones also kept in `saved`.
+    pub(crate) fn saved_in(saved: Arc<dyn SavedDays>) -> Self {
+        ErrorDays { entries: Mutex::default(), ttl: None, saved: Some((saved, Mutex::default())) }
+    }
+
+    /// Forgets every answer about `day` (destroyed, purged or imported into), saved ones too.
+    /// Called before the change; an answer asked while it runs lives at most [`TTL`].
     pub(crate) fn forget(&self, day: Date) {
+        if let Some((saved, read)) = &self.saved {
+            read.lock().unwrap_or_else(|e| e.into_inner()).remove(&day);
+            saved.remove(day);
+        }
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let gone: Vec<Key> = e.answers.keys().filter(|k| k.day == day).cloned().collect();
         for key in gone {
@@ -191,8 +236,48 @@ impl ErrorDays {
         Key { site: q.site, day, question: format!("{} {:?}", dim.name(), q.filters) }
     }
 
+    /// Puts the saved answers of those of `days` not read since the start in memory; a day
+    /// whose answers cannot be read is answered from its rows.
+    fn read_saved(&self, days: &[Date]) {
+        let Some((saved, read)) = &self.saved else { return };
+        for &day in days {
+            if !read.lock().unwrap_or_else(|e| e.into_inner()).insert(day) {
+                continue;
+            }
+            match saved.load(day) {
+                Ok(answers) => {
+                    for a in answers {
+                        let key = Key { site: a.site, day, question: a.question };
+                        match (a.issues, a.counts) {
+                            (Some(issues), _) => self.put(key, Answer::Issues(Arc::new(issues))),
+                            (None, Some(counts)) => self.put(key, Answer::Counts(Arc::new(counts))),
+                            (None, None) => {}
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(%day, "cannot read the saved error answers of the day: {e:#}"),
+            }
+        }
+    }
+
+    /// Saves answers read from rows to unfiltered questions, by day.
+    fn save(&self, q: &Query, answers: Vec<(Date, SavedAnswer)>) {
+        let Some((saved, _)) = &self.saved else { return };
+        if !q.filters.is_empty() {
+            return;
+        }
+        for (day, answer) in answers {
+            if let Err(e) = saved.save(day, vec![answer]) {
+                tracing::warn!(%day, "cannot save an error answer of the day: {e:#}");
+            }
+        }
+    }
+
     /// The span from the first to the last of `days` whose answer is missing, as a query.
     fn missing_span(&self, q: &Query, days: &[Date], key: impl Fn(Date) -> Key) -> Option<Query> {
+        if q.filters.is_empty() {
+            self.read_saved(days);
+        }
         let missing: Vec<Date> = days.iter().copied().filter(|d| self.get(&key(*d)).is_none()).collect();
         let range = TimeRange::days(*missing.first()?, *missing.last()?).ok()?;
         Some(Query { range, ..q.clone() })
@@ -210,12 +295,22 @@ impl ErrorDays {
             for (day, s) in rows.summaries_by_day(&span).await? {
                 by_day.entry(day).or_default().push(s);
             }
+            let mut to_save = Vec::new();
             for day in days.iter().filter(|d| span.range.contains_day(**d)) {
                 let mut answer = by_day.remove(day).unwrap_or_default();
                 answer.sort_by_key(|a| std::cmp::Reverse(a.events));
                 answer.truncate(MAX_PER_DAY as usize);
-                self.put(Self::issues_key(q, *day), Answer::Issues(Arc::new(answer)));
+                let key = Self::issues_key(q, *day);
+                let saved = SavedAnswer {
+                    site: q.site,
+                    question: key.question.clone(),
+                    issues: Some(answer.clone()),
+                    counts: None,
+                };
+                to_save.push((*day, saved));
+                self.put(key, Answer::Issues(Arc::new(answer)));
             }
+            self.save(q, to_save);
         }
         Ok(days
             .iter()
@@ -239,12 +334,22 @@ impl ErrorDays {
             for (day, r) in rows.counts_by_day(&span, dim).await? {
                 by_day.entry(day).or_default().push(r);
             }
+            let mut to_save = Vec::new();
             for day in days.iter().filter(|d| span.range.contains_day(**d)) {
                 let mut answer = by_day.remove(day).unwrap_or_default();
                 answer.sort_by_key(|a| std::cmp::Reverse(a.events));
                 answer.truncate(MAX_PER_DAY as usize);
-                self.put(Self::counts_key(q, dim, *day), Answer::Counts(Arc::new(answer)));
+                let key = Self::counts_key(q, dim, *day);
+                let saved = SavedAnswer {
+                    site: q.site,
+                    question: key.question.clone(),
+                    issues: None,
+                    counts: Some(answer.clone()),
+                };
+                to_save.push((*day, saved));
+                self.put(key, Answer::Counts(Arc::new(answer)));
             }
+            self.save(q, to_save);
         }
         Ok(days
             .iter()

@@ -42,6 +42,7 @@ use crate::{DayCell, EventStore, Param, RollupCell, SqlQuery, StoreError};
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 
 mod answers;
+mod error_answers;
 mod flusher;
 pub(crate) mod kept_aggregates;
 mod measure_rollups;
@@ -169,6 +170,7 @@ impl EmbeddedStore {
 
         let handover = Arc::new(RwLock::new(()));
         let measure_rollups = Arc::new(measure_rollups::MeasureRollups::new(rollups_dir.clone(), keyring.clone()));
+        let error_answers = Arc::new(error_answers::ErrorAnswerFiles::new(rollups_dir.clone(), keyring.clone()));
         let rollups = Rollups {
             aggregates,
             measures: measure_rollups,
@@ -225,7 +227,7 @@ impl EmbeddedStore {
             rollups,
             kept_measures,
             // One process owns the files: a day changes only through this store.
-            error_days: crate::error_days::ErrorDays::new(None),
+            error_days: crate::error_days::ErrorDays::saved_in(error_answers),
             clock,
             wal_dir,
             keyring,
