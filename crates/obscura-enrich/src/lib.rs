@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bots;
 pub mod cdn;
 pub mod geo;
 pub mod network;

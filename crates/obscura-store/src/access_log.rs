@@ -46,6 +46,10 @@ pub struct AccessLine {
     pub referer: String,
     /// `X-Forwarded-For` / `Forwarded`, as sent.
     pub forwarded: String,
+    /// The JA4 fingerprint of the client's TLS ClientHello, when Obscura terminated TLS (at
+    /// most 36 characters); empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ja4: String,
     /// Requests of this hour not written since the line before, because the log was over its
     /// budget (see [`Budget`]).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -71,6 +75,7 @@ impl AccessLine {
             (&mut self.user_agent, ua),
             (&mut self.referer, referer),
             (&mut self.forwarded, forwarded),
+            (&mut self.ja4, 36),
         ] {
             if let Some((at, _)) = field.char_indices().nth(cap) {
                 field.truncate(at);
@@ -294,6 +299,7 @@ impl AccessLog {
             user_agent: String::new(),
             referer: String::new(),
             forwarded: String::new(),
+            ja4: String::new(),
             dropped,
         };
         self.write_line(state, &hour, &summary)?;
@@ -515,6 +521,7 @@ mod tests {
             user_agent: "curl/8".into(),
             referer: String::new(),
             forwarded: String::new(),
+            ja4: String::new(),
             dropped: 0,
         }
     }

@@ -11,6 +11,7 @@ pub mod admin_errors;
 pub mod api_error;
 pub mod audit;
 pub mod client_ip;
+pub mod connection;
 pub mod dashboard;
 pub mod errors;
 pub mod errors_api;

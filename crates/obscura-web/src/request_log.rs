@@ -58,6 +58,7 @@ fn describe(state: &AppState, request: &Request) -> AccessLine {
         user_agent: header("user-agent"),
         referer: origin(&header("referer")),
         forwarded,
+        ja4: request.extensions().get::<crate::connection::Ja4>().map(|j| j.0.to_string()).unwrap_or_default(),
         dropped: 0,
     }
 }
@@ -157,7 +158,7 @@ pub async fn logs_page(
                     button type="submit" { "Filter" }
                 }
                 table.top {
-                    thead { tr { th { "When (UTC)" } th { "IP" } th { "Request" } th { "Status" } th { "User-Agent" } } }
+                    thead { tr { th { "When (UTC)" } th { "IP" } th { "Request" } th { "Status" } th { "User-Agent" } th title="The client's TLS fingerprint, when Obscura terminated TLS" { "JA4" } } }
                     tbody {
                         @for l in &found.lines {
                             tr {
@@ -166,6 +167,7 @@ pub async fn logs_page(
                                 td { (l.method) " " (l.path) @if l.dropped > 0 { " (" (l.dropped) " requests over budget not written before this one)" } }
                                 td { (l.status) }
                                 td { (l.user_agent) }
+                                td { code { (l.ja4) } }
                             }
                         }
                     }

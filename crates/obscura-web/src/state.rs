@@ -54,6 +54,8 @@ pub struct SharedState {
     pub policy_versions: Arc<obscura_store::sealed_json::SealedJson>,
     /// Served to browsers over HTTPS (the public URL says so): HSTS and `Secure` cookies.
     pub https: bool,
+    /// TLS handshakes on the built-in TLS port (zeros without it).
+    pub tls_counters: Arc<crate::connection::TlsCounters>,
     /// Settings the privacy policy reports and new sites start with.
     pub privacy: Arc<PrivacySettings>,
     /// Obscura's own access log (P8).

@@ -176,6 +176,12 @@ pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) ->
             "sampled_out": load(&c.speed_sampled_out),
             "measurements_dropped": load(&c.measurements_dropped),
         });
+        let tls = &state.tls_counters;
+        out["tls"] = json!({
+            "handshakes": load(&tls.completed),
+            "handshakes_failed": load(&tls.failed),
+            "unreadable_hellos": load(&tls.unreadable_hellos),
+        });
     }
     Ok(Json(out))
 }

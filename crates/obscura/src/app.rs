@@ -198,6 +198,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         login_attempts: Default::default(),
         password_hashing: Default::default(),
         https: config.tls.is_some() || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        tls_counters: Arc::default(),
         privacy: Arc::new(obscura_web::state::PrivacySettings {
             default_retention_days: config.retention_days,
             k_anonymity: config.k_anonymity,
@@ -261,7 +262,8 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         let target = crate::tls::RedirectTarget::new(app.public_url.as_deref(), listener.local_addr()?);
         redirect = Some(AbortOnDrop(tokio::spawn(crate::tls::serve_redirect(plain, target, app.timeouts))));
     }
-    crate::http_server::serve(listener, app.tls.clone(), router, app.timeouts, shutdown_signal()).await?;
+    let tls = app.tls.clone().map(|config| (config, app.state.tls_counters.clone()));
+    crate::http_server::serve(listener, tls, router, app.timeouts, shutdown_signal()).await?;
     drop(redirect);
     app.store.close();
     Ok(())

@@ -230,6 +230,11 @@ pub struct EnrichConfig {
     pub asn_databases: Vec<PathBuf>,
     /// uap-core `regexes.yaml`; without it a small built-in parser is used.
     pub user_agent_regexes: Option<PathBuf>,
+    /// The robot User-Agent lists: `crawler-user-agents.json` (npm `crawler-user-agents`) and
+    /// `isbot-patterns.json` (the patterns of npm `isbot`); without them robots are told by a
+    /// few built-in markers only.
+    #[serde(default)]
+    pub robot_lists: Vec<PathBuf>,
     /// `[enrich.cdn_hosts]`: hosts (or `*.suffix`) of content-delivery providers the built-in
     /// list lacks, with the provider's name, e.g. `"static.example.net" = "Example CDN"`; a
     /// rule replaces the built-in one for the same host.
@@ -247,6 +252,22 @@ fn pairs(rules: &std::collections::BTreeMap<String, String>) -> impl Iterator<It
 }
 
 impl EnrichConfig {
+    /// The robot User-Agent matcher from `robot_lists`: a file named like
+    /// `crawler-user-agents.json` holds that list's entries, any other an array of patterns
+    /// that ignore case (as `isbot`'s).
+    pub fn robot_names(&self) -> anyhow::Result<obscura_enrich::bots::user_agents::RobotNames> {
+        let none = PathBuf::from("/nonexistent");
+        let (mut crawlers, mut others) = (none.clone(), none);
+        for path in &self.robot_lists {
+            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("crawler-user-agents")) {
+                crawlers = path.clone();
+            } else {
+                others = path.clone();
+            }
+        }
+        obscura_enrich::bots::user_agents::RobotNames::open(&crawlers, &others)
+    }
+
     /// The CDN map: the built-in hosts with `cdn_hosts` and each site's `site_cdn_hosts` added.
     pub fn cdn_map(&self) -> anyhow::Result<obscura_enrich::CdnMap> {
         let mut map = obscura_enrich::CdnMap::with_rules(pairs(&self.cdn_hosts))
@@ -653,6 +674,9 @@ impl Config {
         }
         if self.enrich.user_agent_regexes.is_none() {
             self.enrich.user_agent_regexes = existing(&["regexes.yaml"]).into_iter().next();
+        }
+        if self.enrich.robot_lists.is_empty() {
+            self.enrich.robot_lists = existing(&["crawler-user-agents.json", "isbot-patterns.json"]);
         }
     }
 

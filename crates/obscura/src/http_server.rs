@@ -42,12 +42,12 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// returns, so the store is not closed under an event being acknowledged.
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<(Arc<rustls::ServerConfig>, Arc<TlsCounters>)>,
     router: Router,
     timeouts: Timeouts,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let acceptor = tls.map(|(config, counters)| (tokio_rustls::TlsAcceptor::from(config), counters));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -73,13 +73,30 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         connections.spawn(async move {
             let io = Activity::new(tcp);
-            match acceptor {
-                None => serve_connection(io, peer, reached, router, timeouts, stop).await,
-                Some(acceptor) => match tokio::time::timeout(timeouts.headers, acceptor.accept(io)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, peer, reached, router, timeouts, stop).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                },
+            let Some((acceptor, counters)) = acceptor else {
+                return serve_connection(io, peer, reached, None, router, timeouts, stop).await;
+            };
+            let handshake = tokio::time::timeout(timeouts.headers, acceptor.accept(HelloTap::new(io))).await;
+            match handshake {
+                Ok(Ok(stream)) => {
+                    counters.completed.fetch_add(1, Ordering::Relaxed);
+                    let fingerprint = match stream.get_ref().0.fingerprint() {
+                        Some(Ok(ja4)) => Some(Ja4(ja4.into())),
+                        _ => {
+                            counters.unreadable_hellos.fetch_add(1, Ordering::Relaxed);
+                            None
+                        }
+                    };
+                    serve_connection(stream, peer, reached, fingerprint, router, timeouts, stop).await
+                }
+                Ok(Err(e)) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                }
+                Err(_) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                }
             }
         });
     }
@@ -96,6 +113,7 @@ async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
     reached: ReachedAddress,
+    fingerprint: Option<Ja4>,
     router: Router,
     timeouts: Timeouts,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -112,6 +130,9 @@ async fn serve_connection<S>(
             started.fetch_add(1, Ordering::Relaxed);
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(reached);
+            if let Some(ja4) = &fingerprint {
+                request.extensions_mut().insert(ja4.clone());
+            }
             request
         });
     let service = tower::ServiceExt::map_response(service, move |response| {
@@ -192,9 +213,73 @@ impl<S> HasActivity for Activity<S> {
     }
 }
 
-impl<S> HasActivity for tokio_rustls::server::TlsStream<Activity<S>> {
+impl<S> HasActivity for tokio_rustls::server::TlsStream<HelloTap<Activity<S>>> {
     fn activity(&self) -> ActivityClock {
-        self.get_ref().0.clock.clone()
+        self.get_ref().0.inner.clock.clone()
+    }
+}
+
+use obscura_web::connection::{Ja4, TlsCounters};
+
+/// Keeps a copy of the first bytes a TLS client sends until they hold its whole ClientHello,
+/// then reads them into the JA4 fingerprint and lets every later byte pass untouched; rustls
+/// reads the same bytes as they go by, so nothing is buffered twice or delayed.
+struct HelloTap<S> {
+    inner: S,
+    seen: Vec<u8>,
+    fingerprint: Option<Result<String, obscura_enrich::bots::ja4::Ja4Error>>,
+}
+
+impl<S> HelloTap<S> {
+    fn new(inner: S) -> Self {
+        HelloTap { inner, seen: Vec::new(), fingerprint: None }
+    }
+
+    /// The client's JA4, once its ClientHello has been read; an error when it could not be.
+    fn fingerprint(&self) -> Option<Result<&str, obscura_enrich::bots::ja4::Ja4Error>> {
+        self.fingerprint.as_ref().map(|f| f.as_ref().map(String::as_str).map_err(|e| *e))
+    }
+
+    fn observe(&mut self, bytes: &[u8]) {
+        use obscura_enrich::bots::ja4;
+        if self.fingerprint.is_some() || bytes.is_empty() {
+            return;
+        }
+        self.seen.extend_from_slice(bytes);
+        let outcome = match ja4::client_hello_message(&self.seen) {
+            Ok(None) if self.seen.len() <= ja4::MAX_CLIENT_HELLO + 64 => return,
+            Ok(None) => Err(ja4::Ja4Error::Truncated),
+            Ok(Some(message)) => ja4::ja4(&message, ja4::Transport::Tcp),
+            Err(e) => Err(e),
+        };
+        self.fingerprint = Some(outcome);
+        self.seen = Vec::new();
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HelloTap<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) {
+            this.observe(&buf.filled()[before..]);
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HelloTap<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

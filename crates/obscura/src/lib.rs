@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod app;
 pub mod bench;
+pub mod classify;
 pub mod config;
 pub mod demo;
 pub mod errors_bench;

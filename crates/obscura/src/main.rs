@@ -62,6 +62,10 @@ enum Command {
         #[arg(long, default_value = "property", value_parser = parse_field)]
         field: obscura_privacy::scrub::Field,
     },
+    /// Classify requests as human, suspicious or automated: request descriptions as JSON lines
+    /// on stdin (`{"user_agent": …, "hints": {…}, "ja4": …, "signals": …, "asn": …}`), one
+    /// decision with its reasons per line on stdout.
+    Classify,
     /// Show Obscura's own access log (kept 72 hours, encrypted); the reading is audited.
     Logs {
         /// How many hours back (at most 73: older lines no longer exist).
@@ -333,6 +337,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Scrub { site, field } => scrub_stdin(&config, site.as_deref(), field),
+        Command::Classify => {
+            let robots = config.enrich.robot_names()?;
+            if robots.patterns() == 0 {
+                eprintln!("warning: no robot User-Agent lists (run scripts/fetch-data, or set [enrich] robot_lists)");
+            }
+            let classifier = obscura_enrich::bots::Classifier::new(robots);
+            let tally = obscura::classify::run(&classifier, std::io::stdin().lock(), std::io::stdout().lock())?;
+            eprintln!(
+                "{} human, {} suspicious, {} automated, {} lines not read",
+                tally.human, tally.suspicious, tally.automated, tally.errors
+            );
+            if tally.errors > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Config(ConfigCmd::Check) => {
             println!("listen: {}", config.listen);
             println!("data folder: {}", config.data_dir.display());

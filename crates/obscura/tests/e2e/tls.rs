@@ -13,12 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::harness::TestServer;
 
 /// A test CA and a 60-day ECDSA P-256 certificate for localhost and 127.0.0.1 that it signed.
-struct TestPki {
+pub struct TestPki {
     dir: tempfile::TempDir,
 }
 
 impl TestPki {
-    fn new() -> TestPki {
+    pub fn new() -> TestPki {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
             SerialNumber,
@@ -52,15 +52,15 @@ impl TestPki {
         TestPki { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn tls(&self, allow_tls12: bool, redirect_http_from: Option<std::net::SocketAddr>) -> TlsConfig {
+    pub fn tls(&self, allow_tls12: bool, redirect_http_from: Option<std::net::SocketAddr>) -> TlsConfig {
         TlsConfig { cert_file: self.path("cert.pem"), key_file: self.path("key.pem"), allow_tls12, redirect_http_from }
     }
 
-    fn client(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> tokio_rustls::TlsConnector {
+    pub fn client(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> tokio_rustls::TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(self.path("ca.pem")).unwrap();
         use rustls::pki_types::pem::PemObject;
@@ -80,7 +80,7 @@ fn addr(s: &TestServer) -> String {
 }
 
 /// One HTTPS request over a fresh connection; the response head and the negotiated version.
-async fn https_get(
+pub async fn https_get(
     connector: &tokio_rustls::TlsConnector,
     addr: &str,
     path: &str,
