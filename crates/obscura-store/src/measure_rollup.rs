@@ -96,44 +96,64 @@ impl RollupPlan {
         site: u32,
     ) -> Vec<Date> {
         let days = cells_per_day(rolled, kept, site);
-        self.merge(cells, days.iter().flat_map(|(_, day_cells)| day_cells.of(site, &self.dims)), site);
+        self.merge(cells, days.iter().map(|(_, day_cells)| day_cells), site);
         days.into_iter().map(|(day, _)| day).collect()
     }
 
-    /// Adds the cells of `site` that answer to `cells`, under the question's keys; a cell whose
-    /// sketch cannot be read is skipped with a warning. Pass every day's cells in one call: they
-    /// are gathered under borrowed keys with a fast hash first (no allocation per stored cell —
-    /// 30 days of a fine grouping hold hundreds of thousands) and handed to `cells` once per group.
-    pub(crate) fn merge<'a>(&self, cells: &mut MeasureCells, stored: impl IntoIterator<Item = &'a DayCell>, site: u32) {
-        let mut groups: HashMap<([&'a str; 3], &'a str), MeasureCell, foldhash::fast::RandomState> = HashMap::default();
-        for day_cell in stored {
-            if day_cell.site != site
-                || day_cell.dims != self.dims
-                || !self.metrics.iter().any(|m| m.name() == day_cell.metric)
-                || !self.filters.iter().all(|(at, f)| day_cell.keys.get(*at).is_some_and(|k| cell_matches(f, k)))
-            {
-                continue;
-            }
-            let mut keys = [""; 3];
-            for (key, at) in keys.iter_mut().zip(&self.picks) {
-                *key = day_cell.keys.get(*at).map_or("", String::as_str);
-            }
-            let group = groups.entry((keys, day_cell.metric.as_str())).or_default();
-            let (samples, sum, ratings) = (day_cell.samples, day_cell.sum, day_cell.ratings);
-            let merged = if day_cell.sketch.is_empty() {
-                group.add_values(sum, ratings, &day_cell.values);
-                true
-            } else {
-                Sketch::from_bytes(&day_cell.sketch)
-                    .is_some_and(|sketch| group.add_parts(samples, sum, ratings, &sketch))
+    /// Adds the cells of `site` that answer, from every day of `days`, to `cells` under the
+    /// question's keys; a cell whose sketch cannot be read is skipped with a warning. Thirty
+    /// days of a fine grouping hold hundreds of thousands of cells, so they are gathered by
+    /// numbers: each day's names (a few hundred) are looked up once, and each cell is grouped
+    /// by the numbers of its names, then every group goes to `cells` once.
+    fn merge<'a>(&self, cells: &mut MeasureCells, days: impl IntoIterator<Item = &'a DayCells>, site: u32) {
+        let fast = foldhash::fast::RandomState::default();
+        let mut numbers: HashMap<&'a str, u32, _> = HashMap::with_hasher(fast.clone());
+        let mut names: Vec<&'a str> = Vec::new();
+        let mut groups: HashMap<[u32; 4], MeasureCell, _> = HashMap::with_hasher(fast);
+        for day in days {
+            let (from, to) = day.range_of(site, &self.dims);
+            // This day's name numbers, translated to the question's on first use.
+            let mut translated = vec![u32::MAX; day.names.len()];
+            let mut number = |local: u32| -> u32 {
+                let slot = &mut translated[local as usize];
+                if *slot == u32::MAX {
+                    let name = day.names[local as usize].as_ref();
+                    *slot = *numbers.entry(name).or_insert_with(|| {
+                        names.push(name);
+                        names.len() as u32 - 1
+                    });
+                }
+                *slot
             };
-            if !merged {
-                tracing::warn!(site, metric = %day_cell.metric, "a stored speed sketch cannot be read; skipped");
+            for (day_cell, local) in day.cells[from..to].iter().zip(&day.numbers[from..to]) {
+                if !self.metrics.iter().any(|m| m.name() == day_cell.metric)
+                    || !self.filters.iter().all(|(at, f)| day_cell.keys.get(*at).is_some_and(|k| cell_matches(f, k)))
+                {
+                    continue;
+                }
+                let mut key = [u32::MAX; 4];
+                for (slot, at) in key.iter_mut().zip(&self.picks) {
+                    *slot = local.get(*at).copied().map_or(u32::MAX, &mut number);
+                }
+                key[3] = number(local[3]);
+                let group = groups.entry(key).or_default();
+                let (samples, sum, ratings) = (day_cell.samples, day_cell.sum, day_cell.ratings);
+                let merged = if day_cell.sketch.is_empty() {
+                    group.add_values(sum, ratings, &day_cell.values);
+                    true
+                } else {
+                    Sketch::from_bytes(&day_cell.sketch)
+                        .is_some_and(|sketch| group.add_parts(samples, sum, ratings, &sketch))
+                };
+                if !merged {
+                    tracing::warn!(site, metric = %day_cell.metric, "a stored speed sketch cannot be read; skipped");
+                }
             }
         }
-        for ((keys, metric), mut group) in groups {
-            group.keys = keys.iter().take(self.picks.len()).map(|k| (*k).to_owned()).collect();
-            group.metric = metric.to_owned();
+        let name = |n: u32| names.get(n as usize).map_or(String::new(), |s| (*s).to_owned());
+        for (key, mut group) in groups {
+            group.keys = key.iter().take(self.picks.len()).map(|n| name(*n)).collect();
+            group.metric = name(key[3]);
             cells.merge(group);
         }
     }
@@ -222,33 +242,72 @@ pub(crate) fn day_cells(by: &[Dimension], rows: Vec<(u32, HistogramRow)>) -> Vec
 }
 
 /// A day's cells, sorted by site and grouping so that a question reads only the cells of its
-/// grouping (a day holds every grouping of every site); shared with the queries reading them.
+/// grouping (a day holds every grouping of every site), with each cell's names — its keys, then
+/// its metric — as numbers into the day's list of names; shared with the queries reading them.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct DayCells(std::sync::Arc<Vec<DayCell>>);
+pub(crate) struct DayCells(std::sync::Arc<NumberedCells>);
+
+#[derive(Debug, Default)]
+pub(crate) struct NumberedCells {
+    cells: Vec<DayCell>,
+    /// Per cell: the numbers of its first three keys (`u32::MAX` where it has fewer), then of its metric.
+    numbers: Vec<[u32; 4]>,
+    names: Vec<Box<str>>,
+}
+
+impl std::ops::Deref for DayCells {
+    type Target = NumberedCells;
+
+    fn deref(&self) -> &NumberedCells {
+        &self.0
+    }
+}
 
 impl DayCells {
-    /// The cells, sorted.
+    /// The cells, sorted and numbered.
     pub(crate) fn new(mut cells: Vec<DayCell>) -> Self {
         cells.sort_by(|a, b| (a.site, &a.dims).cmp(&(b.site, &b.dims)));
-        DayCells(std::sync::Arc::new(cells))
+        let mut known: HashMap<String, u32> = HashMap::new();
+        let mut names: Vec<Box<str>> = Vec::new();
+        let mut number = |name: &str| -> u32 {
+            if let Some(n) = known.get(name) {
+                return *n;
+            }
+            names.push(name.into());
+            let n = names.len() as u32 - 1;
+            known.insert(name.to_owned(), n);
+            n
+        };
+        let numbers = cells
+            .iter()
+            .map(|c| {
+                let mut these = [u32::MAX; 4];
+                for (slot, key) in these.iter_mut().zip(&c.keys) {
+                    *slot = number(key);
+                }
+                these[3] = number(&c.metric);
+                these
+            })
+            .collect();
+        DayCells(std::sync::Arc::new(NumberedCells { cells, numbers, names }))
     }
 
     /// Every cell.
     pub(crate) fn all(&self) -> &[DayCell] {
-        &self.0
+        &self.cells
     }
 
-    /// The cells of `site`'s grouping `dims`.
-    pub(crate) fn of(&self, site: u32, dims: &str) -> &[DayCell] {
-        let from = self.0.partition_point(|c| (c.site, c.dims.as_str()) < (site, dims));
-        let to = from + self.0[from..].partition_point(|c| (c.site, c.dims.as_str()) == (site, dims));
-        &self.0[from..to]
+    /// Where the cells of `site`'s grouping `dims` are.
+    fn range_of(&self, site: u32, dims: &str) -> (usize, usize) {
+        let from = self.cells.partition_point(|c| (c.site, c.dims.as_str()) < (site, dims));
+        let to = from + self.cells[from..].partition_point(|c| (c.site, c.dims.as_str()) == (site, dims));
+        (from, to)
     }
 
     /// Whether any cell is `site`'s.
     pub(crate) fn has_site(&self, site: u32) -> bool {
-        let at = self.0.partition_point(|c| c.site < site);
-        self.0.get(at).is_some_and(|c| c.site == site)
+        let at = self.cells.partition_point(|c| c.site < site);
+        self.cells.get(at).is_some_and(|c| c.site == site)
     }
 }
 
@@ -326,17 +385,16 @@ mod tests {
         assert_eq!(cells.len(), 2, "one cell per site");
         assert_eq!((cells[0].site, cells[0].dims.as_str(), cells[0].samples), (1, "page", 4));
         let json = serde_json::to_vec(&cells).unwrap();
-        let back: Vec<DayCell> = serde_json::from_slice(&json).unwrap();
+        let back = DayCells::new(serde_json::from_slice(&json).unwrap());
         let lcp = [obscura_model::Metric::Lcp];
         let pages = plan_for(&[], &by, &lcp);
         let mut merged = MeasureCells::default();
-        pages.merge(&mut merged, &back, 1);
-        pages.merge(&mut merged, &back, 1);
+        pages.merge(&mut merged, [&back, &back], 1);
         let out = merged.into_cells();
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].samples, out[0].sum), (8, 10_000.0), "two days of site 1 only");
         let mut other = MeasureCells::default();
-        plan_for(&[], &[Dimension::Country], &lcp).merge(&mut other, &back, 1);
+        plan_for(&[], &[Dimension::Country], &lcp).merge(&mut other, [&back], 1);
         assert!(other.into_cells().is_empty(), "another grouping's cells stay out");
         assert!(plan(&query(&[]), &[], &[obscura_model::Metric::Span]).is_some());
         assert!(plan(&query(&[]), &[Dimension::Flow], &[]).is_none(), "flows are not rolled");
