@@ -80,15 +80,29 @@ enum Answer {
     Counts(Arc<Vec<ErrorCountRow>>),
 }
 
+/// An answer's rows, as saved.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Saved {
+    Issues(Vec<IssueSummary>),
+    Counts(Vec<ErrorCountRow>),
+}
+
+impl From<Saved> for Answer {
+    fn from(saved: Saved) -> Answer {
+        match saved {
+            Saved::Issues(rows) => Answer::Issues(Arc::new(rows)),
+            Saved::Counts(rows) => Answer::Counts(Arc::new(rows)),
+        }
+    }
+}
+
 /// A finished day's answer to one site's unfiltered question, as saved.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SavedAnswer {
     site: u32,
     question: String,
-    #[serde(default)]
-    issues: Option<Vec<IssueSummary>>,
-    #[serde(default)]
-    counts: Option<Vec<ErrorCountRow>>,
+    answer: Saved,
 }
 
 impl SavedAnswer {
@@ -247,12 +261,7 @@ impl ErrorDays {
             match saved.load(day) {
                 Ok(answers) => {
                     for a in answers {
-                        let key = Key { site: a.site, day, question: a.question };
-                        match (a.issues, a.counts) {
-                            (Some(issues), _) => self.put(key, Answer::Issues(Arc::new(issues))),
-                            (None, Some(counts)) => self.put(key, Answer::Counts(Arc::new(counts))),
-                            (None, None) => {}
-                        }
+                        self.put(Key { site: a.site, day, question: a.question }, a.answer.into());
                     }
                 }
                 Err(e) => tracing::warn!(%day, "cannot read the saved error answers of the day: {e:#}"),
@@ -260,16 +269,31 @@ impl ErrorDays {
         }
     }
 
-    /// Saves answers read from rows to unfiltered questions, by day.
-    fn save(&self, q: &Query, answers: Vec<(Date, SavedAnswer)>) {
-        let Some((saved, _)) = &self.saved else { return };
-        if !q.filters.is_empty() {
-            return;
-        }
-        for (day, answer) in answers {
-            if let Err(e) = saved.save(day, vec![answer]) {
-                tracing::warn!(%day, "cannot save an error answer of the day: {e:#}");
+    /// Keeps the answers read from rows for `days` (those of the span read): each day's rows,
+    /// most reports first and at most [`MAX_PER_DAY`], in memory and, for an unfiltered question
+    /// where the backend keeps answers, saved.
+    fn keep_read<'d, T>(
+        &self,
+        q: &Query,
+        days: impl Iterator<Item = &'d Date>,
+        mut by_day: HashMap<Date, Vec<T>>,
+        key: impl Fn(Date) -> Key,
+        reports: impl Fn(&T) -> u64,
+        rows: impl Fn(Vec<T>) -> Saved,
+    ) {
+        let saving = self.saved.as_ref().filter(|_| q.filters.is_empty());
+        for day in days {
+            let mut answer = by_day.remove(day).unwrap_or_default();
+            answer.sort_by_key(|a| std::cmp::Reverse(reports(a)));
+            answer.truncate(MAX_PER_DAY as usize);
+            let (key, answer) = (key(*day), rows(answer));
+            if let Some((saved, _)) = saving {
+                let one = SavedAnswer { site: q.site, question: key.question.clone(), answer: answer.clone() };
+                if let Err(e) = saved.save(*day, vec![one]) {
+                    tracing::warn!(%day, "cannot save an error answer of the day: {e:#}");
+                }
             }
+            self.put(key, answer.into());
         }
     }
 
@@ -295,22 +319,8 @@ impl ErrorDays {
             for (day, s) in rows.summaries_by_day(&span).await? {
                 by_day.entry(day).or_default().push(s);
             }
-            let mut to_save = Vec::new();
-            for day in days.iter().filter(|d| span.range.contains_day(**d)) {
-                let mut answer = by_day.remove(day).unwrap_or_default();
-                answer.sort_by_key(|a| std::cmp::Reverse(a.events));
-                answer.truncate(MAX_PER_DAY as usize);
-                let key = Self::issues_key(q, *day);
-                let saved = SavedAnswer {
-                    site: q.site,
-                    question: key.question.clone(),
-                    issues: Some(answer.clone()),
-                    counts: None,
-                };
-                to_save.push((*day, saved));
-                self.put(key, Answer::Issues(Arc::new(answer)));
-            }
-            self.save(q, to_save);
+            let read = days.iter().filter(|d| span.range.contains_day(**d));
+            self.keep_read(q, read, by_day, |d| Self::issues_key(q, d), |s| s.events, Saved::Issues);
         }
         Ok(days
             .iter()
@@ -334,22 +344,8 @@ impl ErrorDays {
             for (day, r) in rows.counts_by_day(&span, dim).await? {
                 by_day.entry(day).or_default().push(r);
             }
-            let mut to_save = Vec::new();
-            for day in days.iter().filter(|d| span.range.contains_day(**d)) {
-                let mut answer = by_day.remove(day).unwrap_or_default();
-                answer.sort_by_key(|a| std::cmp::Reverse(a.events));
-                answer.truncate(MAX_PER_DAY as usize);
-                let key = Self::counts_key(q, dim, *day);
-                let saved = SavedAnswer {
-                    site: q.site,
-                    question: key.question.clone(),
-                    issues: None,
-                    counts: Some(answer.clone()),
-                };
-                to_save.push((*day, saved));
-                self.put(key, Answer::Counts(Arc::new(answer)));
-            }
-            self.save(q, to_save);
+            let read = days.iter().filter(|d| span.range.contains_day(**d));
+            self.keep_read(q, read, by_day, |d| Self::counts_key(q, dim, d), |r| r.events, Saved::Counts);
         }
         Ok(days
             .iter()

@@ -256,16 +256,14 @@ impl EnrichConfig {
     /// `crawler-user-agents.json` holds that list's entries, any other an array of patterns
     /// that ignore case (as `isbot`'s).
     pub fn robot_names(&self) -> anyhow::Result<obscura_enrich::bots::user_agents::RobotNames> {
-        let none = PathBuf::from("/nonexistent");
-        let (mut crawlers, mut others) = (none.clone(), none);
-        for path in &self.robot_lists {
-            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("crawler-user-agents")) {
-                crawlers = path.clone();
-            } else {
-                others = path.clone();
-            }
-        }
-        obscura_enrich::bots::user_agents::RobotNames::open(&crawlers, &others)
+        let is_crawlers =
+            |p: &&PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("crawler-user-agents"));
+        let crawlers = self.robot_lists.iter().rfind(is_crawlers);
+        let others = self.robot_lists.iter().rfind(|p| !is_crawlers(p));
+        obscura_enrich::bots::user_agents::RobotNames::open(
+            crawlers.map(PathBuf::as_path),
+            others.map(PathBuf::as_path),
+        )
     }
 
     /// The CDN map: the built-in hosts with `cdn_hosts` and each site's `site_cdn_hosts` added.

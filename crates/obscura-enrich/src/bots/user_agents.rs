@@ -103,30 +103,32 @@ impl RobotNames {
     }
 
     /// Reads the lists' files: `crawler-user-agents.json` (an array of `{"pattern": …}`) and
-    /// `isbot-patterns.json` (an array of pattern strings). A missing file is an empty list.
-    pub fn open(crawler_user_agents: &Path, isbot: &Path) -> anyhow::Result<Self> {
+    /// `isbot-patterns.json` (an array of pattern strings). A list not given, or whose file is
+    /// missing, is empty.
+    pub fn open(crawler_user_agents: Option<&Path>, isbot: Option<&Path>) -> anyhow::Result<Self> {
         #[derive(serde::Deserialize)]
         struct Entry {
             pattern: String,
         }
-        let read = |path: &Path| -> anyhow::Result<Option<Vec<u8>>> {
-            match std::fs::read(path) {
+        let read = |path: Option<&Path>| -> anyhow::Result<Option<(Vec<u8>, String)>> {
+            let Some(path) = path else { return Ok(None) };
+            match std::fs::read(path).map(|bytes| (bytes, path.display().to_string())) {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
             }
         };
         let crawlers: Vec<String> = match read(crawler_user_agents)? {
-            Some(bytes) => serde_json::from_slice::<Vec<Entry>>(&bytes)
-                .with_context(|| format!("{} is not the crawler-user-agents list", crawler_user_agents.display()))?
+            Some((bytes, name)) => serde_json::from_slice::<Vec<Entry>>(&bytes)
+                .with_context(|| format!("{name} is not the crawler-user-agents list"))?
                 .into_iter()
                 .map(|e| e.pattern)
                 .collect(),
             None => Vec::new(),
         };
         let isbot: Vec<String> = match read(isbot)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not a JSON array of isbot patterns", isbot.display()))?,
+            Some((bytes, name)) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{name} is not a JSON array of isbot patterns"))?,
             None => Vec::new(),
         };
         Self::new(&crawlers, &isbot)
@@ -219,10 +221,10 @@ mod tests {
         let isbot = dir.path().join("isbot-patterns.json");
         std::fs::write(&crawlers, r#"[{"pattern":"Baiduspider","instances":[]}]"#).unwrap();
         std::fs::write(&isbot, r#"["headless"]"#).unwrap();
-        let names = RobotNames::open(&crawlers, &isbot).unwrap();
+        let names = RobotNames::open(Some(&crawlers), Some(&isbot)).unwrap();
         assert!(names.matches("Baiduspider-render/2.0") && names.matches("Mozilla/5.0 HeadlessChrome/131.0"));
-        assert_eq!(RobotNames::open(&dir.path().join("none"), &dir.path().join("none")).unwrap().patterns(), 0);
+        assert_eq!(RobotNames::open(Some(&dir.path().join("none")), None).unwrap().patterns(), 0);
         std::fs::write(&isbot, "{").unwrap();
-        assert!(RobotNames::open(&crawlers, &isbot).unwrap_err().to_string().contains("isbot"));
+        assert!(RobotNames::open(Some(&crawlers), Some(&isbot)).unwrap_err().to_string().contains("isbot"));
     }
 }
