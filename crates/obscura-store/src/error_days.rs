@@ -5,7 +5,7 @@
 //! Visitors add up across days exactly because visitor hashes change every day (P2). Today and
 //! ranges that are not whole days are read from the rows. Both backends answer through this.
 //!
-//! Bounded: at most [`MAX_ROWS`] answer rows in all (the least recently used days go first),
+//! Bounded: at most [`MAX_BYTES`] of answers in all (the least recently used days go first),
 //! [`MAX_PER_DAY`] per day's answer. Where other nodes can change a day (ClickHouse), an answer
 //! older than [`TTL`] is asked again, so their purge shows within minutes. The server's
 //! maintenance asks the Errors tab's questions every minute, so the first view finds them;
@@ -22,9 +22,10 @@ use obscura_query::{Dimension, Interval, Query, TimeRange};
 use time::Date;
 
 use crate::StoreError;
+use crate::error_cells::{CellRow, DayCells, Grouping};
 
-/// Answer rows kept in all.
-pub(crate) const MAX_ROWS: usize = 200_000;
+/// Bytes of answers kept in all, approximately.
+pub(crate) const MAX_BYTES: usize = 64 << 20;
 /// Rows of one day's answer: issues (or values) beyond are left out of the merge.
 pub(crate) const MAX_PER_DAY: u32 = 5_000;
 /// How long a day's answer is trusted.
@@ -48,6 +49,8 @@ pub(crate) trait ErrorRows: Send + Sync {
     async fn summaries_by_day(&self, q: &Query) -> Result<Vec<(Date, IssueSummary)>, StoreError>;
     /// Reports and visitors per day of `q` (whole days) and value of `dim`, every value.
     async fn counts_by_day(&self, q: &Query, dim: &Dimension) -> Result<Vec<(Date, ErrorCountRow)>, StoreError>;
+    /// Reports and visitors per day of `q` (whole days, no filters) and cell of `grouping`.
+    async fn cells_by_day(&self, q: &Query, grouping: Grouping) -> Result<Vec<(Date, CellRow)>, StoreError>;
     /// The latest `limit` reports, newest first.
     async fn latest(&self, q: &Query, limit: u32) -> Result<Vec<crate::StoredRow>, StoreError>;
 }
@@ -78,6 +81,7 @@ pub(crate) async fn latest_reports(
 enum Answer {
     Issues(Arc<Vec<IssueSummary>>),
     Counts(Arc<Vec<ErrorCountRow>>),
+    Cells(Arc<DayCells>),
 }
 
 /// An answer's rows, as saved.
@@ -86,6 +90,7 @@ enum Answer {
 pub(crate) enum Saved {
     Issues(Vec<IssueSummary>),
     Counts(Vec<ErrorCountRow>),
+    Cells(DayCells),
 }
 
 impl From<Saved> for Answer {
@@ -93,6 +98,7 @@ impl From<Saved> for Answer {
         match saved {
             Saved::Issues(rows) => Answer::Issues(Arc::new(rows)),
             Saved::Counts(rows) => Answer::Counts(Arc::new(rows)),
+            Saved::Cells(cells) => Answer::Cells(Arc::new(cells)),
         }
     }
 }
@@ -113,21 +119,27 @@ impl SavedAnswer {
 }
 
 /// Where a backend keeps finished days' answers across starts; each day's are destroyed with
-/// the day (the embedded store seals them under the day's key).
+/// the day (the embedded store seals them under the day's key, ClickHouse drops their
+/// partition with the day's).
+#[async_trait]
 pub(crate) trait SavedDays: Send + Sync {
-    /// `day`'s saved answers, every site's; none when there are none.
-    fn load(&self, day: Date) -> anyhow::Result<Vec<SavedAnswer>>;
-    /// Adds `answers` to `day`'s, replacing those to the same site and question.
-    fn save(&self, day: Date, answers: Vec<SavedAnswer>) -> anyhow::Result<()>;
+    /// The saved answers of `days`, every site's; none for a day without any.
+    async fn load(&self, days: &[Date]) -> anyhow::Result<Vec<(Date, SavedAnswer)>>;
+    /// Adds `answers`, replacing those to the same day, site and question.
+    async fn save(&self, answers: Vec<(Date, SavedAnswer)>) -> anyhow::Result<()>;
     /// Removes `day`'s answers.
-    fn remove(&self, day: Date);
+    async fn remove(&self, day: Date) -> anyhow::Result<()>;
 }
 
 impl Answer {
-    fn rows(&self) -> usize {
+    /// Approximate bytes held.
+    fn weight(&self) -> usize {
         match self {
-            Answer::Issues(rows) => rows.len(),
-            Answer::Counts(rows) => rows.len(),
+            Answer::Issues(rows) => {
+                rows.iter().map(|r| 96 + r.fingerprint.len() + r.props.as_ref().map_or(0, String::len)).sum()
+            }
+            Answer::Counts(rows) => rows.iter().map(|r| 48 + r.value.len()).sum(),
+            Answer::Cells(cells) => cells.weight(),
         }
     }
 }
@@ -145,7 +157,7 @@ struct Entries {
     answers: HashMap<Key, (Answer, Instant)>,
     /// Keys from least to most recently used.
     order: VecDeque<Key>,
-    rows: usize,
+    bytes: usize,
 }
 
 /// The finished days' answers.
@@ -187,28 +199,26 @@ fn day_query(q: &Query, day: Date) -> Option<Query> {
 }
 
 impl ErrorDays {
-    /// Answers trusted for `ttl` (`None`: until their day changes through this store).
-    pub(crate) fn new(ttl: Option<Duration>) -> Self {
-        ErrorDays { entries: Mutex::default(), ttl, saved: None }
-    }
-
-    /// Answers trusted until their day changes, the unfiltered ones also kept in `saved`.
-    pub(crate) fn saved_in(saved: Arc<dyn SavedDays>) -> Self {
-        ErrorDays { entries: Mutex::default(), ttl: None, saved: Some((saved, Mutex::default())) }
+    /// Answers trusted for `ttl` (`None`: until their day changes through this store), the
+    /// unfiltered ones and the cells also kept in `saved` where the backend keeps them.
+    pub(crate) fn new(ttl: Option<Duration>, saved: Option<Arc<dyn SavedDays>>) -> Self {
+        ErrorDays { entries: Mutex::default(), ttl, saved: saved.map(|s| (s, Mutex::default())) }
     }
 
     /// Forgets every answer about `day` (destroyed, purged or imported into), saved ones too.
     /// Called before the change; an answer asked while it runs lives at most [`TTL`].
-    pub(crate) fn forget(&self, day: Date) {
+    pub(crate) async fn forget(&self, day: Date) {
         if let Some((saved, read)) = &self.saved {
             read.lock().unwrap_or_else(|e| e.into_inner()).remove(&day);
-            saved.remove(day);
+            if let Err(e) = saved.remove(day).await {
+                tracing::warn!(%day, "cannot remove the saved error answers of the day: {e:#}");
+            }
         }
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let gone: Vec<Key> = e.answers.keys().filter(|k| k.day == day).cloned().collect();
         for key in gone {
             if let Some((answer, _)) = e.answers.remove(&key) {
-                e.rows -= answer.rows();
+                e.bytes -= answer.weight();
             }
             e.order.retain(|k| *k != key);
         }
@@ -228,16 +238,16 @@ impl ErrorDays {
     fn put(&self, key: Key, answer: Answer) {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((old, _)) = e.answers.remove(&key) {
-            e.rows -= old.rows();
+            e.bytes -= old.weight();
             e.order.retain(|k| *k != key);
         }
-        e.rows += answer.rows();
+        e.bytes += answer.weight();
         e.answers.insert(key.clone(), (answer, Instant::now()));
         e.order.push_back(key);
-        while e.rows > MAX_ROWS {
+        while e.bytes > MAX_BYTES {
             let Some(oldest) = e.order.pop_front() else { break };
             if let Some((answer, _)) = e.answers.remove(&oldest) {
-                e.rows -= answer.rows();
+                e.bytes -= answer.weight();
             }
         }
     }
@@ -252,27 +262,29 @@ impl ErrorDays {
 
     /// Puts the saved answers of those of `days` not read since the start in memory; a day
     /// whose answers cannot be read is answered from its rows.
-    fn read_saved(&self, days: &[Date]) {
+    async fn read_saved(&self, days: &[Date]) {
         let Some((saved, read)) = &self.saved else { return };
-        for &day in days {
-            if !read.lock().unwrap_or_else(|e| e.into_inner()).insert(day) {
-                continue;
-            }
-            match saved.load(day) {
-                Ok(answers) => {
-                    for a in answers {
-                        self.put(Key { site: a.site, day, question: a.question }, a.answer.into());
-                    }
+        let unread: Vec<Date> = {
+            let mut read = read.lock().unwrap_or_else(|e| e.into_inner());
+            days.iter().copied().filter(|day| read.insert(*day)).collect()
+        };
+        if unread.is_empty() {
+            return;
+        }
+        match saved.load(&unread).await {
+            Ok(answers) => {
+                for (day, a) in answers {
+                    self.put(Key { site: a.site, day, question: a.question }, a.answer.into());
                 }
-                Err(e) => tracing::warn!(%day, "cannot read the saved error answers of the day: {e:#}"),
             }
+            Err(e) => tracing::warn!("cannot read the saved error answers of {} days: {e:#}", unread.len()),
         }
     }
 
     /// Keeps the answers read from rows for `days` (those of the span read): each day's rows,
     /// most reports first and at most [`MAX_PER_DAY`], in memory and, for an unfiltered question
     /// where the backend keeps answers, saved.
-    fn keep_read<'d, T>(
+    async fn keep_read<'d, T>(
         &self,
         q: &Query,
         days: impl Iterator<Item = &'d Date>,
@@ -281,46 +293,142 @@ impl ErrorDays {
         reports: impl Fn(&T) -> u64,
         rows: impl Fn(Vec<T>) -> Saved,
     ) {
-        let saving = self.saved.as_ref().filter(|_| q.filters.is_empty());
+        let mut answers = Vec::new();
         for day in days {
             let mut answer = by_day.remove(day).unwrap_or_default();
             answer.sort_by_key(|a| std::cmp::Reverse(reports(a)));
             answer.truncate(MAX_PER_DAY as usize);
-            let (key, answer) = (key(*day), rows(answer));
-            if let Some((saved, _)) = saving {
-                let one = SavedAnswer { site: q.site, question: key.question.clone(), answer: answer.clone() };
-                if let Err(e) = saved.save(*day, vec![one]) {
-                    tracing::warn!(%day, "cannot save an error answer of the day: {e:#}");
-                }
+            answers.push((key(*day), rows(answer)));
+        }
+        self.keep(answers, q.filters.is_empty()).await;
+    }
+
+    /// Keeps `answers` in memory and, when `save` and the backend keeps answers, saved (in one
+    /// write, before they are used, so that a day forgotten meanwhile cannot keep a stale one).
+    async fn keep(&self, answers: Vec<(Key, Saved)>, save: bool) {
+        if let Some((saved, _)) = self.saved.as_ref().filter(|_| save && !answers.is_empty()) {
+            let all = answers
+                .iter()
+                .map(|(key, answer)| {
+                    (key.day, SavedAnswer { site: key.site, question: key.question.clone(), answer: answer.clone() })
+                })
+                .collect();
+            if let Err(e) = saved.save(all).await {
+                tracing::warn!("cannot save {} error answers: {e:#}", answers.len());
             }
+        }
+        for (key, answer) in answers {
             self.put(key, answer.into());
         }
     }
 
+    /// The finished days' cells of `grouping` for `q`'s site, those missing read in one pass
+    /// and kept (saved too: cells do not depend on the question's filters); `None` when a day
+    /// has too many cells to keep, so its questions go to the rows.
+    async fn day_cells(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        grouping: Grouping,
+        days: &[Date],
+    ) -> Result<Option<Vec<Arc<DayCells>>>, StoreError> {
+        let plain = Query { filters: Vec::new(), ..q.clone() };
+        let key = |day: Date| Key { site: q.site, day, question: grouping.name().to_owned() };
+        let mut found: HashMap<Date, Arc<DayCells>> = HashMap::new();
+        if let Some(span) = self.missing_span(&plain, days, key).await {
+            let mut by_day: HashMap<Date, Vec<CellRow>> = HashMap::new();
+            for (day, row) in rows.cells_by_day(&span, grouping).await? {
+                by_day.entry(day).or_default().push(row);
+            }
+            let mut read = Vec::new();
+            for day in days.iter().filter(|d| span.range.contains_day(**d)) {
+                let cells = DayCells::new(by_day.remove(day).unwrap_or_default());
+                found.insert(*day, Arc::new(cells.clone()));
+                read.push((key(*day), Saved::Cells(cells)));
+            }
+            self.keep(read, true).await;
+        }
+        let mut all = Vec::with_capacity(days.len());
+        for day in days {
+            let cells = match found.remove(day) {
+                Some(cells) => cells,
+                None => match self.get(&key(*day)) {
+                    Some(Answer::Cells(cells)) => cells,
+                    _ => return Ok(None),
+                },
+            };
+            if !cells.complete() {
+                return Ok(None);
+            }
+            all.push(cells);
+        }
+        Ok(Some(all))
+    }
+
+    /// The finished days' issues of a filtered `q` from the cells of `grouping`, each issue's
+    /// properties from the day's unfiltered answer; `None` where the cells cannot answer.
+    async fn issues_from_cells(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        grouping: Grouping,
+        days: &[Date],
+    ) -> Result<Option<Vec<(Date, Arc<Vec<IssueSummary>>)>>, StoreError> {
+        let Some(cells) = self.day_cells(rows, q, grouping, days).await? else { return Ok(None) };
+        let latest = self.asked_issues(rows, &Query { filters: Vec::new(), ..q.clone() }, days).await?;
+        Ok(Some(
+            cells
+                .iter()
+                .zip(latest)
+                .map(|(cells, (day, latest))| {
+                    let props = latest.iter().map(|s| (s.fingerprint.as_str(), s.props.as_deref())).collect();
+                    (day, Arc::new(cells.issues(grouping, &q.filters, &props)))
+                })
+                .collect(),
+        ))
+    }
+
     /// The span from the first to the last of `days` whose answer is missing, as a query.
-    fn missing_span(&self, q: &Query, days: &[Date], key: impl Fn(Date) -> Key) -> Option<Query> {
+    async fn missing_span(&self, q: &Query, days: &[Date], key: impl Fn(Date) -> Key) -> Option<Query> {
         if q.filters.is_empty() {
-            self.read_saved(days);
+            self.read_saved(days).await;
         }
         let missing: Vec<Date> = days.iter().copied().filter(|d| self.get(&key(*d)).is_none()).collect();
         let range = TimeRange::days(*missing.first()?, *missing.last()?).ok()?;
         Some(Query { range, ..q.clone() })
     }
 
-    /// The finished days' issue answers, those missing read in one pass over their span.
+    /// The finished days' issues of `q`: a filtered question from the cells that hold its
+    /// filters, if any do, otherwise (and always for the unfiltered one) from its own answers.
     async fn day_issues(
         &self,
         rows: &dyn ErrorRows,
         q: &Query,
         days: &[Date],
     ) -> Result<Vec<(Date, Arc<Vec<IssueSummary>>)>, StoreError> {
-        if let Some(span) = self.missing_span(q, days, |d| Self::issues_key(q, d)) {
+        if let Some(grouping) = Grouping::holding(&q.filters, None).filter(|_| !q.filters.is_empty())
+            && let Some(found) = self.issues_from_cells(rows, q, grouping, days).await?
+        {
+            return Ok(found);
+        }
+        self.asked_issues(rows, q, days).await
+    }
+
+    /// The finished days' answers to `q`'s issue question, those missing read in one pass over
+    /// their span.
+    async fn asked_issues(
+        &self,
+        rows: &dyn ErrorRows,
+        q: &Query,
+        days: &[Date],
+    ) -> Result<Vec<(Date, Arc<Vec<IssueSummary>>)>, StoreError> {
+        if let Some(span) = self.missing_span(q, days, |d| Self::issues_key(q, d)).await {
             let mut by_day: HashMap<Date, Vec<IssueSummary>> = HashMap::new();
             for (day, s) in rows.summaries_by_day(&span).await? {
                 by_day.entry(day).or_default().push(s);
             }
             let read = days.iter().filter(|d| span.range.contains_day(**d));
-            self.keep_read(q, read, by_day, |d| Self::issues_key(q, d), |s| s.events, Saved::Issues);
+            self.keep_read(q, read, by_day, |d| Self::issues_key(q, d), |s| s.events, Saved::Issues).await;
         }
         Ok(days
             .iter()
@@ -331,7 +439,8 @@ impl ErrorDays {
             .collect())
     }
 
-    /// The finished days' answers per value of `dim`, those missing read in one pass.
+    /// The finished days' answers per value of `dim`, those missing read in one pass; a
+    /// filtered question from the cells that hold its filters and `dim`, if any do.
     async fn day_counts(
         &self,
         rows: &dyn ErrorRows,
@@ -339,13 +448,18 @@ impl ErrorDays {
         dim: &Dimension,
         days: &[Date],
     ) -> Result<Vec<Arc<Vec<ErrorCountRow>>>, StoreError> {
-        if let Some(span) = self.missing_span(q, days, |d| Self::counts_key(q, dim, d)) {
+        if let Some(grouping) = Grouping::holding(&q.filters, Some(dim)).filter(|_| !q.filters.is_empty())
+            && let Some(cells) = self.day_cells(rows, q, grouping, days).await?
+        {
+            return Ok(cells.iter().map(|c| Arc::new(c.counts(grouping, &q.filters, dim))).collect());
+        }
+        if let Some(span) = self.missing_span(q, days, |d| Self::counts_key(q, dim, d)).await {
             let mut by_day: HashMap<Date, Vec<ErrorCountRow>> = HashMap::new();
             for (day, r) in rows.counts_by_day(&span, dim).await? {
                 by_day.entry(day).or_default().push(r);
             }
             let read = days.iter().filter(|d| span.range.contains_day(**d));
-            self.keep_read(q, read, by_day, |d| Self::counts_key(q, dim, d), |r| r.events, Saved::Counts);
+            self.keep_read(q, read, by_day, |d| Self::counts_key(q, dim, d), |r| r.events, Saved::Counts).await;
         }
         Ok(days
             .iter()
@@ -492,20 +606,22 @@ mod tests {
         assert_eq!((days.len(), rest), (2, None), "all finished");
     }
 
-    #[test]
-    fn error_days_keep_at_most_their_rows_and_forget_a_day() {
+    #[tokio::test]
+    async fn error_days_keep_at_most_their_bytes_and_forget_a_day() {
         let cache = ErrorDays::default();
+        // Each row weighs 49 bytes.
         let counts =
             |n: usize| Answer::Counts(Arc::new(vec![ErrorCountRow { value: "x".into(), events: 1, visitors: 1 }; n]));
+        let half = MAX_BYTES / 2 / 49;
         let key = |d: Date| Key { site: 1, day: d, question: "browser []".into() };
-        cache.put(key(date!(2026 - 03 - 01)), counts(MAX_ROWS / 2));
-        cache.put(key(date!(2026 - 03 - 02)), counts(MAX_ROWS / 2));
+        cache.put(key(date!(2026 - 03 - 01)), counts(half));
+        cache.put(key(date!(2026 - 03 - 02)), counts(half));
         assert!(cache.get(&key(date!(2026 - 03 - 01))).is_some(), "used: now the most recent");
         cache.put(key(date!(2026 - 03 - 03)), counts(10));
         assert!(cache.get(&key(date!(2026 - 03 - 02))).is_none(), "the least recently used went");
-        assert!(cache.entries.lock().unwrap().rows <= MAX_ROWS);
-        cache.forget(date!(2026 - 03 - 01));
+        assert!(cache.entries.lock().unwrap().bytes <= MAX_BYTES);
+        cache.forget(date!(2026 - 03 - 01)).await;
         assert!(cache.get(&key(date!(2026 - 03 - 01))).is_none());
-        assert_eq!(cache.entries.lock().unwrap().rows, 10);
+        assert_eq!(cache.entries.lock().unwrap().bytes, 490);
     }
 }

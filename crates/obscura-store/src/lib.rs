@@ -15,6 +15,7 @@ pub(crate) mod cold;
 pub mod crypto;
 pub(crate) mod durable_fs;
 pub mod embedded;
+pub(crate) mod error_cells;
 pub(crate) mod error_days;
 pub(crate) mod hot;
 pub(crate) mod keyring;

@@ -582,6 +582,33 @@ impl Dialect {
         SqlQuery { sql, params: b.params }
     }
 
+    /// Error reports of `q` per day (`on_day`) and cell of `dims` (at most five): the values as
+    /// `v0`…`v4` (a missing value as `\u{1}`, an unused slot `''`), reports, visitors, first and
+    /// latest report. Unlimited: to fill several finished days' cells with one read.
+    pub fn error_cells_by_day(self, q: &Query, dims: &[Dimension]) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = error_where(self, q, &mut b);
+        let missing = match self {
+            Dialect::DataFusion => "chr(1)",
+            Dialect::ClickHouse => "'\\x01'",
+        };
+        let values: Vec<String> = (0..crate::error_cells::MAX_DIMS)
+            .map(|i| match dims.get(i) {
+                Some(dim) => format!("coalesce({}, {missing}) AS v{i}", column(self, dim, &mut b)),
+                None => format!("'' AS v{i}"),
+            })
+            .collect();
+        let (visitors, day) = (self.distinct("visitor"), self.day_text());
+        let sql = format!(
+            "SELECT {day} AS on_day, v0, v1, v2, v3, v4, CAST(count(*) AS BIGINT) AS events, \
+             CAST({visitors} AS BIGINT) AS visitors, min(CAST(ts AS BIGINT)) AS first_ms, \
+             max(CAST(ts AS BIGINT)) AS last_ms \
+             FROM (SELECT day, {}, visitor, ts FROM events WHERE {cond}) GROUP BY day, v0, v1, v2, v3, v4",
+            values.join(", ")
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
     /// The `day` column as `YYYY-MM-DD` text.
     fn day_text(self) -> &'static str {
         match self {

@@ -114,8 +114,9 @@ impl Maintenance {
     }
 
     /// Asks each site's Errors tab questions (the default 30 days: issues, reports by release,
-    /// environment and browser), so the store holds the finished days' answers before anyone
-    /// opens the tab; once answered, a day costs nothing until it changes.
+    /// environment and browser, and the top issue's page), so the store holds the finished days'
+    /// answers and cells before anyone opens the tab; once answered, a day costs nothing until it
+    /// changes.
     pub async fn warm_errors(&self) {
         let now = self.clock.now();
         let Ok(range) = obscura_query::TimeRange::named("30d", now, None, None) else { return };
@@ -126,9 +127,18 @@ impl Maintenance {
         ];
         for site in self.meta.get().sites.iter().filter(|s| s.error_key.is_some()) {
             let q = obscura_query::Query { site: site.id, range, filters: Vec::new() };
-            let mut asked = vec![self.store.issues(&q, 100).await.map(drop)];
+            let issues = self.store.issues(&q, 100).await;
+            let top = issues.as_ref().ok().and_then(|found| found.first()).map(|i| i.fingerprint.clone());
+            let mut asked = vec![issues.map(drop)];
             for dim in &by {
                 asked.push(self.store.error_breakdown(&q, dim, 20).await.map(drop));
+            }
+            // The top issue's page: its breakdowns read the days' cells, which then answer
+            // every filtered view and every other issue's page too.
+            if let Some(filter) = top.and_then(|f| obscura_query::Filter::parse(&format!("event=={f}")).ok()) {
+                let one = obscura_query::Query { filters: vec![filter], ..q.clone() };
+                asked.push(self.store.issues(&one, 1).await.map(drop));
+                asked.push(self.store.error_breakdown(&one, &obscura_query::Dimension::Page, 10).await.map(drop));
             }
             if let Some(Err(e)) = asked.into_iter().find(Result::is_err) {
                 tracing::warn!(site = %site.domain, "the Errors tab's questions could not be asked ahead: {e}");

@@ -16,6 +16,7 @@
 
 #[cfg(test)]
 mod current_release_tests;
+mod error_answers;
 mod rows;
 mod schema;
 mod spool;
@@ -68,6 +69,19 @@ const ISSUES_BY_DAY_OUTER: &str = "SELECT toString(on_day), toString(ifNull(fing
     toInt64(visitors), toInt64(first_ms), toInt64(last_ms), toString(ifNull(latest_props, '')) FROM ({})";
 const ERROR_COUNTS_BY_DAY_OUTER: &str =
     "SELECT toString(on_day), toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
+const ERROR_CELLS_BY_DAY_OUTER: &str = "SELECT toString(on_day), toString(ifNull(v0, '')), toString(ifNull(v1, '')), \
+    toString(ifNull(v2, '')), toString(ifNull(v3, '')), toString(ifNull(v4, '')), toInt64(events), toInt64(visitors), \
+    toInt64(first_ms), toInt64(last_ms) FROM ({})";
+/// A day's error cell, as [`ERROR_CELLS_BY_DAY_OUTER`] selects it.
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct ErrorCellRow {
+    day: String,
+    values: [String; crate::error_cells::MAX_DIMS],
+    events: i64,
+    visitors: i64,
+    first_ms: i64,
+    last_ms: i64,
+}
 const ISSUE_TREND_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(bucket), toInt64(events) FROM ({})";
 const ERROR_COUNTS_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
@@ -322,6 +336,9 @@ impl ClickHouseStore {
         let (commits, rx) = mpsc::channel(1024);
         let committer = tokio::spawn(group_commit(cluster.clone(), rx));
         let watcher = tokio::spawn(watch_shards(cluster.clone()));
+        // Other nodes may change a day: answers in memory are asked again after a while.
+        let saved = Arc::new(error_answers::ErrorAnswerTable::new(client.clone(), options.clock.clone()));
+        let error_days = crate::error_days::ErrorDays::new(Some(crate::error_days::TTL), Some(saved));
         let store = ClickHouseStore {
             options,
             client,
@@ -335,7 +352,7 @@ impl ClickHouseStore {
             rolling: tokio::sync::Mutex::new(()),
             rolled: Mutex::new(None),
             // Other nodes may purge or import: answers are asked again after a while.
-            error_days: crate::error_days::ErrorDays::new(Some(crate::error_days::TTL)),
+            error_days,
         };
         let encrypted_disks = if has_encrypted_disks(&store.version) {
             let n: u64 = store
@@ -1097,6 +1114,29 @@ impl crate::error_days::ErrorRows for ClickHouseStore {
             .collect())
     }
 
+    async fn cells_by_day(
+        &self,
+        q: &Query,
+        grouping: crate::error_cells::Grouping,
+    ) -> Result<Vec<(Date, crate::error_cells::CellRow)>, StoreError> {
+        let dims = grouping.dims();
+        let rows: Vec<ErrorCellRow> =
+            self.fetch(&Dialect::ClickHouse.error_cells_by_day(q, &dims), ERROR_CELLS_BY_DAY_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let row = crate::error_cells::CellRow {
+                    values: r.values.into_iter().take(dims.len()).collect(),
+                    events: count(r.events),
+                    visitors: count(r.visitors),
+                    first_ms: r.first_ms,
+                    last_ms: r.last_ms,
+                };
+                Some((parse_day(&r.day)?, row))
+            })
+            .collect())
+    }
+
     async fn summaries(&self, q: &Query, limit: u32) -> Result<Vec<IssueSummary>, StoreError> {
         let rows: Vec<(String, i64, i64, i64, i64, String)> =
             self.fetch(&Dialect::ClickHouse.issues(q, limit), ISSUES_OUTER).await?;
@@ -1158,7 +1198,9 @@ impl EventStore for ClickHouseStore {
 
     async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
         let days: BTreeSet<Date> = events.iter().map(|e| day_of_ms(e.ts_ms)).collect();
-        days.iter().for_each(|d| self.error_days.forget(*d));
+        for day in &days {
+            self.error_days.forget(*day).await;
+        }
         for chunk in events.chunks(IMPORT_CHUNK) {
             self.rows(event_rows(chunk)).await?;
         }
@@ -1294,7 +1336,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
-        self.error_days.forget(day);
+        self.error_days.forget(day).await;
         self.cluster.discard(day, None).await?;
         self.forget_rolled_days();
         self.on_every_shard("ALTER TABLE events_local DROP PARTITION ?", day).await?;
@@ -1310,7 +1352,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
-        self.error_days.forget(day);
+        self.error_days.forget(day).await;
         self.cluster.discard(day, Some(sites.to_vec())).await?;
         let condition = "day = ? AND has(?, site)";
         let before = self.count_where(condition, day, Some(sites)).await?;

@@ -8,7 +8,8 @@
 //! - on the first shard only: `rollup_days` (each finished day's rollup cells),
 //!   `measure_rollup_days` (each finished day's speed cells, with their quantile sketches),
 //!   `kept_measures` (the k-anonymous speed cells kept past retention),
-//!   `kept_aggregates` (k-anonymous cells kept past retention) and the view `rollups` that serves
+//!   `kept_aggregates` (k-anonymous cells kept past retention), `error_answers` (each finished
+//!   day's saved answers to the Errors tab, [`super::error_answers`]) and the view `rollups` that serves
 //!   kept aggregates of a site's day only once its rollup is gone. They are small (thousands of
 //!   rows a day), written once a day, and read by every dashboard view.
 
@@ -55,6 +56,11 @@ pub(super) fn rollup_tables(database: &str) -> Vec<String> {
         format!(
             "CREATE TABLE IF NOT EXISTS {database}.kept_measures ({MEASURE_CELL_COLUMNS}) \
              ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (site, day, dims)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {database}.error_answers \
+             (day Date, site UInt32, question String, answer String, saved_ms Int64) \
+             ENGINE = ReplacingMergeTree(saved_ms) PARTITION BY toYYYYMMDD(day) ORDER BY (day, site, question)"
         ),
         // A site's kept aggregates are written just before its rows and rollup go: until then
         // the rollup answers for it, so nothing is counted twice.

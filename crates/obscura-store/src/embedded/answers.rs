@@ -112,6 +112,30 @@ pub(super) fn error_counts(batches: &[RecordBatch]) -> Vec<obscura_query::errors
     out
 }
 
+/// The rows of an error-cells query, each with as many values as the grouping has dimensions.
+pub(super) fn error_cells(batches: &[RecordBatch], dims: usize) -> Vec<(time::Date, crate::error_cells::CellRow)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let values: Vec<Vec<String>> = (0..dims).map(|i| strings(b, &format!("v{i}"))).collect();
+        let (days, events, visitors) = (strings(b, "on_day"), ints(b, "events"), ints(b, "visitors"));
+        let (first, last) = (ints(b, "first_ms"), ints(b, "last_ms"));
+        for i in 0..b.num_rows() {
+            let Some(day) = obscura_model::parse_day(&days[i]) else { continue };
+            out.push((
+                day,
+                crate::error_cells::CellRow {
+                    values: values.iter().map(|v| v[i].clone()).collect(),
+                    events: count(events[i]),
+                    visitors: count(visitors[i]),
+                    first_ms: first[i],
+                    last_ms: last[i],
+                },
+            ));
+        }
+    }
+    out
+}
+
 /// The sums of an aggregate query; zeros when it returned no row.
 pub(super) fn totals(batches: &[RecordBatch]) -> Totals {
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Totals::default() };

@@ -35,8 +35,9 @@ impl ErrorAnswerFiles {
     }
 }
 
-impl SavedDays for ErrorAnswerFiles {
-    fn load(&self, day: Date) -> anyhow::Result<Vec<SavedAnswer>> {
+impl ErrorAnswerFiles {
+    /// `day`'s saved answers.
+    fn load_day(&self, day: Date) -> anyhow::Result<Vec<SavedAnswer>> {
         // Without the day's key the day is destroyed, and so are its answers.
         let Some(key) = self.keyring.get(day) else { return Ok(Vec::new()) };
         match self.sealed(day).read(&key)? {
@@ -45,22 +46,48 @@ impl SavedDays for ErrorAnswerFiles {
         }
     }
 
-    fn save(&self, day: Date, answers: Vec<SavedAnswer>) -> anyhow::Result<()> {
+    /// Adds `answers` to `day`'s.
+    fn save_day(&self, day: Date, answers: Vec<SavedAnswer>) -> anyhow::Result<()> {
         let Some(key) = self.keyring.get(day) else { return Ok(()) };
         let _one_writer = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all = self.load(day).unwrap_or_default();
+        let mut all = self.load_day(day).unwrap_or_default();
         all.retain(|old| !answers.iter().any(|new| new.question() == old.question()));
         all.extend(answers);
         std::fs::create_dir_all(cold::day_dir(&self.dir, day))?;
         self.sealed(day).write(&key, &serde_json::to_vec(&all)?)
     }
+}
 
-    fn remove(&self, day: Date) {
+#[async_trait::async_trait]
+impl SavedDays for ErrorAnswerFiles {
+    async fn load(&self, days: &[Date]) -> anyhow::Result<Vec<(Date, SavedAnswer)>> {
+        let mut found = Vec::new();
+        for &day in days {
+            // A day whose answers cannot be read is answered from its rows.
+            match self.load_day(day) {
+                Ok(answers) => found.extend(answers.into_iter().map(|a| (day, a))),
+                Err(e) => tracing::warn!(%day, "cannot read the saved error answers of the day: {e:#}"),
+            }
+        }
+        Ok(found)
+    }
+
+    async fn save(&self, answers: Vec<(Date, SavedAnswer)>) -> anyhow::Result<()> {
+        let mut by_day: std::collections::BTreeMap<Date, Vec<SavedAnswer>> = Default::default();
+        for (day, answer) in answers {
+            by_day.entry(day).or_default().push(answer);
+        }
+        for (day, answers) in by_day {
+            self.save_day(day, answers)?;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, day: Date) -> anyhow::Result<()> {
         let _one_writer = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         match std::fs::remove_file(self.sealed(day).path()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(%day, "cannot remove the saved error answers of the day: {e}"),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
         }
     }
 }
@@ -117,6 +144,16 @@ mod tests {
             self.0.fetch_add(1, Ordering::Relaxed);
             Ok(vec![(q.range.from.date(), ErrorCountRow { value: "1.0".into(), events: 7, visitors: 3 })])
         }
+        async fn cells_by_day(
+            &self,
+            q: &Query,
+            _: crate::error_cells::Grouping,
+        ) -> Result<Vec<(Date, crate::error_cells::CellRow)>, crate::StoreError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            let values = ["f1", "1.0", "production", "Chrome", "Windows"].map(String::from).to_vec();
+            let cell = crate::error_cells::CellRow { values, events: 7, visitors: 3, first_ms: 1, last_ms: 2 };
+            Ok(vec![(q.range.from.date(), cell)])
+        }
         async fn latest(&self, _: &Query, _: u32) -> Result<Vec<crate::StoredRow>, crate::StoreError> {
             Ok(Vec::new())
         }
@@ -137,14 +174,14 @@ mod tests {
         let release = Dimension::Prop("release".into());
 
         let rows = CountingRows::default();
-        let first = ErrorDays::saved_in(files());
+        let first = ErrorDays::new(None, Some(files()));
         assert_eq!(first.issues(&rows, &q, 10, today).await.unwrap()[0].events, 7);
         first.breakdown(&rows, &q, &release, 10, today).await.unwrap();
         assert_eq!(rows.0.load(Ordering::Relaxed), 2, "read from the rows once each");
 
         // A new process: the unfiltered answers come from the sealed file, not from the rows.
         let rows = CountingRows::default();
-        let started = ErrorDays::saved_in(files());
+        let started = ErrorDays::new(None, Some(files()));
         let issues = started.issues(&rows, &q, 10, today).await.unwrap();
         assert_eq!((issues[0].fingerprint.as_str(), issues[0].events, issues[0].visitors), ("f1", 7, 3));
         assert_eq!(started.breakdown(&rows, &q, &release, 10, today).await.unwrap()[0].value, "1.0");
@@ -152,20 +189,26 @@ mod tests {
         let plain = std::fs::read(files().sealed(day).path()).unwrap();
         assert!(!String::from_utf8_lossy(&plain).contains("TypeError"), "sealed, not plain text");
 
-        // A filtered question is neither answered from nor added to the saved answers.
+        // A filtered question is answered from the days' cells, read once and saved beside the
+        // unfiltered answers; its own answer is not saved.
         let filtered = Query { filters: vec![obscura_query::Filter::parse("prop:release==1.0").unwrap()], ..q.clone() };
-        started.issues(&rows, &filtered, 10, today).await.unwrap();
-        assert_eq!(rows.0.load(Ordering::Relaxed), 1);
-        assert_eq!(files().load(day).unwrap().len(), 2, "the two unfiltered answers only");
+        let issues = started.issues(&rows, &filtered, 10, today).await.unwrap();
+        assert_eq!((issues[0].events, issues[0].kind.as_deref()), (7, Some("TypeError")), "with the issue's parts");
+        assert_eq!(rows.0.load(Ordering::Relaxed), 1, "the cells of the three days in one read");
+        assert_eq!(files().load_day(day).unwrap().len(), 3, "the two unfiltered answers and the cells");
+        let rows = CountingRows::default();
+        let other = Query { filters: vec![obscura_query::Filter::parse("browser!=Chrome").unwrap()], ..q.clone() };
+        assert!(ErrorDays::new(None, Some(files())).issues(&rows, &other, 10, today).await.unwrap().is_empty());
+        assert_eq!(rows.0.load(Ordering::Relaxed), 0, "another filter, after a start, from the saved cells");
 
         // Forgetting the day (purged, imported into) removes its saved answers.
-        started.forget(day);
-        assert!(files().load(day).unwrap().is_empty());
-        let again = ErrorDays::saved_in(files());
+        started.forget(day).await;
+        assert!(files().load_day(day).unwrap().is_empty());
+        let again = ErrorDays::new(None, Some(files()));
         again.issues(&CountingRows::default(), &q, 10, today).await.unwrap();
 
         // Without the day's key (destroyed) nothing is read or written.
         keyring.destroy(day).unwrap();
-        assert!(files().load(day).unwrap().is_empty());
+        assert!(files().load_day(day).unwrap().is_empty());
     }
 }

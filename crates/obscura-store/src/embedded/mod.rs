@@ -227,7 +227,7 @@ impl EmbeddedStore {
             rollups,
             kept_measures,
             // One process owns the files: a day changes only through this store.
-            error_days: crate::error_days::ErrorDays::saved_in(error_answers),
+            error_days: crate::error_days::ErrorDays::new(None, Some(error_answers)),
             clock,
             wal_dir,
             keyring,
@@ -433,6 +433,16 @@ impl crate::error_days::ErrorRows for EmbeddedStore {
         Ok(answers::by_day(&batches, answers::error_counts))
     }
 
+    async fn cells_by_day(
+        &self,
+        q: &Query,
+        grouping: crate::error_cells::Grouping,
+    ) -> Result<Vec<(Date, crate::error_cells::CellRow)>, StoreError> {
+        let dims = grouping.dims();
+        let batches = self.run_sql(&Dialect::DataFusion.error_cells_by_day(q, &dims)).await?;
+        Ok(answers::error_cells(&batches, dims.len()))
+    }
+
     async fn summaries(&self, q: &Query, limit: u32) -> Result<Vec<IssueSummary>, StoreError> {
         Ok(answers::issue_summaries(&self.run_sql(&Dialect::DataFusion.issues(q, limit)).await?))
     }
@@ -481,7 +491,9 @@ impl EventStore for EmbeddedStore {
         let events_dir = self.events_dir.clone();
         let keyring = self.keyring.clone();
         let days: Vec<Date> = by_day.keys().copied().collect();
-        days.iter().for_each(|d| self.error_days.forget(*d));
+        for day in &days {
+            self.error_days.forget(*day).await;
+        }
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             for (day, rows) in by_day {
                 let batch = crate::row::rows_to_batch(&rows, &format_day(day));
@@ -502,8 +514,8 @@ impl EventStore for EmbeddedStore {
 
     async fn destroy_day(&self, day: Date) -> Result<(), StoreError> {
         let io = StoreError::Storage;
+        self.error_days.forget(day).await;
         let _guard = self.lock_maintenance().await;
-        self.error_days.forget(day);
         self.hot.remove(day);
         // Files first leave the tables (a file without its key would fail every query), then the
         // key is destroyed, then the bytes.
@@ -543,7 +555,7 @@ impl EventStore for EmbeddedStore {
 
     async fn purge_sites(&self, day: Date, sites: &[u32]) -> Result<u64, StoreError> {
         let io = StoreError::Storage;
-        self.error_days.forget(day);
+        self.error_days.forget(day).await;
         let (removed, kept) = {
             let _guard = self.lock_maintenance().await;
             if self.hot.days().iter().any(|(d, _)| *d == day) {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use obscura_model::{Event, EventKind, ManualClock, Metric};
 use obscura_privacy::scrub::scrub_text;
+use obscura_query::errors::ErrorCountRow;
 use obscura_query::measures::MeasureCell;
 use obscura_query::{Aggregate, BreakdownRow, Dimension, Filter, Interval, Query, SeriesPoint, TimeRange};
 use obscura_store::crypto::Key;
@@ -679,6 +680,38 @@ pub async fn errors_conformance(backend: &dyn Backend) {
         store.error_breakdown(&query(DAY_1, TODAY, &[&format!("event=={ISSUE_B}")]), &Dimension::Browser, 10).await;
     assert_eq!(browsers.unwrap().iter().map(|r| (r.value.as_str(), r.events)).collect::<Vec<_>>(), [("Firefox", 1)]);
 
+    // Finished days' filtered questions are answered from their cells; the same range less a
+    // millisecond is not whole days and reads the rows: both agree, filter by filter.
+    let issue_a = format!("event=={ISSUE_A}");
+    let cases: [&[&str]; 7] = [
+        &["prop:release==1.0"],
+        &["prop:release!=1.0"],
+        &["browser~=fire"],
+        &["browser!=Chrome", "prop:release==1.1"],
+        &["os==(unknown)"],
+        &["os!=(unknown)"],
+        &[&issue_a, "prop:release!=(unknown)"],
+    ];
+    for filters in cases {
+        let whole = query(DAY_1 - time::Duration::days(2), DAY_1, filters);
+        let mut partial = whole.clone();
+        partial.range.to -= time::Duration::milliseconds(1);
+        let parts = |issues: Vec<obscura_query::errors::IssueRow>| -> Vec<_> {
+            issues.into_iter().map(|i| (i.fingerprint, i.events, i.visitors, i.first_ms, i.last_ms, i.kind)).collect()
+        };
+        let (cells, rows) = (store.issues(&whole, 10).await.unwrap(), store.issues(&partial, 10).await.unwrap());
+        assert_eq!(parts(cells), parts(rows), "issues, {filters:?}");
+        for dim in [Dimension::Prop("release".into()), Dimension::Browser, Dimension::Os, Dimension::Page] {
+            let sorted = |mut found: Vec<ErrorCountRow>| {
+                found.sort_by(|a, b| a.value.cmp(&b.value));
+                found
+            };
+            let cells = sorted(store.error_breakdown(&whole, &dim, 10).await.unwrap());
+            let rows = sorted(store.error_breakdown(&partial, &dim, 10).await.unwrap());
+            assert_eq!(cells, rows, "{} of {filters:?}", dim.name());
+        }
+    }
+
     let latest = store.error_reports(&week, 2).await.unwrap();
     assert_eq!(latest.iter().map(|r| r.ts_ms).collect::<Vec<_>>(), [at(2), at(1)].map(obscura_model::unix_ms));
     assert!(latest.iter().all(|r| r.kind == 4 && r.name.as_deref() == Some(ISSUE_A)));
@@ -689,6 +722,12 @@ pub async fn errors_conformance(backend: &dyn Backend) {
     store.destroy_day(DAY_1).await.expect("destroy");
     let left = store.issues(&week, 10).await.unwrap();
     assert_eq!(left.iter().map(|i| (i.fingerprint.as_str(), i.events)).collect::<Vec<_>>(), [(ISSUE_A, 2)]);
+    // The day's saved answers and cells went with it: a new start finds none of them.
+    drop(store);
+    let store = backend.open().await;
+    let left = store.issues(&week, 10).await.unwrap();
+    assert_eq!(left.iter().map(|i| (i.fingerprint.as_str(), i.events)).collect::<Vec<_>>(), [(ISSUE_A, 2)]);
+    assert!(store.issues(&query(DAY_1, TODAY, &["prop:release==1.0"]), 10).await.unwrap().is_empty());
     store.close();
 }
 
