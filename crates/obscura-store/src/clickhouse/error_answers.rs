@@ -44,9 +44,12 @@ impl SavedDays for ErrorAnswerTable {
         let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) else { return Ok(Vec::new()) };
         let rows: Vec<AnswerRow> = self
             .client
-            .query("SELECT day, site, question, answer, saved_ms FROM error_answers WHERE day >= ? AND day <= ?")
-            .bind(day_number(*first))
-            .bind(day_number(*last))
+            .query(
+                "SELECT day, site, question, answer, saved_ms FROM error_answers \
+                 WHERE day >= toDate(?) AND day <= toDate(?)",
+            )
+            .bind(obscura_model::format_day(*first))
+            .bind(obscura_model::format_day(*last))
             .fetch_all()
             .await?;
         let mut latest: HashMap<(u16, u32, String), AnswerRow> = HashMap::new();
@@ -86,5 +89,49 @@ impl SavedDays for ErrorAnswerTable {
     async fn remove(&self, day: Date) -> anyhow::Result<()> {
         self.client.query("ALTER TABLE error_answers DROP PARTITION ?").bind(super::yyyymmdd(day)).execute().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn clickhouse_error_answers_round_trip_the_latest_and_go_with_the_day() {
+        let url = super::super::current_release_tests::shards().remove(0);
+        let database = format!("obscura_answers_{}", rand::random::<u32>());
+        let server = clickhouse::Client::default().with_url(&url).with_validation(false);
+        server.query(&format!("CREATE DATABASE {database}")).execute().await.unwrap();
+        for statement in super::super::schema::rollup_tables(&database) {
+            server.query(&statement).execute().await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        let clock = Arc::new(obscura_model::ManualClock::new(datetime!(2026-03-10 12:00 UTC)));
+        let table = ErrorAnswerTable::new(server.clone().with_database(&database), clock.clone());
+        let answer = |events: u64| -> SavedAnswer {
+            serde_json::from_value(serde_json::json!({
+                "site": 1, "question": "browser []",
+                "answer": {"counts": [{"value": "Firefox", "events": events, "visitors": 1}]}
+            }))
+            .unwrap()
+        };
+        let (day, other) = (date!(2026 - 03 - 01), date!(2026 - 03 - 02));
+        table.save(vec![(day, answer(1)), (other, answer(5))]).await.unwrap();
+        clock.advance(time::Duration::seconds(1));
+        table.save(vec![(day, answer(2))]).await.unwrap();
+        let events = |found: Vec<(Date, SavedAnswer)>| -> Vec<(Date, String)> {
+            let mut found: Vec<_> = found.into_iter().map(|(d, a)| (d, serde_json::to_string(&a).unwrap())).collect();
+            found.sort();
+            found
+        };
+        let loaded = events(table.load(&[day]).await.unwrap());
+        assert_eq!(loaded.len(), 1, "one answer per day, site and question: {loaded:?}");
+        assert!(loaded[0].1.contains(r#""events":2"#), "the latest saved: {loaded:?}");
+        assert_eq!(table.load(&[day, other]).await.unwrap().len(), 2);
+        table.remove(day).await.unwrap();
+        let left = events(table.load(&[day, other]).await.unwrap());
+        assert_eq!(left.iter().map(|(d, _)| *d).collect::<Vec<_>>(), [other], "the day's answers went with it");
+        server.query(&format!("DROP DATABASE {database}")).execute().await.unwrap();
     }
 }
