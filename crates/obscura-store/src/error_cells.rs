@@ -48,7 +48,7 @@ impl Grouping {
         }
     }
 
-    /// Its name in the day's answers.
+    /// Its name in the day's answers; `cells …`, which the saved answers tell cells apart by.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Grouping::Context => "cells context",

@@ -116,6 +116,11 @@ impl SavedAnswer {
     pub(crate) fn question(&self) -> (u32, &str) {
         (self.site, &self.question)
     }
+
+    /// Whether it holds a day's cells rather than an answer.
+    pub(crate) fn is_cells(&self) -> bool {
+        matches!(self.answer, Saved::Cells(_))
+    }
 }
 
 /// Where a backend keeps finished days' answers across starts; each day's are destroyed with
@@ -123,8 +128,9 @@ impl SavedAnswer {
 /// partition with the day's).
 #[async_trait]
 pub(crate) trait SavedDays: Send + Sync {
-    /// The saved answers of `days`, every site's; none for a day without any.
-    async fn load(&self, days: &[Date]) -> anyhow::Result<Vec<(Date, SavedAnswer)>>;
+    /// The saved answers of `days`, every site's — the cells when `cells`, the other answers
+    /// otherwise (each is read only when needed); none for a day without any.
+    async fn load(&self, days: &[Date], cells: bool) -> anyhow::Result<Vec<(Date, SavedAnswer)>>;
     /// Adds `answers`, replacing those to the same day, site and question.
     async fn save(&self, answers: Vec<(Date, SavedAnswer)>) -> anyhow::Result<()>;
     /// Removes `day`'s answers.
@@ -170,8 +176,8 @@ pub(crate) struct ErrorDays {
     saved: Option<(Arc<dyn SavedDays>, DaysRead)>,
 }
 
-/// The days whose saved answers were put in memory since the start.
-type DaysRead = Mutex<std::collections::HashSet<Date>>;
+/// The days whose saved answers (`false`) or cells (`true`) were put in memory since the start.
+type DaysRead = Mutex<std::collections::HashSet<(Date, bool)>>;
 
 /// `q`'s finished whole days (before `today`) and the query of the rest, if any: `None` for
 /// the days when the range is not whole days.
@@ -209,7 +215,7 @@ impl ErrorDays {
     /// Called before the change; an answer asked while it runs lives at most [`TTL`].
     pub(crate) async fn forget(&self, day: Date) {
         if let Some((saved, read)) = &self.saved {
-            read.lock().unwrap_or_else(|e| e.into_inner()).remove(&day);
+            read.lock().unwrap_or_else(|e| e.into_inner()).retain(|(d, _)| *d != day);
             if let Err(e) = saved.remove(day).await {
                 tracing::warn!(%day, "cannot remove the saved error answers of the day: {e:#}");
             }
@@ -262,16 +268,16 @@ impl ErrorDays {
 
     /// Puts the saved answers of those of `days` not read since the start in memory; a day
     /// whose answers cannot be read is answered from its rows.
-    async fn read_saved(&self, days: &[Date]) {
+    async fn read_saved(&self, days: &[Date], cells: bool) {
         let Some((saved, read)) = &self.saved else { return };
         let unread: Vec<Date> = {
             let mut read = read.lock().unwrap_or_else(|e| e.into_inner());
-            days.iter().copied().filter(|day| read.insert(*day)).collect()
+            days.iter().copied().filter(|day| read.insert((*day, cells))).collect()
         };
         if unread.is_empty() {
             return;
         }
-        match saved.load(&unread).await {
+        match saved.load(&unread, cells).await {
             Ok(answers) => {
                 for (day, a) in answers {
                     self.put(Key { site: a.site, day, question: a.question }, a.answer.into());
@@ -335,7 +341,7 @@ impl ErrorDays {
         let plain = Query { filters: Vec::new(), ..q.clone() };
         let key = |day: Date| Key { site: q.site, day, question: grouping.name().to_owned() };
         let mut found: HashMap<Date, Arc<DayCells>> = HashMap::new();
-        if let Some(span) = self.missing_span(&plain, days, key).await {
+        if let Some(span) = self.missing_span(&plain, days, key, true).await {
             let mut by_day: HashMap<Date, Vec<CellRow>> = HashMap::new();
             for (day, row) in rows.cells_by_day(&span, grouping).await? {
                 by_day.entry(day).or_default().push(row);
@@ -389,9 +395,9 @@ impl ErrorDays {
     }
 
     /// The span from the first to the last of `days` whose answer is missing, as a query.
-    async fn missing_span(&self, q: &Query, days: &[Date], key: impl Fn(Date) -> Key) -> Option<Query> {
+    async fn missing_span(&self, q: &Query, days: &[Date], key: impl Fn(Date) -> Key, cells: bool) -> Option<Query> {
         if q.filters.is_empty() {
-            self.read_saved(days).await;
+            self.read_saved(days, cells).await;
         }
         let missing: Vec<Date> = days.iter().copied().filter(|d| self.get(&key(*d)).is_none()).collect();
         let range = TimeRange::days(*missing.first()?, *missing.last()?).ok()?;
@@ -422,7 +428,7 @@ impl ErrorDays {
         q: &Query,
         days: &[Date],
     ) -> Result<Vec<(Date, Arc<Vec<IssueSummary>>)>, StoreError> {
-        if let Some(span) = self.missing_span(q, days, |d| Self::issues_key(q, d)).await {
+        if let Some(span) = self.missing_span(q, days, |d| Self::issues_key(q, d), false).await {
             let mut by_day: HashMap<Date, Vec<IssueSummary>> = HashMap::new();
             for (day, s) in rows.summaries_by_day(&span).await? {
                 by_day.entry(day).or_default().push(s);
@@ -453,7 +459,7 @@ impl ErrorDays {
         {
             return Ok(cells.iter().map(|c| Arc::new(c.counts(grouping, &q.filters, dim))).collect());
         }
-        if let Some(span) = self.missing_span(q, days, |d| Self::counts_key(q, dim, d)).await {
+        if let Some(span) = self.missing_span(q, days, |d| Self::counts_key(q, dim, d), false).await {
             let mut by_day: HashMap<Date, Vec<ErrorCountRow>> = HashMap::new();
             for (day, r) in rows.counts_by_day(&span, dim).await? {
                 by_day.entry(day).or_default().push(r);

@@ -40,16 +40,17 @@ impl ErrorAnswerTable {
 
 #[async_trait::async_trait]
 impl SavedDays for ErrorAnswerTable {
-    async fn load(&self, days: &[Date]) -> anyhow::Result<Vec<(Date, SavedAnswer)>> {
+    async fn load(&self, days: &[Date], cells: bool) -> anyhow::Result<Vec<(Date, SavedAnswer)>> {
         let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) else { return Ok(Vec::new()) };
         let rows: Vec<AnswerRow> = self
             .client
             .query(
                 "SELECT day, site, question, answer, saved_ms FROM error_answers \
-                 WHERE day >= toDate(?) AND day <= toDate(?)",
+                 WHERE day >= toDate(?) AND day <= toDate(?) AND (question LIKE 'cells %') = ?",
             )
             .bind(obscura_model::format_day(*first))
             .bind(obscura_model::format_day(*last))
+            .bind(u8::from(cells))
             .fetch_all()
             .await?;
         let mut latest: HashMap<(u16, u32, String), AnswerRow> = HashMap::new();
@@ -125,12 +126,20 @@ mod tests {
             found.sort();
             found
         };
-        let loaded = events(table.load(&[day]).await.unwrap());
+        let loaded = events(table.load(&[day], false).await.unwrap());
         assert_eq!(loaded.len(), 1, "one answer per day, site and question: {loaded:?}");
         assert!(loaded[0].1.contains(r#""events":2"#), "the latest saved: {loaded:?}");
-        assert_eq!(table.load(&[day, other]).await.unwrap().len(), 2);
+        assert_eq!(table.load(&[day, other], false).await.unwrap().len(), 2);
+        let cells: SavedAnswer = serde_json::from_value(serde_json::json!({
+            "site": 1, "question": "cells context", "answer": {"cells": {"names": [], "cells": [], "overflow": false}}
+        }))
+        .unwrap();
+        table.save(vec![(other, cells)]).await.unwrap();
+        let (answers, cells) = (table.load(&[other], false).await.unwrap(), table.load(&[other], true).await.unwrap());
+        assert_eq!((answers.len(), cells.len()), (1, 1), "cells are read apart from the answers");
+        assert!(cells[0].1.is_cells() && !answers[0].1.is_cells());
         table.remove(day).await.unwrap();
-        let left = events(table.load(&[day, other]).await.unwrap());
+        let left = events(table.load(&[day, other], false).await.unwrap());
         assert_eq!(left.iter().map(|(d, _)| *d).collect::<Vec<_>>(), [other], "the day's answers went with it");
         server.query(&format!("DROP DATABASE {database}")).execute().await.unwrap();
     }

@@ -14,6 +14,8 @@ use crate::error_days::{SavedAnswer, SavedDays};
 use crate::keyring::Keyring;
 
 const FILE: &str = "errors.sealed";
+/// The cells, apart: the Errors tab's first view needs only the answers.
+const CELLS_FILE: &str = "error-cells.sealed";
 const CONTEXT: &[u8] = b"obscura error answers v1";
 
 /// The days' saved answers in the rollups folder.
@@ -30,41 +32,41 @@ impl ErrorAnswerFiles {
         ErrorAnswerFiles { dir, keyring, writing: Mutex::new(()) }
     }
 
-    fn sealed(&self, day: Date) -> SealedFile {
-        SealedFile::new(cold::day_dir(&self.dir, day).join(FILE), CONTEXT)
+    fn sealed(&self, day: Date, cells: bool) -> SealedFile {
+        SealedFile::new(cold::day_dir(&self.dir, day).join(if cells { CELLS_FILE } else { FILE }), CONTEXT)
     }
 }
 
 impl ErrorAnswerFiles {
-    /// `day`'s saved answers.
-    fn load_day(&self, day: Date) -> anyhow::Result<Vec<SavedAnswer>> {
+    /// `day`'s saved answers, or its cells.
+    fn load_day(&self, day: Date, cells: bool) -> anyhow::Result<Vec<SavedAnswer>> {
         // Without the day's key the day is destroyed, and so are its answers.
         let Some(key) = self.keyring.get(day) else { return Ok(Vec::new()) };
-        match self.sealed(day).read(&key)? {
+        match self.sealed(day, cells).read(&key)? {
             Some(plain) => Ok(serde_json::from_slice(&plain)?),
             None => Ok(Vec::new()),
         }
     }
 
-    /// Adds `answers` to `day`'s.
-    fn save_day(&self, day: Date, answers: Vec<SavedAnswer>) -> anyhow::Result<()> {
+    /// Adds `answers` (all cells, or none) to `day`'s.
+    fn save_day(&self, day: Date, cells: bool, answers: Vec<SavedAnswer>) -> anyhow::Result<()> {
         let Some(key) = self.keyring.get(day) else { return Ok(()) };
         let _one_writer = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all = self.load_day(day).unwrap_or_default();
+        let mut all = self.load_day(day, cells).unwrap_or_default();
         all.retain(|old| !answers.iter().any(|new| new.question() == old.question()));
         all.extend(answers);
         std::fs::create_dir_all(cold::day_dir(&self.dir, day))?;
-        self.sealed(day).write(&key, &serde_json::to_vec(&all)?)
+        self.sealed(day, cells).write(&key, &serde_json::to_vec(&all)?)
     }
 }
 
 #[async_trait::async_trait]
 impl SavedDays for ErrorAnswerFiles {
-    async fn load(&self, days: &[Date]) -> anyhow::Result<Vec<(Date, SavedAnswer)>> {
+    async fn load(&self, days: &[Date], cells: bool) -> anyhow::Result<Vec<(Date, SavedAnswer)>> {
         let mut found = Vec::new();
         for &day in days {
             // A day whose answers cannot be read is answered from its rows.
-            match self.load_day(day) {
+            match self.load_day(day, cells) {
                 Ok(answers) => found.extend(answers.into_iter().map(|a| (day, a))),
                 Err(e) => tracing::warn!(%day, "cannot read the saved error answers of the day: {e:#}"),
             }
@@ -73,22 +75,25 @@ impl SavedDays for ErrorAnswerFiles {
     }
 
     async fn save(&self, answers: Vec<(Date, SavedAnswer)>) -> anyhow::Result<()> {
-        let mut by_day: std::collections::BTreeMap<Date, Vec<SavedAnswer>> = Default::default();
+        let mut by_file: std::collections::BTreeMap<(Date, bool), Vec<SavedAnswer>> = Default::default();
         for (day, answer) in answers {
-            by_day.entry(day).or_default().push(answer);
+            by_file.entry((day, answer.is_cells())).or_default().push(answer);
         }
-        for (day, answers) in by_day {
-            self.save_day(day, answers)?;
+        for ((day, cells), answers) in by_file {
+            self.save_day(day, cells, answers)?;
         }
         Ok(())
     }
 
     async fn remove(&self, day: Date) -> anyhow::Result<()> {
         let _one_writer = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        match std::fs::remove_file(self.sealed(day).path()) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+        for cells in [false, true] {
+            match std::fs::remove_file(self.sealed(day, cells).path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
+        Ok(())
     }
 }
 
@@ -186,7 +191,7 @@ mod tests {
         assert_eq!((issues[0].fingerprint.as_str(), issues[0].events, issues[0].visitors), ("f1", 7, 3));
         assert_eq!(started.breakdown(&rows, &q, &release, 10, today).await.unwrap()[0].value, "1.0");
         assert_eq!(rows.0.load(Ordering::Relaxed), 0, "no rows read after the start");
-        let plain = std::fs::read(files().sealed(day).path()).unwrap();
+        let plain = std::fs::read(files().sealed(day, false).path()).unwrap();
         assert!(!String::from_utf8_lossy(&plain).contains("TypeError"), "sealed, not plain text");
 
         // A filtered question is answered from the days' cells, read once and saved beside the
@@ -195,7 +200,8 @@ mod tests {
         let issues = started.issues(&rows, &filtered, 10, today).await.unwrap();
         assert_eq!((issues[0].events, issues[0].kind.as_deref()), (7, Some("TypeError")), "with the issue's parts");
         assert_eq!(rows.0.load(Ordering::Relaxed), 1, "the cells of the three days in one read");
-        assert_eq!(files().load_day(day).unwrap().len(), 3, "the two unfiltered answers and the cells");
+        assert_eq!(files().load_day(day, false).unwrap().len(), 2, "the two unfiltered answers");
+        assert_eq!(files().load_day(day, true).unwrap().len(), 1, "and, apart, the cells");
         let rows = CountingRows::default();
         let other = Query { filters: vec![obscura_query::Filter::parse("browser!=Chrome").unwrap()], ..q.clone() };
         assert!(ErrorDays::new(None, Some(files())).issues(&rows, &other, 10, today).await.unwrap().is_empty());
@@ -203,12 +209,12 @@ mod tests {
 
         // Forgetting the day (purged, imported into) removes its saved answers.
         started.forget(day).await;
-        assert!(files().load_day(day).unwrap().is_empty());
+        assert!(files().load_day(day, false).unwrap().is_empty() && files().load_day(day, true).unwrap().is_empty());
         let again = ErrorDays::new(None, Some(files()));
         again.issues(&CountingRows::default(), &q, 10, today).await.unwrap();
 
         // Without the day's key (destroyed) nothing is read or written.
         keyring.destroy(day).unwrap();
-        assert!(files().load_day(day).unwrap().is_empty());
+        assert!(files().load_day(day, false).unwrap().is_empty() && files().load_day(day, true).unwrap().is_empty());
     }
 }
