@@ -47,6 +47,9 @@ pub enum Outcome {
     /// A speed beacon from an automated browser, left out by the site's sample rate, or with
     /// no measurement left: never mixed into the speed figures; answered 202 and counted.
     DroppedFromSpeed,
+    /// From a client judged automated or suspicious (P5): a page view or custom event stored
+    /// apart from people's figures, an engagement event not stored; answered as if stored.
+    KeptApart,
 }
 
 /// Ingest outcomes since the server started, in total and per site.
@@ -60,6 +63,9 @@ pub struct Counters {
     pub rejected: AtomicU64,
     /// Speed beacons from automated browsers (webdriver, headless), kept out of the figures.
     pub speed_automated: AtomicU64,
+    /// Page views, custom events and engagement from clients judged automated or suspicious,
+    /// kept apart from people's figures (P5).
+    pub automated: AtomicU64,
     /// Speed beacons left out by their site's sample rate.
     pub speed_sampled_out: AtomicU64,
     /// Measurements dropped from speed beacons for values out of range (negative, beyond ten
@@ -93,6 +99,8 @@ pub struct SiteCounts {
     pub dropped_by_policy: u64,
     /// Requests for this site refused with an error.
     pub rejected: u64,
+    /// Requests for this site from clients judged automated or suspicious, kept apart.
+    pub automated: u64,
 }
 
 impl Counters {
@@ -100,6 +108,7 @@ impl Counters {
     fn record(&self, site: Option<u32>, result: Option<Outcome>) {
         let total = match result {
             Some(Outcome::Stored) => &self.stored,
+            Some(Outcome::KeptApart) => &self.automated,
             Some(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => &self.dropped_by_policy,
             None => &self.rejected,
         };
@@ -109,6 +118,7 @@ impl Counters {
             let counts = per_site.entry(site).or_default();
             match result {
                 Some(Outcome::Stored) => counts.stored += 1,
+                Some(Outcome::KeptApart) => counts.automated += 1,
                 Some(Outcome::DroppedByPolicy | Outcome::DroppedFromSpeed) => counts.dropped_by_policy += 1,
                 None => counts.rejected += 1,
             }
@@ -148,6 +158,8 @@ pub struct Pipeline {
     cdn: obscura_enrich::CdnMap,
     /// The per-site ceiling on error reports.
     error_limiter: ErrorLimiter,
+    /// Tells people from automated processes (P5).
+    classifier: Arc<obscura_enrich::bots::Classifier>,
     /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
@@ -155,6 +167,12 @@ pub struct Pipeline {
 impl Pipeline {
     /// Lets each site send at most `per_minute` error reports a minute (`[limits]
     /// errors_per_minute`); more are answered 429.
+    pub fn with_classifier(mut self, classifier: obscura_enrich::bots::Classifier) -> Self {
+        self.classifier = Arc::new(classifier);
+        self
+    }
+
+    /// Error reports per site and minute before 429 (default [`ErrorLimiter::default`]).
     pub fn with_errors_per_minute(mut self, per_minute: u32) -> Self {
         self.error_limiter = ErrorLimiter::new(per_minute);
         self
@@ -260,6 +278,9 @@ impl Pipeline {
             source_params: obscura_privacy::page_url::DEFAULT_SOURCE_PARAMS.map(str::to_owned).to_vec(),
             cdn: obscura_enrich::CdnMap::built_in(),
             error_limiter: ErrorLimiter::default(),
+            classifier: Arc::new(obscura_enrich::bots::Classifier::new(
+                obscura_enrich::bots::user_agents::RobotNames::empty(),
+            )),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -347,11 +368,79 @@ impl Pipeline {
         if opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
+        let decision = self.classify(&ctx, decoded.signals);
+        if decision.verdict != obscura_enrich::bots::Verdict::Human {
+            return self.keep_apart(decoded.hit, &site, decision).await;
+        }
         let event = match self.prepare(decoded.hit, &site) {
             Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
             other => other?,
         };
         self.append(vec![event]).await
+    }
+
+    /// The decision about the client of a request (P5), on what it showed: its headers, the
+    /// JA4 fingerprint of its TLS connection when this server terminated it, and the tracker's
+    /// browser signals.
+    fn classify(&self, ctx: &RequestContext, signals: Option<u32>) -> obscura_enrich::bots::Decision {
+        let h = &ctx.headers;
+        let hints = h.ch_ua.as_ref().map(|ua| obscura_enrich::user_agent::ClientHints {
+            ua: Some(ua.clone()),
+            mobile: h.ch_ua_mobile.clone(),
+            platform: h.ch_ua_platform.clone(),
+            ..Default::default()
+        });
+        self.classifier.classify(&obscura_enrich::bots::Evidence {
+            user_agent: &h.user_agent,
+            hints: hints.as_ref(),
+            secure: ctx.ja4.is_some(),
+            ja4: ctx.ja4.as_deref(),
+            signals: signals.map(obscura_enrich::bots::signals::BrowserSignals::from_bits),
+            ..Default::default()
+        })
+    }
+
+    /// Stores a page view or custom event from an automated or suspicious client apart from
+    /// people's (kind [`obscura_model::EventKind::Automated`], no visit), with what it was, the
+    /// verdict and its reasons; an engagement event is not stored.
+    async fn keep_apart(
+        &self,
+        mut hit: RawHit,
+        site: &Site,
+        decision: obscura_enrich::bots::Decision,
+    ) -> Result<Outcome, IngestError> {
+        let was = match hit.kind {
+            obscura_model::EventKind::Pageview => "pageview",
+            obscura_model::EventKind::Custom => "event",
+            _ => return Ok(Outcome::KeptApart),
+        };
+        let reasons = decision.reasons.names();
+        let verdict = match decision.verdict {
+            obscura_enrich::bots::Verdict::Suspicious => "suspicious",
+            _ => "automated",
+        };
+        // The first of the heaviest: reasons are listed from the most telling.
+        let strongest = decision
+            .reasons
+            .iter()
+            .fold(None, |best: Option<obscura_enrich::bots::Reason>, r| match best {
+                Some(b) if b.weight() >= r.weight() => Some(b),
+                _ => Some(r),
+            })
+            .map_or("", |r| r.name());
+        hit.kind = obscura_model::EventKind::Automated;
+        hit.props = [("was", was), ("verdict", verdict), ("reason", strongest), ("reasons", &reasons.join(","))]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), obscura_model::PropValue::Text(v.to_owned())))
+            .collect();
+        let event = match self.desensitized(hit, site) {
+            Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
+            other => other?,
+        };
+        match self.append(vec![event]).await? {
+            Outcome::Stored => Ok(Outcome::KeptApart),
+            other => Ok(other),
+        }
     }
 
     async fn ingest_vitals_inner(
@@ -637,6 +726,7 @@ mod tests {
             ip: ip(7),
             headers: RawHeaders { user_agent: CHROME.to_owned(), ..RawHeaders::default() },
             opted_out,
+            ja4: None,
         }
     }
 
@@ -685,11 +775,66 @@ mod tests {
         assert_eq!(f.store.hot_days(), vec![(day, 2)]);
 
         let counters = &f.pipeline.counters;
-        assert_eq!(counters.site(respecting.id), SiteCounts { stored: 1, dropped_by_policy: 1, rejected: 0 });
-        assert_eq!(counters.site(ignoring.id), SiteCounts { stored: 1, dropped_by_policy: 0, rejected: 0 });
+        assert_eq!(
+            counters.site(respecting.id),
+            SiteCounts { stored: 1, dropped_by_policy: 1, ..SiteCounts::default() }
+        );
+        assert_eq!(counters.site(ignoring.id), SiteCounts { stored: 1, ..SiteCounts::default() });
         assert_eq!(counters.dropped_by_policy.load(Ordering::Relaxed), 1);
         assert_eq!(counters.stored.load(Ordering::Relaxed), 2);
         assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_automated_hits_are_kept_apart_with_their_reasons() {
+        let mut f = Fixture::new();
+        f.pipeline = f.pipeline.with_classifier(obscura_enrich::bots::Classifier::new(
+            obscura_enrich::bots::user_agents::RobotNames::new(&["Googlebot".to_owned()], &[]).unwrap(),
+        ));
+        let site = f.add_site("example.com", |_| {});
+        let as_client = |user_agent: &str| RequestContext {
+            headers: RawHeaders { user_agent: user_agent.to_owned(), ..RawHeaders::default() },
+            ..context(false)
+        };
+        let send = |body: String, ctx: RequestContext| {
+            let pipeline = &f.pipeline;
+            async move { pipeline.ingest(Protocol::Native, body.as_bytes(), ctx).await.unwrap() }
+        };
+        let page = r#"{"site":"example.com","url":"https://example.com/pricing"}"#;
+        let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+        assert_eq!(send(page.into(), as_client(googlebot)).await, Outcome::KeptApart);
+        // A browser the tracker found driven by WebDriver (bit 0), sending a custom event.
+        let event = r#"{"site":"example.com","kind":"event","name":"signup","url":"https://example.com/","signals":1}"#;
+        assert_eq!(send(event.into(), context(false)).await, Outcome::KeptApart);
+        let engagement = r#"{"site":"example.com","kind":"engagement","url":"https://example.com/","engaged_ms":900}"#;
+        assert_eq!(send(engagement.into(), as_client(googlebot)).await, Outcome::KeptApart, "not stored");
+        assert_eq!(send(page.into(), context(false)).await, Outcome::Stored, "a person");
+        assert_eq!(f.pipeline.counters.automated.load(Ordering::Relaxed), 3);
+
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
+        let apart: Vec<_> = rows.iter().filter(|r| r.kind == EventKind::Automated.code()).collect();
+        assert_eq!((rows.len(), apart.len()), (3, 2), "the robots' page view and event, and the person's page view");
+        let prop = |r: &obscura_store::StoredRow, key: &str| {
+            obscura_query::errors::prop(r.props.as_deref().unwrap_or(""), key).map(str::to_owned)
+        };
+        let robot = apart.iter().find(|r| prop(r, "was").as_deref() == Some("pageview")).unwrap();
+        assert_eq!(prop(robot, "verdict").as_deref(), Some("automated"));
+        assert_eq!(prop(robot, "reason").as_deref(), Some("robot_user_agent"));
+        assert_eq!((robot.visit, robot.visit_seq, robot.path.as_str()), (0, 0, "/pricing"), "no visit of people's");
+        let driven = apart.iter().find(|r| prop(r, "was").as_deref() == Some("event")).unwrap();
+        assert_eq!((prop(driven, "reason").as_deref(), driven.name.as_deref()), (Some("webdriver"), Some("signup")));
+
+        let q = obscura_query::Query {
+            site: site.id,
+            range: obscura_query::TimeRange::days(date!(2026 - 03 - 01), date!(2026 - 03 - 01)).unwrap(),
+            filters: Vec::new(),
+        };
+        let people = f.store.aggregate(&q).await.unwrap();
+        assert_eq!((people.pageviews, people.visitors, people.visits), (1, 1, 1), "people's figures: {people:?}");
+        let reasons = f.store.automated_breakdown(&q, &obscura_query::Dimension::Prop("reason".into()), 10).await;
+        let mut reasons: Vec<_> = reasons.unwrap().into_iter().map(|r| (r.value, r.events)).collect();
+        reasons.sort();
+        assert_eq!(reasons, [("robot_user_agent".to_owned(), 1), ("webdriver".to_owned(), 1)]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

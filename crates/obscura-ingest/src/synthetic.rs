@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 /// else sent.
 pub fn raw_pageview(site: u32, at: OffsetDateTime, ip: IpAddr, user_agent: &str, url: &str) -> RawHit {
     let headers = RawHeaders { user_agent: user_agent.to_owned(), ..Default::default() };
-    let ctx = crate::decode::RequestContext { received_at: at, ip, headers, opted_out: false };
+    let ctx = crate::decode::RequestContext { received_at: at, ip, headers, opted_out: false, ja4: None };
     RawHit { site, ..ctx.hit(EventKind::Pageview, url.to_owned()) }
 }
 

@@ -24,11 +24,16 @@ pub enum EventKind {
     /// fingerprint in `name`, its scrubbed type, message, frames, release and environment in
     /// `props`. Never counted as a visit, pageview or visitor.
     Error,
+    /// A page view or custom event from a client judged automated or suspicious (P5): kept
+    /// apart from people's figures, with the same retention; what it was (`was`: `pageview` or
+    /// `event`), the verdict and the strongest reason in `props`, the custom event's name in
+    /// `name`. Never counted as a visit, pageview or visitor.
+    Automated,
 }
 
 impl EventKind {
     /// The stable code stored for this kind: 0 pageview, 1 custom event, 2 engagement, 3
-    /// measurement, 4 error.
+    /// measurement, 4 error, 5 automated. People's figures read codes below 4.
     pub fn code(self) -> u8 {
         match self {
             EventKind::Pageview => 0,
@@ -36,6 +41,7 @@ impl EventKind {
             EventKind::Engagement => 2,
             EventKind::Measure => 3,
             EventKind::Error => 4,
+            EventKind::Automated => 5,
         }
     }
 
@@ -47,6 +53,7 @@ impl EventKind {
             2 => Some(EventKind::Engagement),
             3 => Some(EventKind::Measure),
             4 => Some(EventKind::Error),
+            5 => Some(EventKind::Automated),
             _ => None,
         }
     }

@@ -125,6 +125,19 @@ pub trait EventStore: Send + Sync + 'static {
     /// The latest `limit` error reports of `q`, newest first.
     async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError>;
 
+    /// Hits and visitors per value of `dim` among `q`'s automated hits (P5: kept apart from
+    /// people's figures), the `limit` values with the most hits.
+    async fn automated_breakdown(
+        &self,
+        q: &Query,
+        dim: &Dimension,
+        limit: u32,
+    ) -> Result<Vec<ErrorCountRow>, StoreError>;
+
+    /// `q`'s automated hits per bucket of `interval`: (bucket start in milliseconds since the
+    /// epoch, hits), buckets without any left out.
+    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<(i64, u64)>, StoreError>;
+
     /// The visits with an event at or after `since_ms` (milliseconds since the epoch), so a
     /// restart can resume them.
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError>;

@@ -192,6 +192,17 @@ mod tests {
         async fn error_reports(&self, _: &Query, _: u32) -> Result<Vec<StoredRow>, StoreError> {
             Err(io("unused"))
         }
+        async fn automated_breakdown(
+            &self,
+            _: &Query,
+            _: &Dimension,
+            _: u32,
+        ) -> Result<Vec<obscura_query::errors::ErrorCountRow>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn automated_series(&self, _: &Query, _: Interval) -> Result<Vec<(i64, u64)>, StoreError> {
+            Err(io("unused"))
+        }
         async fn count_events(&self) -> Result<u64, StoreError> {
             Err(io("unused"))
         }

@@ -275,10 +275,13 @@ fn day(t: time::OffsetDateTime) -> String {
     obscura_model::format_day(t.date())
 }
 
-/// The analytics rows of `q`: every kind but error reports, which are neither visits nor
-/// pageviews and come from clients (servers, apps) that are not visitors.
+/// People's rows: every kind below error reports, which are neither visits nor pageviews and
+/// come from clients (servers, apps) that are not visitors, and automated hits (5), kept apart.
+const PEOPLE: &str = "kind < 4";
+
+/// The analytics rows of `q`: people's.
 fn where_clause(d: Dialect, q: &Query, b: &mut Binder) -> String {
-    rows_where(d, q, b, "kind <> 4")
+    rows_where(d, q, b, PEOPLE)
 }
 
 /// The error reports of `q`.
@@ -487,7 +490,7 @@ impl Dialect {
                 "SELECT CAST(site AS BIGINT) AS site, visitor, visit, \
                   max(CAST(ts AS BIGINT)) AS last_ms, CAST(max(visit_seq) AS BIGINT) AS pageviews, \
                   {} AS last_path \
-                  FROM events WHERE ts >= $1 AND day >= $2 AND kind <> 4 GROUP BY site, visitor, visit",
+                  FROM events WHERE ts >= $1 AND day >= $2 AND kind < 4 GROUP BY site, visitor, visit",
                 self.last("path", "visit_seq")
             ),
             params: vec![Param::Timestamp(since_ms), Param::Text(since)],
@@ -541,8 +544,32 @@ impl Dialect {
     /// Reports and visitors per value of `dim` among `q`'s error reports, the `limit` values
     /// with the most reports.
     pub fn error_breakdown(self, q: &Query, dim: &Dimension, limit: u32) -> SqlQuery {
+        self.kind_breakdown(q, "kind = 4", dim, limit)
+    }
+
+    /// Hits and visitors per value of `dim` among `q`'s automated hits (as `events`), the
+    /// `limit` values with the most hits.
+    pub fn automated_breakdown(self, q: &Query, dim: &Dimension, limit: u32) -> SqlQuery {
+        self.kind_breakdown(q, "kind = 5", dim, limit)
+    }
+
+    /// Automated hits of `q` per bucket of `interval` (milliseconds since the epoch), as
+    /// `bucket` and `events`.
+    pub fn automated_series(self, q: &Query, interval: Interval) -> SqlQuery {
         let mut b = Binder::default();
-        let cond = error_where(self, q, &mut b);
+        let cond = rows_where(self, q, &mut b, "kind = 5");
+        let bucket = self.bucket_ms(interval);
+        let sql = format!(
+            "SELECT bucket, CAST(count(*) AS BIGINT) AS events FROM (SELECT {bucket} AS bucket FROM events \
+             WHERE {cond}) GROUP BY bucket ORDER BY bucket"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// Rows and visitors per value of `dim` among `q`'s rows of `kinds`.
+    fn kind_breakdown(self, q: &Query, kinds: &str, dim: &Dimension, limit: u32) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = rows_where(self, q, &mut b, kinds);
         let col = column(self, dim, &mut b);
         let visitors = self.distinct("visitor");
         let sql = format!(
@@ -648,7 +675,7 @@ impl Dialect {
         let (visitors, table) = (self.distinct("visitor"), self.day_rows());
         let mut parts = vec![format!(
             "SELECT site, '' AS dim, '' AS value, {COLUMNS} FROM (SELECT site, {visitors} AS visitors, \
-             {VISIT_METRICS} FROM {table} WHERE day = $1 AND kind <> 4 GROUP BY site)"
+             {VISIT_METRICS} FROM {table} WHERE day = $1 AND {PEOPLE} GROUP BY site)"
         )];
         for (_, name) in Dimension::FIXED.iter() {
             let dim = Dimension::parse(name).expect("listed names parse");
@@ -657,7 +684,7 @@ impl Dialect {
             }
             // The day is `$1`; rolled-up dimensions bind no parameters of their own.
             let mut b = Binder { params: vec![Param::Text(String::new())] };
-            let rows = breakdown_rows(self, &dim, "day = $1 AND kind <> 4", &mut b, table, true);
+            let rows = breakdown_rows(self, &dim, &format!("day = $1 AND {PEOPLE}"), &mut b, table, true);
             debug_assert_eq!(b.params.len(), 1);
             parts.push(format!("SELECT site, '{name}' AS dim, value, {COLUMNS} FROM ({rows})"));
         }

@@ -86,10 +86,11 @@ pub async fn preflight() -> Response {
 pub async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    ingest(state, peer, headers, body, Protocol::Native).await
+    ingest(state, peer, ja4, headers, body, Protocol::Native).await
 }
 
 /// `POST /api/vitals` (public, any origin): ingests one speed beacon of the tracker's
@@ -98,10 +99,11 @@ pub async fn post_event(
 pub async fn post_vitals(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    ingest(state, peer, headers, body, Protocol::Vitals).await
+    ingest(state, peer, ja4, headers, body, Protocol::Vitals).await
 }
 
 /// `POST /api/app` (public, any origin): ingests one batch of the application API
@@ -109,10 +111,11 @@ pub async fn post_vitals(
 pub async fn post_app(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    ingest(state, peer, headers, body, Protocol::App).await
+    ingest(state, peer, ja4, headers, body, Protocol::App).await
 }
 
 /// `OPTIONS /api/{project}/envelope/` and `/store/` (public): the CORS preflight of browser SDKs.
@@ -180,6 +183,7 @@ async fn sentry(
             ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
             headers: raw_headers(&headers),
             opted_out: opted_out(&headers),
+            ja4: None,
         };
         let request = SentryRequest {
             endpoint,
@@ -259,7 +263,14 @@ pub async fn post_consent(
     sentry_cors(answer)
 }
 
-async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Body, protocol: Protocol) -> Response {
+async fn ingest(
+    state: AppState,
+    peer: SocketAddr,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
+    headers: HeaderMap,
+    body: Body,
+    protocol: Protocol,
+) -> Response {
     let result = async {
         let bytes = read_body(body).await?;
         let ctx = RequestContext {
@@ -267,6 +278,7 @@ async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Bod
             ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
             headers: raw_headers(&headers),
             opted_out: opted_out(&headers),
+            ja4: ja4.map(|j| j.0.0.to_string()),
         };
         state.pipeline.ingest(protocol, &bytes, ctx).await.map_err(|e| match e {
             IngestError::Unavailable(msg) => {
@@ -278,7 +290,8 @@ async fn ingest(state: AppState, peer: SocketAddr, headers: HeaderMap, body: Bod
     }
     .await;
     cors(match result {
-        Ok(Outcome::Stored) => StatusCode::NO_CONTENT.into_response(),
+        // Automated clients are answered as people are: nothing tells them they were spotted.
+        Ok(Outcome::Stored | Outcome::KeptApart) => StatusCode::NO_CONTENT.into_response(),
         // The store is down for a moment (a full disk, a ClickHouse shard restarting): say when
         // to come back, so clients retry instead of dropping the event.
         Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {

@@ -154,6 +154,7 @@ pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) ->
         sum.stored += counts.stored;
         sum.dropped_by_policy += counts.dropped_by_policy;
         sum.rejected += counts.rejected;
+        sum.automated += counts.automated;
         per_site.insert(site.domain.clone(), counts_json(counts));
     }
     let totals = match reader.sites {
@@ -164,6 +165,7 @@ pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) ->
                 stored: load(&c.stored),
                 dropped_by_policy: load(&c.dropped_by_policy),
                 rejected: load(&c.rejected),
+                automated: load(&c.automated),
             }
         }
     };
@@ -187,7 +189,7 @@ pub async fn ingest_status(State(state): State<AppState>, headers: HeaderMap) ->
 }
 
 fn counts_json(c: obscura_ingest::pipeline::SiteCounts) -> Value {
-    json!({ "stored": c.stored, "dropped_by_policy": c.dropped_by_policy, "rejected": c.rejected })
+    json!({ "stored": c.stored, "dropped_by_policy": c.dropped_by_policy, "rejected": c.rejected, "automated": c.automated })
 }
 
 /// `GET /api/v1/sites` (read token or session): the sites the caller may read, with their privacy-signal

@@ -181,7 +181,8 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         .with_source_params(config.url.source_params.clone())
         .with_cdn_map(config.enrich.cdn_map()?)
         .with_visit_limits(config.limits.visits())
-        .with_errors_per_minute(config.limits.errors_per_minute);
+        .with_errors_per_minute(config.limits.errors_per_minute)
+        .with_classifier(obscura_enrich::bots::Classifier::new(config.enrich.robot_names()?));
     if let Some(book) = shared.visits.clone() {
         pipeline = pipeline.with_visit_book(book);
     }

@@ -75,6 +75,7 @@ pub async fn generate_history(
                     ip: h.ip,
                     headers: h.headers.clone(),
                     opted_out: false,
+                    ja4: None,
                 };
                 (ctx, traffic.error_report(&h.url))
             })

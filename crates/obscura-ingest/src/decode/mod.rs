@@ -22,6 +22,9 @@ pub struct RequestContext {
     pub headers: RawHeaders,
     /// `Sec-GPC: 1` or `DNT: 1` was sent.
     pub opted_out: bool,
+    /// The JA4 fingerprint of the request's TLS connection, when this server terminated it
+    /// (P5: compared with the browser the User-Agent claims); in memory only.
+    pub ja4: Option<String>,
 }
 
 impl RequestContext {
@@ -84,5 +87,6 @@ pub(crate) fn test_context() -> RequestContext {
         ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 1)),
         headers: Default::default(),
         opted_out: false,
+        ja4: None,
     }
 }

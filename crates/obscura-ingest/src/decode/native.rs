@@ -26,6 +26,8 @@ struct Body {
     returning: Option<bool>,
     days_since_last: Option<String>,
     visit_count: Option<String>,
+    /// The tracker's yes/no browser answers as bits (`obscura_enrich::bots::signals`).
+    signals: Option<u32>,
 }
 
 /// The site domain named in the body, before the site is resolved to an id.
@@ -34,6 +36,8 @@ pub struct Decoded {
     pub site_domain: String,
     /// The decoded hit; its `site` is 0 until the caller resolves `site_domain`.
     pub hit: RawHit,
+    /// The tracker's browser signals, as bits, when it sent them (P5).
+    pub signals: Option<u32>,
 }
 
 /// Decodes one event. `site` in the returned hit is 0 until the caller resolves the domain.
@@ -90,6 +94,7 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
     };
     Ok(Decoded {
         site_domain,
+        signals: body.signals,
         hit: RawHit {
             name,
             referrer: body.referrer.filter(|r| !r.is_empty()),

@@ -82,6 +82,7 @@ struct ErrorCellRow {
     first_ms: i64,
     last_ms: i64,
 }
+const BUCKET_COUNTS_OUTER: &str = "SELECT toInt64(bucket), toInt64(events) FROM ({})";
 const ISSUE_TREND_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(bucket), toInt64(events) FROM ({})";
 const ERROR_COUNTS_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
@@ -1295,6 +1296,26 @@ impl EventStore for ClickHouseStore {
     async fn error_breakdown(&self, q: &Query, dim: &Dimension, limit: u32) -> Result<Vec<ErrorCountRow>, StoreError> {
         let today = crate::error_days::finished_before(self.options.clock.as_ref());
         self.error_days.breakdown(self, q, dim, limit, today).await
+    }
+
+    async fn automated_breakdown(
+        &self,
+        q: &Query,
+        dim: &Dimension,
+        limit: u32,
+    ) -> Result<Vec<ErrorCountRow>, StoreError> {
+        let rows: Vec<(String, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.automated_breakdown(q, dim, limit), ERROR_COUNTS_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(value, events, visitors)| ErrorCountRow { value, events: count(events), visitors: count(visitors) })
+            .collect())
+    }
+
+    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<(i64, u64)>, StoreError> {
+        let rows: Vec<(i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.automated_series(q, interval), BUCKET_COUNTS_OUTER).await?;
+        Ok(rows.into_iter().map(|(bucket, n)| (bucket, count(n))).collect())
     }
 
     async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {

@@ -112,6 +112,15 @@ pub(super) fn error_counts(batches: &[RecordBatch]) -> Vec<obscura_query::errors
     out
 }
 
+/// The (bucket, count) rows of a series of counts, as `bucket` and `events`.
+pub(super) fn bucket_counts(batches: &[RecordBatch]) -> Vec<(i64, u64)> {
+    let mut out = Vec::new();
+    for b in batches {
+        out.extend(ints(b, "bucket").into_iter().zip(ints(b, "events")).map(|(bucket, n)| (bucket, count(n))));
+    }
+    out
+}
+
 /// The rows of an error-cells query, each with as many values as the grouping has dimensions.
 pub(super) fn error_cells(batches: &[RecordBatch], dims: usize) -> Vec<(time::Date, crate::error_cells::CellRow)> {
     let mut out = Vec::new();

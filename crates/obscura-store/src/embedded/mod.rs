@@ -681,6 +681,19 @@ impl EventStore for EmbeddedStore {
         crate::error_days::latest_reports(self, q, limit).await
     }
 
+    async fn automated_breakdown(
+        &self,
+        q: &Query,
+        dim: &Dimension,
+        limit: u32,
+    ) -> Result<Vec<ErrorCountRow>, StoreError> {
+        Ok(answers::error_counts(&self.run_sql(&Dialect::DataFusion.automated_breakdown(q, dim, limit)).await?))
+    }
+
+    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<(i64, u64)>, StoreError> {
+        Ok(answers::bucket_counts(&self.run_sql(&Dialect::DataFusion.automated_series(q, interval)).await?))
+    }
+
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {
         Ok(answers::open_visits(&self.run_sql(&Dialect::DataFusion.open_visits(since_ms)).await?))
     }
