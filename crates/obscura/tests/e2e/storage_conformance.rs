@@ -731,6 +731,78 @@ pub async fn errors_conformance(backend: &dyn Backend) {
     store.close();
 }
 
+/// One hit of site 1 from an automated client, as the ingest pipeline stores it (kind 5, no
+/// visit): what it was, the verdict and the strongest reason in its properties.
+fn automated_hit(visitor: u64, at: OffsetDateTime, reason: &str, browser: &str, network: &str) -> Event {
+    let mut e = event(1, visitor, at, "/pricing", 0, 0, None, Some("US"), browser);
+    e.kind = EventKind::Automated;
+    e.visit = 0;
+    e.network = Some(scrub_text(network));
+    e.props = [("was", "pageview"), ("verdict", "automated"), ("reason", reason), ("reasons", reason)]
+        .iter()
+        .map(|(k, v)| (scrub_text(k), scrub_text(v)))
+        .collect();
+    e
+}
+
+/// Automated hits (P5): kept apart, so no people's figure changes (rolled up or from rows);
+/// their share over time and their reasons, agents and networks; gone with their day.
+pub async fn automated_conformance(backend: &dyn Backend) {
+    let store = backend.open().await;
+    let at = |day: Date, h: u8| day.with_hms(h, 15, 0).expect("a time").assume_utc();
+    let mut events = imported();
+    events.push(automated_hit(900, at(DAY_1, 3), "robot_user_agent", "Googlebot", "Google LLC"));
+    events.push(automated_hit(900, at(DAY_1, 4), "robot_user_agent", "Googlebot", "Google LLC"));
+    events.push(automated_hit(901, at(DAY_1, 5), "webdriver", "Chrome", "Hetzner Online GmbH"));
+    store.import(events).await.expect("import");
+    site_1_day(store.as_ref(), DAY_1, "automated hits change no people's figure (rolled up)").await;
+    let mut today = site_1_visits(TODAY, 100);
+    today.push(automated_hit(902, at(TODAY, 9), "hints_contradict", "Chrome", "Hetzner Online GmbH"));
+    store.append(today).await.expect("append");
+    site_1_day(store.as_ref(), TODAY, "automated hits change no people's figure (rows)").await;
+
+    let week = query(DAY_1, TODAY, &[]);
+    let counts = |rows: Vec<ErrorCountRow>| -> Vec<(String, u64, u64)> {
+        let mut rows: Vec<_> = rows.into_iter().map(|r| (r.value, r.events, r.visitors)).collect();
+        rows.sort();
+        rows
+    };
+    let reasons = store.automated_breakdown(&week, &Dimension::Prop("reason".into()), 10).await.unwrap();
+    let expected = [("hints_contradict", 1, 1), ("robot_user_agent", 2, 1), ("webdriver", 1, 1)];
+    assert_eq!(counts(reasons), expected.map(|(v, n, u)| (v.to_owned(), n, u)));
+    let agents = store.automated_breakdown(&week, &Dimension::Browser, 1).await.unwrap();
+    assert_eq!(agents.iter().map(|r| (r.value.as_str(), r.events)).collect::<Vec<_>>(), [("Chrome", 2)], "the top one");
+    let networks = store.automated_breakdown(&week, &Dimension::Network, 10).await.unwrap();
+    assert_eq!(counts(networks), [("Google LLC".to_owned(), 2, 1), ("Hetzner Online GmbH".to_owned(), 2, 2)]);
+    let filtered = query(DAY_1, TODAY, &["network==Google LLC"]);
+    assert_eq!(store.automated_breakdown(&filtered, &Dimension::Browser, 10).await.unwrap()[0].events, 2);
+    let day_ms = |d: Date| obscura_model::unix_ms(d.midnight().assume_utc());
+    let series = store.automated_series(&week, Interval::Day).await.unwrap();
+    assert_eq!(series, [(day_ms(DAY_1), 3), (day_ms(TODAY), 1)], "hits per day, empty days left out");
+    let other_site = Query { site: 2, ..week.clone() };
+    assert!(store.automated_series(&other_site, Interval::Day).await.unwrap().is_empty());
+
+    drop(store);
+    let store = backend.open().await;
+    store.destroy_day(DAY_1).await.expect("destroy");
+    assert_eq!(store.automated_series(&week, Interval::Day).await.unwrap(), [(day_ms(TODAY), 1)], "same retention");
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_automated_embedded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(NOW));
+    automated_conformance(&Embedded { dir: dir.path().to_path_buf(), key: Key::random(), clock }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_automated_clickhouse() {
+    let backend = ClickHouse::new(Arc::new(ManualClock::new(NOW)));
+    automated_conformance(&backend).await;
+    backend.drop_database().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance_errors_embedded() {
     let dir = tempfile::tempdir().expect("temp dir");
