@@ -180,12 +180,18 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
     let dims: Vec<Dimension> = tabs.iter().map(|t| Dimension::parse(t).expect("tabs are known dimensions")).collect();
     // The queries of one page run concurrently: two cores, a dozen small queries.
     let breakdowns = futures::future::join_all(dims.iter().map(|dim| store.breakdown(&q, dim, 10)));
-    let (now, before, series, panels) =
-        futures::join!(store.aggregate(&q), store.aggregate(&prev), store.timeseries(&q, interval), breakdowns,);
+    let (now, before, series, panels, automated) = futures::join!(
+        store.aggregate(&q),
+        store.aggregate(&prev),
+        store.timeseries(&q, interval),
+        breakdowns,
+        crate::automated::Automated::load(store, &q, interval, 5),
+    );
     let loaded = (|| {
-        Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels.into_iter().collect::<Result<Vec<_>, _>>()?))
+        let panels = panels.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels, automated?))
     })();
-    let (now, before, series, panels) = match loaded {
+    let (now, before, series, panels, automated) = match loaded {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("dashboard query failed: {e}");
@@ -274,6 +280,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                             }
                         }
                     }
+                    (crate::automated::panel(&automated, &series))
                 }
             }
             script src="/static/app.js" defer {}

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod admin_errors;
 pub mod api_error;
 pub mod audit;
+pub mod automated;
 pub mod client_ip;
 pub mod connection;
 pub mod dashboard;

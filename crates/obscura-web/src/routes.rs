@@ -182,6 +182,15 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(speed_api::performance),
         ),
         (
+            spec(
+                "GET",
+                "/api/v1/stats/automated",
+                ReadToken,
+                "automated traffic kept apart: share, reasons, agents, networks",
+            ),
+            get(crate::automated::automated),
+        ),
+        (
             spec("GET", "/api/v1/stats/issues", ReadToken, "error issues: reports, visitors, trend, status"),
             get(errors_api::issues),
         ),

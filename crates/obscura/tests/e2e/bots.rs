@@ -64,3 +64,59 @@ fn bots_corpus_robots_are_caught_and_people_are_not() {
         (1.0 - people_in_fixtures) * 100.0
     );
 }
+
+/// P5 end to end: a person, a robot that names itself, a headless browser and a browser the
+/// tracker found driven by WebDriver send page views; only the person's count as people's, the
+/// rest are kept apart and shown — in the API with their reasons and in the dashboard's panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_automated_hits_are_kept_apart_and_shown_with_their_reasons() {
+    use crate::harness::{SITE, TestServer, login};
+    use serde_json::json;
+
+    let s = TestServer::start(time::macros::datetime!(2026-07-01 09:00 UTC)).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let page = |path: &str| json!({"site": SITE, "url": format!("https://{SITE}{path}")});
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let headless =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
+    let mut driven = page("/driven");
+    driven["signals"] = json!(1);
+    for (ip, ua, body) in [
+        ([127, 0, 0, 2], firefox, page("/")),
+        ([127, 0, 0, 3], googlebot, page("/robots-see-this")),
+        ([127, 0, 0, 4], headless, page("/")),
+        ([127, 0, 0, 5], firefox, driven),
+    ] {
+        assert_eq!(s.send(ip, ua, body).await, reqwest::StatusCode::NO_CONTENT, "answered as people are");
+    }
+
+    let people = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today")).await;
+    assert_eq!((people["results"]["pageviews"].as_u64(), people["results"]["visitors"].as_u64()), (Some(1), Some(1)));
+    let pages = s.api(&format!("/api/v1/stats/breakdown?site={SITE}&range=today&dimension=page")).await;
+    assert!(!pages.to_string().contains("robots-see-this"), "no robot's page among people's: {pages}");
+
+    let apart = s.api(&format!("/api/v1/stats/automated?site={SITE}&range=today")).await;
+    assert_eq!(apart["hits"].as_u64(), Some(3), "{apart}");
+    assert_eq!(apart["share_percent"].as_f64(), Some(75.0));
+    let reasons: Vec<&str> =
+        apart["reasons"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+    assert!(reasons.contains(&"webdriver"), "{reasons:?}");
+    // The robot lists name Googlebot where they are installed; the User-Agent's own markers do anyway.
+    assert!(reasons.iter().any(|r| ["robot_user_agent", "automation_user_agent"].contains(r)), "{reasons:?}");
+    let status = s.api("/api/v1/ingest/status").await;
+    assert_eq!((status["stored"].as_u64(), status["automated"].as_u64()), (Some(1), Some(3)), "{status}");
+
+    let session = login(&s.base, "owner", &s.password).await.expect("logged in");
+    let html = reqwest::Client::new()
+        .get(format!("{}/?site={SITE}&range=today", s.base))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let panel = html.split("id=\"automated\"").nth(1).expect("the dashboard shows the automated traffic panel");
+    assert!(panel.contains("<strong>3</strong>") && panel.contains("75.0%"), "{panel}");
+    assert!(panel.contains("webdriver"), "its reasons");
+}

@@ -78,6 +78,12 @@ impl TestServer {
         config.enrich.asn_databases = vec![];
         let regexes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles/regexes.yaml");
         config.enrich.user_agent_regexes = regexes.exists().then_some(regexes);
+        let datafiles = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles");
+        config.enrich.robot_lists = ["crawler-user-agents.json", "isbot-patterns.json"]
+            .iter()
+            .map(|name| datafiles.join(name))
+            .filter(|path| path.exists())
+            .collect();
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(now));
         let app = app::open(&config, clock.clone()).await.unwrap();
