@@ -885,6 +885,16 @@ mod tests {
             add("error reports by release", dialect.error_breakdown(&plain, &Dimension::Prop("release".into()), 20));
             add("issues per day", dialect.issues_by_day(&plain));
             add("error reports per day by browser", dialect.error_breakdown_by_day(&plain, &Dimension::Browser));
+            let context = crate::error_cells::Grouping::Context.dims();
+            add(
+                "error cells per day, issue by release, environment, browser, system",
+                dialect.error_cells_by_day(&plain, &context),
+            );
+            add(
+                "automated hits by reason, filtered",
+                dialect.automated_breakdown(&filtered, &Dimension::Prop("reason".into()), 10),
+            );
+            add("automated hits by day", dialect.automated_series(&plain, Interval::Day));
             insta::assert_snapshot!(name, out);
         }
     }

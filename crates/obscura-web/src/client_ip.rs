@@ -22,6 +22,9 @@ pub struct TrustedProxies {
     pub nets: Vec<IpNet>,
     /// The forwarding header those proxies write.
     pub header: ProxyHeader,
+    /// The header in which those proxies pass the JA4 fingerprint of the client's TLS
+    /// connection, when they terminate TLS and compute it (P5); `None` believes none.
+    pub ja4_header: Option<axum::http::HeaderName>,
 }
 
 /// Which header the trusted proxies write.
@@ -42,6 +45,17 @@ pub fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap
 /// The client address given the peer and the trusted proxies, IPv4-mapped addresses as IPv4.
 pub fn resolve(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     forwarded_client(trusted, peer.to_canonical(), headers).to_canonical()
+}
+
+/// The JA4 fingerprint a trusted proxy passed for the client's TLS connection: only from a
+/// trusted peer, only in the configured header, and only in a fingerprint's form.
+pub fn proxied_ja4(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> Option<String> {
+    let name = trusted.ja4_header.as_ref()?;
+    if !trusted.nets.iter().any(|net| net.contains(&peer.to_canonical())) {
+        return None;
+    }
+    let value = headers.get(name)?.to_str().ok()?.trim();
+    obscura_enrich::bots::ja4::is_fingerprint(value).then(|| value.to_owned())
 }
 
 fn forwarded_client(trusted: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
@@ -117,7 +131,22 @@ mod tests {
     }
 
     fn trusting(header: ProxyHeader) -> TrustedProxies {
-        TrustedProxies { nets: vec!["10.0.0.0/8".parse().unwrap()], header }
+        TrustedProxies { nets: vec!["10.0.0.0/8".parse().unwrap()], header, ja4_header: None }
+    }
+
+    #[test]
+    fn bots_ja4_is_taken_from_a_trusted_proxy_only_in_its_header_and_form() {
+        const JA4: &str = "t13d1516h2_8daaf6152771_02713d6af862";
+        let trusted = TrustedProxies {
+            ja4_header: Some(axum::http::HeaderName::from_static("x-ja4")),
+            ..trusting(ProxyHeader::XForwardedFor)
+        };
+        let h = headers(&[("x-ja4", JA4)]);
+        assert_eq!(proxied_ja4(&trusted, ip("10.0.0.1"), &h).as_deref(), Some(JA4));
+        assert_eq!(proxied_ja4(&trusted, ip("203.0.113.1"), &h), None, "a client cannot send its own");
+        assert_eq!(proxied_ja4(&trusting(ProxyHeader::XForwardedFor), ip("10.0.0.1"), &h), None, "none configured");
+        assert_eq!(proxied_ja4(&trusted, ip("10.0.0.1"), &headers(&[("x-ja4", "curl please")])), None, "not a JA4");
+        assert_eq!(proxied_ja4(&trusted, ip("10.0.0.1"), &headers(&[("x-ja3", JA4)])), None, "another header");
     }
 
     #[test]

@@ -278,7 +278,10 @@ async fn ingest(
             ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
             headers: raw_headers(&headers),
             opted_out: opted_out(&headers),
-            ja4: ja4.map(|j| j.0.0.to_string()),
+            // Computed here when this server terminated TLS, else passed by a trusted proxy.
+            ja4: ja4
+                .map(|j| j.0.0.to_string())
+                .or_else(|| crate::client_ip::proxied_ja4(&state.trusted_proxies, peer.ip(), &headers)),
         };
         state.pipeline.ingest(protocol, &bytes, ctx).await.map_err(|e| match e {
             IngestError::Unavailable(msg) => {

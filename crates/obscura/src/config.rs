@@ -41,6 +41,10 @@ pub struct Config {
     /// other is never read, since a client can send it itself.
     #[serde(default = "default_proxy_header")]
     pub trusted_proxy_header: String,
+    /// The header in which the trusted proxies pass the JA4 fingerprint of the client's TLS
+    /// connection (e.g. `x-ja4`), when they terminate TLS and compute it; unset believes none.
+    #[serde(default)]
+    pub trusted_proxy_ja4_header: Option<String>,
     /// Days new sites keep per-event data (1 to 3650; each site can change its own).
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -500,6 +504,7 @@ impl Default for Config {
             flush_rows: default_flush_rows(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: default_proxy_header(),
+            trusted_proxy_ja4_header: None,
             public_url: None,
             scrub: ScrubConfig::default(),
             tls: None,
@@ -686,7 +691,13 @@ impl Config {
             "forwarded" => ProxyHeader::Forwarded,
             other => bail!("trusted_proxy_header must be x-forwarded-for or forwarded, not {other:?}"),
         };
-        Ok(TrustedProxies { nets: self.trusted_proxy_nets()?, header })
+        let ja4_header = match &self.trusted_proxy_ja4_header {
+            None => None,
+            Some(name) => Some(axum::http::HeaderName::try_from(name.trim()).map_err(|_| {
+                anyhow::anyhow!("trusted_proxy_ja4_header: {name:?} is not a header name (e.g. x-ja4)")
+            })?),
+        };
+        Ok(TrustedProxies { nets: self.trusted_proxy_nets()?, header, ja4_header })
     }
 
     fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {

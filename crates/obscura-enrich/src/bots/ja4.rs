@@ -31,6 +31,22 @@ impl std::fmt::Display for Ja4Error {
 /// larger than this is refused (real ones are under 2 KiB; post-quantum key shares included).
 pub const MAX_CLIENT_HELLO: usize = 16 * 1024;
 
+/// Whether `text` has the form of a JA4 fingerprint (`t13d1516h2_8daaf6152771_02713d6af862`):
+/// what a trusted proxy passes in a header is checked before it is believed.
+pub fn is_fingerprint(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('_').collect();
+    let hex12 = |p: &str| p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let [a, b, c] = parts[..] else { return false };
+    let a = a.as_bytes();
+    a.len() == 10
+        && matches!(a[0], b't' | b'q' | b'd')
+        && matches!(a[3], b'd' | b'i')
+        && a[1..3].iter().chain(&a[4..8]).all(u8::is_ascii_digit)
+        && a[8..].iter().all(|x| x.is_ascii_alphanumeric())
+        && hex12(b)
+        && hex12(c)
+}
+
 /// GREASE values (RFC 8701) are random placeholders; JA4 leaves them out everywhere.
 fn is_grease(v: u16) -> bool {
     (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff)
@@ -372,6 +388,22 @@ mod tests {
         for i in (40..garbled.len()).step_by(7) {
             garbled[i] = garbled[i].wrapping_mul(31).wrapping_add(17);
             let _ = ja4(&garbled, Transport::Tcp);
+        }
+    }
+
+    #[test]
+    fn bots_ja4_text_from_a_proxy_is_believed_only_in_the_fingerprint_form() {
+        assert!(is_fingerprint("t13d1516h2_8daaf6152771_02713d6af862"));
+        assert!(is_fingerprint("q13i0310h3_55b375c5d22e_cd85d2d88918"));
+        for bad in [
+            "",
+            "t13d1516h2_8daaf6152771",
+            "x13d1516h2_8daaf6152771_02713d6af862",
+            "t13d1516h2_8DAAF6152771_02713d6af862",
+            "t13d1516h2_8daaf6152771_02713d6af862_1",
+            "t13d1516h2\n_8daaf6152771_02713d6af86",
+        ] {
+            assert!(!is_fingerprint(bad), "{bad:?}");
         }
     }
 }

@@ -6,7 +6,9 @@ use time::macros::datetime;
 use crate::harness::{SITE, TestServer};
 
 async fn post_raw(s: &TestServer, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut req = reqwest::Client::new().post(format!("{}/api/event", s.base)).body(body);
+    // A person's browser: a request without a User-Agent is a robot's, kept apart (P5).
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let mut req = reqwest::Client::new().post(format!("{}/api/event", s.base)).header("user-agent", firefox).body(body);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

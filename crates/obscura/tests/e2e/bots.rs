@@ -69,8 +69,8 @@ fn bots_corpus_robots_are_caught_and_people_are_not() {
 /// tracker found driven by WebDriver send page views; only the person's count as people's, the
 /// rest are kept apart and shown — in the API with their reasons and in the dashboard's panel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bots_automated_hits_are_kept_apart_and_shown_with_their_reasons() {
-    use crate::harness::{SITE, TestServer, login};
+async fn p05_automated_hits_are_kept_apart_and_shown_with_their_reasons() {
+    use crate::harness::{SITE, TestClient, TestServer};
     use serde_json::json;
 
     let s = TestServer::start(time::macros::datetime!(2026-07-01 09:00 UTC)).await;
@@ -106,16 +106,8 @@ async fn bots_automated_hits_are_kept_apart_and_shown_with_their_reasons() {
     let status = s.api("/api/v1/ingest/status").await;
     assert_eq!((status["stored"].as_u64(), status["automated"].as_u64()), (Some(1), Some(3)), "{status}");
 
-    let session = login(&s.base, "owner", &s.password).await.expect("logged in");
-    let html = reqwest::Client::new()
-        .get(format!("{}/?site={SITE}&range=today", s.base))
-        .header("cookie", session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let owner = TestClient::sign_in(&s.base, "owner", &s.password).await;
+    let (_, html) = owner.get(&format!("/?site={SITE}&range=today")).await;
     let panel = html.split("id=\"automated\"").nth(1).expect("the dashboard shows the automated traffic panel");
     assert!(panel.contains("<strong>3</strong>") && panel.contains("75.0%"), "{panel}");
     assert!(panel.contains("webdriver"), "its reasons");

@@ -118,7 +118,9 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     let site_url = format!("http://{}/", site_listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(site_listener, site).await });
 
-    let (_driver, browser, _profile) = start_browser().await;
+    // A person's browser: its own User-Agent, not marked as driven by automation.
+    let person = ["--disable-blink-features=AutomationControlled".to_owned(), format!("--user-agent={PERSON_UA}")];
+    let (_driver, browser, _profile) = start_browser_with(&person).await;
 
     browser.goto(&site_url).await.unwrap();
     browser.wait().for_element(Locator::Id("signup")).await.unwrap();
@@ -165,8 +167,34 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     assert!(!browsers["results"].as_array().unwrap().is_empty(), "browser missing: {browsers}");
     let visitor_type = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=visitor_type")).await;
     assert_eq!(visitor_type["results"][0]["value"], "new", "{visitor_type}");
+    assert_eq!(s.api(&format!("/api/v1/stats/automated?{q}")).await["hits"], 0, "the person is no robot");
+
+    // Headless Chromium as WebDriver leaves it (its User-Agent says HeadlessChrome): the page
+    // view is kept apart from people's figures and shown with its reason (P5).
+    let (_driver, headless, _profile) = start_browser().await;
+    headless.goto(&site_url).await.unwrap();
+    headless.wait().for_element(Locator::Id("signup")).await.unwrap();
+    let mut automated = serde_json::Value::Null;
+    for _ in 0..50 {
+        automated = s.api(&format!("/api/v1/stats/automated?{q}")).await;
+        if automated["hits"].as_u64() > Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    headless.close().await.unwrap();
+    assert_eq!(automated["hits"], 1, "{automated}");
+    // The robot lists name HeadlessChrome where they are installed; its own marker does anyway.
+    let reason = automated["reasons"][0]["value"].as_str().unwrap_or_default();
+    assert!(["robot_user_agent", "automation_user_agent"].contains(&reason), "{automated}");
+    let agg = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    assert_eq!(agg["results"]["visitors"].as_u64(), Some(1), "people's figures unchanged: {agg}");
     s.stop();
 }
+
+/// A Chromium User-Agent of the installed version, without the headless marker.
+const PERSON_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
 
 fn number(text: &str) -> String {
     text.trim().to_owned()

@@ -53,7 +53,9 @@ async fn durability_kill_9_under_load_loses_no_acknowledged_event() {
         workers.push(tokio::spawn(async move {
             for i in 0..100_000u64 {
                 let body = format!(r#"{{"site":"{SITE}","url":"https://{SITE}/w{w}/{i}"}}"#);
-                match client.post(format!("{base}/api/event")).body(body).send().await {
+                // A person's browser: requests without a User-Agent are kept apart as a robot's.
+                let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+                match client.post(format!("{base}/api/event")).header("user-agent", firefox).body(body).send().await {
                     Ok(r) if r.status() == 204 => {
                         acked.fetch_add(1, Ordering::SeqCst);
                     }

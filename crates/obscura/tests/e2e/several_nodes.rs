@@ -184,7 +184,13 @@ async fn nodes_one_killed_under_load_clients_retry_on_the_other_and_nothing_ackn
                 let mut answered = false;
                 for attempt in 0..4 {
                     let base = &bases[(w + i + attempt) % 2];
-                    match client.post(format!("{base}/api/event")).json(&body).send().await {
+                    match client
+                        .post(format!("{base}/api/event"))
+                        .header("user-agent", FIREFOX)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
                         Ok(r) if r.status() == StatusCode::NO_CONTENT => {
                             answered = true;
                             break;
