@@ -2,7 +2,8 @@
 //!
 //! Knowing that visits come from "Deutsche Telekom AG" or "Amazon.com, Inc." helps tell homes
 //! from offices and datacentres, and it is shared by millions of addresses, so it identifies no
-//! one. The AS number itself is not returned: the organisation name is what people read.
+//! one. The organisation name is what people read and what is stored; the AS number is answered
+//! apart ([`AsnDb::asn`]), for telling datacentre networks from people's (P5), and never stored.
 //!
 //! Two sources are supported, and any number of files may be combined:
 //! - MaxMind-format `.mmdb` files with `autonomous_system_organization` (GeoLite2-ASN and the
@@ -26,10 +27,17 @@ use serde::Deserialize;
 
 /// Network-operator database: range tables from CSV files plus any `.mmdb` readers.
 pub struct AsnDb {
-    /// (first, last, organisation), sorted by first address.
-    v4: Vec<(u32, u32, Arc<str>)>,
-    v6: Vec<(u128, u128, Arc<str>)>,
+    /// (first, last, operator), sorted by first address.
+    v4: Vec<(u32, u32, Operator)>,
+    v6: Vec<(u128, u128, Operator)>,
     mmdb: Vec<maxminddb::Reader<Vec<u8>>>,
+}
+
+/// A range's operator: its AS number (when the file gives one) and its organisation.
+#[derive(Clone, Debug)]
+struct Operator {
+    asn: Option<u32>,
+    name: Arc<str>,
 }
 
 impl fmt::Debug for AsnDb {
@@ -48,6 +56,8 @@ impl fmt::Debug for AsnDb {
 struct AsnRecord {
     #[serde(default)]
     autonomous_system_organization: Option<String>,
+    #[serde(default)]
+    autonomous_system_number: Option<u32>,
 }
 
 impl AsnDb {
@@ -110,8 +120,8 @@ impl AsnDb {
             IpAddr::V4(v4) => find_range(&self.v4, u32::from(v4)),
             IpAddr::V6(v6) => find_range(&self.v6, u128::from(v6)),
         };
-        if let Some(name) = from_csv {
-            return Some(name.to_string());
+        if let Some(operator) = from_csv {
+            return Some(operator.name.to_string());
         }
         for reader in &self.mmdb {
             // An IPv6 address in an IPv4-only file is an error rather than a miss: move on.
@@ -119,7 +129,7 @@ impl AsnDb {
                 continue;
             };
             match found.decode::<AsnRecord>() {
-                Ok(Some(AsnRecord { autonomous_system_organization: Some(name) })) => {
+                Ok(Some(AsnRecord { autonomous_system_organization: Some(name), .. })) => {
                     let name = name.trim();
                     if !name.is_empty() {
                         return Some(name.to_owned());
@@ -134,9 +144,27 @@ impl AsnDb {
     }
 }
 
+impl AsnDb {
+    /// The number of the autonomous system `ip` belongs to, if known: kept in memory only, as a
+    /// signal (a datacentre's network), never stored.
+    pub fn asn(&self, ip: IpAddr) -> Option<u32> {
+        let ip = ip.to_canonical();
+        let from_csv = match ip {
+            IpAddr::V4(v4) => find_range(&self.v4, u32::from(v4)),
+            IpAddr::V6(v6) => find_range(&self.v6, u128::from(v6)),
+        };
+        if let Some(operator) = from_csv {
+            return operator.asn;
+        }
+        self.mmdb
+            .iter()
+            .find_map(|reader| reader.lookup(ip).ok()?.decode::<AsnRecord>().ok().flatten()?.autonomous_system_number)
+    }
+}
+
 /// The range containing `key` in a table sorted by start. Ranges in the source data do not
 /// overlap, so the candidate is the last range starting at or before `key`.
-fn find_range<T: Copy + Ord>(ranges: &[(T, T, Arc<str>)], key: T) -> Option<&Arc<str>> {
+fn find_range<T: Copy + Ord>(ranges: &[(T, T, Operator)], key: T) -> Option<&Operator> {
     let after = ranges.partition_point(|(start, _, _)| *start <= key);
     let (_, end, name) = ranges.get(after.checked_sub(1)?)?;
     (key <= *end).then_some(name)
@@ -145,8 +173,8 @@ fn find_range<T: Copy + Ord>(ranges: &[(T, T, Arc<str>)], key: T) -> Option<&Arc
 /// Accumulates CSV ranges from one or more files, interning organisation names.
 #[derive(Default)]
 struct CsvLoader {
-    v4: Vec<(u32, u32, Arc<str>)>,
-    v6: Vec<(u128, u128, Arc<str>)>,
+    v4: Vec<(u32, u32, Operator)>,
+    v6: Vec<(u128, u128, Operator)>,
     names: HashSet<Arc<str>>,
 }
 
@@ -165,9 +193,11 @@ impl CsvLoader {
     }
 
     fn add_line(&mut self, line: &str) -> bool {
-        let Some([start, end, _asn, organisation]) = split_fields(line) else {
+        let Some([start, end, asn, organisation]) = split_fields(line) else {
             return false;
         };
+        // `13335` or `AS13335`; a range without a readable number keeps its organisation.
+        let asn = asn.trim().trim_start_matches("AS").parse::<u32>().ok();
         let organisation = organisation.trim();
         if organisation.is_empty() {
             return false;
@@ -182,7 +212,7 @@ impl CsvLoader {
                     return false;
                 }
                 let name = self.intern(organisation);
-                self.v4.push((start, end, name));
+                self.v4.push((start, end, Operator { asn, name }));
             }
             (IpAddr::V6(start), IpAddr::V6(end)) => {
                 let (start, end) = (u128::from(start), u128::from(end));
@@ -190,7 +220,7 @@ impl CsvLoader {
                     return false;
                 }
                 let name = self.intern(organisation);
-                self.v6.push((start, end, name));
+                self.v6.push((start, end, Operator { asn, name }));
             }
             _ => return false,
         }
@@ -320,11 +350,24 @@ garbage
     }
 
     #[test]
+    fn bots_asn_numbers_are_read_from_the_ranges() {
+        let db = AsnDb::from_csv_str(SAMPLE);
+        assert_eq!(db.asn(ip("1.0.0.1")), Some(13335));
+        assert_eq!(db.asn(ip("::ffff:8.8.8.8")), Some(15169));
+        assert_eq!(db.asn(ip("2001:4860:4860::8888")), Some(15169));
+        assert_eq!(db.asn(ip("1.0.1.0")), None, "no range");
+        let prefixed =
+            AsnDb::from_csv_str("3.0.0.0,3.0.0.255,AS16509,\"Amazon.com, Inc.\"\n4.0.0.0,4.0.0.255,x,Nameless");
+        assert_eq!(prefixed.asn(ip("3.0.0.9")), Some(16509));
+        assert_eq!((prefixed.asn(ip("4.0.0.9")), prefixed.lookup(ip("4.0.0.9")).as_deref()), (None, Some("Nameless")));
+    }
+
+    #[test]
     fn csv_ranges_are_sorted_and_names_interned() {
         let db = AsnDb::from_csv_str(SAMPLE);
         assert!(db.v4.windows(2).all(|w| w[0].0 <= w[1].0));
-        let google_v4 = &db.v4.iter().find(|r| &*r.2 == "Google LLC").expect("v4 range").2;
-        assert!(Arc::ptr_eq(google_v4, &db.v6[0].2));
+        let google_v4 = &db.v4.iter().find(|r| &*r.2.name == "Google LLC").expect("v4 range").2.name;
+        assert!(Arc::ptr_eq(google_v4, &db.v6[0].2.name));
     }
 
     #[test]

@@ -85,6 +85,12 @@ impl Enricher {
         device
     }
 
+    /// The AS number of the network `ip` belongs to, when the site collects network operators
+    /// (what a site switched off is not looked up): a bot signal, in memory only (P5).
+    pub fn asn(&self, ip: IpAddr, collect: &Collection) -> Option<u32> {
+        if collect.network { self.networks.asn(ip) } else { None }
+    }
+
     /// Looks up only what the site collects: a switched-off dimension is never looked up.
     pub fn enrich(&self, ip: IpAddr, headers: &RawHeaders, collect: &Collection) -> Enrichment {
         let mut geo = if collect.geo == GeoLevel::Off { Geo::default() } else { self.geo.lookup(ip) };

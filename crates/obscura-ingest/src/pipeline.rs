@@ -160,19 +160,22 @@ pub struct Pipeline {
     error_limiter: ErrorLimiter,
     /// Tells people from automated processes (P5).
     classifier: Arc<obscura_enrich::bots::Classifier>,
+    /// Each client's hits in the current minute, for the classifier.
+    pace: crate::pace::Pace,
     /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
 
 impl Pipeline {
-    /// Lets each site send at most `per_minute` error reports a minute (`[limits]
-    /// errors_per_minute`); more are answered 429.
+    /// Tells people from automated processes with `classifier` (built from the configured robot
+    /// lists); by default no list is loaded and User-Agents' own markers decide.
     pub fn with_classifier(mut self, classifier: obscura_enrich::bots::Classifier) -> Self {
         self.classifier = Arc::new(classifier);
         self
     }
 
-    /// Error reports per site and minute before 429 (default [`ErrorLimiter::default`]).
+    /// Lets each site send at most `per_minute` error reports a minute (`[limits]
+    /// errors_per_minute`); more are answered 429.
     pub fn with_errors_per_minute(mut self, per_minute: u32) -> Self {
         self.error_limiter = ErrorLimiter::new(per_minute);
         self
@@ -281,6 +284,7 @@ impl Pipeline {
             classifier: Arc::new(obscura_enrich::bots::Classifier::new(
                 obscura_enrich::bots::user_agents::RobotNames::empty(),
             )),
+            pace: crate::pace::Pace::default(),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -368,7 +372,7 @@ impl Pipeline {
         if opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
-        let decision = self.classify(&ctx, decoded.signals);
+        let decision = self.classify(&ctx, decoded.signals, &site);
         if decision.verdict != obscura_enrich::bots::Verdict::Human {
             return self.keep_apart(decoded.hit, &site, decision).await;
         }
@@ -380,9 +384,9 @@ impl Pipeline {
     }
 
     /// The decision about the client of a request (P5), on what it showed: its headers, the
-    /// JA4 fingerprint of its TLS connection when this server terminated it, and the tracker's
-    /// browser signals.
-    fn classify(&self, ctx: &RequestContext, signals: Option<u32>) -> obscura_enrich::bots::Decision {
+    /// JA4 fingerprint of its TLS connection (computed here or passed by a trusted proxy), the
+    /// tracker's browser signals, whether its network is a datacentre's, and its pace.
+    fn classify(&self, ctx: &RequestContext, signals: Option<u32>, site: &Site) -> obscura_enrich::bots::Decision {
         let h = &ctx.headers;
         let hints = h.ch_ua.as_ref().map(|ua| obscura_enrich::user_agent::ClientHints {
             ua: Some(ua.clone()),
@@ -396,6 +400,13 @@ impl Pipeline {
             secure: ctx.ja4.is_some(),
             ja4: ctx.ja4.as_deref(),
             signals: signals.map(obscura_enrich::bots::signals::BrowserSignals::from_bits),
+            asn: self.enricher.asn(ctx.ip, &site.collect),
+            events_last_minute: Some(self.pace.count(
+                site.id,
+                ctx.ip,
+                &h.user_agent,
+                obscura_model::unix_ms(ctx.received_at),
+            )),
             ..Default::default()
         })
     }
@@ -835,6 +846,57 @@ mod tests {
         let mut reasons: Vec<_> = reasons.unwrap().into_iter().map(|r| (r.value, r.events)).collect();
         reasons.sort();
         assert_eq!(reasons, [("robot_user_agent".to_owned(), 1), ("webdriver".to_owned(), 1)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_a_client_faster_than_people_is_kept_apart_from_then_on() {
+        let f = Fixture::new();
+        f.add_site("example.com", |_| {});
+        let page = br#"{"site":"example.com","url":"https://example.com/"}"#;
+        for n in 1..=120 {
+            assert_eq!(
+                f.pipeline.ingest(Protocol::Native, page, context(false)).await.unwrap(),
+                Outcome::Stored,
+                "{n}"
+            );
+        }
+        assert_eq!(f.pipeline.ingest(Protocol::Native, page, context(false)).await.unwrap(), Outcome::KeptApart);
+        let other = RequestContext { ip: ip(8), ..context(false) };
+        assert_eq!(f.pipeline.ingest(Protocol::Native, page, other).await.unwrap(), Outcome::Stored, "another client");
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
+        let apart: Vec<_> = rows.iter().filter(|r| r.kind == EventKind::Automated.code()).collect();
+        assert_eq!(apart.len(), 1);
+        assert_eq!(obscura_query::errors::prop(apart[0].props.as_deref().unwrap(), "reason"), Some("too_many_events"));
+        // The next minute starts afresh.
+        let later = RequestContext { received_at: at(1), ..context(false) };
+        assert_eq!(f.pipeline.ingest(Protocol::Native, page, later).await.unwrap(), Outcome::Stored);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_hosting_networks_weigh_in_only_where_networks_are_collected() {
+        let mut f = Fixture::new();
+        let networks = obscura_enrich::AsnDb::from_csv_str("203.0.113.0,203.0.113.255,16509,\"Amazon.com, Inc.\"");
+        f.pipeline = Pipeline::new(
+            Arc::new(Enricher::new(obscura_enrich::UaParser::builtin(), obscura_enrich::GeoDb::empty(), networks)),
+            f.store.clone(),
+            f.meta.clone(),
+            f.clock.clone(),
+            Arc::new(SaltFile::new(f.dir.path().join("salts"), f.master.clone())),
+        )
+        .unwrap();
+        f.add_site("cloud.example", |_| {});
+        f.add_site("private.example", |s| s.collect.network = false);
+        let page = |site: &str| format!(r#"{{"site":"{site}","url":"https://{site}/"}}"#).into_bytes();
+        // A person's browser, from a cloud provider's network (AS 16509): suspicious alone.
+        let outcome = f.pipeline.ingest(Protocol::Native, &page("cloud.example"), context(false)).await.unwrap();
+        assert_eq!(outcome, Outcome::KeptApart);
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
+        let props = rows[0].props.as_deref().unwrap_or_default();
+        assert_eq!(obscura_query::errors::prop(props, "verdict"), Some("suspicious"));
+        assert_eq!(obscura_query::errors::prop(props, "reason"), Some("hosting_network"));
+        // Where the site does not collect network operators, the network is not looked up.
+        let outcome = f.pipeline.ingest(Protocol::Native, &page("private.example"), context(false)).await.unwrap();
+        assert_eq!(outcome, Outcome::Stored);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
