@@ -47,8 +47,8 @@ pub enum Outcome {
     /// A speed beacon from an automated browser, left out by the site's sample rate, or with
     /// no measurement left: never mixed into the speed figures; answered 202 and counted.
     DroppedFromSpeed,
-    /// From a client judged automated or suspicious (P5): a page view or custom event stored
-    /// apart from people's figures, an engagement event not stored; answered as if stored.
+    /// From a client judged automated or suspicious (P5): stored apart from people's figures,
+    /// and answered as if stored among them.
     KeptApart,
 }
 
@@ -411,9 +411,9 @@ impl Pipeline {
         })
     }
 
-    /// Stores a page view or custom event from an automated or suspicious client apart from
-    /// people's (kind [`obscura_model::EventKind::Automated`], no visit), with what it was, the
-    /// verdict and its reasons; an engagement event is not stored.
+    /// Stores a hit from an automated or suspicious client apart from people's (kind
+    /// [`obscura_model::EventKind::Automated`], no visit), with what it was, the verdict and its
+    /// reasons: what was acknowledged is kept, as everything acknowledged is.
     async fn keep_apart(
         &self,
         mut hit: RawHit,
@@ -423,7 +423,7 @@ impl Pipeline {
         let was = match hit.kind {
             obscura_model::EventKind::Pageview => "pageview",
             obscura_model::EventKind::Custom => "event",
-            _ => return Ok(Outcome::KeptApart),
+            _ => "engagement",
         };
         let reasons = decision.reasons.names();
         let verdict = match decision.verdict {
@@ -818,13 +818,17 @@ mod tests {
         let event = r#"{"site":"example.com","kind":"event","name":"signup","url":"https://example.com/","signals":1}"#;
         assert_eq!(send(event.into(), context(false)).await, Outcome::KeptApart);
         let engagement = r#"{"site":"example.com","kind":"engagement","url":"https://example.com/","engaged_ms":900}"#;
-        assert_eq!(send(engagement.into(), as_client(googlebot)).await, Outcome::KeptApart, "not stored");
+        assert_eq!(send(engagement.into(), as_client(googlebot)).await, Outcome::KeptApart);
         assert_eq!(send(page.into(), context(false)).await, Outcome::Stored, "a person");
         assert_eq!(f.pipeline.counters.automated.load(Ordering::Relaxed), 3);
 
         let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
         let apart: Vec<_> = rows.iter().filter(|r| r.kind == EventKind::Automated.code()).collect();
-        assert_eq!((rows.len(), apart.len()), (3, 2), "the robots' page view and event, and the person's page view");
+        assert_eq!(
+            (rows.len(), apart.len()),
+            (4, 3),
+            "the robots' page view, event and engagement, and the person's page view"
+        );
         let prop = |r: &obscura_store::StoredRow, key: &str| {
             obscura_query::errors::prop(r.props.as_deref().unwrap_or(""), key).map(str::to_owned)
         };
@@ -845,7 +849,7 @@ mod tests {
         let reasons = f.store.automated_breakdown(&q, &obscura_query::Dimension::Prop("reason".into()), 10).await;
         let mut reasons: Vec<_> = reasons.unwrap().into_iter().map(|r| (r.value, r.events)).collect();
         reasons.sort();
-        assert_eq!(reasons, [("robot_user_agent".to_owned(), 1), ("webdriver".to_owned(), 1)]);
+        assert_eq!(reasons, [("robot_user_agent".to_owned(), 2), ("webdriver".to_owned(), 1)]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,10 +24,10 @@ pub enum EventKind {
     /// fingerprint in `name`, its scrubbed type, message, frames, release and environment in
     /// `props`. Never counted as a visit, pageview or visitor.
     Error,
-    /// A page view or custom event from a client judged automated or suspicious (P5): kept
-    /// apart from people's figures, with the same retention; what it was (`was`: `pageview` or
-    /// `event`), the verdict and the strongest reason in `props`, the custom event's name in
-    /// `name`. Never counted as a visit, pageview or visitor.
+    /// A page view, custom event or engagement from a client judged automated or suspicious
+    /// (P5): kept apart from people's figures, with the same retention; what it was (`was`:
+    /// `pageview`, `event` or `engagement`), the verdict and the strongest reason in `props`, the
+    /// custom event's name in `name`. Never counted as a visit, pageview or visitor.
     Automated,
 }
 

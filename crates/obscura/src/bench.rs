@@ -703,12 +703,57 @@ async fn ingest(
         simple.rate(),
         share * 100.0
     );
+    let (classify_us, people) = classify_micros_per_request(200_000, &config)?;
+    let share = classify_us * 1e-6 * simple.rate() / cores;
+    println!(
+        "telling people from robots (robot lists, Client Hints, pace) on the realistic load's requests: {classify_us:.2} µs per request; at {:.0} events/s on {cores} cores, {:.1} % of the CPU time (target: at most 5 %); {:.2} % of those browsers' requests judged people's",
+        simple.rate(),
+        share * 100.0,
+        people * 100.0
+    );
     for server in servers {
         server.abort();
     }
     store.close();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The time the classifier takes for one request of the realistic load (the configured robot
+/// lists, the Client Hints check and the client's pace, as ingest asks it, P5), and the share of
+/// those requests — real browsers' — it judged people's.
+fn classify_micros_per_request(n: usize, config: &Config) -> anyhow::Result<(f64, f64)> {
+    use obscura_enrich::bots::{Classifier, Evidence};
+    let classifier = Classifier::new(config.enrich.robot_names()?);
+    let profile = realistic_profile()?;
+    let requests: Vec<_> = (0..n as u64)
+        .map(|i| {
+            let r = profile.request(i);
+            let hints = r.browser.hints.as_ref().map(|(ua, mobile, platform)| obscura_enrich::ClientHints {
+                ua: Some(ua.clone()),
+                mobile: Some((*mobile).to_owned()),
+                platform: Some((*platform).to_owned()),
+                ..Default::default()
+            });
+            (r.browser, hints, std::net::IpAddr::V4(r.forwarded_for))
+        })
+        .collect();
+    let pace = obscura_ingest::pace::Pace::default();
+    let mut people = 0;
+    let t = Instant::now();
+    for (i, (browser, hints, ip)) in requests.iter().enumerate() {
+        let evidence = Evidence {
+            user_agent: &browser.user_agent,
+            hints: hints.as_ref(),
+            secure: true,
+            events_last_minute: Some(pace.count(1, *ip, &browser.user_agent, i as i64)),
+            ..Default::default()
+        };
+        if std::hint::black_box(classifier.classify(&evidence)).verdict == obscura_enrich::bots::Verdict::Human {
+            people += 1;
+        }
+    }
+    Ok((t.elapsed().as_secs_f64() * 1e6 / n as f64, people as f64 / n as f64))
 }
 
 /// The time the scrubber takes for the text fields of one benchmark event: page URL, referrer
