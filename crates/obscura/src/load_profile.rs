@@ -236,7 +236,10 @@ fn pages() -> Vec<String> {
 /// where Chromium browsers send them.
 fn browsers() -> Vec<Browser> {
     let mut out = Vec::new();
-    let brands = |name: &str, v: u32| format!(r#""Chromium";v="{v}", "Not_A Brand";v="24", "{name}";v="{v}""#);
+    // Each brand with its own version: Samsung Internet 24 is built on Chromium 120.
+    let brands = |name: &str, chromium: u32, v: u32| {
+        format!(r#""Chromium";v="{chromium}", "Not_A Brand";v="24", "{name}";v="{v}""#)
+    };
     let desktop = [
         ("Windows NT 10.0; Win64; x64", "\"Windows\""),
         ("Macintosh; Intel Mac OS X 10_15_7", "\"macOS\""),
@@ -251,12 +254,12 @@ fn browsers() -> Vec<Browser> {
                 );
                 out.push(Browser {
                     user_agent: chrome.clone(),
-                    hints: Some((brands("Google Chrome", v), "?0", ch_platform)),
+                    hints: Some((brands("Google Chrome", v, v), "?0", ch_platform)),
                 });
                 if build == 0 {
                     out.push(Browser {
                         user_agent: format!("{chrome} Edg/{v}.0.{}.{}", 2000 + v, v % 5 * 11),
-                        hints: Some((brands("Microsoft Edge", v), "?0", ch_platform)),
+                        hints: Some((brands("Microsoft Edge", v, v), "?0", ch_platform)),
                     });
                 }
             }
@@ -266,7 +269,7 @@ fn browsers() -> Vec<Browser> {
             let ua = format!(
                 "Mozilla/5.0 (Linux; Android {android}; {model}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36"
             );
-            out.push(Browser { user_agent: ua, hints: Some((brands("Google Chrome", v), "?1", "\"Android\"")) });
+            out.push(Browser { user_agent: ua, hints: Some((brands("Google Chrome", v, v), "?1", "\"Android\"")) });
             if v % 4 == 0 {
                 let samsung = format!(
                     "Mozilla/5.0 (Linux; Android {android}; {model}) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/{}.0 Chrome/{v}.0.0.0 Mobile Safari/537.36",
@@ -274,7 +277,7 @@ fn browsers() -> Vec<Browser> {
                 );
                 out.push(Browser {
                     user_agent: samsung,
-                    hints: Some((brands("Samsung Internet", v / 5), "?1", "\"Android\"")),
+                    hints: Some((brands("Samsung Internet", v, v / 5), "?1", "\"Android\"")),
                 });
             }
         }
@@ -342,6 +345,27 @@ mod tests {
         );
         for r in requests.iter().take(50) {
             serde_json::from_str::<serde_json::Value>(&r.body).unwrap();
+        }
+    }
+
+    #[test]
+    fn bench_profile_browsers_are_people_to_the_classifier() {
+        let classifier = obscura_enrich::bots::Classifier::new(obscura_enrich::bots::user_agents::RobotNames::empty());
+        for b in browsers() {
+            let hints = b.hints.as_ref().map(|(ua, mobile, platform)| obscura_enrich::ClientHints {
+                ua: Some(ua.clone()),
+                mobile: Some((*mobile).to_owned()),
+                platform: Some((*platform).to_owned()),
+                ..Default::default()
+            });
+            let evidence = obscura_enrich::bots::Evidence {
+                user_agent: &b.user_agent,
+                hints: hints.as_ref(),
+                secure: true,
+                ..Default::default()
+            };
+            let decision = classifier.classify(&evidence);
+            assert_eq!(decision.verdict, obscura_enrich::bots::Verdict::Human, "{b:?}: {:?}", decision.reasons.names());
         }
     }
 }
