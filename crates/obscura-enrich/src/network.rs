@@ -116,11 +116,7 @@ impl AsnDb {
     pub fn lookup(&self, ip: IpAddr) -> Option<String> {
         // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d.
         let ip = ip.to_canonical();
-        let from_csv = match ip {
-            IpAddr::V4(v4) => find_range(&self.v4, u32::from(v4)),
-            IpAddr::V6(v6) => find_range(&self.v6, u128::from(v6)),
-        };
-        if let Some(operator) = from_csv {
+        if let Some(operator) = self.csv_operator(ip) {
             return Some(operator.name.to_string());
         }
         for reader in &self.mmdb {
@@ -142,23 +138,25 @@ impl AsnDb {
         }
         None
     }
-}
 
-impl AsnDb {
     /// The number of the autonomous system `ip` belongs to, if known: kept in memory only, as a
     /// signal (a datacentre's network), never stored.
     pub fn asn(&self, ip: IpAddr) -> Option<u32> {
         let ip = ip.to_canonical();
-        let from_csv = match ip {
-            IpAddr::V4(v4) => find_range(&self.v4, u32::from(v4)),
-            IpAddr::V6(v6) => find_range(&self.v6, u128::from(v6)),
-        };
-        if let Some(operator) = from_csv {
+        if let Some(operator) = self.csv_operator(ip) {
             return operator.asn;
         }
         self.mmdb
             .iter()
             .find_map(|reader| reader.lookup(ip).ok()?.decode::<AsnRecord>().ok().flatten()?.autonomous_system_number)
+    }
+
+    /// The operator of the CSV range holding `ip` (canonical), if any.
+    fn csv_operator(&self, ip: IpAddr) -> Option<&Operator> {
+        match ip {
+            IpAddr::V4(v4) => find_range(&self.v4, u32::from(v4)),
+            IpAddr::V6(v6) => find_range(&self.v6, u128::from(v6)),
+        }
     }
 }
 
