@@ -35,6 +35,17 @@ pub struct SeriesPoint {
     pub pageviews: u64,
 }
 
+/// One time-series bucket of automated hits (P5: kept apart from people's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AutomatedPoint {
+    /// Start of the bucket, milliseconds since the epoch (UTC).
+    pub bucket_ms: i64,
+    /// Automated hits in the bucket.
+    pub hits: u64,
+    /// Their clients' visitor hashes, counted (estimated).
+    pub visitors: u64,
+}
+
 /// One value of a breakdown and its metrics.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BreakdownRow {

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use obscura_model::{Event, Metric};
 use obscura_query::errors::{ErrorCountRow, IssueRow};
 use obscura_query::measures::MeasureCell;
-use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
+use obscura_query::{Aggregate, AutomatedPoint, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 use time::Date;
 
 pub use aggregates::RollupCell;
@@ -134,9 +134,9 @@ pub trait EventStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ErrorCountRow>, StoreError>;
 
-    /// `q`'s automated hits per bucket of `interval`: (bucket start in milliseconds since the
-    /// epoch, hits), buckets without any left out.
-    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<(i64, u64)>, StoreError>;
+    /// `q`'s automated hits and their visitors per bucket of `interval`, buckets without any left
+    /// out.
+    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<AutomatedPoint>, StoreError>;
 
     /// The visits with an event at or after `since_ms` (milliseconds since the epoch), so a
     /// restart can resume them.

@@ -200,7 +200,11 @@ mod tests {
         ) -> Result<Vec<obscura_query::errors::ErrorCountRow>, StoreError> {
             Err(io("unused"))
         }
-        async fn automated_series(&self, _: &Query, _: Interval) -> Result<Vec<(i64, u64)>, StoreError> {
+        async fn automated_series(
+            &self,
+            _: &Query,
+            _: Interval,
+        ) -> Result<Vec<obscura_query::AutomatedPoint>, StoreError> {
             Err(io("unused"))
         }
         async fn count_events(&self) -> Result<u64, StoreError> {

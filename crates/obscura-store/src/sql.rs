@@ -554,14 +554,14 @@ impl Dialect {
     }
 
     /// Automated hits of `q` per bucket of `interval` (milliseconds since the epoch), as
-    /// `bucket` and `events`.
+    /// `bucket`, `events` and `visitors`.
     pub fn automated_series(self, q: &Query, interval: Interval) -> SqlQuery {
         let mut b = Binder::default();
         let cond = rows_where(self, q, &mut b, "kind = 5");
-        let bucket = self.bucket_ms(interval);
+        let (bucket, visitors) = (self.bucket_ms(interval), self.distinct("visitor"));
         let sql = format!(
-            "SELECT bucket, CAST(count(*) AS BIGINT) AS events FROM (SELECT {bucket} AS bucket FROM events \
-             WHERE {cond}) GROUP BY bucket ORDER BY bucket"
+            "SELECT bucket, CAST(count(*) AS BIGINT) AS events, CAST({visitors} AS BIGINT) AS visitors FROM ( \
+             SELECT {bucket} AS bucket, visitor FROM events WHERE {cond}) GROUP BY bucket ORDER BY bucket"
         );
         SqlQuery { sql, params: b.params }
     }

@@ -6,18 +6,19 @@ use axum::Json;
 use axum::extract::State;
 use maud::{Markup, html};
 use obscura_query::errors::ErrorCountRow;
-use obscura_query::{Dimension, Interval, Query, SeriesPoint};
+use obscura_query::{AutomatedPoint, Dimension, Interval, Query, SeriesPoint};
 use obscura_store::{EventStore, StoreError};
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::stats_query::{AuditedRead, parse_limit};
+use crate::traffic::Traffic;
 
 /// What one range's automated traffic looks like.
 pub struct Automated {
-    /// Automated hits per bucket: (bucket start, milliseconds since the epoch; hits).
-    pub series: Vec<(i64, u64)>,
+    /// Automated hits per bucket.
+    pub series: Vec<AutomatedPoint>,
     /// Hits and visitors per strongest reason.
     pub reasons: Vec<ErrorCountRow>,
     /// Per agent (the browser or robot the User-Agent names).
@@ -41,7 +42,7 @@ impl Automated {
 
     /// Automated hits in all.
     pub fn hits(&self) -> u64 {
-        self.series.iter().map(|(_, n)| n).sum()
+        self.series.iter().map(|p| p.hits).sum()
     }
 }
 
@@ -84,12 +85,17 @@ pub async fn automated(
     Ok(Json(out))
 }
 
+/// The automated hits in the bucket starting at `bucket_ms`.
+fn hits_in(automated: &[AutomatedPoint], bucket_ms: i64) -> u64 {
+    automated.iter().find(|a| a.bucket_ms == bucket_ms).map_or(0, |a| a.hits)
+}
+
 /// Each bucket of people's series with the automated hits in it.
-fn series(automated: &[(i64, u64)], people: &[SeriesPoint]) -> Vec<Value> {
+fn series(automated: &[AutomatedPoint], people: &[SeriesPoint]) -> Vec<Value> {
     people
         .iter()
         .map(|p| {
-            let hits = automated.iter().find(|(b, _)| *b == p.bucket_ms).map_or(0, |(_, n)| *n);
+            let hits = hits_in(automated, p.bucket_ms);
             json!({
                 "bucket": obscura_model::format_ms(p.bucket_ms),
                 "automated": hits,
@@ -100,8 +106,9 @@ fn series(automated: &[(i64, u64)], people: &[SeriesPoint]) -> Vec<Value> {
         .collect()
 }
 
-/// The dashboard's panel: the share, a bar per bucket, and the reasons, agents and networks.
-pub fn panel(found: &Automated, people: &[SeriesPoint]) -> Markup {
+/// The dashboard's panel: the share, a bar per bucket, the reasons, agents and networks, and
+/// the switch (`switch_url`) that counts this traffic into the figures above or leaves it out.
+pub fn panel(found: &Automated, people: &[SeriesPoint], traffic: Traffic, switch_url: &str) -> Markup {
     let pageviews: u64 = people.iter().map(|p| p.pageviews).sum();
     let list = |title: &str, rows: &[ErrorCountRow]| {
         html! {
@@ -117,12 +124,18 @@ pub fn panel(found: &Automated, people: &[SeriesPoint]) -> Markup {
             p {
                 strong { (found.hits()) } " hits from robots and automated browsers, "
                 strong { (format!("{:.1}%", share(found.hits(), pageviews))) } " of all page views and hits: "
-                "kept out of every figure above."
+                @if traffic == Traffic::WithAutomated {
+                    "their page views and events are counted in the figures above. "
+                    a id="automated-switch" href=(switch_url) { "Leave them out" }
+                } @else {
+                    "kept out of every figure above. "
+                    a id="automated-switch" href=(switch_url) { "Count them in" }
+                }
             }
             @if found.hits() > 0 {
                 div.bars role="img" aria-label="Automated share per bucket" {
                     @for p in people {
-                        @let hits = found.series.iter().find(|(b, _)| *b == p.bucket_ms).map_or(0, |(_, n)| *n);
+                        @let hits = hits_in(&found.series, p.bucket_ms);
                         @let pct = share(hits, p.pageviews);
                         span.bar style=(format!("height:{:.0}%", pct.max(1.0))) title=(format!("{}: {hits} automated, {:.1}%", obscura_model::format_ms(p.bucket_ms), pct)) {}
                     }
@@ -146,7 +159,9 @@ mod tests {
         assert_eq!(share(0, 0), 0.0);
         assert_eq!(share(1, 3), 25.0);
         let people = [SeriesPoint { bucket_ms: 0, visitors: 1, visits: 1, pageviews: 3 }];
-        let rows = series(&[(0, 1), (86_400_000, 5)], &people);
+        let automated =
+            [(0, 1), (86_400_000, 5)].map(|(bucket_ms, hits)| AutomatedPoint { bucket_ms, hits, visitors: 1 });
+        let rows = series(&automated, &people);
         assert_eq!(rows.len(), 1, "people's buckets");
         assert_eq!((rows[0]["automated"].as_u64(), rows[0]["share_percent"].as_f64()), (Some(1), Some(25.0)));
     }

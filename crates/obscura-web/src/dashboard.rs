@@ -13,6 +13,7 @@ use obscura_query::{Dimension, Interval, Query};
 use crate::layout::page;
 use crate::state::AppState;
 use crate::stats_query::{Params, Reader, parse_query};
+use crate::traffic::Traffic;
 
 const RANGES: [(&str, &str); 7] = [
     ("today", "Today"),
@@ -149,15 +150,16 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
             None => Interval::Day,
         };
         let prop = params.get("prop").filter(|p| !p.is_empty() && p.len() <= 100).cloned();
+        let traffic = Traffic::from_params(&params)?;
         crate::audit::record_read(
             state,
             &reader.actor,
             Some(&site.domain),
             &format!("dashboard {}", url_with(&audited_base, &params, &[])),
         )?;
-        Ok((q, site, interval, prop))
+        Ok((q, site, interval, prop, traffic))
     });
-    let (q, site, interval, prop) = match parsed {
+    let (q, site, interval, prop, traffic) = match parsed {
         Ok(x) => x,
         Err(e) => {
             let body = page(
@@ -179,19 +181,21 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
     let tabs: Vec<String> = PANELS.iter().map(tab_of).collect();
     let dims: Vec<Dimension> = tabs.iter().map(|t| Dimension::parse(t).expect("tabs are known dimensions")).collect();
     // The queries of one page run concurrently: two cores, a dozen small queries.
-    let breakdowns = futures::future::join_all(dims.iter().map(|dim| store.breakdown(&q, dim, 10)));
-    let (now, before, series, panels, automated) = futures::join!(
-        store.aggregate(&q),
-        store.aggregate(&prev),
+    let breakdowns = futures::future::join_all(dims.iter().map(|dim| traffic.breakdown(store, &q, dim, 10)));
+    let (now, before, people_series, panels, automated) = futures::join!(
+        traffic.aggregate(store, &q),
+        traffic.aggregate(store, &prev),
         store.timeseries(&q, interval),
         breakdowns,
         crate::automated::Automated::load(store, &q, interval, 5),
     );
-    let loaded = (|| {
+    let loaded = async {
         let panels = panels.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, obscura_store::StoreError>((now?, before?, series?, panels, automated?))
-    })();
-    let (now, before, series, panels, automated) = match loaded {
+        let people_series = people_series?;
+        let series = traffic.series_from(store, &q, interval, people_series.clone()).await?;
+        Ok::<_, obscura_store::StoreError>((now?, before?, people_series, series, panels, automated?))
+    };
+    let (now, before, people_series, series, panels, automated) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("dashboard query failed: {e}");
@@ -248,6 +252,9 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                         a.chip.clear href=(url_with(base, &params, &[("filters", None)])) { "Clear all" }
                     }
                 }
+                @if traffic == Traffic::WithAutomated {
+                    div.chips { a.chip href=(url_with(base, &params, &[("automated", None)])) title="Leave automated traffic out" { "Automated traffic counted in ×" } }
+                }
                 (metrics(&now, &before))
                 div.chart {
                     nav.granularity {
@@ -280,7 +287,8 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                             }
                         }
                     }
-                    (crate::automated::panel(&automated, &series))
+                    @let switched = if traffic == Traffic::WithAutomated { None } else { Some("include") };
+                    (crate::automated::panel(&automated, &people_series, traffic, &url_with(base, &params, &[("automated", switched)])))
                 }
             }
             script src="/static/app.js" defer {}

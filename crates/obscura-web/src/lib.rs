@@ -37,6 +37,7 @@ pub mod stats_api;
 pub mod stats_query;
 pub mod tokens;
 pub mod tracker;
+pub mod traffic;
 
 pub use routes::router;
 pub use state::AppState;

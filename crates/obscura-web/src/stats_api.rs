@@ -2,7 +2,9 @@
 //!
 //! Parameters: `site` (domain), `range` (today, 24h, 7d, 30d, month, last_month, 12mo, custom with
 //! `from`/`to`), `filters` (`dim==a|b;dim!=c;dim~=text`), `interval` (hour, day), `dimension`,
-//! `limit`. Authentication: an API token with read scope, or a dashboard session.
+//! `limit`, `automated` (`include` counts the automated traffic kept apart into the figures;
+//! `exclude`, the default, leaves it out). Authentication: an API token with read scope, or a
+//! dashboard session.
 
 use axum::Json;
 use axum::extract::{Query as UrlQuery, State};
@@ -14,6 +16,7 @@ use serde_json::{Value, json};
 use crate::api_error::ApiError;
 use crate::audit::record_read;
 use crate::state::AppState;
+use crate::traffic::Traffic;
 use obscura_model::format_ms;
 
 use crate::stats_query::{AuditedRead, GEO_ATTRIBUTION, Params, authorize, describe, parse_limit, parse_query};
@@ -24,11 +27,12 @@ pub async fn aggregate(
     State(state): State<AppState>,
     AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
-    let current = state.store.aggregate(&q).await.map_err(ApiError::unavailable)?;
+    let traffic = Traffic::from_params(&params)?;
+    let current = traffic.aggregate(state.store.as_ref(), &q).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "results": current });
     if params.get("compare").map(String::as_str) == Some("previous") {
         let prev_q = Query { range: q.range.previous(), ..q };
-        let previous = state.store.aggregate(&prev_q).await.map_err(ApiError::unavailable)?;
+        let previous = traffic.aggregate(state.store.as_ref(), &prev_q).await.map_err(ApiError::unavailable)?;
         out["previous"] = json!(previous);
     }
     Ok(answer(&state, out))
@@ -50,7 +54,8 @@ pub async fn timeseries(
     AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
     let interval = Interval::parse(params.get("interval").map_or("day", String::as_str))?;
-    let points = state.store.timeseries(&q, interval).await.map_err(ApiError::unavailable)?;
+    let traffic = Traffic::from_params(&params)?;
+    let points = traffic.timeseries(state.store.as_ref(), &q, interval).await.map_err(ApiError::unavailable)?;
     let rows: Vec<Value> = points
         .iter()
         .map(|p| {
@@ -73,7 +78,8 @@ pub async fn breakdown(
         params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
     )?;
     let limit = parse_limit(&params)?;
-    let rows = state.store.breakdown(&q, &dim, limit).await.map_err(ApiError::unavailable)?;
+    let traffic = Traffic::from_params(&params)?;
+    let rows = traffic.breakdown(state.store.as_ref(), &q, &dim, limit).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "dimension": dim.name(), "results": rows });
     if matches!(dim, Dimension::Continent | Dimension::Country | Dimension::Province | Dimension::Network) {
         // DB-IP's licence (CC BY 4.0) asks for attribution wherever its data is shown.
@@ -105,6 +111,7 @@ pub async fn export_csv(
         None => 1000,
         Some(_) => parse_limit(&params)?,
     };
+    let traffic = Traffic::from_params(&params)?;
     let ts_ms = state.clock.now_ms();
     let detail = describe("/api/v1/export.csv", &params);
     state
@@ -117,7 +124,7 @@ pub async fn export_csv(
             detail: &detail,
         })
         .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))?;
-    let rows = state.store.breakdown(&q, &dim, limit).await.map_err(ApiError::unavailable)?;
+    let rows = traffic.breakdown(state.store.as_ref(), &q, &dim, limit).await.map_err(ApiError::unavailable)?;
     let mut csv = format!("{},visitors,visits,pageviews,events\n", dim.name());
     for r in &rows {
         csv.push_str(&format!("{},{},{},{},{}\n", csv_field(&r.value), r.visitors, r.visits, r.pageviews, r.events));

@@ -31,7 +31,9 @@ use async_trait::async_trait;
 use obscura_model::{Clock, Event, Metric, day_of_ms, format_day, parse_day};
 use obscura_query::errors::{ErrorCountRow, IssueRow, IssueSummary};
 use obscura_query::measures::{HistogramRow, MeasureCell, MeasureCells};
-use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint, Totals};
+use obscura_query::{
+    Aggregate, AutomatedPoint, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint, Totals,
+};
 use time::Date;
 use tokio::sync::{mpsc, oneshot};
 
@@ -82,7 +84,7 @@ struct ErrorCellRow {
     first_ms: i64,
     last_ms: i64,
 }
-const BUCKET_COUNTS_OUTER: &str = "SELECT toInt64(bucket), toInt64(events) FROM ({})";
+const AUTOMATED_POINTS_OUTER: &str = "SELECT toInt64(bucket), toInt64(events), toInt64(visitors) FROM ({})";
 const ISSUE_TREND_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(bucket), toInt64(events) FROM ({})";
 const ERROR_COUNTS_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
 const OPEN_VISITS_OUTER: &str = "SELECT toInt64(site), toUInt64(visitor), toUInt64(visit), toInt64(last_ms), \
@@ -1312,10 +1314,17 @@ impl EventStore for ClickHouseStore {
             .collect())
     }
 
-    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<(i64, u64)>, StoreError> {
-        let rows: Vec<(i64, i64)> =
-            self.fetch(&Dialect::ClickHouse.automated_series(q, interval), BUCKET_COUNTS_OUTER).await?;
-        Ok(rows.into_iter().map(|(bucket, n)| (bucket, count(n))).collect())
+    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<AutomatedPoint>, StoreError> {
+        let rows: Vec<(i64, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.automated_series(q, interval), AUTOMATED_POINTS_OUTER).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(bucket_ms, hits, visitors)| AutomatedPoint {
+                bucket_ms,
+                hits: count(hits),
+                visitors: count(visitors),
+            })
+            .collect())
     }
 
     async fn error_reports(&self, q: &Query, limit: u32) -> Result<Vec<StoredRow>, StoreError> {

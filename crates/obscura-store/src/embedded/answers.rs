@@ -4,7 +4,7 @@ use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use obscura_query::measures::HistogramRow;
-use obscura_query::{BreakdownRow, OpenVisit, SeriesPoint, Totals};
+use obscura_query::{AutomatedPoint, BreakdownRow, OpenVisit, SeriesPoint, Totals};
 
 fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
     let col = batch.column_by_name(name).expect("query selects this column");
@@ -113,10 +113,15 @@ pub(super) fn error_counts(batches: &[RecordBatch]) -> Vec<obscura_query::errors
 }
 
 /// The (bucket, count) rows of a series of counts, as `bucket` and `events`.
-pub(super) fn bucket_counts(batches: &[RecordBatch]) -> Vec<(i64, u64)> {
+pub(super) fn automated_points(batches: &[RecordBatch]) -> Vec<AutomatedPoint> {
     let mut out = Vec::new();
     for b in batches {
-        out.extend(ints(b, "bucket").into_iter().zip(ints(b, "events")).map(|(bucket, n)| (bucket, count(n))));
+        let (buckets, hits, visitors) = (ints(b, "bucket"), ints(b, "events"), ints(b, "visitors"));
+        out.extend(buckets.into_iter().zip(hits).zip(visitors).map(|((bucket_ms, hits), visitors)| AutomatedPoint {
+            bucket_ms,
+            hits: count(hits),
+            visitors: count(visitors),
+        }));
     }
     out
 }

@@ -39,7 +39,7 @@ use crate::row::StoredRow;
 use crate::sql::Dialect;
 use crate::wal::{self, Segment};
 use crate::{DayCell, EventStore, Param, RollupCell, SqlQuery, StoreError};
-use obscura_query::{Aggregate, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
+use obscura_query::{Aggregate, AutomatedPoint, BreakdownRow, Dimension, Interval, OpenVisit, Query, SeriesPoint};
 
 mod answers;
 mod error_answers;
@@ -690,8 +690,8 @@ impl EventStore for EmbeddedStore {
         Ok(answers::error_counts(&self.run_sql(&Dialect::DataFusion.automated_breakdown(q, dim, limit)).await?))
     }
 
-    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<(i64, u64)>, StoreError> {
-        Ok(answers::bucket_counts(&self.run_sql(&Dialect::DataFusion.automated_series(q, interval)).await?))
+    async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<AutomatedPoint>, StoreError> {
+        Ok(answers::automated_points(&self.run_sql(&Dialect::DataFusion.automated_series(q, interval)).await?))
     }
 
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError> {

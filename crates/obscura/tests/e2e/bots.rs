@@ -111,4 +111,38 @@ async fn p05_automated_hits_are_kept_apart_and_shown_with_their_reasons() {
     let panel = html.split("id=\"automated\"").nth(1).expect("the dashboard shows the automated traffic panel");
     assert!(panel.contains("<strong>3</strong>") && panel.contains("75.0%"), "{panel}");
     assert!(panel.contains("webdriver"), "its reasons");
+
+    // The switch counts them into people's figures: page views and their clients' visitors, by page.
+    let all = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today&automated=include")).await;
+    assert_eq!(
+        (all["results"]["pageviews"].as_u64(), all["results"]["visitors"].as_u64()),
+        (Some(4), Some(4)),
+        "{all}"
+    );
+    assert_eq!(all["results"]["visits"].as_u64(), Some(1), "automated hits make no visits");
+    let pages =
+        s.api(&format!("/api/v1/stats/breakdown?site={SITE}&range=today&dimension=page&automated=include")).await;
+    let views = |page: &str| {
+        pages["results"].as_array().unwrap().iter().find(|r| r["value"] == page).map(|r| r["pageviews"].clone())
+    };
+    assert_eq!((views("/"), views("/robots-see-this")), (Some(json!(2)), Some(json!(1))), "{pages}");
+    let series =
+        s.api(&format!("/api/v1/stats/timeseries?site={SITE}&range=today&interval=hour&automated=include")).await;
+    let in_series: u64 = series["results"].as_array().unwrap().iter().map(|p| p["pageviews"].as_u64().unwrap()).sum();
+    assert_eq!(in_series, 4, "{series}");
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/v1/stats/aggregate?site={SITE}&automated=maybe", s.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("`automated` must be `include` or `exclude`"));
+
+    let switch =
+        panel.split("id=\"automated-switch\" href=\"").nth(1).and_then(|h| h.split('"').next()).expect("the switch");
+    let (_, html) = owner.get(&switch.replace("&amp;", "&")).await;
+    assert!(html.contains("Automated traffic counted in"), "the dashboard says so");
+    let pageviews = html.split("data-metric=\"pageviews\"").nth(1).expect("the page views figure");
+    assert!(pageviews.contains("<div class=\"value\">4</div>"), "{}", &pageviews[..200.min(pageviews.len())]);
 }

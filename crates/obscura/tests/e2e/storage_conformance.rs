@@ -776,16 +776,37 @@ pub async fn automated_conformance(backend: &dyn Backend) {
     assert_eq!(counts(networks), [("Google LLC".to_owned(), 2, 1), ("Hetzner Online GmbH".to_owned(), 2, 2)]);
     let filtered = query(DAY_1, TODAY, &["network==Google LLC"]);
     assert_eq!(store.automated_breakdown(&filtered, &Dimension::Browser, 10).await.unwrap()[0].events, 2);
+    // What each hit was, as the switch that counts them into people's figures asks.
+    let viewed = query(DAY_1, TODAY, &["prop:was==pageview"]);
+    let pages = store.automated_breakdown(&viewed, &Dimension::Page, 10).await.unwrap();
+    assert_eq!(counts(pages), [("/pricing".to_owned(), 4, 3)]);
+    assert!(
+        store
+            .automated_breakdown(&query(DAY_1, TODAY, &["prop:was==event"]), &Dimension::Page, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let day_ms = |d: Date| obscura_model::unix_ms(d.midnight().assume_utc());
     let series = store.automated_series(&week, Interval::Day).await.unwrap();
-    assert_eq!(series, [(day_ms(DAY_1), 3), (day_ms(TODAY), 1)], "hits per day, empty days left out");
+    let points =
+        |s: Vec<obscura_query::AutomatedPoint>| s.iter().map(|p| (p.bucket_ms, p.hits, p.visitors)).collect::<Vec<_>>();
+    assert_eq!(
+        points(series),
+        [(day_ms(DAY_1), 3, 2), (day_ms(TODAY), 1, 1)],
+        "hits and visitors per day, empty days left out"
+    );
     let other_site = Query { site: 2, ..week.clone() };
     assert!(store.automated_series(&other_site, Interval::Day).await.unwrap().is_empty());
 
     drop(store);
     let store = backend.open().await;
     store.destroy_day(DAY_1).await.expect("destroy");
-    assert_eq!(store.automated_series(&week, Interval::Day).await.unwrap(), [(day_ms(TODAY), 1)], "same retention");
+    assert_eq!(
+        points(store.automated_series(&week, Interval::Day).await.unwrap()),
+        [(day_ms(TODAY), 1, 1)],
+        "same retention"
+    );
     store.close();
 }
 
