@@ -1,9 +1,11 @@
 /* Obscura tracker, AGPL-3.0 */
 (()=>{var w=window,d=document,n=navigator,l=location,s=d.currentScript,D=s.dataset,N=Date.now,Q=(w.obscura||0).q||[],P,T=0,V=0,L,X
 try{L=localStorage;X=L.obscura_ignore=='true'}catch(e){}
-if(X||D.respectDnt!='false'&&(n.globalPrivacyControl||/1/.test(n.doNotTrack+w.doNotTrack))||(l.protocol=='file:'||n.webdriver)&&D.allowAutomation==null)return w.obscura=()=>{}
+if(X||D.respectDnt!='false'&&(n.globalPrivacyControl||/1/.test(n.doNotTrack+w.doNotTrack))||l.protocol=='file:'&&D.allowAutomation==null)return w.obscura=()=>{}
 var E=D.api||new URL('/api/event',s.src),S=D.site||l.hostname,
-B=(k,x,u)=>{x.site=S;x.kind=k;x.url=u||l.href;x.screen_width=screen.width;x=JSON.stringify(x);u?n.sendBeacon(E,x):fetch(E,{method:'POST',body:x,keepalive:!0})},
+Z=((g,r)=>{try{g=d.createElement('canvas').getContext('webgl');r=g.getParameter(g.getExtension('WEBGL_debug_renderer_info').UNMASKED_RENDERER_WEBGL)}catch(e){}
+return n.webdriver|/Headless/.test(n.userAgent)<<1|!(n.languages||'').length<<2|!screen.width<<3|/(^|,)(cdc_|callPhantom|__nightmare|domAutomation|__playwright)/.test(Object.keys(w))<<4|/SwiftShader/.test(r)<<5|!(w.AudioContext||w.webkitAudioContext)<<6})(),
+B=(k,x,u)=>{x.site=S;x.kind=k;x.url=u||l.href;x.screen_width=screen.width;x.signals=Z;x=JSON.stringify(x);u?n.sendBeacon(E,x):fetch(E,{method:'POST',body:x,keepalive:!0})},
 Y=()=>{T+=V&&N()-V;V=!d.hidden&&N();T>0&&B('engagement',{engaged_ms:T},P);T=0},
 W=(p,x,t,v,g,c)=>{p=l.href.split('#')[0];if(p!=P){Y();x={referrer:!P&&d.referrer||null};P=p
 try{t=(N()/6e4-new Date().getTimezoneOffset())/1440|0;v=JSON.parse(L.obscura_v||0);g=t-v.d

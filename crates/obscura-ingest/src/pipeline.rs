@@ -24,6 +24,7 @@ use crate::desensitize::{apply_site_rules, desensitize, measurements};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
 use crate::error_limit::ErrorLimiter;
+use crate::pace::PaceHit;
 use crate::visits::{VisitLimits, VisitState, VisitTracker, advance};
 
 /// The request formats the pipeline decodes.
@@ -372,7 +373,12 @@ impl Pipeline {
         if opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
-        let decision = self.classify(&ctx, decoded.signals, &site);
+        let hit = match decoded.hit.kind {
+            obscura_model::EventKind::Pageview => PaceHit::Pageview,
+            obscura_model::EventKind::Engagement => PaceHit::Engagement,
+            _ => PaceHit::Other,
+        };
+        let decision = self.classify(&ctx, decoded.signals, hit, &site);
         if decision.verdict != obscura_enrich::bots::Verdict::Human {
             return self.keep_apart(decoded.hit, &site, decision).await;
         }
@@ -385,8 +391,15 @@ impl Pipeline {
 
     /// The decision about the client of a request (P5), on what it showed: its headers, the
     /// JA4 fingerprint of its TLS connection (computed here or passed by a trusted proxy), the
-    /// tracker's browser signals, whether its network is a datacentre's, and its pace.
-    fn classify(&self, ctx: &RequestContext, signals: Option<u32>, site: &Site) -> obscura_enrich::bots::Decision {
+    /// tracker's browser signals, whether its network is a datacentre's, its pace, and whether
+    /// it goes on viewing pages without ever an engagement beacon (`hit` is what it sent now).
+    fn classify(
+        &self,
+        ctx: &RequestContext,
+        signals: Option<u32>,
+        hit: PaceHit,
+        site: &Site,
+    ) -> obscura_enrich::bots::Decision {
         let h = &ctx.headers;
         let hints = h.ch_ua.as_ref().map(|ua| obscura_enrich::user_agent::ClientHints {
             ua: Some(ua.clone()),
@@ -394,6 +407,7 @@ impl Pipeline {
             platform: h.ch_ua_platform.clone(),
             ..Default::default()
         });
+        let seen = self.pace.count(site.id, ctx.ip, &h.user_agent, obscura_model::unix_ms(ctx.received_at), hit);
         self.classifier.classify(&obscura_enrich::bots::Evidence {
             user_agent: &h.user_agent,
             hints: hints.as_ref(),
@@ -401,13 +415,8 @@ impl Pipeline {
             ja4: ctx.ja4.as_deref(),
             signals: signals.map(obscura_enrich::bots::signals::BrowserSignals::from_bits),
             asn: self.enricher.asn(ctx.ip, &site.collect),
-            events_last_minute: Some(self.pace.count(
-                site.id,
-                ctx.ip,
-                &h.user_agent,
-                obscura_model::unix_ms(ctx.received_at),
-            )),
-            ..Default::default()
+            events_last_minute: Some(seen.this_minute),
+            views_without_engagement: Some(seen.views_without_engagement),
         })
     }
 
@@ -856,15 +865,18 @@ mod tests {
     async fn pipeline_a_client_faster_than_people_is_kept_apart_from_then_on() {
         let f = Fixture::new();
         f.add_site("example.com", |_| {});
-        let page = br#"{"site":"example.com","url":"https://example.com/"}"#;
+        let (page, click) = (
+            br#"{"site":"example.com","url":"https://example.com/"}"#,
+            br#"{"site":"example.com","kind":"event","name":"click","url":"https://example.com/"}"#,
+        );
         for n in 1..=120 {
             assert_eq!(
-                f.pipeline.ingest(Protocol::Native, page, context(false)).await.unwrap(),
+                f.pipeline.ingest(Protocol::Native, click, context(false)).await.unwrap(),
                 Outcome::Stored,
                 "{n}"
             );
         }
-        assert_eq!(f.pipeline.ingest(Protocol::Native, page, context(false)).await.unwrap(), Outcome::KeptApart);
+        assert_eq!(f.pipeline.ingest(Protocol::Native, click, context(false)).await.unwrap(), Outcome::KeptApart);
         let other = RequestContext { ip: ip(8), ..context(false) };
         assert_eq!(f.pipeline.ingest(Protocol::Native, page, other).await.unwrap(), Outcome::Stored, "another client");
         let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
@@ -874,6 +886,30 @@ mod tests {
         // The next minute starts afresh.
         let later = RequestContext { received_at: at(1), ..context(false) };
         assert_eq!(f.pipeline.ingest(Protocol::Native, page, later).await.unwrap(), Outcome::Stored);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipeline_page_views_without_any_engagement_are_kept_apart_until_a_beacon_comes() {
+        let f = Fixture::new();
+        f.add_site("example.com", |_| {});
+        let (page, beacon) = (
+            br#"{"site":"example.com","url":"https://example.com/"}"#,
+            br#"{"site":"example.com","kind":"engagement","url":"https://example.com/","engaged_ms":5000}"#,
+        );
+        // A minute apart, so that pace plays no part: only the missing beacons tell.
+        let at_minute = |m: i64| RequestContext { received_at: at(m), ..context(false) };
+        let mut outcomes = Vec::new();
+        for m in 0..22 {
+            outcomes.push(f.pipeline.ingest(Protocol::Native, page, at_minute(m)).await.unwrap());
+        }
+        assert!(outcomes[..20].iter().all(|o| *o == Outcome::Stored), "{outcomes:?}");
+        assert_eq!(outcomes[20..], [Outcome::KeptApart, Outcome::KeptApart], "the 21st and later: nobody looks");
+        let rows = f.store.rows_of_day(date!(2026 - 03 - 01), None).await.unwrap();
+        let apart = rows.iter().find(|r| r.kind == EventKind::Automated.code()).expect("kept apart");
+        assert_eq!(obscura_query::errors::prop(apart.props.as_deref().unwrap(), "reason"), Some("no_engagement"));
+        // A person's browser sends a beacon on leaving a page it showed: the count starts again.
+        assert_eq!(f.pipeline.ingest(Protocol::Native, beacon, at_minute(22)).await.unwrap(), Outcome::Stored);
+        assert_eq!(f.pipeline.ingest(Protocol::Native, page, at_minute(23)).await.unwrap(), Outcome::Stored);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -724,6 +724,7 @@ async fn ingest(
 /// those requests — real browsers' — it judged people's.
 fn classify_micros_per_request(n: usize, config: &Config) -> anyhow::Result<(f64, f64)> {
     use obscura_enrich::bots::{Classifier, Evidence};
+    use obscura_ingest::pace::PaceHit;
     let classifier = Classifier::new(config.enrich.robot_names()?);
     let profile = realistic_profile()?;
     let requests: Vec<_> = (0..n as u64)
@@ -735,18 +736,27 @@ fn classify_micros_per_request(n: usize, config: &Config) -> anyhow::Result<(f64
                 platform: Some((*platform).to_owned()),
                 ..Default::default()
             });
-            (r.browser, hints, std::net::IpAddr::V4(r.forwarded_for))
+            let hit = if r.body.contains(r#""kind":"pageview""#) {
+                PaceHit::Pageview
+            } else if r.body.contains(r#""kind":"engagement""#) {
+                PaceHit::Engagement
+            } else {
+                PaceHit::Other
+            };
+            (r.browser, hints, std::net::IpAddr::V4(r.forwarded_for), hit)
         })
         .collect();
     let pace = obscura_ingest::pace::Pace::default();
     let mut people = 0;
     let t = Instant::now();
-    for (i, (browser, hints, ip)) in requests.iter().enumerate() {
+    for (i, (browser, hints, ip, hit)) in requests.iter().enumerate() {
+        let seen = pace.count(1, *ip, &browser.user_agent, i as i64, *hit);
         let evidence = Evidence {
             user_agent: &browser.user_agent,
             hints: hints.as_ref(),
             secure: true,
-            events_last_minute: Some(pace.count(1, *ip, &browser.user_agent, i as i64)),
+            events_last_minute: Some(seen.this_minute),
+            views_without_engagement: Some(seen.views_without_engagement),
             ..Default::default()
         };
         if std::hint::black_box(classifier.classify(&evidence)).verdict == obscura_enrich::bots::Verdict::Human {

@@ -4,7 +4,7 @@
 //!
 //! A line: `{"user_agent": "…", "hints": {"sec-ch-ua": "…", "sec-ch-ua-mobile": "?0",
 //! "sec-ch-ua-platform": "\"Windows\""}, "secure": true, "ja4": "t13d…", "signals": 1,
-//! "asn": 16509, "events_last_minute": 3, "engaged": true}`; every field but `user_agent` may
+//! "asn": 16509, "events_last_minute": 3, "views_without_engagement": 1}`; every field but `user_agent` may
 //! be left out, and what is left out counts as not observed (`"hints": {}` means "observed:
 //! none sent").
 
@@ -35,7 +35,7 @@ struct Request {
     #[serde(default)]
     events_last_minute: Option<u32>,
     #[serde(default)]
-    engaged: Option<bool>,
+    views_without_engagement: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -94,7 +94,7 @@ pub fn run(classifier: &Classifier, input: impl BufRead, mut output: impl Write)
                     signals: r.signals.map(BrowserSignals::from_bits),
                     asn: r.asn,
                     events_last_minute: r.events_last_minute,
-                    engaged: r.engaged,
+                    views_without_engagement: r.views_without_engagement,
                 };
                 let d = classifier.classify(&evidence);
                 match d.verdict {

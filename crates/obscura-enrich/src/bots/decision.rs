@@ -202,8 +202,8 @@ pub struct Evidence<'a> {
     pub asn: Option<u32>,
     /// Events from the same visitor in the last minute, this one included.
     pub events_last_minute: Option<u32>,
-    /// Whether the visit showed any engagement (`Some(false)`: it ended without any).
-    pub engaged: Option<bool>,
+    /// Page views in a row from the same client without an engagement beacon, this one included.
+    pub views_without_engagement: Option<u32>,
 }
 
 /// The JA4 fingerprints' cipher part (JA4_b) of browser families and of tools. Browsers of one
@@ -253,6 +253,10 @@ pub struct Classifier {
     pub ja4: Ja4Families,
     /// More events than this from one visitor in a minute is [`Reason::TooManyEvents`].
     pub max_events_per_minute: u32,
+    /// More page views in a row than this without an engagement beacon is
+    /// [`Reason::NoEngagement`]: the tracker sends one whenever a person leaves a page they
+    /// looked at, so only clients that never show a page to anyone go on without.
+    pub max_views_without_engagement: u32,
 }
 
 impl Classifier {
@@ -263,6 +267,7 @@ impl Classifier {
             hosting: HostingNetworks::default(),
             ja4: Ja4Families::default(),
             max_events_per_minute: 120,
+            max_views_without_engagement: 20,
         }
     }
 
@@ -308,7 +313,7 @@ impl Classifier {
         if e.events_last_minute.is_some_and(|n| n > self.max_events_per_minute) {
             reasons.add(Reason::TooManyEvents);
         }
-        if e.engaged == Some(false) {
+        if e.views_without_engagement.is_some_and(|n| n > self.max_views_without_engagement) {
             reasons.add(Reason::NoEngagement);
         }
         if e.asn.is_some_and(|asn| self.hosting.contains(asn)) {
@@ -354,7 +359,7 @@ mod tests {
             signals: Some(BrowserSignals::from_bits(0)),
             asn: Some(3320),
             events_last_minute: Some(4),
-            engaged: Some(true),
+            views_without_engagement: Some(1),
         };
         let d = classifier().classify(&e);
         assert_eq!((d.verdict, d.reasons.names()), (Verdict::Human, vec![]));
@@ -400,12 +405,15 @@ mod tests {
             hints: Some(&hints),
             secure: true,
             asn: Some(16509),
-            engaged: Some(false),
+            views_without_engagement: Some(40),
             ..Evidence::default()
         });
         assert_eq!(cloud_without_hints.verdict, Verdict::Automated, "{:?}", cloud_without_hints.reasons.names());
         let busy = c.classify(&Evidence { user_agent: CHROME, events_last_minute: Some(500), ..Evidence::default() });
         assert_eq!(busy.reasons.names(), ["too_many_events"]);
+        let unseen =
+            |n| c.classify(&Evidence { user_agent: CHROME, views_without_engagement: Some(n), ..Evidence::default() });
+        assert_eq!((unseen(20).verdict, unseen(21).reasons.names()), (Verdict::Human, vec!["no_engagement"]));
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub enum Signal {
     /// Globals that automation tools leave behind (PhantomJS, Nightmare, Selenium, Playwright,
     /// ChromeDriver's `cdc_` properties).
     AutomationGlobals = 4,
-    /// WebGL renders in software (SwiftShader, llvmpipe), as in headless and cloud browsers.
+    /// WebGL renders in Chromium's software rasterizer (SwiftShader), as in headless and cloud
+    /// browsers; a person's Chrome without a GPU offers no WebGL at all. (Mesa's llvmpipe is left
+    /// out: people run Linux desktops in virtual machines.)
     SoftwareRenderer = 5,
     /// Canvas or Web Audio is missing or stubbed (answers nothing a real browser would).
     ApisMissing = 6,

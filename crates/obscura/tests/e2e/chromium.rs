@@ -30,7 +30,7 @@ fn test_page(tracker_origin: &str) -> String {
     format!(
         r#"<!doctype html><html><head><title>Tracker test</title>
 <script>window.obscura=window.obscura||function(){{(window.obscura.q=window.obscura.q||[]).push(arguments)}};</script>
-<script defer data-site="{SITE}" data-allow-automation src="{tracker_origin}/js/obscura.js"></script>
+<script defer data-site="{SITE}" src="{tracker_origin}/js/obscura.js"></script>
 <script defer src="/page.js"></script></head>
 <body><h1>Tracker test page</h1>
 <button id="signup">Sign up</button>
@@ -44,7 +44,44 @@ const PAGE_JS: &str = r#"
 document.getElementById('signup').addEventListener('click', function () { obscura('signup', {plan: 'pro'}); });
 document.getElementById('spa').addEventListener('click', function (e) { e.preventDefault(); history.pushState({}, '', '/docs'); });
 document.getElementById('out').addEventListener('click', function (e) { e.preventDefault(); });
+// A person's visit, for a browser no WebDriver drives: sign up, move on in the app, follow an
+// outbound link, then leave.
+if (location.search == '?person') setTimeout(function () {
+  document.getElementById('signup').click();
+  document.getElementById('spa').click();
+  document.getElementById('out').click();
+  setTimeout(function () { location.href = '/bye'; }, 500);
+}, 700);
 "#;
+
+/// Headless Chromium as a person's browser: no WebDriver (whose ChromeDriver leaves its `cdc_`
+/// globals in every page), its own User-Agent, and no WebGL rendered in software (headless
+/// Chromium's SwiftShader; a person's browser has a GPU), on `url` until dropped.
+fn start_person_browser(url: &str) -> (Driver, tempfile::TempDir) {
+    let profile = tempfile::tempdir().unwrap();
+    let child = Command::new(CHROMIUM)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-3d-apis",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-agent={PERSON_UA}"))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Driver(child), profile)
+}
 
 /// Starts ChromeDriver and a headless Chromium session with a fresh profile.
 async fn start_browser() -> (Driver, fantoccini::Client, tempfile::TempDir) {
@@ -118,31 +155,20 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     let site_url = format!("http://{}/", site_listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(site_listener, site).await });
 
-    // A person's browser: its own User-Agent, not marked as driven by automation.
-    let person = ["--disable-blink-features=AutomationControlled".to_owned(), format!("--user-agent={PERSON_UA}")];
-    let (_driver, browser, _profile) = start_browser_with(&person).await;
-
-    browser.goto(&site_url).await.unwrap();
-    browser.wait().for_element(Locator::Id("signup")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    browser.find(Locator::Id("signup")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Id("spa")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Id("out")).await.unwrap().click().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    screenshot(&browser, "chromium_tracker_page.png").await;
-    // Leaving the page sends the engagement beacon.
-    browser.goto("about:blank").await.unwrap();
-
+    // A person's browser: it signs up, moves on in the app, follows an outbound link and leaves,
+    // which sends the engagement beacon.
+    let person = start_person_browser(&format!("{site_url}?person"));
     let mut engagement = 0;
-    for _ in 0..50 {
+    for _ in 0..100 {
         engagement = s.stored_rows().await.iter().filter(|r| r.kind == 2).count();
         if engagement > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    browser.close().await.unwrap();
-    assert!(engagement > 0, "no engagement event arrived");
+    drop(person);
+    let apart: Vec<_> = s.stored_rows().await.into_iter().filter(|r| r.kind == 5).map(|r| r.props).collect();
+    assert!(engagement > 0, "no engagement event arrived; kept apart: {apart:?}");
 
     let q = format!("site={SITE}&range=today");
     let pages = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=page")).await;
@@ -169,24 +195,39 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     assert_eq!(visitor_type["results"][0]["value"], "new", "{visitor_type}");
     assert_eq!(s.api(&format!("/api/v1/stats/automated?{q}")).await["hits"], 0, "the person is no robot");
 
-    // Headless Chromium as WebDriver leaves it (its User-Agent says HeadlessChrome): the page
-    // view is kept apart from people's figures and shown with its reason (P5).
-    let (_driver, headless, _profile) = start_browser().await;
-    headless.goto(&site_url).await.unwrap();
-    headless.wait().for_element(Locator::Id("signup")).await.unwrap();
-    let mut automated = serde_json::Value::Null;
-    for _ in 0..50 {
-        automated = s.api(&format!("/api/v1/stats/automated?{q}")).await;
-        if automated["hits"].as_u64() > Some(0) {
-            break;
+    // Headless Chromium as WebDriver leaves it (its User-Agent says HeadlessChrome), then one
+    // that passes for a person's browser by its User-Agent: the tracker's answers (webdriver,
+    // WebGL in software) give it away. Each page view is kept apart from people's figures and
+    // shown with its reasons (P5).
+    let masked = [format!("--user-agent={PERSON_UA}")];
+    for (n, extra) in [&[][..], &masked[..]].into_iter().enumerate() {
+        let before = s.api(&format!("/api/v1/stats/automated?{q}")).await["hits"].as_u64();
+        let (_driver, headless, _profile) = start_browser_with(extra).await;
+        headless.goto(&site_url).await.unwrap();
+        headless.wait().for_element(Locator::Id("signup")).await.unwrap();
+        let mut automated = serde_json::Value::Null;
+        for _ in 0..50 {
+            automated = s.api(&format!("/api/v1/stats/automated?{q}")).await;
+            if automated["hits"].as_u64() > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        headless.close().await.unwrap();
+        assert!(automated["hits"].as_u64() > before, "{automated}");
+        let reasons: Vec<&str> =
+            automated["reasons"].as_array().unwrap().iter().filter_map(|r| r["value"].as_str()).collect();
+        if n == 0 {
+            // The robot lists name HeadlessChrome where they are installed; its own marker does anyway.
+            assert!(reasons.iter().any(|r| ["robot_user_agent", "automation_user_agent"].contains(r)), "{automated}");
+        } else {
+            let rows = s.stored_rows().await;
+            let last = rows.iter().filter(|r| r.kind == 5).max_by_key(|r| r.ts_ms).expect("the masked browser's hit");
+            let props = format!("{:?}", last.props);
+            assert!(props.contains("webdriver") && props.contains("software_renderer"), "{props}");
+            assert!(!props.contains("user_agent"), "its User-Agent passed for a person's: {props}");
+        }
     }
-    headless.close().await.unwrap();
-    assert_eq!(automated["hits"], 1, "{automated}");
-    // The robot lists name HeadlessChrome where they are installed; its own marker does anyway.
-    let reason = automated["reasons"][0]["value"].as_str().unwrap_or_default();
-    assert!(["robot_user_agent", "automation_user_agent"].contains(&reason), "{automated}");
     let agg = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
     assert_eq!(agg["results"]["visitors"].as_u64(), Some(1), "people's figures unchanged: {agg}");
     s.stop();
