@@ -163,11 +163,20 @@ pub struct Pipeline {
     classifier: Arc<obscura_enrich::bots::Classifier>,
     /// Each client's hits in the current minute, for the classifier.
     pace: crate::pace::Pace,
+    /// Whether hits are weighed at all: always, but for the benchmark's side-by-side run that
+    /// measures what weighing costs ([`Pipeline::set_classifying`]).
+    classifying: AtomicBool,
     /// Ingest outcomes since the server started.
     pub counters: Counters,
 }
 
 impl Pipeline {
+    /// Switches weighing hits on or off, for `obscura bench ingest` only: configuration offers no
+    /// such switch, since without it P5 is not kept.
+    pub fn set_classifying(&self, on: bool) {
+        self.classifying.store(on, Ordering::Relaxed);
+    }
+
     /// Tells people from automated processes with `classifier` (built from the configured robot
     /// lists); by default no list is loaded and User-Agents' own markers decide.
     pub fn with_classifier(mut self, classifier: obscura_enrich::bots::Classifier) -> Self {
@@ -286,6 +295,7 @@ impl Pipeline {
                 obscura_enrich::bots::user_agents::RobotNames::empty(),
             )),
             pace: crate::pace::Pace::default(),
+            classifying: AtomicBool::new(true),
             counters: Counters::default(),
         };
         pipeline.rotate_salts()?;
@@ -378,9 +388,11 @@ impl Pipeline {
             obscura_model::EventKind::Engagement => PaceHit::Engagement,
             _ => PaceHit::Other,
         };
-        let decision = self.classify(&ctx, decoded.signals, hit, &site);
-        if decision.verdict != obscura_enrich::bots::Verdict::Human {
-            return self.keep_apart(decoded.hit, &site, decision).await;
+        if self.classifying.load(Ordering::Relaxed) {
+            let decision = self.classify(&ctx, decoded.signals, hit, &site);
+            if decision.verdict != obscura_enrich::bots::Verdict::Human {
+                return self.keep_apart(decoded.hit, &site, decision).await;
+            }
         }
         let event = match self.prepare(decoded.hit, &site) {
             Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),

@@ -585,6 +585,20 @@ async fn ingest(
             load_from_process(url.clone(), LoadKind::Realistic, connections, duration, 0, &rss, None).await?;
         (Some(phase), peak)
     };
+    // The same load with nothing weighed, side by side and taking turns (the machine is shared
+    // and the store grows): what telling people from robots costs.
+    let mut turns = Vec::new();
+    if !simple_only {
+        for turn in 0..4u64 {
+            let weighed = turn % 2 == 1;
+            pipelines.iter().for_each(|p| p.set_classifying(weighed));
+            let first = 100_000_000 * (turn + 1);
+            let (phase, _) =
+                load_from_process(url.clone(), LoadKind::Realistic, connections, duration, first, &rss, None).await?;
+            turns.push((weighed, phase));
+        }
+        pipelines.iter().for_each(|p| p.set_classifying(true));
+    }
     // Again while today's events are written to day files every `flush_rows` events (the first
     // file also takes the rows of the phases before).
     let flushing_load = if simple_only { LoadKind::Simple } else { LoadKind::Realistic };
@@ -611,8 +625,10 @@ async fn ingest(
     }
     let flushing_load = flushing_load.name();
 
-    let acknowledged =
-        simple.ok + realistic.as_ref().map_or(0, |r| r.ok) + flushing.as_ref().map_or(0, |(phase, _, _)| phase.ok);
+    let acknowledged = simple.ok
+        + realistic.as_ref().map_or(0, |r| r.ok)
+        + turns.iter().map(|(_, phase)| phase.ok).sum::<u64>()
+        + flushing.as_ref().map_or(0, |(phase, _, _)| phase.ok);
     // Acknowledged on the node, the last events reach ClickHouse a moment later.
     let load_ended = Instant::now();
     let mut stored = store.count_events().await?;
@@ -628,6 +644,12 @@ async fn ingest(
     row("POST /api/event, simple load (durable)", &simple);
     if let Some(realistic) = &realistic {
         row("POST /api/event, realistic load (durable)", realistic);
+    }
+    for (weighed, phase) in &turns {
+        row(
+            &format!("POST /api/event, realistic load, {}", if *weighed { "weighed" } else { "nothing weighed" }),
+            phase,
+        );
     }
     if let Some((phase, _, _)) = &flushing {
         row(&format!("POST /api/event, {flushing_load} load, a day file every {flush_rows} events"), phase);
@@ -658,6 +680,18 @@ async fn ingest(
         "acknowledged events: {acknowledged}; stored events counted in the store: {stored} (counted {caught_up_ms} ms after the load ended)"
     );
     println!("durable ingest / bare-route ceiling: simple load {:.2}", simple.rate() / bare.rate());
+    if !turns.is_empty() {
+        let rate = |weighed: bool| {
+            let phases: Vec<_> = turns.iter().filter(|(w, _)| *w == weighed).map(|(_, p)| p.rate()).collect();
+            phases.iter().sum::<f64>() / phases.len() as f64
+        };
+        println!(
+            "telling people from robots, side by side in turns: realistic load {:.0} events/s weighed, {:.0} not weighed, {:.1} % fewer (target: at most 5 %)",
+            rate(true),
+            rate(false),
+            100.0 * (1.0 - rate(true) / rate(false))
+        );
+    }
     if let Some(realistic) = &realistic {
         println!("durable ingest / bare-route ceiling: realistic load {:.2}", realistic.rate() / bare.rate());
     }
