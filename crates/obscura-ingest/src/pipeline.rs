@@ -19,7 +19,7 @@ use obscura_store::salts::SaltVault;
 use obscura_store::visit_book::{OpenVisitBook, SharedVisit};
 use time::{Date, OffsetDateTime};
 
-use crate::decode::{RequestContext, app, native, vitals};
+use crate::decode::{RequestContext, app, native, pixel, plausible, umami, vitals};
 use crate::desensitize::{apply_site_rules, desensitize, measurements};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
@@ -36,6 +36,12 @@ pub enum Protocol {
     Vitals,
     /// A batch of the application API (`POST /api/app`).
     App,
+    /// Plausible's event format, on Obscura's own route (`POST /api/event`).
+    Plausible,
+    /// The pixel tag's query string (`GET /p.gif?site=…&url=…`).
+    Pixel,
+    /// Umami's collection format (`POST /api/send`).
+    Umami,
 }
 
 /// What happened to an accepted request.
@@ -364,6 +370,9 @@ impl Pipeline {
             Protocol::Native => self.ingest_native_inner(body, ctx, &mut site).await,
             Protocol::Vitals => self.ingest_vitals_inner(body, ctx, &mut site).await,
             Protocol::App => self.ingest_app_inner(body, ctx, &mut site).await,
+            Protocol::Plausible => self.ingest_plausible_inner(body, ctx, &mut site).await,
+            Protocol::Pixel => self.ingest_pixel_inner(body, ctx, &mut site).await,
+            Protocol::Umami => self.ingest_umami_inner(body, ctx, &mut site).await,
         };
         self.counters.record(site, result.as_ref().ok().copied());
         result
@@ -376,11 +385,84 @@ impl Pipeline {
         ctx: RequestContext,
         site_id: &mut Option<u32>,
     ) -> Result<Outcome, IngestError> {
-        let opted_out = ctx.opted_out;
         let decoded = native::decode(body, &ctx)?;
         let site = self.resolve_site(&decoded.site_domain)?;
         *site_id = Some(site.id);
-        if opted_out && site.respect_dnt {
+        self.ingest_decoded(decoded, site, &ctx).await
+    }
+
+    /// A pixel tag's page view or event (`body` is the query string).
+    async fn ingest_pixel_inner(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        site_id: &mut Option<u32>,
+    ) -> Result<Outcome, IngestError> {
+        let decoded = pixel::decode(body, &ctx)?;
+        let site = self.resolve_site(&decoded.site_domain)?;
+        *site_id = Some(site.id);
+        self.ingest_decoded(decoded, site, &ctx).await
+    }
+
+    /// An Umami request: a hit of the first site it names that is served here (its `website`,
+    /// then its `hostname`); `identify` and the other kinds Obscura takes in its own formats are
+    /// taken and nothing of them is kept.
+    async fn ingest_umami_inner(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        site_id: &mut Option<u32>,
+    ) -> Result<Outcome, IngestError> {
+        let (candidates, decoded) = match umami::decode(body, &ctx)? {
+            umami::Sent::NothingKept => return Ok(Outcome::DroppedByPolicy),
+            umami::Sent::Hit { candidates, decoded } => (candidates, decoded),
+        };
+        let site = candidates
+            .iter()
+            .find_map(|domain| self.resolve_site(domain).ok())
+            .ok_or_else(|| IngestError::UnknownSite(candidates.join(" or ")))?;
+        *site_id = Some(site.id);
+        self.ingest_decoded(*decoded, site, &ctx).await
+    }
+
+    /// A Plausible event: one hit per site its `d` names. Sites not served here are skipped
+    /// when another is (Plausible does the same); none served is a 404. The outcome is the
+    /// first site's.
+    async fn ingest_plausible_inner(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        site_id: &mut Option<u32>,
+    ) -> Result<Outcome, IngestError> {
+        let mut found = Vec::new();
+        let mut unknown = None;
+        for decoded in plausible::decode(body, &ctx)? {
+            match self.resolve_site(&decoded.site_domain) {
+                Ok(site) => found.push((decoded, site)),
+                Err(e) => unknown = unknown.or(Some(e)),
+            }
+        }
+        if found.is_empty() {
+            return Err(unknown.unwrap_or_else(|| IngestError::BadRequest("no site named".into())));
+        }
+        let mut first = None;
+        for (decoded, site) in found {
+            site_id.get_or_insert(site.id);
+            let outcome = self.ingest_decoded(decoded, site, &ctx).await?;
+            first.get_or_insert(outcome);
+        }
+        Ok(first.expect("at least one site"))
+    }
+
+    /// One decoded hit of a resolved site: dropped where its client opted out, kept apart when
+    /// automated, stored otherwise.
+    async fn ingest_decoded(
+        &self,
+        decoded: native::Decoded,
+        site: Site,
+        ctx: &RequestContext,
+    ) -> Result<Outcome, IngestError> {
+        if ctx.opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
         let hit = match decoded.hit.kind {
@@ -389,7 +471,7 @@ impl Pipeline {
             _ => PaceHit::Other,
         };
         if self.classifying.load(Ordering::Relaxed) {
-            let decision = self.classify(&ctx, decoded.signals, hit, &site);
+            let decision = self.classify(ctx, decoded.signals, hit, &site);
             if decision.verdict != obscura_enrich::bots::Verdict::Human {
                 return self.keep_apart(decoded.hit, &site, decision).await;
             }

@@ -70,7 +70,7 @@ fn cors(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().expect("static"));
     h.insert(ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS".parse().expect("static"));
-    h.insert(ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type".parse().expect("static"));
+    h.insert(ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, x-umami-cache".parse().expect("static"));
     h.insert(HeaderName::from_static("accept-ch"), obscura_enrich::ACCEPT_CH.parse().expect("static"));
     res
 }
@@ -82,7 +82,8 @@ pub async fn preflight() -> Response {
 
 /// `POST /api/event` (public, any origin): ingests one event in Obscura's own JSON format, at most
 /// [`MAX_BODY`] bytes. 204 when stored, 202 when dropped by a privacy signal or the site's settings, 4xx for
-/// an event that is refused, 503 when it cannot be stored (the client may retry).
+/// an event that is refused, 503 when it cannot be stored (the client may retry). An event in
+/// Plausible's format (`docs/switching.md`) is answered as Plausible does: `202 ok`.
 pub async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -263,6 +264,102 @@ pub async fn post_consent(
     sentry_cors(answer)
 }
 
+/// A 1 × 1 transparent GIF, the pixel tag's answer.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
+    0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// `GET /p.gif?site=…&url=…` (public): the pixel tag, a page view (or with `name`, an event) from a
+/// page without JavaScript, through the same privacy path. Without `url` the `Referer` header
+/// names the page. Always a 1 × 1 GIF that no cache keeps; when the request is refused, with its
+/// 4xx status and the reason in `X-Obscura-Error` (a page shows no broken image).
+pub async fn get_pixel(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let mut query = uri.query().unwrap_or_default().to_owned();
+    let names_page = url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "url");
+    if let (false, Some(page)) = (names_page, header(&headers, "referer")) {
+        let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+        query = format!("{query}&url={page}");
+    }
+    let status = match ingest_bytes(&state, peer, ja4, &headers, query.into_bytes().into(), Protocol::Pixel).await {
+        Ok(_) => Ok(StatusCode::OK),
+        Err(e) => Err(e),
+    };
+    let mut response = match status {
+        Ok(status) => (status, PIXEL_GIF).into_response(),
+        Err(e) => {
+            let reason = axum::http::HeaderValue::from_str(&e.message.replace(['\r', '\n'], " "))
+                .unwrap_or_else(|_| axum::http::HeaderValue::from_static("refused"));
+            let mut r = (e.status, PIXEL_GIF).into_response();
+            r.headers_mut().insert(HeaderName::from_static("x-obscura-error"), reason);
+            if e.status == StatusCode::SERVICE_UNAVAILABLE {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            }
+            r
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("image/gif"));
+    h.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /api/send` (public, any origin): Umami's collection format (`docs/switching.md`),
+/// answered as Umami does: `200` with `{"cache": …}` (a token naming the day only, which Umami's
+/// clients send back in `x-umami-cache`), `{"beep": "boop"}` to a client judged automated, 4xx
+/// saying what is wrong.
+pub async fn post_umami(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    ingest(state, peer, ja4, headers, body, Protocol::Umami).await
+}
+
+/// Decodes and ingests `bytes` of `protocol`; the protocol it was in the end (an event in
+/// Plausible's format arrives on Obscura's own route) and what became of it.
+async fn ingest_bytes(
+    state: &AppState,
+    peer: SocketAddr,
+    ja4: Option<axum::Extension<crate::connection::Ja4>>,
+    headers: &HeaderMap,
+    bytes: axum::body::Bytes,
+    protocol: Protocol,
+) -> Result<(Protocol, Outcome), ApiError> {
+    let protocol = if protocol == Protocol::Native && obscura_ingest::decode::plausible::is_plausible(&bytes) {
+        Protocol::Plausible
+    } else {
+        protocol
+    };
+    let ctx = RequestContext {
+        received_at: state.clock.now(),
+        ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), headers),
+        headers: raw_headers(headers),
+        opted_out: opted_out(headers),
+        // Computed here when this server terminated TLS, else passed by a trusted proxy.
+        ja4: ja4
+            .map(|j| j.0.0.to_string())
+            .or_else(|| crate::client_ip::proxied_ja4(&state.trusted_proxies, peer.ip(), headers)),
+    };
+    let outcome = state.pipeline.ingest(protocol, &bytes, ctx).await.map_err(|e| match e {
+        IngestError::Unavailable(msg) => {
+            tracing::error!("ingest could not store an event: {msg}");
+            ApiError::new(503, "the event could not be stored; retry later")
+        }
+        other => ApiError::new(other.status(), other.to_string()),
+    })?;
+    Ok((protocol, outcome))
+}
+
 async fn ingest(
     state: AppState,
     peer: SocketAddr,
@@ -271,30 +368,23 @@ async fn ingest(
     body: Body,
     protocol: Protocol,
 ) -> Response {
-    let result = async {
-        let bytes = read_body(body).await?;
-        let ctx = RequestContext {
-            received_at: state.clock.now(),
-            ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
-            headers: raw_headers(&headers),
-            opted_out: opted_out(&headers),
-            // Computed here when this server terminated TLS, else passed by a trusted proxy.
-            ja4: ja4
-                .map(|j| j.0.0.to_string())
-                .or_else(|| crate::client_ip::proxied_ja4(&state.trusted_proxies, peer.ip(), &headers)),
-        };
-        state.pipeline.ingest(protocol, &bytes, ctx).await.map_err(|e| match e {
-            IngestError::Unavailable(msg) => {
-                tracing::error!("ingest could not store an event: {msg}");
-                ApiError::new(503, "the event could not be stored; retry later")
-            }
-            other => ApiError::new(other.status(), other.to_string()),
-        })
-    }
-    .await;
+    let result = match read_body(body).await {
+        Ok(bytes) => ingest_bytes(&state, peer, ja4, &headers, bytes, protocol).await,
+        Err(e) => Err(e),
+    };
     cors(match result {
+        // Umami's answers: the cache token its clients send back, and what Umami says to robots.
+        Ok((Protocol::Umami, Outcome::KeptApart)) => axum::Json(serde_json::json!({"beep": "boop"})).into_response(),
+        Ok((Protocol::Umami, _)) => {
+            let day = obscura_model::format_day(state.clock.now().date());
+            axum::Json(serde_json::json!({"cache": obscura_ingest::decode::umami::cache_token(&day)})).into_response()
+        }
+        // Plausible's answer to every accepted event, whatever became of it.
+        Ok((Protocol::Plausible, _)) => {
+            (StatusCode::ACCEPTED, [(axum::http::header::CONTENT_TYPE, "text/plain")], "ok").into_response()
+        }
         // Automated clients are answered as people are: nothing tells them they were spotted.
-        Ok(Outcome::Stored | Outcome::KeptApart) => StatusCode::NO_CONTENT.into_response(),
+        Ok((_, Outcome::Stored | Outcome::KeptApart)) => StatusCode::NO_CONTENT.into_response(),
         // The store is down for a moment (a full disk, a ClickHouse shard restarting): say when
         // to come back, so clients retry instead of dropping the event.
         Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
@@ -302,10 +392,10 @@ async fn ingest(
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
             response
         }
-        Ok(Outcome::DroppedByPolicy) => {
+        Ok((_, Outcome::DroppedByPolicy)) => {
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "by privacy policy: Global Privacy Control / Do-Not-Track, or the site does not collect this"}))).into_response()
         }
-        Ok(Outcome::DroppedFromSpeed) => {
+        Ok((_, Outcome::DroppedFromSpeed)) => {
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "kept out of the speed figures: an automated browser, outside the site's sample, or no measurement in range"}))).into_response()
         }
         Err(e) => e.into_response(),

@@ -48,8 +48,16 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     use Access::*;
     vec![
         (
-            spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format"),
+            spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format, and Plausible's"),
             post(ingest_http::post_event).options(ingest_http::preflight),
+        ),
+        (
+            spec("POST|OPTIONS", "/api/send", Public, "ingest: Umami's collection format"),
+            post(ingest_http::post_umami).options(ingest_http::preflight),
+        ),
+        (
+            spec("GET", "/p.gif", Public, "ingest: the pixel tag, for pages without JavaScript"),
+            get(ingest_http::get_pixel),
         ),
         (
             spec("POST|OPTIONS", "/api/vitals", Public, "ingest: speed beacons of the tracker's performance part"),

@@ -3,7 +3,10 @@
 
 pub mod app;
 pub mod native;
+pub mod pixel;
+pub mod plausible;
 pub mod sentry;
+pub mod umami;
 pub mod vitals;
 
 use std::net::IpAddr;

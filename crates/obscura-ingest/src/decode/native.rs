@@ -109,7 +109,9 @@ pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError>
     })
 }
 
-fn decode_props(props: Option<serde_json::Map<String, Value>>) -> Result<Vec<(String, PropValue)>, IngestError> {
+pub(crate) fn decode_props(
+    props: Option<serde_json::Map<String, Value>>,
+) -> Result<Vec<(String, PropValue)>, IngestError> {
     let Some(props) = props else { return Ok(Vec::new()) };
     if props.len() > MAX_PROPS {
         return Err(bad(format!("at most {MAX_PROPS} properties per event")));
