@@ -44,6 +44,20 @@ pub enum Protocol {
     Umami,
 }
 
+impl Protocol {
+    /// Its name, as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Native => "obscura",
+            Protocol::Vitals => "vitals",
+            Protocol::App => "app",
+            Protocol::Plausible => "plausible",
+            Protocol::Pixel => "pixel",
+            Protocol::Umami => "umami",
+        }
+    }
+}
+
 /// What happened to an accepted request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -91,6 +105,16 @@ pub struct Counters {
     pub error_detail_consented: AtomicU64,
     /// Consent tokens refused: unknown, used already, expired, or for another issue.
     pub consent_refused: AtomicU64,
+    /// Requests per (protocol, outcome) — a few dozen pairs at most — for the metrics.
+    by_protocol: Mutex<HashMap<(&'static str, &'static str), u64>>,
+    /// How long the store took to make each append durable.
+    pub append_latency: crate::latency::Latency,
+    /// Appends handed to the store and not yet answered: the ingest queue's depth.
+    pub appends_waiting: AtomicU64,
+    /// Appends the store could not make durable (answered 503).
+    pub store_failures: AtomicU64,
+    /// Retention runs completed, and the site-days they destroyed (counted by maintenance).
+    pub retention_runs: AtomicU64,
     /// Per site id, for requests that named a configured site (requests for unknown sites or
     /// without a readable site count in the totals only), so there are never more entries than
     /// sites configured while the server runs.
@@ -112,7 +136,25 @@ pub struct SiteCounts {
 
 impl Counters {
     /// Counts a request: its outcome, or `None` when it was refused.
-    fn record(&self, site: Option<u32>, result: Option<Outcome>) {
+    /// Requests so far per (protocol, outcome): `stored`, `kept_apart`, `dropped_by_policy`,
+    /// `dropped_from_speed`, `rejected`.
+    pub fn by_protocol(&self) -> Vec<((&'static str, &'static str), u64)> {
+        let mut all: Vec<_> =
+            self.by_protocol.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(k, v)| (*k, *v)).collect();
+        all.sort();
+        all
+    }
+
+    /// Counts a request of `protocol` (a [`Protocol::name`], or `sentry`) and its outcome.
+    fn record(&self, protocol: &'static str, site: Option<u32>, result: Option<Outcome>) {
+        let outcome = match result {
+            Some(Outcome::Stored) => "stored",
+            Some(Outcome::KeptApart) => "kept_apart",
+            Some(Outcome::DroppedByPolicy) => "dropped_by_policy",
+            Some(Outcome::DroppedFromSpeed) => "dropped_from_speed",
+            None => "rejected",
+        };
+        *self.by_protocol.lock().unwrap_or_else(|e| e.into_inner()).entry((protocol, outcome)).or_default() += 1;
         let total = match result {
             Some(Outcome::Stored) => &self.stored,
             Some(Outcome::KeptApart) => &self.automated,
@@ -374,7 +416,7 @@ impl Pipeline {
             Protocol::Pixel => self.ingest_pixel_inner(body, ctx, &mut site).await,
             Protocol::Umami => self.ingest_umami_inner(body, ctx, &mut site).await,
         };
-        self.counters.record(site, result.as_ref().ok().copied());
+        self.counters.record(protocol.name(), site, result.as_ref().ok().copied());
         result
     }
 
@@ -619,8 +661,21 @@ impl Pipeline {
 
     /// Stores `events` durably: [`Outcome::Stored`], or unavailable (the client may retry).
     async fn append(&self, events: Vec<Event>) -> Result<Outcome, IngestError> {
-        self.store.append(events).await.map_err(|e| IngestError::Unavailable(e.to_string()))?;
-        Ok(Outcome::Stored)
+        let c = &self.counters;
+        c.appends_waiting.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let appended = self.store.append(events).await;
+        c.appends_waiting.fetch_sub(1, Ordering::Relaxed);
+        match appended {
+            Ok(()) => {
+                c.append_latency.observe(started.elapsed());
+                Ok(Outcome::Stored)
+            }
+            Err(e) => {
+                c.store_failures.fetch_add(1, Ordering::Relaxed);
+                Err(IngestError::Unavailable(e.to_string()))
+            }
+        }
     }
 
     /// [`Pipeline::prepare`] for a speed beacon: one event per measurement, sharing the page's

@@ -21,6 +21,7 @@ pub mod headers;
 pub mod ingest_http;
 pub mod layout;
 pub mod login_limit;
+pub mod metrics;
 pub mod overview;
 pub mod password_hashing;
 pub mod policy;

@@ -97,7 +97,11 @@ impl Maintenance {
         // Retention renames, deletes and fsyncs files, and records in the audit log.
         let this = self.clone();
         let runtime = tokio::runtime::Handle::current();
-        match blocking(move || runtime.block_on(this.enforce_retention())).await {
+        let retention = blocking(move || runtime.block_on(this.enforce_retention())).await;
+        if retention.is_ok() {
+            self.pipeline.counters.retention_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        match retention {
             Ok(report) if !report.is_empty() => tracing::info!(?report, "destroyed data past retention"),
             Ok(_) => {}
             Err(e) => tracing::error!("data retention failed (retried in a minute): {e:#}"),

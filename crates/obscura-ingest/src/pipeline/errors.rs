@@ -95,8 +95,8 @@ impl Pipeline {
         match &result {
             // Envelopes of sessions or client reports only are counted as skipped items.
             Ok(ErrorsAccepted { outcome: None, .. }) => {}
-            Ok(ErrorsAccepted { outcome, .. }) => self.counters.record(site, *outcome),
-            Err(_) => self.counters.record(site, None),
+            Ok(ErrorsAccepted { outcome, .. }) => self.counters.record("sentry", site, *outcome),
+            Err(_) => self.counters.record("sentry", site, None),
         }
         result
     }

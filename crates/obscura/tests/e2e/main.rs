@@ -17,6 +17,7 @@ mod hardening_audit;
 mod hardening_web;
 mod harness;
 mod ja4;
+mod metrics;
 mod outbound;
 mod overview;
 mod pixel;
