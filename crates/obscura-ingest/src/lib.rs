@@ -14,6 +14,7 @@ pub mod enricher;
 pub mod error;
 pub mod error_limit;
 pub mod grouping;
+pub mod idempotency;
 pub mod latency;
 pub mod pace;
 pub mod pipeline;

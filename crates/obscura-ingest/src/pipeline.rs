@@ -19,7 +19,7 @@ use obscura_store::salts::SaltVault;
 use obscura_store::visit_book::{OpenVisitBook, SharedVisit};
 use time::{Date, OffsetDateTime};
 
-use crate::decode::{RequestContext, app, native, pixel, plausible, umami, vitals};
+use crate::decode::{RequestContext, app, batch, native, pixel, plausible, umami, vitals};
 use crate::desensitize::{apply_site_rules, desensitize, measurements};
 use crate::enricher::Enricher;
 use crate::error::IngestError;
@@ -58,6 +58,19 @@ impl Protocol {
     }
 }
 
+/// What became of one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchResult {
+    /// Durable in the store (kept apart when its client was judged automated: answered alike).
+    Stored,
+    /// A retry of an idempotency key already stored: not stored again.
+    Duplicate,
+    /// Not stored by the site's settings (data it does not collect).
+    Dropped,
+    /// Refused: the HTTP status it would have had alone, and why.
+    Refused(u16, String),
+}
+
 /// What happened to an accepted request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -94,6 +107,8 @@ pub struct Counters {
     pub measurements_dropped: AtomicU64,
     /// Error events stored.
     pub errors_stored: AtomicU64,
+    /// Error reports from headless browsers and robots, kept out of the error counts (P5).
+    pub errors_automated: AtomicU64,
     /// Error reports refused because their site sent more than its ceiling (429).
     pub errors_rate_limited: AtomicU64,
     /// Envelope items that are not events (sessions, transactions, client reports, …), skipped.
@@ -211,6 +226,8 @@ pub struct Pipeline {
     classifier: Arc<obscura_enrich::bots::Classifier>,
     /// Each client's hits in the current minute, for the classifier.
     pace: crate::pace::Pace,
+    /// The batch API's idempotency keys already stored.
+    idempotency: crate::idempotency::IdempotencyKeys,
     /// Whether hits are weighed at all: always, but for the benchmark's side-by-side run that
     /// measures what weighing costs ([`Pipeline::set_classifying`]).
     classifying: AtomicBool,
@@ -343,6 +360,7 @@ impl Pipeline {
                 obscura_enrich::bots::user_agents::RobotNames::empty(),
             )),
             pace: crate::pace::Pace::default(),
+            idempotency: Default::default(),
             classifying: AtomicBool::new(true),
             counters: Counters::default(),
         };
@@ -512,11 +530,9 @@ impl Pipeline {
             obscura_model::EventKind::Engagement => PaceHit::Engagement,
             _ => PaceHit::Other,
         };
-        if self.classifying.load(Ordering::Relaxed) {
-            let decision = self.classify(ctx, decoded.signals, hit, &site);
-            if decision.verdict != obscura_enrich::bots::Verdict::Human {
-                return self.keep_apart(decoded.hit, &site, decision).await;
-            }
+        let decision = self.classify_at(ctx, &decoded, hit, &site, true);
+        if decision.verdict != obscura_enrich::bots::Verdict::Human {
+            return self.keep_apart(decoded.hit, &site, decision).await;
         }
         let event = match self.prepare(decoded.hit, &site) {
             Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
@@ -527,32 +543,40 @@ impl Pipeline {
 
     /// The decision about the client of a request (P5), on what it showed: its headers, the
     /// JA4 fingerprint of its TLS connection (computed here or passed by a trusted proxy), the
-    /// tracker's browser signals, whether its network is a datacentre's, its pace, and whether
-    /// it goes on viewing pages without ever an engagement beacon (`hit` is what it sent now).
-    fn classify(
+    /// tracker's browser signals, whether its network is a datacentre's and, with `paced`, its
+    /// pace and whether it goes on viewing pages without ever an engagement beacon (`hit` is
+    /// what it sent now). Human when weighing is switched off (the benchmark's side-by-side run).
+    fn classify_at(
         &self,
         ctx: &RequestContext,
-        signals: Option<u32>,
+        decoded: &native::Decoded,
         hit: PaceHit,
         site: &Site,
+        paced: bool,
     ) -> obscura_enrich::bots::Decision {
-        let h = &ctx.headers;
+        if !self.classifying.load(Ordering::Relaxed) {
+            let human = obscura_enrich::bots::Verdict::Human;
+            return obscura_enrich::bots::Decision { verdict: human, reasons: Default::default() };
+        }
+        let h = &decoded.hit.headers;
         let hints = h.ch_ua.as_ref().map(|ua| obscura_enrich::user_agent::ClientHints {
             ua: Some(ua.clone()),
             mobile: h.ch_ua_mobile.clone(),
             platform: h.ch_ua_platform.clone(),
             ..Default::default()
         });
-        let seen = self.pace.count(site.id, ctx.ip, &h.user_agent, obscura_model::unix_ms(ctx.received_at), hit);
+        let seen = paced.then(|| {
+            self.pace.count(site.id, decoded.hit.ip, &h.user_agent, obscura_model::unix_ms(ctx.received_at), hit)
+        });
         self.classifier.classify(&obscura_enrich::bots::Evidence {
             user_agent: &h.user_agent,
             hints: hints.as_ref(),
             secure: ctx.ja4.is_some(),
             ja4: ctx.ja4.as_deref(),
-            signals: signals.map(obscura_enrich::bots::signals::BrowserSignals::from_bits),
-            asn: self.enricher.asn(ctx.ip, &site.collect),
-            events_last_minute: Some(seen.this_minute),
-            views_without_engagement: Some(seen.views_without_engagement),
+            signals: decoded.signals.map(obscura_enrich::bots::signals::BrowserSignals::from_bits),
+            asn: self.enricher.asn(decoded.hit.ip, &site.collect),
+            events_last_minute: seen.map(|s| s.this_minute),
+            views_without_engagement: seen.map(|s| s.views_without_engagement),
         })
     }
 
@@ -561,10 +585,28 @@ impl Pipeline {
     /// reasons: what was acknowledged is kept, as everything acknowledged is.
     async fn keep_apart(
         &self,
-        mut hit: RawHit,
+        hit: RawHit,
         site: &Site,
         decision: obscura_enrich::bots::Decision,
     ) -> Result<Outcome, IngestError> {
+        let event = match self.apart_event(hit, site, decision) {
+            Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
+            other => other?,
+        };
+        match self.append(vec![event]).await? {
+            Outcome::Stored => Ok(Outcome::KeptApart),
+            other => Ok(other),
+        }
+    }
+
+    /// The event a hit from an automated client becomes: kind
+    /// [`obscura_model::EventKind::Automated`], what it was, the verdict and its reasons.
+    fn apart_event(
+        &self,
+        mut hit: RawHit,
+        site: &Site,
+        decision: obscura_enrich::bots::Decision,
+    ) -> Result<Event, IngestError> {
         let was = match hit.kind {
             obscura_model::EventKind::Pageview => "pageview",
             obscura_model::EventKind::Custom => "event",
@@ -589,14 +631,112 @@ impl Pipeline {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), obscura_model::PropValue::Text(v.to_owned())))
             .collect();
-        let event = match self.desensitized(hit, site) {
-            Err(IngestError::NotCollected(_)) => return Ok(Outcome::DroppedByPolicy),
-            other => other?,
+        self.desensitized(hit, site)
+    }
+
+    /// A batch of the batch API (`POST /api/batch`): each event decoded, checked and prepared
+    /// on its own, then all stored with one append. Events of sites outside `allowed` (the
+    /// token's sites; `None`: every site), outside their site's retention or more than five
+    /// minutes ahead, and retries of an idempotency key already stored are not stored.
+    /// Automated clients' events are kept apart, as ever; a batch's pace is no client's, so
+    /// pace plays no part. `Err` only when the body is no batch at all or the store fails.
+    pub async fn ingest_batch(
+        &self,
+        body: &[u8],
+        ctx: RequestContext,
+        allowed: Option<&[u32]>,
+    ) -> Result<Vec<BatchResult>, IngestError> {
+        let now = ctx.received_at;
+        let now_ms = obscura_model::unix_ms(now);
+        let decoded = match batch::decode(body, &ctx) {
+            Ok(d) => d,
+            Err(e) => {
+                self.counters.record("batch", None, None);
+                return Err(e);
+            }
         };
-        match self.append(vec![event]).await? {
-            Outcome::Stored => Ok(Outcome::KeptApart),
-            other => Ok(other),
+        let mut results = Vec::with_capacity(decoded.len());
+        let mut events = Vec::new();
+        let mut stored_at = Vec::new();
+        let mut keys_in_batch = std::collections::HashSet::new();
+        for item in decoded {
+            let prepared = item.and_then(|item| {
+                let site = self.resolve_site(&item.decoded.site_domain)?;
+                if allowed.is_some_and(|a| !a.contains(&site.id)) {
+                    return Err(IngestError::Forbidden(format!("this token may not send events of {}", site.domain)));
+                }
+                let at = item.decoded.hit.received_at;
+                let oldest =
+                    (now.date() - time::Duration::days(i64::from(site.retention_days) - 1)).midnight().assume_utc();
+                if at < oldest || at > now + time::Duration::minutes(5) {
+                    return Err(IngestError::BadRequest(format!(
+                        "field `timestamp` must be within the site's retention ({} days) and not in the future",
+                        site.retention_days
+                    )));
+                }
+                if let Some(key) = &item.idempotency_key
+                    && (self.idempotency.seen(site.id, key, now_ms) || !keys_in_batch.insert((site.id, key.clone())))
+                {
+                    return Ok((site, None, item.idempotency_key));
+                }
+                let kind = if item.decoded.hit.kind == obscura_model::EventKind::Pageview {
+                    PaceHit::Pageview
+                } else {
+                    PaceHit::Other
+                };
+                let decision = self.classify_at(
+                    &RequestContext { received_at: at, ..ctx.clone() },
+                    &item.decoded,
+                    kind,
+                    &site,
+                    false,
+                );
+                let automated = decision.verdict != obscura_enrich::bots::Verdict::Human;
+                let event = if automated {
+                    self.apart_event(item.decoded.hit, &site, decision)
+                } else {
+                    self.prepare(item.decoded.hit, &site)
+                };
+                match event {
+                    Err(IngestError::NotCollected(_)) => Ok((site, Some(None), item.idempotency_key)),
+                    Err(e) => Err(e),
+                    Ok(e) => Ok((site, Some(Some((e, automated))), item.idempotency_key)),
+                }
+            });
+            results.push(match prepared {
+                Err(e) => {
+                    self.counters.record("batch", None, None);
+                    BatchResult::Refused(e.status(), e.to_string())
+                }
+                Ok((site, None, _)) => {
+                    let _ = site;
+                    BatchResult::Duplicate
+                }
+                Ok((site, Some(None), _)) => {
+                    self.counters.record("batch", Some(site.id), Some(Outcome::DroppedByPolicy));
+                    BatchResult::Dropped
+                }
+                Ok((site, Some(Some((event, automated))), key)) => {
+                    events.push(event);
+                    stored_at.push((site.id, key, automated));
+                    BatchResult::Stored
+                }
+            });
         }
+        if !events.is_empty() {
+            self.append(events).await?;
+        }
+        for (site, key, automated) in stored_at {
+            if let Some(key) = key {
+                self.idempotency.remember(site, &key, now_ms);
+            }
+            self.counters.record(
+                "batch",
+                Some(site),
+                Some(if automated { Outcome::KeptApart } else { Outcome::Stored }),
+            );
+        }
+        Ok(results)
     }
 
     async fn ingest_vitals_inner(
@@ -1212,6 +1352,19 @@ mod tests {
         let unknown = ingest(sentry_event("E", "f", 1), "99", key).await.unwrap_err();
         assert_eq!(unknown.status(), 404, "{unknown}");
         assert_eq!(f.pipeline.counters.site(site.id).rejected, 1, "refused for the known site");
+
+        // A headless browser's report is answered alike and kept out of the error counts.
+        let headless = RequestContext {
+            headers: obscura_model::raw::RawHeaders {
+                user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36".into(),
+                ..Default::default()
+            },
+            ..context(false)
+        };
+        let body = sentry_event("TypeError", "pay", 42);
+        let automated = f.pipeline.ingest_errors(sentry_request(project, key), &body, headless).await.unwrap();
+        assert_eq!((automated.id.as_str(), automated.stored), ("9ec79c33ec9942ab8353589fcb2e04dc", 0));
+        assert_eq!(f.pipeline.counters.errors_automated.load(Ordering::Relaxed), 1);
 
         let rows = f.store.rows_of_day(date!(2026 - 03 - 01), Some(site.id)).await.unwrap();
         assert_eq!(rows.len(), 3);

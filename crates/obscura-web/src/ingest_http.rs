@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use obscura_ingest::decode::RequestContext;
-use obscura_ingest::pipeline::{Protocol, SentryEndpoint, SentryRequest};
+use obscura_ingest::pipeline::{BatchResult, Protocol, SentryEndpoint, SentryRequest};
 use obscura_ingest::{IngestError, Outcome};
 use obscura_model::raw::RawHeaders;
 
@@ -323,6 +323,75 @@ pub async fn post_umami(
     body: Body,
 ) -> Response {
     ingest(state, peer, ja4, headers, body, Protocol::Umami).await
+}
+
+/// The largest batch body: 10,000 events of up to 1.6 KiB each.
+const MAX_BATCH_BODY: usize = 16 * 1024 * 1024;
+
+/// `POST /api/batch` (an API token with ingest or admin scope): up to 10,000 events as NDJSON or
+/// a JSON array, each with its own time, idempotency key and visitor (`docs/batch.md`), stored
+/// with one append. `200` with a result per event, in order; `400` when the body is no batch;
+/// `503` with `Retry-After` when the store cannot write (nothing of the batch is stored then,
+/// and a retry with the same keys is safe).
+pub async fn post_batch(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let token = crate::tokens::authenticate(&headers, &state.meta.get(), state.clock.now_ms())?;
+        if token.scope == obscura_store::meta::TokenScope::Read {
+            return Err(ApiError::forbidden("this token may only read statistics, not send events"));
+        }
+        let bytes = read_body_up_to(body, MAX_BATCH_BODY).await?;
+        let ctx = RequestContext {
+            received_at: state.clock.now(),
+            ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
+            headers: raw_headers(&headers),
+            opted_out: false,
+            ja4: None,
+        };
+        let allowed = (!token.sites.is_empty()).then_some(token.sites.as_slice());
+        state.pipeline.ingest_batch(&bytes, ctx, allowed).await.map_err(|e| match e {
+            IngestError::Unavailable(msg) => {
+                tracing::error!("ingest could not store a batch: {msg}");
+                ApiError::new(503, "the batch could not be stored; retry later with the same idempotency keys")
+            }
+            other => ApiError::new(other.status(), other.to_string()),
+        })
+    }
+    .await;
+    match result {
+        Ok(results) => {
+            let count = |f: fn(&BatchResult) -> bool| results.iter().filter(|r| f(r)).count();
+            let rows: Vec<serde_json::Value> = results
+                .iter()
+                .map(|r| match r {
+                    BatchResult::Stored => serde_json::json!({"status": "stored"}),
+                    BatchResult::Duplicate => serde_json::json!({"status": "duplicate"}),
+                    BatchResult::Dropped => serde_json::json!({"status": "dropped"}),
+                    BatchResult::Refused(code, error) => {
+                        serde_json::json!({"status": "refused", "code": code, "error": error})
+                    }
+                })
+                .collect();
+            axum::Json(serde_json::json!({
+                "stored": count(|r| *r == BatchResult::Stored),
+                "duplicates": count(|r| *r == BatchResult::Duplicate),
+                "dropped": count(|r| *r == BatchResult::Dropped),
+                "refused": count(|r| matches!(r, BatchResult::Refused(..))),
+                "results": rows,
+            }))
+            .into_response()
+        }
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+            let mut response = e.into_response();
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Decodes and ingests `bytes` of `protocol`; the protocol it was in the end (an event in

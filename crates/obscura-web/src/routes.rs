@@ -24,6 +24,8 @@ pub enum Access {
     Session,
     /// An API token with read scope, or a dashboard session (otherwise 401).
     ReadToken,
+    /// An API token with ingest or admin scope (otherwise 401, or 403 for a read token).
+    IngestToken,
 }
 
 /// One route as the table declares it: its methods, path, who may use it and what it is for.
@@ -50,6 +52,15 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             spec("POST|OPTIONS", "/api/event", Public, "ingest: Obscura's own event format, and Plausible's"),
             post(ingest_http::post_event).options(ingest_http::preflight),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/batch",
+                IngestToken,
+                "ingest: up to 10,000 events from a server or app, with their own times",
+            ),
+            post(ingest_http::post_batch),
         ),
         (
             spec("POST|OPTIONS", "/api/send", Public, "ingest: Umami's collection format"),

@@ -2,6 +2,7 @@
 //! nothing after decoding knows which protocol a hit came from.
 
 pub mod app;
+pub mod batch;
 pub mod native;
 pub mod pixel;
 pub mod plausible;

@@ -43,6 +43,16 @@ pub struct Decoded {
 /// Decodes one event. `site` in the returned hit is 0 until the caller resolves the domain.
 pub fn decode(body: &[u8], ctx: &RequestContext) -> Result<Decoded, IngestError> {
     let body: Body = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    from_body(body, ctx)
+}
+
+/// [`decode`] for an event already parsed as JSON (one event of a batch).
+pub fn decode_value(value: Value, ctx: &RequestContext) -> Result<Decoded, IngestError> {
+    let body: Body = serde_json::from_value(value).map_err(|e| bad(format!("invalid event: {e}")))?;
+    from_body(body, ctx)
+}
+
+fn from_body(body: Body, ctx: &RequestContext) -> Result<Decoded, IngestError> {
     let site_domain = body.site.filter(|s| !s.trim().is_empty()).ok_or_else(|| bad("missing field `site`"))?;
     if site_domain.len() > 253 {
         return Err(bad("field `site` is longer than 253 characters"));

@@ -149,6 +149,13 @@ impl Pipeline {
             return Ok(ErrorsAccepted::nothing(id, Some(Outcome::DroppedByPolicy)));
         }
         let count = u32::try_from(decoded.events.len()).unwrap_or(u32::MAX);
+        // A headless browser or a robot (its User-Agent says so; a server SDK's does not) is no
+        // person whose errors count (P5): counted, answered alike, not stored — as its speed
+        // beacons are not.
+        if obscura_enrich::user_agent::looks_automated(&ctx.headers.user_agent) {
+            self.counters.errors_automated.fetch_add(u64::from(count), Ordering::Relaxed);
+            return Ok(ErrorsAccepted::nothing(id, Some(Outcome::KeptApart)));
+        }
         if let Err(wait) = self.error_limiter.take(site.id, count, self.clock.now_ms()) {
             self.counters.errors_rate_limited.fetch_add(u64::from(count), Ordering::Relaxed);
             return Err(IngestError::RateLimited(wait));

@@ -240,7 +240,7 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
 }
 
 /// A Chromium User-Agent of the installed version, without the headless marker.
-const PERSON_UA: &str =
+pub const PERSON_UA: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
 
 fn number(text: &str) -> String {

@@ -7,7 +7,13 @@ use std::time::Duration;
 use axum::response::Html;
 use fantoccini::Locator;
 
-use crate::chromium::start_browser_with;
+use crate::chromium::{PERSON_UA, start_browser_with};
+
+/// A person's browser, as far as its User-Agent goes: a headless one's reports are kept out of
+/// the error counts (P5).
+fn person() -> [String; 1] {
+    [format!("--user-agent={PERSON_UA}")]
+}
 use crate::harness::{SITE, TestServer};
 
 const PAGE_JS: &str = r#"
@@ -36,7 +42,7 @@ async fn chromium_error_part_reports_exceptions_and_rejections_once_each() {
     let page_url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let (_driver, browser, _profile) = start_browser_with(&[]).await;
+    let (_driver, browser, _profile) = start_browser_with(&person()).await;
     browser.goto(&page_url).await.unwrap();
     browser.wait().for_element(Locator::Id("pay")).await.unwrap();
     for button in ["pay", "pay", "reject"] {
@@ -93,7 +99,7 @@ function checkout() {{ throw new TypeError("total of jane@example.com is undefin
     let page_url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let (_driver, browser, _profile) = start_browser_with(&[]).await;
+    let (_driver, browser, _profile) = start_browser_with(&person()).await;
     browser.goto(&page_url).await.unwrap();
     browser.wait().for_element(Locator::Id("boom")).await.unwrap();
     browser.find(Locator::Id("boom")).await.unwrap().click().await.unwrap();
@@ -139,7 +145,7 @@ function pay(order) {{ return order.total.price; }}
     let page_url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let (_driver, browser, _profile) = start_browser_with(&[]).await;
+    let (_driver, browser, _profile) = start_browser_with(&person()).await;
     let pay = || async {
         browser.wait().for_element(Locator::Id("pay")).await.unwrap().click().await.unwrap();
     };

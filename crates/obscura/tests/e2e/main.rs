@@ -5,6 +5,7 @@ mod access_log;
 mod admin_web;
 mod audit;
 mod bad_input;
+mod batch;
 mod bots;
 mod chromium;
 mod chromium_errors;
