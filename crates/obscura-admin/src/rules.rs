@@ -1,6 +1,6 @@
 //! The rules every administrative action follows, whoever asks (CLI or web page).
 
-use obscura_store::meta::Role;
+use obscura_store::meta::{Goal, GoalTarget, Role};
 
 use crate::AdminError;
 
@@ -102,6 +102,42 @@ pub fn may_remove(actor: Role, role: Role) -> Result<(), AdminError> {
         return Err(AdminError::Forbidden("only owners remove owners".into()));
     }
     Ok(())
+}
+
+/// Goals one site may have.
+pub const MAX_GOALS: usize = 50;
+
+/// A goal, checked: a name of 1 to 100 characters; a page path that starts with `/` (at most
+/// 500 bytes), or an event name of 1 to 200 bytes with an optional property of a 1 to 100 byte
+/// key and an up to 500 byte value.
+pub fn goal(goal: Goal) -> Result<Goal, AdminError> {
+    let invalid = |msg: &str| Err(AdminError::Invalid(msg.to_owned()));
+    let name = goal.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return invalid("a goal's name has 1 to 100 characters");
+    }
+    let target = match goal.target {
+        GoalTarget::Page { path, contains } => {
+            let path = path.trim().to_owned();
+            if !path.starts_with('/') || path.len() > 500 {
+                return invalid("a page goal's path starts with `/` and has at most 500 bytes");
+            }
+            GoalTarget::Page { path, contains }
+        }
+        GoalTarget::Event { name: event, property } => {
+            let event = event.trim().to_owned();
+            if event.is_empty() || event.len() > 200 {
+                return invalid("an event goal's event name has 1 to 200 bytes");
+            }
+            if property.as_ref().is_some_and(|(k, v)| k.is_empty() || k.len() > 100 || v.len() > 500) {
+                return invalid(
+                    "an event goal's property is `key=value`, a key of 1 to 100 bytes, a value of at most 500",
+                );
+            }
+            GoalTarget::Event { name: event, property }
+        }
+    };
+    Ok(Goal { name, target })
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use obscura_store::audit::{AuditEntry, AuditTrail};
 use obscura_store::meta::{
-    Collection, DetailKind, DiagnosticsRequest, IssueStatus, MAX_OPEN_DIAGNOSTICS, Metadata, MetadataStore, Role, Site,
-    TokenScope, User, normalize_domain,
+    Collection, DetailKind, DiagnosticsRequest, Goal, IssueStatus, MAX_OPEN_DIAGNOSTICS, Metadata, MetadataStore, Role,
+    Site, TokenScope, User, normalize_domain,
 };
 
 use crate::credentials::{self, hash_password, random_password};
@@ -290,6 +290,39 @@ impl<'a> AdminService<'a> {
         })?;
         self.record("site.dsn", Some(&domain), &format!("{domain}: a new DSN key"));
         Ok(key)
+    }
+
+    /// Adds a goal to a site: a page reached or a custom event sent.
+    pub fn add_goal(&self, domain: &str, goal: Goal) -> Result<(), AdminError> {
+        let goal = rules::goal(goal)?;
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            if site.goals.iter().any(|g| g.name == goal.name) {
+                return Err(AdminError::Invalid(format!("{} already has a goal named {:?}", site.domain, goal.name)));
+            }
+            if site.goals.len() >= rules::MAX_GOALS {
+                return Err(AdminError::Invalid(format!("a site has at most {} goals", rules::MAX_GOALS)));
+            }
+            site.goals.push(goal.clone());
+            Ok(site.domain.clone())
+        })?;
+        self.record("goal.add", Some(&domain), &format!("{:?}: {:?}", goal.name, goal.target));
+        Ok(())
+    }
+
+    /// Removes a site's goal by name.
+    pub fn remove_goal(&self, domain: &str, name: &str) -> Result<(), AdminError> {
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            let before = site.goals.len();
+            site.goals.retain(|g| g.name != name);
+            if site.goals.len() == before {
+                return Err(AdminError::NotFound(format!("{} has no goal named {name:?}", site.domain)));
+            }
+            Ok(site.domain.clone())
+        })?;
+        self.record("goal.remove", Some(&domain), &format!("{name:?}"));
+        Ok(())
     }
 
     /// Marks an issue of a site open, resolved or ignored.

@@ -35,6 +35,40 @@ pub struct Site {
     /// Public like any DSN key: it names the site, it does not protect anything.
     #[serde(default)]
     pub error_key: Option<String>,
+    /// What counts as a conversion on the site: pages reached, custom events sent.
+    #[serde(default)]
+    pub goals: Vec<Goal>,
+}
+
+/// A goal of a site, counted as conversions: visitors who reached a page or sent an event.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Goal {
+    /// Its name, unique on the site.
+    pub name: String,
+    /// What reaches it.
+    pub target: GoalTarget,
+}
+
+/// What reaches a goal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GoalTarget {
+    /// A page view of this path, or with `contains` of any path that contains it.
+    Page {
+        /// The path, as the dashboard shows pages.
+        path: String,
+        /// Whether any path containing `path` counts.
+        #[serde(default)]
+        contains: bool,
+    },
+    /// A custom event of this name, and when given with this property's value.
+    Event {
+        /// The event's name.
+        name: String,
+        /// (key, value) the event's property must have.
+        #[serde(default)]
+        property: Option<(String, String)>,
+    },
 }
 
 /// The SHA-256 of a consent token, as kept.
@@ -457,6 +491,7 @@ impl Metadata {
             created_ms,
             retention_days: check_retention(retention_days)?,
             error_key: Some(new_error_key()),
+            goals: Vec::new(),
         };
         self.sites.push(site.clone());
         Ok(site)

@@ -200,6 +200,7 @@ mod tests {
             created_ms: 0,
             retention_days: 90,
             error_key: None,
+            goals: Vec::new(),
         };
         let text = |v: &Value| serde_json::to_string_pretty(v).expect("JSON");
         let out = format!(

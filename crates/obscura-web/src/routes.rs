@@ -9,8 +9,8 @@ use axum::routing::{MethodRouter, get, post};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, errors, errors_api, headers, ingest_http, layout, metrics, overview, policy, request_log, settings,
-    shares, speed, speed_api, stats_api, tracker,
+    accounts, errors, errors_api, exports, goals, headers, ingest_http, layout, metrics, overview, policy, request_log,
+    settings, shares, speed, speed_api, stats_api, tracker,
 };
 
 /// Who may call a route.
@@ -193,6 +193,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (spec("GET", "/api/v1/sites", ReadToken, "sites the caller may read"), get(stats_api::sites)),
         (spec("GET", "/api/v1/ingest/status", ReadToken, "ingest counters since start"), get(stats_api::ingest_status)),
+        (
+            spec("GET", "/api/v1/stats/goals", ReadToken, "each goal's conversions, visitors and conversion rate"),
+            get(goals::goals),
+        ),
         (spec("GET", "/metrics", ReadToken, "Prometheus metrics of this node"), get(metrics::metrics)),
         (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),
         (spec("GET", "/api/v1/stats/timeseries", ReadToken, "numbers per hour or day"), get(stats_api::timeseries)),
@@ -219,8 +223,17 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(errors_api::error_breakdown),
         ),
         (
-            spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown as CSV (tokens, analysts and up)"),
-            get(stats_api::export_csv),
+            spec("GET", "/api/v1/export.csv", ReadToken, "a breakdown or time series as CSV (tokens, analysts and up)"),
+            get(exports::export_csv),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/v1/export.parquet",
+                ReadToken,
+                "a breakdown or time series as Parquet (tokens, analysts and up)",
+            ),
+            get(exports::export_parquet),
         ),
     ]
 }

@@ -7,10 +7,9 @@
 //! dashboard session.
 
 use axum::Json;
-use axum::extract::{Query as UrlQuery, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use obscura_query::{Dimension, Interval, Query};
-use obscura_store::meta::Role;
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
@@ -19,7 +18,7 @@ use crate::state::AppState;
 use crate::traffic::Traffic;
 use obscura_model::format_ms;
 
-use crate::stats_query::{AuditedRead, GEO_ATTRIBUTION, Params, authorize, describe, parse_limit, parse_query};
+use crate::stats_query::{AuditedRead, GEO_ATTRIBUTION, authorize, parse_limit};
 
 /// `GET /api/v1/stats/aggregate` (read token or session): headline numbers of the range;
 /// `compare=previous` adds those of the range before it.
@@ -86,64 +85,6 @@ pub async fn breakdown(
         out["attribution"] = json!(GEO_ATTRIBUTION);
     }
     Ok(answer(&state, out))
-}
-
-/// `GET /api/v1/export.csv`: a breakdown as CSV (aggregates only: per-event rows never leave).
-/// For API tokens with read scope and for analysts, admins and owners — not viewers.
-pub async fn export_csv(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlQuery(params): UrlQuery<Params>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    let reader = authorize(&state, &headers)?;
-    if reader.actor.starts_with("user:") {
-        let session = state.sessions.get(&headers, state.clock.now());
-        if session.is_none_or(|s| s.role < Role::Analyst) {
-            return Err(ApiError::forbidden("exports need the analyst, admin or owner role"));
-        }
-    }
-    let (q, site) = parse_query(&state, &reader, &params)?;
-    let dim = Dimension::parse(
-        params.get("dimension").ok_or_else(|| ApiError::bad_request("missing parameter `dimension`"))?,
-    )?;
-    let limit = match params.get("limit") {
-        None => 1000,
-        Some(_) => parse_limit(&params)?,
-    };
-    let traffic = Traffic::from_params(&params)?;
-    let ts_ms = state.clock.now_ms();
-    let detail = describe("/api/v1/export.csv", &params);
-    state
-        .audit
-        .append(obscura_store::audit::AuditEntry {
-            ts_ms,
-            actor: &reader.actor,
-            action: "export",
-            site: Some(&site.domain),
-            detail: &detail,
-        })
-        .map_err(|e| ApiError::unavailable(format!("audit log: {e:#}")))?;
-    let rows = traffic.breakdown(state.store.as_ref(), &q, &dim, limit).await.map_err(ApiError::unavailable)?;
-    let mut csv = format!("{},visitors,visits,pageviews,events\n", dim.name());
-    for r in &rows {
-        csv.push_str(&format!("{},{},{},{},{}\n", csv_field(&r.value), r.visitors, r.visits, r.pageviews, r.events));
-    }
-    let name = format!("attachment; filename=\"{}-{}.csv\"", site.domain, dim.name().replace(':', "-"));
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (axum::http::header::CONTENT_DISPOSITION, name),
-        ],
-        csv,
-    )
-        .into_response())
-}
-
-/// A CSV field: quoted when needed, and defused when a spreadsheet would take it for a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_owned() };
-    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
 /// Ingest counters since the server started: stored, dropped by privacy signals, rejected — in

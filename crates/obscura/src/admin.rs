@@ -48,6 +48,11 @@ pub fn set_speed(meta: &dyn MetadataStore, domain: &str, on: bool, sample_percen
     Ok(seeding(meta).set_speed(domain, on, sample_percent)?)
 }
 
+/// Adds a goal to a site.
+pub fn add_goal(meta: &dyn MetadataStore, domain: &str, goal: obscura_store::meta::Goal) -> anyhow::Result<()> {
+    Ok(seeding(meta).add_goal(domain, goal)?)
+}
+
 /// Sets how many days a site's per-event data is kept.
 pub fn set_retention(meta: &dyn MetadataStore, domain: &str, days: u32) -> anyhow::Result<()> {
     Ok(seeding(meta).set_retention(domain, days)?)

@@ -44,6 +44,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// A site's goals: pages reached and custom events sent, counted as conversions.
+    #[command(subcommand)]
+    Goal(GoalCmd),
     /// Check the configuration, the master key and the data files.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -87,6 +90,43 @@ fn parse_field(name: &str) -> Result<obscura_privacy::scrub::Field, String> {
         let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
         format!("one of {}", names.join(", "))
     })
+}
+
+#[derive(Subcommand)]
+enum GoalCmd {
+    /// Add a goal: `--page /thanks` (or `--page /blog/ --contains`), or `--event signup`
+    /// (with `--property plan=pro`).
+    Add {
+        /// The site's domain.
+        site: String,
+        /// The goal's name, as the dashboard shows it.
+        #[arg(long)]
+        name: String,
+        /// A page view of this path reaches it.
+        #[arg(long, conflicts_with = "event", required_unless_present = "event")]
+        page: Option<String>,
+        /// Any path containing `--page` reaches it, not only that path.
+        #[arg(long, requires = "page")]
+        contains: bool,
+        /// A custom event of this name reaches it.
+        #[arg(long)]
+        event: Option<String>,
+        /// Only events with this property value (`key=value`).
+        #[arg(long, requires = "event")]
+        property: Option<String>,
+    },
+    /// List a site's goals.
+    List {
+        /// The site's domain.
+        site: String,
+    },
+    /// Remove a goal by name.
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The goal's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -309,6 +349,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if given.is_none() {
                 println!("password (shown once): {password}");
             }
+            Ok(())
+        }
+        Command::Goal(GoalCmd::Add { site, name, page, contains, event, property }) => {
+            use obscura_store::meta::{Goal, GoalTarget};
+            let target = match (page, event) {
+                (Some(path), _) => GoalTarget::Page { path, contains },
+                (None, Some(name)) => {
+                    let property = property
+                        .map(|p| {
+                            p.split_once('=')
+                                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                                .ok_or_else(|| anyhow::anyhow!("--property is `key=value`, not {p:?}"))
+                        })
+                        .transpose()?;
+                    GoalTarget::Event { name, property }
+                }
+                (None, None) => anyhow::bail!("a goal needs --page or --event"),
+            };
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::cli(&*meta, &*audit).add_goal(&site, Goal { name: name.clone(), target })?;
+            println!("goal {name:?} added to {site}");
+            Ok(())
+        }
+        Command::Goal(GoalCmd::List { site }) => {
+            let (meta, _) = app::open_meta(&config)?;
+            let meta = meta.get();
+            let found = meta.site_by_domain(&site).ok_or_else(|| anyhow::anyhow!("no site {site:?}"))?;
+            for g in &found.goals {
+                println!("{}\t{}", g.name, obscura_web::goals::describe(&g.target));
+            }
+            Ok(())
+        }
+        Command::Goal(GoalCmd::Remove { site, name }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::cli(&*meta, &*audit).remove_goal(&site, &name)?;
+            println!("goal {name:?} removed from {site}");
             Ok(())
         }
         Command::Token(TokenCmd::Add { name, scope, sites, expires_days }) => {

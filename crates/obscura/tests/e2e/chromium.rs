@@ -54,25 +54,28 @@ if (location.search == '?person') setTimeout(function () {
 }, 700);
 "#;
 
+/// How every test runs Chromium: headless, quiet (no background networking, updates or sync), without a GPU.
+const HEADLESS: [&str; 10] = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--window-size=1280,900",
+];
+
 /// Headless Chromium as a person's browser: no WebDriver (whose ChromeDriver leaves its `cdc_`
 /// globals in every page), its own User-Agent, and no WebGL rendered in software (headless
 /// Chromium's SwiftShader; a person's browser has a GPU), on `url` until dropped.
 pub fn start_person_browser(url: &str) -> (Driver, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
     let child = Command::new(CHROMIUM)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-3d-apis",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-            "--window-size=1280,900",
-        ])
+        .args(HEADLESS)
+        .arg("--disable-3d-apis")
         .arg(format!("--user-agent={PERSON_UA}"))
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
@@ -104,20 +107,7 @@ pub async fn start_browser_with(extra: &[String]) -> (Driver, fantoccini::Client
             .unwrap(),
     );
     let profile = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1280,900",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = HEADLESS.map(String::from).to_vec();
     args.push(format!("--user-data-dir={}", profile.path().display()));
     args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();

@@ -13,6 +13,8 @@ mod chromium_speed;
 mod clickhouse_backend;
 mod durability;
 mod errors;
+mod exports;
+mod goals;
 mod hardening;
 mod hardening_audit;
 mod hardening_web;

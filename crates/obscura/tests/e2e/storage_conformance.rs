@@ -866,3 +866,57 @@ async fn storage_conformance_clickhouse() {
     conformance(&backend).await;
     backend.drop_database().await;
 }
+
+/// Goals (pages reached, events sent with a property's value) counted the same way on every
+/// backend, over imported days.
+pub async fn goals_conformance(backend: &dyn Backend) {
+    use obscura_store::meta::{Goal, GoalTarget};
+    let store = backend.open().await;
+    store.import(imported()).await.expect("import");
+    let goal = |name: &str, target| Goal { name: name.to_owned(), target };
+    let page = |path: &str, contains| GoalTarget::Page { path: path.to_owned(), contains };
+    let event = |plan: &str| GoalTarget::Event { name: "signup".into(), property: Some(("plan".into(), plan.into())) };
+    let goals = [
+        goal("Pricing", page("/pricing", false)),
+        goal("Blog", page("/blo", true)),
+        goal("Signup", GoalTarget::Event { name: "signup".into(), property: None }),
+        goal("Pro", event("pro")),
+        goal("Free", event("free")),
+    ];
+    let found = obscura_web::goals::figures(store.as_ref(), &query(DAY_1, DAY_2, &[]), &goals).await.unwrap();
+    let seen: Vec<(&str, u64, u64, f64)> =
+        found.iter().map(|g| (g.name.as_str(), g.conversions, g.visitors, g.conversion_rate)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("Pricing", 1, 1, 25.0),
+            ("Blog", 1, 1, 25.0),
+            ("Signup", 1, 1, 25.0),
+            ("Pro", 1, 1, 25.0),
+            ("Free", 0, 0, 0.0)
+        ],
+        "four visitors over the two days"
+    );
+    let french =
+        obscura_web::goals::figures(store.as_ref(), &query(DAY_1, DAY_2, &["country==FR"]), &goals[..2]).await.unwrap();
+    assert_eq!(
+        (french[0].visitors, french[1].visitors, french[1].conversion_rate),
+        (0, 1, 100.0),
+        "the range's filters hold"
+    );
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_goals_embedded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(NOW));
+    goals_conformance(&Embedded { dir: dir.path().to_path_buf(), key: Key::random(), clock }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_goals_clickhouse() {
+    let backend = ClickHouse::new(Arc::new(ManualClock::new(NOW)));
+    goals_conformance(&backend).await;
+    backend.drop_database().await;
+}
