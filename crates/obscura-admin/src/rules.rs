@@ -1,6 +1,6 @@
 //! The rules every administrative action follows, whoever asks (CLI or web page).
 
-use obscura_store::meta::{Goal, GoalTarget, Role};
+use obscura_store::meta::{Funnel, Goal, GoalTarget, Role};
 
 use crate::AdminError;
 
@@ -102,6 +102,50 @@ pub fn may_remove(actor: Role, role: Role) -> Result<(), AdminError> {
         return Err(AdminError::Forbidden("only owners remove owners".into()));
     }
     Ok(())
+}
+
+/// A goal's or a funnel step's target from its text: `page=/thanks`, `page~=/blog/` (any path
+/// containing it), `event=signup`, or `event=signup,plan=pro` (with that property's value).
+pub fn target(text: &str) -> Result<GoalTarget, AdminError> {
+    let bad = || {
+        AdminError::Invalid(format!(
+            "a step is `page=/path`, `page~=text`, `event=name` or `event=name,key=value`, not {text:?}"
+        ))
+    };
+    let target = if let Some(text) = text.strip_prefix("page~=") {
+        GoalTarget::Page { path: text.to_owned(), contains: true }
+    } else if let Some(path) = text.strip_prefix("page=") {
+        GoalTarget::Page { path: path.to_owned(), contains: false }
+    } else if let Some(rest) = text.strip_prefix("event=") {
+        let (name, property) = match rest.split_once(',') {
+            None => (rest, None),
+            Some((name, prop)) => {
+                let (k, v) = prop.split_once('=').ok_or_else(bad)?;
+                (name, Some((k.trim().to_owned(), v.trim().to_owned())))
+            }
+        };
+        GoalTarget::Event { name: name.to_owned(), property }
+    } else {
+        return Err(bad());
+    };
+    Ok(goal(Goal { name: "step".into(), target })?.target)
+}
+
+/// A funnel, checked: a name of 1 to 100 characters and 2 to 8 steps, each as a goal's target.
+pub fn funnel(funnel: Funnel) -> Result<Funnel, AdminError> {
+    let name = funnel.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AdminError::Invalid("a funnel's name has 1 to 100 characters".into()));
+    }
+    if !(2..=8).contains(&funnel.steps.len()) {
+        return Err(AdminError::Invalid(format!("a funnel has 2 to 8 steps, not {}", funnel.steps.len())));
+    }
+    let steps = funnel
+        .steps
+        .into_iter()
+        .map(|target| goal(Goal { name: "step".into(), target }).map(|g| g.target))
+        .collect::<Result<_, _>>()?;
+    Ok(Funnel { name, steps })
 }
 
 /// Goals one site may have.

@@ -3,8 +3,8 @@
 
 use obscura_store::audit::{AuditEntry, AuditTrail};
 use obscura_store::meta::{
-    Collection, DetailKind, DiagnosticsRequest, Goal, IssueStatus, MAX_OPEN_DIAGNOSTICS, Metadata, MetadataStore, Role,
-    Site, TokenScope, User, normalize_domain,
+    Collection, DetailKind, DiagnosticsRequest, Funnel, Goal, IssueStatus, MAX_OPEN_DIAGNOSTICS, Metadata,
+    MetadataStore, Role, Site, TokenScope, User, normalize_domain,
 };
 
 use crate::credentials::{self, hash_password, random_password};
@@ -307,6 +307,42 @@ impl<'a> AdminService<'a> {
             Ok(site.domain.clone())
         })?;
         self.record("goal.add", Some(&domain), &format!("{:?}: {:?}", goal.name, goal.target));
+        Ok(())
+    }
+
+    /// Adds a funnel to a site: 2 to 8 ordered steps.
+    pub fn add_funnel(&self, domain: &str, funnel: Funnel) -> Result<(), AdminError> {
+        let funnel = rules::funnel(funnel)?;
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            if site.funnels.iter().any(|f| f.name == funnel.name) {
+                return Err(AdminError::Invalid(format!(
+                    "{} already has a funnel named {:?}",
+                    site.domain, funnel.name
+                )));
+            }
+            if site.funnels.len() >= rules::MAX_GOALS {
+                return Err(AdminError::Invalid(format!("a site has at most {} funnels", rules::MAX_GOALS)));
+            }
+            site.funnels.push(funnel.clone());
+            Ok(site.domain.clone())
+        })?;
+        self.record("funnel.add", Some(&domain), &format!("{:?}: {:?}", funnel.name, funnel.steps));
+        Ok(())
+    }
+
+    /// Removes a site's funnel by name.
+    pub fn remove_funnel(&self, domain: &str, name: &str) -> Result<(), AdminError> {
+        let domain = self.update(|m| {
+            let site = site_mut(m, domain)?;
+            let before = site.funnels.len();
+            site.funnels.retain(|f| f.name != name);
+            if site.funnels.len() == before {
+                return Err(AdminError::NotFound(format!("{} has no funnel named {name:?}", site.domain)));
+            }
+            Ok(site.domain.clone())
+        })?;
+        self.record("funnel.remove", Some(&domain), &format!("{name:?}"));
         Ok(())
     }
 

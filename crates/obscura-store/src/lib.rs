@@ -138,6 +138,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// out.
     async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<AutomatedPoint>, StoreError>;
 
+    /// How many of `q`'s visits took each of `steps` (2 to 8, pages reached or events sent)
+    /// in order: one count per step, each at most the one before.
+    async fn funnel(&self, q: &Query, steps: &[meta::GoalTarget]) -> Result<Vec<u64>, StoreError>;
+
     /// The visits with an event at or after `since_ms` (milliseconds since the epoch), so a
     /// restart can resume them.
     async fn open_visits(&self, since_ms: i64) -> Result<Vec<OpenVisit>, StoreError>;

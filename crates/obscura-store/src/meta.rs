@@ -38,6 +38,32 @@ pub struct Site {
     /// What counts as a conversion on the site: pages reached, custom events sent.
     #[serde(default)]
     pub goals: Vec<Goal>,
+    /// Ordered steps a visit may take, with the share that goes on at each.
+    #[serde(default)]
+    pub funnels: Vec<Funnel>,
+}
+
+impl std::fmt::Display for GoalTarget {
+    /// What reaches it, in words: `page /thanks`, `page containing /blog/`, `event signup with
+    /// plan = pro`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GoalTarget::Page { path, contains: false } => write!(f, "page {path}"),
+            GoalTarget::Page { path, contains: true } => write!(f, "page containing {path}"),
+            GoalTarget::Event { name, property: None } => write!(f, "event {name}"),
+            GoalTarget::Event { name, property: Some((k, v)) } => write!(f, "event {name} with {k} = {v}"),
+        }
+    }
+}
+
+/// A funnel of a site: 2 to 8 steps, each a page reached or an event sent, taken in order
+/// within one visit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Funnel {
+    /// Its name, unique on the site.
+    pub name: String,
+    /// Its steps, in order.
+    pub steps: Vec<GoalTarget>,
 }
 
 /// A goal of a site, counted as conversions: visitors who reached a page or sent an event.
@@ -492,6 +518,7 @@ impl Metadata {
             retention_days: check_retention(retention_days)?,
             error_key: Some(new_error_key()),
             goals: Vec::new(),
+            funnels: Vec::new(),
         };
         self.sites.push(site.clone());
         Ok(site)

@@ -207,6 +207,9 @@ mod tests {
         ) -> Result<Vec<obscura_query::AutomatedPoint>, StoreError> {
             Err(io("unused"))
         }
+        async fn funnel(&self, _: &Query, _: &[crate::meta::GoalTarget]) -> Result<Vec<u64>, StoreError> {
+            Err(io("unused"))
+        }
         async fn count_events(&self) -> Result<u64, StoreError> {
             Err(io("unused"))
         }

@@ -275,6 +275,30 @@ fn day(t: time::OffsetDateTime) -> String {
     obscura_model::format_day(t.date())
 }
 
+/// Steps a funnel may have.
+pub const MAX_FUNNEL_STEPS: usize = 8;
+
+/// The rows that take a funnel's step: page views of the page, or custom events of the name
+/// (and the property's value).
+fn step_condition(d: Dialect, q: &Query, step: &crate::meta::GoalTarget, b: &mut Binder) -> String {
+    use crate::meta::GoalTarget;
+    let filter = |dimension, op, value: &str| Filter { dimension, op, values: vec![value.to_owned()] };
+    match step {
+        GoalTarget::Page { path, contains } => {
+            let op = if *contains { FilterOp::Contains } else { FilterOp::Is };
+            format!("kind = 0 AND {}", filter_condition(d, q, &filter(Dimension::Page, op, path), b))
+        }
+        GoalTarget::Event { name, property } => {
+            let mut parts =
+                vec!["kind = 1".to_owned(), filter_condition(d, q, &filter(Dimension::Event, FilterOp::Is, name), b)];
+            if let Some((key, value)) = property {
+                parts.push(filter_condition(d, q, &filter(Dimension::Prop(key.clone()), FilterOp::Is, value), b));
+            }
+            parts.join(" AND ")
+        }
+    }
+}
+
 /// People's rows: every kind below error reports, which are neither visits nor pageviews and
 /// come from clients (servers, apps) that are not visitors, and automated hits (5), kept apart.
 const PEOPLE: &str = "kind < 4";
@@ -562,6 +586,39 @@ impl Dialect {
         let sql = format!(
             "SELECT bucket, CAST(count(*) AS BIGINT) AS events, CAST({visitors} AS BIGINT) AS visitors FROM ( \
              SELECT {bucket} AS bucket, visitor FROM events WHERE {cond}) GROUP BY bucket ORDER BY bucket"
+        );
+        SqlQuery { sql, params: b.params }
+    }
+
+    /// Visits of `q` that took each of `steps` (at most [`MAX_FUNNEL_STEPS`]) in order, as `s0`
+    /// … `s7` (0 past the last step). A visit takes step k when it took the steps before and
+    /// first did step k no earlier than it first did step k − 1: steps are first occurrences,
+    /// read in one pass over the range's rows grouped by visit, which every backend (a
+    /// distributed one too) answers alike.
+    pub fn funnel(self, q: &Query, steps: &[crate::meta::GoalTarget]) -> SqlQuery {
+        let mut b = Binder::default();
+        let cond = where_clause(self, q, &mut b);
+        let firsts: Vec<String> = steps
+            .iter()
+            .take(MAX_FUNNEL_STEPS)
+            .enumerate()
+            .map(|(i, step)| format!("min(CASE WHEN {} THEN ts END) AS f{i}", step_condition(self, q, step, &mut b)))
+            .collect();
+        let sums: Vec<String> = (0..MAX_FUNNEL_STEPS)
+            .map(|k| {
+                if k >= firsts.len() {
+                    return format!("CAST(0 AS BIGINT) AS s{k}");
+                }
+                let taken: Vec<String> = std::iter::once("f0 IS NOT NULL".to_owned())
+                    .chain((1..=k).map(|j| format!("f{j} >= f{}", j - 1)))
+                    .collect();
+                format!("CAST(sum(CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) AS s{k}", taken.join(" AND "))
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM (SELECT visit, {} FROM events WHERE {cond} GROUP BY visit)",
+            sums.join(", "),
+            firsts.join(", ")
         );
         SqlQuery { sql, params: b.params }
     }

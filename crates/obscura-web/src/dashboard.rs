@@ -182,21 +182,22 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
     let dims: Vec<Dimension> = tabs.iter().map(|t| Dimension::parse(t).expect("tabs are known dimensions")).collect();
     // The queries of one page run concurrently: two cores, a dozen small queries.
     let breakdowns = futures::future::join_all(dims.iter().map(|dim| traffic.breakdown(store, &q, dim, 10)));
-    let (now, before, people_series, panels, automated, goals) = futures::join!(
+    let (now, before, people_series, panels, automated, goals, funnels) = futures::join!(
         traffic.aggregate(store, &q),
         traffic.aggregate(store, &prev),
         store.timeseries(&q, interval),
         breakdowns,
         crate::automated::Automated::load(store, &q, interval, 5),
         crate::goals::figures(store, &q, &site.goals),
+        crate::funnels::figures(store, &q, &site.funnels),
     );
     let loaded = async {
         let panels = panels.into_iter().collect::<Result<Vec<_>, _>>()?;
         let people_series = people_series?;
         let series = traffic.series_from(store, &q, interval, people_series.clone()).await?;
-        Ok::<_, obscura_store::StoreError>((now?, before?, people_series, series, panels, automated?, goals?))
+        Ok::<_, obscura_store::StoreError>((now?, before?, people_series, series, panels, automated?, goals?, funnels?))
     };
-    let (now, before, people_series, series, panels, automated, goals) = match loaded.await {
+    let (now, before, people_series, series, panels, automated, goals, funnels) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("dashboard query failed: {e}");
@@ -289,6 +290,7 @@ pub async fn render_dashboard(state: &AppState, viewer: Viewer, mut params: Para
                         }
                     }
                     (crate::goals::panel(&goals, &site.domain))
+                    (crate::funnels::panel(&funnels, &site.domain))
                     @let switched = if traffic == Traffic::WithAutomated { None } else { Some("include") };
                     (crate::automated::panel(&automated, &people_series, traffic, &url_with(base, &params, &[("automated", switched)])))
                 }

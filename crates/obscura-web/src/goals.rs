@@ -32,17 +32,6 @@ pub struct GoalFigures {
     pub conversion_rate: f64,
 }
 
-/// What reaches `target`, in words: `page /thanks`, `page containing /blog/`, `event signup
-/// with plan = pro`.
-pub fn describe(target: &GoalTarget) -> String {
-    match target {
-        GoalTarget::Page { path, contains: false } => format!("page {path}"),
-        GoalTarget::Page { path, contains: true } => format!("page containing {path}"),
-        GoalTarget::Event { name, property: None } => format!("event {name}"),
-        GoalTarget::Event { name, property: Some((k, v)) } => format!("event {name} with {k} = {v}"),
-    }
-}
-
 /// `q` narrowed to the rows that reach `target`.
 fn reaching(q: &Query, target: &GoalTarget) -> Query {
     let is = |dimension, op, value: &str| Filter { dimension, op, values: vec![value.to_owned()] };
@@ -80,7 +69,7 @@ pub async fn figures(store: &dyn EventStore, q: &Query, goals: &[Goal]) -> Resul
         let rate = if all == 0 { 0.0 } else { (1000.0 * visitors as f64 / all as f64).round() / 10.0 };
         out.push(GoalFigures {
             name: goal.name.clone(),
-            target: describe(&goal.target),
+            target: goal.target.to_string(),
             conversions,
             visitors,
             conversion_rate: rate.min(100.0),
@@ -138,9 +127,7 @@ mod tests {
             reaching(&q, &GoalTarget::Event { name: "signup".into(), property: Some(("plan".into(), "pro".into())) });
         assert_eq!(event.filters.len(), 2);
         assert_eq!(event.filters[1].dimension, Dimension::Prop("plan".into()));
-        assert_eq!(
-            describe(&GoalTarget::Event { name: "signup".into(), property: Some(("plan".into(), "pro".into())) }),
-            "event signup with plan = pro"
-        );
+        let pro = GoalTarget::Event { name: "signup".into(), property: Some(("plan".into(), "pro".into())) };
+        assert_eq!(pro.to_string(), "event signup with plan = pro");
     }
 }

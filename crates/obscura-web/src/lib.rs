@@ -18,6 +18,7 @@ pub mod errors;
 pub mod errors_api;
 pub mod exports;
 pub mod extract;
+pub mod funnels;
 pub mod goals;
 pub mod headers;
 pub mod ingest_http;

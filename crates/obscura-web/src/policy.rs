@@ -201,6 +201,7 @@ mod tests {
             retention_days: 90,
             error_key: None,
             goals: Vec::new(),
+            funnels: Vec::new(),
         };
         let text = |v: &Value| serde_json::to_string_pretty(v).expect("JSON");
         let out = format!(

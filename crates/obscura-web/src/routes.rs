@@ -9,8 +9,8 @@ use axum::routing::{MethodRouter, get, post};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, errors, errors_api, exports, goals, headers, ingest_http, layout, metrics, overview, policy, request_log,
-    settings, shares, speed, speed_api, stats_api, tracker,
+    accounts, errors, errors_api, exports, funnels, goals, headers, ingest_http, layout, metrics, overview, policy,
+    request_log, settings, shares, speed, speed_api, stats_api, tracker,
 };
 
 /// Who may call a route.
@@ -196,6 +196,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             spec("GET", "/api/v1/stats/goals", ReadToken, "each goal's conversions, visitors and conversion rate"),
             get(goals::goals),
+        ),
+        (
+            spec("GET", "/api/v1/stats/funnels", ReadToken, "each funnel's visits and drop-off step by step"),
+            get(funnels::funnels),
         ),
         (spec("GET", "/metrics", ReadToken, "Prometheus metrics of this node"), get(metrics::metrics)),
         (spec("GET", "/api/v1/stats/aggregate", ReadToken, "headline numbers"), get(stats_api::aggregate)),

@@ -47,6 +47,9 @@ enum Command {
     /// A site's goals: pages reached and custom events sent, counted as conversions.
     #[command(subcommand)]
     Goal(GoalCmd),
+    /// A site's funnels: 2 to 8 steps taken in order within a visit.
+    #[command(subcommand)]
+    Funnel(FunnelCmd),
     /// Check the configuration, the master key and the data files.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -90,6 +93,34 @@ fn parse_field(name: &str) -> Result<obscura_privacy::scrub::Field, String> {
         let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
         format!("one of {}", names.join(", "))
     })
+}
+
+#[derive(Subcommand)]
+enum FunnelCmd {
+    /// Add a funnel: `--step page=/pricing --step event=signup,plan=pro` (2 to 8 steps, in
+    /// order; `page~=text` for any path containing the text).
+    Add {
+        /// The site's domain.
+        site: String,
+        /// The funnel's name, as the dashboard shows it.
+        #[arg(long)]
+        name: String,
+        /// A step, in order (repeat 2 to 8 times).
+        #[arg(long = "step", required = true)]
+        steps: Vec<String>,
+    },
+    /// List a site's funnels.
+    List {
+        /// The site's domain.
+        site: String,
+    },
+    /// Remove a funnel by name.
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The funnel's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -377,7 +408,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let meta = meta.get();
             let found = meta.site_by_domain(&site).ok_or_else(|| anyhow::anyhow!("no site {site:?}"))?;
             for g in &found.goals {
-                println!("{}\t{}", g.name, obscura_web::goals::describe(&g.target));
+                println!("{}\t{}", g.name, g.target);
             }
             Ok(())
         }
@@ -385,6 +416,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (meta, audit) = app::open_meta(&config)?;
             admin::cli(&*meta, &*audit).remove_goal(&site, &name)?;
             println!("goal {name:?} removed from {site}");
+            Ok(())
+        }
+        Command::Funnel(FunnelCmd::Add { site, name, steps }) => {
+            let steps = steps.iter().map(|s| obscura_admin::rules::target(s)).collect::<Result<Vec<_>, _>>()?;
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::cli(&*meta, &*audit).add_funnel(&site, obscura_store::meta::Funnel { name: name.clone(), steps })?;
+            println!("funnel {name:?} added to {site}");
+            Ok(())
+        }
+        Command::Funnel(FunnelCmd::List { site }) => {
+            let (meta, _) = app::open_meta(&config)?;
+            let meta = meta.get();
+            let found = meta.site_by_domain(&site).ok_or_else(|| anyhow::anyhow!("no site {site:?}"))?;
+            for f in &found.funnels {
+                let steps: Vec<String> = f.steps.iter().map(ToString::to_string).collect();
+                println!("{}\t{}", f.name, steps.join(" → "));
+            }
+            Ok(())
+        }
+        Command::Funnel(FunnelCmd::Remove { site, name }) => {
+            let (meta, audit) = app::open_meta(&config)?;
+            admin::cli(&*meta, &*audit).remove_funnel(&site, &name)?;
+            println!("funnel {name:?} removed from {site}");
             Ok(())
         }
         Command::Token(TokenCmd::Add { name, scope, sites, expires_days }) => {

@@ -84,6 +84,8 @@ struct ErrorCellRow {
     first_ms: i64,
     last_ms: i64,
 }
+const FUNNEL_OUTER: &str = "SELECT toInt64(s0), toInt64(s1), toInt64(s2), toInt64(s3), toInt64(s4), toInt64(s5), \
+    toInt64(s6), toInt64(s7) FROM ({})";
 const AUTOMATED_POINTS_OUTER: &str = "SELECT toInt64(bucket), toInt64(events), toInt64(visitors) FROM ({})";
 const ISSUE_TREND_OUTER: &str = "SELECT toString(ifNull(fingerprint, '')), toInt64(bucket), toInt64(events) FROM ({})";
 const ERROR_COUNTS_OUTER: &str = "SELECT toString(ifNull(value, '')), toInt64(events), toInt64(visitors) FROM ({})";
@@ -1312,6 +1314,13 @@ impl EventStore for ClickHouseStore {
             .into_iter()
             .map(|(value, events, visitors)| ErrorCountRow { value, events: count(events), visitors: count(visitors) })
             .collect())
+    }
+
+    async fn funnel(&self, q: &Query, steps: &[crate::meta::GoalTarget]) -> Result<Vec<u64>, StoreError> {
+        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64, i64)> =
+            self.fetch(&Dialect::ClickHouse.funnel(q, steps), FUNNEL_OUTER).await?;
+        let Some((a, b, c, d, e, f, g, h)) = rows.into_iter().next() else { return Ok(vec![0; steps.len()]) };
+        Ok([a, b, c, d, e, f, g, h].into_iter().take(steps.len()).map(count).collect())
     }
 
     async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<AutomatedPoint>, StoreError> {

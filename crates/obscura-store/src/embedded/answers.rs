@@ -113,6 +113,12 @@ pub(super) fn error_counts(batches: &[RecordBatch]) -> Vec<obscura_query::errors
 }
 
 /// The (bucket, count) rows of a series of counts, as `bucket` and `events`.
+/// The counts `s0` … `s7` of a funnel query's one row.
+pub(super) fn funnel_counts(batches: &[RecordBatch]) -> Vec<u64> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return vec![0; crate::sql::MAX_FUNNEL_STEPS] };
+    (0..crate::sql::MAX_FUNNEL_STEPS).map(|k| ints(b, &format!("s{k}")).first().map_or(0, |n| count(*n))).collect()
+}
+
 pub(super) fn automated_points(batches: &[RecordBatch]) -> Vec<AutomatedPoint> {
     let mut out = Vec::new();
     for b in batches {

@@ -690,6 +690,11 @@ impl EventStore for EmbeddedStore {
         Ok(answers::error_counts(&self.run_sql(&Dialect::DataFusion.automated_breakdown(q, dim, limit)).await?))
     }
 
+    async fn funnel(&self, q: &Query, steps: &[crate::meta::GoalTarget]) -> Result<Vec<u64>, StoreError> {
+        let batches = self.run_sql(&Dialect::DataFusion.funnel(q, steps)).await?;
+        Ok(answers::funnel_counts(&batches).into_iter().take(steps.len()).collect())
+    }
+
     async fn automated_series(&self, q: &Query, interval: Interval) -> Result<Vec<AutomatedPoint>, StoreError> {
         Ok(answers::automated_points(&self.run_sql(&Dialect::DataFusion.automated_series(q, interval)).await?))
     }

@@ -14,6 +14,7 @@ mod clickhouse_backend;
 mod durability;
 mod errors;
 mod exports;
+mod funnels;
 mod goals;
 mod hardening;
 mod hardening_audit;

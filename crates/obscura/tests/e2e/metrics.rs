@@ -46,5 +46,22 @@ async fn metrics_need_a_token_and_count_ingest_by_protocol_and_outcome() {
     assert!((share.parse::<f64>().unwrap() - 1.0 / 3.0).abs() < 1e-6, "{share}");
     assert!(text.lines().any(|l| l == "obscura_store_events 3"), "{text}");
     assert!(!text.contains(SITE), "no label names a site");
+
+    // A Prometheus text-format parser reads it all.
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format");
+    let stored = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "obscura_ingest_requests_total"
+                && s.labels.get("protocol") == Some("plausible")
+                && s.labels.get("outcome") == Some("stored")
+        })
+        .expect("Plausible's stored requests");
+    // A parser of the classic format reads OpenMetrics' `_total` samples as untyped.
+    let one = |v: &prometheus_parse::Value| matches!(v, prometheus_parse::Value::Counter(n) | prometheus_parse::Value::Untyped(n) if *n == 1.0);
+    assert!(one(&stored.value), "{:?}", stored.value);
+    assert!(scrape.samples.iter().any(|s| s.metric.starts_with("obscura_store_append_seconds")), "the histogram");
     s.stop();
 }

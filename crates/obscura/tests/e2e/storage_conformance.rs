@@ -920,3 +920,42 @@ async fn storage_conformance_goals_clickhouse() {
     goals_conformance(&backend).await;
     backend.drop_database().await;
 }
+
+/// Funnels: visits taking steps in order within a visit, the same on every backend.
+pub async fn funnels_conformance(backend: &dyn Backend) {
+    use obscura_store::meta::GoalTarget;
+    let store = backend.open().await;
+    store.import(imported()).await.expect("import");
+    let page = |path: &str| GoalTarget::Page { path: path.to_owned(), contains: false };
+    let signup = |plan: Option<&str>| GoalTarget::Event {
+        name: "signup".into(),
+        property: plan.map(|p| ("plan".to_owned(), p.to_owned())),
+    };
+    let two_days = query(DAY_1, DAY_2, &[]);
+    // Visitor 1: `/`, `/pricing`, signup (pro); visitor 2: `/`; visitor 3: `/blog`; day 2: `/`.
+    let steps = [page("/"), page("/pricing"), signup(None)];
+    assert_eq!(store.funnel(&two_days, &steps).await.unwrap(), [3, 1, 1]);
+    assert_eq!(store.funnel(&two_days, &[page("/pricing"), page("/")]).await.unwrap(), [1, 0], "in order only");
+    assert_eq!(store.funnel(&two_days, &[page("/"), signup(Some("free"))]).await.unwrap(), [3, 0]);
+    let contains = GoalTarget::Page { path: "/blo".into(), contains: true };
+    assert_eq!(store.funnel(&two_days, &[contains, page("/")]).await.unwrap(), [1, 0]);
+    let germany = query(DAY_1, DAY_2, &["country==DE"]);
+    assert_eq!(store.funnel(&germany, &steps).await.unwrap(), [2, 1, 1], "the range's filters hold");
+    let eight: Vec<GoalTarget> = (0..8).map(|_| page("/")).collect();
+    assert_eq!(store.funnel(&two_days, &eight).await.unwrap(), [3; 8], "eight steps");
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_funnels_embedded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(NOW));
+    funnels_conformance(&Embedded { dir: dir.path().to_path_buf(), key: Key::random(), clock }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_funnels_clickhouse() {
+    let backend = ClickHouse::new(Arc::new(ManualClock::new(NOW)));
+    funnels_conformance(&backend).await;
+    backend.drop_database().await;
+}
