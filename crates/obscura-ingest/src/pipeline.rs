@@ -58,6 +58,16 @@ impl Protocol {
     }
 }
 
+/// One event of a batch, checked and prepared, before the batch's one append.
+enum Prepared {
+    /// A retry of an idempotency key already stored (or twice in the batch).
+    Duplicate,
+    /// Not stored by the site's settings.
+    Dropped(u32),
+    /// To store, as the site's people's event or kept apart as an automated one.
+    Event { site: u32, event: Box<Event>, automated: bool, key: Option<String> },
+}
+
 /// What became of one event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchResult {
@@ -677,7 +687,7 @@ impl Pipeline {
                 if let Some(key) = &item.idempotency_key
                     && (self.idempotency.seen(site.id, key, now_ms) || !keys_in_batch.insert((site.id, key.clone())))
                 {
-                    return Ok((site, None, item.idempotency_key));
+                    return Ok(Prepared::Duplicate);
                 }
                 let kind = if item.decoded.hit.kind == obscura_model::EventKind::Pageview {
                     PaceHit::Pageview
@@ -698,9 +708,14 @@ impl Pipeline {
                     self.prepare(item.decoded.hit, &site)
                 };
                 match event {
-                    Err(IngestError::NotCollected(_)) => Ok((site, Some(None), item.idempotency_key)),
+                    Err(IngestError::NotCollected(_)) => Ok(Prepared::Dropped(site.id)),
                     Err(e) => Err(e),
-                    Ok(e) => Ok((site, Some(Some((e, automated))), item.idempotency_key)),
+                    Ok(event) => Ok(Prepared::Event {
+                        site: site.id,
+                        event: Box::new(event),
+                        automated,
+                        key: item.idempotency_key,
+                    }),
                 }
             });
             results.push(match prepared {
@@ -708,17 +723,14 @@ impl Pipeline {
                     self.counters.record("batch", None, None);
                     BatchResult::Refused(e.status(), e.to_string())
                 }
-                Ok((site, None, _)) => {
-                    let _ = site;
-                    BatchResult::Duplicate
-                }
-                Ok((site, Some(None), _)) => {
-                    self.counters.record("batch", Some(site.id), Some(Outcome::DroppedByPolicy));
+                Ok(Prepared::Duplicate) => BatchResult::Duplicate,
+                Ok(Prepared::Dropped(site)) => {
+                    self.counters.record("batch", Some(site), Some(Outcome::DroppedByPolicy));
                     BatchResult::Dropped
                 }
-                Ok((site, Some(Some((event, automated))), key)) => {
-                    events.push(event);
-                    stored_at.push((site.id, key, automated));
+                Ok(Prepared::Event { site, event, automated, key }) => {
+                    events.push(*event);
+                    stored_at.push((site, key, automated));
                     BatchResult::Stored
                 }
             });

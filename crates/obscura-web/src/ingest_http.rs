@@ -288,12 +288,9 @@ pub async fn get_pixel(
         let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
         query = format!("{query}&url={page}");
     }
-    let status = match ingest_bytes(&state, peer, ja4, &headers, query.into_bytes().into(), Protocol::Pixel).await {
-        Ok(_) => Ok(StatusCode::OK),
-        Err(e) => Err(e),
-    };
-    let mut response = match status {
-        Ok(status) => (status, PIXEL_GIF).into_response(),
+    let mut response = match ingest_bytes(&state, peer, ja4, &headers, query.into_bytes().into(), Protocol::Pixel).await
+    {
+        Ok(_) => (StatusCode::OK, PIXEL_GIF).into_response(),
         Err(e) => {
             let reason = axum::http::HeaderValue::from_str(&e.message.replace(['\r', '\n'], " "))
                 .unwrap_or_else(|_| axum::http::HeaderValue::from_static("refused"));

@@ -53,6 +53,11 @@ pub fn add_goal(meta: &dyn MetadataStore, domain: &str, goal: obscura_store::met
     Ok(seeding(meta).add_goal(domain, goal)?)
 }
 
+/// Adds a funnel to a site.
+pub fn add_funnel(meta: &dyn MetadataStore, domain: &str, funnel: obscura_store::meta::Funnel) -> anyhow::Result<()> {
+    Ok(seeding(meta).add_funnel(domain, funnel)?)
+}
+
 /// Sets how many days a site's per-event data is kept.
 pub fn set_retention(meta: &dyn MetadataStore, domain: &str, days: u32) -> anyhow::Result<()> {
     Ok(seeding(meta).set_retention(domain, days)?)

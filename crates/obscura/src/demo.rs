@@ -123,6 +123,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let password = if fresh {
         admin::add_site(&*app.meta, DEMO_SITE, true, obscura_store::meta::DEFAULT_RETENTION_DAYS)?;
         admin::set_speed(&*app.meta, DEMO_SITE, true, 100)?;
+        add_demo_goals(&*app.meta)?;
         let password = admin::add_user(&*app.meta, "admin", Role::Owner, None)?;
         let events = generate_history(&app, DEMO_SITE, args.days, args.visitors_per_day, 42, true).await?;
         eprintln!("imported {events} events for {DEMO_SITE}");
@@ -148,6 +149,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     app::serve(app, listener).await
+}
+
+/// The demo site's goals and funnel, so that their panels show something from the start.
+fn add_demo_goals(meta: &dyn obscura_store::meta::MetadataStore) -> anyhow::Result<()> {
+    use obscura_store::meta::{Funnel, Goal, GoalTarget};
+    let page = |path: &str| GoalTarget::Page { path: path.into(), contains: false };
+    let signup = |plan: Option<&str>| GoalTarget::Event {
+        name: "signup".into(),
+        property: plan.map(|p| ("plan".to_owned(), p.to_owned())),
+    };
+    for (name, target) in
+        [("Signup", signup(None)), ("Pro plan", signup(Some("pro"))), ("Read the docs", page("/docs"))]
+    {
+        admin::add_goal(meta, DEMO_SITE, Goal { name: name.into(), target })?;
+    }
+    let steps = vec![page("/"), page("/pricing"), page("/signup"), signup(None)];
+    admin::add_funnel(meta, DEMO_SITE, Funnel { name: "Signup".into(), steps })
 }
 
 fn hex_id() -> String {

@@ -11,16 +11,7 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn funnels_count_visits_step_by_step_with_their_drop_off() {
     let s = TestServer::start(datetime!(2026-08-01 10:00 UTC)).await;
-    let (data, key) = (s.data_dir.display().to_string(), s.dir.path().join("keys/master.key").display().to_string());
-    let obscura = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
-            .args(args)
-            .env("OBSCURA_DATA_DIR", &data)
-            .env("OBSCURA_MASTER_KEY_FILE", &key)
-            .env("OBSCURA_LOG", "warn")
-            .output()
-            .unwrap()
-    };
+    let obscura = |args: &[&str]| s.cli(args);
     let add = [
         "funnel",
         "add",

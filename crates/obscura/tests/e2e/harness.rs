@@ -160,6 +160,17 @@ impl TestServer {
         self.server_meta.clone()
     }
 
+    /// Runs the `obscura` command line on this server's data, as an operator beside it would.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
+            .args(args)
+            .env("OBSCURA_DATA_DIR", &self.data_dir)
+            .env("OBSCURA_MASTER_KEY_FILE", self.dir.path().join("keys/master.key"))
+            .env("OBSCURA_LOG", "warn")
+            .output()
+            .expect("the obscura binary runs")
+    }
+
     /// The metadata (sites, users, tokens, links) as the CLI would open it; the server rereads
     /// changes within a second.
     pub fn meta(&self) -> obscura_store::meta::MetaStore {
