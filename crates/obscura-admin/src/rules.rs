@@ -119,16 +119,20 @@ pub fn target(text: &str) -> Result<GoalTarget, AdminError> {
     } else if let Some(rest) = text.strip_prefix("event=") {
         let (name, property) = match rest.split_once(',') {
             None => (rest, None),
-            Some((name, prop)) => {
-                let (k, v) = prop.split_once('=').ok_or_else(bad)?;
-                (name, Some((k.trim().to_owned(), v.trim().to_owned())))
-            }
+            Some((name, prop)) => (name, Some(property(prop).map_err(|_| bad())?)),
         };
         GoalTarget::Event { name: name.to_owned(), property }
     } else {
         return Err(bad());
     };
     Ok(goal(Goal { name: "step".into(), target })?.target)
+}
+
+/// A property's `key=value`, both trimmed.
+pub fn property(text: &str) -> Result<(String, String), AdminError> {
+    let (k, v) =
+        text.split_once('=').ok_or_else(|| AdminError::Invalid(format!("a property is `key=value`, not {text:?}")))?;
+    Ok((k.trim().to_owned(), v.trim().to_owned()))
 }
 
 /// A funnel, checked: a name of 1 to 100 characters and 2 to 8 steps, each as a goal's target.

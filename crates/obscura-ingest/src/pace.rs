@@ -25,6 +25,17 @@ pub enum PaceHit {
     Other,
 }
 
+impl PaceHit {
+    /// What a hit of `kind` counts as.
+    pub fn of(kind: obscura_model::EventKind) -> Self {
+        match kind {
+            obscura_model::EventKind::Pageview => PaceHit::Pageview,
+            obscura_model::EventKind::Engagement => PaceHit::Engagement,
+            _ => PaceHit::Other,
+        }
+    }
+}
+
 /// What the table knows of a client after one more hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seen {

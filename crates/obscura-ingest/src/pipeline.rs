@@ -437,41 +437,29 @@ impl Pipeline {
     pub async fn ingest(&self, protocol: Protocol, body: &[u8], ctx: RequestContext) -> Result<Outcome, IngestError> {
         let mut site = None;
         let result = match protocol {
-            Protocol::Native => self.ingest_native_inner(body, ctx, &mut site).await,
+            Protocol::Native => self.ingest_one(native::decode(body, &ctx), &ctx, &mut site).await,
             Protocol::Vitals => self.ingest_vitals_inner(body, ctx, &mut site).await,
             Protocol::App => self.ingest_app_inner(body, ctx, &mut site).await,
             Protocol::Plausible => self.ingest_plausible_inner(body, ctx, &mut site).await,
-            Protocol::Pixel => self.ingest_pixel_inner(body, ctx, &mut site).await,
+            Protocol::Pixel => self.ingest_one(pixel::decode(body, &ctx), &ctx, &mut site).await,
             Protocol::Umami => self.ingest_umami_inner(body, ctx, &mut site).await,
         };
         self.counters.record(protocol.name(), site, result.as_ref().ok().copied());
         result
     }
 
-    /// Sets `site_id` as soon as the request's site is known, for the per-site counters.
-    async fn ingest_native_inner(
+    /// One decoded hit of the site it names (Obscura's own format, the pixel tag). Sets
+    /// `site_id` as soon as the request's site is known, for the per-site counters.
+    async fn ingest_one(
         &self,
-        body: &[u8],
-        ctx: RequestContext,
+        decoded: Result<native::Decoded, IngestError>,
+        ctx: &RequestContext,
         site_id: &mut Option<u32>,
     ) -> Result<Outcome, IngestError> {
-        let decoded = native::decode(body, &ctx)?;
+        let decoded = decoded?;
         let site = self.resolve_site(&decoded.site_domain)?;
         *site_id = Some(site.id);
-        self.ingest_decoded(decoded, site, &ctx).await
-    }
-
-    /// A pixel tag's page view or event (`body` is the query string).
-    async fn ingest_pixel_inner(
-        &self,
-        body: &[u8],
-        ctx: RequestContext,
-        site_id: &mut Option<u32>,
-    ) -> Result<Outcome, IngestError> {
-        let decoded = pixel::decode(body, &ctx)?;
-        let site = self.resolve_site(&decoded.site_domain)?;
-        *site_id = Some(site.id);
-        self.ingest_decoded(decoded, site, &ctx).await
+        self.ingest_decoded(decoded, site, ctx).await
     }
 
     /// An Umami request: a hit of the first site it names that is served here (its `website`,
@@ -535,12 +523,7 @@ impl Pipeline {
         if ctx.opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
-        let hit = match decoded.hit.kind {
-            obscura_model::EventKind::Pageview => PaceHit::Pageview,
-            obscura_model::EventKind::Engagement => PaceHit::Engagement,
-            _ => PaceHit::Other,
-        };
-        let decision = self.classify_at(ctx, &decoded, hit, &site, true);
+        let decision = self.classify_at(ctx, &decoded, &site, true);
         if decision.verdict != obscura_enrich::bots::Verdict::Human {
             return self.keep_apart(decoded.hit, &site, decision).await;
         }
@@ -554,13 +537,12 @@ impl Pipeline {
     /// The decision about the client of a request (P5), on what it showed: its headers, the
     /// JA4 fingerprint of its TLS connection (computed here or passed by a trusted proxy), the
     /// tracker's browser signals, whether its network is a datacentre's and, with `paced`, its
-    /// pace and whether it goes on viewing pages without ever an engagement beacon (`hit` is
-    /// what it sent now). Human when weighing is switched off (the benchmark's side-by-side run).
+    /// pace and whether it goes on viewing pages without ever an engagement beacon. Human when
+    /// weighing is switched off (the benchmark's side-by-side run).
     fn classify_at(
         &self,
         ctx: &RequestContext,
         decoded: &native::Decoded,
-        hit: PaceHit,
         site: &Site,
         paced: bool,
     ) -> obscura_enrich::bots::Decision {
@@ -576,7 +558,8 @@ impl Pipeline {
             ..Default::default()
         });
         let seen = paced.then(|| {
-            self.pace.count(site.id, decoded.hit.ip, &h.user_agent, obscura_model::unix_ms(ctx.received_at), hit)
+            let (at, hit) = (obscura_model::unix_ms(ctx.received_at), PaceHit::of(decoded.hit.kind));
+            self.pace.count(site.id, decoded.hit.ip, &h.user_agent, at, hit)
         });
         self.classifier.classify(&obscura_enrich::bots::Evidence {
             user_agent: &h.user_agent,
@@ -689,18 +672,8 @@ impl Pipeline {
                 {
                     return Ok(Prepared::Duplicate);
                 }
-                let kind = if item.decoded.hit.kind == obscura_model::EventKind::Pageview {
-                    PaceHit::Pageview
-                } else {
-                    PaceHit::Other
-                };
-                let decision = self.classify_at(
-                    &RequestContext { received_at: at, ..ctx.clone() },
-                    &item.decoded,
-                    kind,
-                    &site,
-                    false,
-                );
+                let decision =
+                    self.classify_at(&RequestContext { received_at: at, ..ctx.clone() }, &item.decoded, &site, false);
                 let automated = decision.verdict != obscura_enrich::bots::Verdict::Human;
                 let event = if automated {
                     self.apart_event(item.decoded.hit, &site, decision)

@@ -12,4 +12,4 @@ pub mod model;
 pub mod results;
 
 pub use model::{Dimension, Filter, FilterOp, Interval, Query, QueryError, TimeRange};
-pub use results::{Aggregate, AutomatedPoint, BreakdownRow, OpenVisit, SeriesPoint, Totals};
+pub use results::{Aggregate, AutomatedPoint, BreakdownRow, OpenVisit, SeriesPoint, Totals, percent};

@@ -111,6 +111,11 @@ pub struct OpenVisit {
     pub last_path: Option<String>,
 }
 
+/// `part` of `whole` in percent, to one decimal as the dashboard shows shares; 0 of nothing.
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { round1(100.0 * part as f64 / whole as f64) }
+}
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }

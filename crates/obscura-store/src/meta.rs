@@ -43,6 +43,23 @@ pub struct Site {
     pub funnels: Vec<Funnel>,
 }
 
+impl GoalTarget {
+    /// The filters that select the rows reaching it: the page (exact or containing), or the
+    /// event's name and the property's value.
+    pub fn filters(&self) -> Vec<obscura_query::Filter> {
+        use obscura_query::{Dimension, Filter, FilterOp};
+        let filter = |dimension, op, value: &str| Filter { dimension, op, values: vec![value.to_owned()] };
+        match self {
+            GoalTarget::Page { path, contains } => {
+                vec![filter(Dimension::Page, if *contains { FilterOp::Contains } else { FilterOp::Is }, path)]
+            }
+            GoalTarget::Event { name, property } => std::iter::once(filter(Dimension::Event, FilterOp::Is, name))
+                .chain(property.iter().map(|(k, v)| filter(Dimension::Prop(k.clone()), FilterOp::Is, v)))
+                .collect(),
+        }
+    }
+}
+
 impl std::fmt::Display for GoalTarget {
     /// What reaches it, in words: `page /thanks`, `page containing /blog/`, `event signup with
     /// plan = pro`.

@@ -281,22 +281,14 @@ pub const MAX_FUNNEL_STEPS: usize = 8;
 /// The rows that take a funnel's step: page views of the page, or custom events of the name
 /// (and the property's value).
 fn step_condition(d: Dialect, q: &Query, step: &crate::meta::GoalTarget, b: &mut Binder) -> String {
-    use crate::meta::GoalTarget;
-    let filter = |dimension, op, value: &str| Filter { dimension, op, values: vec![value.to_owned()] };
-    match step {
-        GoalTarget::Page { path, contains } => {
-            let op = if *contains { FilterOp::Contains } else { FilterOp::Is };
-            format!("kind = 0 AND {}", filter_condition(d, q, &filter(Dimension::Page, op, path), b))
-        }
-        GoalTarget::Event { name, property } => {
-            let mut parts =
-                vec!["kind = 1".to_owned(), filter_condition(d, q, &filter(Dimension::Event, FilterOp::Is, name), b)];
-            if let Some((key, value)) = property {
-                parts.push(filter_condition(d, q, &filter(Dimension::Prop(key.clone()), FilterOp::Is, value), b));
-            }
-            parts.join(" AND ")
-        }
-    }
+    let kind = match step {
+        crate::meta::GoalTarget::Page { .. } => "kind = 0",
+        crate::meta::GoalTarget::Event { .. } => "kind = 1",
+    };
+    std::iter::once(kind.to_owned())
+        .chain(step.filters().iter().map(|f| filter_condition(d, q, f, b)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// People's rows: every kind below error reports, which are neither visits nor pageviews and

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use maud::{Markup, html};
-use obscura_query::Query;
+use obscura_query::{Query, percent};
 use obscura_store::meta::Funnel;
 use obscura_store::{EventStore, StoreError};
 use serde::Serialize;
@@ -36,10 +36,6 @@ pub struct FunnelFigures {
     pub name: String,
     /// Its steps, in order.
     pub steps: Vec<StepFigures>,
-}
-
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { (1000.0 * part as f64 / whole as f64).round() / 10.0 }
 }
 
 /// Each funnel's figures over `q`.

@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use maud::{Markup, html};
-use obscura_query::{Dimension, Filter, FilterOp, Query};
+use obscura_query::{Dimension, Query, percent};
 use obscura_store::meta::{Goal, GoalTarget};
 use obscura_store::{EventStore, StoreError};
 use serde::Serialize;
@@ -34,19 +34,8 @@ pub struct GoalFigures {
 
 /// `q` narrowed to the rows that reach `target`.
 fn reaching(q: &Query, target: &GoalTarget) -> Query {
-    let is = |dimension, op, value: &str| Filter { dimension, op, values: vec![value.to_owned()] };
     let mut q = q.clone();
-    match target {
-        GoalTarget::Page { path, contains } => {
-            q.filters.push(is(Dimension::Page, if *contains { FilterOp::Contains } else { FilterOp::Is }, path));
-        }
-        GoalTarget::Event { name, property } => {
-            q.filters.push(is(Dimension::Event, FilterOp::Is, name));
-            if let Some((key, value)) = property {
-                q.filters.push(is(Dimension::Prop(key.clone()), FilterOp::Is, value));
-            }
-        }
-    }
+    q.filters.extend(target.filters());
     q
 }
 
@@ -66,13 +55,12 @@ pub async fn figures(store: &dyn EventStore, q: &Query, goals: &[Goal]) -> Resul
                 rows.first().map_or((0, 0), |r| (r.events, r.visitors))
             }
         };
-        let rate = if all == 0 { 0.0 } else { (1000.0 * visitors as f64 / all as f64).round() / 10.0 };
         out.push(GoalFigures {
             name: goal.name.clone(),
             target: goal.target.to_string(),
             conversions,
             visitors,
-            conversion_rate: rate.min(100.0),
+            conversion_rate: percent(visitors, all).min(100.0),
         });
     }
     Ok(out)
@@ -112,6 +100,7 @@ pub fn panel(found: &[GoalFigures], domain: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use obscura_query::FilterOp;
 
     #[test]
     fn goals_become_filters_on_pages_and_events() {

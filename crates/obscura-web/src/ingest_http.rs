@@ -179,13 +179,7 @@ async fn sentry(
     let consent = header(&headers, "x-obscura-consent");
     let result = async {
         let bytes = read_body_up_to(body, obscura_ingest::decode::sentry::MAX_BODY).await.map_err(|e| (e, 0))?;
-        let ctx = RequestContext {
-            received_at: state.clock.now(),
-            ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
-            headers: raw_headers(&headers),
-            opted_out: opted_out(&headers),
-            ja4: None,
-        };
+        let ctx = request_context(&state, peer, &headers, None);
         let request = SentryRequest {
             endpoint,
             project,
@@ -297,7 +291,7 @@ pub async fn get_pixel(
             let mut r = (e.status, PIXEL_GIF).into_response();
             r.headers_mut().insert(HeaderName::from_static("x-obscura-error"), reason);
             if e.status == StatusCode::SERVICE_UNAVAILABLE {
-                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+                retry_later(&mut r);
             }
             r
         }
@@ -336,29 +330,21 @@ pub async fn post_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        let token = crate::tokens::authenticate(&headers, &state.meta.get(), state.clock.now_ms())?;
-        if token.scope == obscura_store::meta::TokenScope::Read {
-            return Err(ApiError::forbidden("this token may only read statistics, not send events"));
-        }
-        let bytes = read_body_up_to(body, MAX_BATCH_BODY).await?;
-        let ctx = RequestContext {
-            received_at: state.clock.now(),
-            ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), &headers),
-            headers: raw_headers(&headers),
-            opted_out: false,
-            ja4: None,
-        };
-        let allowed = (!token.sites.is_empty()).then_some(token.sites.as_slice());
-        state.pipeline.ingest_batch(&bytes, ctx, allowed).await.map_err(|e| match e {
-            IngestError::Unavailable(msg) => {
-                tracing::error!("ingest could not store a batch: {msg}");
-                ApiError::new(503, "the batch could not be stored; retry later with the same idempotency keys")
+    let result =
+        async {
+            let token = crate::tokens::authenticate(&headers, &state.meta.get(), state.clock.now_ms())?;
+            if token.scope == obscura_store::meta::TokenScope::Read {
+                return Err(ApiError::forbidden("this token may only read statistics, not send events"));
             }
-            other => ApiError::new(other.status(), other.to_string()),
-        })
-    }
-    .await;
+            let bytes = read_body_up_to(body, MAX_BATCH_BODY).await?;
+            // The sending server's privacy signals are not its visitors'.
+            let ctx = RequestContext { opted_out: false, ..request_context(&state, peer, &headers, None) };
+            let allowed = (!token.sites.is_empty()).then_some(token.sites.as_slice());
+            state.pipeline.ingest_batch(&bytes, ctx, allowed).await.map_err(|e| {
+                ingest_error(e, "the batch could not be stored; retry later with the same idempotency keys")
+            })
+        }
+        .await;
     match result {
         Ok(results) => {
             let count = |f: fn(&BatchResult) -> bool| results.iter().filter(|r| f(r)).count();
@@ -382,12 +368,7 @@ pub async fn post_batch(
             }))
             .into_response()
         }
-        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
-            let mut response = e.into_response();
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
-            response
-        }
-        Err(e) => e.into_response(),
+        Err(e) => answer_error(e),
     }
 }
 
@@ -406,24 +387,56 @@ async fn ingest_bytes(
     } else {
         protocol
     };
-    let ctx = RequestContext {
+    // Computed here when this server terminated TLS, else passed by a trusted proxy.
+    let ja4 = ja4
+        .map(|j| j.0.0.to_string())
+        .or_else(|| crate::client_ip::proxied_ja4(&state.trusted_proxies, peer.ip(), headers));
+    let ctx = request_context(state, peer, headers, ja4);
+    let outcome = state
+        .pipeline
+        .ingest(protocol, &bytes, ctx)
+        .await
+        .map_err(|e| ingest_error(e, "the event could not be stored; retry later"))?;
+    Ok((protocol, outcome))
+}
+
+/// What every decoder gets of a request: when (the injected clock), the client's address
+/// (a forwarding header believed from trusted proxies only), its headers and privacy signals.
+fn request_context(state: &AppState, peer: SocketAddr, headers: &HeaderMap, ja4: Option<String>) -> RequestContext {
+    RequestContext {
         received_at: state.clock.now(),
         ip: crate::client_ip::resolve(&state.trusted_proxies, peer.ip(), headers),
         headers: raw_headers(headers),
         opted_out: opted_out(headers),
-        // Computed here when this server terminated TLS, else passed by a trusted proxy.
-        ja4: ja4
-            .map(|j| j.0.0.to_string())
-            .or_else(|| crate::client_ip::proxied_ja4(&state.trusted_proxies, peer.ip(), headers)),
-    };
-    let outcome = state.pipeline.ingest(protocol, &bytes, ctx).await.map_err(|e| match e {
+        ja4,
+    }
+}
+
+/// An ingest error as its answer; a store that cannot write is logged and answered `503`
+/// with `answer`.
+fn ingest_error(e: IngestError, answer: &str) -> ApiError {
+    match e {
         IngestError::Unavailable(msg) => {
-            tracing::error!("ingest could not store an event: {msg}");
-            ApiError::new(503, "the event could not be stored; retry later")
+            tracing::error!("{answer}: {msg}");
+            ApiError::new(503, answer)
         }
         other => ApiError::new(other.status(), other.to_string()),
-    })?;
-    Ok((protocol, outcome))
+    }
+}
+
+/// `e` as its answer; a `503` says when to come back, so clients retry instead of dropping what
+/// they sent (the store is down for a moment: a full disk, a ClickHouse shard restarting).
+fn answer_error(e: ApiError) -> Response {
+    let unavailable = e.status == StatusCode::SERVICE_UNAVAILABLE;
+    let mut response = e.into_response();
+    if unavailable {
+        retry_later(&mut response);
+    }
+    response
+}
+
+fn retry_later(response: &mut Response) {
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
 }
 
 async fn ingest(
@@ -451,19 +464,12 @@ async fn ingest(
         }
         // Automated clients are answered as people are: nothing tells them they were spotted.
         Ok((_, Outcome::Stored | Outcome::KeptApart)) => StatusCode::NO_CONTENT.into_response(),
-        // The store is down for a moment (a full disk, a ClickHouse shard restarting): say when
-        // to come back, so clients retry instead of dropping the event.
-        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
-            let mut response = e.into_response();
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
-            response
-        }
         Ok((_, Outcome::DroppedByPolicy)) => {
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "by privacy policy: Global Privacy Control / Do-Not-Track, or the site does not collect this"}))).into_response()
         }
         Ok((_, Outcome::DroppedFromSpeed)) => {
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"dropped": "kept out of the speed figures: an automated browser, outside the site's sample, or no measurement in range"}))).into_response()
         }
-        Err(e) => e.into_response(),
+        Err(e) => answer_error(e),
     })
 }

@@ -387,13 +387,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let target = match (page, event) {
                 (Some(path), _) => GoalTarget::Page { path, contains },
                 (None, Some(name)) => {
-                    let property = property
-                        .map(|p| {
-                            p.split_once('=')
-                                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                                .ok_or_else(|| anyhow::anyhow!("--property is `key=value`, not {p:?}"))
-                        })
-                        .transpose()?;
+                    let property = property.as_deref().map(obscura_admin::rules::property).transpose()?;
                     GoalTarget::Event { name, property }
                 }
                 (None, None) => anyhow::bail!("a goal needs --page or --event"),
