@@ -523,7 +523,7 @@ impl Pipeline {
         if ctx.opted_out && site.respect_dnt {
             return Ok(Outcome::DroppedByPolicy);
         }
-        let decision = self.classify_at(ctx, &decoded, &site, true);
+        let decision = self.classify_at(ctx.ja4.as_deref(), &decoded, &site, true);
         if decision.verdict != obscura_enrich::bots::Verdict::Human {
             return self.keep_apart(decoded.hit, &site, decision).await;
         }
@@ -541,7 +541,7 @@ impl Pipeline {
     /// weighing is switched off (the benchmark's side-by-side run).
     fn classify_at(
         &self,
-        ctx: &RequestContext,
+        ja4: Option<&str>,
         decoded: &native::Decoded,
         site: &Site,
         paced: bool,
@@ -558,14 +558,14 @@ impl Pipeline {
             ..Default::default()
         });
         let seen = paced.then(|| {
-            let (at, hit) = (obscura_model::unix_ms(ctx.received_at), PaceHit::of(decoded.hit.kind));
+            let (at, hit) = (obscura_model::unix_ms(decoded.hit.received_at), PaceHit::of(decoded.hit.kind));
             self.pace.count(site.id, decoded.hit.ip, &h.user_agent, at, hit)
         });
         self.classifier.classify(&obscura_enrich::bots::Evidence {
             user_agent: &h.user_agent,
             hints: hints.as_ref(),
-            secure: ctx.ja4.is_some(),
-            ja4: ctx.ja4.as_deref(),
+            secure: ja4.is_some(),
+            ja4,
             signals: decoded.signals.map(obscura_enrich::bots::signals::BrowserSignals::from_bits),
             asn: self.enricher.asn(decoded.hit.ip, &site.collect),
             events_last_minute: seen.map(|s| s.this_minute),
@@ -672,18 +672,9 @@ impl Pipeline {
                 {
                     return Ok(Prepared::Duplicate);
                 }
-                let decision =
-                    self.classify_at(&RequestContext { received_at: at, ..ctx.clone() }, &item.decoded, &site, false);
-                let automated = decision.verdict != obscura_enrich::bots::Verdict::Human;
-                let event = if automated {
-                    self.apart_event(item.decoded.hit, &site, decision)
-                } else {
-                    self.prepare(item.decoded.hit, &site)
-                };
-                match event {
-                    Err(IngestError::NotCollected(_)) => Ok(Prepared::Dropped(site.id)),
-                    Err(e) => Err(e),
-                    Ok(event) => Ok(Prepared::Event {
+                match self.prepare_given(item.decoded, &site, ctx.ja4.as_deref())? {
+                    None => Ok(Prepared::Dropped(site.id)),
+                    Some((event, automated)) => Ok(Prepared::Event {
                         site: site.id,
                         event: Box::new(event),
                         automated,
@@ -722,6 +713,27 @@ impl Pipeline {
             );
         }
         Ok(results)
+    }
+
+    /// Prepares a hit that brings its own time and visitor (a batch's event, an imported log
+    /// line), classified by what it carries (no pace: it is no live client's) and kept apart
+    /// when automated. `Some((event, automated))`, or `None` when the site does not collect
+    /// what it records. `ja4`: the TLS fingerprint of the request that brought it, if any.
+    pub fn prepare_given(
+        &self,
+        decoded: native::Decoded,
+        site: &Site,
+        ja4: Option<&str>,
+    ) -> Result<Option<(Event, bool)>, IngestError> {
+        let decision = self.classify_at(ja4, &decoded, site, false);
+        let automated = decision.verdict != obscura_enrich::bots::Verdict::Human;
+        let event =
+            if automated { self.apart_event(decoded.hit, site, decision) } else { self.prepare(decoded.hit, site) };
+        match event {
+            Err(IngestError::NotCollected(_)) => Ok(None),
+            Err(e) => Err(e),
+            Ok(event) => Ok(Some((event, automated))),
+        }
     }
 
     async fn ingest_vitals_inner(

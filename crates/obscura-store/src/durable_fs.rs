@@ -44,6 +44,27 @@ pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Locks `dir` for this process (an exclusive lock on its file `lock`), held until the returned
+/// file is dropped; fails with `in_use` when another process holds it. A process that is just
+/// stopping may hold it a moment longer, so it is tried for two seconds.
+pub fn lock_folder(dir: &Path, in_use: impl FnOnce() -> String) -> anyhow::Result<fs::File> {
+    use anyhow::Context;
+    let path = dir.join("lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    for _ in 0..20 {
+        if lock.try_lock().is_ok() {
+            return Ok(lock);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    anyhow::bail!(in_use())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -96,7 +96,17 @@ pub trait EventStore: Send + Sync + 'static {
     async fn append(&self, events: Vec<Event>) -> Result<(), StoreError>;
 
     /// Bulk-loads historical events (imports, demo data); finished days are rolled up again.
-    async fn import(&self, events: Vec<Event>) -> Result<(), StoreError>;
+    async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        let days = self.import_unrolled(events).await?;
+        self.roll_up_days(&days).await
+    }
+
+    /// [`EventStore::import`] without rolling up: for an import in parts, each day rolled up
+    /// once, when complete, with [`EventStore::roll_up_days`]. Returns the days it touched.
+    async fn import_unrolled(&self, events: Vec<Event>) -> Result<Vec<Date>, StoreError>;
+
+    /// Rolls up these days again; today's is left to be rolled up when it ends.
+    async fn roll_up_days(&self, days: &[Date]) -> Result<(), StoreError>;
 
     /// The headline figures of `q`; all zeros when nothing matches.
     async fn aggregate(&self, q: &Query) -> Result<Aggregate, StoreError>;

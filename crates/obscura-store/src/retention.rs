@@ -143,7 +143,10 @@ mod tests {
         async fn append(&self, _: Vec<Event>) -> Result<(), StoreError> {
             Err(io("unused"))
         }
-        async fn import(&self, _: Vec<Event>) -> Result<(), StoreError> {
+        async fn import_unrolled(&self, _: Vec<Event>) -> Result<Vec<Date>, StoreError> {
+            Err(io("unused"))
+        }
+        async fn roll_up_days(&self, _: &[Date]) -> Result<(), StoreError> {
             Err(io("unused"))
         }
         fn backend(&self) -> &'static str {

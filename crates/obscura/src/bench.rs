@@ -136,6 +136,13 @@ pub enum BenchCmd {
         #[arg(long)]
         clickhouse: bool,
     },
+    /// `obscura import logs` of a generated nginx log of N lines (7 days of a site's page
+    /// views, their assets, a crawler, redirects and missing pages), plain and gzipped.
+    Import {
+        /// Lines in the log (1M default).
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: u64,
+    },
     /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
     /// one site's rows.
     Purge {
@@ -149,6 +156,7 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
+        BenchCmd::Import { lines } => import_logs(lines).await,
         BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend, nodes, acknowledge } => {
             let setup = IngestSetup { backend, nodes, acknowledge };
             ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, setup).await
@@ -1085,4 +1093,50 @@ pub(crate) fn tempfile_dir(prefix: &str) -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("{prefix}-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// `bench import`: the same generated log imported plain, then gzipped, each into a fresh store.
+async fn import_logs(lines: u64) -> anyhow::Result<()> {
+    use obscura_ingest::decode::access_log::LogFormat;
+    let dir = tempfile_dir("obscura-bench-import")?;
+    let plain = dir.join("access.log");
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&plain)?);
+    let expected = crate::sample_log::write(&mut out, BENCH_SITE, today, 7, lines, 7)?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
+    let gzipped = dir.join("access.log.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&gzipped)?, flate2::Compression::fast());
+    std::io::copy(&mut std::fs::File::open(&plain)?, &mut gz)?;
+    gz.finish()?;
+    println!(
+        "log: {} lines, {} people's page views, {} crawler's, {} other requests ({:.0} MB)",
+        expected.lines,
+        expected.page_views,
+        expected.crawler_views,
+        expected.no_page_views,
+        std::fs::metadata(&plain)?.len() as f64 / 1e6
+    );
+    for (name, file) in [("plain", plain), ("gzip", gzipped)] {
+        let store = tempfile_dir("obscura-bench-import")?;
+        let (app, _) = fresh_app(&store).await?;
+        let site = app.pipeline.resolve_site(BENCH_SITE)?;
+        let started = Instant::now();
+        let tally = crate::import::logs::import(&app, &site, LogFormat::Nginx, &[file]).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        app.store.close();
+        // Some people's addresses are in hosting networks, and kept apart with the crawler.
+        let views = expected.page_views + expected.crawler_views;
+        anyhow::ensure!(tally.page_views + tally.automated == views, "{name}: {tally:?} against {expected:?}");
+        println!(
+            "{name:>5}: {:.0} lines/s ({:.2} s; {} page views stored, {} kept apart)",
+            tally.lines as f64 / seconds,
+            seconds,
+            tally.page_views,
+            tally.automated
+        );
+        std::fs::remove_dir_all(&store)?;
+    }
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
 }

@@ -81,6 +81,10 @@ enum Command {
         #[arg(long)]
         ip: Option<String>,
     },
+    /// Import a site's history: access logs (`obscura import logs`). The server must be
+    /// stopped while importing.
+    #[command(subcommand)]
+    Import(obscura::import::ImportCmd),
     /// Benchmarks (figures go in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -306,6 +310,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Import(cmd) => runtime()?.block_on(async {
+            let app = app::open(&config, Arc::new(SystemClock)).await?;
+            obscura::import::run(app, cmd).await
+        }),
         Command::Serve { backend } => runtime()?.block_on(async {
             if let Some(backend) = backend {
                 config.backend = backend;

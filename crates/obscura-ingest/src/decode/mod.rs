@@ -1,6 +1,7 @@
 //! Protocol decoders. Each turns one protocol's request body into [`obscura_model::RawHit`]s;
 //! nothing after decoding knows which protocol a hit came from.
 
+pub mod access_log;
 pub mod app;
 pub mod batch;
 pub mod native;

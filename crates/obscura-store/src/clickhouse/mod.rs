@@ -1201,7 +1201,7 @@ impl EventStore for ClickHouseStore {
         wait.await.map_err(|_| StoreError::Closed)?.map_err(|e| StoreError::Storage(anyhow::anyhow!(e)))
     }
 
-    async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
+    async fn import_unrolled(&self, events: Vec<Event>) -> Result<Vec<Date>, StoreError> {
         let days: BTreeSet<Date> = events.iter().map(|e| day_of_ms(e.ts_ms)).collect();
         for day in &days {
             self.error_days.forget(*day).await;
@@ -1209,9 +1209,13 @@ impl EventStore for ClickHouseStore {
         for chunk in events.chunks(IMPORT_CHUNK) {
             self.rows(event_rows(chunk)).await?;
         }
+        Ok(days.into_iter().collect())
+    }
+
+    async fn roll_up_days(&self, days: &[Date]) -> Result<(), StoreError> {
         let today = self.options.clock.now().date();
-        for day in days.into_iter().filter(|d| *d < today) {
-            self.roll_up(day).await?;
+        for day in days.iter().filter(|d| **d < today) {
+            self.roll_up(*day).await?;
         }
         Ok(())
     }

@@ -90,26 +90,12 @@ impl Spool {
     /// were never acknowledged are removed.
     pub fn open(dir: &Path, key: Key, max_bytes: u64) -> anyhow::Result<Spool> {
         create_dir_durably(dir).with_context(|| format!("cannot create the spool folder {}", dir.display()))?;
-        let lock_path = dir.join("lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open {}", lock_path.display()))?;
-        // A process that is just stopping may hold it a moment longer.
-        let mut tries = 0;
-        while lock.try_lock().is_err() {
-            tries += 1;
-            if tries < 20 {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                continue;
-            }
-            anyhow::bail!(
+        let lock = crate::durable_fs::lock_folder(dir, || {
+            format!(
                 "the ClickHouse spool {} is in use by another Obscura process: every node needs its own data folder",
                 dir.display()
-            );
-        }
+            )
+        })?;
         let mut held = Held::default();
         let mut last_id = 0;
         for entry in fs::read_dir(dir).with_context(|| format!("cannot read the spool folder {}", dir.display()))? {

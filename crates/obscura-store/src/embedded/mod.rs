@@ -120,6 +120,8 @@ pub struct EmbeddedStore {
     /// Queries plan (list the day files, copy the hot rows) under a read guard; the flusher swaps
     /// a day file for its frozen rows under the write guard, so no query sees both or neither.
     handover: Arc<RwLock<()>>,
+    /// This process's lock on the store, released when it closes.
+    lock: Mutex<Option<std::fs::File>>,
     #[cfg(test)]
     flush_pause: Arc<tests::FlushPause>,
 }
@@ -148,6 +150,13 @@ impl EmbeddedStore {
         for dir in [&events_dir, &wal_dir, &rollups_dir] {
             create_dir_durably(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        // Two processes writing one store (a server and an import, two servers) would lose rows.
+        let lock = crate::durable_fs::lock_folder(&data_dir, || {
+            format!(
+                "the store in {} is in use by another Obscura process (a running server?): stop it first",
+                data_dir.display()
+            )
+        })?;
         let aggregates = Arc::new(kept_aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
         let kept_measures =
             Arc::new(measure_rollups::KeptMeasures::open(data_dir.join("aggregates"), master_key.clone())?);
@@ -223,6 +232,7 @@ impl EmbeddedStore {
             flusher.run(wake_rx)
         })?;
         Ok(EmbeddedStore {
+            lock: Mutex::new(Some(lock)),
             events_dir,
             rollups,
             kept_measures,
@@ -256,6 +266,7 @@ impl EmbeddedStore {
                 let _ = handle.join();
             }
         }
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// The per-day keys of this store.
@@ -483,7 +494,7 @@ impl EventStore for EmbeddedStore {
         self.commit_rows(events.iter().map(StoredRow::from).collect()).await
     }
 
-    async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {
+    async fn import_unrolled(&self, events: Vec<Event>) -> Result<Vec<Date>, StoreError> {
         let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
         for e in &events {
             by_day.entry(day_of_ms(e.ts_ms)).or_default().push(StoredRow::from(e));
@@ -505,9 +516,13 @@ impl EventStore for EmbeddedStore {
         .await
         .map_err(|e| StoreError::Storage(e.into()))??;
         forget_listings(&self.ctx);
+        Ok(days)
+    }
+
+    async fn roll_up_days(&self, days: &[Date]) -> Result<(), StoreError> {
         let today = self.clock.now().date();
-        for day in days.into_iter().filter(|d| *d < today) {
-            self.rollups.build(day).await?;
+        for day in days.iter().filter(|d| **d < today) {
+            self.rollups.build(*day).await?;
         }
         Ok(())
     }

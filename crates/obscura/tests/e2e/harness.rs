@@ -140,13 +140,7 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data folder and clock.
     pub async fn restart(self) -> TestServer {
-        let TestServer { token, clock, dir, config, store, embedded_store, password, server, pipeline, .. } = self;
-        server.abort();
-        let _ = server.await;
-        store.close();
-        drop((store, embedded_store, pipeline));
-        let app = app::open(&config, clock.clone()).await.unwrap();
-        Self::serve(app, dir, config, clock, token, password).await
+        self.restart_after(|| ()).await.0
     }
 
     /// Makes the server reread the metadata now, after a change through [`TestServer::meta`]
@@ -162,13 +156,29 @@ impl TestServer {
 
     /// Runs the `obscura` command line on this server's data, as an operator beside it would.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
-            .args(args)
+        self.command().args(args).output().expect("the obscura binary runs")
+    }
+
+    /// The `obscura` command line on this server's data, to run later (e.g. while it is stopped).
+    pub fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"));
+        command
             .env("OBSCURA_DATA_DIR", &self.data_dir)
             .env("OBSCURA_MASTER_KEY_FILE", self.dir.path().join("keys/master.key"))
-            .env("OBSCURA_LOG", "warn")
-            .output()
-            .expect("the obscura binary runs")
+            .env("OBSCURA_LOG", "warn");
+        command
+    }
+
+    /// Stops the server, runs `between` (an operator's offline work on its data), and starts it again.
+    pub async fn restart_after<T>(self, between: impl FnOnce() -> T) -> (TestServer, T) {
+        let TestServer { token, clock, dir, config, store, embedded_store, password, server, pipeline, .. } = self;
+        server.abort();
+        let _ = server.await;
+        store.close();
+        drop((store, embedded_store, pipeline));
+        let done = between();
+        let app = app::open(&config, clock.clone()).await.unwrap();
+        (Self::serve(app, dir, config, clock, token, password).await, done)
     }
 
     /// The metadata (sites, users, tokens, links) as the CLI would open it; the server rereads

@@ -20,6 +20,7 @@ mod hardening;
 mod hardening_audit;
 mod hardening_web;
 mod harness;
+mod imports;
 mod ja4;
 mod metrics;
 mod outbound;

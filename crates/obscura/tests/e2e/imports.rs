@@ -1,0 +1,133 @@
+//! `obscura import`: a site's history from elsewhere, shown by the dashboard's API as its own.
+
+use std::io::Write;
+
+use crate::harness::{SITE, TestServer};
+
+fn text(output: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A figure of the import's summary, e.g. `page views stored`.
+fn figure(summary: &str, name: &str) -> u64 {
+    let line = summary.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{summary}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_logs_of_a_million_lines_match_the_dashboard() {
+    let now = time::OffsetDateTime::now_utc();
+    let s = TestServer::start(now).await;
+    let log = s.dir.path().join("access.log");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
+    let expected = obscura::sample_log::write(&mut out, SITE, now.date(), 7, 1_000_000, 11).unwrap();
+    out.flush().unwrap();
+    drop(out);
+    let log_arg = log.to_str().unwrap();
+
+    // The server holds the store: an import beside it is refused, and nothing is written.
+    let beside = s.cli(&["import", "logs", "--site", SITE, "--format", "nginx", log_arg]);
+    assert!(!beside.status.success());
+    assert!(text(&beside).contains("in use by another Obscura process"), "{}", text(&beside));
+
+    let mut command = s.command();
+    let (s, imported) = s
+        .restart_after(|| {
+            command.args(["import", "logs", "--site", SITE, "--format", "nginx", log_arg]).output().unwrap()
+        })
+        .await;
+    let summary = text(&imported);
+    assert!(imported.status.success(), "{summary}");
+    assert!(summary.contains(&format!("read {} lines", expected.lines)), "{summary}");
+    assert_eq!(figure(&summary, "page views stored:"), expected.page_views, "{summary}");
+    assert_eq!(figure(&summary, "automated, kept apart:"), expected.crawler_views, "{summary}");
+    let skipped = ["assets and other files:", "other methods than GET:", "not answered 2xx or 304:"];
+    assert_eq!(skipped.iter().map(|f| figure(&summary, f)).sum::<u64>(), expected.no_page_views, "{summary}");
+    assert_eq!(figure(&summary, "unreadable:"), 0, "{summary}");
+
+    // The dashboard's figures are the log's.
+    let q = format!("site={SITE}&range=30d");
+    let total = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    assert_eq!(total["results"]["pageviews"].as_u64(), Some(expected.page_views), "{total}");
+    // Visitors over several days come from each day's distinct-count sketch (HyperLogLog).
+    let visitors = total["results"]["visitors"].as_u64().unwrap() as f64;
+    assert!((visitors / expected.visitors as f64 - 1.0).abs() < 0.005, "{total} against {}", expected.visitors);
+    let pages = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=page&limit=5")).await;
+    let top: Vec<(String, u64)> = pages["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["value"].as_str().unwrap().to_owned(), r["pageviews"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(top, expected.top_pages[..5], "{pages}");
+    let apart = s.api(&format!("/api/v1/stats/automated?{q}")).await;
+    assert_eq!(apart["hits"].as_u64(), Some(expected.crawler_views), "{apart}");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_logs_read_gzip_from_stdin_and_report_bad_lines_by_number() {
+    let now = time::OffsetDateTime::now_utc();
+    let yesterday = now.date().previous_day().unwrap();
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        [usize::from(u8::from(yesterday.month())) - 1];
+    let at = format!("{:02}/{month}/{}:10:00:00 +0000", yesterday.day(), yesterday.year());
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let log = [
+        format!(r#"203.0.113.1 - - [{at}] "GET /docs HTTP/1.1" 200 10 "-" "{firefox}""#),
+        "this line is not in the combined format".to_owned(),
+        format!(r#"203.0.113.2 - - [{at}] "GET /pricing HTTP/1.1" 200 10 "https://search.example/" "{firefox}""#),
+        format!(r#"203.0.113.3 - - [{at}] "GET /docs HTTP/1.1" OK 10 "-" "{firefox}""#),
+        format!(r#"203.0.113.3 - - [{at}] "GET /style.css HTTP/1.1" 200 10 "-" "{firefox}""#),
+    ]
+    .join("\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(log.as_bytes()).unwrap();
+    let gzipped = gz.finish().unwrap();
+
+    let s = TestServer::start(now).await;
+    let mut command = s.command();
+    let (s, imported) = s
+        .restart_after(|| {
+            let mut child = command
+                .args(["import", "logs", "--site", SITE, "--format", "nginx", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&gzipped).unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await;
+    let summary = text(&imported);
+    assert!(imported.status.success(), "{summary}");
+    assert_eq!((figure(&summary, "page views stored:"), figure(&summary, "unreadable:")), (2, 2), "{summary}");
+    assert!(summary.contains("standard input:2: \"this\" is not an IP address"), "named by number: {summary}");
+    assert!(summary.contains("standard input:4: \"OK\" is not a status"), "{summary}");
+    let day = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=custom&from={yesterday}&to={yesterday}")).await;
+    assert_eq!((day["results"]["pageviews"].as_u64(), day["results"]["visitors"].as_u64()), (Some(2), Some(2)));
+
+    // A log that is all unreadable says the format is wrong; an unknown site says how to add it.
+    let (mut wrong_format, mut unknown_site) = (s.command(), s.command());
+    let path = s.dir.path().join("caddy.log");
+    std::fs::write(&path, caddy_log()).unwrap();
+    let (s, (wrong, unknown)) = s
+        .restart_after(|| {
+            let wrong = wrong_format.args(["import", "logs", "--site", SITE, "--format", "nginx"]).arg(&path);
+            let unknown = unknown_site.args(["import", "logs", "--site", "nowhere.example", "--format", "caddy-json"]);
+            (wrong.output().unwrap(), unknown.arg(&path).output().unwrap())
+        })
+        .await;
+    assert!(!wrong.status.success());
+    assert!(text(&wrong).contains("is --format right?"), "{}", text(&wrong));
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("obscura site add nowhere.example"), "{}", text(&unknown));
+    s.stop();
+}
+
+/// Two lines of Caddy's JSON log.
+fn caddy_log() -> String {
+    let line = r#"{"level":"info","ts":1780000000.5,"request":{"remote_ip":"203.0.113.9","method":"GET","uri":"/","headers":{}},"status":200}"#;
+    format!("{line}\n{line}\n")
+}
