@@ -81,8 +81,8 @@ enum Command {
         #[arg(long)]
         ip: Option<String>,
     },
-    /// Import a site's history: access logs (`obscura import logs`). The server must be
-    /// stopped while importing.
+    /// Import a site's history: access logs (`obscura import logs`), Plausible's CSV export
+    /// (`obscura import plausible`). The server must be stopped while importing.
     #[command(subcommand)]
     Import(obscura::import::ImportCmd),
     /// Benchmarks (figures go in BENCHMARKS.md).

@@ -2,6 +2,7 @@
 //! progress, and ends with a summary of what it found and stored.
 
 pub mod logs;
+pub mod plausible;
 
 use obscura_store::meta::Site;
 
@@ -13,12 +14,16 @@ pub enum ImportCmd {
     /// Web-server access logs: every page view at its time, through the same privacy path as
     /// live hits; assets, redirects, errors and robots are told apart by rule.
     Logs(logs::LogsArgs),
+    /// Plausible's CSV export (its ZIP, or the CSV files): each day's figures kept as
+    /// aggregates, k-anonymous like Obscura's own; days with data already are left alone.
+    Plausible(plausible::PlausibleArgs),
 }
 
 /// Runs an import against an opened store (the server must be stopped: the store is locked).
 pub async fn run(app: App, cmd: ImportCmd) -> anyhow::Result<()> {
     match cmd {
         ImportCmd::Logs(args) => logs::run(app, args).await,
+        ImportCmd::Plausible(args) => plausible::run(app, args).await,
     }
 }
 

@@ -131,3 +131,91 @@ fn caddy_log() -> String {
     let line = r#"{"level":"info","ts":1780000000.5,"request":{"remote_ip":"203.0.113.9","method":"GET","uri":"/","headers":{}},"status":200}"#;
     format!("{line}\n{line}\n")
 }
+
+/// A Plausible export as its ZIP holds it: quoted headers and text, `CSVWithNames`.
+fn plausible_zip(path: &std::path::Path, days: &[time::Date], today: time::Date) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let suffix = format!("{}_{}", days[0].to_string().replace('-', ""), today.to_string().replace('-', ""));
+    let mut file = |table: &str, header: &str, rows: Vec<String>| {
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file(format!("imported_{table}_{suffix}.csv"), options).unwrap();
+        zip.write_all(format!("{header}\n{}\n", rows.join("\n")).as_bytes()).unwrap();
+    };
+    let all: Vec<time::Date> = days.iter().copied().chain([today]).collect();
+    file(
+        "visitors",
+        r#""date","visitors","pageviews","bounces","visits","visit_duration""#,
+        all.iter().enumerate().map(|(i, d)| format!(r#""{d}",{},{},20,{},6000"#, 100 + i, 300 + i, 120 + i)).collect(),
+    );
+    file(
+        "pages",
+        r#""date","hostname","page","visits","visitors","pageviews","total_scroll_depth","total_scroll_depth_visits","total_time_on_page","total_time_on_page_visits""#,
+        all.iter()
+            .flat_map(|d| {
+                [
+                    format!(r#""{d}","shop.example","/",70,60,150,0,0,0,0"#),
+                    format!(r#""{d}","shop.example","/pricing",40,35,100,0,0,0,0"#),
+                    format!(r#""{d}","shop.example","/private-offer-for-anna",2,2,2,0,0,0,0"#),
+                ]
+            })
+            .collect(),
+    );
+    file(
+        "custom_events",
+        r#""date","name","link_url","path","visitors","events""#,
+        all.iter().map(|d| format!(r#""{d}","Signup","","",12,15"#)).collect(),
+    );
+    file(
+        "browsers",
+        r#""date","browser","browser_version","visitors","visits","visit_duration","bounces","pageviews""#,
+        all.iter().map(|d| format!(r#""{d}","Firefox","133.0",40,45,2000,5,120"#)).collect(),
+    );
+    file("goals", r#""date","name""#, vec![]);
+    zip.finish().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_plausible_csv_export_totals_show_in_the_dashboard() {
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.date();
+    let days: Vec<time::Date> = (60..63).rev().map(|back| today - time::Duration::days(back)).collect();
+    let s = TestServer::start(now).await;
+    // Today the site has its own page view: the export's today is left alone.
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let event = serde_json::json!({"site": SITE, "url": "https://shop.example/own"});
+    assert!(s.send([127, 0, 0, 1], firefox, event).await.is_success());
+    let zip_path = s.dir.path().join("plausible_export.zip");
+    plausible_zip(&zip_path, &days, today);
+
+    let mut command = s.command();
+    let (s, imported) = s
+        .restart_after(|| command.args(["import", "plausible", "--site", SITE]).arg(&zip_path).output().unwrap())
+        .await;
+    let summary = text(&imported);
+    assert!(imported.status.success(), "{summary}");
+    assert_eq!(figure(&summary, "days imported:"), 3, "{summary}");
+    assert!(summary.contains("days with data already:   1"), "{summary}");
+    assert!(summary.contains("table `goals` is not imported"), "{summary}");
+
+    let q = format!("site={SITE}&range=custom&from={}&to={}", days[0], days[2]);
+    let total = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    let r = &total["results"];
+    assert_eq!((r["pageviews"].as_u64(), r["visitors"].as_u64()), (Some(300 + 301 + 302), Some(303)), "{total}");
+    assert_eq!(r["visits"].as_u64(), Some(120 + 121 + 122), "{total}");
+    let pages = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=page")).await;
+    let listed: Vec<(&str, u64)> = pages["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["value"].as_str().unwrap(), r["pageviews"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(listed, [("/", 450), ("/pricing", 300)], "a page of fewer than k visitors is left out (P3): {pages}");
+    let events = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=event")).await;
+    assert_eq!(events["results"][0]["value"], "Signup", "{events}");
+    let browsers = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=browser")).await;
+    assert_eq!(browsers["results"][0]["visitors"].as_u64(), Some(120), "{browsers}");
+    // Today's figures are the site's own.
+    let own = s.api(&format!("/api/v1/stats/aggregate?site={SITE}&range=today")).await;
+    assert_eq!(own["results"]["pageviews"].as_u64(), Some(1), "{own}");
+    s.stop();
+}
