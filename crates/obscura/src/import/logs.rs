@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use obscura_model::Event;
 
-use super::Progress;
+use super::{Problems, Progress};
 use crate::app::App;
 
 /// The formats `--format` names.
@@ -59,9 +59,6 @@ pub struct LogsArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Unreadable lines reported one by one; the rest are only counted.
-const SHOWN_UNREADABLE: usize = 5;
-
 /// What an import found, line by line.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LogTally {
@@ -77,10 +74,8 @@ pub struct LogTally {
     pub other_methods: u64,
     /// Requests not answered 2xx or 304.
     pub other_statuses: u64,
-    /// Page views the pipeline refused (e.g. a path it cannot read), with the unreadable lines.
-    pub unreadable: u64,
-    /// The first unreadable lines: file, line number, why.
-    pub first_unreadable: Vec<String>,
+    /// Unreadable lines, and page views the pipeline refused (e.g. a path it cannot read).
+    pub unreadable: Problems,
 }
 
 impl LogTally {
@@ -91,19 +86,11 @@ impl LogTally {
         self.assets += other.assets;
         self.other_methods += other.other_methods;
         self.other_statuses += other.other_statuses;
-        self.unreadable += other.unreadable;
-        for line in other.first_unreadable {
-            if self.first_unreadable.len() < SHOWN_UNREADABLE {
-                self.first_unreadable.push(line);
-            }
-        }
+        self.unreadable.merge(other.unreadable);
     }
 
     fn unreadable(&mut self, file: &str, line: u64, why: &str) {
-        self.unreadable += 1;
-        if self.first_unreadable.len() < SHOWN_UNREADABLE {
-            self.first_unreadable.push(format!("{file}:{line}: {why}"));
-        }
+        self.unreadable.add(format!("{file}:{line}: {why}"));
     }
 
     /// The summary printed at the end.
@@ -117,14 +104,9 @@ impl LogTally {
             self.assets,
             self.other_methods,
             self.other_statuses,
-            self.unreadable,
+            self.unreadable.count,
         );
-        for line in &self.first_unreadable {
-            out.push_str(&format!("    {line}\n"));
-        }
-        if self.unreadable > self.first_unreadable.len() as u64 {
-            out.push_str(&format!("    … and {} more\n", self.unreadable - self.first_unreadable.len() as u64));
-        }
+        out.push_str(&self.unreadable.lines());
         out
     }
 }
@@ -371,7 +353,7 @@ pub async fn run(app: App, args: LogsArgs) -> anyhow::Result<()> {
     app.maintenance.run_once().await;
     app.store.close();
     print!("{}", tally.summary(seconds));
-    if tally.lines > 0 && tally.unreadable == tally.lines {
+    if tally.lines > 0 && tally.unreadable.count == tally.lines {
         anyhow::bail!("no line was readable as {:?}: is --format right?", args.format);
     }
     Ok(())

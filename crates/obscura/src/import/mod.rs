@@ -34,6 +34,45 @@ fn site(app: &App, domain: &str) -> anyhow::Result<Site> {
         .map_err(|_| anyhow::anyhow!("no site {domain:?}: add it first with `obscura site add {domain}`"))
 }
 
+/// Problems met on the way (unreadable lines or rows, skipped files): all counted, the first
+/// few kept to show with where they were.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems {
+    /// How many there were.
+    pub count: u64,
+    /// The first ones, each saying where and why.
+    pub first: Vec<String>,
+}
+
+impl Problems {
+    /// Problems shown one by one.
+    const SHOWN: usize = 5;
+
+    /// Counts one, keeping its text if it is among the first.
+    pub fn add(&mut self, text: String) {
+        self.count += 1;
+        if self.first.len() < Self::SHOWN {
+            self.first.push(text);
+        }
+    }
+
+    /// Adds another part's problems.
+    pub fn merge(&mut self, other: Problems) {
+        self.count += other.count;
+        let room = Self::SHOWN.saturating_sub(self.first.len());
+        self.first.extend(other.first.into_iter().take(room));
+    }
+
+    /// The problems kept, one per indented line, and how many more there were.
+    pub fn lines(&self) -> String {
+        let mut out: String = self.first.iter().map(|p| format!("    {p}\n")).collect();
+        if self.count > self.first.len() as u64 {
+            out.push_str(&format!("    … and {} more\n", self.count - self.first.len() as u64));
+        }
+        out
+    }
+}
+
 /// A progress bar on standard error (hidden when it is no terminal).
 pub struct Progress(indicatif::ProgressBar);
 

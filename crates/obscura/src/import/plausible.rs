@@ -15,6 +15,7 @@ use obscura_store::aggregates::RollupCell;
 use obscura_store::meta::Site;
 use time::Date;
 
+use super::Problems;
 use crate::app::App;
 
 /// The options of `obscura import plausible`.
@@ -28,9 +29,6 @@ pub struct PlausibleArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Problems reported one by one; the rest are only counted.
-const SHOWN_PROBLEMS: usize = 5;
-
 /// What an import found.
 #[derive(Debug, Default)]
 pub struct PlausibleTally {
@@ -40,8 +38,8 @@ pub struct PlausibleTally {
     pub rows: u64,
     /// Rows that could not be read.
     pub bad_rows: u64,
-    /// The first problems: file, line, why; or a file skipped and why.
-    pub problems: Vec<String>,
+    /// Rows that could not be read (file, line, why) and files skipped (why).
+    pub problems: Problems,
     /// Days imported.
     pub days: u64,
     /// Days skipped because the site has data of its own for them.
@@ -58,9 +56,7 @@ pub struct PlausibleTally {
 
 impl PlausibleTally {
     fn problem(&mut self, text: String) {
-        if self.problems.len() < SHOWN_PROBLEMS {
-            self.problems.push(text);
-        }
+        self.problems.add(text);
     }
 
     /// The summary printed at the end.
@@ -77,9 +73,7 @@ impl PlausibleTally {
             self.cells,
             self.cells_below_k,
         );
-        for p in &self.problems {
-            out.push_str(&format!("    {p}\n"));
-        }
+        out.push_str(&self.problems.lines());
         out
     }
 }
@@ -431,8 +425,12 @@ mod tests {
         let (mut days, mut tally) = (Days::new(), PlausibleTally::default());
         read_table("imported_sources.csv", sources.as_bytes(), &mapping("sources").unwrap(), &mut days, &mut tally);
         assert_eq!((tally.rows, tally.bad_rows), (6, 2));
-        assert!(tally.problems[0].contains("imported_sources.csv:6: `date` \"March 2nd\""), "{:?}", tally.problems);
-        assert!(tally.problems[1].contains(":7: `visitors` \"-1\" is not a count"), "{:?}", tally.problems);
+        assert!(
+            tally.problems.first[0].contains("imported_sources.csv:6: `date` \"March 2nd\""),
+            "{:?}",
+            tally.problems.first
+        );
+        assert!(tally.problems.first[1].contains(":7: `visitors` \"-1\" is not a count"), "{:?}", tally.problems.first);
         let day = &days[&time::macros::date!(2024 - 03 - 01)];
         let cell = |dim: &str, value: Option<&str>| day[&(dim.to_owned(), value.map(str::to_owned))];
         assert_eq!(cell("source", Some("search")).visitors, 20);
