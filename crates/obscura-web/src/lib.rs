@@ -25,6 +25,7 @@ pub mod ingest_http;
 pub mod layout;
 pub mod login_limit;
 pub mod metrics;
+pub mod openapi;
 pub mod overview;
 pub mod password_hashing;
 pub mod policy;

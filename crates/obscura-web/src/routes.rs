@@ -108,6 +108,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (spec("GET", "/health", Public, "liveness: 204 when the server answers"), get(health)),
         (
+            spec("GET", "/api/openapi.json", Public, "the stats API described as OpenAPI 3"),
+            get(crate::openapi::openapi),
+        ),
+        (
             spec("GET", "/ready", Public, "readiness: 204 when the event store and metadata answer, else 503"),
             get(ready),
         ),

@@ -27,9 +27,14 @@ pub async fn aggregate(
     AuditedRead { params, query: q, .. }: AuditedRead,
 ) -> Result<Json<Value>, ApiError> {
     let traffic = Traffic::from_params(&params)?;
+    let compare = match params.get("compare").map(String::as_str) {
+        None | Some("") => false,
+        Some("previous") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("`compare` can only be `previous`, not {other:?}"))),
+    };
     let current = traffic.aggregate(state.store.as_ref(), &q).await.map_err(ApiError::unavailable)?;
     let mut out = json!({ "results": current });
-    if params.get("compare").map(String::as_str) == Some("previous") {
+    if compare {
         let prev_q = Query { range: q.range.previous(), ..q };
         let previous = traffic.aggregate(state.store.as_ref(), &prev_q).await.map_err(ApiError::unavailable)?;
         out["previous"] = json!(previous);

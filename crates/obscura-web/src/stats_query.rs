@@ -75,6 +75,14 @@ pub fn parse_query(state: &AppState, reader: &Reader, params: &Params) -> Result
     if !reader.may_read(site.id) {
         return Err(ApiError::forbidden(format!("{} may not read {domain:?}", reader.actor)));
     }
+    // A date that cannot be one is a mistake even where the range does not read it.
+    for name in ["from", "to"] {
+        if let Some(day) = params.get(name).filter(|d| !d.is_empty())
+            && obscura_model::parse_day(day).is_none()
+        {
+            return Err(ApiError::bad_request(format!("`{name}` must be a date (YYYY-MM-DD), not {day:?}")));
+        }
+    }
     let range = TimeRange::named(
         params.get("range").map_or("30d", String::as_str),
         state.clock.now(),

@@ -53,6 +53,7 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
     assert_eq!(
         public,
         vec![
+            "GET /api/openapi.json",
             "GET /health",
             "GET /js/errors.js",
             "GET /js/obscura.js",
@@ -80,7 +81,7 @@ async fn p15_every_non_public_route_refuses_without_credentials() {
             "POST /api/{project}/store/",
             "POST /login",
         ],
-        "the public routes are the ingest endpoints, the tracker and its performance part, login, health and the static assets"
+        "the public routes are the ingest endpoints, the tracker and its performance part, login, health, the API's description and the static assets"
     );
     // Routes not in the table do not exist.
     for path in ["/admin", "/debug", "/api/v1/users", "/.env"] {

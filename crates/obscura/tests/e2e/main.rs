@@ -23,6 +23,7 @@ mod harness;
 mod imports;
 mod ja4;
 mod metrics;
+mod openapi;
 mod outbound;
 mod overview;
 mod pixel;
