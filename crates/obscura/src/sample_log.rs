@@ -107,6 +107,14 @@ fn path_of(url: &str, site: &str) -> String {
     url.strip_prefix(&format!("https://{site}")).unwrap_or(url).to_owned()
 }
 
+/// A time as web servers log it, in UTC: `10/Oct/2026:13:55:36 +0000`.
+pub fn log_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        [usize::from(u8::from(at.month())) - 1];
+    format!("{:02}/{month}/{}:{:02}:{:02}:{:02} +0000", at.day(), at.year(), at.hour(), at.minute(), at.second())
+}
+
 /// One line of nginx's `combined` format, in UTC.
 fn write_line(
     line: &mut String,
@@ -118,19 +126,12 @@ fn write_line(
     user_agent: &str,
 ) {
     use std::fmt::Write;
-    let at: OffsetDateTime = hit.received_at;
     line.clear();
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        [usize::from(u8::from(at.month())) - 1];
     let _ = writeln!(
         line,
-        "{} - - [{:02}/{month}/{}:{:02}:{:02}:{:02} +0000] \"{method} {target} HTTP/1.1\" {status} {} \"{}\" \"{user_agent}\"",
+        "{} - - [{}] \"{method} {target} HTTP/1.1\" {status} {} \"{}\" \"{user_agent}\"",
         hit.ip,
-        at.day(),
-        at.year(),
-        at.hour(),
-        at.minute(),
-        at.second(),
+        log_time(hit.received_at),
         512 + target.len() * 7,
         referrer.unwrap_or("-"),
     );

@@ -312,15 +312,11 @@ fn read_table(name: &str, bytes: &[u8], mapping: &Mapping, days: &mut Days, tall
             Ok((date, figures, values)) => {
                 let cells = days.entry(date).or_default();
                 for (dim, value) in values {
-                    let mut f = figures;
-                    if dim.is_empty() && mapping.events.is_empty() {
-                        // The totals row of the visitors table.
-                    } else if dim.is_empty() {
-                        // Custom events add to the day's totals their events only.
-                        f = Figures { events: figures.events, ..Figures::default() };
-                    }
-                    let cell = cells.entry((dim.to_owned(), value)).or_default();
-                    add(cell, f);
+                    // Custom events add to the day's totals their events only.
+                    let events_only = dim.is_empty() && !mapping.events.is_empty();
+                    let f =
+                        if events_only { Figures { events: figures.events, ..Figures::default() } } else { figures };
+                    add(cells.entry((dim.to_owned(), value)).or_default(), f);
                 }
             }
         }

@@ -74,9 +74,7 @@ async fn import_logs_of_a_million_lines_match_the_dashboard() {
 async fn import_logs_read_gzip_from_stdin_and_report_bad_lines_by_number() {
     let now = time::OffsetDateTime::now_utc();
     let yesterday = now.date().previous_day().unwrap();
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        [usize::from(u8::from(yesterday.month())) - 1];
-    let at = format!("{:02}/{month}/{}:10:00:00 +0000", yesterday.day(), yesterday.year());
+    let at = obscura::sample_log::log_time(yesterday.with_hms(10, 0, 0).unwrap().assume_utc());
     let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
     let log = [
         format!(r#"203.0.113.1 - - [{at}] "GET /docs HTTP/1.1" 200 10 "-" "{firefox}""#),
