@@ -1,19 +1,22 @@
 //! The privacy boundary: [`RawHit`] in, [`Event`] out.
 //!
-//! This is the only place an `Event` is made. It consumes the raw hit, so the IP and the raw
+//! This is the only place an `Event` is made (also again, from another installation's export:
+//! [`reimported`]). It consumes the raw hit, so the IP and the raw
 //! text go no further; every text field passes the scrubber; the visitor is a salted hash.
 //! Names from the reference databases (country, province, network operator) are data, not
 //! input, and are kept as they are; names a User-Agent parser captured are request input and
 //! lose strong personal data but keep model codes such as `SM-G991B`.
 
 use obscura_model::raw_error::{RawError, RawFrame};
-use obscura_model::{Event, EventKind, RawHit, RawMeasure, ScreenClass};
+use obscura_model::{DaysSinceLast, Event, EventKind, Metric, RawHit, RawMeasure, ScreenClass, VisitCount};
 use obscura_privacy::page_url::{PageUrl, scrub_property_value};
 use obscura_privacy::referrer::{self, Source};
 use obscura_privacy::scrub::{
-    Field, Scrubber, digest_label, reference_label, scrub_label, scrub_lines, scrub_text, scrub_user_agent_label,
+    Field, Scrubber, digest_label, reference_label, scrub_label, scrub_lines, scrub_text, scrub_url_part,
+    scrub_user_agent_label,
 };
 use obscura_privacy::{Clean, VisitorHash};
+use obscura_store::StoredRow;
 
 use crate::enricher::Enrichment;
 use crate::grouping::{GroupFrame, GroupInput, fingerprint};
@@ -68,6 +71,104 @@ pub fn desensitize(raw: RawHit, page: PageUrl, found: Enrichment, visitor: Visit
         engaged_ms: raw.engaged_ms,
         measure: None,
     }
+}
+
+/// An event of another installation's full-site export, made again at this boundary: its text
+/// comes from a file, so every field passes the scrubber again, names of fixed sets (kind,
+/// source, device type, screen, frequency buckets, metric) must be one of theirs, the continent
+/// follows from the country, and the visitor and visit numbers are re-keyed by the caller
+/// (`visitor`, `visit`: see [`obscura_privacy::Rekey`]). Fails, saying why, on a row that is
+/// not an event.
+pub fn reimported(row: &StoredRow, visitor: VisitorHash, visit: u64) -> Result<Event, String> {
+    let kind = EventKind::from_code(row.kind).ok_or_else(|| format!("unknown kind {}", row.kind))?;
+    let label = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(scrub_label);
+    let user_agent = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(scrub_user_agent_label);
+    let path = |s: &str| scrub_url_part(if s.is_empty() { "/" } else { s });
+    let source = Source::parse(&row.source).ok_or_else(|| format!("unknown source {:?}", row.source))?;
+    let device_type = ["desktop", "mobile", "tablet", "unknown"]
+        .into_iter()
+        .find(|d| *d == row.device_type)
+        .ok_or_else(|| format!("unknown device type {:?}", row.device_type))?;
+    let screen = match row.screen.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(
+            [ScreenClass::Mobile, ScreenClass::Tablet, ScreenClass::Laptop, ScreenClass::Desktop]
+                .into_iter()
+                .find(|c| c.as_str() == name)
+                .ok_or_else(|| format!("unknown screen class {name:?}"))?,
+        ),
+    };
+    let days_since_last = match row.days_since_last.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(DaysSinceLast::parse(v).ok_or_else(|| format!("unknown days-since-last bucket {v:?}"))?),
+    };
+    let visit_count = match row.visit_count.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(VisitCount::parse(v).ok_or_else(|| format!("unknown visit-count bucket {v:?}"))?),
+    };
+    let measure = match (row.metric.as_deref(), row.value) {
+        (None, _) => None,
+        (Some(name), Some(value)) => {
+            let metric = Metric::parse(name).ok_or_else(|| format!("unknown metric {name:?}"))?;
+            if !metric.accepts(value) {
+                return Err(format!("{name} cannot be {value}"));
+            }
+            Some((metric, value))
+        }
+        (Some(name), None) => return Err(format!("metric {name:?} without a value")),
+    };
+    let country = row.country.as_deref().filter(|c| obscura_enrich::geo::continent_of(c).is_some());
+    Ok(Event {
+        ts_ms: row.ts_ms,
+        site: row.site,
+        kind,
+        visitor,
+        visit,
+        visit_seq: row.visit_seq,
+        visit_gap_ms: row.visit_gap_ms,
+        path: path(&row.path),
+        prev_path: row.prev_path.as_deref().map(path),
+        referrer_host: label(&row.referrer_host),
+        source: source.as_str(),
+        utm_source: label(&row.utm_source),
+        utm_medium: label(&row.utm_medium),
+        utm_campaign: label(&row.utm_campaign),
+        name: label(&row.name),
+        props: row.props.as_deref().map(exported_props).unwrap_or_default(),
+        continent: country.and_then(obscura_enrich::geo::continent_of),
+        country: country.map(|c| scrub_label(&c.to_ascii_uppercase())),
+        province: label(&row.province),
+        network: label(&row.network),
+        browser: user_agent(&row.browser),
+        browser_version: user_agent(&row.browser_version),
+        os: user_agent(&row.os),
+        os_version: user_agent(&row.os_version),
+        device_type,
+        device_brand: user_agent(&row.device_brand),
+        device_model: user_agent(&row.device_model),
+        screen,
+        returning: row.returning,
+        days_since_last,
+        visit_count,
+        engaged_ms: row.engaged_ms,
+        measure,
+    })
+}
+
+/// Stored properties (`\u{1}key\u{2}value\u{1}…`) scrubbed again, as a live event's are; an
+/// error's frames and detail keep their lines.
+fn exported_props(props: &str) -> Vec<(Clean, Clean)> {
+    props
+        .split('\u{1}')
+        .filter_map(|pair| pair.split_once('\u{2}'))
+        .map(|(key, value)| {
+            let scrubbed = match key {
+                "frames" | "detail" => scrub_lines(value.lines()),
+                _ => scrub_property_value(value),
+            };
+            (scrub_label(key), scrubbed)
+        })
+        .collect()
 }
 
 /// The events of a speed beacon: one per measurement, each a copy of the page's desensitized
@@ -213,6 +314,32 @@ mod tests {
     use time::OffsetDateTime;
 
     use super::*;
+
+    #[test]
+    fn p01_reimported_events_pass_the_scrubber_again() {
+        let mut row = StoredRow::from(&event_with(Enrichment::default()));
+        row.path = "/users/jane.doe@example.com/orders".into();
+        row.props = Some("\u{1}note\u{2}write to jane.doe@example.com\u{1}plan\u{2}pro\u{1}".into());
+        row.name = Some("sent to jane.doe@example.com".into());
+        row.country = Some("de".into());
+        row.continent = Some("OC".into());
+        let visitor = obscura_privacy::Rekey::new().visitor(row.visitor);
+        let event = reimported(&row, visitor, 9).expect("an event");
+        assert!(!format!("{event:?}").contains("jane.doe"), "{event:?}");
+        assert_eq!(event.props[1].1.as_str(), "pro");
+        assert_eq!((event.country.as_ref().map(Clean::as_str), event.continent), (Some("DE"), Some("EU")));
+        assert_eq!((event.visit, event.visitor), (9, visitor));
+        for (field, bad) in [("source", "friends"), ("device", "toaster"), ("kind", "9")] {
+            let mut wrong = row.clone();
+            match field {
+                "source" => wrong.source = bad.into(),
+                "device" => wrong.device_type = bad.into(),
+                _ => wrong.kind = 9,
+            }
+            let why = reimported(&wrong, visitor, 9).expect_err("not an event");
+            assert!(why.contains(bad), "{why}");
+        }
+    }
 
     fn event_with(found: Enrichment) -> Event {
         let now = OffsetDateTime::now_utc();

@@ -14,4 +14,4 @@ pub mod salt;
 pub mod scrub;
 
 pub use clean::Clean;
-pub use salt::{SaltRing, VisitorHash};
+pub use salt::{Rekey, SaltRing, VisitorHash};

@@ -128,6 +128,12 @@ pub fn scrub_property_value(value: &str) -> Clean {
     }
 }
 
+/// A page path from elsewhere (an imported aggregate's page) as a tracked page's path is
+/// kept: identifier segments replaced by placeholders, scrubbed, no trailing slash.
+pub fn scrub_page_path(raw: &str) -> Clean {
+    normalize_path(raw.split(['?', '#']).next().unwrap_or_default())
+}
+
 /// Lower-cases a host, drops a trailing dot and a leading `www.`. Shared with the referrer
 /// classifier so that page and referrer hosts compare equal.
 pub(crate) fn normalize_host(host: &str) -> String {

@@ -103,6 +103,47 @@ impl Drop for SaltRing {
     }
 }
 
+/// A one-off key for visitor and visit numbers that move between installations (a full-site
+/// export and its import): each side re-keys the numbers with a key of its own that is never
+/// stored and is wiped when dropped, so numbers in an export file cannot be matched with the
+/// ones stored on either side. Within one key a number keeps its identity: a visitor stays one
+/// visitor, a visit one visit.
+pub struct Rekey([u8; 32]);
+
+impl Rekey {
+    /// A fresh random key.
+    pub fn new() -> Self {
+        Rekey(rand::random())
+    }
+
+    /// `number` under this key; `domain` keeps visitor and visit numbers apart.
+    pub fn number(&self, domain: &str, number: u64) -> u64 {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(&number.to_be_bytes());
+        let digest = mac.finalize().into_bytes();
+        u64::from_be_bytes(digest[..8].try_into().expect("digest is 32 bytes"))
+    }
+
+    /// A visitor number from elsewhere as this installation's daily visitor hash.
+    pub fn visitor(&self, number: u64) -> VisitorHash {
+        VisitorHash(self.number("visitor", number))
+    }
+}
+
+impl Default for Rekey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Rekey {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
 /// Overwrites a salt in place; volatile writes so the compiler cannot drop them as dead stores.
 fn wipe(bytes: &mut [u8; 32]) {
     for b in bytes.iter_mut() {
@@ -114,6 +155,16 @@ fn wipe(bytes: &mut [u8; 32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p02_rekeyed_numbers_keep_identity_under_one_key_and_differ_between_keys() {
+        let (one, other) = (Rekey::new(), Rekey::new());
+        assert_eq!(one.visitor(42), one.visitor(42));
+        assert_ne!(one.visitor(42), one.visitor(43));
+        assert_ne!(one.visitor(42).get(), 42);
+        assert_ne!(one.visitor(42), other.visitor(42));
+        assert_ne!(one.number("visit", 42), one.number("visitor", 42));
+    }
     use time::macros::datetime;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7));

@@ -18,7 +18,7 @@ pub const OTHER: &str = "(other)";
 
 /// One rollup cell: a site's day under one dimension's value (dimension `""` holds the site's
 /// totals for the day, with value `None`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RollupCell {
     /// The site's id.
     pub site: u32,

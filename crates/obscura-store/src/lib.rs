@@ -64,6 +64,32 @@ pub enum StoreError {
     Query(String),
 }
 
+/// What is kept of one site's day past retention: k-anonymous cells only (P3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptDay {
+    /// The day.
+    pub day: Date,
+    /// Its traffic cells ([`EventStore::keep_aggregates`]).
+    pub aggregates: Vec<RollupCell>,
+    /// Its speed cells ([`EventStore::keep_measures`]).
+    pub measures: Vec<DayCell>,
+}
+
+impl KeptDay {
+    /// Groups cells by day, oldest first.
+    pub fn by_day(aggregates: Vec<(Date, RollupCell)>, measures: Vec<(Date, DayCell)>) -> Vec<KeptDay> {
+        let mut days: std::collections::BTreeMap<Date, KeptDay> = std::collections::BTreeMap::new();
+        let new = |day| KeptDay { day, aggregates: Vec::new(), measures: Vec::new() };
+        for (day, cell) in aggregates {
+            days.entry(day).or_insert_with(|| new(day)).aggregates.push(cell);
+        }
+        for (day, cell) in measures {
+            days.entry(day).or_insert_with(|| new(day)).measures.push(cell);
+        }
+        days.into_values().collect()
+    }
+}
+
 /// A value bound to a query placeholder (`$1`, `$2`, …). Values are never spliced into SQL.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Param {
@@ -189,6 +215,11 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The sites with rows on `day`, in order.
     async fn sites_of_day(&self, day: Date) -> Result<Vec<u32>, StoreError>;
+
+    /// Everything kept of `site` past retention, oldest day first: its k-anonymous traffic
+    /// aggregates and speed cells, as [`EventStore::keep_aggregates`] and
+    /// [`EventStore::keep_measures`] stored them (for a full-site export).
+    async fn kept_of_site(&self, site: u32) -> Result<Vec<KeptDay>, StoreError>;
 
     /// Days that hold rows, oldest first.
     async fn days(&self) -> Result<Vec<Date>, StoreError>;

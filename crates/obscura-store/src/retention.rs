@@ -181,6 +181,9 @@ mod tests {
         async fn rows_of_day(&self, _: Date, _: Option<u32>) -> Result<Vec<StoredRow>, StoreError> {
             Err(io("unused"))
         }
+        async fn kept_of_site(&self, _: u32) -> Result<Vec<crate::KeptDay>, StoreError> {
+            Err(io("unused"))
+        }
         async fn issues(&self, _: &Query, _: u32) -> Result<Vec<obscura_query::errors::IssueRow>, StoreError> {
             Err(io("unused"))
         }

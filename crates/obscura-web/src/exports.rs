@@ -1,4 +1,5 @@
-//! Exports: `GET /api/v1/export.csv` and `GET /api/v1/export.parquet` give a breakdown (with
+//! Exports: `GET /api/v1/export.csv` and `GET /api/v1/export.parquet` (and `obscura export
+//! table`, through [`audited_table`]) give a breakdown (with
 //! `dimension`) or a time series (without one; `interval` as for the time series) as CSV or
 //! Parquet. Aggregates only: per-event rows never leave. For API tokens with read scope and for
 //! analysts, admins and owners — not viewers; every export is written to the audit log first.
@@ -16,7 +17,7 @@ use obscura_store::meta::Role;
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
-use crate::stats_query::{Params, authorize, describe, parse_limit, parse_query};
+use crate::stats_query::{Params, Reader, authorize, describe, parse_limit, parse_query};
 use crate::traffic::Traffic;
 
 /// What an export holds: a text column (the dimension's value, or the bucket's date) and
@@ -109,16 +110,44 @@ async fn export(
             return Err(ApiError::forbidden("exports need the analyst, admin or owner role"));
         }
     }
-    let (q, site) = parse_query(&state, &reader, &params)?;
-    let traffic = Traffic::from_params(&params)?;
+    let path = if format == Format::Csv { "/api/v1/export.csv" } else { "/api/v1/export.parquet" };
+    let export = audited_table(&state, &reader, &params, path).await?;
+    let (body, content_type, extension) = match format {
+        Format::Csv => (export.table.csv().into_bytes(), "text/csv; charset=utf-8", "csv"),
+        Format::Parquet => (
+            export
+                .table
+                .parquet()
+                .map_err(|e| ApiError::unavailable(format!("the Parquet file could not be written: {e}")))?,
+            "application/vnd.apache.parquet",
+            "parquet",
+        ),
+    };
+    let disposition = format!("attachment; filename=\"{}.{extension}\"", export.name);
+    Ok(([(CONTENT_TYPE, content_type.to_owned()), (CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+/// An export's table and the name its file is given (`<site>-<dimension>` or
+/// `<site>-timeseries`, without extension).
+pub struct Export {
+    /// What it holds.
+    pub table: Table,
+    /// The file's name, without extension.
+    pub name: String,
+}
+
+/// The table `params` ask for (as the API's export parameters), read by `reader` and written to
+/// the audit log (as `via`) before it is read; shared by the API and `obscura export`.
+pub async fn audited_table(state: &AppState, reader: &Reader, params: &Params, via: &str) -> Result<Export, ApiError> {
+    let (q, site) = parse_query(state, reader, params)?;
+    let traffic = Traffic::from_params(params)?;
     let dimension = params.get("dimension").map(|d| Dimension::parse(d)).transpose()?;
     let interval = Interval::parse(params.get("interval").map_or("day", String::as_str))?;
     let limit = match params.get("limit") {
         None => 1000,
-        Some(_) => parse_limit(&params)?,
+        Some(_) => parse_limit(params)?,
     };
-    let path = if format == Format::Csv { "/api/v1/export.csv" } else { "/api/v1/export.parquet" };
-    let detail = describe(path, &params);
+    let detail = describe(via, params);
     state
         .audit
         .append(obscura_store::audit::AuditEntry {
@@ -153,18 +182,7 @@ async fn export(
             (table, "timeseries".to_owned())
         }
     };
-    let (body, content_type, extension) = match format {
-        Format::Csv => (table.csv().into_bytes(), "text/csv; charset=utf-8", "csv"),
-        Format::Parquet => (
-            table
-                .parquet()
-                .map_err(|e| ApiError::unavailable(format!("the Parquet file could not be written: {e}")))?,
-            "application/vnd.apache.parquet",
-            "parquet",
-        ),
-    };
-    let disposition = format!("attachment; filename=\"{}-{name}.{extension}\"", site.domain);
-    Ok(([(CONTENT_TYPE, content_type.to_owned()), (CONTENT_DISPOSITION, disposition)], body).into_response())
+    Ok(Export { table, name: format!("{}-{name}", site.domain) })
 }
 
 #[cfg(test)]

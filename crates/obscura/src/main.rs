@@ -82,9 +82,14 @@ enum Command {
         ip: Option<String>,
     },
     /// Import a site's history: access logs (`obscura import logs`), Plausible's CSV export
-    /// (`obscura import plausible`). The server must be stopped while importing.
+    /// (`obscura import plausible`), another Obscura's full-site export (`obscura import
+    /// obscura`). The server must be stopped while importing.
     #[command(subcommand)]
     Import(obscura::import::ImportCmd),
+    /// Export a breakdown or time series as CSV or Parquet (`obscura export table`), or a whole
+    /// site for another installation (`obscura export site`). The server must be stopped.
+    #[command(subcommand)]
+    Export(obscura::export::ExportCmd),
     /// Benchmarks (figures go in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -313,6 +318,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => runtime()?.block_on(async {
             let app = app::open(&config, Arc::new(SystemClock)).await?;
             obscura::import::run(app, cmd).await
+        }),
+        Command::Export(cmd) => runtime()?.block_on(async {
+            let app = app::open(&config, Arc::new(SystemClock)).await?;
+            obscura::export::run(app, cmd).await
         }),
         Command::Serve { backend } => runtime()?.block_on(async {
             if let Some(backend) = backend {

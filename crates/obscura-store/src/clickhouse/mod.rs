@@ -1556,6 +1556,44 @@ impl EventStore for ClickHouseStore {
         self.rolled_days().await
     }
 
+    async fn kept_of_site(&self, site: u32) -> Result<Vec<crate::KeptDay>, StoreError> {
+        let failure = |e| failed("reading kept aggregates", e);
+        let cells: Vec<CellRow> = self
+            .reader
+            .query("SELECT ?fields FROM kept_aggregates WHERE site = ? ORDER BY day")
+            .bind(site)
+            .fetch_all()
+            .await
+            .map_err(failure)?;
+        let measures: Vec<MeasureCellRow> = self
+            .reader
+            .query("SELECT ?fields FROM kept_measures WHERE site = ? ORDER BY day")
+            .bind(site)
+            .fetch_all()
+            .await
+            .map_err(failure)?;
+        Ok(crate::KeptDay::by_day(
+            cells
+                .into_iter()
+                .map(|c| {
+                    let cell = RollupCell {
+                        site: c.site,
+                        dim: c.dim,
+                        value: c.value,
+                        visitors: c.visitors,
+                        visits: c.visits,
+                        pageviews: c.pageviews,
+                        events: c.events,
+                        bounces: c.bounces,
+                        duration_ms: c.duration_ms,
+                    };
+                    (day_of_number(c.day), cell)
+                })
+                .collect(),
+            measures.into_iter().map(|m| (day_of_number(m.day), m.into_cell())).collect(),
+        ))
+    }
+
     /// Ready while the first shard (which answers queries and keeps rollups) answers and
     /// every other shard either answers or has the spool to wait in.
     async fn ready(&self) -> Result<(), StoreError> {

@@ -135,6 +135,16 @@ impl Aggregates {
         Ok(out)
     }
 
+    /// The cells of `site`, with their days, oldest first.
+    pub fn of_site(&self, site: u32) -> anyhow::Result<Vec<(Date, RollupCell)>> {
+        let days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (day, rows) in days.iter() {
+            out.extend(batch_to_cells(rows)?.into_iter().filter(|c| c.site == site).map(|c| (*day, c)));
+        }
+        Ok(out)
+    }
+
     /// The days that have kept aggregates, oldest first.
     pub fn days(&self) -> Vec<Date> {
         self.days.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()

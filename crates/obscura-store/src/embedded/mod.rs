@@ -640,6 +640,19 @@ impl EventStore for EmbeddedStore {
         Ok(self.rolled_days())
     }
 
+    async fn kept_of_site(&self, site: u32) -> Result<Vec<crate::KeptDay>, StoreError> {
+        let aggregates = self.rollups.aggregates.of_site(site).map_err(StoreError::Storage)?;
+        let measures = self
+            .kept_measures
+            .cells(|_| true)
+            .into_iter()
+            .flat_map(|(day, cells)| {
+                cells.all().iter().filter(|c| c.site == site).map(|c| (day, c.clone())).collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(crate::KeptDay::by_day(aggregates, measures))
+    }
+
     async fn days(&self) -> Result<Vec<Date>, StoreError> {
         Ok(self.event_days())
     }

@@ -2,6 +2,7 @@
 //! progress, and ends with a summary of what it found and stored.
 
 pub mod logs;
+pub mod obscura;
 pub mod plausible;
 
 use obscura_store::meta::Site;
@@ -17,6 +18,10 @@ pub enum ImportCmd {
     /// Plausible's CSV export (its ZIP, or the CSV files): each day's figures kept as
     /// aggregates, k-anonymous like Obscura's own; days with data already are left alone.
     Plausible(plausible::PlausibleArgs),
+    /// Another Obscura's full-site export (`obscura export site`): the site's settings, goals
+    /// and funnels, its events again through the privacy boundary, its kept aggregates; days
+    /// with data already are left alone.
+    Obscura(obscura::ObscuraArgs),
 }
 
 /// Runs an import against an opened store (the server must be stopped: the store is locked).
@@ -24,14 +29,48 @@ pub async fn run(app: App, cmd: ImportCmd) -> anyhow::Result<()> {
     match cmd {
         ImportCmd::Logs(args) => logs::run(app, args).await,
         ImportCmd::Plausible(args) => plausible::run(app, args).await,
+        ImportCmd::Obscura(args) => obscura::run(app, args).await,
     }
 }
 
 /// The configured site of `domain`, or an error saying how to add it.
-fn site(app: &App, domain: &str) -> anyhow::Result<Site> {
+pub(crate) fn site(app: &App, domain: &str) -> anyhow::Result<Site> {
     app.pipeline
         .resolve_site(domain)
         .map_err(|_| anyhow::anyhow!("no site {domain:?}: add it first with `obscura site add {domain}`"))
+}
+
+/// Days among `days` on which the site already has page views or visitors (its own, or
+/// imported before): imports leave them alone rather than count them twice.
+pub(crate) async fn days_with_data(
+    app: &App,
+    site: &Site,
+    days: impl IntoIterator<Item = time::Date>,
+) -> anyhow::Result<Vec<time::Date>> {
+    let days: Vec<time::Date> = days.into_iter().collect();
+    let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) else { return Ok(Vec::new()) };
+    let range = obscura_query::TimeRange {
+        from: first.midnight().assume_utc(),
+        to: (last.next_day().unwrap_or(*last)).midnight().assume_utc(),
+    };
+    let q = obscura_query::Query { site: site.id, range, filters: Vec::new() };
+    let series = app.store.timeseries(&q, obscura_query::Interval::Day).await?;
+    Ok(series
+        .iter()
+        .filter(|p| p.pageviews > 0 || p.visitors > 0)
+        .filter_map(|p| time::OffsetDateTime::from_unix_timestamp(p.bucket_ms / 1000).ok().map(|t| t.date()))
+        .collect())
+}
+
+/// A dimension's value from an imported file, scrubbed as a live event's would be (P1): pages
+/// as page paths, anything else as a label.
+pub(crate) fn clean_value(dim: &str, value: &str) -> String {
+    match dim {
+        "page" | "entry_page" | "exit_page" | "previous_page" => obscura_privacy::page_url::scrub_page_path(value),
+        prop if prop.starts_with("prop:") => obscura_privacy::page_url::scrub_property_value(value),
+        _ => obscura_privacy::scrub::scrub_label(value),
+    }
+    .into_string()
 }
 
 /// Problems met on the way (unreadable lines or rows, skipped files): all counted, the first
@@ -102,6 +141,26 @@ impl Progress {
         Progress(bar)
     }
 
+    /// A bar for `total` steps of `unit` (days, files).
+    pub fn steps(name: &str, total: u64, unit: &str) -> Self {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{msg}}"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(name.to_owned());
+        Progress(bar)
+    }
+
+    /// One step done; `message` says how far.
+    pub fn inc(&self, message: String) {
+        self.0.inc(1);
+        self.0.set_message(message);
+    }
+
     /// `reader`, advancing the bar by the bytes read.
     pub fn wrap<R: std::io::Read>(&self, reader: R) -> indicatif::ProgressBarIter<R> {
         self.0.wrap_read(reader)
@@ -115,5 +174,19 @@ impl Progress {
     /// Leaves the bar as it ended.
     pub fn finish(&self) {
         self.0.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p01_imported_aggregate_values_are_scrubbed_as_live_ones() {
+        assert_eq!(clean_value("page", "/users/jane.doe@example.com/orders/88123456?x=1"), "/users/:email/orders/:id");
+        assert_eq!(clean_value("exit_page", "/blog/"), "/blog");
+        assert!(!clean_value("utm_campaign", "for jane.doe@example.com").contains("jane.doe"));
+        assert!(!clean_value("prop:link", "https://shop.example/a?token=secret").contains("secret"));
+        assert_eq!(clean_value("browser", "Firefox"), "Firefox");
     }
 }

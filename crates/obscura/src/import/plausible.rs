@@ -162,7 +162,7 @@ pub async fn import(app: &App, site: &Site, paths: &[PathBuf], k: u32) -> anyhow
         read_table(&name, &bytes, &mapping, &mut days, &mut tally);
     }
     anyhow::ensure!(!tally.tables.is_empty(), "no table of a Plausible export found in {paths:?}");
-    let have = days_with_data(app, site, &days).await?;
+    let have = super::days_with_data(app, site, days.keys().copied()).await?;
     for (day, cells) in days {
         if have.contains(&day) {
             tally.days_skipped += 1;
@@ -195,22 +195,6 @@ pub async fn import(app: &App, site: &Site, paths: &[PathBuf], k: u32) -> anyhow
         }
     }
     Ok(tally)
-}
-
-/// Days among `days` on which the site already has page views (its own, or imported before).
-async fn days_with_data(app: &App, site: &Site, days: &Days) -> anyhow::Result<Vec<Date>> {
-    let (Some(first), Some(last)) = (days.keys().next(), days.keys().next_back()) else { return Ok(Vec::new()) };
-    let range = obscura_query::TimeRange {
-        from: first.midnight().assume_utc(),
-        to: (last.next_day().unwrap_or(*last)).midnight().assume_utc(),
-    };
-    let q = obscura_query::Query { site: site.id, range, filters: Vec::new() };
-    let series = app.store.timeseries(&q, obscura_query::Interval::Day).await?;
-    Ok(series
-        .iter()
-        .filter(|p| p.pageviews > 0 || p.visitors > 0)
-        .filter_map(|p| time::OffsetDateTime::from_unix_timestamp(p.bucket_ms / 1000).ok().map(|t| t.date()))
-        .collect())
 }
 
 /// The table a file holds: `imported_pages_20230101_20231231.csv` → `pages` (the prefix and
@@ -300,8 +284,11 @@ fn read_table(name: &str, bytes: &[u8], mapping: &Mapping, days: &mut Days, tall
                 bounces: number("bounces")?,
                 duration_ms: number("visit_duration")?.saturating_mul(1000),
             };
-            let values: Vec<(&str, Option<String>)> =
-                mapping.dims.iter().map(|(dim, value)| (*dim, value_of(*value, &row))).collect();
+            let values: Vec<(&str, Option<String>)> = mapping
+                .dims
+                .iter()
+                .map(|(dim, value)| (*dim, value_of(*value, &row).map(|v| super::clean_value(dim, &v))))
+                .collect();
             Ok((date, figures, values))
         });
         match row {

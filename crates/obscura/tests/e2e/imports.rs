@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::harness::{SITE, TestServer};
 
-fn text(output: &std::process::Output) -> String {
+pub(crate) fn text(output: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
@@ -136,7 +136,7 @@ fn caddy_log() -> String {
 }
 
 /// A Plausible export as its ZIP holds it: quoted headers and text, `CSVWithNames`.
-fn plausible_zip(path: &std::path::Path, days: &[time::Date], today: time::Date) {
+pub(crate) fn plausible_zip(path: &std::path::Path, days: &[time::Date], today: time::Date) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let suffix = format!("{}_{}", days[0].to_string().replace('-', ""), today.to_string().replace('-', ""));
     let mut file = |table: &str, header: &str, rows: Vec<String>| {

@@ -36,6 +36,7 @@ mod retention;
 mod scrubbing;
 mod sdk;
 mod several_nodes;
+mod site_export;
 mod startup;
 mod stats_api;
 mod storage_conformance;
