@@ -82,8 +82,8 @@ enum Command {
         ip: Option<String>,
     },
     /// Import a site's history: access logs (`obscura import logs`), Plausible's CSV export
-    /// (`obscura import plausible`), another Obscura's full-site export (`obscura import
-    /// obscura`). The server must be stopped while importing.
+    /// (`obscura import plausible`), Umami's data export (`obscura import umami`), another
+    /// Obscura's full-site export (`obscura import obscura`). The server must be stopped while importing.
     #[command(subcommand)]
     Import(obscura::import::ImportCmd),
     /// Export a breakdown or time series as CSV or Parquet (`obscura export table`), or a whole

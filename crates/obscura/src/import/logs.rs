@@ -7,8 +7,8 @@
 //! and reported with their line numbers, and never stop the import.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use obscura_model::Event;
 
-use super::{Problems, Progress};
+use super::{Problems, display, open};
 use crate::app::App;
 
 /// The formats `--format` names.
@@ -314,32 +314,6 @@ fn write_events(
     }
     let days: Vec<Date> = unrolled.into_iter().collect();
     Ok(runtime.block_on(store.roll_up_days(&days))?)
-}
-
-/// A file's name in messages.
-fn display(file: &Path) -> String {
-    if file == Path::new("-") { "standard input".into() } else { file.display().to_string() }
-}
-
-/// A file (or `-`: standard input) to read lines from, gunzipped when it is compressed, with
-/// its progress bar.
-fn open(path: &Path) -> anyhow::Result<(Box<dyn BufRead>, Progress)> {
-    let (raw, progress): (Box<dyn Read>, Progress) = if path == Path::new("-") {
-        let progress = Progress::spinner("standard input");
-        (Box::new(progress.wrap(std::io::stdin())), progress)
-    } else {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let progress = Progress::bar(&path.display().to_string(), size);
-        (Box::new(progress.wrap(file)), progress)
-    };
-    let mut buffered = BufReader::with_capacity(1 << 20, raw);
-    let gzipped = buffered.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
-    if gzipped {
-        let gunzipped = flate2::bufread::MultiGzDecoder::new(buffered);
-        return Ok((Box::new(BufReader::with_capacity(1 << 20, gunzipped)), progress));
-    }
-    Ok((Box::new(buffered), progress))
 }
 
 /// `obscura import logs`: imports, then runs the maintenance a server would (the salts made

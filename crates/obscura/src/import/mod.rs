@@ -4,7 +4,12 @@
 pub mod logs;
 pub mod obscura;
 pub mod plausible;
+pub mod umami;
 
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use anyhow::Context;
 use obscura_store::meta::Site;
 
 use crate::app::App;
@@ -18,6 +23,9 @@ pub enum ImportCmd {
     /// Plausible's CSV export (its ZIP, or the CSV files): each day's figures kept as
     /// aggregates, k-anonymous like Obscura's own; days with data already are left alone.
     Plausible(plausible::PlausibleArgs),
+    /// Umami's data export (its website-event CSV, and optionally its event-data CSV): each
+    /// day's figures kept as aggregates, k-anonymous; days with data already are left alone.
+    Umami(umami::UmamiArgs),
     /// Another Obscura's full-site export (`obscura export site`): the site's settings, goals
     /// and funnels, its events again through the privacy boundary, its kept aggregates; days
     /// with data already are left alone.
@@ -30,6 +38,7 @@ pub async fn run(app: App, cmd: ImportCmd) -> anyhow::Result<()> {
         ImportCmd::Logs(args) => logs::run(app, args).await,
         ImportCmd::Plausible(args) => plausible::run(app, args).await,
         ImportCmd::Obscura(args) => obscura::run(app, args).await,
+        ImportCmd::Umami(args) => umami::run(app, args).await,
     }
 }
 
@@ -71,6 +80,32 @@ pub(crate) fn clean_value(dim: &str, value: &str) -> String {
         _ => obscura_privacy::scrub::scrub_label(value),
     }
     .into_string()
+}
+
+/// A file's name in messages.
+pub(crate) fn display(file: &Path) -> String {
+    if file == Path::new("-") { "standard input".into() } else { file.display().to_string() }
+}
+
+/// A file (or `-`: standard input) to read lines from, gunzipped when it is compressed, with
+/// its progress bar.
+pub(crate) fn open(path: &Path) -> anyhow::Result<(Box<dyn BufRead>, Progress)> {
+    let (raw, progress): (Box<dyn Read>, Progress) = if path == Path::new("-") {
+        let progress = Progress::spinner("standard input");
+        (Box::new(progress.wrap(std::io::stdin())), progress)
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let progress = Progress::bar(&path.display().to_string(), size);
+        (Box::new(progress.wrap(file)), progress)
+    };
+    let mut buffered = BufReader::with_capacity(1 << 20, raw);
+    let gzipped = buffered.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
+    if gzipped {
+        let gunzipped = flate2::bufread::MultiGzDecoder::new(buffered);
+        return Ok((Box::new(BufReader::with_capacity(1 << 20, gunzipped)), progress));
+    }
+    Ok((Box::new(buffered), progress))
 }
 
 /// Problems met on the way (unreadable lines or rows, skipped files): all counted, the first

@@ -222,3 +222,189 @@ async fn import_plausible_csv_export_totals_show_in_the_dashboard() {
     assert_eq!(own["results"]["pageviews"].as_u64(), Some(1), "{own}");
     s.stop();
 }
+
+/// Umami's website-event and event-data CSVs as its documented `\COPY … FORCE_QUOTE *` writes
+/// them: on each of `days`, 30 sessions view `/` then `/pricing`; 10 of them sign up on the pro
+/// plan (a property in the event-data CSV). One row has an event type Umami does not have.
+fn umami_export(dir: &std::path::Path, days: &[time::Date]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let quoted = |cells: &[&str]| cells.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(",");
+    let mut events = vec![quoted(&[
+        "website_id",
+        "session_id",
+        "visit_id",
+        "event_id",
+        "hostname",
+        "browser",
+        "os",
+        "device",
+        "screen",
+        "language",
+        "country",
+        "subdivision1",
+        "subdivision2",
+        "city",
+        "url_path",
+        "url_query",
+        "referrer_path",
+        "referrer_query",
+        "referrer_domain",
+        "page_title",
+        "event_type",
+        "event_name",
+        "created_at",
+    ])];
+    let mut data = vec![quoted(&[
+        "website_id",
+        "session_id",
+        "event_id",
+        "url_path",
+        "event_name",
+        "data_key",
+        "string_value",
+        "number_value",
+        "date_value",
+        "data_type",
+        "created_at",
+    ])];
+    for day in days {
+        for n in 0..30 {
+            let (session, visit) = (format!("s-{day}-{n}"), format!("v-{day}-{n}"));
+            let at = |minute: u32| format!("{day} 10:{minute:02}:00");
+            for (minute, page) in [(0, "/"), (3, "/pricing")] {
+                let id = format!("e-{day}-{n}-{minute}");
+                events.push(quoted(&[
+                    "w",
+                    &session,
+                    &visit,
+                    &id,
+                    SITE,
+                    "firefox",
+                    "Linux",
+                    "desktop",
+                    "1920x1080",
+                    "en-US",
+                    "DE",
+                    "DE-BW",
+                    "",
+                    "Stuttgart",
+                    page,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "Shop",
+                    "1",
+                    "",
+                    &at(minute),
+                ]));
+            }
+            if n < 10 {
+                let id = format!("e-{day}-{n}-signup");
+                events.push(quoted(&[
+                    "w",
+                    &session,
+                    &visit,
+                    &id,
+                    SITE,
+                    "firefox",
+                    "Linux",
+                    "desktop",
+                    "1920x1080",
+                    "en-US",
+                    "DE",
+                    "DE-BW",
+                    "",
+                    "Stuttgart",
+                    "/pricing",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "Shop",
+                    "2",
+                    "signup",
+                    &at(4),
+                ]));
+                data.push(quoted(&["w", &session, &id, "/pricing", "signup", "plan", "pro", "", "", "1", &at(4)]));
+            }
+        }
+    }
+    events.insert(
+        5,
+        quoted(&[
+            "w",
+            "s",
+            "v",
+            "e",
+            SITE,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "/",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "9",
+            "",
+            "2024-01-01 00:00:00",
+        ]),
+    );
+    let events_path = dir.join("website_event.csv.gz");
+    let mut gz =
+        flate2::write::GzEncoder::new(std::fs::File::create(&events_path).unwrap(), flate2::Compression::fast());
+    gz.write_all(format!("{}\n", events.join("\n")).as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let data_path = dir.join("event_data.csv");
+    std::fs::write(&data_path, format!("{}\n", data.join("\n"))).unwrap();
+    (events_path, data_path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_umami_export_totals_show_in_the_dashboard() {
+    let now = time::OffsetDateTime::now_utc();
+    let days: Vec<time::Date> = (40..43).rev().map(|back| now.date() - time::Duration::days(back)).collect();
+    let s = TestServer::start(now).await;
+    let (events, data) = umami_export(s.dir.path(), &days);
+    let mut command = s.command();
+    let (s, imported) = s
+        .restart_after(|| command.args(["import", "umami", "--site", SITE]).arg(&events).arg(&data).output().unwrap())
+        .await;
+    let summary = text(&imported);
+    assert!(imported.status.success(), "{summary}");
+    assert_eq!(figure(&summary, "days imported:"), 3, "{summary}");
+    assert_eq!(figure(&summary, "page views:"), 180, "{summary}");
+    assert_eq!(figure(&summary, "custom events:"), 30, "{summary}");
+    assert!(summary.contains("website_event.csv.gz:6: `event_type` \"9\""), "the bad row by its line: {summary}");
+    assert!(summary.contains("event_data.csv: skipped, event data"), "{summary}");
+
+    let q = format!("site={SITE}&range=custom&from={}&to={}", days[0], days[2]);
+    let total = s.api(&format!("/api/v1/stats/aggregate?{q}")).await;
+    let r = &total["results"];
+    let figures = (r["pageviews"].as_u64(), r["visitors"].as_u64(), r["visits"].as_u64(), r["bounce_rate"].as_f64());
+    assert_eq!(figures, (Some(180), Some(90), Some(90), Some(0.0)), "{total}");
+    let rows = |v: serde_json::Value, figure: &str| -> Vec<(String, u64)> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["value"].as_str().unwrap().to_owned(), r[figure].as_u64().unwrap()))
+            .collect()
+    };
+    let pages = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=page")).await;
+    assert_eq!(rows(pages, "pageviews"), [("/".to_owned(), 90), ("/pricing".to_owned(), 90)]);
+    let signups = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=event")).await;
+    assert_eq!(rows(signups, "events"), [("signup".to_owned(), 30)]);
+    let browsers = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=browser")).await;
+    assert_eq!(rows(browsers, "visitors"), [("Firefox".to_owned(), 90)]);
+    let provinces = s.api(&format!("/api/v1/stats/breakdown?{q}&dimension=province")).await;
+    assert_eq!(rows(provinces, "visitors"), [("DE-BW".to_owned(), 90)], "nothing finer than a province (P2)");
+    s.stop();
+}
