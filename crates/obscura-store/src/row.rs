@@ -98,12 +98,19 @@ pub struct StoredRow {
     pub value: Option<f64>,
 }
 
-fn text(c: &Option<Clean>) -> Option<String> {
-    c.as_ref().map(|c| c.as_str().to_owned())
+fn text(c: Option<Clean>) -> Option<String> {
+    c.map(Clean::into_string)
 }
 
 impl From<&Event> for StoredRow {
     fn from(e: &Event) -> Self {
+        StoredRow::from(e.clone())
+    }
+}
+
+/// By value: the event's text moves into the row, uncopied.
+impl From<Event> for StoredRow {
+    fn from(e: Event) -> Self {
         let props = (!e.props.is_empty()).then(|| {
             let mut s = String::new();
             for (k, v) in &e.props {
@@ -123,26 +130,26 @@ impl From<&Event> for StoredRow {
             visit: e.visit,
             visit_seq: e.visit_seq,
             visit_gap_ms: e.visit_gap_ms,
-            path: e.path.as_str().to_owned(),
-            prev_path: text(&e.prev_path),
-            referrer_host: text(&e.referrer_host),
+            path: e.path.into_string(),
+            prev_path: text(e.prev_path),
+            referrer_host: text(e.referrer_host),
             source: e.source.to_owned(),
-            utm_source: text(&e.utm_source),
-            utm_medium: text(&e.utm_medium),
-            utm_campaign: text(&e.utm_campaign),
-            name: text(&e.name),
+            utm_source: text(e.utm_source),
+            utm_medium: text(e.utm_medium),
+            utm_campaign: text(e.utm_campaign),
+            name: text(e.name),
             props,
             continent: e.continent.map(str::to_owned),
-            country: text(&e.country),
-            province: text(&e.province),
-            network: text(&e.network),
-            browser: text(&e.browser),
-            browser_version: text(&e.browser_version),
-            os: text(&e.os),
-            os_version: text(&e.os_version),
+            country: text(e.country),
+            province: text(e.province),
+            network: text(e.network),
+            browser: text(e.browser),
+            browser_version: text(e.browser_version),
+            os: text(e.os),
+            os_version: text(e.os_version),
             device_type: e.device_type.to_owned(),
-            device_brand: text(&e.device_brand),
-            device_model: text(&e.device_model),
+            device_brand: text(e.device_brand),
+            device_model: text(e.device_model),
             screen: e.screen.map(|s| s.as_str().to_owned()),
             returning: e.returning,
             days_since_last: e.days_since_last.map(|d| d.as_str().to_owned()),

@@ -156,7 +156,11 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
-        BenchCmd::Import { lines } => import_logs(lines).await,
+        BenchCmd::Import { lines } => {
+            // As `obscura import` runs.
+            crate::app::without_huge_pages();
+            import_logs(lines).await
+        }
         BenchCmd::Ingest { connections, seconds, flush_rows, simple, backend, nodes, acknowledge } => {
             let setup = IngestSetup { backend, nodes, acknowledge };
             ingest(connections, StdDuration::from_secs(seconds), flush_rows, simple, setup).await

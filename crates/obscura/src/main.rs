@@ -316,10 +316,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Import(cmd) => runtime()?.block_on(async {
+            app::without_huge_pages();
             let app = app::open(&config, Arc::new(SystemClock)).await?;
             obscura::import::run(app, cmd).await
         }),
         Command::Export(cmd) => runtime()?.block_on(async {
+            app::without_huge_pages();
             let app = app::open(&config, Arc::new(SystemClock)).await?;
             obscura::export::run(app, cmd).await
         }),

@@ -491,12 +491,12 @@ impl EventStore for EmbeddedStore {
         if events.is_empty() {
             return Ok(());
         }
-        self.commit_rows(events.iter().map(StoredRow::from).collect()).await
+        self.commit_rows(events.into_iter().map(StoredRow::from).collect()).await
     }
 
     async fn import_unrolled(&self, events: Vec<Event>) -> Result<Vec<Date>, StoreError> {
         let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
-        for e in &events {
+        for e in events {
             by_day.entry(day_of_ms(e.ts_ms)).or_default().push(StoredRow::from(e));
         }
         let events_dir = self.events_dir.clone();

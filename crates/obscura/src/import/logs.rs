@@ -124,7 +124,7 @@ pub async fn import(app: &App, site: &Site, format: LogFormat, files: &[PathBuf]
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
         std::thread::scope(|scope| {
             let (events, stored) = sync_channel::<Prepared>(8);
-            let writer = scope.spawn(move || write_events(stored, workers, store.as_ref(), &runtime));
+            let writer = scope.spawn(move || write_events(stored, workers, store, &runtime));
             let mut to_workers = Vec::with_capacity(workers);
             let mut working = Vec::with_capacity(workers);
             for worker in 0..workers {
@@ -274,20 +274,32 @@ fn prepare_pages(
 
 /// The writer: stores events in chunks, and rolls up each day once, when every worker has
 /// gone past it (logs are in time order; a day that gets late lines is rolled up again at the
-/// end).
+/// end). A chunk is stored, and a day rolled up, while the writer gathers the next (one of
+/// each at a time), so the store's work overlaps the workers'.
 fn write_events(
     received: Receiver<Prepared>,
     workers: usize,
-    store: &dyn obscura_store::EventStore,
+    store: std::sync::Arc<dyn obscura_store::EventStore>,
     runtime: &tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let mut chunk = Vec::with_capacity(EVENTS_PER_WRITE);
     let mut latest: Vec<Option<Date>> = vec![None; workers];
     // Days with events in the chunk or stored, not yet rolled up.
     let mut unrolled: BTreeSet<Date> = BTreeSet::new();
-    let store_chunk = |chunk: &mut Vec<Event>| {
-        let events = std::mem::replace(chunk, Vec::with_capacity(EVENTS_PER_WRITE));
-        runtime.block_on(store.import_unrolled(events))
+    // One chunk being stored and one day being rolled up, while the writer gathers the next.
+    type Task<T> = Option<tokio::task::JoinHandle<Result<T, obscura_store::StoreError>>>;
+    let (mut storing, mut rolling): (Task<Vec<Date>>, Task<()>) = (None, None);
+    fn finish<T>(task: &mut Task<T>, runtime: &tokio::runtime::Handle) -> anyhow::Result<()> {
+        if let Some(task) = task.take() {
+            runtime.block_on(task)??;
+        }
+        Ok(())
+    }
+    let store_chunk = |chunk: &mut Vec<Event>, storing: &mut Task<Vec<Date>>| -> anyhow::Result<()> {
+        finish(storing, runtime)?;
+        let (store, events) = (store.clone(), std::mem::replace(chunk, Vec::with_capacity(EVENTS_PER_WRITE)));
+        *storing = Some(runtime.spawn(async move { store.import_unrolled(events).await }));
+        Ok(())
     };
     for prepared in received {
         unrolled.extend(prepared.events.iter().map(|e| obscura_model::day_of_ms(e.ts_ms)));
@@ -302,16 +314,22 @@ fn write_events(
             None => Vec::new(),
         };
         if chunk.len() >= EVENTS_PER_WRITE || !complete.is_empty() {
-            store_chunk(&mut chunk)?;
+            store_chunk(&mut chunk, &mut storing)?;
         }
         if !complete.is_empty() {
-            runtime.block_on(store.roll_up_days(&complete))?;
+            // The complete days' rows are stored before their rollup reads them.
+            finish(&mut storing, runtime)?;
+            finish(&mut rolling, runtime)?;
             unrolled.retain(|d| !complete.contains(d));
+            let store = store.clone();
+            rolling = Some(runtime.spawn(async move { store.roll_up_days(&complete).await }));
         }
     }
     if !chunk.is_empty() {
-        store_chunk(&mut chunk)?;
+        store_chunk(&mut chunk, &mut storing)?;
     }
+    finish(&mut storing, runtime)?;
+    finish(&mut rolling, runtime)?;
     let days: Vec<Date> = unrolled.into_iter().collect();
     Ok(runtime.block_on(store.roll_up_days(&days))?)
 }
