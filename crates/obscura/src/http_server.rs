@@ -14,6 +14,10 @@ use axum::extract::ConnectInfo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 
+/// The read buffer of a connection, in bytes: a request head (request line and headers) must
+/// fit in it, give or take hyper's growth step (heads past 64 KiB are always refused).
+pub const MAX_REQUEST_HEAD: usize = 32 * 1024;
+
 /// How long a client may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
@@ -142,6 +146,10 @@ async fn serve_connection<S>(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(timeouts.headers)
+        // A request's head (request line and headers) must fit in the buffer, as in nginx's
+        // default of 32 KiB; a larger one is answered 431 rather than buffered (hyper's default
+        // is about 400 KiB per connection). Bodies stream through it and are not limited by it.
+        .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
     tokio::pin!(connection);
     let mut closing = false;

@@ -35,6 +35,7 @@ mod repository_docs;
 mod retention;
 mod scrubbing;
 mod sdk;
+mod security;
 mod several_nodes;
 mod site_export;
 mod startup;
