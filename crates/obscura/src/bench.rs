@@ -143,6 +143,13 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1_000_000)]
         lines: u64,
     },
+    /// Crash safety: N cycles of load through the batch API, `kill -9` of the server at a
+    /// random moment and a restart; counts acknowledged events lost and events duplicated.
+    Crash {
+        /// Kill-and-restart cycles.
+        #[arg(long, default_value_t = 200)]
+        cycles: u32,
+    },
     /// Retention (P13): destroying a whole day of N events, and re-keying a day to remove
     /// one site's rows.
     Purge {
@@ -156,6 +163,7 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Purge { events } => purge(events).await,
+        BenchCmd::Crash { cycles } => crate::crash_bench::bench(cycles).await,
         BenchCmd::Import { lines } => {
             // As `obscura import` runs.
             crate::app::without_huge_pages();

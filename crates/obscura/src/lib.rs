@@ -8,6 +8,7 @@ pub mod app;
 pub mod bench;
 pub mod classify;
 pub mod config;
+pub mod crash_bench;
 pub mod demo;
 pub mod errors_bench;
 pub mod export;
