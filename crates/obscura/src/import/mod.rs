@@ -71,6 +71,22 @@ pub(crate) async fn days_with_data(
         .collect())
 }
 
+/// Keeps a day's imported cells as aggregates, k-anonymous like Obscura's own (P3). Returns
+/// the cells kept (none stored when none is left) and how many were under k visitors.
+pub(crate) async fn keep_k_anonymous(
+    app: &App,
+    day: time::Date,
+    cells: &[obscura_store::RollupCell],
+    k: u32,
+) -> anyhow::Result<(Vec<obscura_store::RollupCell>, u64)> {
+    let kept = obscura_store::aggregates::k_anonymize(cells, k);
+    let below_k = cells.iter().filter(|c| c.visitors < i64::from(k)).count() as u64;
+    if !kept.is_empty() {
+        app.store.keep_aggregates(day, &kept).await?;
+    }
+    Ok((kept, below_k))
+}
+
 /// A dimension's value from an imported file, scrubbed as a live event's would be (P1): pages
 /// as page paths, anything else as a label.
 pub(crate) fn clean_value(dim: &str, value: &str) -> String {

@@ -182,15 +182,14 @@ pub async fn import(app: &App, site: &Site, paths: &[PathBuf], k: u32) -> anyhow
                 duration_ms: f.duration_ms,
             })
             .collect();
-        let kept = obscura_store::aggregates::k_anonymize(&cells, k);
+        let (kept, below_k) = super::keep_k_anonymous(app, day, &cells, k).await?;
         if let Some(total) = kept.iter().find(|c| c.dim.is_empty()) {
             tally.page_views += total.pageviews;
             tally.visitors += total.visitors;
         }
         tally.cells += kept.len() as u64;
-        tally.cells_below_k += cells.iter().filter(|c| c.visitors < i64::from(k)).count() as u64;
+        tally.cells_below_k += below_k;
         if !kept.is_empty() {
-            app.store.keep_aggregates(day, &kept).await?;
             tally.days += 1;
         }
     }

@@ -400,14 +400,10 @@ pub async fn import(app: &App, site: &Site, files: &[PathBuf], k: u32) -> anyhow
             tally.days_skipped += 1;
             continue;
         }
-        let cells = cells_of(site.id, contents);
-        let kept = obscura_store::aggregates::k_anonymize(&cells, k);
+        let (kept, below_k) = super::keep_k_anonymous(app, day, &cells_of(site.id, contents), k).await?;
         tally.cells += kept.len() as u64;
-        tally.cells_below_k += cells.iter().filter(|c| c.visitors < i64::from(k)).count() as u64;
-        if !kept.is_empty() {
-            app.store.keep_aggregates(day, &kept).await?;
-            tally.days += 1;
-        }
+        tally.cells_below_k += below_k;
+        tally.days += u32::from(!kept.is_empty());
     }
     Ok(tally)
 }
