@@ -35,11 +35,11 @@ pub struct ObscuraArgs {
 /// What an import found and stored.
 #[derive(Debug, Default)]
 pub struct ObscuraTally {
-    /// The site imported into, and whether it was added.
+    /// The site imported into.
     pub site: String,
     /// Whether the site was added by the import.
     pub site_added: bool,
-    /// Goals and funnels added.
+    /// Goals added.
     pub goals_added: u32,
     /// Funnels added.
     pub funnels_added: u32,
@@ -93,7 +93,7 @@ pub async fn import(app: &App, domain: Option<&str>, file: &std::path::Path) -> 
     let days = entries.iter().map(|e| match e {
         Entry::Events(d) | Entry::Kept(d) => *d,
     });
-    let have: BTreeSet<Date> = super::days_with_data(app, &site, days).await?.into_iter().collect();
+    let mut have: BTreeSet<Date> = super::days_with_data(app, &site, days).await?.into_iter().collect();
     let progress = super::Progress::steps("importing", entries.len() as u64, "days");
     let rekey = Rekey::new();
     let now_ms = app.state.clock.now_ms();
@@ -112,6 +112,8 @@ pub async fn import(app: &App, domain: Option<&str>, file: &std::path::Path) -> 
                     import_events(app, &site, day, now_ms, &rekey, &entry.name(), &mut reader, &mut tally).await?;
                 tally.events += stored;
                 tally.event_days += u32::from(stored > 0);
+                // A file that also holds kept cells of this day would count it twice.
+                have.insert(day);
             }
             Entry::Kept(day) => {
                 let mut text = Vec::new();
