@@ -1472,18 +1472,7 @@ impl EventStore for ClickHouseStore {
         let mut insert =
             self.client.insert::<CellRow>("kept_aggregates").await.map_err(|e| failed("keeping aggregates", e))?;
         for c in cells {
-            let row = CellRow {
-                day: day_number(day),
-                site: c.site,
-                dim: c.dim.clone(),
-                value: c.value.clone(),
-                visitors: c.visitors,
-                visits: c.visits,
-                pageviews: c.pageviews,
-                events: c.events,
-                bounces: c.bounces,
-                duration_ms: c.duration_ms,
-            };
+            let row = CellRow::new(day_number(day), c);
             insert.write(&row).await.map_err(|e| failed("keeping aggregates", e))?;
         }
         let kept = insert.end().await.map_err(|e| failed("keeping aggregates", e));
@@ -1573,23 +1562,7 @@ impl EventStore for ClickHouseStore {
             .await
             .map_err(failure)?;
         Ok(crate::KeptDay::by_day(
-            cells
-                .into_iter()
-                .map(|c| {
-                    let cell = RollupCell {
-                        site: c.site,
-                        dim: c.dim,
-                        value: c.value,
-                        visitors: c.visitors,
-                        visits: c.visits,
-                        pageviews: c.pageviews,
-                        events: c.events,
-                        bounces: c.bounces,
-                        duration_ms: c.duration_ms,
-                    };
-                    (day_of_number(c.day), cell)
-                })
-                .collect(),
+            cells.into_iter().map(|c| (day_of_number(c.day), c.into_cell())).collect(),
             measures.into_iter().map(|m| (day_of_number(m.day), m.into_cell())).collect(),
         ))
     }

@@ -54,6 +54,39 @@ pub(super) struct CellRow {
     pub duration_ms: i64,
 }
 
+impl CellRow {
+    /// `cell` of `day` as a row.
+    pub(super) fn new(day: u16, cell: &crate::RollupCell) -> Self {
+        CellRow {
+            day,
+            site: cell.site,
+            dim: cell.dim.clone(),
+            value: cell.value.clone(),
+            visitors: cell.visitors,
+            visits: cell.visits,
+            pageviews: cell.pageviews,
+            events: cell.events,
+            bounces: cell.bounces,
+            duration_ms: cell.duration_ms,
+        }
+    }
+
+    /// The row as a rollup cell, without its day.
+    pub(super) fn into_cell(self) -> crate::RollupCell {
+        crate::RollupCell {
+            site: self.site,
+            dim: self.dim,
+            value: self.value,
+            visitors: self.visitors,
+            visits: self.visits,
+            pageviews: self.pageviews,
+            events: self.events,
+            bounces: self.bounces,
+            duration_ms: self.duration_ms,
+        }
+    }
+}
+
 /// The columns of `measure_rollup_days`: a day's speed cells ([`MeasureCellRow`]).
 pub(super) const MEASURE_CELL_COLUMNS: &str = "day Date, site UInt32, dims String, keys Array(String), metric String, \
     samples UInt64, sum Float64, good UInt64, needs_improvement UInt64, poor UInt64, \

@@ -183,10 +183,8 @@ async fn import_events(
     reader: &mut impl std::io::BufRead,
     tally: &mut ObscuraTally,
 ) -> anyhow::Result<u64> {
-    let (first_ms, end_ms) = (
-        obscura_model::unix_ms(day.midnight().assume_utc()),
-        obscura_model::unix_ms(day.midnight().assume_utc()) + 86_400_000,
-    );
+    let first_ms = obscura_model::unix_ms(day.midnight().assume_utc());
+    let end_ms = first_ms + 86_400_000;
     let mut line = Vec::new();
     let mut events = Vec::new();
     let mut stored = 0;
