@@ -41,7 +41,8 @@ pub fn is_fingerprint(text: &str) -> bool {
     a.len() == 10
         && matches!(a[0], b't' | b'q' | b'd')
         && matches!(a[3], b'd' | b'i')
-        && a[1..3].iter().chain(&a[4..8]).all(u8::is_ascii_digit)
+        && (a[1..3].iter().all(u8::is_ascii_digit) || matches!(&a[1..3], b"s3" | b"s2" | b"d1" | b"d2" | b"d3"))
+        && a[4..8].iter().all(u8::is_ascii_digit)
         && a[8..].iter().all(|x| x.is_ascii_alphanumeric())
         && hex12(b)
         && hex12(c)
@@ -395,7 +396,13 @@ mod tests {
     fn bots_ja4_text_from_a_proxy_is_believed_only_in_the_fingerprint_form() {
         assert!(is_fingerprint("t13d1516h2_8daaf6152771_02713d6af862"));
         assert!(is_fingerprint("q13i0310h3_55b375c5d22e_cd85d2d88918"));
+        // Every version [`version_code`] writes: SSL 3 and DTLS hellos too.
+        for version in [0x0304, 0x0300, 0x0002, 0xfeff, 0xfefd, 0xfefc, 0x1234] {
+            let text = format!("t{}d1516h2_8daaf6152771_02713d6af862", version_code(version));
+            assert!(is_fingerprint(&text), "{text}");
+        }
         for bad in [
+            "tx3d1516h2_8daaf6152771_02713d6af862",
             "",
             "t13d1516h2_8daaf6152771",
             "x13d1516h2_8daaf6152771_02713d6af862",
