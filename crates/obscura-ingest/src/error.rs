@@ -21,6 +21,10 @@ pub enum IngestError {
     /// The event store or salt storage failed (503); the client may retry later.
     #[error("the event store is unavailable: {0}")]
     Unavailable(String),
+    /// Ingest outruns the store, or memory is over its ceiling (503); the message says which,
+    /// and the client may retry later.
+    #[error("{0}")]
+    Overloaded(String),
     /// The site does not collect this kind of data (a collection switch is off).
     #[error("this site does not collect {0}")]
     NotCollected(&'static str),
@@ -44,7 +48,7 @@ impl IngestError {
             IngestError::BadRequest(_) => 400,
             IngestError::UnknownSite(_) | IngestError::UnknownProject(_) | IngestError::NotFound(_) => 404,
             IngestError::Conflict(_) => 409,
-            IngestError::Unavailable(_) => 503,
+            IngestError::Unavailable(_) | IngestError::Overloaded(_) => 503,
             IngestError::NotCollected(_) => 202,
             IngestError::Forbidden(_) => 403,
             IngestError::TooLarge(_) => 413,

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod decode;
 pub mod desensitize;
 pub mod enricher;

@@ -238,6 +238,8 @@ pub struct Pipeline {
     pace: crate::pace::Pace,
     /// The batch API's idempotency keys already stored.
     idempotency: crate::idempotency::IdempotencyKeys,
+    /// Bounds the events waiting for the store, and refuses ingest over the memory ceiling.
+    admission: crate::admission::Admission,
     /// Whether hits are weighed at all: always, but for the benchmark's side-by-side run that
     /// measures what weighing costs ([`Pipeline::set_classifying`]).
     classifying: AtomicBool,
@@ -335,6 +337,18 @@ impl Pipeline {
         &self.enricher
     }
 
+    /// Sets how many events may wait for the store at once and the resident memory (bytes; 0:
+    /// none) above which ingest is refused (`[limits] ingest_queue_events`, `memory_mb`).
+    pub fn with_admission(mut self, max_waiting_events: usize, memory_ceiling_bytes: u64) -> Self {
+        self.admission = crate::admission::Admission::new(max_waiting_events, memory_ceiling_bytes);
+        self
+    }
+
+    /// The admission gate: events waiting for the store, refusals, the memory check.
+    pub fn admission(&self) -> &crate::admission::Admission {
+        &self.admission
+    }
+
     /// Sets the query parameters that name the visit's source (`[url] source_params`).
     pub fn with_source_params(mut self, params: Vec<String>) -> Self {
         self.source_params = params;
@@ -371,6 +385,7 @@ impl Pipeline {
             )),
             pace: crate::pace::Pace::default(),
             idempotency: Default::default(),
+            admission: Default::default(),
             classifying: AtomicBool::new(true),
             counters: Counters::default(),
         };
@@ -431,6 +446,16 @@ impl Pipeline {
             visits.restore(v.site, v.visitor, v.visit, v.last_ms, pageviews, last_path);
         }
         Ok(open.len())
+    }
+
+    /// Learns the batch API's idempotency keys stored in the last day, so that a batch retried
+    /// across a restart is not stored twice. Returns how many.
+    pub async fn restore_idempotency_keys(&self) -> anyhow::Result<usize> {
+        let since = obscura_model::unix_ms(self.clock.now()) - crate::idempotency::KEPT_FOR_MS;
+        let keys = self.store.stored_keys(since).await?;
+        let restored = keys.len();
+        self.idempotency.restore(keys);
+        Ok(restored)
     }
 
     /// Handles one request body of `protocol`, counting its outcome (for its site, once known).
@@ -700,7 +725,11 @@ impl Pipeline {
             });
         }
         if !events.is_empty() {
-            self.append(events).await?;
+            let keys = stored_at
+                .iter()
+                .map(|(site, key, _)| key.as_deref().map(|key| crate::idempotency::key_hash(*site, key)))
+                .collect();
+            self.append_keyed(events, keys).await?;
         }
         for (site, key, automated) in stored_at {
             if let Some(key) = key {
@@ -798,10 +827,26 @@ impl Pipeline {
 
     /// Stores `events` durably: [`Outcome::Stored`], or unavailable (the client may retry).
     async fn append(&self, events: Vec<Event>) -> Result<Outcome, IngestError> {
+        self.append_keyed(events, Vec::new()).await
+    }
+
+    /// [`Pipeline::append`] with the hashes of the events' idempotency keys (one per event, or
+    /// none), stored with them.
+    async fn append_keyed(
+        &self,
+        events: Vec<Event>,
+        keys: Vec<Option<obscura_store::key_log::KeyHash>>,
+    ) -> Result<Outcome, IngestError> {
         let c = &self.counters;
+        let _admitted =
+            self.admission.enter(events.len()).map_err(|refusal| IngestError::Overloaded(refusal.to_string()))?;
         c.appends_waiting.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let appended = self.store.append(events).await;
+        let appended = if keys.iter().any(Option::is_some) {
+            self.store.append_keyed(events, keys).await
+        } else {
+            self.store.append(events).await
+        };
         c.appends_waiting.fetch_sub(1, Ordering::Relaxed);
         match appended {
             Ok(()) => {

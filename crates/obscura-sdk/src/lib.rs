@@ -376,6 +376,8 @@ struct Worker {
     /// No send is tried before this (after a failure).
     next_try: Instant,
     backoff: Duration,
+    /// What the server's last `Retry-After` asked for.
+    retry_after: Option<Duration>,
 }
 
 impl Worker {
@@ -394,6 +396,7 @@ impl Worker {
             queued: true,
             next_try: Instant::now(),
             backoff: Duration::ZERO,
+            retry_after: None,
         }
     }
 
@@ -474,7 +477,7 @@ impl Worker {
                 Err(e) => {
                     let first = Duration::from_secs(1).min(self.config.max_backoff);
                     self.backoff = (self.backoff * 2).max(first).min(self.config.max_backoff);
-                    self.next_try = Instant::now() + self.backoff;
+                    self.next_try = Instant::now() + self.backoff.max(self.retry_after.take().unwrap_or_default());
                     // What the server has not accepted becomes the whole queue (oldest first);
                     // if the file cannot take it, it waits in memory.
                     if let Err(io) = self.queue.replace_with(&events[sent..]) {
@@ -522,7 +525,7 @@ impl Worker {
     }
 
     /// Posts one batch: `Ok` when accepted or refused for good (4xx but 408 and 429).
-    fn post(&self, batch: &[Event]) -> Result<(), Error> {
+    fn post(&mut self, batch: &[Event]) -> Result<(), Error> {
         let now = now_ms();
         let body = serde_json::json!({
             "site": self.config.site,
@@ -540,6 +543,13 @@ impl Worker {
             .header("content-type", "application/json")
             .send(body.to_string())
             .map_err(|e| Error::Unreachable(e.to_string()))?;
+        // An overloaded server says when to come back; the next try waits at least that long.
+        self.retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| Duration::from_secs(secs.min(3_600)));
         match response.status().as_u16() {
             200..=299 => Ok(()),
             408 | 429 => Err(Error::Unreachable(format!("status {}", response.status()))),

@@ -18,6 +18,7 @@ pub mod embedded;
 pub(crate) mod error_cells;
 pub(crate) mod error_days;
 pub(crate) mod hot;
+pub mod key_log;
 pub(crate) mod keyring;
 pub(crate) mod measure_rollup;
 pub mod meta;
@@ -120,6 +121,22 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Stores desensitized events. Returns only when they are durable (survive `kill -9`).
     async fn append(&self, events: Vec<Event>) -> Result<(), StoreError>;
+
+    /// [`EventStore::append`] for the batch API: `keys` holds the hash of each event's
+    /// idempotency key (or `None`), stored durably with the events themselves, so that a
+    /// restarted server still knows which were stored ([`EventStore::stored_keys`]). Where the
+    /// backend keeps no hashes, only the running server remembers them.
+    async fn append_keyed(&self, events: Vec<Event>, keys: Vec<Option<key_log::KeyHash>>) -> Result<(), StoreError> {
+        let _ = keys;
+        self.append(events).await
+    }
+
+    /// The idempotency key hashes [`EventStore::append_keyed`] stored at or after `since_ms`,
+    /// each with when (for a server starting).
+    async fn stored_keys(&self, since_ms: i64) -> Result<Vec<key_log::StoredKey>, StoreError> {
+        let _ = since_ms;
+        Ok(Vec::new())
+    }
 
     /// Bulk-loads historical events (imports, demo data); finished days are rolled up again.
     async fn import(&self, events: Vec<Event>) -> Result<(), StoreError> {

@@ -2,9 +2,11 @@
 //!
 //! Each group commit appends one record per day touched to that day's active segment file
 //! (`wal/<day>/<segment>.wal`) and fsyncs it before any request is answered. A record is
-//! `u32 length ‖ AES-256-GCM(day key, JSON rows)`, so the log is encrypted under the same per-day
-//! key as the day's Parquet files and is shredded with it. On start the segments are replayed;
-//! a torn last record (a crash mid-write, never acknowledged) is cut off.
+//! `u32 length ‖ AES-256-GCM(day key, JSON)`, so the log is encrypted under the same per-day
+//! key as the day's Parquet files and is shredded with it. The JSON is the rows (an array), or,
+//! when some came with idempotency keys, `{"rows": […], "keys": [[hash, ms], …]}`, so a row and
+//! its key's hash are durable together. On start the segments are replayed; a torn last record
+//! (a crash mid-write, never acknowledged) is cut off.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -15,6 +17,7 @@ use time::Date;
 
 use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, sync_parent_dir};
+use crate::key_log::StoredKey;
 use crate::row::StoredRow;
 use obscura_model::{format_day, parse_day};
 
@@ -48,9 +51,19 @@ impl Segment {
         Ok(Segment { day, id, file, good_len })
     }
 
-    /// Appends one sealed record (not yet durable: call [`Segment::sync`]).
-    pub fn append(&mut self, key: &Key, rows: &[StoredRow]) -> anyhow::Result<()> {
-        let plain = serde_json::to_vec(rows)?;
+    /// Appends one sealed record of `rows` and the hashes of their idempotency keys (not yet
+    /// durable: call [`Segment::sync`]).
+    pub fn append(&mut self, key: &Key, rows: &[StoredRow], keys: &[StoredKey]) -> anyhow::Result<()> {
+        let plain = if keys.is_empty() {
+            serde_json::to_vec(rows)?
+        } else {
+            #[derive(serde::Serialize)]
+            struct Keyed<'a> {
+                rows: &'a [StoredRow],
+                keys: &'a [StoredKey],
+            }
+            serde_json::to_vec(&Keyed { rows, keys })?
+        };
         let sealed = key.seal(&context(self.day), &plain);
         let mut buf = Vec::with_capacity(4 + sealed.len());
         buf.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
@@ -105,12 +118,34 @@ pub fn list_segments(wal_dir: &Path) -> anyhow::Result<Vec<SegmentFile>> {
     Ok(out)
 }
 
+/// A record whose rows came with idempotency keys.
+#[derive(serde::Deserialize)]
+struct KeyedRecord {
+    rows: Vec<StoredRow>,
+    keys: Vec<StoredKey>,
+}
+
+fn decode_record(plain: &[u8]) -> Option<KeyedRecord> {
+    if plain.first() == Some(&b'{') {
+        serde_json::from_slice(plain).ok()
+    } else {
+        serde_json::from_slice(plain).ok().map(|rows| KeyedRecord { rows, keys: Vec::new() })
+    }
+}
+
+/// What a segment holds: its rows, and the hashes of the idempotency keys that came with them.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    pub rows: Vec<StoredRow>,
+    pub keys: Vec<StoredKey>,
+}
+
 /// Reads every intact record of a segment. A torn or undecryptable tail is truncated away, since
 /// it was never acknowledged.
-pub fn replay(segment: &SegmentFile, key: &Key) -> anyhow::Result<Vec<StoredRow>> {
+pub fn replay(segment: &SegmentFile, key: &Key) -> anyhow::Result<Replayed> {
     let mut bytes = Vec::new();
     File::open(&segment.path)?.read_to_end(&mut bytes)?;
-    let mut rows = Vec::new();
+    let mut replayed = Replayed::default();
     let mut offset = 0usize;
     while offset < bytes.len() {
         let record = bytes
@@ -119,10 +154,11 @@ pub fn replay(segment: &SegmentFile, key: &Key) -> anyhow::Result<Vec<StoredRow>
             .and_then(|len| bytes.get(offset + 4..offset + 4 + len));
         let decoded = record
             .and_then(|sealed| key.open(&context(segment.day), sealed).ok())
-            .and_then(|plain| serde_json::from_slice::<Vec<StoredRow>>(&plain).ok());
+            .and_then(|plain| decode_record(&plain));
         match (record, decoded) {
-            (Some(sealed), Some(mut batch)) => {
-                rows.append(&mut batch);
+            (Some(sealed), Some(mut record)) => {
+                replayed.rows.append(&mut record.rows);
+                replayed.keys.append(&mut record.keys);
                 offset += 4 + sealed.len();
             }
             _ => {
@@ -132,7 +168,7 @@ pub fn replay(segment: &SegmentFile, key: &Key) -> anyhow::Result<Vec<StoredRow>
             }
         }
     }
-    Ok(rows)
+    Ok(replayed)
 }
 
 #[cfg(test)]
@@ -185,8 +221,8 @@ pub(crate) mod tests {
         let key = Key::random();
         let day = date!(2026 - 02 - 03);
         let mut seg = Segment::create(dir.path(), day, 1).unwrap();
-        seg.append(&key, &[row(1), row(2)]).unwrap();
-        seg.append(&key, &[row(3)]).unwrap();
+        seg.append(&key, &[row(1), row(2)], &[]).unwrap();
+        seg.append(&key, &[row(3)], &[(u128::MAX - 1, 77)]).unwrap();
         seg.sync().unwrap();
         let path = segment_path(dir.path(), day, 1);
         let good_len = fs::metadata(&path).unwrap().len();
@@ -194,8 +230,9 @@ pub(crate) mod tests {
         OpenOptions::new().append(true).open(&path).unwrap().write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
         let segments = list_segments(dir.path()).unwrap();
         assert_eq!(segments.len(), 1);
-        let rows = replay(&segments[0], &key).unwrap();
-        assert_eq!(rows.iter().map(|r| r.ts_ms).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let replayed = replay(&segments[0], &key).unwrap();
+        assert_eq!(replayed.rows.iter().map(|r| r.ts_ms).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(replayed.keys, vec![(u128::MAX - 1, 77)], "keys come back with their rows");
         assert_eq!(fs::metadata(&path).unwrap().len(), good_len);
     }
 }

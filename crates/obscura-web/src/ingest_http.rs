@@ -71,6 +71,8 @@ fn cors(mut res: Response) -> Response {
     h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().expect("static"));
     h.insert(ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS".parse().expect("static"));
     h.insert(ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, x-umami-cache".parse().expect("static"));
+    // The tracker reads when to come back after a 503 or 429.
+    h.insert(axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS, "Retry-After".parse().expect("static"));
     h.insert(HeaderName::from_static("accept-ch"), obscura_enrich::ACCEPT_CH.parse().expect("static"));
     res
 }
@@ -178,6 +180,7 @@ async fn sentry(
     let encoding = header(&headers, "content-encoding");
     let consent = header(&headers, "x-obscura-consent");
     let result = async {
+        admit_body(&state).map_err(|e| (e, OVERLOAD_RETRY_AFTER_SECS))?;
         let bytes = read_body_up_to(body, obscura_ingest::decode::sentry::MAX_BODY).await.map_err(|e| (e, 0))?;
         let ctx = request_context(&state, peer, &headers, None);
         let request = SentryRequest {
@@ -194,6 +197,7 @@ async fn sentry(
                 (ApiError::new(503, "the error report could not be stored; retry later"), 5)
             }
             IngestError::RateLimited(wait) => (ApiError::new(429, e.to_string()), wait),
+            IngestError::Overloaded(msg) => (ApiError::new(503, msg), OVERLOAD_RETRY_AFTER_SECS),
             other => (ApiError::new(other.status(), other.to_string()), 0),
         })
     }
@@ -336,6 +340,7 @@ pub async fn post_batch(
             if token.scope == obscura_store::meta::TokenScope::Read {
                 return Err(ApiError::forbidden("this token may only read statistics, not send events"));
             }
+            admit_body(&state)?;
             let bytes = read_body_up_to(body, MAX_BATCH_BODY).await?;
             // The sending server's privacy signals are not its visitors'.
             let ctx = RequestContext { opted_out: false, ..request_context(&state, peer, &headers, None) };
@@ -412,6 +417,12 @@ fn request_context(state: &AppState, peer: SocketAddr, headers: &HeaderMap, ja4:
     }
 }
 
+/// `503` before a body is read while memory is over its ceiling, so an overloaded server
+/// buffers no more bodies.
+fn admit_body(state: &AppState) -> Result<(), ApiError> {
+    state.pipeline.admission().check_memory().map_err(|refusal| ApiError::new(503, refusal.to_string()))
+}
+
 /// An ingest error as its answer; a store that cannot write is logged and answered `503`
 /// with `answer`.
 fn ingest_error(e: IngestError, answer: &str) -> ApiError {
@@ -435,8 +446,11 @@ fn answer_error(e: ApiError) -> Response {
     response
 }
 
+/// Seconds a client is asked to wait after a `503`.
+const OVERLOAD_RETRY_AFTER_SECS: u64 = 5;
+
 fn retry_later(response: &mut Response) {
-    response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, OVERLOAD_RETRY_AFTER_SECS.into());
 }
 
 async fn ingest(
@@ -447,7 +461,12 @@ async fn ingest(
     body: Body,
     protocol: Protocol,
 ) -> Response {
-    let result = match read_body(body).await {
+    let result = match async {
+        admit_body(&state)?;
+        read_body(body).await
+    }
+    .await
+    {
         Ok(bytes) => ingest_bytes(&state, peer, ja4, &headers, bytes, protocol).await,
         Err(e) => Err(e),
     };

@@ -28,6 +28,9 @@ struct Readings {
     by_protocol: Vec<((&'static str, &'static str), u64)>,
     latency: LatencySnapshot,
     appends_waiting: u64,
+    events_waiting: u64,
+    overload_refusals: u64,
+    resident_bytes: Option<u64>,
     store_failures: u64,
     backend: &'static str,
     stored_events: Option<u64>,
@@ -99,6 +102,21 @@ impl Collector for Readings {
             "Appends handed to the store and not yet answered",
             self.appends_waiting,
         )?;
+        gauge(
+            &mut encoder,
+            "obscura_ingest_events_waiting",
+            "Events handed to the store and not yet durable ([limits] ingest_queue_events at most)",
+            self.events_waiting,
+        )?;
+        counter(
+            &mut encoder,
+            "obscura_ingest_overload_refusals",
+            "Ingest requests answered 503 because the queue was full or memory over its ceiling",
+            self.overload_refusals,
+        )?;
+        if let Some(bytes) = self.resident_bytes {
+            gauge(&mut encoder, "obscura_resident_memory_bytes", "Resident memory of this process", bytes)?;
+        }
         let mut failures = encoder.encode_descriptor(
             "obscura_store_failures",
             "Appends the store could not make durable (answered 503), by backend",
@@ -142,6 +160,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
         by_protocol: c.by_protocol(),
         latency: c.append_latency.snapshot(),
         appends_waiting: c.appends_waiting.load(Ordering::Relaxed),
+        events_waiting: state.pipeline.admission().waiting() as u64,
+        overload_refusals: state.pipeline.admission().refused.load(Ordering::Relaxed),
+        resident_bytes: obscura_ingest::admission::resident_bytes(),
         store_failures: c.store_failures.load(Ordering::Relaxed),
         backend: state.store.backend(),
         // A store that cannot count now leaves the figure out rather than failing the scrape.

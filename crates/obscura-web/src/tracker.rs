@@ -50,11 +50,12 @@ mod tests {
     use std::io::Write;
 
     #[test]
-    fn tracker_is_at_most_1280_bytes_gzipped_and_sets_no_cookies() {
+    fn tracker_is_at_most_1408_bytes_gzipped_and_sets_no_cookies() {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(super::TRACKER_JS.as_bytes()).unwrap();
         let size = gz.finish().unwrap().len();
-        assert!(size <= 1280, "tracker is {size} bytes gzipped");
+        // 1,280 until the tracker learned to hold events while the server asks it to wait.
+        assert!(size <= 1408, "tracker is {size} bytes gzipped");
         assert!(!super::TRACKER_JS.contains("document.cookie"));
         assert!(super::TRACKER_JS.contains("globalPrivacyControl"));
     }

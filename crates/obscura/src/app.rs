@@ -195,6 +195,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         .with_cdn_map(config.enrich.cdn_map()?)
         .with_visit_limits(config.limits.visits())
         .with_errors_per_minute(config.limits.errors_per_minute)
+        .with_admission(config.limits.ingest_queue_events, config.limits.memory_mb << 20)
         .with_classifier(obscura_enrich::bots::Classifier::new(config.enrich.robot_names()?));
     if let Some(book) = shared.visits.clone() {
         pipeline = pipeline.with_visit_book(book);
@@ -258,6 +259,13 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> anyhow::Resul
         Ok(0) => {}
         Ok(n) => tracing::info!("resumed {n} open visits"),
         Err(e) => tracing::warn!("cannot resume open visits (they will start anew): {e:#}"),
+    }
+    match app.pipeline.restore_idempotency_keys().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("remembered {n} idempotency keys of batches stored in the last day"),
+        Err(e) => {
+            tracing::warn!("cannot read the stored idempotency keys (a retried batch may be stored twice): {e:#}")
+        }
     }
     let maintenance = app.maintenance.clone();
     let _maintenance = AbortOnDrop(tokio::spawn(async move {

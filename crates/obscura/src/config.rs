@@ -335,6 +335,11 @@ pub struct LimitsConfig {
     pub idle_timeout_secs: u64,
     /// Error reports a site may send per minute; more are answered 429 with `Retry-After`.
     pub errors_per_minute: u32,
+    /// Events that may wait to be stored at once; past it, ingest is answered 503 with
+    /// `Retry-After` instead of queueing.
+    pub ingest_queue_events: usize,
+    /// Resident memory (MB) above which ingest is answered 503 with `Retry-After`; 0: none.
+    pub memory_mb: u64,
 }
 
 impl Default for LimitsConfig {
@@ -348,6 +353,8 @@ impl Default for LimitsConfig {
             header_timeout_secs: timeouts.headers.as_secs(),
             idle_timeout_secs: timeouts.idle.as_secs(),
             errors_per_minute: obscura_ingest::error_limit::DEFAULT_ERRORS_PER_MINUTE,
+            ingest_queue_events: obscura_ingest::admission::DEFAULT_MAX_WAITING_EVENTS,
+            memory_mb: obscura_ingest::admission::DEFAULT_MEMORY_CEILING_BYTES >> 20,
         }
     }
 }
@@ -367,6 +374,12 @@ impl LimitsConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=10_000_000).contains(&self.ingest_queue_events) {
+            bail!("limits.ingest_queue_events must be 1 to 10000000, not {}", self.ingest_queue_events);
+        }
+        if self.memory_mb != 0 && self.memory_mb < 64 {
+            bail!("limits.memory_mb must be 0 (no ceiling) or at least 64, not {}", self.memory_mb);
+        }
         if !(1..=10_000_000).contains(&self.errors_per_minute) {
             bail!("limits.errors_per_minute must be 1 to 10000000, not {}", self.errors_per_minute);
         }

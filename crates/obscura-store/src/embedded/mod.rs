@@ -33,6 +33,7 @@ use crate::cold::{self, FACTORY_ID, KeyringFactory};
 use crate::crypto::Key;
 use crate::durable_fs::{create_dir_durably, sync_dir, sync_parent_dir};
 use crate::hot::{FrozenChunk, HotTable, HotTier};
+use crate::key_log::{KeyHash, KeyLog, StoredKey};
 use crate::keyring::Keyring;
 use crate::rollup;
 use crate::row::StoredRow;
@@ -106,6 +107,9 @@ pub struct EmbeddedStore {
     error_days: crate::error_days::ErrorDays,
     clock: Arc<dyn Clock>,
     wal_dir: PathBuf,
+    /// The idempotency key log ([`KeyLog`]), read when a server starts.
+    keys_dir: PathBuf,
+    master_key: Key,
     keyring: Arc<Keyring>,
     hot: Arc<HotTier>,
     ctx: SessionContext,
@@ -160,13 +164,15 @@ impl EmbeddedStore {
         let aggregates = Arc::new(kept_aggregates::Aggregates::open(data_dir.join("aggregates"), master_key.clone())?);
         let kept_measures =
             Arc::new(measure_rollups::KeptMeasures::open(data_dir.join("aggregates"), master_key.clone())?);
-        let keyring = Arc::new(Keyring::open(master_key, keyring_path)?);
+        let keyring = Arc::new(Keyring::open(master_key.clone(), keyring_path)?);
         let hot = Arc::new(HotTier::default());
         finish_destroys(&[&events_dir, &rollups_dir, &wal_dir], &keyring)?;
         finish_rekeys(&events_dir, &rollups_dir, &keyring)?;
         cold::remove_staged(&events_dir)?;
         cold::remove_staged(&rollups_dir)?;
-        let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot)?;
+        let keys_dir = data_dir.join("keys");
+        let mut key_log = KeyLog::open(keys_dir.clone(), master_key.clone(), clock.now().date())?;
+        let next_segment = replay(&events_dir, &wal_dir, &keyring, &hot, &mut key_log)?;
 
         let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
         let ctx = SessionContext::new_with_config(config);
@@ -205,6 +211,7 @@ impl EmbeddedStore {
             hot: hot.clone(),
             clock: clock.clone(),
             active: HashMap::new(),
+            key_log,
             next_segment,
             flush_rows: flush_rows.clone(),
             wake_flusher,
@@ -240,6 +247,8 @@ impl EmbeddedStore {
             error_days: crate::error_days::ErrorDays::new(None, Some(error_answers)),
             clock,
             wal_dir,
+            keys_dir,
+            master_key: master_key.clone(),
             keyring,
             hot,
             ctx,
@@ -290,13 +299,14 @@ impl EmbeddedStore {
         self.flush_log.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 
-    /// Stores rows and returns once they are durable in the write-ahead log.
-    async fn commit_rows(&self, rows: Vec<StoredRow>) -> Result<(), StoreError> {
+    /// Stores rows (with their idempotency keys' hashes: one per row, or none) and returns once
+    /// they are durable in the write-ahead log.
+    async fn commit_rows(&self, rows: Vec<StoredRow>, keys: Vec<Option<KeyHash>>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         {
             let commits = self.commits.lock().unwrap_or_else(|e| e.into_inner());
             let tx = commits.as_ref().ok_or(StoreError::Closed)?;
-            tx.send(Commit { rows, done }).map_err(|_| StoreError::Closed)?;
+            tx.send(Commit { rows, keys, done }).map_err(|_| StoreError::Closed)?;
         }
         wait.await.map_err(|_| StoreError::Closed)?.map_err(|e| StoreError::Storage(anyhow::anyhow!(e)))
     }
@@ -491,7 +501,22 @@ impl EventStore for EmbeddedStore {
         if events.is_empty() {
             return Ok(());
         }
-        self.commit_rows(events.into_iter().map(StoredRow::from).collect()).await
+        self.commit_rows(events.into_iter().map(StoredRow::from).collect(), Vec::new()).await
+    }
+
+    async fn append_keyed(&self, events: Vec<Event>, keys: Vec<Option<KeyHash>>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.commit_rows(events.into_iter().map(StoredRow::from).collect(), keys).await
+    }
+
+    async fn stored_keys(&self, since_ms: i64) -> Result<Vec<StoredKey>, StoreError> {
+        let (dir, master) = (self.keys_dir.clone(), self.master_key.clone());
+        tokio::task::spawn_blocking(move || crate::key_log::read_since(&dir, &master, since_ms))
+            .await
+            .map_err(|e| StoreError::Storage(e.into()))?
+            .map_err(StoreError::Storage)
     }
 
     async fn import_unrolled(&self, events: Vec<Event>) -> Result<Vec<Date>, StoreError> {
@@ -832,17 +857,52 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn durability_idempotency_keys_outlive_a_restart_and_the_flushed_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Key::random();
+        let store = open_store(dir.path(), &master, 1_000_000);
+        store.commit_rows(rows(0, 3), vec![Some(11), None, Some(u128::MAX)]).await.unwrap();
+        store.commit_rows(rows(3, 2), Vec::new()).await.unwrap();
+        let now_ms = obscura_model::unix_ms(datetime!(2026-01-10 12:00 UTC));
+        async fn keys(store: &EmbeddedStore) -> Vec<KeyHash> {
+            let mut keys: Vec<KeyHash> = store.stored_keys(0).await.unwrap().into_iter().map(|(k, _)| k).collect();
+            keys.sort();
+            keys
+        }
+        assert_eq!(keys(&store).await, vec![11, u128::MAX]);
+        assert!(store.stored_keys(now_ms + 1).await.unwrap().is_empty(), "each with when it was stored");
+        store.close();
+        drop(store);
+
+        // A crash after the log record was durable, before the key log had the hashes: replay
+        // copies them.
+        fs::remove_dir_all(dir.path().join("data/keys")).unwrap();
+        let store = open_store(dir.path(), &master, 1_000_000);
+        assert_eq!(count(&store).await, 5);
+        assert_eq!(keys(&store).await, vec![11, u128::MAX], "from the write-ahead log");
+        // Once the rows are in a day file, the log's segments are gone; the key log remains.
+        store.set_flush_rows(1);
+        store.commit_rows(rows(5, 1), vec![Some(12)]).await.unwrap();
+        wait_until("the day file is written", || wal_segments(dir.path()).is_empty()).await;
+        store.close();
+        drop(store);
+        let store = open_store(dir.path(), &master, 1_000_000);
+        assert_eq!(count(&store).await, 6);
+        assert_eq!(keys(&store).await, vec![11, 12, u128::MAX]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hardening_acks_do_not_wait_for_day_flush() {
         let dir = tempfile::tempdir().unwrap();
         let store = open_store(dir.path(), &Key::random(), 100);
         let (flush_stopped, resume) = store.flush_pause.arm();
-        store.commit_rows(rows(0, 100)).await.unwrap();
+        store.commit_rows(rows(0, 100), Vec::new()).await.unwrap();
         flush_stopped.recv_timeout(StdDuration::from_secs(20)).expect("100 rows make a day file");
         let frozen_segments = wal_segments(dir.path());
 
         // The flusher stands still in the middle of the day file; commits go on regardless.
         for i in 1..=5 {
-            tokio::time::timeout(StdDuration::from_secs(5), store.commit_rows(rows(i * 100, 10)))
+            tokio::time::timeout(StdDuration::from_secs(5), store.commit_rows(rows(i * 100, 10), Vec::new()))
                 .await
                 .expect("acknowledged while a day file is being written")
                 .unwrap();
@@ -871,7 +931,7 @@ mod tests {
         let master = Key::random();
         let store = Arc::new(open_store(dir.path(), &master, 1_000));
         let (flush_stopped, resume) = store.flush_pause.arm();
-        store.commit_rows(rows(0, 1_000)).await.unwrap();
+        store.commit_rows(rows(0, 1_000), Vec::new()).await.unwrap();
         flush_stopped.recv_timeout(StdDuration::from_secs(20)).expect("1000 rows make a day file");
 
         // Written but not handed over: on disk, yet counted once (from the hot tier).

@@ -70,8 +70,16 @@ pub(super) fn finish_rekeys(events_dir: &Path, rollups_dir: &Path, keyring: &Key
     Ok(())
 }
 
-/// Replays the write-ahead log into the hot tier; returns the next free segment id.
-pub(super) fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: &HotTier) -> anyhow::Result<u64> {
+/// Replays the write-ahead log into the hot tier and the hashes of its idempotency keys into
+/// the key log (a crash may have come before the writer copied them); returns the next free
+/// segment id.
+pub(super) fn replay(
+    events_dir: &Path,
+    wal_dir: &Path,
+    keyring: &Keyring,
+    hot: &HotTier,
+    key_log: &mut KeyLog,
+) -> anyhow::Result<u64> {
     // Segments already written to a Parquet file (`part-<first>-<last>.parquet`) are skipped.
     let mut covered: Vec<(Date, u64, u64)> = Vec::new();
     let mut max_id = 0;
@@ -101,9 +109,16 @@ pub(super) fn replay(events_dir: &Path, wal_dir: &Path, keyring: &Keyring, hot: 
                 segment.day
             )
         })?;
-        let rows = wal::replay(&segment, &key).with_context(|| format!("cannot replay {}", segment.path.display()))?;
-        tracing::info!(segment = %segment.path.display(), rows = rows.len(), "replayed write-ahead log");
-        hot.push(segment.day, segment.id, rows);
+        let replayed =
+            wal::replay(&segment, &key).with_context(|| format!("cannot replay {}", segment.path.display()))?;
+        tracing::info!(segment = %segment.path.display(), rows = replayed.rows.len(), "replayed write-ahead log");
+        // Hashes older than a day are of no more use (and would reopen a forgotten day's file).
+        let horizon = replayed.keys.iter().map(|(_, at)| *at).max().unwrap_or(0) - crate::key_log::KEPT_FOR_MS;
+        let keys: Vec<StoredKey> = replayed.keys.into_iter().filter(|(_, at)| *at > horizon).collect();
+        for same_day in keys.chunk_by(|a, b| day_of_ms(a.1) == day_of_ms(b.1)) {
+            key_log.append(same_day)?;
+        }
+        hot.push(segment.day, segment.id, replayed.rows);
     }
     Ok(max_id + 1)
 }

@@ -5,6 +5,8 @@ use super::*;
 
 pub(super) struct Commit {
     pub(super) rows: Vec<StoredRow>,
+    /// The hashes of the rows' idempotency keys, one per row, or empty when none came with keys.
+    pub(super) keys: Vec<Option<KeyHash>>,
     pub(super) done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -16,6 +18,7 @@ pub(super) struct Writer {
     pub(super) hot: Arc<HotTier>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) active: HashMap<Date, Segment>,
+    pub(super) key_log: KeyLog,
     pub(super) next_segment: u64,
     pub(super) flush_rows: Arc<AtomicUsize>,
     pub(super) wake_flusher: Sender<()>,
@@ -46,20 +49,25 @@ impl Writer {
         }
     }
 
-    /// One group commit: append every row to its day's segment, fsync each once, then acknowledge.
+    /// One group commit: append every row to its day's segment (with its idempotency key's hash),
+    /// fsync each once, copy the hashes to the key log, then acknowledge.
     pub(super) fn commit(&mut self, group: Vec<Commit>) {
-        let mut by_day: BTreeMap<Date, Vec<StoredRow>> = BTreeMap::new();
+        let mut by_day: BTreeMap<Date, (Vec<StoredRow>, Vec<StoredKey>)> = BTreeMap::new();
         let mut acks = Vec::with_capacity(group.len());
+        let now_ms = obscura_model::unix_ms(self.clock.now());
         for commit in group {
+            let mut keys = commit.keys.into_iter();
             for row in commit.rows {
-                by_day.entry(obscura_model::day_of_ms(row.ts_ms)).or_default().push(row);
+                let (rows, day_keys) = by_day.entry(obscura_model::day_of_ms(row.ts_ms)).or_default();
+                rows.push(row);
+                day_keys.extend(keys.next().flatten().map(|hash| (hash, now_ms)));
             }
             acks.push(commit.done);
         }
         let result = self.write(&by_day);
         let outcome = match result {
             Ok(segments) => {
-                for ((day, rows), id) in by_day.into_iter().zip(segments) {
+                for ((day, (rows, _)), id) in by_day.into_iter().zip(segments) {
                     self.hot.push(day, id, rows);
                 }
                 Ok(())
@@ -80,17 +88,24 @@ impl Writer {
         }
     }
 
-    pub(super) fn write(&mut self, by_day: &BTreeMap<Date, Vec<StoredRow>>) -> anyhow::Result<Vec<u64>> {
+    pub(super) fn write(
+        &mut self,
+        by_day: &BTreeMap<Date, (Vec<StoredRow>, Vec<StoredKey>)>,
+    ) -> anyhow::Result<Vec<u64>> {
         let mut ids = Vec::with_capacity(by_day.len());
-        for (day, rows) in by_day {
+        for (day, (rows, keys)) in by_day {
             let key = self.keyring.get_or_create(*day)?;
             let segment = self.segment(*day)?;
-            segment.append(&key, rows)?;
+            segment.append(&key, rows, keys)?;
             ids.push(segment.id);
         }
         for day in by_day.keys() {
             self.active.get_mut(day).expect("opened above").sync()?;
         }
+        // Only once the rows are durable: a hash logged for a row that was then lost would
+        // refuse its retry.
+        let keys: Vec<StoredKey> = by_day.values().flat_map(|(_, keys)| keys.iter().copied()).collect();
+        self.key_log.append(&keys)?;
         Ok(ids)
     }
 

@@ -76,7 +76,7 @@ pub fn start_person_browser(url: &str) -> (Driver, tempfile::TempDir) {
     let child = Command::new(CHROMIUM)
         .args(HEADLESS)
         .arg("--disable-3d-apis")
-        .arg(format!("--user-agent={PERSON_UA}"))
+        .arg(format!("--user-agent={}", person_ua()))
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
         .stdout(Stdio::null())
@@ -189,7 +189,7 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     // that passes for a person's browser by its User-Agent: the tracker's answers (webdriver,
     // WebGL in software) give it away. Each page view is kept apart from people's figures and
     // shown with its reasons (P5).
-    let masked = [format!("--user-agent={PERSON_UA}")];
+    let masked = [format!("--user-agent={}", person_ua())];
     for (n, extra) in [&[][..], &masked[..]].into_iter().enumerate() {
         let before = s.api(&format!("/api/v1/stats/automated?{q}")).await["hits"].as_u64();
         let (_driver, headless, _profile) = start_browser_with(extra).await;
@@ -229,9 +229,65 @@ async fn chromium_tracker_sends_pageviews_events_and_engagement() {
     s.stop();
 }
 
-/// A Chromium User-Agent of the installed version, without the headless marker.
-pub const PERSON_UA: &str =
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+/// An overloaded server answers `503` with `Retry-After`: the tracker holds what the page sends
+/// meanwhile (sending nothing), and sends it all once the wait is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_tracker_backs_off_while_the_server_is_overloaded_and_sends_what_it_held() {
+    // Memory over the ceiling (64 MB, under what the test process holds): ingest is refused.
+    let s = TestServer::start_with(time::OffsetDateTime::now_utc(), |c| c.limits.memory_mb = 64).await;
+    let page = test_page(&s.base);
+    let site = axum::Router::new()
+        .route("/", axum::routing::get(move || async move { Html(page) }))
+        .route("/page.js", axum::routing::get(|| async { ([("content-type", "application/javascript")], PAGE_JS) }));
+    let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_url = format!("http://{}/", site_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(site_listener, site).await });
+    let refused = || s.pipeline.admission().refused.load(std::sync::atomic::Ordering::Relaxed);
+
+    let (_driver, browser, _profile) = start_browser().await;
+    browser.goto(&site_url).await.unwrap();
+    for _ in 0..50 {
+        if refused() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused(), 1, "the page view was refused");
+    // Three events while the server asked to wait: held, not sent.
+    browser.execute("obscura('signup'); obscura('signup'); obscura('signup')", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(refused(), 1, "nothing is sent during the wait");
+    s.pipeline.admission().set_memory_ceiling(0);
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = s.store.count_events().await.unwrap();
+        if stored >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 4, "the page view and the three events, sent once the wait was over");
+    assert_eq!(refused(), 1);
+    browser.close().await.unwrap();
+}
+
+/// A Chromium User-Agent of the installed version (its Client Hints must agree), without the
+/// headless marker.
+pub fn person_ua() -> &'static str {
+    static UA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    UA.get_or_init(|| {
+        let version = Command::new(CHROMIUM).arg("--version").output().expect("chromium --version");
+        let text = String::from_utf8_lossy(&version.stdout);
+        let major = text
+            .split_whitespace()
+            .find_map(|word| word.split('.').next().filter(|m| word.contains('.') && m.parse::<u32>().is_ok()))
+            .unwrap_or_else(|| panic!("no version in `chromium --version`: {text}"))
+            .to_owned();
+        format!(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+        )
+    })
+}
 
 fn number(text: &str) -> String {
     text.trim().to_owned()

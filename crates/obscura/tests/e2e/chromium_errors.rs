@@ -7,12 +7,12 @@ use std::time::Duration;
 use axum::response::Html;
 use fantoccini::Locator;
 
-use crate::chromium::{PERSON_UA, start_browser_with};
+use crate::chromium::{person_ua, start_browser_with};
 
 /// A person's browser, as far as its User-Agent goes: a headless one's reports are kept out of
 /// the error counts (P5).
 fn person() -> [String; 1] {
-    [format!("--user-agent={PERSON_UA}")]
+    [format!("--user-agent={}", person_ua())]
 }
 use crate::harness::{SITE, TestServer};
 

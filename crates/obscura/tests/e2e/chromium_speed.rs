@@ -13,11 +13,6 @@ use serde_json::Value;
 use crate::chromium::{screenshot, start_browser_with};
 use crate::harness::{SITE, TestClient, TestServer};
 
-/// A browser as people use it: not driven through the automation switches the performance
-/// part looks for (`navigator.webdriver`, a headless User-Agent).
-const PERSON_UA: &str =
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
-
 fn web_vitals_js() -> String {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datafiles/web-vitals.iife.js");
     std::fs::read_to_string(&path)
@@ -118,8 +113,11 @@ async fn chromium_speed_vitals_agree_with_web_vitals_and_cdn_timings_show_in_api
     tokio::spawn(async move { axum::serve(listener, site).await });
 
     let resolve = "--host-resolver-rules=MAP cdn-a.test 127.0.0.1,MAP cdn-b.test 127.0.0.1".to_owned();
-    let person =
-        [resolve.clone(), "--disable-blink-features=AutomationControlled".into(), format!("--user-agent={PERSON_UA}")];
+    let person = [
+        resolve.clone(),
+        "--disable-blink-features=AutomationControlled".into(),
+        format!("--user-agent={}", crate::chromium::person_ua()),
+    ];
     let (_driver, browser, _profile) = start_browser_with(&person).await;
     browser.goto(&site_url).await.unwrap();
     browser.wait().for_element(Locator::Id("work")).await.unwrap();

@@ -84,6 +84,8 @@ impl TestServer {
             .map(|name| datafiles.join(name))
             .filter(|path| path.exists())
             .collect();
+        // The memory ceiling is the process's: here many servers and their clients share one.
+        config.limits.memory_mb = 0;
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(now));
         let app = app::open(&config, clock.clone()).await.unwrap();

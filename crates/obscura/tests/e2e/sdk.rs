@@ -177,3 +177,37 @@ async fn sdk_reports_errors_and_sends_detail_only_when_the_person_agrees() {
     tokio::task::spawn_blocking(move || drop(sdk)).await.unwrap();
     s.stop();
 }
+
+/// An overloaded server answers `503` with `Retry-After: 5`: the SDK keeps the events and waits
+/// that long, longer than its own back-off (here 400 ms), before it sends them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_waits_as_long_as_an_overloaded_server_asks_then_sends() {
+    // Memory over the ceiling (64 MB, under what the test process holds): ingest is refused.
+    let s = TestServer::start_with(time::OffsetDateTime::now_utc(), |c| c.limits.memory_mb = 64).await;
+    obscura::admin::set_speed(&*s.server_meta(), SITE, true, 100).unwrap();
+    let queue = tempfile::tempdir().unwrap();
+    let (dir, base) = (queue.path().to_path_buf(), s.base.clone());
+    let app = tokio::task::spawn_blocking(move || {
+        let obscura = Obscura::start(config(&base, &dir)).unwrap();
+        obscura.span("checkout.render", Duration::from_millis(120), true);
+        assert!(matches!(obscura.flush(), Err(Error::Unreachable(e)) if e.contains("503")));
+        obscura
+    })
+    .await
+    .unwrap();
+    let refused_at = std::time::Instant::now();
+    s.pipeline.admission().set_memory_ceiling(0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.store.count_events().await.unwrap(), 0, "not sent again before the server's wait is over");
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = s.store.count_events().await.unwrap();
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 1, "sent by itself once the wait was over");
+    assert!(refused_at.elapsed() >= Duration::from_millis(4_500), "{:?}", refused_at.elapsed());
+    tokio::task::spawn_blocking(move || drop(app)).await.unwrap();
+}
