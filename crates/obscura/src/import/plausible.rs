@@ -246,6 +246,18 @@ fn csv_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// How many daily cells one export file (`name` says its table) makes, as an import reads it,
+/// and what was read: without a store, for the fuzzer and tests.
+pub fn cells_of_file(name: &str, bytes: &[u8]) -> (usize, PlausibleTally) {
+    let mut tally = PlausibleTally::default();
+    let mut days = Days::new();
+    match table_of(name).and_then(|table| mapping(&table)) {
+        Some(how) => read_table(name, bytes, &how, &mut days, &mut tally),
+        None => tally.problem(format!("{name}: not a table that is imported")),
+    }
+    (days.values().map(BTreeMap::len).sum(), tally)
+}
+
 /// Adds a table's rows to `days`; a row that cannot be read is counted and reported.
 fn read_table(name: &str, bytes: &[u8], mapping: &Mapping, days: &mut Days, tally: &mut PlausibleTally) {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);

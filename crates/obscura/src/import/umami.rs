@@ -172,7 +172,18 @@ impl Reader {
 
     fn read_file(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
         let (input, progress) = super::open(path)?;
-        let name = super::display(path);
+        self.read_csv(&super::display(path), input, Some(&progress))?;
+        progress.finish();
+        Ok(())
+    }
+
+    /// Adds the events of one CSV (`name` for the problems it reports).
+    fn read_csv(
+        &mut self,
+        name: &str,
+        input: impl std::io::Read,
+        progress: Option<&super::Progress>,
+    ) -> anyhow::Result<()> {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let columns: HashMap<String, usize> =
             reader.headers()?.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect();
@@ -195,11 +206,10 @@ impl Reader {
             if let Err(why) = read {
                 self.tally.problems.add(format!("{name}:{line}: {why}"));
             }
-            if self.tally.rows.is_multiple_of(10_000) {
+            if let Some(progress) = progress.filter(|_| self.tally.rows.is_multiple_of(10_000)) {
                 progress.lines(self.tally.rows);
             }
         }
-        progress.finish();
         Ok(())
     }
 
@@ -380,6 +390,17 @@ fn cells_of(site: u32, day: Day) -> Vec<RollupCell> {
         });
     }
     cells
+}
+
+/// The cells (of site 1, before k-anonymity) that a website-event CSV makes, as an import reads
+/// it, and what was read: without a store, for the fuzzer and tests.
+pub fn cells_of_csv(bytes: &[u8]) -> (Vec<RollupCell>, UmamiTally) {
+    let mut reader = Reader { days: BTreeMap::new(), ids: RandomState::new(), tally: UmamiTally::default() };
+    if let Err(e) = reader.read_csv("website_event.csv", bytes, None) {
+        reader.tally.problems.add(format!("website_event.csv: {e}"));
+    }
+    let cells = std::mem::take(&mut reader.days).into_values().flat_map(|day| cells_of(1, day)).collect();
+    (cells, reader.tally)
 }
 
 /// Reads `files` and keeps each day's k-anonymous cells for `site`; days with data are left alone.
