@@ -39,6 +39,8 @@ pub struct KeyLog {
     dir: PathBuf,
     master: Key,
     open: Option<(Date, File, u64)>,
+    /// Days before this one are forgotten (and not written again).
+    first_kept: Date,
 }
 
 impl KeyLog {
@@ -46,8 +48,9 @@ impl KeyLog {
     /// last record (a crash mid-write).
     pub fn open(dir: PathBuf, master: Key, today: Date) -> anyhow::Result<Self> {
         create_dir_durably(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let log = KeyLog { dir, master, open: None };
-        log.forget_before(today.previous_day().unwrap_or(today))?;
+        let first_kept = today.previous_day().unwrap_or(today);
+        let log = KeyLog { dir, master, open: None, first_kept };
+        log.forget_before(first_kept)?;
         for day in days(&log.dir)? {
             let path = path(&log.dir, day);
             let (_, good_len) = read_file(&path, &log.master, day)?;
@@ -66,10 +69,14 @@ impl KeyLog {
         Ok(())
     }
 
-    /// Appends `keys` (all stored on one day: the writer's now) and makes them durable.
+    /// Appends `keys` (all stored on one day: the writer's now) and makes them durable. Keys of a
+    /// day already forgotten are of no more use and are left out.
     pub fn append(&mut self, keys: &[StoredKey]) -> anyhow::Result<()> {
         let Some(&(_, at)) = keys.first() else { return Ok(()) };
         let day = day_of_ms(at);
+        if day < self.first_kept {
+            return Ok(());
+        }
         if self.open.as_ref().is_none_or(|(d, _, _)| *d != day) {
             self.open = None;
             let path = path(&self.dir, day);
@@ -81,13 +88,11 @@ impl KeyLog {
             sync_parent_dir(&path)?;
             let len = file.metadata()?.len();
             self.open = Some((day, file, len));
-            self.forget_before(day.previous_day().unwrap_or(day))?;
+            self.first_kept = self.first_kept.max(day.previous_day().unwrap_or(day));
+            self.forget_before(self.first_kept)?;
         }
-        let sealed = self.master.seal(&context(day), &serde_json::to_vec(keys)?);
+        let record = crate::wal::frame(&self.master.seal(&context(day), &serde_json::to_vec(keys)?));
         let (_, file, good_len) = self.open.as_mut().expect("opened above");
-        let mut record = Vec::with_capacity(4 + sealed.len());
-        record.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        record.extend_from_slice(&sealed);
         let written = file.write_all(&record).and_then(|_| file.sync_data());
         if let Err(e) = written {
             // No later record may sit behind a broken one.
@@ -128,25 +133,10 @@ fn days(dir: &Path) -> anyhow::Result<Vec<Date>> {
 fn read_file(path: &Path, master: &Key, day: Date) -> anyhow::Result<(Vec<StoredKey>, u64)> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let mut keys = Vec::new();
-    let mut offset = 0usize;
-    while offset < bytes.len() {
-        let record = bytes
-            .get(offset..offset + 4)
-            .map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes")) as usize)
-            .and_then(|len| bytes.get(offset + 4..offset + 4 + len));
-        let decoded = record
-            .and_then(|sealed| master.open(&context(day), sealed).ok())
-            .and_then(|plain| serde_json::from_slice::<Vec<StoredKey>>(&plain).ok());
-        match (record, decoded) {
-            (Some(sealed), Some(mut more)) => {
-                keys.append(&mut more);
-                offset += 4 + sealed.len();
-            }
-            _ => break,
-        }
-    }
-    Ok((keys, offset as u64))
+    let (records, intact) = crate::wal::read_frames(&bytes, |sealed| {
+        master.open(&context(day), sealed).ok().and_then(|plain| serde_json::from_slice::<Vec<StoredKey>>(&plain).ok())
+    });
+    Ok((records.into_iter().flatten().collect(), intact as u64))
 }
 
 #[cfg(test)]
@@ -185,6 +175,8 @@ mod tests {
         assert_eq!(read_since(&keys_dir, &master, 0).unwrap(), vec![(3, ms(day) + DAY_MS + 1)]);
         later.append(&[(4, ms(date!(2026 - 03 - 13)))]).unwrap();
         assert!(!last.exists(), "forgotten when a new day begins");
+        later.append(&[(5, ms(day))]).unwrap();
+        assert!(!keys_dir.join("2026-03-10.log").exists(), "a forgotten day is not written again");
     }
 
     #[test]

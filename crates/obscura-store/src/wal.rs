@@ -64,11 +64,8 @@ impl Segment {
             }
             serde_json::to_vec(&Keyed { rows, keys })?
         };
-        let sealed = key.seal(&context(self.day), &plain);
-        let mut buf = Vec::with_capacity(4 + sealed.len());
-        buf.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&sealed);
-        self.file.write_all(&buf).context("write-ahead log write failed")?;
+        let record = frame(&key.seal(&context(self.day), &plain));
+        self.file.write_all(&record).context("write-ahead log write failed")?;
         Ok(())
     }
 
@@ -118,6 +115,35 @@ pub fn list_segments(wal_dir: &Path) -> anyhow::Result<Vec<SegmentFile>> {
     Ok(out)
 }
 
+/// A sealed record as it is written: `u32 length ‖ sealed`.
+pub(crate) fn frame(sealed: &[u8]) -> Vec<u8> {
+    let mut record = Vec::with_capacity(4 + sealed.len());
+    record.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+    record.extend_from_slice(sealed);
+    record
+}
+
+/// Reads the framed records of `bytes` in order, each through `open`, up to the first that is
+/// torn or cannot be opened; returns what they gave and the length of the intact part.
+pub(crate) fn read_frames<T>(bytes: &[u8], mut open: impl FnMut(&[u8]) -> Option<T>) -> (Vec<T>, usize) {
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        let record = bytes
+            .get(offset..offset + 4)
+            .map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes")) as usize)
+            .and_then(|len| bytes.get(offset + 4..offset + 4 + len));
+        match record.and_then(|sealed| open(sealed).map(|item| (sealed.len(), item))) {
+            Some((len, item)) => {
+                out.push(item);
+                offset += 4 + len;
+            }
+            None => break,
+        }
+    }
+    (out, offset)
+}
+
 /// A record whose rows came with idempotency keys.
 #[derive(serde::Deserialize)]
 struct KeyedRecord {
@@ -145,28 +171,16 @@ pub struct Replayed {
 pub fn replay(segment: &SegmentFile, key: &Key) -> anyhow::Result<Replayed> {
     let mut bytes = Vec::new();
     File::open(&segment.path)?.read_to_end(&mut bytes)?;
+    let (records, intact) =
+        read_frames(&bytes, |sealed| key.open(&context(segment.day), sealed).ok().and_then(|p| decode_record(&p)));
+    if intact < bytes.len() {
+        tracing::warn!(segment = %segment.path.display(), offset = intact, "cutting a torn write-ahead log record");
+        OpenOptions::new().write(true).open(&segment.path)?.set_len(intact as u64)?;
+    }
     let mut replayed = Replayed::default();
-    let mut offset = 0usize;
-    while offset < bytes.len() {
-        let record = bytes
-            .get(offset..offset + 4)
-            .map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes")) as usize)
-            .and_then(|len| bytes.get(offset + 4..offset + 4 + len));
-        let decoded = record
-            .and_then(|sealed| key.open(&context(segment.day), sealed).ok())
-            .and_then(|plain| decode_record(&plain));
-        match (record, decoded) {
-            (Some(sealed), Some(mut record)) => {
-                replayed.rows.append(&mut record.rows);
-                replayed.keys.append(&mut record.keys);
-                offset += 4 + sealed.len();
-            }
-            _ => {
-                tracing::warn!(segment = %segment.path.display(), offset, "cutting a torn write-ahead log record");
-                OpenOptions::new().write(true).open(&segment.path)?.set_len(offset as u64)?;
-                break;
-            }
-        }
+    for mut record in records {
+        replayed.rows.append(&mut record.rows);
+        replayed.keys.append(&mut record.keys);
     }
     Ok(replayed)
 }

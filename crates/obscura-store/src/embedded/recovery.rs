@@ -112,10 +112,7 @@ pub(super) fn replay(
         let replayed =
             wal::replay(&segment, &key).with_context(|| format!("cannot replay {}", segment.path.display()))?;
         tracing::info!(segment = %segment.path.display(), rows = replayed.rows.len(), "replayed write-ahead log");
-        // Hashes older than a day are of no more use (and would reopen a forgotten day's file).
-        let horizon = replayed.keys.iter().map(|(_, at)| *at).max().unwrap_or(0) - crate::key_log::KEPT_FOR_MS;
-        let keys: Vec<StoredKey> = replayed.keys.into_iter().filter(|(_, at)| *at > horizon).collect();
-        for same_day in keys.chunk_by(|a, b| day_of_ms(a.1) == day_of_ms(b.1)) {
+        for same_day in replayed.keys.chunk_by(|a, b| day_of_ms(a.1) == day_of_ms(b.1)) {
             key_log.append(same_day)?;
         }
         hot.push(segment.day, segment.id, replayed.rows);
